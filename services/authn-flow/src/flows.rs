@@ -1,0 +1,440 @@
+//! The sign-up and sign-in flows. Each reads what it needs from the directory, checks
+//! credentials here, and asks the token service for tokens.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::{KeyValue, KvError};
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::events::v1::{Actor, actor::Kind};
+use portcullis_proto::token::v1 as tok;
+use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_types::{Clock, validity_seconds};
+use tonic::transport::Channel;
+
+use crate::password::{self, PasswordHasherPool, Policy};
+use crate::secret_hash;
+
+/// Everything the flows need.
+#[derive(Clone)]
+pub struct Flows {
+    pub directory: DirectoryClient<Channel>,
+    pub token: TokenClient<Channel>,
+    /// Password hashes by `<pool>/<sub>`; kept out of the event log.
+    pub credentials: Arc<dyn KeyValue>,
+    pub hasher: Arc<PasswordHasherPool>,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn incorrect_credentials() -> ApiError {
+    ApiError::not_authorized("Incorrect username or password.")
+}
+
+fn kv_error(err: KvError) -> ApiError {
+    tracing::error!(error = %err, "credential store failure");
+    match err {
+        KvError::Unavailable(_) => ApiError::unavailable(),
+        KvError::Conflict => ApiError::internal(),
+    }
+}
+
+fn pool_error(err: password::PoolError) -> ApiError {
+    match err {
+        password::PoolError::Overloaded => ApiError::new(
+            ErrorCode::TooManyRequestsException,
+            "Too many requests, retry later.",
+        ),
+        other => {
+            tracing::error!(error = %other, "password hashing failed");
+            ApiError::internal()
+        }
+    }
+}
+
+fn credential_key(pool_id: &str, sub: &str) -> String {
+    format!("{pool_id}/{sub}")
+}
+
+struct ClientInfo {
+    client: dir::UserPoolClient,
+    settings: portcullis_proto::events::v1::UserPoolClientSettings,
+}
+
+impl ClientInfo {
+    fn pool_id(&self) -> &str {
+        &self.client.pool_id
+    }
+
+    fn allows(&self, flow: &str) -> bool {
+        let flows = &self.settings.explicit_auth_flows;
+        if flows.is_empty() {
+            return matches!(
+                flow,
+                "ALLOW_USER_SRP_AUTH" | "ALLOW_CUSTOM_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"
+            );
+        }
+        let legacy = match flow {
+            "ALLOW_USER_PASSWORD_AUTH" => "USER_PASSWORD_AUTH",
+            "ALLOW_ADMIN_USER_PASSWORD_AUTH" => "ADMIN_NO_SRP_AUTH",
+            _ => "",
+        };
+        let only_legacy = flows.iter().all(|f| !f.starts_with("ALLOW_"));
+        flows.iter().any(|f| f == flow || f == legacy)
+            || (only_legacy && matches!(flow, "ALLOW_USER_SRP_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"))
+    }
+
+    fn validity(&self) -> tok::Validity {
+        let v = self.settings.token_validity.clone().unwrap_or_default();
+        tok::Validity {
+            access_seconds: validity_seconds(v.access_token, &v.access_token_unit),
+            id_seconds: validity_seconds(v.id_token, &v.id_token_unit),
+            refresh_seconds: validity_seconds(v.refresh_token, &v.refresh_token_unit),
+        }
+    }
+
+    fn hides_user_existence(&self) -> bool {
+        self.settings.prevent_user_existence_errors == "ENABLED"
+    }
+
+    /// Checks `SECRET_HASH` when the client has a secret. Any of `names` may be the one
+    /// the client hashed (the name typed, or the internal name).
+    fn check_secret_hash(&self, names: &[&str], given: Option<&str>) -> Result<(), ApiError> {
+        let Some(secret) = &self.client.client_secret else {
+            return Ok(());
+        };
+        let ok =
+            given.is_some_and(|g| secret_hash::matches(secret, names, &self.client.client_id, g));
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::not_authorized(format!(
+                "Unable to verify secret hash for client {}",
+                self.client.client_id
+            )))
+        }
+    }
+}
+
+impl Flows {
+    async fn client(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
+        let request = dir::DescribeUserPoolClientRequest {
+            pool_id: String::new(),
+            client_id: client_id.to_owned(),
+        };
+        let client = self
+            .directory
+            .clone()
+            .describe_user_pool_client(request)
+            .await?
+            .into_inner();
+        let settings = client.settings.clone().unwrap_or_default();
+        Ok(ClientInfo { client, settings })
+    }
+
+    async fn pool(&self, pool_id: &str) -> Result<dir::UserPool, ApiError> {
+        let request = dir::DescribeUserPoolRequest {
+            pool_id: pool_id.to_owned(),
+        };
+        Ok(self
+            .directory
+            .clone()
+            .describe_user_pool(request)
+            .await?
+            .into_inner())
+    }
+
+    async fn user_by_name(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> Result<Option<dir::User>, ApiError> {
+        let request = dir::GetUserRequest {
+            pool_id: pool_id.to_owned(),
+            key: Some(dir::get_user_request::Key::Username(username.to_owned())),
+        };
+        match self.directory.clone().get_user(request).await {
+            Ok(user) => Ok(Some(user.into_inner())),
+            Err(status) => {
+                let err = ApiError::from(status);
+                if err.code == ErrorCode::UserNotFoundException {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn sign_up(&self, req: pb::SignUpRequest) -> Result<pb::SignUpResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        client.check_secret_hash(
+            &[&req.username],
+            Some(&req.secret_hash)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+        )?;
+        let pool = self.pool(client.pool_id()).await?;
+        let settings = pool.settings.unwrap_or_default();
+        let policy = settings.password_policy.unwrap_or_default();
+        password::check_policy(&req.password, &Policy::from(&policy)).map_err(|v| {
+            let code = ErrorCode::from_type_name(v.exception_name())
+                .unwrap_or(ErrorCode::InvalidPasswordException);
+            ApiError::new(code, v.to_string())
+        })?;
+
+        let sub = uuid::Uuid::new_v4().to_string();
+        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
+        let key = credential_key(client.pool_id(), &sub);
+        // The credential is stored first, under a sub nobody else has; if creating the
+        // user then fails, it is removed (and if this process dies in between, it is an
+        // unreachable orphan, not a security problem).
+        let revision = self
+            .credentials
+            .create(&key, Bytes::from(hash))
+            .await
+            .map_err(kv_error)?;
+        let request = dir::CreateUserRequest {
+            caller: Some(dir::Caller {
+                region: req.region,
+                actor: Some(Actor {
+                    kind: Kind::User as i32,
+                    id: sub.clone(),
+                }),
+                correlation_id: req.correlation_id,
+            }),
+            pool_id: client.pool_id().to_owned(),
+            sub: sub.clone(),
+            username: req.username,
+            attributes: req.user_attributes,
+            confirmed: false,
+        };
+        match self.directory.clone().create_user(request).await {
+            Ok(user) => {
+                let user = user.into_inner();
+                Ok(pb::SignUpResponse {
+                    user_confirmed: user.status == "CONFIRMED",
+                    user_sub: user.sub,
+                    code_delivery_details: None,
+                })
+            }
+            Err(status) => {
+                if let Err(err) = self.credentials.delete(&key, revision).await {
+                    tracing::warn!(error = %err, "could not remove the credential of a failed sign-up");
+                }
+                Err(status.into())
+            }
+        }
+    }
+
+    pub async fn initiate_auth(
+        &self,
+        req: pb::InitiateAuthRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        if !req.admin_pool_id.is_empty() && req.admin_pool_id != client.pool_id() {
+            return Err(ApiError::not_found(format!(
+                "User pool client {} does not exist.",
+                req.client_id
+            )));
+        }
+        let admin = !req.admin_pool_id.is_empty();
+        match (req.auth_flow.as_str(), admin) {
+            ("USER_PASSWORD_AUTH", false) => {
+                self.password_auth(
+                    &client,
+                    &req,
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "USER_PASSWORD_AUTH",
+                )
+                .await
+            }
+            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH", true) => {
+                self.password_auth(
+                    &client,
+                    &req,
+                    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                    &req.auth_flow,
+                )
+                .await
+            }
+            ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => self.refresh(&client, &req).await,
+            (
+                "USER_SRP_AUTH"
+                | "CUSTOM_AUTH"
+                | "USER_AUTH"
+                | "ADMIN_USER_PASSWORD_AUTH"
+                | "ADMIN_NO_SRP_AUTH"
+                | "USER_PASSWORD_AUTH",
+                _,
+            ) => Err(ApiError::invalid_parameter(format!(
+                "Unsupported authentication flow: {}",
+                req.auth_flow
+            ))),
+            _ => Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]",
+                req.auth_flow
+            ))),
+        }
+    }
+
+    async fn password_auth(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+        allow: &str,
+        flow: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if !client.allows(allow) {
+            return Err(ApiError::invalid_parameter(format!(
+                "{flow} flow not enabled for this client"
+            )));
+        }
+        let param = |name: &str| req.auth_parameters.get(name).map(String::as_str);
+        let (Some(username), Some(password)) = (param("USERNAME"), param("PASSWORD")) else {
+            return Err(ApiError::invalid_parameter(
+                "Missing required parameter USERNAME or PASSWORD",
+            ));
+        };
+        let user = self.user_by_name(client.pool_id(), username).await?;
+        let internal = user.as_ref().map_or(username, |u| u.username.as_str());
+        client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
+
+        let Some(user) = user else {
+            // Same work as for a real user, so timing does not reveal who exists.
+            let _ = self
+                .hasher
+                .verify(password.to_owned(), password::dummy_hash().to_owned())
+                .await;
+            return Err(if client.hides_user_existence() {
+                incorrect_credentials()
+            } else {
+                ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
+            });
+        };
+        let key = credential_key(client.pool_id(), &user.sub);
+        let stored = self.credentials.get(&key).await.map_err(kv_error)?;
+        let phc = stored.map_or_else(
+            || password::dummy_hash().to_owned(),
+            |e| String::from_utf8_lossy(&e.value).into_owned(),
+        );
+        let verified = self
+            .hasher
+            .verify(password.to_owned(), phc)
+            .await
+            .map_err(pool_error)?;
+        if !verified {
+            return Err(incorrect_credentials());
+        }
+        if !user.enabled {
+            return Err(ApiError::not_authorized("User is disabled."));
+        }
+        if user.status == "UNCONFIRMED" {
+            return Err(ApiError::new(
+                ErrorCode::UserNotConfirmedException,
+                "User is not confirmed.",
+            ));
+        }
+        let auth_time = self.clock.now_ms() / 1_000;
+        let tokens = self
+            .issue(client, &user, auth_time, String::new(), true)
+            .await?;
+        Ok(authenticated(tokens))
+    }
+
+    async fn refresh(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if !client.allows("ALLOW_REFRESH_TOKEN_AUTH") {
+            return Err(ApiError::invalid_parameter(
+                "REFRESH_TOKEN_AUTH flow not enabled for this client",
+            ));
+        }
+        let Some(refresh_token) = req.auth_parameters.get("REFRESH_TOKEN") else {
+            return Err(ApiError::invalid_parameter(
+                "Missing required parameter REFRESH_TOKEN",
+            ));
+        };
+        let request = tok::ResolveRefreshTokenRequest {
+            refresh_token: refresh_token.clone(),
+            client_id: client.client.client_id.clone(),
+        };
+        let grant = self
+            .token
+            .clone()
+            .resolve_refresh_token(request)
+            .await?
+            .into_inner();
+        let request = dir::GetUserRequest {
+            pool_id: grant.pool_id.clone(),
+            key: Some(dir::get_user_request::Key::Sub(grant.sub.clone())),
+        };
+        let user = match self.directory.clone().get_user(request).await {
+            Ok(user) => user.into_inner(),
+            Err(status)
+                if ApiError::from(status.clone()).code == ErrorCode::UserNotFoundException =>
+            {
+                return Err(ApiError::not_authorized("Refresh Token has been revoked"));
+            }
+            Err(status) => return Err(status.into()),
+        };
+        let hashed_name = req
+            .auth_parameters
+            .get("USERNAME")
+            .map_or(user.username.as_str(), String::as_str);
+        client.check_secret_hash(
+            &[hashed_name, &user.username, &user.sub],
+            req.auth_parameters.get("SECRET_HASH").map(String::as_str),
+        )?;
+        if !user.enabled {
+            return Err(ApiError::not_authorized("User is disabled."));
+        }
+        let tokens = self
+            .issue(client, &user, grant.auth_time, grant.origin_jti, false)
+            .await?;
+        Ok(authenticated(tokens))
+    }
+
+    async fn issue(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        auth_time: i64,
+        origin_jti: String,
+        issue_refresh_token: bool,
+    ) -> Result<tok::TokenSet, ApiError> {
+        let request = tok::IssueTokensRequest {
+            pool_id: client.pool_id().to_owned(),
+            client_id: client.client.client_id.clone(),
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            attributes: user
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone()))
+                .collect(),
+            auth_time,
+            validity: Some(client.validity()),
+            origin_jti,
+            issue_refresh_token,
+        };
+        Ok(self.token.clone().issue_tokens(request).await?.into_inner())
+    }
+}
+
+fn authenticated(tokens: tok::TokenSet) -> pb::InitiateAuthResponse {
+    pb::InitiateAuthResponse {
+        authentication_result: Some(pb::AuthenticationResult {
+            access_token: tokens.access_token,
+            expires_in: i64::try_from(tokens.expires_in).unwrap_or(i64::MAX),
+            token_type: "Bearer".into(),
+            refresh_token: tokens.refresh_token,
+            id_token: tokens.id_token,
+        }),
+        ..Default::default()
+    }
+}

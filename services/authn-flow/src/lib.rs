@@ -1,0 +1,97 @@
+//! The authentication service: sign-up and sign-in state machines. It owns password
+//! credentials (argon2id hashes, kept out of the event log) and asks `directory` for
+//! users and `token` for tokens.
+
+pub mod flows;
+pub mod password;
+pub mod secret_hash;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use portcullis_eventlog::KeyValue;
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::authn::v1::authn_server::{Authn, AuthnServer};
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_types::Clock;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+use flows::Flows;
+use password::PasswordHasherPool;
+
+pub struct Deps {
+    /// Address of a directory replica (or its load balancer).
+    pub directory: String,
+    /// Address of a token replica.
+    pub token: String,
+    pub credentials: Arc<dyn KeyValue>,
+    pub clock: Arc<dyn Clock>,
+    /// Threads hashing passwords; defaults to the number of cores.
+    pub hash_threads: Option<usize>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    flows: Flows,
+}
+
+/// Requests allowed to wait for a hashing thread before new ones are refused.
+const HASH_QUEUE_PER_THREAD: usize = 64;
+
+impl Application {
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let threads = deps
+            .hash_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let flows = Flows {
+            directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
+            token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
+            credentials: deps.credentials,
+            hasher: Arc::new(PasswordHasherPool::new(
+                threads,
+                threads * HASH_QUEUE_PER_THREAD,
+            )),
+            clock: deps.clock,
+        };
+        Ok(Self { listener, flows })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let routes =
+            portcullis_runtime::Routes::new(AuthnServer::new(AuthnService { flows: self.flows }));
+        portcullis_runtime::serve_grpc(self.listener, routes, "portcullis.authn.v1.Authn", shutdown)
+            .await
+    }
+}
+
+struct AuthnService {
+    flows: Flows,
+}
+
+#[tonic::async_trait]
+impl Authn for AuthnService {
+    async fn sign_up(
+        &self,
+        req: Request<pb::SignUpRequest>,
+    ) -> Result<Response<pb::SignUpResponse>, Status> {
+        Ok(Response::new(self.flows.sign_up(req.into_inner()).await?))
+    }
+
+    async fn initiate_auth(
+        &self,
+        req: Request<pb::InitiateAuthRequest>,
+    ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
+        Ok(Response::new(
+            self.flows.initiate_auth(req.into_inner()).await?,
+        ))
+    }
+}

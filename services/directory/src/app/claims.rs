@@ -1,0 +1,180 @@
+//! Unique names (user names, and emails or phone numbers when they are user names),
+//! claimed in a create-if-absent store before the user's first event is appended.
+//!
+//! A claim records its owner (the user's sub) and when it was made. A process that
+//! crashes between claiming and appending leaves a claim whose owner has no stream; such
+//! a claim is *orphaned* once older than a grace period, and the next claimant takes it
+//! over with a compare-and-set, so a crash never blocks a name forever.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use portcullis_errors::ApiError;
+use portcullis_eventlog::{KeyValue, KvError, StreamId};
+use serde::{Deserialize, Serialize};
+
+use super::store::{AggregateStore, log_error};
+use crate::domain::{Aggregate, user::User};
+
+#[derive(Serialize, Deserialize)]
+struct Claim {
+    owner: String,
+    at_ms: i64,
+}
+
+/// A claim this process holds, releasable until the append it guards succeeds.
+#[derive(Debug)]
+pub struct Held {
+    key: String,
+    revision: u64,
+}
+
+pub enum ClaimOutcome {
+    Held(Held),
+    /// Someone else owns the name.
+    Taken,
+}
+
+#[derive(Clone)]
+pub struct Claims {
+    kv: Arc<dyn KeyValue>,
+    store: AggregateStore,
+    grace_ms: i64,
+}
+
+fn kv_error(err: KvError) -> ApiError {
+    tracing::error!(error = %err, "claim store failure");
+    match err {
+        KvError::Unavailable(_) => ApiError::unavailable(),
+        KvError::Conflict => ApiError::internal(),
+    }
+}
+
+fn client_key(client_id: &str) -> String {
+    format!("client/{client_id}")
+}
+
+/// The claim key of a name in a pool.
+pub fn name_key(pool_id: &str, unique_name: &str) -> String {
+    format!("{pool_id}/name/{unique_name}")
+}
+
+impl Claims {
+    pub fn new(kv: Arc<dyn KeyValue>, store: AggregateStore, grace_ms: i64) -> Self {
+        Self {
+            kv,
+            store,
+            grace_ms,
+        }
+    }
+
+    pub async fn claim(
+        &self,
+        pool_id: &str,
+        key: &str,
+        owner: &str,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let claim = Claim {
+            owner: owner.to_owned(),
+            at_ms: self.store.now_ms(),
+        };
+        let value = Bytes::from(serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?);
+        for _ in 0..4 {
+            match self.kv.create(key, value.clone()).await {
+                Ok(revision) => {
+                    return Ok(ClaimOutcome::Held(Held {
+                        key: key.to_owned(),
+                        revision,
+                    }));
+                }
+                Err(KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+            let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+                continue; // released meanwhile: try to create again
+            };
+            let existing: Claim =
+                serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+            if existing.owner == owner {
+                return Ok(ClaimOutcome::Held(Held {
+                    key: key.to_owned(),
+                    revision: entry.revision,
+                }));
+            }
+            if !self.is_orphan(pool_id, &existing).await? {
+                return Ok(ClaimOutcome::Taken);
+            }
+            tracing::warn!(pool_id, "taking over an orphaned name claim");
+            match self.kv.update(key, value.clone(), entry.revision).await {
+                Ok(revision) => {
+                    return Ok(ClaimOutcome::Held(Held {
+                        key: key.to_owned(),
+                        revision,
+                    }));
+                }
+                Err(KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+        }
+        Ok(ClaimOutcome::Taken)
+    }
+
+    async fn is_orphan(&self, pool_id: &str, claim: &Claim) -> Result<bool, ApiError> {
+        if self.store.now_ms() - claim.at_ms < self.grace_ms {
+            return Ok(false);
+        }
+        let Ok(stream) = StreamId::new(pool_id, User::KIND, &claim.owner) else {
+            return Ok(true);
+        };
+        let records = self
+            .store
+            .log()
+            .read_stream(&stream)
+            .await
+            .map_err(log_error)?;
+        Ok(records.is_empty())
+    }
+
+    /// Gives a claim back after the append it guarded failed.
+    pub async fn release(&self, held: Held) {
+        if let Err(err) = self.kv.delete(&held.key, held.revision).await {
+            // Not fatal: an unreleased claim without a stream is an orphan and is
+            // reclaimed after the grace period.
+            tracing::warn!(error = %err, "could not release a name claim");
+        }
+    }
+
+    /// Records which pool an app client belongs to: client ids are unique across pools,
+    /// and unauthenticated calls name only the client.
+    pub async fn register_client(&self, client_id: &str, pool_id: &str) -> Result<bool, ApiError> {
+        match self
+            .kv
+            .create(&client_key(client_id), Bytes::from(pool_id.to_owned()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(KvError::Conflict) => Ok(false),
+            Err(err) => Err(kv_error(err)),
+        }
+    }
+
+    /// The pool of an app client, if the client was ever created.
+    pub async fn client_pool(&self, client_id: &str) -> Result<Option<String>, ApiError> {
+        let entry = self
+            .kv
+            .get(&client_key(client_id))
+            .await
+            .map_err(kv_error)?;
+        Ok(entry.map(|e| String::from_utf8_lossy(&e.value).into_owned()))
+    }
+
+    /// The sub that owns a name, if any.
+    pub async fn owner(&self, key: &str) -> Result<Option<String>, ApiError> {
+        let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+            return Ok(None);
+        };
+        let claim: Claim =
+            serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+        Ok(Some(claim.owner))
+    }
+}

@@ -1,0 +1,321 @@
+//! Command and query handlers: load -> decide -> append, and the reads the other
+//! services need. Transport-free; `grpc.rs` adapts it.
+
+pub mod claims;
+pub mod store;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::{KeyValue, KvError};
+use portcullis_proto::events::v1::{Attribute, UserPoolClientSettings, UserPoolSettings};
+use portcullis_types::{ClientId, PoolId, Region, Username, generate_client_secret};
+
+use crate::domain::client::{Client, ClientCommand, ClientState};
+use crate::domain::pool::{Pool, PoolCommand, PoolState};
+use crate::domain::user::{User, UserCommand, UserState};
+use crate::projections::{PoolSummary, Projection};
+use claims::{ClaimOutcome, Claims, name_key};
+pub use store::{AggregateStore, CommandMeta};
+
+/// Everything the directory's handlers need.
+#[derive(Clone)]
+pub struct Directory {
+    store: AggregateStore,
+    claims: Claims,
+    secrets: Arc<dyn KeyValue>,
+    projection: Projection,
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::internal())?;
+    Ok(bytes)
+}
+
+fn pool_not_found(pool_id: &str) -> ApiError {
+    ApiError::not_found(format!("User pool {pool_id} does not exist."))
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
+}
+
+impl Directory {
+    pub fn new(
+        store: AggregateStore,
+        claims: Claims,
+        secrets: Arc<dyn KeyValue>,
+        projection: Projection,
+    ) -> Self {
+        Self {
+            store,
+            claims,
+            secrets,
+            projection,
+        }
+    }
+
+    pub async fn create_pool(
+        &self,
+        region: &Region,
+        settings: UserPoolSettings,
+        meta: &CommandMeta,
+    ) -> Result<(PoolState, u64), ApiError> {
+        let id = PoolId::generate(region, &random_bytes::<16>()?);
+        let stream = AggregateStore::stream::<Pool>(id.as_str(), id.as_str())?;
+        let command = PoolCommand::Create {
+            id: id.to_string(),
+            settings,
+        };
+        let done = self.store.execute::<Pool>(&stream, &command, meta).await?;
+        self.projection.wait_for(done.position).await?;
+        let state = done.aggregate.state.ok_or_else(ApiError::internal)?;
+        Ok((state, 0))
+    }
+
+    /// The pool and its estimated number of users.
+    pub async fn pool(&self, pool_id: &str) -> Result<(PoolState, u64), ApiError> {
+        let id = PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let stream = AggregateStore::stream::<Pool>(id.as_str(), id.as_str())?;
+        let loaded = self.store.load::<Pool>(&stream).await?;
+        let state = loaded
+            .aggregate
+            .state
+            .ok_or_else(|| pool_not_found(pool_id))?;
+        let users = self.projection.user_count(pool_id).await?;
+        Ok((state, users))
+    }
+
+    /// Pools of a region; sees every write acknowledged anywhere before the call.
+    pub async fn list_pools(
+        &self,
+        region: &str,
+        max_results: u32,
+        next_token: Option<String>,
+    ) -> Result<(Vec<PoolSummary>, Option<String>), ApiError> {
+        if !(1..=60).contains(&max_results) {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
+                if max_results < 1 { "greater" } else { "less" },
+                if max_results < 1 { 1 } else { 60 },
+            )));
+        }
+        let last = self
+            .store
+            .log()
+            .last_position()
+            .await
+            .map_err(store::log_error)?;
+        self.projection.wait_for(last).await?;
+        let limit = max_results as usize;
+        let mut pools = self.projection.pools(region, next_token, limit + 1).await?;
+        let next = if pools.len() > limit {
+            pools.truncate(limit);
+            pools.last().map(|p| p.id.clone())
+        } else {
+            None
+        };
+        Ok((pools, next))
+    }
+
+    pub async fn create_client(
+        &self,
+        pool_id: &str,
+        settings: UserPoolClientSettings,
+        generate_secret: bool,
+        meta: &CommandMeta,
+    ) -> Result<(ClientState, Option<String>), ApiError> {
+        self.pool(pool_id).await?;
+        let mut client_id = ClientId::generate(&random_bytes::<32>()?);
+        while !self
+            .claims
+            .register_client(client_id.as_str(), pool_id)
+            .await?
+        {
+            client_id = ClientId::generate(&random_bytes::<32>()?);
+        }
+        let secret = if generate_secret {
+            let secret = generate_client_secret(&random_bytes::<64>()?);
+            // Stored before the client exists, so a described client always finds it.
+            self.secrets
+                .create(
+                    &secret_key(pool_id, client_id.as_str()),
+                    Bytes::from(secret.clone()),
+                )
+                .await
+                .map_err(kv_error)?;
+            Some(secret)
+        } else {
+            None
+        };
+        let stream = AggregateStore::stream::<Client>(pool_id, client_id.as_str())?;
+        let command = ClientCommand::Create {
+            pool_id: pool_id.to_owned(),
+            client_id: client_id.to_string(),
+            settings,
+            generate_secret,
+        };
+        let done = self
+            .store
+            .execute::<Client>(&stream, &command, meta)
+            .await?;
+        Ok((done.aggregate.state.ok_or_else(ApiError::internal)?, secret))
+    }
+
+    /// An app client and its secret. With an empty `pool_id` the pool is looked up from
+    /// the client id, as unauthenticated operations only name the client.
+    pub async fn client(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+    ) -> Result<(ClientState, Option<String>), ApiError> {
+        let id = ClientId::parse(client_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let client_missing =
+            || ApiError::not_found(format!("User pool client {client_id} does not exist."));
+        let pool_id = if pool_id.is_empty() {
+            self.claims
+                .client_pool(id.as_str())
+                .await?
+                .ok_or_else(client_missing)?
+        } else {
+            pool_id.to_owned()
+        };
+        let pool_id = pool_id.as_str();
+        let pool = PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let stream = AggregateStore::stream::<Client>(pool.as_str(), id.as_str())?;
+        let state = self
+            .store
+            .load::<Client>(&stream)
+            .await?
+            .aggregate
+            .state
+            .ok_or_else(client_missing)?;
+        let secret = if state.has_secret {
+            let entry = self
+                .secrets
+                .get(&secret_key(pool_id, client_id))
+                .await
+                .map_err(kv_error)?;
+            entry.map(|e| String::from_utf8_lossy(&e.value).into_owned())
+        } else {
+            None
+        };
+        Ok((state, secret))
+    }
+
+    /// Creates a user under a sub the caller chose (so it could store credentials first).
+    pub async fn create_user(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        username: &str,
+        attributes: Vec<Attribute>,
+        confirmed: bool,
+        meta: &CommandMeta,
+    ) -> Result<UserState, ApiError> {
+        let (pool, _) = self.pool(pool_id).await?;
+        let name = Username::parse(username).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        uuid::Uuid::parse_str(sub).map_err(|_| ApiError::invalid_parameter("Invalid sub."))?;
+        let key = name_key(pool_id, &unique_name(&pool.settings, &name));
+        let held = match self.claims.claim(pool_id, &key, sub).await? {
+            ClaimOutcome::Held(held) => held,
+            ClaimOutcome::Taken => return Err(username_exists(&pool.settings)),
+        };
+        let stream = AggregateStore::stream::<User>(pool_id, sub)?;
+        let command = UserCommand::SignUp {
+            pool_id: pool_id.to_owned(),
+            pool: pool.settings,
+            sub: sub.to_owned(),
+            username: username.to_owned(),
+            attributes,
+            confirmed,
+        };
+        match self.store.execute::<User>(&stream, &command, meta).await {
+            Ok(done) => done.aggregate.state.ok_or_else(ApiError::internal),
+            Err(err) => {
+                self.claims.release(held).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Finds a user by the name they sign in with, or by their internal name.
+    pub async fn user_by_name(&self, pool_id: &str, username: &str) -> Result<UserState, ApiError> {
+        let (pool, _) = self.pool(pool_id).await?;
+        let name = Username::parse(username).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let key = name_key(pool_id, &unique_name(&pool.settings, &name));
+        if let Some(sub) = self.claims.owner(&key).await? {
+            let user = self.user_by_sub(pool_id, &sub).await?;
+            return Ok(user);
+        }
+        // In pools where an email or phone number is the user name, the internal name is
+        // the sub, and Cognito accepts it wherever a user name is expected.
+        if !pool.settings.username_attributes.is_empty() && uuid::Uuid::parse_str(username).is_ok()
+        {
+            return self.user_by_sub(pool_id, username).await;
+        }
+        Err(user_not_found())
+    }
+
+    pub async fn user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserState, ApiError> {
+        let stream = AggregateStore::stream::<User>(pool_id, sub).map_err(|_| user_not_found())?;
+        let user = self.store.load::<User>(&stream).await?.aggregate;
+        user.state.ok_or_else(user_not_found)
+    }
+
+    pub async fn confirm_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+        meta: &CommandMeta,
+    ) -> Result<UserState, ApiError> {
+        let user = self.user_by_name(pool_id, username).await?;
+        let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
+        let done = self
+            .store
+            .execute::<User>(&stream, &UserCommand::AdminConfirm, meta)
+            .await?;
+        done.aggregate.state.ok_or_else(ApiError::internal)
+    }
+
+    pub fn store(&self) -> &AggregateStore {
+        &self.store
+    }
+}
+
+/// The unique form of a sign-in name: case folded unless the pool is case sensitive;
+/// email addresses always compare case-insensitively.
+fn unique_name(settings: &UserPoolSettings, name: &Username) -> String {
+    let is_email =
+        settings.username_attributes.iter().any(|a| a == "email") && name.as_str().contains('@');
+    name.unique_key(settings.username_case_sensitive && !is_email)
+}
+
+fn username_exists(settings: &UserPoolSettings) -> ApiError {
+    let message = if settings.username_attributes.iter().any(|a| a == "email") {
+        "An account with the given email already exists."
+    } else if settings
+        .username_attributes
+        .iter()
+        .any(|a| a == "phone_number")
+    {
+        "An account with the given phone_number already exists."
+    } else {
+        "User already exists"
+    };
+    ApiError::new(ErrorCode::UsernameExistsException, message)
+}
+
+fn secret_key(pool_id: &str, client_id: &str) -> String {
+    format!("{pool_id}/{client_id}")
+}
+
+fn kv_error(err: KvError) -> ApiError {
+    tracing::error!(error = %err, "key/value store failure");
+    match err {
+        KvError::Unavailable(_) => ApiError::unavailable(),
+        KvError::Conflict => ApiError::internal(),
+    }
+}

@@ -1,0 +1,53 @@
+//! The directory's aggregates, pure and synchronous: `decide` turns a command into
+//! events (or a Cognito-style error), `evolve` folds an event into state. Nothing here
+//! does I/O; time and ids come in through [`Ctx`].
+//!
+//! Events are the versioned protobuf payloads of `portcullis.events.v1`, so what the
+//! domain decides is exactly what the log stores and subscribers receive.
+
+pub mod client;
+pub mod pool;
+pub mod schema;
+pub mod user;
+
+pub use portcullis_errors::{ApiError, ErrorCode};
+pub use portcullis_proto::events::v1::envelope::Payload as Event;
+
+/// What a decision may depend on besides state and command.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// Milliseconds since the Unix epoch.
+    pub now_ms: i64,
+}
+
+/// An event-sourced aggregate.
+pub trait Aggregate: Default + Send + 'static {
+    /// The aggregate's kind in stream ids (`<pool>/<KIND>/<id>`).
+    const KIND: &'static str;
+    type Command: Send;
+
+    fn decide(&self, command: &Self::Command, ctx: &Ctx) -> Result<Vec<Event>, ApiError>;
+
+    /// Applies one event that happened at `at_ms`. Never fails: events are facts.
+    fn evolve(&mut self, event: &Event, at_ms: i64);
+}
+
+/// The stable name of an event, used as its `event_type` and NATS subject token.
+pub fn event_type(event: &Event) -> &'static str {
+    match event {
+        Event::UserPoolCreated(_) => "UserPoolCreated",
+        Event::UserPoolClientCreated(_) => "UserPoolClientCreated",
+        Event::UserSignedUp(_) => "UserSignedUp",
+        Event::UserConfirmed(_) => "UserConfirmed",
+    }
+}
+
+/// Given/when/then for aggregates: feed past events, run a command, inspect the result.
+#[cfg(test)]
+pub(crate) fn given<A: Aggregate>(events: &[Event]) -> A {
+    let mut state = A::default();
+    for event in events {
+        state.evolve(event, 1_000);
+    }
+    state
+}

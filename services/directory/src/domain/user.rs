@@ -1,0 +1,388 @@
+//! The user aggregate.
+
+use portcullis_proto::events::v1::{Attribute, UserConfirmed, UserPoolSettings, UserSignedUp};
+use portcullis_types::{Email, PhoneNumber};
+
+use super::{Aggregate, ApiError, Ctx, ErrorCode, Event};
+
+#[derive(Debug, Default, Clone)]
+pub struct User {
+    pub state: Option<UserState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserStatus {
+    Unconfirmed,
+    Confirmed,
+    ForceChangePassword,
+}
+
+impl UserStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UserStatus::Unconfirmed => "UNCONFIRMED",
+            UserStatus::Confirmed => "CONFIRMED",
+            UserStatus::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "CONFIRMED" => UserStatus::Confirmed,
+            "FORCE_CHANGE_PASSWORD" => UserStatus::ForceChangePassword,
+            _ => UserStatus::Unconfirmed,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserState {
+    pub pool_id: String,
+    pub sub: String,
+    pub username: String,
+    pub attributes: Vec<Attribute>,
+    pub status: UserStatus,
+    pub enabled: bool,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+impl UserState {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+}
+
+pub enum UserCommand {
+    /// Creates the user. `pool` is the pool's settings at the time of the command, so
+    /// the decision is checked against the schema the pool has.
+    SignUp {
+        pool_id: String,
+        pool: UserPoolSettings,
+        sub: String,
+        username: String,
+        attributes: Vec<Attribute>,
+        confirmed: bool,
+    },
+    AdminConfirm,
+}
+
+impl Aggregate for User {
+    const KIND: &'static str = "user";
+    type Command = UserCommand;
+
+    fn decide(&self, command: &UserCommand, _ctx: &Ctx) -> Result<Vec<Event>, ApiError> {
+        match command {
+            UserCommand::SignUp {
+                pool_id,
+                pool,
+                sub,
+                username,
+                attributes,
+                confirmed,
+            } => {
+                if self.state.is_some() {
+                    return Err(ApiError::new(
+                        ErrorCode::UsernameExistsException,
+                        "User already exists",
+                    ));
+                }
+                let attributes = sign_up_attributes(pool, username, attributes)?;
+                // With an email or phone number as user name, the internal name is the sub.
+                let internal = if pool.username_attributes.is_empty() {
+                    username.clone()
+                } else {
+                    sub.clone()
+                };
+                Ok(vec![Event::UserSignedUp(UserSignedUp {
+                    pool_id: pool_id.clone(),
+                    sub: sub.clone(),
+                    username: internal,
+                    attributes,
+                    status: if *confirmed {
+                        "CONFIRMED"
+                    } else {
+                        "UNCONFIRMED"
+                    }
+                    .into(),
+                    origin: "SIGN_UP".into(),
+                })])
+            }
+            UserCommand::AdminConfirm => {
+                let state = self.existing()?;
+                if state.status != UserStatus::Unconfirmed {
+                    return Err(ApiError::not_authorized(format!(
+                        "User cannot be confirmed. Current status is {}",
+                        state.status.as_str()
+                    )));
+                }
+                Ok(vec![Event::UserConfirmed(UserConfirmed {
+                    method: "ADMIN".into(),
+                })])
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: &Event, at_ms: i64) {
+        match event {
+            Event::UserSignedUp(e) => {
+                self.state = Some(UserState {
+                    pool_id: e.pool_id.clone(),
+                    sub: e.sub.clone(),
+                    username: e.username.clone(),
+                    attributes: e.attributes.clone(),
+                    status: UserStatus::parse(&e.status),
+                    enabled: true,
+                    created_ms: at_ms,
+                    modified_ms: at_ms,
+                });
+            }
+            Event::UserConfirmed(_) => {
+                if let Some(state) = &mut self.state {
+                    state.status = UserStatus::Confirmed;
+                    state.modified_ms = at_ms;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl User {
+    pub fn existing(&self) -> Result<&UserState, ApiError> {
+        self.state
+            .as_ref()
+            .ok_or_else(|| ApiError::new(ErrorCode::UserNotFoundException, "User does not exist."))
+    }
+}
+
+fn schema_error(name: &str, problem: &str) -> ApiError {
+    ApiError::invalid_parameter(format!(
+        "Attributes did not conform to the schema: {name}: {problem}"
+    ))
+}
+
+/// Checks sign-up attributes against the pool's schema and adds the ones Cognito derives
+/// (the email or phone number that is the user name).
+fn sign_up_attributes(
+    pool: &UserPoolSettings,
+    username: &str,
+    given: &[Attribute],
+) -> Result<Vec<Attribute>, ApiError> {
+    let mut attributes: Vec<Attribute> = Vec::with_capacity(given.len() + 1);
+    for attr in given {
+        let Some(def) = pool.schema.iter().find(|s| s.name == attr.name) else {
+            return Err(schema_error(
+                &attr.name,
+                "Attribute does not exist in the schema.",
+            ));
+        };
+        if def.name == "sub" {
+            return Err(schema_error(
+                "sub",
+                "Attribute cannot be updated. (changing an immutable attribute)",
+            ));
+        }
+        if attributes.iter().any(|a| a.name == attr.name) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Duplicate attribute: {}",
+                attr.name
+            )));
+        }
+        validate_value(&attr.name, &attr.value)?;
+        attributes.push(attr.clone());
+    }
+    for name in &pool.username_attributes {
+        let parsed_ok = match name.as_str() {
+            "email" => Email::parse(username).is_ok(),
+            _ => PhoneNumber::parse(username).is_ok(),
+        };
+        let wants = if pool.username_attributes.len() == 1 {
+            Some(name)
+        } else {
+            None
+        };
+        if parsed_ok {
+            attributes.retain(|a| &a.name != name);
+            attributes.push(Attribute {
+                name: name.clone(),
+                value: username.to_owned(),
+            });
+            break;
+        } else if let Some(name) = wants {
+            let what = if name == "email" {
+                "an email"
+            } else {
+                "a phone number"
+            };
+            return Err(ApiError::invalid_parameter(format!(
+                "Username should be {what}."
+            )));
+        }
+    }
+    if !pool.username_attributes.is_empty()
+        && !pool
+            .username_attributes
+            .iter()
+            .any(|n| attributes.iter().any(|a| &a.name == n))
+    {
+        return Err(ApiError::invalid_parameter(
+            "Username should be either an email or a phone number.",
+        ));
+    }
+    if let Some(missing) = pool
+        .schema
+        .iter()
+        .find(|s| s.required && s.name != "sub" && !attributes.iter().any(|a| a.name == s.name))
+    {
+        return Err(schema_error(&missing.name, "The attribute is required"));
+    }
+    Ok(attributes)
+}
+
+fn validate_value(name: &str, value: &str) -> Result<(), ApiError> {
+    match name {
+        "email" => Email::parse(value)
+            .map(drop)
+            .map_err(|e| ApiError::invalid_parameter(e.0)),
+        "phone_number" => PhoneNumber::parse(value)
+            .map(drop)
+            .map_err(|e| ApiError::invalid_parameter(e.0)),
+        "email_verified" | "phone_number_verified" if value != "true" && value != "false" => {
+            Err(schema_error(name, "Attribute value must be a boolean."))
+        }
+        _ if value.chars().count() > 2048 => Err(schema_error(name, "String is too long")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{given, schema};
+    use portcullis_proto::events::v1::SchemaAttribute;
+
+    const CTX: Ctx = Ctx { now_ms: 1 };
+
+    fn pool(username_attributes: &[&str], required: &[&str]) -> UserPoolSettings {
+        let requested: Vec<SchemaAttribute> = required
+            .iter()
+            .map(|n| SchemaAttribute {
+                name: (*n).into(),
+                attribute_data_type: "String".into(),
+                required: true,
+                mutable: true,
+                ..Default::default()
+            })
+            .collect();
+        UserPoolSettings {
+            username_attributes: username_attributes.iter().map(|s| (*s).into()).collect(),
+            schema: schema::resolve(&requested).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    fn attr(name: &str, value: &str) -> Attribute {
+        Attribute {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn sign_up(pool: UserPoolSettings, username: &str, attributes: Vec<Attribute>) -> UserCommand {
+        UserCommand::SignUp {
+            pool_id: "us-east-1_p".into(),
+            pool,
+            sub: "0b4c3d2e-0000-7000-8000-000000000001".into(),
+            username: username.into(),
+            attributes,
+            confirmed: false,
+        }
+    }
+
+    #[test]
+    fn given_nothing_when_signing_up_then_user_is_unconfirmed() {
+        let events = given::<User>(&[])
+            .decide(
+                &sign_up(
+                    pool(&[], &["email"]),
+                    "alice",
+                    vec![attr("email", "a@example.com")],
+                ),
+                &CTX,
+            )
+            .unwrap();
+        let user = given::<User>(&events);
+        let state = user.state.unwrap();
+        assert_eq!(state.username, "alice");
+        assert_eq!(state.status, UserStatus::Unconfirmed);
+        assert_eq!(state.attribute("email"), Some("a@example.com"));
+    }
+
+    #[test]
+    fn email_as_username_makes_sub_the_internal_name() {
+        let events = given::<User>(&[])
+            .decide(
+                &sign_up(pool(&["email"], &[]), "a@example.com", vec![]),
+                &CTX,
+            )
+            .unwrap();
+        let state = given::<User>(&events).state.unwrap();
+        assert_eq!(state.username, state.sub);
+        assert_eq!(state.attribute("email"), Some("a@example.com"));
+        let err = given::<User>(&[])
+            .decide(&sign_up(pool(&["email"], &[]), "alice", vec![]), &CTX)
+            .unwrap_err();
+        assert_eq!(err.message, "Username should be an email.");
+    }
+
+    #[test]
+    fn schema_violations_are_refused() {
+        let unknown = sign_up(pool(&[], &[]), "bob", vec![attr("custom:nope", "1")]);
+        let err = given::<User>(&[]).decide(&unknown, &CTX).unwrap_err();
+        assert!(
+            err.message
+                .contains("Attribute does not exist in the schema.")
+        );
+        let missing = sign_up(pool(&[], &["email"]), "bob", vec![]);
+        let err = given::<User>(&[]).decide(&missing, &CTX).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Attributes did not conform to the schema: email: The attribute is required"
+        );
+        let bad_email = sign_up(pool(&[], &[]), "bob", vec![attr("email", "nope")]);
+        assert!(given::<User>(&[]).decide(&bad_email, &CTX).is_err());
+    }
+
+    #[test]
+    fn given_confirmed_user_when_confirmed_again_then_not_authorized() {
+        let signed = given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "carol", vec![]), &CTX)
+            .unwrap();
+        let mut events = signed.clone();
+        events.extend(
+            given::<User>(&signed)
+                .decide(&UserCommand::AdminConfirm, &CTX)
+                .unwrap(),
+        );
+        let user = given::<User>(&events);
+        assert_eq!(user.state.as_ref().unwrap().status, UserStatus::Confirmed);
+        let err = user.decide(&UserCommand::AdminConfirm, &CTX).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAuthorizedException);
+        assert_eq!(
+            err.message,
+            "User cannot be confirmed. Current status is CONFIRMED"
+        );
+    }
+
+    #[test]
+    fn confirming_a_missing_user_is_user_not_found() {
+        let err = given::<User>(&[])
+            .decide(&UserCommand::AdminConfirm, &CTX)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserNotFoundException);
+    }
+}

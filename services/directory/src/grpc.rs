@@ -1,0 +1,255 @@
+//! The gRPC adapter: proto <-> application calls, nothing else.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use portcullis_errors::ApiError;
+use portcullis_proto::directory::v1 as pb;
+use portcullis_proto::directory::v1::directory_server::Directory as DirectoryRpc;
+use portcullis_proto::events::v1::{Actor, Batch, Record, actor::Kind};
+use portcullis_types::Region;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::app::{CommandMeta, Directory};
+use crate::domain::client::ClientState;
+use crate::domain::pool::PoolState;
+use crate::domain::user::UserState;
+
+pub struct DirectoryService {
+    app: Directory,
+}
+
+impl DirectoryService {
+    pub fn new(app: Directory) -> Self {
+        Self { app }
+    }
+}
+
+fn seconds(ms: i64) -> i64 {
+    ms / 1_000
+}
+
+fn meta(caller: Option<pb::Caller>) -> CommandMeta {
+    let caller = caller.unwrap_or_default();
+    let actor = caller.actor.unwrap_or(Actor {
+        kind: Kind::System as i32,
+        id: String::new(),
+    });
+    CommandMeta::new(actor, &caller.correlation_id)
+}
+
+fn pool_message(state: PoolState, users: u64, region: &str) -> pb::UserPool {
+    pb::UserPool {
+        arn: format!(
+            "arn:aws:cognito-idp:{region}:000000000000:userpool/{}",
+            state.id
+        ),
+        id: state.id,
+        settings: Some(state.settings),
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+        estimated_number_of_users: users,
+    }
+}
+
+fn client_message(state: ClientState, secret: Option<String>) -> pb::UserPoolClient {
+    pb::UserPoolClient {
+        pool_id: state.pool_id,
+        client_id: state.client_id,
+        settings: Some(state.settings),
+        client_secret: secret,
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+    }
+}
+
+pub fn user_message(state: UserState) -> pb::User {
+    pb::User {
+        pool_id: state.pool_id,
+        sub: state.sub,
+        username: state.username,
+        attributes: state.attributes,
+        status: state.status.as_str().to_owned(),
+        enabled: state.enabled,
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+    }
+}
+
+type RecordStream = Pin<Box<dyn Stream<Item = Result<Record, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl DirectoryRpc for DirectoryService {
+    async fn create_user_pool(
+        &self,
+        req: Request<pb::CreateUserPoolRequest>,
+    ) -> Result<Response<pb::UserPool>, Status> {
+        let req = req.into_inner();
+        let region_name = req
+            .caller
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let region = Region::parse(&region_name).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let meta = meta(req.caller);
+        let (state, users) = self
+            .app
+            .create_pool(&region, req.settings.unwrap_or_default(), &meta)
+            .await?;
+        Ok(Response::new(pool_message(state, users, region.as_str())))
+    }
+
+    async fn describe_user_pool(
+        &self,
+        req: Request<pb::DescribeUserPoolRequest>,
+    ) -> Result<Response<pb::UserPool>, Status> {
+        let pool_id = req.into_inner().pool_id;
+        let (state, users) = self.app.pool(&pool_id).await?;
+        let region = pool_id.rsplit_once('_').map_or("", |(r, _)| r).to_owned();
+        Ok(Response::new(pool_message(state, users, &region)))
+    }
+
+    async fn list_user_pools(
+        &self,
+        req: Request<pb::ListUserPoolsRequest>,
+    ) -> Result<Response<pb::ListUserPoolsResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.next_token).filter(|t| !t.is_empty());
+        let (pools, next) = self
+            .app
+            .list_pools(&req.region, req.max_results, token)
+            .await?;
+        let user_pools = pools
+            .into_iter()
+            .map(|p| pb::UserPool {
+                id: p.id,
+                settings: Some(portcullis_proto::events::v1::UserPoolSettings {
+                    pool_name: p.name,
+                    ..Default::default()
+                }),
+                creation_date: seconds(p.created_ms),
+                last_modified_date: seconds(p.modified_ms),
+                ..Default::default()
+            })
+            .collect();
+        Ok(Response::new(pb::ListUserPoolsResponse {
+            user_pools,
+            next_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn create_user_pool_client(
+        &self,
+        req: Request<pb::CreateUserPoolClientRequest>,
+    ) -> Result<Response<pb::UserPoolClient>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (state, secret) = self
+            .app
+            .create_client(
+                &req.pool_id,
+                req.settings.unwrap_or_default(),
+                req.generate_secret,
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(client_message(state, secret)))
+    }
+
+    async fn describe_user_pool_client(
+        &self,
+        req: Request<pb::DescribeUserPoolClientRequest>,
+    ) -> Result<Response<pb::UserPoolClient>, Status> {
+        let req = req.into_inner();
+        let (state, secret) = self.app.client(&req.pool_id, &req.client_id).await?;
+        Ok(Response::new(client_message(state, secret)))
+    }
+
+    async fn create_user(
+        &self,
+        req: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let user = self
+            .app
+            .create_user(
+                &req.pool_id,
+                &req.sub,
+                &req.username,
+                req.attributes,
+                req.confirmed,
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn get_user(
+        &self,
+        req: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let user = match req.key {
+            Some(pb::get_user_request::Key::Username(name)) => {
+                self.app.user_by_name(&req.pool_id, &name).await?
+            }
+            Some(pb::get_user_request::Key::Sub(sub)) => {
+                self.app.user_by_sub(&req.pool_id, &sub).await?
+            }
+            None => {
+                return Err(ApiError::invalid_parameter("A user name or sub is required.").into());
+            }
+        };
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn confirm_user(
+        &self,
+        req: Request<pb::ConfirmUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let user = self
+            .app
+            .confirm_user(&req.pool_id, &req.username, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    type SubscribeStream = RecordStream;
+
+    async fn subscribe(
+        &self,
+        req: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<RecordStream>, Status> {
+        let req = req.into_inner();
+        let from = req.from_position.max(1);
+        let pools = req.pool_ids;
+        let stream = self.app.store().log().follow(from).filter_map(move |item| {
+            let wanted = match &item {
+                Ok(record) => pools.is_empty() || pools.iter().any(|p| p == record.stream.scope()),
+                Err(_) => true,
+            };
+            let out = match item {
+                Ok(record) if wanted => Some(
+                    Batch::decode(record.data.as_ref())
+                        .map(|batch| Record {
+                            position: record.position,
+                            stream: record.stream.to_string(),
+                            batch: Some(batch),
+                        })
+                        .map_err(|_| Status::data_loss("undecodable record")),
+                ),
+                Ok(_) => None,
+                Err(err) => {
+                    tracing::error!(error = %err, "subscription lost the log");
+                    Some(Err(Status::unavailable("event log unavailable")))
+                }
+            };
+            futures::future::ready(out)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

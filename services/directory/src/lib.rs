@@ -1,0 +1,71 @@
+//! The directory service: the only writer of user pools, app clients and users, which
+//! it keeps as event-sourced aggregates in the event log.
+
+pub mod app;
+pub mod domain;
+pub mod grpc;
+pub mod projections;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portcullis_eventlog::{EventLog, KeyValue};
+use portcullis_proto::directory::v1::directory_server::DirectoryServer;
+use portcullis_types::Clock;
+use tokio::net::TcpListener;
+
+use app::{AggregateStore, Directory, claims::Claims};
+
+/// How old a name claim without a user must be before another sign-up may take it over.
+const ORPHAN_CLAIM_GRACE_MS: i64 = 30_000;
+
+/// What the directory needs from its environment.
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    /// Bucket of unique-name claims.
+    pub claims: Arc<dyn KeyValue>,
+    /// Bucket of app client secrets (kept out of the event log).
+    pub secrets: Arc<dyn KeyValue>,
+    pub clock: Arc<dyn Clock>,
+    /// Where this replica keeps its read models.
+    pub projection_path: PathBuf,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    directory: Directory,
+}
+
+impl Application {
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let store = AggregateStore::new(deps.log.clone(), deps.clock);
+        let claims = Claims::new(deps.claims, store.clone(), ORPHAN_CLAIM_GRACE_MS);
+        let projection = projections::Projection::start(&deps.projection_path, deps.log)?;
+        let directory = Directory::new(store, claims, deps.secrets, projection);
+        Ok(Self {
+            listener,
+            directory,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let routes = portcullis_runtime::Routes::new(DirectoryServer::new(
+            grpc::DirectoryService::new(self.directory),
+        ));
+        portcullis_runtime::serve_grpc(
+            self.listener,
+            routes,
+            "portcullis.directory.v1.Directory",
+            shutdown,
+        )
+        .await
+    }
+}

@@ -1,0 +1,209 @@
+//! Read models folded from the log into a local redb file: the list of pools and user
+//! counts per pool. The cursor (last applied log position) is written in the same
+//! transaction as the read-model change, so a restart resumes exactly where it left off
+//! and never applies a record twice or skips one.
+//!
+//! Every replica keeps its own copy. A replica that just wrote waits for its projection
+//! to reach its append's position; a query that must see other replicas' writes first
+//! reads the log's last position and waits for that.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use portcullis_errors::ApiError;
+use portcullis_eventlog::{EventLog, StoredRecord};
+use portcullis_proto::events::v1::{Batch, envelope::Payload};
+use prost::Message;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
+const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
+const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
+const CURSOR_KEY: &str = "directory";
+/// Records applied per write transaction at most.
+const BATCH: usize = 512;
+/// How long a query waits for the projection to catch up before answering unavailable.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PoolSummary {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+#[derive(Clone)]
+pub struct Projection {
+    db: Arc<Database>,
+    applied: watch::Receiver<u64>,
+}
+
+fn db_error(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "projection store failure");
+    ApiError::internal()
+}
+
+impl Projection {
+    /// Opens (or creates) the read model at `path` and starts folding the log into it
+    /// from its cursor on.
+    pub fn start(path: &Path, log: Arc<dyn EventLog>) -> anyhow::Result<Self> {
+        let db = Arc::new(Database::create(path)?);
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(CURSOR)?;
+            txn.open_table(POOLS)?;
+            txn.open_table(USER_COUNTS)?;
+        }
+        txn.commit()?;
+        let cursor = db
+            .begin_read()?
+            .open_table(CURSOR)?
+            .get(CURSOR_KEY)?
+            .map_or(0, |v| v.value());
+        let (tx, rx) = watch::channel(cursor);
+        tokio::spawn(run(db.clone(), log, cursor, tx));
+        Ok(Self { db, applied: rx })
+    }
+
+    /// Waits until every record up to `position` is applied.
+    pub async fn wait_for(&self, position: u64) -> Result<(), ApiError> {
+        let mut rx = self.applied.clone();
+        let reached = tokio::time::timeout(
+            CATCH_UP_TIMEOUT,
+            rx.wait_for(|applied| *applied >= position),
+        )
+        .await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                tracing::warn!(position, "projection did not catch up in time");
+                Err(ApiError::unavailable())
+            }
+        }
+    }
+
+    /// Pools whose id starts with `<region>_`, ordered by id, after `after` (exclusive).
+    pub async fn pools(
+        &self,
+        region: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<PoolSummary>, ApiError> {
+        let db = self.db.clone();
+        let prefix = format!("{region}_");
+        tokio::task::spawn_blocking(move || {
+            let table = db
+                .begin_read()
+                .map_err(db_error)?
+                .open_table(POOLS)
+                .map_err(db_error)?;
+            let start = after.unwrap_or_else(|| prefix.clone());
+            let mut out = Vec::new();
+            for item in table.range(start.as_str()..).map_err(db_error)? {
+                let (key, value) = item.map_err(db_error)?;
+                if !key.value().starts_with(&prefix) || out.len() >= limit {
+                    break;
+                }
+                if key.value() == start {
+                    continue;
+                }
+                out.push(serde_json::from_slice(value.value()).map_err(db_error)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(db_error)?
+    }
+
+    pub async fn user_count(&self, pool_id: &str) -> Result<u64, ApiError> {
+        let db = self.db.clone();
+        let pool_id = pool_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let table = db
+                .begin_read()
+                .map_err(db_error)?
+                .open_table(USER_COUNTS)
+                .map_err(db_error)?;
+            Ok(table
+                .get(pool_id.as_str())
+                .map_err(db_error)?
+                .map_or(0, |v| v.value()))
+        })
+        .await
+        .map_err(db_error)?
+    }
+}
+
+async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: watch::Sender<u64>) {
+    let mut records = log.follow(cursor + 1).ready_chunks(BATCH);
+    while let Some(chunk) = records.next().await {
+        let (ok, failed): (Vec<_>, Vec<_>) = chunk.into_iter().partition(Result::is_ok);
+        let ok: Vec<StoredRecord> = ok.into_iter().filter_map(Result::ok).collect();
+        if !ok.is_empty() {
+            let db = db.clone();
+            match tokio::task::spawn_blocking(move || apply(&db, &ok)).await {
+                Ok(Ok(position)) => {
+                    applied.send_replace(position);
+                }
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "projection batch failed; stopping");
+                    return;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "projection task failed; stopping");
+                    return;
+                }
+            }
+        }
+        if let Some(Err(err)) = failed.into_iter().next() {
+            // The follow stream ends after an error; the service's health reflects it.
+            tracing::error!(error = %err, "projection lost the log");
+            return;
+        }
+    }
+}
+
+/// Applies records in one transaction with the cursor; returns the new cursor.
+fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
+    let txn = db.begin_write()?;
+    let mut position = 0;
+    {
+        let mut cursor = txn.open_table(CURSOR)?;
+        let mut pools = txn.open_table(POOLS)?;
+        let mut counts = txn.open_table(USER_COUNTS)?;
+        for record in records {
+            position = record.position;
+            let Ok(batch) = Batch::decode(record.data.as_ref()) else {
+                tracing::error!(position, "undecodable record skipped by projection");
+                continue;
+            };
+            for envelope in batch.events {
+                match envelope.payload {
+                    Some(Payload::UserPoolCreated(created)) => {
+                        let summary = PoolSummary {
+                            id: created.pool_id.clone(),
+                            name: created.settings.map(|s| s.pool_name).unwrap_or_default(),
+                            created_ms: envelope.time_ms,
+                            modified_ms: envelope.time_ms,
+                        };
+                        let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+                        pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
+                    }
+                    Some(Payload::UserSignedUp(user)) => {
+                        let count = counts.get(user.pool_id.as_str())?.map_or(0, |v| v.value());
+                        counts.insert(user.pool_id.as_str(), count + 1)?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        cursor.insert(CURSOR_KEY, position)?;
+    }
+    txn.commit()?;
+    Ok(position)
+}

@@ -1,0 +1,173 @@
+//! The Cognito user-pool API: `POST /` with `X-Amz-Target:
+//! AWSCognitoIdentityProviderService.<Operation>` and an awsJson 1.1 body.
+//!
+//! The operation table comes from the AWS model itself (`contracts/`), so which
+//! operations exist and which ones AWS clients send unsigned is not a hand-kept list.
+
+mod ops;
+mod shapes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use portcullis_errors::{ApiError, ErrorCode};
+use serde_json::Value;
+
+use crate::sigv4::{self, SignedRequest, VerifiedCaller};
+use crate::{AppState, error_response, json_response};
+
+pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService";
+const MODEL: &str = include_str!("../../contracts/cognito-idp.service-2.json");
+
+/// Every operation of the model, and whether clients sign it.
+pub struct OperationTable {
+    signed: HashMap<String, bool>,
+}
+
+impl OperationTable {
+    fn from_model(model: &str) -> Self {
+        let parsed: Value = serde_json::from_str(model).unwrap_or(Value::Null);
+        let signed = parsed["operations"]
+            .as_object()
+            .map(|ops| {
+                ops.iter()
+                    .map(|(name, op)| {
+                        let unsigned = op["authtype"] == "none"
+                            || op["auth"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|v| v == "smithy.api#noAuth"));
+                        (name.clone(), !unsigned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { signed }
+    }
+
+    /// `None` for an operation the API does not have.
+    pub fn is_signed(&self, operation: &str) -> Option<bool> {
+        self.signed.get(operation).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.signed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.signed.is_empty()
+    }
+}
+
+pub static OPERATIONS: LazyLock<OperationTable> =
+    LazyLock::new(|| OperationTable::from_model(MODEL));
+
+/// Who is calling: an administrator (SigV4-verified) or anyone.
+pub enum Caller {
+    Admin(VerifiedCaller),
+    Anonymous,
+}
+
+pub struct Call {
+    pub caller: Caller,
+    /// The region the request is served in: the SigV4 scope's, else the default.
+    pub region: String,
+    pub request_id: String,
+    pub body: Value,
+}
+
+pub async fn handle(
+    state: Arc<AppState>,
+    operation: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    request_id: &str,
+) -> Response {
+    match dispatch(state, operation, method, uri, headers, body, request_id).await {
+        Ok(value) => json_response(&value, request_id),
+        Err(err) => error_response(&err, request_id),
+    }
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    operation: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let Some(signed) = OPERATIONS.is_signed(operation) else {
+        return Err(ApiError::new(ErrorCode::UnknownOperationException, ""));
+    };
+    let caller = if signed {
+        let request = SignedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers,
+            body,
+        };
+        let verified = sigv4::verify(
+            &request,
+            |key| state.admin_secret(key),
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(|err| ApiError::new(sigv4_code(err.error_type()), err.message()))?;
+        Caller::Admin(verified)
+    } else {
+        Caller::Anonymous
+    };
+    let region = match &caller {
+        Caller::Admin(v) => v.region.clone(),
+        Caller::Anonymous => state.default_region.clone(),
+    };
+    let body: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).map_err(|_| {
+            ApiError::new(
+                ErrorCode::SerializationException,
+                "Invalid JSON in request body.",
+            )
+        })?
+    };
+    if !body.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::SerializationException,
+            "The request body must be a JSON object.",
+        ));
+    }
+    let call = Call {
+        caller,
+        region,
+        request_id: request_id.to_owned(),
+        body,
+    };
+    ops::run(&state, operation, call).await
+}
+
+fn sigv4_code(type_name: &str) -> ErrorCode {
+    ErrorCode::from_type_name(type_name).unwrap_or(ErrorCode::InvalidSignatureException)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_gives_every_operation_and_its_signing() {
+        assert_eq!(OPERATIONS.len(), 129);
+        assert_eq!(OPERATIONS.is_signed("SignUp"), Some(false));
+        assert_eq!(OPERATIONS.is_signed("InitiateAuth"), Some(false));
+        assert_eq!(OPERATIONS.is_signed("GetUser"), Some(false));
+        assert_eq!(OPERATIONS.is_signed("CreateUserPool"), Some(true));
+        assert_eq!(OPERATIONS.is_signed("AdminGetUser"), Some(true));
+        assert_eq!(OPERATIONS.is_signed("MakeCoffee"), None);
+    }
+}

@@ -1,0 +1,325 @@
+//! One function per implemented operation: typed request -> service call -> response
+//! JSON. Operations of the model that are not implemented yet answer
+//! `UnsupportedOperationException` and say so.
+
+use std::collections::HashMap;
+
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as authn;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::{Actor, actor::Kind};
+use portcullis_proto::token::v1 as tok;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::shapes::{self, AttributeType, parse, required};
+use super::{Call, Caller};
+use crate::AppState;
+
+pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
+    match operation {
+        "CreateUserPool" => create_user_pool(state, call).await,
+        "DescribeUserPool" => describe_user_pool(state, call).await,
+        "ListUserPools" => list_user_pools(state, call).await,
+        "CreateUserPoolClient" => create_user_pool_client(state, call).await,
+        "DescribeUserPoolClient" => describe_user_pool_client(state, call).await,
+        "AdminGetUser" => admin_get_user(state, call).await,
+        "AdminConfirmSignUp" => admin_confirm_sign_up(state, call).await,
+        "SignUp" => sign_up(state, call).await,
+        "InitiateAuth" => initiate_auth(state, call, false).await,
+        "AdminInitiateAuth" => initiate_auth(state, call, true).await,
+        "GetUser" => get_user(state, call).await,
+        other => Err(ApiError::new(
+            ErrorCode::UnsupportedOperationException,
+            format!("{other} is not implemented by this version of Portcullis."),
+        )),
+    }
+}
+
+fn caller(call: &Call) -> dir::Caller {
+    let actor = match &call.caller {
+        Caller::Admin(v) => Actor {
+            kind: Kind::Admin as i32,
+            id: v.access_key_id.clone(),
+        },
+        Caller::Anonymous => Actor {
+            kind: Kind::User as i32,
+            id: String::new(),
+        },
+    };
+    dir::Caller {
+        region: call.region.clone(),
+        actor: Some(actor),
+        correlation_id: call.request_id.clone(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PoolRef {
+    user_pool_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UserRef {
+    user_pool_id: Option<String>,
+    username: Option<String>,
+}
+
+async fn create_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let settings = parse::<shapes::CreateUserPoolRequest>(call.body)?.into_settings()?;
+    let request = dir::CreateUserPoolRequest {
+        caller: Some(caller),
+        settings: Some(settings),
+    };
+    let pool = state
+        .directory
+        .clone()
+        .create_user_pool(request)
+        .await?
+        .into_inner();
+    Ok(json!({ "UserPool": shapes::user_pool_out(&pool) }))
+}
+
+async fn describe_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: PoolRef = parse(call.body)?;
+    let pool_id = required(req.user_pool_id, "userPoolId")?;
+    let pool = state
+        .directory
+        .clone()
+        .describe_user_pool(dir::DescribeUserPoolRequest { pool_id })
+        .await?
+        .into_inner();
+    Ok(json!({ "UserPool": shapes::user_pool_out(&pool) }))
+}
+
+async fn list_user_pools(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        max_results: Option<u32>,
+        next_token: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = dir::ListUserPoolsRequest {
+        region: call.region.clone(),
+        max_results: required(req.max_results, "maxResults")?,
+        next_token: req.next_token.unwrap_or_default(),
+    };
+    let listed = state
+        .directory
+        .clone()
+        .list_user_pools(request)
+        .await?
+        .into_inner();
+    let pools: Vec<Value> = listed
+        .user_pools
+        .iter()
+        .map(shapes::user_pool_summary_out)
+        .collect();
+    Ok(shapes::compact(json!({
+        "UserPools": pools,
+        "NextToken": Some(listed.next_token).filter(|t| !t.is_empty()),
+    })))
+}
+
+async fn create_user_pool_client(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let (pool_id, settings, generate_secret) =
+        parse::<shapes::CreateUserPoolClientRequest>(call.body)?.into_settings()?;
+    let request = dir::CreateUserPoolClientRequest {
+        caller: Some(caller),
+        pool_id,
+        settings: Some(settings),
+        generate_secret,
+    };
+    let client = state
+        .directory
+        .clone()
+        .create_user_pool_client(request)
+        .await?
+        .into_inner();
+    Ok(json!({ "UserPoolClient": shapes::user_pool_client_out(&client) }))
+}
+
+async fn describe_user_pool_client(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        client_id: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = dir::DescribeUserPoolClientRequest {
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        client_id: required(req.client_id, "clientId")?,
+    };
+    let client = state
+        .directory
+        .clone()
+        .describe_user_pool_client(request)
+        .await?
+        .into_inner();
+    Ok(json!({ "UserPoolClient": shapes::user_pool_client_out(&client) }))
+}
+
+async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: UserRef = parse(call.body)?;
+    let request = dir::GetUserRequest {
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        key: Some(dir::get_user_request::Key::Username(required(
+            req.username,
+            "username",
+        )?)),
+    };
+    let user = state
+        .directory
+        .clone()
+        .get_user(request)
+        .await?
+        .into_inner();
+    Ok(json!({
+        "Username": user.username,
+        "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
+        "UserCreateDate": user.creation_date,
+        "UserLastModifiedDate": user.last_modified_date,
+        "Enabled": user.enabled,
+        "UserStatus": user.status,
+    }))
+}
+
+async fn admin_confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: UserRef = parse(call.body)?;
+    let request = dir::ConfirmUserRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+    };
+    state.directory.clone().confirm_user(request).await?;
+    Ok(json!({}))
+}
+
+async fn sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        client_id: Option<String>,
+        secret_hash: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        user_attributes: Option<Vec<AttributeType>>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = authn::SignUpRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        secret_hash: req.secret_hash.unwrap_or_default(),
+        username: required(req.username, "username")?,
+        password: required(req.password, "password")?,
+        user_attributes: shapes::attributes_in(req.user_attributes, "userAttributes")?,
+        correlation_id: call.request_id.clone(),
+    };
+    let signed_up = state.authn.clone().sign_up(request).await?.into_inner();
+    Ok(shapes::compact(json!({
+        "UserConfirmed": signed_up.user_confirmed,
+        "UserSub": signed_up.user_sub,
+        "CodeDeliveryDetails": signed_up.code_delivery_details.map(|d| json!({
+            "Destination": d.destination,
+            "DeliveryMedium": d.delivery_medium,
+            "AttributeName": d.attribute_name,
+        })),
+    })))
+}
+
+async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        client_id: Option<String>,
+        auth_flow: Option<String>,
+        auth_parameters: Option<HashMap<String, String>>,
+    }
+    let req: Req = parse(call.body)?;
+    let admin_pool_id = if admin {
+        required(req.user_pool_id, "userPoolId")?
+    } else {
+        String::new()
+    };
+    let request = authn::InitiateAuthRequest {
+        region: call.region.clone(),
+        auth_flow: required(req.auth_flow, "authFlow")?,
+        auth_parameters: req.auth_parameters.unwrap_or_default(),
+        client_id: required(req.client_id, "clientId")?,
+        admin_pool_id,
+        correlation_id: call.request_id.clone(),
+    };
+    let response = state
+        .authn
+        .clone()
+        .initiate_auth(request)
+        .await?
+        .into_inner();
+    Ok(shapes::compact(json!({
+        "ChallengeName": Some(&response.challenge_name).filter(|c| !c.is_empty()),
+        "Session": Some(&response.session).filter(|s| !s.is_empty()),
+        "ChallengeParameters": response.challenge_parameters,
+        "AuthenticationResult": response.authentication_result.map(|r| shapes::compact(json!({
+            "AccessToken": r.access_token,
+            "ExpiresIn": r.expires_in,
+            "TokenType": r.token_type,
+            "RefreshToken": Some(&r.refresh_token).filter(|t| !t.is_empty()),
+            "IdToken": r.id_token,
+        }))),
+    })))
+}
+
+async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        access_token: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let access_token = required(req.access_token, "accessToken")?;
+    let verified = state
+        .token
+        .clone()
+        .verify_access_token(tok::VerifyAccessTokenRequest { access_token })
+        .await?
+        .into_inner();
+    if !verified
+        .scope
+        .split(' ')
+        .any(|s| s == "aws.cognito.signin.user.admin")
+    {
+        return Err(ApiError::not_authorized(
+            "Access Token does not have required scopes",
+        ));
+    }
+    let request = dir::GetUserRequest {
+        pool_id: verified.pool_id,
+        key: Some(dir::get_user_request::Key::Sub(verified.sub)),
+    };
+    let user = state
+        .directory
+        .clone()
+        .get_user(request)
+        .await
+        .map_err(|status| {
+            let err = ApiError::from(status);
+            if err.code == ErrorCode::UserNotFoundException {
+                ApiError::not_authorized("User does not exist.")
+            } else {
+                err
+            }
+        })?;
+    let user = user.into_inner();
+    Ok(json!({
+        "Username": user.username,
+        "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
+    }))
+}

@@ -1,0 +1,413 @@
+//! Conversions between Cognito's JSON shapes and the services' protobuf messages, with
+//! Cognito's defaults for members a request leaves out.
+
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::{
+    Attribute, NumberConstraints, PasswordPolicy, SchemaAttribute, StringConstraints, Tag,
+    TokenValidity, UserPoolClientSettings, UserPoolSettings,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+/// Deserialises a request body into its typed shape; a member of the wrong JSON type
+/// is a `SerializationException`, as AWS answers.
+pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|err| {
+        tracing::debug!(error = %err, "request does not match its shape");
+        ApiError::new(
+            ErrorCode::SerializationException,
+            format!("Invalid request body: {err}"),
+        )
+    })
+}
+
+/// AWS's message for a missing required member.
+pub fn required<T>(value: Option<T>, member: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+/// Drops `null`s and empty arrays/objects the way Cognito leaves absent members out.
+pub fn compact(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|_, v| !v.is_null());
+    }
+    value
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeType {
+    pub name: Option<String>,
+    pub value: Option<String>,
+}
+
+pub fn attributes_in(
+    list: Option<Vec<AttributeType>>,
+    member: &str,
+) -> Result<Vec<Attribute>, ApiError> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|a| {
+            Ok(Attribute {
+                name: required(a.name, &format!("{member}.member.name"))?,
+                value: a.value.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub fn attributes_out(sub: &str, attributes: &[Attribute]) -> Value {
+    let mut out = vec![json!({"Name": "sub", "Value": sub})];
+    out.extend(
+        attributes
+            .iter()
+            .filter(|a| a.name != "sub")
+            .map(|a| json!({"Name": a.name, "Value": a.value})),
+    );
+    Value::Array(out)
+}
+
+// ----- user pools -----
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PasswordPolicyType {
+    pub minimum_length: Option<u32>,
+    pub require_uppercase: Option<bool>,
+    pub require_lowercase: Option<bool>,
+    pub require_numbers: Option<bool>,
+    pub require_symbols: Option<bool>,
+    pub password_history_size: Option<u32>,
+    pub temporary_password_validity_days: Option<u32>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PoliciesType {
+    pub password_policy: Option<PasswordPolicyType>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct NumberConstraintsType {
+    pub min_value: Option<String>,
+    pub max_value: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct StringConstraintsType {
+    pub min_length: Option<String>,
+    pub max_length: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct SchemaAttributeType {
+    pub name: Option<String>,
+    pub attribute_data_type: Option<String>,
+    pub developer_only_attribute: Option<bool>,
+    pub mutable: Option<bool>,
+    pub required: Option<bool>,
+    pub number_attribute_constraints: Option<NumberConstraintsType>,
+    pub string_attribute_constraints: Option<StringConstraintsType>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct UsernameConfigurationType {
+    pub case_sensitive: Option<bool>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct AdminCreateUserConfigType {
+    pub allow_admin_create_user_only: Option<bool>,
+    pub unused_account_validity_days: Option<u32>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateUserPoolRequest {
+    pub pool_name: Option<String>,
+    pub policies: Option<PoliciesType>,
+    pub deletion_protection: Option<String>,
+    pub auto_verified_attributes: Option<Vec<String>>,
+    pub alias_attributes: Option<Vec<String>>,
+    pub username_attributes: Option<Vec<String>>,
+    pub mfa_configuration: Option<String>,
+    pub user_pool_tags: Option<std::collections::BTreeMap<String, String>>,
+    pub admin_create_user_config: Option<AdminCreateUserConfigType>,
+    pub schema: Option<Vec<SchemaAttributeType>>,
+    pub username_configuration: Option<UsernameConfigurationType>,
+    pub user_pool_tier: Option<String>,
+}
+
+impl CreateUserPoolRequest {
+    pub fn into_settings(self) -> Result<UserPoolSettings, ApiError> {
+        let password_policy =
+            self.policies
+                .and_then(|p| p.password_policy)
+                .map(|p| PasswordPolicy {
+                    minimum_length: p.minimum_length.unwrap_or(8),
+                    require_uppercase: p.require_uppercase.unwrap_or(false),
+                    require_lowercase: p.require_lowercase.unwrap_or(false),
+                    require_numbers: p.require_numbers.unwrap_or(false),
+                    require_symbols: p.require_symbols.unwrap_or(false),
+                    temporary_password_validity_days: p
+                        .temporary_password_validity_days
+                        .unwrap_or(7),
+                    password_history_size: p.password_history_size.unwrap_or(0),
+                });
+        let schema = self
+            .schema
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                Ok(SchemaAttribute {
+                    name: required(s.name, "schema.member.name")?,
+                    attribute_data_type: s.attribute_data_type.unwrap_or_else(|| "String".into()),
+                    developer_only_attribute: s.developer_only_attribute.unwrap_or(false),
+                    // Cognito's default for an attribute given without `Mutable`.
+                    mutable: s.mutable.unwrap_or(true),
+                    required: s.required.unwrap_or(false),
+                    number_attribute_constraints: s.number_attribute_constraints.map(|n| {
+                        NumberConstraints {
+                            min_value: n.min_value,
+                            max_value: n.max_value,
+                        }
+                    }),
+                    string_attribute_constraints: s.string_attribute_constraints.map(|n| {
+                        StringConstraints {
+                            min_length: n.min_length,
+                            max_length: n.max_length,
+                        }
+                    }),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let admin = self.admin_create_user_config.unwrap_or_default();
+        Ok(UserPoolSettings {
+            pool_name: required(self.pool_name, "poolName")?,
+            password_policy,
+            username_attributes: self.username_attributes.unwrap_or_default(),
+            alias_attributes: self.alias_attributes.unwrap_or_default(),
+            auto_verified_attributes: self.auto_verified_attributes.unwrap_or_default(),
+            // Pools created through the API without a configuration are case sensitive.
+            username_case_sensitive: self
+                .username_configuration
+                .and_then(|c| c.case_sensitive)
+                .unwrap_or(true),
+            deletion_protection: self.deletion_protection.unwrap_or_default(),
+            mfa_configuration: self.mfa_configuration.unwrap_or_default(),
+            schema,
+            user_pool_tags: self
+                .user_pool_tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, value)| Tag { key, value })
+                .collect(),
+            user_pool_tier: self.user_pool_tier.unwrap_or_default(),
+            allow_admin_create_user_only: admin.allow_admin_create_user_only.unwrap_or(false),
+            unused_account_validity_days: admin.unused_account_validity_days.unwrap_or(7),
+        })
+    }
+}
+
+fn schema_out(attr: &SchemaAttribute) -> Value {
+    let mut out = json!({
+        "Name": attr.name,
+        "AttributeDataType": attr.attribute_data_type,
+        "DeveloperOnlyAttribute": attr.developer_only_attribute,
+        "Mutable": attr.mutable,
+        "Required": attr.required,
+    });
+    if let Some(n) = &attr.number_attribute_constraints {
+        out["NumberAttributeConstraints"] =
+            compact(json!({"MinValue": n.min_value, "MaxValue": n.max_value}));
+    }
+    if let Some(s) = &attr.string_attribute_constraints {
+        out["StringAttributeConstraints"] =
+            compact(json!({"MinLength": s.min_length, "MaxLength": s.max_length}));
+    }
+    out
+}
+
+fn non_empty(list: &[String]) -> Value {
+    if list.is_empty() {
+        Value::Null
+    } else {
+        json!(list)
+    }
+}
+
+pub fn user_pool_out(pool: &dir::UserPool) -> Value {
+    let s = pool.settings.clone().unwrap_or_default();
+    let p = s.password_policy.clone().unwrap_or_default();
+    let tags: Map<String, Value> = s
+        .user_pool_tags
+        .iter()
+        .map(|t| (t.key.clone(), json!(t.value)))
+        .collect();
+    compact(json!({
+        "Id": pool.id,
+        "Name": s.pool_name,
+        "Arn": pool.arn,
+        "Policies": {"PasswordPolicy": {
+            "MinimumLength": p.minimum_length,
+            "RequireUppercase": p.require_uppercase,
+            "RequireLowercase": p.require_lowercase,
+            "RequireNumbers": p.require_numbers,
+            "RequireSymbols": p.require_symbols,
+            "TemporaryPasswordValidityDays": p.temporary_password_validity_days,
+        }},
+        "DeletionProtection": s.deletion_protection,
+        "LambdaConfig": {},
+        "LastModifiedDate": pool.last_modified_date,
+        "CreationDate": pool.creation_date,
+        "SchemaAttributes": s.schema.iter().map(schema_out).collect::<Vec<_>>(),
+        "AutoVerifiedAttributes": non_empty(&s.auto_verified_attributes),
+        "AliasAttributes": non_empty(&s.alias_attributes),
+        "UsernameAttributes": non_empty(&s.username_attributes),
+        "VerificationMessageTemplate": {"DefaultEmailOption": "CONFIRM_WITH_CODE"},
+        "MfaConfiguration": s.mfa_configuration,
+        "EstimatedNumberOfUsers": pool.estimated_number_of_users,
+        "EmailConfiguration": {"EmailSendingAccount": "COGNITO_DEFAULT"},
+        "UserPoolTags": tags,
+        "AdminCreateUserConfig": {
+            "AllowAdminCreateUserOnly": s.allow_admin_create_user_only,
+            "UnusedAccountValidityDays": s.unused_account_validity_days,
+        },
+        "UsernameConfiguration": {"CaseSensitive": s.username_case_sensitive},
+        "UserPoolTier": s.user_pool_tier,
+    }))
+}
+
+pub fn user_pool_summary_out(pool: &dir::UserPool) -> Value {
+    json!({
+        "Id": pool.id,
+        "Name": pool.settings.as_ref().map(|s| s.pool_name.clone()).unwrap_or_default(),
+        "LambdaConfig": {},
+        "LastModifiedDate": pool.last_modified_date,
+        "CreationDate": pool.creation_date,
+    })
+}
+
+// ----- app clients -----
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct TokenValidityUnitsType {
+    pub access_token: Option<String>,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateUserPoolClientRequest {
+    pub user_pool_id: Option<String>,
+    pub client_name: Option<String>,
+    pub generate_secret: Option<bool>,
+    pub refresh_token_validity: Option<u32>,
+    pub access_token_validity: Option<u32>,
+    pub id_token_validity: Option<u32>,
+    pub token_validity_units: Option<TokenValidityUnitsType>,
+    pub read_attributes: Option<Vec<String>>,
+    pub write_attributes: Option<Vec<String>>,
+    pub explicit_auth_flows: Option<Vec<String>>,
+    pub supported_identity_providers: Option<Vec<String>>,
+    #[serde(rename = "CallbackURLs")]
+    pub callback_urls: Option<Vec<String>>,
+    #[serde(rename = "LogoutURLs")]
+    pub logout_urls: Option<Vec<String>>,
+    #[serde(rename = "DefaultRedirectURI")]
+    pub default_redirect_uri: Option<String>,
+    pub allowed_o_auth_flows: Option<Vec<String>>,
+    pub allowed_o_auth_scopes: Option<Vec<String>>,
+    pub allowed_o_auth_flows_user_pool_client: Option<bool>,
+    pub prevent_user_existence_errors: Option<String>,
+    pub enable_token_revocation: Option<bool>,
+    pub enable_propagate_additional_user_context_data: Option<bool>,
+    pub auth_session_validity: Option<u32>,
+}
+
+impl CreateUserPoolClientRequest {
+    pub fn into_settings(self) -> Result<(String, UserPoolClientSettings, bool), ApiError> {
+        let units = self.token_validity_units.unwrap_or_default();
+        let settings = UserPoolClientSettings {
+            client_name: required(self.client_name, "clientName")?,
+            explicit_auth_flows: self.explicit_auth_flows.unwrap_or_default(),
+            token_validity: Some(TokenValidity {
+                access_token: self.access_token_validity.unwrap_or(0),
+                id_token: self.id_token_validity.unwrap_or(0),
+                refresh_token: self.refresh_token_validity.unwrap_or(0),
+                access_token_unit: units.access_token.unwrap_or_default(),
+                id_token_unit: units.id_token.unwrap_or_default(),
+                refresh_token_unit: units.refresh_token.unwrap_or_default(),
+            }),
+            read_attributes: self.read_attributes.unwrap_or_default(),
+            write_attributes: self.write_attributes.unwrap_or_default(),
+            supported_identity_providers: self.supported_identity_providers.unwrap_or_default(),
+            callback_urls: self.callback_urls.unwrap_or_default(),
+            logout_urls: self.logout_urls.unwrap_or_default(),
+            default_redirect_uri: self.default_redirect_uri.unwrap_or_default(),
+            allowed_oauth_flows: self.allowed_o_auth_flows.unwrap_or_default(),
+            allowed_oauth_scopes: self.allowed_o_auth_scopes.unwrap_or_default(),
+            allowed_oauth_flows_user_pool_client: self
+                .allowed_o_auth_flows_user_pool_client
+                .unwrap_or(false),
+            prevent_user_existence_errors: self.prevent_user_existence_errors.unwrap_or_default(),
+            enable_token_revocation: self.enable_token_revocation.unwrap_or(true),
+            enable_propagate_additional_user_context_data: self
+                .enable_propagate_additional_user_context_data
+                .unwrap_or(false),
+            auth_session_validity: self.auth_session_validity.unwrap_or(0),
+        };
+        Ok((
+            required(self.user_pool_id, "userPoolId")?,
+            settings,
+            self.generate_secret.unwrap_or(false),
+        ))
+    }
+}
+
+pub fn user_pool_client_out(client: &dir::UserPoolClient) -> Value {
+    let s = client.settings.clone().unwrap_or_default();
+    let v = s.token_validity.clone().unwrap_or_default();
+    compact(json!({
+        "UserPoolId": client.pool_id,
+        "ClientName": s.client_name,
+        "ClientId": client.client_id,
+        "ClientSecret": client.client_secret,
+        "LastModifiedDate": client.last_modified_date,
+        "CreationDate": client.creation_date,
+        "RefreshTokenValidity": v.refresh_token,
+        "AccessTokenValidity": v.access_token,
+        "IdTokenValidity": v.id_token,
+        "TokenValidityUnits": {
+            "AccessToken": v.access_token_unit,
+            "IdToken": v.id_token_unit,
+            "RefreshToken": v.refresh_token_unit,
+        },
+        "ReadAttributes": non_empty(&s.read_attributes),
+        "WriteAttributes": non_empty(&s.write_attributes),
+        "ExplicitAuthFlows": non_empty(&s.explicit_auth_flows),
+        "SupportedIdentityProviders": non_empty(&s.supported_identity_providers),
+        "CallbackURLs": non_empty(&s.callback_urls),
+        "LogoutURLs": non_empty(&s.logout_urls),
+        "DefaultRedirectURI": Some(&s.default_redirect_uri).filter(|u| !u.is_empty()),
+        "AllowedOAuthFlows": non_empty(&s.allowed_oauth_flows),
+        "AllowedOAuthScopes": non_empty(&s.allowed_oauth_scopes),
+        "AllowedOAuthFlowsUserPoolClient": s.allowed_oauth_flows_user_pool_client,
+        "PreventUserExistenceErrors": s.prevent_user_existence_errors,
+        "EnableTokenRevocation": s.enable_token_revocation,
+        "EnablePropagateAdditionalUserContextData": s.enable_propagate_additional_user_context_data,
+        "AuthSessionValidity": s.auth_session_validity,
+    }))
+}

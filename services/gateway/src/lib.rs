@@ -1,0 +1,300 @@
+//! The gateway: the stateless HTTP edge. It speaks Cognito's JSON API (`POST /`), serves
+//! each pool's OIDC documents, and answers `/health`; all work is done by the services
+//! it calls over gRPC.
+
+pub mod cognito;
+pub mod sigv4;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1::authn_client::AuthnClient;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::token::v1 as tok;
+use portcullis_proto::token::v1::token_client::TokenClient;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Request bodies larger than this are refused before parsing.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub struct Deps {
+    pub directory: String,
+    pub authn: String,
+    pub token: String,
+    /// Admin credentials: access key id -> secret access key.
+    pub admin_credentials: HashMap<String, String>,
+    pub default_region: String,
+    /// Base of every issuer URL and of the OIDC documents' links.
+    pub public_base_url: String,
+}
+
+pub struct AppState {
+    pub directory: DirectoryClient<Channel>,
+    pub authn: AuthnClient<Channel>,
+    pub token: TokenClient<Channel>,
+    peers: Vec<(&'static str, Channel)>,
+    admin_credentials: HashMap<String, String>,
+    pub default_region: String,
+    pub public_base_url: String,
+}
+
+impl AppState {
+    pub fn admin_secret(&self, access_key_id: &str) -> Option<String> {
+        self.admin_credentials.get(access_key_id).cloned()
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let directory = portcullis_runtime::channel(&deps.directory)?;
+        let authn = portcullis_runtime::channel(&deps.authn)?;
+        let token = portcullis_runtime::channel(&deps.token)?;
+        let state = AppState {
+            directory: DirectoryClient::new(directory.clone()),
+            authn: AuthnClient::new(authn.clone()),
+            token: TokenClient::new(token.clone()),
+            peers: vec![
+                ("directory", directory),
+                ("authn-flow", authn),
+                ("token", token),
+            ],
+            admin_credentials: deps.admin_credentials,
+            default_region: deps.default_region,
+            public_base_url: deps.public_base_url.trim_end_matches('/').to_owned(),
+        };
+        Ok(Self {
+            listener,
+            state: Arc::new(state),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = router(self.state);
+        tracing::info!(addr = %self.listener.local_addr()?, "http serving");
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", post(api))
+        .route("/health", get(health))
+        .route("/{pool_id}/.well-known/jwks.json", get(jwks))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A successful awsJson response.
+pub fn json_response(value: &Value, request_id: &str) -> Response {
+    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    insert_request_id(headers, request_id);
+    response
+}
+
+/// Cognito's error shape: `{"__type", "message"}` with `x-amzn-ErrorType`.
+pub fn error_response(err: &ApiError, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({ "__type": err.code.type_name(), "message": err.message });
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    if let Ok(value) = HeaderValue::from_str(err.code.type_name()) {
+        headers.insert("x-amzn-ErrorType", value);
+    }
+    insert_request_id(headers, request_id);
+    response
+}
+
+fn insert_request_id(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+}
+
+async fn api(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = new_request_id();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some((prefix, operation)) = target.split_once('.') else {
+        return error_response(
+            &ApiError::new(ErrorCode::UnknownOperationException, ""),
+            &request_id,
+        );
+    };
+    let span = tracing::info_span!("api", operation, request_id = %request_id);
+    let _entered = span.enter();
+    match prefix {
+        cognito::TARGET_PREFIX => {
+            let operation = operation.to_owned();
+            drop(_entered);
+            cognito::handle(
+                state,
+                &operation,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                &request_id,
+            )
+            .await
+        }
+        _ => error_response(
+            &ApiError::new(ErrorCode::UnknownOperationException, ""),
+            &request_id,
+        ),
+    }
+}
+
+/// 200 once every service this gateway calls reports serving.
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let mut down = Vec::new();
+    for (name, channel) in &state.peers {
+        let check = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        let serving = check.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+        if !serving {
+            down.push(*name);
+        }
+    }
+    if down.is_empty() {
+        (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "down": down})),
+        )
+            .into_response()
+    }
+}
+
+use axum::Json;
+
+async fn existing_pool(state: &AppState, pool_id: String) -> Result<String, Response> {
+    let request = dir::DescribeUserPoolRequest {
+        pool_id: pool_id.clone(),
+    };
+    match state.directory.clone().describe_user_pool(request).await {
+        Ok(_) => Ok(pool_id),
+        Err(status) => {
+            let err = ApiError::from(status);
+            let code = if matches!(
+                err.code,
+                ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException
+            ) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            Err((code, Json(json!({"message": err.message}))).into_response())
+        }
+    }
+}
+
+async fn jwks(State(state): State<Arc<AppState>>, Path(pool_id): Path<String>) -> Response {
+    let pool_id = match existing_pool(&state, pool_id).await {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match state
+        .token
+        .clone()
+        .get_jwks(tok::GetJwksRequest { pool_id })
+        .await
+    {
+        Ok(jwks) => {
+            let mut response = jwks.into_inner().json.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(status) => {
+            let err = ApiError::from(status);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"message": err.message})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The discovery document lists only what this Portcullis serves for the pool today.
+async fn openid_configuration(
+    State(state): State<Arc<AppState>>,
+    Path(pool_id): Path<String>,
+) -> Response {
+    let pool_id = match existing_pool(&state, pool_id).await {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let issuer = format!("{}/{pool_id}", state.public_base_url);
+    Json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": [],
+        "scopes_supported": ["openid", "email", "phone", "profile"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified"],
+    }))
+    .into_response()
+}

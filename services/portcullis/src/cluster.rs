@@ -1,0 +1,127 @@
+//! `portcullis serve <service>`: one service per process, on NATS JetStream (event log
+//! and key/value buckets) and Redis (ephemeral state).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use portcullis_config::Config;
+use portcullis_ephemeral::redis_store::RedisStore;
+use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
+use portcullis_types::SystemClock;
+use tokio::net::TcpListener;
+
+use crate::Service;
+
+fn need<'a>(value: &'a Option<String>, what: &str) -> anyhow::Result<&'a str> {
+    value
+        .as_deref()
+        .with_context(|| format!("{what} is required to serve this service"))
+}
+
+async fn jetstream(config: &Config) -> anyhow::Result<JetStreamStore> {
+    let url = need(
+        &config.nats_url,
+        "nats_url (--nats-url or PORTCULLIS_NATS_URL)",
+    )?;
+    let cfg = JetStreamConfig {
+        url: url.to_owned(),
+        replicas: config.nats_replicas,
+        ..JetStreamConfig::default()
+    };
+    JetStreamStore::connect(cfg)
+        .await
+        .context("connecting to NATS JetStream")
+}
+
+pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let clock = Arc::new(SystemClock);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let shutdown = portcullis_runtime::shutdown_signal();
+    match service {
+        Service::Directory => {
+            let store = jetstream(&config).await?;
+            let deps = portcullis_directory::Deps {
+                log: Arc::new(store.clone()),
+                claims: store.bucket("claims").await?,
+                secrets: store.bucket("client-secrets").await?,
+                clock,
+                projection_path: config.data_dir.join("directory-projection.redb"),
+            };
+            let app = portcullis_directory::Application::build(listener, deps).await?;
+            announce("directory", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+        Service::AuthnFlow => {
+            let store = jetstream(&config).await?;
+            let deps = portcullis_authn_flow::Deps {
+                directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
+                token: need(&config.token_addr, "token_addr")?.to_owned(),
+                credentials: store.bucket("credentials").await?,
+                clock,
+                hash_threads: None,
+            };
+            let app = portcullis_authn_flow::Application::build(listener, deps).await?;
+            announce("authn-flow", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+        Service::Token => {
+            let store = jetstream(&config).await?;
+            let redis_url = need(
+                &config.redis_url,
+                "redis_url (--redis-url or PORTCULLIS_REDIS_URL)",
+            )?;
+            let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
+            let deps = portcullis_token::Deps {
+                keys: store.bucket("signing-keys").await?,
+                master_key: portcullis_token::MasterKey::from_hex(master)
+                    .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
+                refresh_tokens: Arc::new(RedisStore::connect(redis_url, "portcullis:").await?),
+                issuer_base: config.public_base_url(),
+                clock,
+            };
+            let app = portcullis_token::Application::build(listener, deps).await?;
+            announce("token", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+        Service::Federation => {
+            let app = portcullis_federation::Application::build(listener).await?;
+            announce("federation", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+        Service::CredentialsBroker => {
+            let app = portcullis_credentials_broker::Application::build(listener).await?;
+            announce("credentials-broker", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+        Service::Gateway => {
+            drop(listener);
+            let http = TcpListener::bind(config.http)
+                .await
+                .with_context(|| format!("binding {}", config.http))?;
+            let access = need(
+                &config.admin_access_key_id,
+                "admin_access_key_id (PORTCULLIS_ADMIN_ACCESS_KEY_ID)",
+            )?;
+            let secret = need(&config.admin_secret_access_key, "admin_secret_access_key")?;
+            let deps = portcullis_gateway::Deps {
+                directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
+                authn: need(&config.authn_addr, "authn_addr")?.to_owned(),
+                token: need(&config.token_addr, "token_addr")?.to_owned(),
+                admin_credentials: [(access.to_owned(), secret.to_owned())].into(),
+                default_region: config.region.clone(),
+                public_base_url: config.public_base_url(),
+            };
+            let app = portcullis_gateway::Application::build(http, deps).await?;
+            announce("gateway", app.port());
+            app.run_until_stopped(shutdown).await
+        }
+    }
+}
+
+/// One machine-readable line so scripts can learn the bound port.
+fn announce(service: &str, port: u16) {
+    println!("{service} listening on 127.0.0.1:{port}");
+}

@@ -1,0 +1,140 @@
+//! `portcullis up`: every service in one process, on the embedded backends (a redb
+//! event log and key/value store in the data directory, in-process ephemeral store).
+//! The services still talk gRPC to each other, over loopback, exactly as in a cluster.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use portcullis_config::Config;
+use portcullis_ephemeral::memory::MemoryStore;
+use portcullis_eventlog::EventLog;
+use portcullis_eventlog::embedded::EmbeddedStore;
+use portcullis_types::SystemClock;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::secrets;
+
+async fn loopback() -> anyhow::Result<TcpListener> {
+    Ok(TcpListener::bind("127.0.0.1:0").await?)
+}
+
+/// Resolves when `stop` flips to true.
+fn stopped(
+    mut stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+pub async fn up(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let configured = config
+        .admin_access_key_id
+        .clone()
+        .zip(config.admin_secret_access_key.clone());
+    let (admin, generated) = secrets::admin_credentials(&config.data_dir, configured)?;
+    let master_key = secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
+
+    let store = EmbeddedStore::open(&config.data_dir.join("portcullis.redb"))
+        .await
+        .context("opening the event log")?;
+    let log: Arc<dyn EventLog> = Arc::new(store.clone());
+    let clock = Arc::new(SystemClock);
+    let ephemeral = Arc::new(MemoryStore::new());
+
+    let http = TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("binding {}", config.http))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", http.local_addr().map_or(config.http, |a| a)));
+
+    let directory = portcullis_directory::Application::build(
+        loopback().await?,
+        portcullis_directory::Deps {
+            log: log.clone(),
+            claims: store.bucket("claims"),
+            secrets: store.bucket("client-secrets"),
+            clock: clock.clone(),
+            projection_path: config.data_dir.join("directory-projection.redb"),
+        },
+    )
+    .await?;
+    let token = portcullis_token::Application::build(
+        loopback().await?,
+        portcullis_token::Deps {
+            keys: store.bucket("signing-keys"),
+            master_key,
+            refresh_tokens: ephemeral.clone(),
+            issuer_base: public_url.clone(),
+            clock: clock.clone(),
+        },
+    )
+    .await?;
+    let directory_addr = format!("127.0.0.1:{}", directory.port());
+    let token_addr = format!("127.0.0.1:{}", token.port());
+    let authn = portcullis_authn_flow::Application::build(
+        loopback().await?,
+        portcullis_authn_flow::Deps {
+            directory: directory_addr.clone(),
+            token: token_addr.clone(),
+            credentials: store.bucket("credentials"),
+            clock: clock.clone(),
+            hash_threads: None,
+        },
+    )
+    .await?;
+    let federation = portcullis_federation::Application::build(loopback().await?).await?;
+    let credentials = portcullis_credentials_broker::Application::build(loopback().await?).await?;
+    let gateway = portcullis_gateway::Application::build(
+        http,
+        portcullis_gateway::Deps {
+            directory: directory_addr,
+            authn: format!("127.0.0.1:{}", authn.port()),
+            token: token_addr,
+            admin_credentials: [(admin.access_key_id.clone(), admin.secret_access_key.clone())]
+                .into(),
+            default_region: config.region.clone(),
+            public_base_url: public_url.clone(),
+        },
+    )
+    .await?;
+
+    if generated {
+        println!(
+            "admin credentials (generated, stored in {}):",
+            config.data_dir.display()
+        );
+        println!("  AWS_ACCESS_KEY_ID={}", admin.access_key_id);
+        println!("  AWS_SECRET_ACCESS_KEY={}", admin.secret_access_key);
+    }
+    println!(
+        "portcullis listening on {public_url} (data in {})",
+        config.data_dir.display()
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(directory.run_until_stopped(stopped(stop_rx.clone())));
+    tasks.spawn(token.run_until_stopped(stopped(stop_rx.clone())));
+    tasks.spawn(authn.run_until_stopped(stopped(stop_rx.clone())));
+    tasks.spawn(federation.run_until_stopped(stopped(stop_rx.clone())));
+    tasks.spawn(credentials.run_until_stopped(stopped(stop_rx.clone())));
+    tasks.spawn(gateway.run_until_stopped(stopped(stop_rx)));
+
+    let outcome = tokio::select! {
+        () = portcullis_runtime::shutdown_signal() => Ok(()),
+        Some(result) = tasks.join_next() => match result {
+            Ok(Ok(())) => Err(anyhow::anyhow!("a service stopped unexpectedly")),
+            Ok(Err(err)) => Err(err),
+            Err(err) => Err(err.into()),
+        },
+    };
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    outcome
+}

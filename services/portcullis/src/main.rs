@@ -1,0 +1,154 @@
+//! `portcullis`: every service in one process on embedded backends (`up`), or one
+//! service per process for a cluster (`serve <service>`).
+
+mod cluster;
+mod embedded;
+mod secrets;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use portcullis_config::Config;
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "A self-hosted identity platform that speaks Cognito's protocols"
+)]
+struct Cli {
+    /// TOML configuration file; `PORTCULLIS_*` variables and flags override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags shared by both commands; only the ones given override the configuration.
+#[derive(clap::Args, Serialize, Default)]
+struct Flags {
+    /// Data directory (embedded log, read models, generated keys).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// HTTP address of the Cognito API and OIDC endpoints.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<SocketAddr>,
+    /// Default region.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    /// Public base URL (issuer base); defaults to http://<http>.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    /// Log filter.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<String>,
+}
+
+#[derive(clap::Args, Serialize, Default)]
+struct ServeFlags {
+    /// gRPC listen address.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    /// NATS URL(s), comma separated.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats_url: Option<String>,
+    /// JetStream replicas.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats_replicas: Option<usize>,
+    /// Redis URL.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_url: Option<String>,
+    /// Address of the directory service.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory_addr: Option<String>,
+    /// Address of the authn-flow service.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authn_addr: Option<String>,
+    /// Address of the token service.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_addr: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every service in this process on embedded storage. No other server needed.
+    Up {
+        #[command(flatten)]
+        flags: Flags,
+    },
+    /// Runs one service, for a cluster on NATS JetStream and Redis.
+    Serve {
+        service: Service,
+        #[command(flatten)]
+        flags: Flags,
+        #[command(flatten)]
+        serve: ServeFlags,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, Debug)]
+pub enum Service {
+    Directory,
+    AuthnFlow,
+    Token,
+    Federation,
+    CredentialsBroker,
+    Gateway,
+}
+
+#[derive(Serialize)]
+struct Overrides<'a> {
+    #[serde(flatten)]
+    flags: &'a Flags,
+    #[serde(flatten)]
+    serve: &'a ServeFlags,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Up { flags } => {
+            let config = Config::load(
+                cli.config.as_deref(),
+                Overrides {
+                    flags: &flags,
+                    serve: &ServeFlags::default(),
+                },
+            )?;
+            portcullis_telemetry::init(&config.log, config.log_format == "json");
+            runtime.block_on(embedded::up(config))
+        }
+        Command::Serve {
+            service,
+            flags,
+            serve,
+        } => {
+            let config = Config::load(
+                cli.config.as_deref(),
+                Overrides {
+                    flags: &flags,
+                    serve: &serve,
+                },
+            )?;
+            portcullis_telemetry::init(&config.log, config.log_format == "json");
+            runtime.block_on(cluster::serve(service, config))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Black-box: `portcullis up` as a user runs it, driven by boto3.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ACCESS_KEY: &str = "PCAKTESTADMIN";
+const SECRET_KEY: &str = "test-secret-access-key";
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn e2e(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(script)
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split(' ').nth(1)?.parse().ok()
+}
+
+fn start(data_dir: &Path, port: u16) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args(["--http", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start portcullis up");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_status(port, "/health") != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "portcullis up did not become healthy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+fn python(script: &Path, args: &[&str]) -> String {
+    let output = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_spine_path_works_through_boto3_and_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+
+    let server = start(data.path(), port);
+    let out = python(&e2e("spine.py"), &[&url]);
+    let state = out
+        .lines()
+        .last()
+        .expect("spine.py prints its state")
+        .to_owned();
+    drop(server);
+
+    let _server = start(data.path(), port);
+    python(&e2e("after_restart.py"), &[&url, &state]);
+}

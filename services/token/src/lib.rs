@@ -1,0 +1,112 @@
+//! The token service: per-pool signing keys (sealed at rest under a master key), ID and
+//! access tokens as Cognito issues them, opaque refresh tokens, verification and JWKS.
+
+pub mod issuer;
+pub mod jwt;
+pub mod keys;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use portcullis_ephemeral::EphemeralStore;
+use portcullis_eventlog::KeyValue;
+use portcullis_proto::token::v1 as pb;
+use portcullis_proto::token::v1::token_server::{Token, TokenServer};
+use portcullis_types::Clock;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+use issuer::Issuer;
+pub use keys::MasterKey;
+
+pub struct Deps {
+    /// Bucket of sealed signing keys, one per pool.
+    pub keys: Arc<dyn KeyValue>,
+    pub master_key: MasterKey,
+    /// Where refresh-token grants live until they expire.
+    pub refresh_tokens: Arc<dyn EphemeralStore>,
+    /// Tokens' `iss` is `<issuer_base>/<pool-id>`.
+    pub issuer_base: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    issuer: Arc<Issuer>,
+}
+
+impl Application {
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let issuer = Issuer::new(
+            deps.keys,
+            deps.master_key,
+            deps.refresh_tokens,
+            &deps.issuer_base,
+            deps.clock,
+        );
+        Ok(Self {
+            listener,
+            issuer: Arc::new(issuer),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let routes = portcullis_runtime::Routes::new(TokenServer::new(TokenService {
+            issuer: self.issuer,
+        }));
+        portcullis_runtime::serve_grpc(self.listener, routes, "portcullis.token.v1.Token", shutdown)
+            .await
+    }
+}
+
+struct TokenService {
+    issuer: Arc<Issuer>,
+}
+
+#[tonic::async_trait]
+impl Token for TokenService {
+    async fn issue_tokens(
+        &self,
+        req: Request<pb::IssueTokensRequest>,
+    ) -> Result<Response<pb::TokenSet>, Status> {
+        Ok(Response::new(self.issuer.issue(req.into_inner()).await?))
+    }
+
+    async fn resolve_refresh_token(
+        &self,
+        req: Request<pb::ResolveRefreshTokenRequest>,
+    ) -> Result<Response<pb::RefreshGrant>, Status> {
+        let req = req.into_inner();
+        Ok(Response::new(
+            self.issuer
+                .resolve_refresh(&req.refresh_token, &req.client_id)
+                .await?,
+        ))
+    }
+
+    async fn verify_access_token(
+        &self,
+        req: Request<pb::VerifyAccessTokenRequest>,
+    ) -> Result<Response<pb::VerifiedAccessToken>, Status> {
+        Ok(Response::new(
+            self.issuer
+                .verify_access(&req.into_inner().access_token)
+                .await?,
+        ))
+    }
+
+    async fn get_jwks(
+        &self,
+        req: Request<pb::GetJwksRequest>,
+    ) -> Result<Response<pb::Jwks>, Status> {
+        let json = self.issuer.jwks(&req.into_inner().pool_id).await?;
+        Ok(Response::new(pb::Jwks { json }))
+    }
+}

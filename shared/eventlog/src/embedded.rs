@@ -1,0 +1,115 @@
+//! The single-process backend: one redb file in the data directory.
+//!
+//! Every write transaction commits with `Durability::Immediate`, so an append or a
+//! key/value write is on disk (fsynced) before it returns. redb is synchronous, so each
+//! operation runs on tokio's blocking pool. redb admits one write transaction at a time,
+//! which is what makes "check the expected position, then write" a single atomic step.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
+use tokio::sync::watch;
+
+use crate::{KeyValue, KvError, LogError};
+
+mod kv;
+mod log;
+
+/// position -> (stream id, data)
+const RECORDS: TableDefinition<u64, (&str, &[u8])> = TableDefinition::new("log_records");
+/// (stream id, position) -> (); ordered, so one stream's records are one key range.
+const STREAM_INDEX: TableDefinition<(&str, u64), ()> = TableDefinition::new("log_stream_index");
+/// command id -> position, for idempotent appends. Kept forever.
+const COMMANDS: TableDefinition<&str, u64> = TableDefinition::new("log_commands");
+/// (bucket, key) -> (revision, value)
+const KV: TableDefinition<(&str, &str), (u64, &[u8])> = TableDefinition::new("kv_entries");
+/// Named counters; [`KV_REVISION`] is the last key/value revision handed out.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+/// One revision counter for all buckets, so a revision is never reused, even after a
+/// key is deleted and created again.
+const KV_REVISION: &str = "kv_revision";
+
+/// The embedded event log and key/value store. Cheap to clone; clones share the
+/// database and the follower notifications.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    /// Last committed log position, updated after each commit, so followers wake on
+    /// appends instead of polling.
+    last: watch::Sender<u64>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file at `path`, creating missing tables.
+    pub async fn open(path: &Path) -> Result<Self, LogError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || open_blocking(&path)).await?
+    }
+
+    /// A key/value bucket stored in the same database. Buckets need no creation.
+    pub fn bucket(&self, name: &str) -> Arc<dyn KeyValue> {
+        Arc::new(kv::EmbeddedBucket::new(self.clone(), name))
+    }
+
+    /// Runs `f` on the blocking pool, because redb calls block on disk I/O and fsync.
+    async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static + From<tokio::task::JoinError>,
+        F: FnOnce(&Inner) -> Result<T, E> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner)).await?
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<EmbeddedStore, LogError> {
+    let db = Database::create(path).map_err(unavailable)?;
+    let txn = begin_write(&db).map_err(unavailable)?;
+    let last = {
+        // Creating every table up front means readers never meet a missing table.
+        let records = txn.open_table(RECORDS).map_err(unavailable)?;
+        txn.open_table(STREAM_INDEX).map_err(unavailable)?;
+        txn.open_table(COMMANDS).map_err(unavailable)?;
+        txn.open_table(KV).map_err(unavailable)?;
+        txn.open_table(COUNTERS).map_err(unavailable)?;
+        records
+            .last()
+            .map_err(unavailable)?
+            .map_or(0, |(k, _)| k.value())
+    };
+    txn.commit().map_err(unavailable)?;
+    let (last, _) = watch::channel(last);
+    Ok(EmbeddedStore {
+        inner: Arc::new(Inner { db, last }),
+    })
+}
+
+/// A write transaction that fsyncs on commit. `Immediate` is redb's default; naming it
+/// keeps the durability promise visible and immune to a changed default.
+fn begin_write(db: &Database) -> Result<WriteTransaction, redb::Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    Ok(txn)
+}
+
+fn unavailable(err: impl std::fmt::Display) -> LogError {
+    LogError::Unavailable(err.to_string())
+}
+
+impl From<tokio::task::JoinError> for LogError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        unavailable(err)
+    }
+}
+
+impl From<tokio::task::JoinError> for KvError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        KvError::Unavailable(err.to_string())
+    }
+}

@@ -1,0 +1,140 @@
+//! Reads through batched direct gets (ADR-31, nats-server 2.11+): one request returns
+//! up to a batch of messages matching a subject filter from a start sequence, followed
+//! by an end-of-batch marker, without creating a consumer. That makes reading a short
+//! aggregate stream one round trip.
+
+use std::time::Duration;
+
+use async_nats::Message;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::{Inner, unavailable};
+use crate::{LogError, StoredRecord};
+
+/// Messages asked for per request.
+const BATCH: usize = 256;
+/// How long to wait for each message of a batch.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+const STATUS_END_OF_BATCH: u16 = 204;
+const STATUS_NOT_FOUND: u16 = 404;
+const NUM_PENDING: &str = "Nats-Num-Pending";
+const SEQUENCE: &str = "Nats-Sequence";
+const SUBJECT: &str = "Nats-Subject";
+
+#[derive(Serialize)]
+struct BatchRequest<'a> {
+    seq: u64,
+    next_by_subj: &'a str,
+    batch: usize,
+}
+
+struct Batch {
+    records: Vec<StoredRecord>,
+    /// The server reported more matching messages after this batch.
+    more: bool,
+}
+
+/// Every record on `subject`, in order.
+pub(super) async fn read_all(inner: &Inner, subject: &str) -> Result<Vec<StoredRecord>, LogError> {
+    collect(inner, subject, 1, usize::MAX).await
+}
+
+/// Up to `max` records of the whole log from position `from`.
+pub(super) async fn read_range(
+    inner: &Inner,
+    from: u64,
+    max: usize,
+) -> Result<Vec<StoredRecord>, LogError> {
+    collect(inner, &inner.all_subjects(), from.max(1), max).await
+}
+
+async fn collect(
+    inner: &Inner,
+    filter: &str,
+    mut seq: u64,
+    max: usize,
+) -> Result<Vec<StoredRecord>, LogError> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        let batch = get_batch(inner, filter, seq, BATCH.min(max - out.len())).await?;
+        let Some(last) = batch.records.last() else {
+            break;
+        };
+        seq = last.position + 1;
+        out.extend(batch.records);
+        if !batch.more {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn get_batch(inner: &Inner, filter: &str, seq: u64, batch: usize) -> Result<Batch, LogError> {
+    let request = BatchRequest {
+        seq,
+        next_by_subj: filter,
+        batch,
+    };
+    let payload = Bytes::from(serde_json::to_vec(&request).map_err(unavailable)?);
+    let inbox = inner.client.new_inbox();
+    // Subscribe before publishing: the replies go to the inbox as soon as the server
+    // has the request.
+    let mut replies = inner
+        .client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(unavailable)?;
+    let api = format!("$JS.API.DIRECT.GET.{}", inner.config.stream_name);
+    inner
+        .client
+        .publish_with_reply(api, inbox, payload)
+        .await
+        .map_err(unavailable)?;
+    let mut records = Vec::new();
+    loop {
+        let message = tokio::time::timeout(TIMEOUT, replies.next())
+            .await
+            .map_err(|_| unavailable("direct get timed out"))?
+            .ok_or_else(|| unavailable("direct get subscription closed"))?;
+        match message.status.map(|s| s.as_u16()) {
+            None | Some(200) => records.push(to_record(inner, &message)?),
+            Some(STATUS_END_OF_BATCH) => {
+                let more = header_u64(&message, NUM_PENDING).is_some_and(|n| n > 0);
+                return Ok(Batch { records, more });
+            }
+            Some(STATUS_NOT_FOUND) => {
+                return Ok(Batch {
+                    records,
+                    more: false,
+                });
+            }
+            Some(code) => {
+                let reason = message.description.unwrap_or_default();
+                return Err(unavailable(format!("direct get failed: {code} {reason}")));
+            }
+        }
+    }
+}
+
+fn to_record(inner: &Inner, message: &Message) -> Result<StoredRecord, LogError> {
+    let position = header_u64(message, SEQUENCE)
+        .ok_or_else(|| LogError::Corrupt("direct get reply without a sequence".into()))?;
+    let subject = header(message, SUBJECT)
+        .ok_or_else(|| LogError::Corrupt("direct get reply without a subject".into()))?;
+    Ok(StoredRecord {
+        position,
+        stream: inner.stream_id(subject)?,
+        data: message.payload.clone(),
+    })
+}
+
+fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
+    message.headers.as_ref()?.get(name).map(|v| v.as_str())
+}
+
+fn header_u64(message: &Message, name: &str) -> Option<u64> {
+    header(message, name)?.parse().ok()
+}

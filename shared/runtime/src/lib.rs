@@ -1,0 +1,89 @@
+//! What every service process shares: serving gRPC (with the standard health service)
+//! on an already-bound listener until a shutdown future resolves, waiting for SIGTERM or
+//! Ctrl-C, and connecting to peers.
+//!
+//! Taking a bound listener rather than an address is what lets tests bind port 0 and
+//! learn the port before the server starts.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic_health::server::HealthReporter;
+
+pub use tonic::service::Routes;
+
+/// Serves `routes` plus `grpc.health.v1.Health` on `listener` until `shutdown`
+/// resolves, then lets in-flight calls finish.
+///
+/// `ready` is called with the health reporter before serving, so the service can mark
+/// itself serving (or not) by name.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    routes: Routes,
+    service_name: &'static str,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    mark_serving(&reporter, service_name).await;
+    let routes = routes.add_service(health);
+    let addr = listener.local_addr()?;
+    tracing::info!(service = service_name, %addr, "grpc serving");
+    Server::builder()
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    tracing::info!(service = service_name, "grpc stopped");
+    Ok(())
+}
+
+async fn mark_serving(reporter: &HealthReporter, service_name: &str) {
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    reporter
+        .set_service_status(service_name, tonic_health::ServingStatus::Serving)
+        .await;
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// A lazily connecting channel to a peer service; calls fail fast while it is down and
+/// succeed again once it is back.
+pub fn channel(address: &str) -> anyhow::Result<Channel> {
+    let uri = if address.starts_with("http://") || address.starts_with("https://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    Ok(Endpoint::from_shared(uri)?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
