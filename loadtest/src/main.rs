@@ -1,1 +1,221 @@
-fn main() {}
+//! `portcullis-loadtest`: load generator for a running Portcullis, and a measurement of
+//! the argon2id cost that bounds password sign-in and sign-up.
+//!
+//! See `docs/benchmarks.md` for how the published figures were produced.
+
+mod api;
+mod argon2;
+mod procstat;
+mod report;
+mod run;
+mod setup;
+mod sigv4;
+mod stats;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::Api;
+use crate::report::{CpuUse, Report, RunInfo};
+use crate::run::Scenario;
+use crate::sigv4::Signer;
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis-loadtest", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a pool and client, then load one scenario for a fixed duration.
+    Run(RunArgs),
+    /// Measure one argon2id verification with the server's parameters.
+    Argon2(Argon2Args),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Base URL of the Cognito API.
+    #[arg(long, default_value = "http://127.0.0.1:9229")]
+    url: String,
+    /// Requests in flight (closed-loop workers).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Length of the measured phase: `20s`, `1m`, `500ms`, or plain seconds.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+    #[arg(long, value_enum, default_value_t = Scenario::Signin)]
+    scenario: Scenario,
+    /// Users signed up and confirmed before a sign-in run.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Region of the SigV4 credential scope.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Process whose CPU time (utime+stime) to charge to the run.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key_id: String,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
+}
+
+#[derive(Debug, Args)]
+struct Argon2Args {
+    /// Verifications per measurement (per thread for the parallel one).
+    #[arg(long, default_value_t = 50)]
+    iterations: usize,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run(args).await,
+        Command::Argon2(args) => {
+            let report = argon2::bench(args.iterations).await?;
+            emit(&report.table(), args.json.then(|| report.json()));
+            Ok(())
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let concurrency = usize::from(args.concurrency);
+    let signer = Signer::new(
+        &args.access_key_id,
+        &args.secret_access_key,
+        &args.region,
+        "cognito-idp",
+    );
+    let api = Api::new(&args.url, concurrency, signer)?;
+    api.health().await.context("server not ready")?;
+    let target = setup::create_target(&api).await?;
+    let users = if args.scenario.needs_users() {
+        setup::seed_users(&api, &target, args.users).await?
+    } else {
+        Vec::new()
+    };
+    let server_pid = args.server_pid.map(|pid| pid.to_string());
+    let before = CpuSnapshot::take(server_pid.as_deref())?;
+    let user_count = users.len();
+    let recorder = run::drive(
+        api,
+        target,
+        users,
+        args.scenario,
+        concurrency,
+        args.duration,
+    )
+    .await;
+    let (server, client) = before.finish(server_pid.as_deref())?;
+    let info = RunInfo {
+        scenario: args.scenario.name(),
+        concurrency,
+        users: user_count,
+        elapsed: before.at.elapsed(),
+        server,
+        client,
+    };
+    let report = Report::new(info, recorder);
+    emit(&report.table(), args.json.then(|| report.json()));
+    Ok(())
+}
+
+/// CPU clocks at the start of the measured phase.
+#[derive(Debug, Clone, Copy)]
+struct CpuSnapshot {
+    at: Instant,
+    server: Option<Duration>,
+    client: Option<Duration>,
+}
+
+impl CpuSnapshot {
+    fn take(server_pid: Option<&str>) -> anyhow::Result<Self> {
+        let server = server_pid.map(procstat::cpu_time).transpose()?;
+        // Our own figure is informative only: missing /proc/self is not fatal.
+        let client = procstat::cpu_time("self").ok();
+        Ok(Self {
+            at: Instant::now(),
+            server,
+            client,
+        })
+    }
+
+    /// CPU used since `self` by the server and by this process.
+    fn finish(self, server_pid: Option<&str>) -> anyhow::Result<(Option<CpuUse>, Option<CpuUse>)> {
+        let now = Self::take(server_pid).context("server process gone during the run")?;
+        let wall = self.at.elapsed();
+        let delta = |a: Option<Duration>, b: Option<Duration>| {
+            Some(CpuUse {
+                cpu: b?.saturating_sub(a?),
+                wall,
+            })
+        };
+        Ok((
+            delta(self.server, now.server),
+            delta(self.client, now.client),
+        ))
+    }
+}
+
+/// The table on stdout, or on stderr when a JSON line takes stdout.
+fn emit(table: &str, json: Option<serde_json::Value>) {
+    match json {
+        Some(line) => {
+            eprint!("{table}");
+            println!("{line}");
+        }
+        None => print!("{table}"),
+    }
+}
+
+/// Parses `20s`, `1m`, `1500ms` or a plain number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((text, "s"), |at| text.split_at(at));
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {text}"))?;
+    let seconds = match unit {
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} (ms, s, m)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("3h").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}

@@ -208,7 +208,8 @@ pub async fn check_read_from_and_last_position(log: &dyn EventLog) {
 }
 
 /// Re-appending a command id returns the first position and writes nothing, even
-/// though the retry's expected position is stale by then.
+/// though the retry's expected position is stale by then, and even after other
+/// commands have been appended to the stream.
 pub async fn check_dedupe(log: &dyn EventLog) {
     let s = stream("user");
     let command = unique("cmd");
@@ -231,6 +232,18 @@ pub async fn check_dedupe(log: &dyn EventLog) {
         "retry wrote nothing"
     );
     assert_eq!(log.read_stream(&s).await.expect("read").len(), 1);
+
+    // Still deduplicated once another command has moved the stream on.
+    let second = append(log, &s, Expected::At(first), "next").await;
+    let late = log
+        .append(&s, Expected::NoStream, record(&command, "once"))
+        .await;
+    assert_eq!(late.expect("late retry is not a conflict"), first);
+    let records = log.read_stream(&s).await.expect("read");
+    assert_eq!(
+        records.iter().map(|r| r.position).collect::<Vec<_>>(),
+        [first, second]
+    );
 }
 
 /// `follow` yields the records from its start position, then records appended while

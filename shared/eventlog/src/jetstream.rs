@@ -13,6 +13,7 @@
 //! lost write, because every append is checked by the stream leader.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_nats::jetstream::{self, stream::StorageType};
 use async_trait::async_trait;
@@ -75,6 +76,9 @@ struct Inner {
     /// The log stream, for leader reads and stream info.
     stream: jetstream::stream::Stream,
     config: JetStreamConfig,
+    /// The highest log position this store has written or seen; reads demand replicas
+    /// at least this far along (read-your-writes).
+    seen: AtomicU64,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> LogError {
@@ -132,6 +136,7 @@ impl JetStreamStore {
                 js,
                 stream,
                 config,
+                seen: AtomicU64::new(0),
             }),
         })
     }
@@ -155,6 +160,14 @@ impl JetStreamStore {
 }
 
 impl Inner {
+    fn saw(&self, position: u64) {
+        self.seen.fetch_max(position, Ordering::Relaxed);
+    }
+
+    fn seen(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
+    }
+
     /// Maps a message subject back to its stream id.
     fn stream_id(&self, subject: &str) -> Result<StreamId, LogError> {
         let corrupt = || LogError::Corrupt(format!("unexpected subject {subject:?} in the log"));
@@ -203,6 +216,7 @@ impl EventLog for JetStreamStore {
             .await
             .map_err(unavailable)?;
         let info = stream.info().await.map_err(unavailable)?;
+        self.inner.saw(info.state.last_sequence);
         Ok(info.state.last_sequence)
     }
 

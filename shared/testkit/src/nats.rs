@@ -5,7 +5,6 @@
 //! the event log reads with). Debian ships 2.9, so the binary is searched for on every
 //! `PATH` entry instead of taken from the first hit.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -268,7 +267,7 @@ fn find_binary() -> anyhow::Result<PathBuf> {
         check_version(&path)?;
         return Ok(path);
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_else(OsString::new);
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
     let mut rejected = Vec::new();
     for dir in std::env::split_paths(&path_var) {
         let candidate = dir.join("nats-server");

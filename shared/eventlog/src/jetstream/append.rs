@@ -39,14 +39,18 @@ pub(super) async fn append(
         .await;
     match published {
         // A duplicate's ack carries the sequence of the original message.
-        Ok(ack) => Ok(ack.sequence),
+        Ok(ack) => {
+            inner.saw(ack.sequence);
+            Ok(ack.sequence)
+        }
         Err(err) if is_conflict(&err) => {
             if let Some(position) = earlier_attempt(inner, subject, expected_seq, &msg_id).await? {
+                inner.saw(position);
                 return Ok(position);
             }
-            Err(LogError::Conflict {
-                current: current_position(inner, subject, &err).await?,
-            })
+            let current = current_position(inner, subject, &err).await?;
+            inner.saw(current.unwrap_or(0));
+            Err(LogError::Conflict { current })
         }
         Err(err) => Err(unavailable(err)),
     }

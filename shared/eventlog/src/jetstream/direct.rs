@@ -2,6 +2,11 @@
 //! up to a batch of messages matching a subject filter from a start sequence, followed
 //! by an end-of-batch marker, without creating a consumer. That makes reading a short
 //! aggregate stream one round trip.
+//!
+//! In a replicated stream any replica may answer a direct get. Every request therefore
+//! carries `min_last_seq` (nats-server 2.12+): the highest log position this store has
+//! written or seen. A replica that is behind it answers 412 instead of stale data and
+//! the request is retried, so a process always reads its own writes.
 
 use std::time::Duration;
 
@@ -18,10 +23,14 @@ const BATCH: usize = 256;
 /// How long to wait for each message of a batch.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Attempts when replicas keep answering that they are behind.
+const BEHIND_ATTEMPTS: u32 = 50;
+
 const STATUS_END_OF_BATCH: u16 = 204;
-const STATUS_NOT_FOUND: u16 = 404;
+pub(super) const STATUS_BEHIND: u16 = 412;
+pub(super) const STATUS_NOT_FOUND: u16 = 404;
 const NUM_PENDING: &str = "Nats-Num-Pending";
-const SEQUENCE: &str = "Nats-Sequence";
+pub(super) const SEQUENCE: &str = "Nats-Sequence";
 const SUBJECT: &str = "Nats-Subject";
 
 #[derive(Serialize)]
@@ -29,6 +38,12 @@ struct BatchRequest<'a> {
     seq: u64,
     next_by_subj: &'a str,
     batch: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    min_last_seq: u64,
+}
+
+pub(super) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 struct Batch {
@@ -72,11 +87,40 @@ async fn collect(
     Ok(out)
 }
 
+/// One batch, retried while the answering replica is behind what this store has seen.
 async fn get_batch(inner: &Inner, filter: &str, seq: u64, batch: usize) -> Result<Batch, LogError> {
+    retry_while_behind(|| request_batch(inner, filter, seq, batch)).await
+}
+
+/// Repeats `request` (which yields `None` when the replica that answered was behind
+/// `min_last_seq`) with a growing pause; the queue group usually routes the next try
+/// to another replica, or the same one has caught up by then.
+pub(super) async fn retry_while_behind<T, F, Fut>(mut request: F) -> Result<T, LogError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, LogError>>,
+{
+    for attempt in 1..=BEHIND_ATTEMPTS {
+        if let Some(answer) = request().await? {
+            return Ok(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+    }
+    Err(unavailable("every replica answering direct gets is behind"))
+}
+
+/// `None` when the replica that answered is behind `min_last_seq`.
+async fn request_batch(
+    inner: &Inner,
+    filter: &str,
+    seq: u64,
+    batch: usize,
+) -> Result<Option<Batch>, LogError> {
     let request = BatchRequest {
         seq,
         next_by_subj: filter,
         batch,
+        min_last_seq: inner.seen(),
     };
     let payload = Bytes::from(serde_json::to_vec(&request).map_err(unavailable)?);
     let inbox = inner.client.new_inbox();
@@ -103,14 +147,13 @@ async fn get_batch(inner: &Inner, filter: &str, seq: u64, batch: usize) -> Resul
             None | Some(200) => records.push(to_record(inner, &message)?),
             Some(STATUS_END_OF_BATCH) => {
                 let more = header_u64(&message, NUM_PENDING).is_some_and(|n| n > 0);
-                return Ok(Batch { records, more });
+                return Ok(Some(Batch { records, more }));
             }
             Some(STATUS_NOT_FOUND) => {
-                return Ok(Batch {
-                    records,
-                    more: false,
-                });
+                let more = false;
+                return Ok(Some(Batch { records, more }));
             }
+            Some(STATUS_BEHIND) => return Ok(None),
             Some(code) => {
                 let reason = message.description.unwrap_or_default();
                 return Err(unavailable(format!("direct get failed: {code} {reason}")));
@@ -131,10 +174,10 @@ fn to_record(inner: &Inner, message: &Message) -> Result<StoredRecord, LogError>
     })
 }
 
-fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
     message.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
-fn header_u64(message: &Message, name: &str) -> Option<u64> {
+pub(super) fn header_u64(message: &Message, name: &str) -> Option<u64> {
     header(message, name)?.parse().ok()
 }

@@ -1,0 +1,203 @@
+//! The Cognito JSON protocol over one shared, keep-alive HTTP client.
+//!
+//! Every call is `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>`.
+//! Failures are turned into a short label (the `__type` of the error body, or the kind
+//! of transport failure) so the run can count them instead of stopping: a server that
+//! sheds load or answers 500 under stress is a result to report, not a crash.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::sigv4::{Request, Signer};
+
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+/// Generous: a request slower than this is a failure worth counting, not a latency.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a call failed, as a label for the error table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError(pub String);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// A Cognito endpoint plus the admin signer for privileged operations. Cheap to clone:
+/// clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    host: String,
+    signer: Signer,
+}
+
+impl Api {
+    /// A client for `url` keeping up to `idle_per_host` connections open for reuse.
+    ///
+    /// # Errors
+    /// When the URL has no host or the HTTP client cannot be built.
+    pub fn new(url: &str, idle_per_host: usize, signer: Signer) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(url).with_context(|| format!("invalid --url {url}"))?;
+        let host = host_header(&url).context("--url has no host")?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(idle_per_host)
+            .tcp_nodelay(true)
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
+        Ok(Self {
+            http,
+            url,
+            host,
+            signer,
+        })
+    }
+
+    /// Checks `GET /health` so a missing server is reported before any setup.
+    ///
+    /// # Errors
+    /// When the server does not answer 200.
+    pub async fn health(&self) -> anyhow::Result<()> {
+        let url = self.url.join("/health")?;
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "GET {url}: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// An unsigned call (public operations: `SignUp`, `InitiateAuth`).
+    ///
+    /// # Errors
+    /// A [`CallError`] labelled by the server's `__type` or the transport failure.
+    pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        let target = format!("{TARGET_PREFIX}{op}");
+        let body = serde_json::to_vec(body).map_err(|e| CallError(format!("encode: {e}")))?;
+        self.send(&target, body, HeaderMap::new()).await
+    }
+
+    /// A call signed with the admin credentials (SigV4).
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn call_signed(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        let target = format!("{TARGET_PREFIX}{op}");
+        let body = serde_json::to_vec(body).map_err(|e| CallError(format!("encode: {e}")))?;
+        let headers = self.auth_headers(&target, &body)?;
+        self.send(&target, body, headers).await
+    }
+
+    fn auth_headers(&self, target: &str, body: &[u8]) -> Result<HeaderMap, CallError> {
+        let request = Request {
+            host: &self.host,
+            content_type: JSON_CONTENT_TYPE,
+            target,
+            body,
+        };
+        let signature = self.signer.sign(&request, OffsetDateTime::now_utc());
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-amz-date", signature.amz_date),
+            ("authorization", signature.authorization),
+        ] {
+            let value =
+                HeaderValue::from_str(&value).map_err(|e| CallError(format!("header: {e}")))?;
+            headers.insert(name, value);
+        }
+        Ok(headers)
+    }
+
+    async fn send(
+        &self,
+        target: &str,
+        body: Vec<u8>,
+        headers: HeaderMap,
+    ) -> Result<Value, CallError> {
+        let response = self
+            .http
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, JSON_CONTENT_TYPE)
+            .header("x-amz-target", target)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        if status.is_success() {
+            return Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null));
+        }
+        Err(CallError(error_label(status.as_u16(), &bytes)))
+    }
+}
+
+/// The `Host` header reqwest will send: the port only when it is not the default.
+fn host_header(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
+/// `__type` of an error body, without the `namespace#` prefix some servers add.
+fn error_label(status: u16, body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("__type").and_then(Value::as_str).map(str::to_owned))
+        .map(|kind| kind.rsplit('#').next().unwrap_or_default().to_owned())
+        .unwrap_or_else(|| format!("HTTP {status}"))
+}
+
+fn transport_label(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_body() || error.is_decode() {
+        "body"
+    } else {
+        "request"
+    };
+    format!("transport:{kind}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_errors_by_type() {
+        let body = br#"{"__type":"com.amazonaws#NotAuthorizedException","message":"x"}"#;
+        assert_eq!(error_label(400, body), "NotAuthorizedException");
+        assert_eq!(error_label(503, b"oops"), "HTTP 503");
+    }
+
+    #[test]
+    fn host_header_omits_default_port() {
+        let url = reqwest::Url::parse("http://127.0.0.1:9229/").unwrap();
+        assert_eq!(host_header(&url).unwrap(), "127.0.0.1:9229");
+        let url = reqwest::Url::parse("http://localhost/").unwrap();
+        assert_eq!(host_header(&url).unwrap(), "localhost");
+    }
+}

@@ -1,0 +1,391 @@
+//! Black-box: the real directory service on port 0 over the embedded store, driven
+//! through its gRPC API.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use portcullis_directory::{Application, Deps};
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::embedded::EmbeddedStore;
+use portcullis_proto::directory::v1 as pb;
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::events::v1::{
+    Attribute, UserPoolClientSettings, UserPoolSettings, envelope::Payload,
+};
+use portcullis_types::SystemClock;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+struct Running {
+    client: DirectoryClient<Channel>,
+    store: EmbeddedStore,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn spawn_directory() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("log.redb"))
+        .await
+        .unwrap();
+    let deps = Deps {
+        log: Arc::new(store.clone()),
+        claims: store.bucket("claims"),
+        secrets: store.bucket("client-secrets"),
+        clock: Arc::new(SystemClock),
+        projection_path: dir.path().join("projection.redb"),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = Application::build(listener, deps).await.unwrap();
+    let port = app.port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = DirectoryClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    Running {
+        client,
+        store,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+fn caller() -> Option<pb::Caller> {
+    Some(pb::Caller {
+        region: "us-east-1".into(),
+        ..Default::default()
+    })
+}
+
+async fn new_pool(client: &mut DirectoryClient<Channel>) -> String {
+    let settings = UserPoolSettings {
+        pool_name: "grpc".into(),
+        ..Default::default()
+    };
+    let request = pb::CreateUserPoolRequest {
+        caller: caller(),
+        settings: Some(settings),
+    };
+    client
+        .create_user_pool(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+fn create_user(pool_id: &str, username: &str) -> pb::CreateUserRequest {
+    pb::CreateUserRequest {
+        caller: caller(),
+        pool_id: pool_id.into(),
+        sub: uuid::Uuid::new_v4().to_string(),
+        username: username.into(),
+        attributes: vec![Attribute {
+            name: "email".into(),
+            value: format!("{username}@example.com"),
+        }],
+        confirmed: false,
+    }
+}
+
+fn code(status: tonic::Status) -> ErrorCode {
+    ApiError::from(status).code
+}
+
+#[tokio::test]
+async fn pools_clients_and_users_round_trip() {
+    let running = spawn_directory().await;
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let described = client
+        .describe_user_pool(pb::DescribeUserPoolRequest {
+            pool_id: pool_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(described.settings.unwrap().pool_name, "grpc");
+
+    let request = pb::CreateUserPoolClientRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        settings: Some(UserPoolClientSettings {
+            client_name: "app".into(),
+            ..Default::default()
+        }),
+        generate_secret: true,
+    };
+    let created = client
+        .create_user_pool_client(request)
+        .await
+        .unwrap()
+        .into_inner();
+    // Unauthenticated operations name only the client; the pool is found from it.
+    let by_id_only = pb::DescribeUserPoolClientRequest {
+        pool_id: String::new(),
+        client_id: created.client_id.clone(),
+    };
+    let found = client
+        .describe_user_pool_client(by_id_only)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.pool_id, pool_id);
+    assert_eq!(found.client_secret, created.client_secret);
+    assert!(found.client_secret.is_some());
+
+    let user = client
+        .create_user(create_user(&pool_id, "Dana"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(user.status, "UNCONFIRMED");
+    let by_name = pb::GetUserRequest {
+        pool_id: pool_id.clone(),
+        key: Some(pb::get_user_request::Key::Username("Dana".into())),
+    };
+    assert_eq!(
+        client.get_user(by_name).await.unwrap().into_inner().sub,
+        user.sub
+    );
+    let err = client
+        .create_user(create_user(&pool_id, "Dana"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), ErrorCode::UsernameExistsException);
+    let missing = pb::GetUserRequest {
+        pool_id,
+        key: Some(pb::get_user_request::Key::Username("nobody".into())),
+    };
+    assert_eq!(
+        code(client.get_user(missing).await.unwrap_err()),
+        ErrorCode::UserNotFoundException
+    );
+}
+
+#[tokio::test]
+async fn concurrent_sign_ups_of_one_name_create_one_user() {
+    let running = spawn_directory().await;
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let attempts = (0..20).map(|_| {
+        let mut client = client.clone();
+        let request = create_user(&pool_id, "racer");
+        tokio::spawn(async move { client.create_user(request).await })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let won = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(won, 1);
+    for result in results {
+        if let Err(status) = result.unwrap() {
+            assert_eq!(code(status), ErrorCode::UsernameExistsException);
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_confirmations_are_decided_against_fresh_state() {
+    let running = spawn_directory().await;
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    client
+        .create_user(create_user(&pool_id, "erin"))
+        .await
+        .unwrap();
+    let attempts = (0..10).map(|_| {
+        let mut client = client.clone();
+        let request = pb::ConfirmUserRequest {
+            caller: caller(),
+            pool_id: pool_id.clone(),
+            username: "erin".into(),
+        };
+        tokio::spawn(async move { client.confirm_user(request).await })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let confirmed = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(confirmed, 1, "exactly one confirmation may append");
+    for result in results {
+        if let Err(status) = result.unwrap() {
+            let err = ApiError::from(status);
+            assert_eq!(err.code, ErrorCode::NotAuthorizedException);
+            assert_eq!(
+                err.message,
+                "User cannot be confirmed. Current status is CONFIRMED"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_orphaned_name_claim_does_not_block_the_name() {
+    let running = spawn_directory().await;
+    let (mut client, store) = (running.client.clone(), running.store.clone());
+    let pool_id = new_pool(&mut client).await;
+    // A claim left by a process that died before appending: old, and its owner has no
+    // events.
+    let orphan = serde_json::json!({"owner": uuid::Uuid::new_v4().to_string(), "at_ms": 0});
+    store
+        .bucket("claims")
+        .create(
+            &format!("{pool_id}/name/frank"),
+            Bytes::from(orphan.to_string()),
+        )
+        .await
+        .unwrap();
+    let user = client
+        .create_user(create_user(&pool_id, "frank"))
+        .await
+        .unwrap()
+        .into_inner();
+    let by_name = pb::GetUserRequest {
+        pool_id,
+        key: Some(pb::get_user_request::Key::Username("frank".into())),
+    };
+    assert_eq!(
+        client.get_user(by_name).await.unwrap().into_inner().sub,
+        user.sub
+    );
+}
+
+#[tokio::test]
+async fn subscribe_resumes_exactly_where_a_client_left_off() {
+    let running = spawn_directory().await;
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    for name in ["u1", "u2", "u3"] {
+        client
+            .create_user(create_user(&pool_id, name))
+            .await
+            .unwrap();
+    }
+    let request = pb::SubscribeRequest {
+        from_position: 1,
+        pool_ids: vec![pool_id.clone()],
+    };
+    let mut stream = client.subscribe(request).await.unwrap().into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        seen.push(stream.next().await.unwrap().unwrap());
+    }
+    drop(stream);
+    assert!(seen.windows(2).all(|w| w[0].position < w[1].position));
+    let types: Vec<String> = seen
+        .iter()
+        .map(|r| r.batch.as_ref().unwrap().events[0].event_type.clone())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "UserPoolCreated",
+            "UserSignedUp",
+            "UserSignedUp",
+            "UserSignedUp"
+        ]
+    );
+    // No secrets in events: the sign-up events carry attributes, not credentials.
+    for record in &seen[1..] {
+        let Some(Payload::UserSignedUp(event)) = &record.batch.as_ref().unwrap().events[0].payload
+        else {
+            panic!("expected UserSignedUp");
+        };
+        assert!(event.attributes.iter().all(|a| a.name == "email"));
+    }
+
+    // Resume after the second record; a new event appended later also arrives.
+    let request = pb::SubscribeRequest {
+        from_position: seen[1].position + 1,
+        pool_ids: vec![pool_id.clone()],
+    };
+    let mut resumed = client.subscribe(request).await.unwrap().into_inner();
+    assert_eq!(
+        resumed.next().await.unwrap().unwrap().position,
+        seen[2].position
+    );
+    assert_eq!(
+        resumed.next().await.unwrap().unwrap().position,
+        seen[3].position
+    );
+    client
+        .create_user(create_user(&pool_id, "u4"))
+        .await
+        .unwrap();
+    let live = tokio::time::timeout(std::time::Duration::from_secs(5), resumed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(live.position > seen[3].position);
+
+    // A filter on another pool sees none of these.
+    let other = pb::SubscribeRequest {
+        from_position: 1,
+        pool_ids: vec!["us-east-1_other".into()],
+    };
+    let mut filtered = client.subscribe(other).await.unwrap().into_inner();
+    let nothing =
+        tokio::time::timeout(std::time::Duration::from_millis(300), filtered.next()).await;
+    assert!(
+        nothing.is_err(),
+        "records of other pools leaked through the filter"
+    );
+}
+
+#[tokio::test]
+async fn list_user_pools_pages_through_the_region() {
+    let running = spawn_directory().await;
+    let mut client = running.client.clone();
+    let mut created = Vec::new();
+    for _ in 0..3 {
+        created.push(new_pool(&mut client).await);
+    }
+    created.sort();
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = pb::ListUserPoolsRequest {
+            region: "us-east-1".into(),
+            max_results: 2,
+            next_token: token,
+        };
+        let page = client.list_user_pools(request).await.unwrap().into_inner();
+        listed.extend(page.user_pools.into_iter().map(|p| p.id));
+        if page.next_token.is_empty() {
+            break;
+        }
+        token = page.next_token;
+    }
+    assert_eq!(listed, created);
+    let other_region = pb::ListUserPoolsRequest {
+        region: "eu-west-1".into(),
+        max_results: 10,
+        next_token: String::new(),
+    };
+    assert!(
+        client
+            .list_user_pools(other_region)
+            .await
+            .unwrap()
+            .into_inner()
+            .user_pools
+            .is_empty()
+    );
+    let bad = pb::ListUserPoolsRequest {
+        region: "us-east-1".into(),
+        max_results: 0,
+        next_token: String::new(),
+    };
+    assert_eq!(
+        code(client.list_user_pools(bad).await.unwrap_err()),
+        ErrorCode::InvalidParameterException
+    );
+}
