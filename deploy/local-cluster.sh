@@ -21,7 +21,6 @@ NATS_NODES=3
 NATS_MIN_VERSION="2.12.3"
 STARTUP_TIMEOUT="${PORTCULLIS_CLUSTER_TIMEOUT:-90}"
 STOP_GRACE="${PORTCULLIS_CLUSTER_STOP_GRACE:-10}"
-SERVICES=(directory token federation credentials-broker authn-flow gateway)
 
 say() { printf 'local-cluster: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -355,13 +354,13 @@ EOF
   # Every service process gets the same environment and NATS/Redis flags; each its own
   # data directory (the directory keeps its read model there).
   # The binary reads every PORTCULLIS_* variable as configuration and refuses unknown
-  # ones, so this script's own variables (PORTCULLIS_BIN, PORTCULLIS_NATS_SERVER, ...)
-  # are removed from the services' environment; only REGION and LOG_FORMAT pass through.
+  # ones, so this script's own variables are removed from the services' environment.
+  # Others (PORTCULLIS_REGION, PORTCULLIS_LOG_FORMAT, ...) pass through; the flags below
+  # override the ones they name.
   local var unset_vars=()
   for var in $(compgen -e); do
     case "$var" in
-      PORTCULLIS_REGION|PORTCULLIS_LOG_FORMAT) ;;
-      PORTCULLIS_*) unset_vars+=(-u "$var") ;;
+      PORTCULLIS_BIN|PORTCULLIS_NATS_SERVER|PORTCULLIS_CLUSTER_*) unset_vars+=(-u "$var") ;;
     esac
   done
   local service_env=(env "${unset_vars[@]+"${unset_vars[@]}"}"
@@ -429,7 +428,7 @@ EOF
 status() {
   [ -s "$STATE/order" ] || { say "no cluster in $STATE"; return 1; }
   local name pid state port running=0 total=0
-  printf '%-22s %-8s %-6s %s\n' NAME PID STATE PORT
+  printf '%-22s %-8s %-9s %s\n' NAME PID STATE PORT
   for name in $(names); do
     pid="$(pid_of "$name")"
     port="$(cat "$STATE/ports/$name" 2>/dev/null || echo -)"
@@ -438,7 +437,7 @@ status() {
     if [ "$state" = up ] && [ "${name%-*}" = gateway ]; then
       state="up($(http_status "$port" /health))"
     fi
-    printf '%-22s %-8s %-6s %s\n' "$name" "${pid:--}" "$state" "$port"
+    printf '%-22s %-8s %-9s %s\n' "$name" "${pid:--}" "$state" "$port"
   done
   say "$running of $total processes running; state in $STATE"
   [ "$running" -eq "$total" ]

@@ -110,6 +110,28 @@ pub enum Service {
     Gateway,
 }
 
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Directory => "directory",
+            Service::AuthnFlow => "authn-flow",
+            Service::Token => "token",
+            Service::Federation => "federation",
+            Service::CredentialsBroker => "credentials-broker",
+            Service::Gateway => "gateway",
+        }
+    }
+}
+
+fn telemetry(config: &Config, service_name: &str) -> anyhow::Result<portcullis_telemetry::Guard> {
+    portcullis_telemetry::init(&portcullis_telemetry::Settings {
+        filter: &config.log,
+        json: config.log_format == "json",
+        otlp_endpoint: config.otlp_endpoint.as_deref(),
+        service_name,
+    })
+}
+
 #[derive(Serialize)]
 struct Overrides<'a> {
     #[serde(flatten)]
@@ -132,7 +154,9 @@ fn main() -> anyhow::Result<()> {
                     serve: &ServeFlags::default(),
                 },
             )?;
-            portcullis_telemetry::init(&config.log, config.log_format == "json");
+            // Outside the runtime: the OTLP exporter's blocking HTTP client must not be
+            // built on an async thread.
+            let _telemetry = telemetry(&config, "portcullis")?;
             runtime.block_on(embedded::up(config))
         }
         Command::Serve {
@@ -147,7 +171,7 @@ fn main() -> anyhow::Result<()> {
                     serve: &serve,
                 },
             )?;
-            portcullis_telemetry::init(&config.log, config.log_format == "json");
+            let _telemetry = telemetry(&config, &format!("portcullis-{}", service.name()))?;
             runtime.block_on(cluster::serve(service, config))
         }
     }

@@ -46,6 +46,9 @@ pub struct Config {
     pub log: String,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// OTLP/HTTP endpoint to export traces to (e.g. `http://127.0.0.1:4318`); off when
+    /// unset.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             master_key: None,
             log: "info".into(),
             log_format: "text".into(),
+            otlp_endpoint: None,
         }
     }
 }

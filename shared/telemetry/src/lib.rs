@@ -1,25 +1,96 @@
-//! Tracing setup: structured logs to stderr, text or JSON, filtered by a directive such
-//! as `info` or `portcullis_directory=debug`. Spans carry fields, never secrets.
+//! Tracing setup: structured logs to stderr (text or JSON), and, when an OTLP endpoint
+//! is configured, spans exported to an OpenTelemetry collector. Off by default: nothing
+//! leaves the process unless asked. Spans carry fields, never secrets.
 
-use tracing_subscriber::EnvFilter;
+use std::io::IsTerminal;
 
-/// Installs the global subscriber. `RUST_LOG`, when set, wins over `filter`. Calling it
-/// twice is harmless (the second call does nothing), which keeps tests simple.
-pub fn init(filter: &str, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// What the process wants from telemetry.
+pub struct Settings<'a> {
+    /// Log filter (`info`, `portcullis_directory=debug`); `RUST_LOG` wins when set.
+    pub filter: &'a str,
+    pub json: bool,
+    /// OTLP/HTTP endpoint of a collector (e.g. `http://127.0.0.1:4318`); `None` = off.
+    pub otlp_endpoint: Option<&'a str>,
+    /// `service.name` of exported spans.
+    pub service_name: &'a str,
+}
+
+/// Flushes exported spans when dropped; keep it alive for the life of the process.
+pub struct Guard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber. Calling it twice is harmless (the second call
+/// installs nothing), which keeps tests simple.
+pub fn init(settings: &Settings<'_>) -> anyhow::Result<Guard> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(settings.filter));
+    let ansi = std::io::stderr().is_terminal();
+    let fmt = if settings.json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
-        builder.try_init()
+        tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed()
     };
+    let provider = settings
+        .otlp_endpoint
+        .map(|endpoint| otlp_provider(endpoint, settings.service_name))
+        .transpose()?;
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("portcullis")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    Ok(Guard { provider })
+}
+
+fn otlp_provider(endpoint: &str, service_name: &str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()?;
+    let resource = Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
 }
 
 /// For tests: logs only when `TEST_LOG` is set, so test output stays quiet.
 pub fn init_for_tests() {
     if std::env::var_os("TEST_LOG").is_some() {
-        init("debug", false);
+        let settings = Settings {
+            filter: "debug",
+            json: false,
+            otlp_endpoint: None,
+            service_name: "test",
+        };
+        let _ = init(&settings).map(std::mem::forget);
     }
 }

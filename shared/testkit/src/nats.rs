@@ -334,4 +334,32 @@ mod tests {
     fn debian_version_is_rejected() {
         assert!(parse_version("nats-server: v2.9.10").is_some_and(|v| v < MIN_VERSION));
     }
+
+    #[tokio::test]
+    async fn server_accepts_clients_until_dropped() {
+        let server = NatsServer::start().await.unwrap();
+        let port = server.port;
+        assert_eq!(server.url, format!("nats://127.0.0.1:{port}"));
+        let config = std::fs::read_to_string(server.dir().join("nats-server.conf")).unwrap();
+        assert!(config.contains("sync_interval: always"), "{config}");
+        assert!(TcpStream::connect(("127.0.0.1", port)).await.is_ok());
+        drop(server);
+        // Drop waits for the process to exit, so the port is closed right away.
+        assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn cluster_nodes_stop_when_dropped() {
+        let cluster = NatsCluster::start(3).await.unwrap();
+        assert_eq!(cluster.urls.len(), 3);
+        let ports: Vec<u16> = cluster
+            .urls
+            .iter()
+            .map(|u| u.rsplit(':').next().unwrap().parse().unwrap())
+            .collect();
+        drop(cluster);
+        for port in ports {
+            assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+        }
+    }
 }

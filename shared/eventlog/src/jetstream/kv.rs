@@ -88,7 +88,7 @@ impl JetStreamBucket {
         let subject = format!("$KV.{}.{}", self.bucket, encode_key(key));
         direct::retry_while_behind(|| self.request_last(&subject))
             .await
-            .map_err(|e| unavailable(e))
+            .map_err(unavailable)
     }
 
     /// `None` when the replica that answered is behind this handle's revisions.
