@@ -5,6 +5,7 @@ pub mod app;
 pub mod domain;
 pub mod grpc;
 pub mod projections;
+pub mod relay;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Where this replica keeps its read models.
     pub projection_path: PathBuf,
+    /// Publishes events to NATS subjects (cluster); `None` on the embedded default,
+    /// whose subscribers follow the log.
+    pub relay: Option<relay::Relay>,
 }
 
 pub struct Application {
@@ -41,7 +45,10 @@ impl Application {
     pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
         let store = AggregateStore::new(deps.log.clone(), deps.clock);
         let claims = Claims::new(deps.claims, store.clone(), ORPHAN_CLAIM_GRACE_MS);
-        let projection = projections::Projection::start(&deps.projection_path, deps.log)?;
+        let projection = projections::Projection::start(&deps.projection_path, deps.log.clone())?;
+        if let Some(events) = deps.relay {
+            relay::start(deps.log, events);
+        }
         let directory = Directory::new(store, claims, deps.secrets, projection);
         Ok(Self {
             listener,

@@ -1,41 +1,81 @@
-//! Black-box: the real directory service on port 0 over the embedded store, driven
-//! through its gRPC API.
+//! Black-box: the real directory service on port 0, driven through its gRPC API; every
+//! test runs against the embedded store and against a real JetStream server.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use portcullis_directory::relay::Relay;
 use portcullis_directory::{Application, Deps};
 use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::KeyValue;
 use portcullis_eventlog::embedded::EmbeddedStore;
+use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
 use portcullis_proto::directory::v1 as pb;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::events::v1::{
     Attribute, UserPoolClientSettings, UserPoolSettings, envelope::Payload,
 };
+use portcullis_testkit::nats::NatsServer;
 use portcullis_types::SystemClock;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
-struct Running {
+pub struct Running {
     client: DirectoryClient<Channel>,
-    store: EmbeddedStore,
+    claims: Arc<dyn KeyValue>,
+    nats: Option<NatsServer>,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
-async fn spawn_directory() -> Running {
+#[derive(Clone, Copy)]
+pub enum Backend {
+    Embedded,
+    JetStream,
+}
+
+async fn deps(backend: Backend, dir: &std::path::Path) -> (Deps, Option<NatsServer>) {
+    let projection_path = dir.join("projection.redb");
+    match backend {
+        Backend::Embedded => {
+            let store = EmbeddedStore::open(&dir.join("log.redb")).await.unwrap();
+            let deps = Deps {
+                log: Arc::new(store.clone()),
+                claims: store.bucket("claims"),
+                secrets: store.bucket("client-secrets"),
+                clock: Arc::new(SystemClock),
+                projection_path,
+                relay: None,
+            };
+            (deps, None)
+        }
+        Backend::JetStream => {
+            let nats = NatsServer::start().await.unwrap();
+            let store = JetStreamStore::connect(JetStreamConfig::new(nats.url.clone()))
+                .await
+                .unwrap();
+            let relay = Relay {
+                publisher: store.event_publisher().await.unwrap(),
+                cursor: store.bucket("relay").await.unwrap(),
+            };
+            let deps = Deps {
+                log: Arc::new(store.clone()),
+                claims: store.bucket("claims").await.unwrap(),
+                secrets: store.bucket("client-secrets").await.unwrap(),
+                clock: Arc::new(SystemClock),
+                projection_path,
+                relay: Some(relay),
+            };
+            (deps, Some(nats))
+        }
+    }
+}
+
+async fn spawn_directory(backend: Backend) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&dir.path().join("log.redb"))
-        .await
-        .unwrap();
-    let deps = Deps {
-        log: Arc::new(store.clone()),
-        claims: store.bucket("claims"),
-        secrets: store.bucket("client-secrets"),
-        clock: Arc::new(SystemClock),
-        projection_path: dir.path().join("projection.redb"),
-    };
+    let (deps, nats) = deps(backend, dir.path()).await;
+    let claims = deps.claims.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::build(listener, deps).await.unwrap();
     let port = app.port();
@@ -48,7 +88,8 @@ async fn spawn_directory() -> Running {
         .unwrap();
     Running {
         client,
-        store,
+        claims,
+        nats,
         _stop: stop,
         _dir: dir,
     }
@@ -96,9 +137,7 @@ fn code(status: tonic::Status) -> ErrorCode {
     ApiError::from(status).code
 }
 
-#[tokio::test]
-async fn pools_clients_and_users_round_trip() {
-    let running = spawn_directory().await;
+async fn pools_clients_and_users_round_trip(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
     let described = client
@@ -167,9 +206,7 @@ async fn pools_clients_and_users_round_trip() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_sign_ups_of_one_name_create_one_user() {
-    let running = spawn_directory().await;
+async fn concurrent_sign_ups_of_one_name_create_one_user(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
     let attempts = (0..20).map(|_| {
@@ -190,9 +227,7 @@ async fn concurrent_sign_ups_of_one_name_create_one_user() {
     }
 }
 
-#[tokio::test]
-async fn concurrent_confirmations_are_decided_against_fresh_state() {
-    let running = spawn_directory().await;
+async fn concurrent_confirmations_are_decided_against_fresh_state(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
     client
@@ -226,16 +261,13 @@ async fn concurrent_confirmations_are_decided_against_fresh_state() {
     }
 }
 
-#[tokio::test]
-async fn an_orphaned_name_claim_does_not_block_the_name() {
-    let running = spawn_directory().await;
-    let (mut client, store) = (running.client.clone(), running.store.clone());
+async fn an_orphaned_name_claim_does_not_block_the_name(running: Running) {
+    let (mut client, claims) = (running.client.clone(), running.claims.clone());
     let pool_id = new_pool(&mut client).await;
     // A claim left by a process that died before appending: old, and its owner has no
     // events.
     let orphan = serde_json::json!({"owner": uuid::Uuid::new_v4().to_string(), "at_ms": 0});
-    store
-        .bucket("claims")
+    claims
         .create(
             &format!("{pool_id}/name/frank"),
             Bytes::from(orphan.to_string()),
@@ -257,9 +289,7 @@ async fn an_orphaned_name_claim_does_not_block_the_name() {
     );
 }
 
-#[tokio::test]
-async fn subscribe_resumes_exactly_where_a_client_left_off() {
-    let running = spawn_directory().await;
+async fn subscribe_resumes_exactly_where_a_client_left_off(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
     for name in ["u1", "u2", "u3"] {
@@ -340,9 +370,7 @@ async fn subscribe_resumes_exactly_where_a_client_left_off() {
     );
 }
 
-#[tokio::test]
-async fn list_user_pools_pages_through_the_region() {
-    let running = spawn_directory().await;
+async fn list_user_pools_pages_through_the_region(running: Running) {
     let mut client = running.client.clone();
     let mut created = Vec::new();
     for _ in 0..3 {
@@ -388,4 +416,98 @@ async fn list_user_pools_pages_through_the_region() {
         code(client.list_user_pools(bad).await.unwrap_err()),
         ErrorCode::InvalidParameterException
     );
+}
+
+/// Cluster only: the embedded default's subscribers follow the log instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_are_published_to_nats_subjects() {
+    let running = spawn_directory(Backend::JetStream).await;
+    let nats = running
+        .nats
+        .as_ref()
+        .expect("a JetStream backend has a server");
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let user = client
+        .create_user(create_user(&pool_id, "gina"))
+        .await
+        .unwrap()
+        .into_inner();
+    let nats_client = async_nats::connect(nats.url.as_str()).await.unwrap();
+    let js = async_nats::jetstream::new(nats_client);
+    let stream = js.get_stream("PORTCULLIS_EVENTS").await.unwrap();
+    let subject = format!("portcullis.events.{pool_id}.user.UserSignedUp");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let message = loop {
+        match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(message) => break message,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("event never published on {subject}: {err}"),
+        }
+    };
+    let envelope = <portcullis_proto::events::v1::Envelope as prost::Message>::decode(
+        message.payload.as_ref(),
+    )
+    .unwrap();
+    let Some(Payload::UserSignedUp(event)) = envelope.payload else {
+        panic!("not a sign-up event")
+    };
+    assert_eq!(event.sub, user.sub);
+    assert_eq!(event.username, "gina");
+}
+
+macro_rules! against {
+    ($module:ident, $backend:ident) => {
+        mod $module {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn pools_clients_and_users_round_trip() {
+                crate::pools_clients_and_users_round_trip(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn concurrent_sign_ups_of_one_name_create_one_user() {
+                crate::concurrent_sign_ups_of_one_name_create_one_user(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn concurrent_confirmations_are_decided_against_fresh_state() {
+                crate::concurrent_confirmations_are_decided_against_fresh_state(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn an_orphaned_name_claim_does_not_block_the_name() {
+                crate::an_orphaned_name_claim_does_not_block_the_name(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn subscribe_resumes_exactly_where_a_client_left_off() {
+                crate::subscribe_resumes_exactly_where_a_client_left_off(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn list_user_pools_pages_through_the_region() {
+                crate::list_user_pools_pages_through_the_region(
+                    crate::spawn_directory(crate::Backend::$backend).await,
+                )
+                .await;
+            }
+        }
+    };
+}
+
+mod on {
+    against!(embedded, Embedded);
+    against!(jetstream, JetStream);
 }

@@ -49,6 +49,10 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 secrets: store.bucket("client-secrets").await?,
                 clock,
                 projection_path: config.data_dir.join("directory-projection.redb"),
+                relay: Some(portcullis_directory::relay::Relay {
+                    publisher: store.event_publisher().await?,
+                    cursor: store.bucket("relay").await?,
+                }),
             };
             let app = portcullis_directory::Application::build(listener, deps).await?;
             announce("directory", app.port());

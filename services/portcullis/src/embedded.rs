@@ -61,6 +61,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             secrets: store.bucket("client-secrets"),
             clock: clock.clone(),
             projection_path: config.data_dir.join("directory-projection.redb"),
+            relay: None,
         },
     )
     .await?;

@@ -148,6 +148,27 @@ impl JetStreamStore {
         Ok(Arc::new(bucket))
     }
 
+    /// A publisher to the `PORTCULLIS_EVENTS` stream (subjects `portcullis.events.>`),
+    /// created with the log's replica count if absent.
+    pub async fn event_publisher(
+        &self,
+    ) -> Result<Arc<dyn crate::publish::EventPublisher>, LogError> {
+        self.inner
+            .js
+            .get_or_create_stream(jetstream::stream::Config {
+                name: "PORTCULLIS_EVENTS".into(),
+                subjects: vec!["portcullis.events.>".into()],
+                storage: StorageType::File,
+                num_replicas: self.inner.config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(Arc::new(EventsPublisher {
+            js: self.inner.js.clone(),
+        }))
+    }
+
     fn subject(&self, stream: &StreamId) -> String {
         let prefix = &self.inner.config.subject_prefix;
         format!(
@@ -186,6 +207,30 @@ impl Inner {
 
     fn all_subjects(&self) -> String {
         format!("{}.>", self.config.subject_prefix)
+    }
+}
+
+struct EventsPublisher {
+    js: jetstream::Context,
+}
+
+#[async_trait]
+impl crate::publish::EventPublisher for EventsPublisher {
+    async fn publish(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        payload: bytes::Bytes,
+    ) -> Result<(), LogError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let ack = self
+            .js
+            .publish_with_headers(subject.to_owned(), headers, payload)
+            .await
+            .map_err(unavailable)?;
+        ack.await.map_err(unavailable)?;
+        Ok(())
     }
 }
 

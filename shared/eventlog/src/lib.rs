@@ -21,6 +21,7 @@ use futures::stream::BoxStream;
 pub mod conformance;
 pub mod embedded;
 pub mod jetstream;
+pub mod publish;
 
 /// Identifies the stream of one aggregate: `<pool>/<kind>/<id>`.
 ///
