@@ -1,6 +1,8 @@
 //! Black-box: the real directory service on port 0, driven through its gRPC API; every
 //! test runs against the embedded store and against a real JetStream server.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Arc;
 
 use bytes::Bytes;

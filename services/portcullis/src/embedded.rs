@@ -20,12 +20,8 @@ async fn loopback() -> anyhow::Result<TcpListener> {
 }
 
 /// Resolves when `stop` flips to true.
-fn stopped(
-    mut stop: watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 pub async fn up(config: Config) -> anyhow::Result<()> {

@@ -1,5 +1,7 @@
 //! Black-box: `portcullis up` as a user runs it, driven by boto3.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,8 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     response.split(' ').nth(1)?.parse().ok()
 }
 
+// A plain test thread, not an async runtime: sleeping between polls blocks nothing.
+#[allow(clippy::disallowed_methods)]
 fn start(data_dir: &Path, port: u16) -> Running {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["up", "--data-dir"])

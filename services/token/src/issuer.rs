@@ -176,7 +176,7 @@ impl Issuer {
             .pool_keys(&req.pool_id, true)
             .await?
             .ok_or_else(ApiError::internal)?;
-        let validity = req.validity.clone().unwrap_or_default();
+        let validity = req.validity.unwrap_or_default();
         let now = self.clock.now_ms() / 1_000;
         let origin_jti = if req.origin_jti.is_empty() {
             uuid::Uuid::new_v4().to_string()

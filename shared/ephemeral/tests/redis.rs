@@ -1,6 +1,8 @@
 //! The conformance suite against a real redis-server started for each test, plus the
 //! Redis-only behaviour: key prefixes, failing closed when Redis is gone, reconnecting.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use bytes::Bytes;

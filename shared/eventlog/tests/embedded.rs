@@ -1,6 +1,8 @@
 //! The conformance suite on the redb backend, plus what only a file can show: data
 //! survives closing and reopening.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -1,6 +1,8 @@
 //! The conformance suite against a real nats-server (and a 3-node cluster), started by
 //! the test kit on free ports.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::sync::Arc;
 
 use bytes::Bytes;

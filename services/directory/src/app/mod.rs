@@ -226,7 +226,7 @@ impl Directory {
         let stream = AggregateStore::stream::<User>(pool_id, sub)?;
         let command = UserCommand::SignUp {
             pool_id: pool_id.to_owned(),
-            pool: pool.settings,
+            pool: Box::new(pool.settings),
             sub: sub.to_owned(),
             username: username.to_owned(),
             attributes,

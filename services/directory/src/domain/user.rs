@@ -61,7 +61,7 @@ pub enum UserCommand {
     /// the decision is checked against the schema the pool has.
     SignUp {
         pool_id: String,
-        pool: UserPoolSettings,
+        pool: Box<UserPoolSettings>,
         sub: String,
         username: String,
         attributes: Vec<Attribute>,
@@ -295,7 +295,7 @@ mod tests {
     fn sign_up(pool: UserPoolSettings, username: &str, attributes: Vec<Attribute>) -> UserCommand {
         UserCommand::SignUp {
             pool_id: "us-east-1_p".into(),
-            pool,
+            pool: Box::new(pool),
             sub: "0b4c3d2e-0000-7000-8000-000000000001".into(),
             username: username.into(),
             attributes,

@@ -248,7 +248,7 @@ fn non_empty(list: &[String]) -> Value {
 
 pub fn user_pool_out(pool: &dir::UserPool) -> Value {
     let s = pool.settings.clone().unwrap_or_default();
-    let p = s.password_policy.clone().unwrap_or_default();
+    let p = s.password_policy.unwrap_or_default();
     let tags: Map<String, Value> = s
         .user_pool_tags
         .iter()
