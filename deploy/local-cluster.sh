@@ -96,8 +96,8 @@ start() {
 
 log_tail() {
   local name="$1"
-  say "--- last lines of $STATE/logs/$name.log ---"
-  tail -n 40 "$STATE/logs/$name.log" >&2 2>/dev/null || true
+  say "--- last lines of $STATE/logs/$name.log (backtrace frames left out) ---"
+  grep -v -E '^ +([0-9]+: |at )' "$STATE/logs/$name.log" 2>/dev/null | tail -n 30 >&2 || true
   say "---"
 }
 
@@ -218,7 +218,13 @@ wait_until() {
     pending=()
     for name in "${names[@]}"; do
       if ! alive "$name"; then
-        say "$name exited while waiting for $what"
+        local pid status=0
+        pid="$(pid_of "$name")"
+        wait "$pid" 2>/dev/null || status=$?
+        if [ "$status" -gt 128 ] && [ "$status" != 255 ]; then
+          status="$status (signal $(kill -l "$((status - 128))" 2>/dev/null || echo $((status - 128))))"
+        fi
+        say "$name (pid $pid) exited with status $status while waiting for $what"
         log_tail "$name"
         return 1
       fi
@@ -235,6 +241,19 @@ wait_until() {
 }
 
 nats_healthy() { [ "$(http_status "$(cat "$STATE/ports/$1.monitor")" /healthz)" = 200 ]; }
+
+# The node knows the JetStream meta leader and, if it is the leader, sees both other
+# nodes as current: from then on stream creation (every service's first request) is
+# answered promptly.
+nats_meta_ready() {
+  curl -s -m 2 "http://127.0.0.1:$(cat "$STATE/ports/$1.monitor")/jsz" 2>/dev/null |
+    python3 -c '
+import json, sys
+meta = json.load(sys.stdin).get("meta_cluster") or {}
+leader, me = meta.get("leader"), "n" + sys.argv[1]
+current = [r for r in meta.get("replicas") or [] if r.get("current")]
+sys.exit(0 if leader and (leader != me or len(current) >= 2) else 1)' "${1#nats-}" 2>/dev/null
+}
 
 redis_ready() {
   [ "$(redis-cli -h 127.0.0.1 -p "$(cat "$STATE/ports/$1")" ping 2>/dev/null)" = PONG ]
@@ -349,6 +368,7 @@ EOF
     --daemonize no --dir "$STATE/redis"
 
   wait_until "JetStream to be healthy" "${nats_names[@]}" -- nats_healthy
+  wait_until "a JetStream meta leader" "${nats_names[@]}" -- nats_meta_ready
   wait_until "redis to answer" redis -- redis_ready
 
   # Every service process gets the same environment and NATS/Redis flags; each its own

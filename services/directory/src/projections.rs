@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use portcullis_errors::ApiError;
+use portcullis_eventlog::resume::follow_resiliently;
 use portcullis_eventlog::{EventLog, StoredRecord};
 use portcullis_proto::events::v1::{Batch, envelope::Payload};
 use prost::Message;
@@ -28,6 +29,8 @@ const CURSOR_KEY: &str = "directory";
 const BATCH: usize = 512;
 /// How long a query waits for the projection to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause before retrying a batch the read model failed to store.
+const RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PoolSummary {
@@ -140,30 +143,22 @@ impl Projection {
 }
 
 async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: watch::Sender<u64>) {
-    let mut records = log.follow(cursor + 1).ready_chunks(BATCH);
+    let mut records = follow_resiliently(log, cursor + 1).ready_chunks(BATCH);
     while let Some(chunk) = records.next().await {
-        let (ok, failed): (Vec<_>, Vec<_>) = chunk.into_iter().partition(Result::is_ok);
-        let ok: Vec<StoredRecord> = ok.into_iter().filter_map(Result::ok).collect();
-        if !ok.is_empty() {
-            let db = db.clone();
-            match tokio::task::spawn_blocking(move || apply(&db, &ok)).await {
+        let chunk = Arc::new(chunk);
+        // A failure here is local (the read model's disk): keep the chunk and try again,
+        // so the cursor never skips a record.
+        loop {
+            let (db, chunk) = (db.clone(), chunk.clone());
+            match tokio::task::spawn_blocking(move || apply(&db, &chunk)).await {
                 Ok(Ok(position)) => {
                     applied.send_replace(position);
+                    break;
                 }
-                Ok(Err(err)) => {
-                    tracing::error!(error = %err, "projection batch failed; stopping");
-                    return;
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "projection task failed; stopping");
-                    return;
-                }
+                Ok(Err(err)) => tracing::error!(error = %err, "projection batch failed; retrying"),
+                Err(err) => tracing::error!(error = %err, "projection task failed; retrying"),
             }
-        }
-        if let Some(Err(err)) = failed.into_iter().next() {
-            // The follow stream ends after an error; the service's health reflects it.
-            tracing::error!(error = %err, "projection lost the log");
-            return;
+            tokio::time::sleep(RETRY).await;
         }
     }
 }

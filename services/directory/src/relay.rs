@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use portcullis_eventlog::publish::EventPublisher;
+use portcullis_eventlog::resume::follow_resiliently;
 use portcullis_eventlog::{EventLog, KeyValue, KvError, StoredRecord};
 use portcullis_proto::events::v1::Batch;
 use prost::Message;
@@ -55,12 +56,8 @@ async fn cursor(relay: &Relay) -> Result<(u64, Option<u64>), String> {
 
 async fn run(log: &Arc<dyn EventLog>, relay: &Relay) -> Result<(), String> {
     let (start, _) = cursor(relay).await?;
-    let mut chunks = log.follow(start + 1).ready_chunks(CHUNK);
-    while let Some(chunk) = chunks.next().await {
-        let records = chunk
-            .into_iter()
-            .collect::<Result<Vec<StoredRecord>, _>>()
-            .map_err(|e| e.to_string())?;
+    let mut chunks = follow_resiliently(log.clone(), start + 1).ready_chunks(CHUNK);
+    while let Some(records) = chunks.next().await {
         let (done, revision) = cursor(relay).await?;
         for record in records.iter().filter(|r| r.position > done) {
             publish(relay, record).await?;

@@ -2,11 +2,13 @@
 //! and key/value buckets) and Redis (ephemeral state).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use portcullis_config::Config;
 use portcullis_ephemeral::redis_store::RedisStore;
 use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
+use portcullis_eventlog::{KeyValue, KvError, LogError};
 use portcullis_types::SystemClock;
 use tokio::net::TcpListener;
 
@@ -28,9 +30,60 @@ async fn jetstream(config: &Config) -> anyhow::Result<JetStreamStore> {
         replicas: config.nats_replicas,
         ..JetStreamConfig::default()
     };
-    JetStreamStore::connect(cfg)
-        .await
-        .context("connecting to NATS JetStream")
+    patiently("connecting to NATS JetStream", is_log_unavailable, || {
+        JetStreamStore::connect(cfg.clone())
+    })
+    .await
+}
+
+/// How long a service keeps retrying JetStream while it starts. Right after a cluster
+/// starts (meta leader election, R3 streams created by every service at once on a busy
+/// machine) requests can time out; a replica should wait for the cluster, not exit.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
+
+fn is_log_unavailable(err: &LogError) -> bool {
+    matches!(err, LogError::Unavailable(_))
+}
+
+fn is_kv_unavailable(err: &KvError) -> bool {
+    matches!(err, KvError::Unavailable(_))
+}
+
+/// Runs `attempt` until it succeeds, fails for a reason `retryable` rejects, or
+/// [`STARTUP_PATIENCE`] runs out.
+async fn patiently<T, E, F>(
+    what: &str,
+    retryable: fn(&E) -> bool,
+    mut attempt: impl FnMut() -> F,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    F: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + STARTUP_PATIENCE;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) if retryable(&err) && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %err, "{what} failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context(what.to_owned())),
+        }
+    }
+}
+
+/// Opens (creating it if needed) a key/value bucket, retrying while JetStream is
+/// unavailable at startup.
+async fn bucket(store: &JetStreamStore, name: &str) -> anyhow::Result<Arc<dyn KeyValue>> {
+    patiently(
+        &format!("opening the {name} bucket"),
+        is_kv_unavailable,
+        || store.bucket(name),
+    )
+    .await
 }
 
 pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
@@ -45,13 +98,16 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let store = jetstream(&config).await?;
             let deps = portcullis_directory::Deps {
                 log: Arc::new(store.clone()),
-                claims: store.bucket("claims").await?,
-                secrets: store.bucket("client-secrets").await?,
+                claims: bucket(&store, "claims").await?,
+                secrets: bucket(&store, "client-secrets").await?,
                 clock,
                 projection_path: config.data_dir.join("directory-projection.redb"),
                 relay: Some(portcullis_directory::relay::Relay {
-                    publisher: store.event_publisher().await?,
-                    cursor: store.bucket("relay").await?,
+                    publisher: patiently("creating the event stream", is_log_unavailable, || {
+                        store.event_publisher()
+                    })
+                    .await?,
+                    cursor: bucket(&store, "relay").await?,
                 }),
             };
             let app = portcullis_directory::Application::build(listener, deps).await?;
@@ -63,7 +119,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let deps = portcullis_authn_flow::Deps {
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
-                credentials: store.bucket("credentials").await?,
+                credentials: bucket(&store, "credentials").await?,
                 clock,
                 hash_threads: None,
             };
@@ -79,7 +135,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             )?;
             let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
             let deps = portcullis_token::Deps {
-                keys: store.bucket("signing-keys").await?,
+                keys: bucket(&store, "signing-keys").await?,
                 master_key: portcullis_token::MasterKey::from_hex(master)
                     .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
                 refresh_tokens: Arc::new(RedisStore::connect(redis_url, "portcullis:").await?),

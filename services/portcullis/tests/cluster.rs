@@ -5,6 +5,8 @@
 //! Needs what `.ci/test` installs: nats-server >= 2.12.3 (`PORTCULLIS_NATS_SERVER` or on
 //! `PATH`), redis-server, python3 with boto3 and PyJWT, curl.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -19,8 +21,9 @@ const SECRET_KEY: &str = "cluster-test-secret-access-key";
 const UP_TIMEOUT: Duration = Duration::from_secs(100);
 const DOWN_TIMEOUT: Duration = Duration::from_secs(40);
 const SPINE_TIMEOUT: Duration = Duration::from_secs(90);
-/// The whole fault workload: sign-ups, faults, recovery, verification.
-const FAULTS_TIMEOUT: Duration = Duration::from_secs(110);
+/// The whole fault workload: sign-ups, faults, recovery (including the directory's 30 s
+/// grace period before an orphaned name claim may be taken over), verification.
+const FAULTS_TIMEOUT: Duration = Duration::from_secs(120);
 const USERS: usize = 150;
 /// Faults are injected once this many sign-ups are acknowledged.
 const KILL_AFTER_ACKS: usize = 50;
@@ -158,6 +161,9 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 struct Cluster {
     state: tempfile::TempDir,
     gateways: Vec<String>,
+    /// A private copy of the binary under test: the shared target directory's copy may
+    /// be rebuilt by a concurrent `cargo build` while the cluster runs.
+    bin: tempfile::TempDir,
     _lock: File,
 }
 
@@ -169,7 +175,7 @@ impl Cluster {
             .arg(verb)
             .arg("--state")
             .arg(self.state.path())
-            .env("PORTCULLIS_BIN", env!("CARGO_BIN_EXE_portcullis"))
+            .env("PORTCULLIS_BIN", self.bin.path().join("portcullis"))
             .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
             .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("PORTCULLIS_LOG", "info");
@@ -178,9 +184,16 @@ impl Cluster {
 
     fn up() -> Self {
         let lock = exclusive();
+        let bin = tempfile::tempdir().expect("create a directory for the binary");
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_portcullis"),
+            bin.path().join("portcullis"),
+        )
+        .expect("copy the portcullis binary");
         let mut cluster = Cluster {
             state: tempfile::tempdir().expect("create the state directory"),
             gateways: Vec::new(),
+            bin,
             _lock: lock,
         };
         let started = Instant::now();
@@ -286,6 +299,31 @@ impl Cluster {
         http_get(self.port(&format!("gateway-{replica}")), "/health").map(|(status, _)| status)
     }
 
+    /// Copies the logs out of the state directory (which `down` removes), for a failed
+    /// test.
+    fn keep_logs(&self) {
+        let from = self.state.path().join("logs");
+        let to = std::env::temp_dir().join(format!(
+            "portcullis-cluster-logs-{}-{}",
+            std::process::id(),
+            self.state
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let Ok(entries) = std::fs::read_dir(&from) else {
+            return;
+        };
+        if std::fs::create_dir_all(&to).is_err() {
+            return;
+        }
+        for entry in entries.flatten() {
+            let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+        }
+        eprintln!("cluster logs kept in {}", to.display());
+    }
+
     fn log_tail(&self, name: &str) -> String {
         let log =
             std::fs::read_to_string(self.state.path().join("logs").join(format!("{name}.log")))
@@ -297,6 +335,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.keep_logs();
+        }
         let mut command = self.command("down");
         let child = command
             .stdin(Stdio::null())

@@ -51,6 +51,28 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
 }
 
+/// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
+/// harness's, say) are not configuration and are left alone.
+const FIELDS: &[&str] = &[
+    "data_dir",
+    "http",
+    "listen",
+    "region",
+    "public_url",
+    "nats_url",
+    "nats_replicas",
+    "redis_url",
+    "directory_addr",
+    "authn_addr",
+    "token_addr",
+    "admin_access_key_id",
+    "admin_secret_access_key",
+    "master_key",
+    "log",
+    "log_format",
+    "otlp_endpoint",
+];
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -92,7 +114,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("PORTCULLIS_"))
+            .merge(Env::prefixed("PORTCULLIS_").only(FIELDS))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
@@ -166,6 +188,21 @@ mod tests {
         let config = Config::load(Some(&file), Flags { log: "warn" }).unwrap();
         assert_eq!(config.region, "eu-west-1");
         assert_eq!(config.log, "warn");
+    }
+
+    #[test]
+    fn every_field_can_come_from_the_environment() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let mut names: Vec<&str> = defaults
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut fields = FIELDS.to_vec();
+        names.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(names, fields);
     }
 
     #[test]

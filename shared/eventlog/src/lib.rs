@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod jetstream;
 pub mod publish;
+pub mod resume;
 
 /// Identifies the stream of one aggregate: `<pool>/<kind>/<id>`.
 ///
