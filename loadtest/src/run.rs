@@ -119,7 +119,7 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
     match scenario {
         Scenario::Signup => Op::SignUp,
         Scenario::Signin => Op::SignIn,
-        Scenario::Mixed if step % 2 == 0 => Op::SignUp,
+        Scenario::Mixed if step.is_multiple_of(2) => Op::SignUp,
         Scenario::Mixed => Op::SignIn,
     }
 }

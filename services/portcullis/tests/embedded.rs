@@ -2,8 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use portcullis_testkit::http_get;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,19 +25,6 @@ fn e2e(script: &str) -> PathBuf {
         .join(script)
 }
 
-fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split(' ').nth(1)?.parse().ok()
-}
-
 // A plain test thread, not an async runtime: sleeping between polls blocks nothing.
 #[allow(clippy::disallowed_methods)]
 fn start(data_dir: &Path, port: u16) -> Running {
@@ -53,7 +39,7 @@ fn start(data_dir: &Path, port: u16) -> Running {
         .expect("start portcullis up");
     let running = Running(child);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while http_status(port, "/health") != Some(200) {
+    while http_get(port, "/health").map(|(status, _)| status) != Some(200) {
         assert!(
             Instant::now() < deadline,
             "portcullis up did not become healthy"
