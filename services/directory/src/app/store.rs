@@ -14,6 +14,8 @@ use crate::domain::{Aggregate, Ctx, event_type};
 
 /// How often a command is re-decided after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
+/// Base pause between retries of an append the log did not answer.
+const UNAVAILABLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Who asked for a command and under which ids; recorded in every event envelope.
 #[derive(Debug, Clone, Default)]
@@ -81,14 +83,28 @@ impl AggregateStore {
     }
 
     pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<Loaded<A>, ApiError> {
+        Ok(self.load_noting::<A>(stream, "").await?.0)
+    }
+
+    /// Loads the stream and also returns the position of the record that `command_id`
+    /// appended, if it is there.
+    async fn load_noting<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        command_id: &str,
+    ) -> Result<(Loaded<A>, Option<u64>), ApiError> {
         let records = self.log.read_stream(stream).await.map_err(log_error)?;
         let mut aggregate = A::default();
         let mut version = 0;
+        let mut applied = None;
         for record in &records {
             let batch = Batch::decode(record.data.as_ref()).map_err(|err| {
                 tracing::error!(%stream, position = record.position, error = %err, "undecodable record");
                 ApiError::internal()
             })?;
+            if !command_id.is_empty() && batch.command_id == command_id {
+                applied = Some(record.position);
+            }
             for envelope in &batch.events {
                 if let Some(event) = &envelope.payload {
                     aggregate.evolve(event, envelope.time_ms);
@@ -99,27 +115,43 @@ impl AggregateStore {
         let expected = records
             .last()
             .map_or(Expected::NoStream, |r| Expected::At(r.position));
-        Ok(Loaded {
-            aggregate,
-            expected,
-            version,
-        })
+        Ok((
+            Loaded {
+                aggregate,
+                expected,
+                version,
+            },
+            applied,
+        ))
     }
 
     /// Decides `command` against the current state and appends the events; on a
     /// concurrent write, decides again against the new state.
+    ///
+    /// An append whose answer was lost (a failover between the write and its
+    /// acknowledgement) is retried with the same command id, and each retry first looks
+    /// for that command's record in the stream: a command is applied at most once and a
+    /// lost acknowledgement is not mistaken for someone else's write.
     pub async fn execute<A: Aggregate>(
         &self,
         stream: &StreamId,
         command: &A::Command,
         meta: &CommandMeta,
     ) -> Result<Executed<A>, ApiError> {
+        let mut last_error = None;
         for attempt in 1..=MAX_ATTEMPTS {
+            let (loaded, applied) = self.load_noting::<A>(stream, &meta.command_id).await?;
             let Loaded {
                 mut aggregate,
                 expected,
                 version,
-            } = self.load::<A>(stream).await?;
+            } = loaded;
+            if let Some(position) = applied {
+                return Ok(Executed {
+                    aggregate,
+                    position,
+                });
+            }
             let now_ms = self.clock.now_ms();
             let events = aggregate.decide(command, &Ctx { now_ms })?;
             let batch = self.batch(stream, version, now_ms, &events, meta);
@@ -140,13 +172,21 @@ impl AggregateStore {
                 Err(LogError::Conflict { .. }) => {
                     tracing::debug!(%stream, attempt, "concurrent write, deciding again");
                 }
+                Err(LogError::Unavailable(reason)) => {
+                    tracing::warn!(%stream, attempt, %reason, "append unanswered, retrying");
+                    last_error = Some(LogError::Unavailable(reason));
+                    tokio::time::sleep(UNAVAILABLE_PAUSE * attempt as u32).await;
+                }
                 Err(err) => return Err(log_error(err)),
             }
         }
-        Err(ApiError::new(
-            ErrorCode::ConcurrentModificationException,
-            "Too many concurrent modifications, retry the request.",
-        ))
+        match last_error {
+            Some(err) => Err(log_error(err)),
+            None => Err(ApiError::new(
+                ErrorCode::ConcurrentModificationException,
+                "Too many concurrent modifications, retry the request.",
+            )),
+        }
     }
 
     fn batch(
@@ -176,5 +216,85 @@ impl AggregateStore {
             command_id: meta.command_id.clone(),
             events: envelopes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use portcullis_eventlog::StoredRecord;
+    use portcullis_eventlog::embedded::EmbeddedStore;
+    use portcullis_proto::events::v1::UserPoolSettings;
+    use portcullis_types::SystemClock;
+
+    use super::*;
+    use crate::domain::pool::{Pool, PoolCommand};
+
+    /// A log whose first append is written but answered with a failure, as when the
+    /// acknowledgement is lost in a failover.
+    struct LostAck {
+        inner: EmbeddedStore,
+        lost: AtomicBool,
+    }
+
+    #[async_trait]
+    impl EventLog for LostAck {
+        async fn append(
+            &self,
+            stream: &StreamId,
+            expected: Expected,
+            record: NewRecord,
+        ) -> Result<u64, LogError> {
+            let position = self.inner.append(stream, expected, record).await?;
+            if !self.lost.swap(true, Ordering::SeqCst) {
+                return Err(LogError::Unavailable("acknowledgement lost".into()));
+            }
+            Ok(position)
+        }
+        async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredRecord>, LogError> {
+            self.inner.read_stream(stream).await
+        }
+        async fn read_from(&self, from: u64, max: usize) -> Result<Vec<StoredRecord>, LogError> {
+            self.inner.read_from(from, max).await
+        }
+        async fn last_position(&self) -> Result<u64, LogError> {
+            self.inner.last_position().await
+        }
+        fn follow(&self, from: u64) -> BoxStream<'static, Result<StoredRecord, LogError>> {
+            self.inner.follow(from)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_acknowledgement_applies_the_command_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = EmbeddedStore::open(&dir.path().join("log.redb"))
+            .await
+            .unwrap();
+        let log = Arc::new(LostAck {
+            inner,
+            lost: AtomicBool::new(false),
+        });
+        let store = AggregateStore::new(log.clone(), Arc::new(SystemClock));
+        let stream = StreamId::new("us-east-1_abc", "pool", "us-east-1_abc").unwrap();
+        let command = PoolCommand::Create {
+            id: "us-east-1_abc".into(),
+            settings: UserPoolSettings {
+                pool_name: "p".into(),
+                ..Default::default()
+            },
+        };
+        let meta = CommandMeta::new(Actor::default(), "corr");
+        let done = store
+            .execute::<Pool>(&stream, &command, &meta)
+            .await
+            .unwrap();
+        let records = log.read_stream(&stream).await.unwrap();
+        assert_eq!(records.len(), 1, "the command was appended once");
+        assert_eq!(done.position, records[0].position);
+        assert!(done.aggregate.state.is_some());
     }
 }
