@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::sigv4::{Request, Signer};
+use portcullis_sigv4::sign::{Request, Signer};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";

@@ -9,7 +9,6 @@ mod procstat;
 mod report;
 mod run;
 mod setup;
-mod sigv4;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::Api;
 use crate::report::{CpuUse, Report, RunInfo};
 use crate::run::Scenario;
-use crate::sigv4::Signer;
+use portcullis_sigv4::sign::Signer;
 
 #[derive(Debug, Parser)]
 #[command(name = "portcullis-loadtest", version, about)]

@@ -3,7 +3,6 @@
 //! it calls over gRPC.
 
 pub mod cognito;
-pub mod sigv4;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -16,8 +16,8 @@ use axum::response::Response;
 use portcullis_errors::{ApiError, ErrorCode};
 use serde_json::Value;
 
-use crate::sigv4::{self, SignedRequest, VerifiedCaller};
 use crate::{AppState, error_response, json_response};
+use portcullis_sigv4::{self as sigv4, SignedRequest, VerifiedCaller};
 
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService";
 const MODEL: &str = include_str!("../../contracts/cognito-idp.service-2.json");

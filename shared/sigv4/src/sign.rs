@@ -1,4 +1,4 @@
-//! A minimal AWS Signature Version 4 signer for Cognito's JSON protocol.
+//! A minimal signer for AWS JSON-protocol calls (`POST /`), for Portcullis's own tools.
 //!
 //! The load generator only ever sends `POST /` with a JSON body, so this signs exactly
 //! that shape (headers `content-type`, `host`, `x-amz-date`, `x-amz-target`) instead of
@@ -6,11 +6,11 @@
 //! checked against a botocore-generated vector in the tests.
 
 use aws_lc_rs::{digest, hmac};
+
+use crate::{ALGORITHM, derive_signing_key};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// The only algorithm Cognito accepts for header-signed requests.
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Header names signed, lower-case and sorted as the canonical request requires.
 const SIGNED_HEADERS: &str = "content-type;host;x-amz-date;x-amz-target";
 
@@ -79,15 +79,8 @@ impl Signer {
         }
     }
 
-    /// Derives the day-scoped key: HMAC chain over date, region, service, "aws4_request".
     fn signing_key(&self, date: &str) -> hmac::Key {
-        let secret = format!("AWS4{}", self.secret_access_key);
-        let mut key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        for part in [date, &self.region, &self.service, "aws4_request"] {
-            let tag = hmac::sign(&key, part.as_bytes());
-            key = hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref());
-        }
-        key
+        derive_signing_key(&self.secret_access_key, date, &self.region, &self.service)
     }
 }
 

@@ -21,6 +21,8 @@
 //!   into `host` before calling [`verify`]. A proxy that rewrites `Host`
 //!   breaks signatures, exactly as it would against AWS.
 
+pub mod sign;
+
 use aws_lc_rs::{digest, hmac};
 use http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
@@ -29,7 +31,7 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// The only signing algorithm accepted.
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// Terminator of every SigV4 credential scope.
 const SCOPE_TERMINATOR: &str = "aws4_request";
 /// How far the signing time may be from the server clock, either way (AWS uses 5 minutes).
@@ -462,11 +464,20 @@ fn payload_hash(req: &SignedRequest<'_>) -> Result<String, SigV4Error> {
     Ok(declared.to_owned())
 }
 
-/// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
 fn signing_key(secret: &str, auth: &Authorization<'_>) -> hmac::Key {
+    derive_signing_key(secret, auth.scope_date, auth.region, auth.service)
+}
+
+/// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+pub(crate) fn derive_signing_key(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> hmac::Key {
     let seed = format!("AWS4{secret}");
     let mut key = hmac::Key::new(hmac::HMAC_SHA256, seed.as_bytes());
-    for part in [auth.scope_date, auth.region, auth.service, SCOPE_TERMINATOR] {
+    for part in [date, region, service, SCOPE_TERMINATOR] {
         key = hmac::Key::new(
             hmac::HMAC_SHA256,
             hmac::sign(&key, part.as_bytes()).as_ref(),
