@@ -164,6 +164,7 @@ async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: wa
 }
 
 /// Applies records in one transaction with the cursor; returns the new cursor.
+#[tracing::instrument(name = "projection_batch", skip_all, fields(records = records.len()))]
 fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
     let txn = db.begin_write()?;
     let mut position = 0;

@@ -26,6 +26,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tracing::Instrument;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY: usize = 1024 * 1024;
@@ -174,20 +175,18 @@ async fn api(
         );
     };
     let span = tracing::info_span!("api", operation, request_id = %request_id);
-    let _entered = span.enter();
     match prefix {
         cognito::TARGET_PREFIX => {
-            let operation = operation.to_owned();
-            drop(_entered);
             cognito::handle(
                 state,
-                &operation,
+                operation,
                 &method,
                 &uri,
                 &headers,
                 &body,
                 &request_id,
             )
+            .instrument(span)
             .await
         }
         _ => error_response(

@@ -32,6 +32,7 @@ pub async fn serve_grpc(
     let addr = listener.local_addr()?;
     tracing::info!(service = service_name, %addr, "grpc serving");
     Server::builder()
+        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

@@ -132,6 +132,7 @@ impl AggregateStore {
     /// acknowledgement) is retried with the same command id, and each retry first looks
     /// for that command's record in the stream: a command is applied at most once and a
     /// lost acknowledgement is not mistaken for someone else's write.
+    #[tracing::instrument(name = "command", skip_all, fields(%stream, command_id = %meta.command_id))]
     pub async fn execute<A: Aggregate>(
         &self,
         stream: &StreamId,
