@@ -15,8 +15,10 @@ use portcullis_proto::token::v1::token_client::TokenClient;
 use portcullis_types::{Clock, validity_seconds};
 use tonic::transport::Channel;
 
+use crate::codes::{self, CodeError, Codes};
 use crate::password::{self, PasswordHasherPool, Policy};
 use crate::secret_hash;
+use crate::sender::{self, Medium, MessageSender};
 
 /// Everything the flows need.
 #[derive(Clone)]
@@ -27,6 +29,69 @@ pub struct Flows {
     pub credentials: Arc<dyn KeyValue>,
     pub hasher: Arc<PasswordHasherPool>,
     pub clock: Arc<dyn Clock>,
+    pub codes: Codes,
+    pub sender: Arc<dyn MessageSender>,
+}
+
+/// Cognito's default verification message.
+const DEFAULT_CODE_MESSAGE: &str = "Your verification code is {####}. ";
+
+fn username_client_not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::UserNotFoundException,
+        "Username/client id combination not found.",
+    )
+}
+
+fn code_error(err: CodeError) -> ApiError {
+    match err {
+        CodeError::Mismatch => ApiError::new(
+            ErrorCode::CodeMismatchException,
+            "Invalid verification code provided, please try again.",
+        ),
+        CodeError::Expired => ApiError::new(
+            ErrorCode::ExpiredCodeException,
+            "Invalid code provided, please request a code again.",
+        ),
+        CodeError::TooManyAttempts => ApiError::new(
+            ErrorCode::LimitExceededException,
+            "Attempt limit exceeded, please try after some time.",
+        ),
+        CodeError::Unavailable(reason) => {
+            tracing::error!(%reason, "code store failure");
+            ApiError::unavailable()
+        }
+    }
+}
+
+/// Where a pool sends a user's confirmation code: the phone number if the pool verifies
+/// phone numbers and the user has one, else the email address likewise.
+fn verification_target(
+    pool: &portcullis_proto::events::v1::UserPoolSettings,
+    user: &dir::User,
+) -> Option<(Medium, &'static str, String)> {
+    let value = |name: &str| {
+        user.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone())
+    };
+    let verifies = |name: &str| pool.auto_verified_attributes.iter().any(|a| a == name);
+    if verifies("phone_number")
+        && let Some(phone) = value("phone_number")
+    {
+        return Some((Medium::Sms, "phone_number", phone));
+    }
+    if verifies("email")
+        && let Some(email) = value("email")
+    {
+        return Some((Medium::Email, "email", email));
+    }
+    None
+}
+
+fn signup_code_key(pool_id: &str, sub: &str) -> String {
+    format!("signup/{pool_id}/{sub}")
 }
 
 fn incorrect_credentials() -> ApiError {
@@ -178,6 +243,7 @@ impl Flows {
         )?;
         let pool = self.pool(client.pool_id()).await?;
         let settings = pool.settings.unwrap_or_default();
+        let settings_for_codes = settings.clone();
         let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(|v| {
             let code = ErrorCode::from_type_name(v.exception_name())
@@ -214,10 +280,15 @@ impl Flows {
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
                 let user = user.into_inner();
+                let target = verification_target(&settings_for_codes, &user);
+                let code_delivery_details = match target {
+                    Some(target) => Some(self.send_signup_code(&user, target, "SignUp").await?),
+                    None => None,
+                };
                 Ok(pb::SignUpResponse {
                     user_confirmed: user.status == "CONFIRMED",
                     user_sub: user.sub,
-                    code_delivery_details: None,
+                    code_delivery_details,
                 })
             }
             Err(status) => {
@@ -227,6 +298,155 @@ impl Flows {
                 Err(status.into())
             }
         }
+    }
+
+    async fn send_signup_code(
+        &self,
+        user: &dir::User,
+        (channel, attribute, destination): (Medium, &'static str, String),
+        kind: &'static str,
+    ) -> Result<pb::CodeDeliveryDetails, ApiError> {
+        let key = signup_code_key(&user.pool_id, &user.sub);
+        let code = self
+            .codes
+            .issue(&key, attribute, codes::SIGN_UP_VALIDITY)
+            .await
+            .map_err(code_error)?;
+        let message = sender::Message {
+            channel,
+            destination: destination.clone(),
+            pool_id: user.pool_id.clone(),
+            username: user.username.clone(),
+            kind,
+            message: DEFAULT_CODE_MESSAGE.replace("{####}", &code),
+            code: Some(code),
+        };
+        self.sender.send(&message).await.map_err(|err| {
+            tracing::error!(error = %err, "could not deliver a confirmation code");
+            ApiError::new(
+                ErrorCode::CodeDeliveryFailureException,
+                "Unable to deliver the message.",
+            )
+        })?;
+        Ok(pb::CodeDeliveryDetails {
+            destination: sender::mask(channel, &destination),
+            delivery_medium: channel.medium().to_owned(),
+            attribute_name: attribute.to_owned(),
+        })
+    }
+
+    pub async fn confirm_sign_up(
+        &self,
+        req: pb::ConfirmSignUpRequest,
+    ) -> Result<pb::ConfirmSignUpResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        let user = self.user_by_name(client.pool_id(), &req.username).await?;
+        let internal = user
+            .as_ref()
+            .map_or(req.username.as_str(), |u| u.username.as_str());
+        client.check_secret_hash(
+            &[&req.username, internal],
+            Some(&req.secret_hash)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+        )?;
+        let Some(user) = user else {
+            return Err(if client.hides_user_existence() {
+                code_error(CodeError::Mismatch)
+            } else {
+                username_client_not_found()
+            });
+        };
+        if user.status != "UNCONFIRMED" {
+            return Err(ApiError::not_authorized(format!(
+                "User cannot be confirmed. Current status is {}",
+                user.status
+            )));
+        }
+        let key = signup_code_key(&user.pool_id, &user.sub);
+        let attribute = self
+            .codes
+            .redeem(&key, &req.confirmation_code, codes::SIGN_UP_VALIDITY)
+            .await
+            .map_err(code_error)?;
+        let request = dir::ConfirmUserRequest {
+            caller: Some(dir::Caller {
+                region: req.region,
+                actor: Some(Actor {
+                    kind: Kind::User as i32,
+                    id: user.sub.clone(),
+                }),
+                correlation_id: req.correlation_id,
+            }),
+            pool_id: user.pool_id.clone(),
+            username: user.username.clone(),
+            verified_attribute: attribute,
+        };
+        self.directory.clone().confirm_user(request).await?;
+        Ok(pb::ConfirmSignUpResponse {})
+    }
+
+    pub async fn resend_confirmation_code(
+        &self,
+        req: pb::ResendConfirmationCodeRequest,
+    ) -> Result<pb::ResendConfirmationCodeResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        let user = self.user_by_name(client.pool_id(), &req.username).await?;
+        let internal = user
+            .as_ref()
+            .map_or(req.username.as_str(), |u| u.username.as_str());
+        client.check_secret_hash(
+            &[&req.username, internal],
+            Some(&req.secret_hash)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+        )?;
+        let pool = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .unwrap_or_default();
+        let Some(user) = user else {
+            if !client.hides_user_existence() {
+                return Err(username_client_not_found());
+            }
+            // Answer as for a real user, without sending anything.
+            let channel = if pool
+                .auto_verified_attributes
+                .iter()
+                .any(|a| a == "phone_number")
+            {
+                Medium::Sms
+            } else {
+                Medium::Email
+            };
+            let fake = if channel == Medium::Sms {
+                "+10000000000".to_owned()
+            } else {
+                format!("{}@example.com", req.username)
+            };
+            return Ok(pb::ResendConfirmationCodeResponse {
+                code_delivery_details: Some(pb::CodeDeliveryDetails {
+                    destination: sender::mask(channel, &fake),
+                    delivery_medium: channel.medium().to_owned(),
+                    attribute_name: if channel == Medium::Sms {
+                        "phone_number"
+                    } else {
+                        "email"
+                    }
+                    .to_owned(),
+                }),
+            });
+        };
+        if user.status != "UNCONFIRMED" {
+            return Err(ApiError::invalid_parameter("User is already confirmed."));
+        }
+        let target = verification_target(&pool, &user)
+            .ok_or_else(|| ApiError::invalid_parameter("Auto verification not turned on."))?;
+        let details = self.send_signup_code(&user, target, "ResendCode").await?;
+        Ok(pb::ResendConfirmationCodeResponse {
+            code_delivery_details: Some(details),
+        })
     }
 
     pub async fn initiate_auth(

@@ -2,9 +2,11 @@
 //! credentials (argon2id hashes, kept out of the event log) and asks `directory` for
 //! users and `token` for tokens.
 
+pub mod codes;
 pub mod flows;
 pub mod password;
 pub mod secret_hash;
+pub mod sender;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +32,10 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Threads hashing passwords; defaults to the number of cores.
     pub hash_threads: Option<usize>,
+    /// Where one-time codes live until used or expired.
+    pub ephemeral: Arc<dyn portcullis_ephemeral::EphemeralStore>,
+    /// How codes reach users.
+    pub sender: Arc<dyn sender::MessageSender>,
 }
 
 pub struct Application {
@@ -54,6 +60,8 @@ impl Application {
                 threads * HASH_QUEUE_PER_THREAD,
             )),
             clock: deps.clock,
+            codes: codes::Codes::new(deps.ephemeral),
+            sender: deps.sender,
         };
         Ok(Self { listener, flows })
     }
@@ -92,6 +100,26 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
         Ok(Response::new(
             self.flows.initiate_auth(req.into_inner()).await?,
+        ))
+    }
+
+    async fn confirm_sign_up(
+        &self,
+        req: Request<pb::ConfirmSignUpRequest>,
+    ) -> Result<Response<pb::ConfirmSignUpResponse>, Status> {
+        Ok(Response::new(
+            self.flows.confirm_sign_up(req.into_inner()).await?,
+        ))
+    }
+
+    async fn resend_confirmation_code(
+        &self,
+        req: Request<pb::ResendConfirmationCodeRequest>,
+    ) -> Result<Response<pb::ResendConfirmationCodeResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .resend_confirmation_code(req.into_inner())
+                .await?,
         ))
     }
 }

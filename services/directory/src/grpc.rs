@@ -213,7 +213,12 @@ impl DirectoryRpc for DirectoryService {
         let meta = meta(req.caller);
         let user = self
             .app
-            .confirm_user(&req.pool_id, &req.username, &meta)
+            .confirm_user(
+                &req.pool_id,
+                &req.username,
+                Some(req.verified_attribute).filter(|a| !a.is_empty()),
+                &meta,
+            )
             .await?;
         Ok(Response::new(user_message(user)))
     }

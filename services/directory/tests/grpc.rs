@@ -242,6 +242,7 @@ async fn concurrent_confirmations_are_decided_against_fresh_state(running: Runni
             caller: caller(),
             pool_id: pool_id.clone(),
             username: "erin".into(),
+            ..Default::default()
         };
         tokio::spawn(async move { client.confirm_user(request).await })
     });

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use portcullis_authn_flow::sender::Outbox;
 use portcullis_config::Config;
 use portcullis_ephemeral::redis_store::RedisStore;
 use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
@@ -86,6 +87,14 @@ async fn bucket(store: &JetStreamStore, name: &str) -> anyhow::Result<Arc<dyn Ke
     .await
 }
 
+async fn redis(config: &Config) -> anyhow::Result<RedisStore> {
+    let url = need(
+        &config.redis_url,
+        "redis_url (--redis-url or PORTCULLIS_REDIS_URL)",
+    )?;
+    Ok(RedisStore::connect(url, "portcullis:").await?)
+}
+
 pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let clock = Arc::new(SystemClock);
@@ -122,6 +131,8 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 credentials: bucket(&store, "credentials").await?,
                 clock,
                 hash_threads: None,
+                ephemeral: Arc::new(redis(&config).await?),
+                sender: Arc::new(Outbox::new(config.data_dir.join("outbox.jsonl"))),
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());
@@ -129,16 +140,12 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
         }
         Service::Token => {
             let store = jetstream(&config).await?;
-            let redis_url = need(
-                &config.redis_url,
-                "redis_url (--redis-url or PORTCULLIS_REDIS_URL)",
-            )?;
             let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
             let deps = portcullis_token::Deps {
                 keys: bucket(&store, "signing-keys").await?,
                 master_key: portcullis_token::MasterKey::from_hex(master)
                     .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
-                refresh_tokens: Arc::new(RedisStore::connect(redis_url, "portcullis:").await?),
+                refresh_tokens: Arc::new(redis(&config).await?),
                 issuer_base: config.public_base_url(),
                 clock,
             };

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use portcullis_authn_flow::sender::Outbox;
 use portcullis_config::Config;
 use portcullis_ephemeral::memory::MemoryStore;
 use portcullis_eventlog::EventLog;
@@ -82,6 +83,8 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             credentials: store.bucket("credentials"),
             clock: clock.clone(),
             hash_threads: None,
+            ephemeral: ephemeral.clone(),
+            sender: Arc::new(Outbox::new(config.data_dir.join("outbox.jsonl"))),
         },
     )
     .await?;

@@ -82,6 +82,8 @@ fn the_spine_path_works_through_boto3_and_survives_a_restart() {
         .last()
         .expect("spine.py prints its state")
         .to_owned();
+    let outbox = data.path().join("outbox.jsonl");
+    python(&e2e("signup_codes.py"), &[&url, outbox.to_str().unwrap()]);
     drop(server);
 
     let _server = start(data.path(), port);

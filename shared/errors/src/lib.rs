@@ -54,6 +54,7 @@ error_codes! {
     CodeMismatchException => InvalidArgument, 400;
     ExpiredCodeException => FailedPrecondition, 400;
     LimitExceededException => ResourceExhausted, 400;
+    CodeDeliveryFailureException => Unavailable, 400;
     TooManyRequestsException => ResourceExhausted, 400;
     TooManyFailedAttemptsException => ResourceExhausted, 400;
     ConcurrentModificationException => Aborted, 400;

@@ -269,13 +269,14 @@ impl Directory {
         &self,
         pool_id: &str,
         username: &str,
+        verified_attribute: Option<String>,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         let user = self.user_by_name(pool_id, username).await?;
         let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
         let done = self
             .store
-            .execute::<User>(&stream, &UserCommand::AdminConfirm, meta)
+            .execute::<User>(&stream, &UserCommand::Confirm { verified_attribute }, meta)
             .await?;
         done.aggregate.state.ok_or_else(ApiError::internal)
     }

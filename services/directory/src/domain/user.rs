@@ -48,6 +48,16 @@ pub struct UserState {
 }
 
 impl UserState {
+    fn set_attribute(&mut self, name: &str, value: &str) {
+        match self.attributes.iter_mut().find(|a| a.name == name) {
+            Some(existing) => value.clone_into(&mut existing.value),
+            None => self.attributes.push(Attribute {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            }),
+        }
+    }
+
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
@@ -67,7 +77,9 @@ pub enum UserCommand {
         attributes: Vec<Attribute>,
         confirmed: bool,
     },
-    AdminConfirm,
+    /// Confirms the user: by an administrator, or with a code sent to
+    /// `verified_attribute`, which the code then proves too.
+    Confirm { verified_attribute: Option<String> },
 }
 
 impl Aggregate for User {
@@ -111,7 +123,7 @@ impl Aggregate for User {
                     origin: "SIGN_UP".into(),
                 })])
             }
-            UserCommand::AdminConfirm => {
+            UserCommand::Confirm { verified_attribute } => {
                 let state = self.existing()?;
                 if state.status != UserStatus::Unconfirmed {
                     return Err(ApiError::not_authorized(format!(
@@ -119,8 +131,21 @@ impl Aggregate for User {
                         state.status.as_str()
                     )));
                 }
+                if let Some(name) = verified_attribute
+                    && !matches!(name.as_str(), "email" | "phone_number")
+                {
+                    return Err(ApiError::invalid_parameter(format!(
+                        "{name} cannot be verified."
+                    )));
+                }
                 Ok(vec![Event::UserConfirmed(UserConfirmed {
-                    method: "ADMIN".into(),
+                    method: if verified_attribute.is_some() {
+                        "CODE"
+                    } else {
+                        "ADMIN"
+                    }
+                    .into(),
+                    verified_attribute: verified_attribute.clone().unwrap_or_default(),
                 })])
             }
         }
@@ -140,10 +165,13 @@ impl Aggregate for User {
                     modified_ms: at_ms,
                 });
             }
-            Event::UserConfirmed(_) => {
+            Event::UserConfirmed(e) => {
                 if let Some(state) = &mut self.state {
                     state.status = UserStatus::Confirmed;
                     state.modified_ms = at_ms;
+                    if !e.verified_attribute.is_empty() {
+                        state.set_attribute(&format!("{}_verified", e.verified_attribute), "true");
+                    }
                 }
             }
             _ => {}
@@ -365,12 +393,24 @@ mod tests {
         let mut events = signed.clone();
         events.extend(
             given::<User>(&signed)
-                .decide(&UserCommand::AdminConfirm, &CTX)
+                .decide(
+                    &UserCommand::Confirm {
+                        verified_attribute: None,
+                    },
+                    &CTX,
+                )
                 .unwrap(),
         );
         let user = given::<User>(&events);
         assert_eq!(user.state.as_ref().unwrap().status, UserStatus::Confirmed);
-        let err = user.decide(&UserCommand::AdminConfirm, &CTX).unwrap_err();
+        let err = user
+            .decide(
+                &UserCommand::Confirm {
+                    verified_attribute: None,
+                },
+                &CTX,
+            )
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NotAuthorizedException);
         assert_eq!(
             err.message,
@@ -379,9 +419,36 @@ mod tests {
     }
 
     #[test]
+    fn confirming_with_an_email_code_verifies_the_email() {
+        let signed = given::<User>(&[])
+            .decide(
+                &sign_up(pool(&[], &[]), "hana", vec![attr("email", "h@example.com")]),
+                &CTX,
+            )
+            .unwrap();
+        let confirm = UserCommand::Confirm {
+            verified_attribute: Some("email".into()),
+        };
+        let mut events = signed.clone();
+        events.extend(given::<User>(&signed).decide(&confirm, &CTX).unwrap());
+        let state = given::<User>(&events).state.unwrap();
+        assert_eq!(state.status, UserStatus::Confirmed);
+        assert_eq!(state.attribute("email_verified"), Some("true"));
+        let bogus = UserCommand::Confirm {
+            verified_attribute: Some("name".into()),
+        };
+        assert!(given::<User>(&signed).decide(&bogus, &CTX).is_err());
+    }
+
+    #[test]
     fn confirming_a_missing_user_is_user_not_found() {
         let err = given::<User>(&[])
-            .decide(&UserCommand::AdminConfirm, &CTX)
+            .decide(
+                &UserCommand::Confirm {
+                    verified_attribute: None,
+                },
+                &CTX,
+            )
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::UserNotFoundException);
     }

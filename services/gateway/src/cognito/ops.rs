@@ -26,6 +26,8 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "AdminGetUser" => admin_get_user(state, call).await,
         "AdminConfirmSignUp" => admin_confirm_sign_up(state, call).await,
         "SignUp" => sign_up(state, call).await,
+        "ConfirmSignUp" => confirm_sign_up(state, call).await,
+        "ResendConfirmationCode" => resend_confirmation_code(state, call).await,
         "InitiateAuth" => initiate_auth(state, call, false).await,
         "AdminInitiateAuth" => initiate_auth(state, call, true).await,
         "GetUser" => get_user(state, call).await,
@@ -197,6 +199,7 @@ async fn admin_confirm_sign_up(state: &AppState, call: Call) -> Result<Value, Ap
         caller: Some(caller),
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
+        verified_attribute: String::new(),
     };
     state.directory.clone().confirm_user(request).await?;
     Ok(json!({}))
@@ -226,11 +229,7 @@ async fn sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
     Ok(shapes::compact(json!({
         "UserConfirmed": signed_up.user_confirmed,
         "UserSub": signed_up.user_sub,
-        "CodeDeliveryDetails": signed_up.code_delivery_details.map(|d| json!({
-            "Destination": d.destination,
-            "DeliveryMedium": d.delivery_medium,
-            "AttributeName": d.attribute_name,
-        })),
+        "CodeDeliveryDetails": signed_up.code_delivery_details.as_ref().map(delivery_details),
     })))
 }
 
@@ -322,4 +321,61 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
     }))
+}
+
+async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        client_id: Option<String>,
+        secret_hash: Option<String>,
+        username: Option<String>,
+        confirmation_code: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = authn::ConfirmSignUpRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        secret_hash: req.secret_hash.unwrap_or_default(),
+        username: required(req.username, "username")?,
+        confirmation_code: required(req.confirmation_code, "confirmationCode")?,
+        correlation_id: call.request_id.clone(),
+    };
+    state.authn.clone().confirm_sign_up(request).await?;
+    Ok(json!({}))
+}
+
+async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        client_id: Option<String>,
+        secret_hash: Option<String>,
+        username: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = authn::ResendConfirmationCodeRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        secret_hash: req.secret_hash.unwrap_or_default(),
+        username: required(req.username, "username")?,
+        correlation_id: call.request_id.clone(),
+    };
+    let response = state
+        .authn
+        .clone()
+        .resend_confirmation_code(request)
+        .await?
+        .into_inner();
+    Ok(shapes::compact(json!({
+        "CodeDeliveryDetails": response.code_delivery_details.map(|d| delivery_details(&d)),
+    })))
+}
+
+fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
+    json!({
+        "Destination": d.destination,
+        "DeliveryMedium": d.delivery_medium,
+        "AttributeName": d.attribute_name,
+    })
 }

@@ -1,0 +1,101 @@
+"""Sign-up confirmation codes, through boto3: the code is written to the embedded
+outbox, ConfirmSignUp redeems it once, ResendConfirmationCode replaces it, wrong codes
+are limited. Usage: signup_codes.py URL OUTBOX_PATH"""
+
+import json
+import sys
+import uuid
+
+import boto3
+import botocore
+import jwt
+from botocore.config import Config
+
+url, outbox = sys.argv[1], sys.argv[2]
+config = Config(retries={"max_attempts": 1})
+admin = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1", config=config)
+public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
+                      config=config.merge(Config(signature_version=botocore.UNSIGNED)))
+
+
+def expect_error(code, call, **kwargs):
+    try:
+        call(**kwargs)
+    except botocore.exceptions.ClientError as err:
+        got = err.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {err.response['Error'].get('Message')}"
+        return err.response["Error"]["Message"]
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+def last_code(username):
+    with open(outbox) as f:
+        messages = [json.loads(line) for line in f if line.strip()]
+    mine = [m for m in messages if m["username"] == username]
+    assert mine, f"no message for {username} in the outbox"
+    message = mine[-1]
+    assert message["channel"] == "email" and message["code"] in message["message"], message
+    return message["code"]
+
+
+def wrong(code):
+    return "000000" if code != "000000" else "111111"
+
+
+suffix = uuid.uuid4().hex[:8]
+pool_id = admin.create_user_pool(PoolName=f"codes-{suffix}", AutoVerifiedAttributes=["email"])["UserPool"]["Id"]
+client_id = admin.create_user_pool_client(
+    UserPoolId=pool_id, ClientName="app",
+    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+username, password = f"kim-{suffix}", "Str0ng!Passw0rd"
+signed_up = public.sign_up(ClientId=client_id, Username=username, Password=password,
+                           UserAttributes=[{"Name": "email", "Value": f"kim-{suffix}@example.com"}])
+assert signed_up["UserConfirmed"] is False
+assert signed_up["CodeDeliveryDetails"] == {"Destination": "k***@e***", "DeliveryMedium": "EMAIL",
+                                            "AttributeName": "email"}, signed_up
+first = last_code(username)
+print("ok - SignUp sends a code to the auto-verified email")
+
+assert expect_error("CodeMismatchException", public.confirm_sign_up, ClientId=client_id, Username=username,
+                    ConfirmationCode=wrong(first)) == "Invalid verification code provided, please try again."
+resent = public.resend_confirmation_code(ClientId=client_id, Username=username)
+assert resent["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+second = last_code(username)
+if second != first:
+    expect_error("CodeMismatchException", public.confirm_sign_up, ClientId=client_id, Username=username,
+                 ConfirmationCode=first)
+print("ok - ResendConfirmationCode replaces the code")
+
+public.confirm_sign_up(ClientId=client_id, Username=username, ConfirmationCode=second)
+user = admin.admin_get_user(UserPoolId=pool_id, Username=username)
+attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+assert user["UserStatus"] == "CONFIRMED" and attributes["email_verified"] == "true", user
+expect_error("NotAuthorizedException", public.confirm_sign_up, ClientId=client_id, Username=username,
+             ConfirmationCode=second)
+assert expect_error("InvalidParameterException", public.resend_confirmation_code, ClientId=client_id,
+                    Username=username) == "User is already confirmed."
+tokens = public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": username, "PASSWORD": password})["AuthenticationResult"]
+assert jwt.decode(tokens["IdToken"], options={"verify_signature": False})["email_verified"] is True
+print("ok - ConfirmSignUp confirms once and verifies the email")
+
+expect_error("UserNotFoundException", public.confirm_sign_up, ClientId=client_id, Username="nobody",
+             ConfirmationCode="123456")
+expect_error("UserNotFoundException", public.resend_confirmation_code, ClientId=client_id, Username="nobody")
+print("ok - unknown users")
+
+other = f"lee-{suffix}"
+public.sign_up(ClientId=client_id, Username=other, Password=password,
+               UserAttributes=[{"Name": "email", "Value": f"lee-{suffix}@example.com"}])
+code = last_code(other)
+for _ in range(5):
+    expect_error("CodeMismatchException", public.confirm_sign_up, ClientId=client_id, Username=other,
+                 ConfirmationCode=wrong(code))
+expect_error("LimitExceededException", public.confirm_sign_up, ClientId=client_id, Username=other,
+             ConfirmationCode=code)
+# The limit holds until a new code is issued.
+expect_error("LimitExceededException", public.confirm_sign_up, ClientId=client_id, Username=other,
+             ConfirmationCode=code)
+public.resend_confirmation_code(ClientId=client_id, Username=other)
+public.confirm_sign_up(ClientId=client_id, Username=other, ConfirmationCode=last_code(other))
+print("ok - wrong codes are limited; a new code works")
