@@ -15,6 +15,8 @@ use subtle::ConstantTimeEq;
 pub const MAX_ATTEMPTS: i64 = 5;
 /// Cognito's sign-up codes are valid for 24 hours.
 pub const SIGN_UP_VALIDITY: Duration = Duration::from_secs(24 * 3600);
+/// Cognito's password-reset codes are valid for one hour.
+pub const RESET_VALIDITY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CodeError {

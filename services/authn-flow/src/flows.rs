@@ -90,6 +90,33 @@ fn verification_target(
     None
 }
 
+/// Where a password-reset code goes: a *verified* phone number, else a verified email
+/// address (Cognito's order when the pool sets no `AccountRecoverySetting`).
+fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
+    let value = |name: &str| {
+        user.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone())
+    };
+    let verified = |name: &str| value(&format!("{name}_verified")).as_deref() == Some("true");
+    if verified("phone_number")
+        && let Some(phone) = value("phone_number")
+    {
+        return Some((Medium::Sms, "phone_number", phone));
+    }
+    if verified("email")
+        && let Some(email) = value("email")
+    {
+        return Some((Medium::Email, "email", email));
+    }
+    None
+}
+
+fn forgot_code_key(pool_id: &str, sub: &str) -> String {
+    format!("forgot/{pool_id}/{sub}")
+}
+
 fn signup_code_key(pool_id: &str, sub: &str) -> String {
     format!("signup/{pool_id}/{sub}")
 }
@@ -117,6 +144,12 @@ fn pool_error(err: password::PoolError) -> ApiError {
             ApiError::internal()
         }
     }
+}
+
+fn policy_error(violation: password::PolicyViolation) -> ApiError {
+    let code = ErrorCode::from_type_name(violation.exception_name())
+        .unwrap_or(ErrorCode::InvalidPasswordException);
+    ApiError::new(code, violation.to_string())
 }
 
 fn credential_key(pool_id: &str, sub: &str) -> String {
@@ -245,11 +278,7 @@ impl Flows {
         let settings = pool.settings.unwrap_or_default();
         let settings_for_codes = settings.clone();
         let policy = settings.password_policy.unwrap_or_default();
-        password::check_policy(&req.password, &Policy::from(&policy)).map_err(|v| {
-            let code = ErrorCode::from_type_name(v.exception_name())
-                .unwrap_or(ErrorCode::InvalidPasswordException);
-            ApiError::new(code, v.to_string())
-        })?;
+        password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
 
         let sub = uuid::Uuid::new_v4().to_string();
         let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
@@ -303,13 +332,26 @@ impl Flows {
     async fn send_signup_code(
         &self,
         user: &dir::User,
-        (channel, attribute, destination): (Medium, &'static str, String),
+        target: (Medium, &'static str, String),
         kind: &'static str,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let key = signup_code_key(&user.pool_id, &user.sub);
+        self.send_code(user, target, kind, &key, codes::SIGN_UP_VALIDITY)
+            .await
+    }
+
+    /// Issues a code under `key`, sends it to `target` and says where it went.
+    async fn send_code(
+        &self,
+        user: &dir::User,
+        (channel, attribute, destination): (Medium, &'static str, String),
+        kind: &'static str,
+        key: &str,
+        validity: std::time::Duration,
+    ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let code = self
             .codes
-            .issue(&key, attribute, codes::SIGN_UP_VALIDITY)
+            .issue(key, attribute, validity)
             .await
             .map_err(code_error)?;
         let message = sender::Message {
@@ -446,6 +488,129 @@ impl Flows {
         let details = self.send_signup_code(&user, target, "ResendCode").await?;
         Ok(pb::ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
+        })
+    }
+
+    pub async fn forgot_password(
+        &self,
+        req: pb::ForgotPasswordRequest,
+    ) -> Result<pb::ForgotPasswordResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        let user = self.user_by_name(client.pool_id(), &req.username).await?;
+        let internal = user
+            .as_ref()
+            .map_or(req.username.as_str(), |u| u.username.as_str());
+        client.check_secret_hash(
+            &[&req.username, internal],
+            Some(&req.secret_hash)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+        )?;
+        let Some(user) = user else {
+            if !client.hides_user_existence() {
+                return Err(username_client_not_found());
+            }
+            let fake = format!("{}@example.com", req.username);
+            return Ok(pb::ForgotPasswordResponse {
+                code_delivery_details: Some(pb::CodeDeliveryDetails {
+                    destination: sender::mask(Medium::Email, &fake),
+                    delivery_medium: Medium::Email.medium().to_owned(),
+                    attribute_name: "email".to_owned(),
+                }),
+            });
+        };
+        if !user.enabled {
+            return Err(ApiError::not_authorized("User is disabled."));
+        }
+        let target = recovery_target(&user).ok_or_else(|| {
+            ApiError::invalid_parameter(
+                "Cannot reset password for the user as there is no registered/verified email or phone_number",
+            )
+        })?;
+        let key = forgot_code_key(&user.pool_id, &user.sub);
+        let details = self
+            .send_code(&user, target, "ForgotPassword", &key, codes::RESET_VALIDITY)
+            .await?;
+        Ok(pb::ForgotPasswordResponse {
+            code_delivery_details: Some(details),
+        })
+    }
+
+    pub async fn confirm_forgot_password(
+        &self,
+        req: pb::ConfirmForgotPasswordRequest,
+    ) -> Result<pb::ConfirmForgotPasswordResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        let user = self.user_by_name(client.pool_id(), &req.username).await?;
+        let internal = user
+            .as_ref()
+            .map_or(req.username.as_str(), |u| u.username.as_str());
+        client.check_secret_hash(
+            &[&req.username, internal],
+            Some(&req.secret_hash)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str),
+        )?;
+        let Some(user) = user else {
+            return Err(if client.hides_user_existence() {
+                code_error(CodeError::Mismatch)
+            } else {
+                username_client_not_found()
+            });
+        };
+        let policy = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .unwrap_or_default()
+            .password_policy
+            .unwrap_or_default();
+        password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
+        let key = forgot_code_key(&user.pool_id, &user.sub);
+        self.codes
+            .redeem(&key, &req.confirmation_code, codes::RESET_VALIDITY)
+            .await
+            .map_err(code_error)?;
+        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
+        self.replace_credential(&user, hash).await?;
+        let request = dir::RecordPasswordChangeRequest {
+            caller: Some(dir::Caller {
+                region: req.region,
+                actor: Some(Actor {
+                    kind: Kind::User as i32,
+                    id: user.sub.clone(),
+                }),
+                correlation_id: req.correlation_id,
+            }),
+            pool_id: user.pool_id.clone(),
+            sub: user.sub.clone(),
+            method: "FORGOT_PASSWORD".into(),
+        };
+        self.directory
+            .clone()
+            .record_password_change(request)
+            .await?;
+        Ok(pb::ConfirmForgotPasswordResponse {})
+    }
+
+    /// Stores a new password hash, compare-and-set against the current one.
+    async fn replace_credential(&self, user: &dir::User, hash: String) -> Result<(), ApiError> {
+        let key = credential_key(&user.pool_id, &user.sub);
+        let current = self.credentials.get(&key).await.map_err(kv_error)?;
+        let written = match current {
+            Some(entry) => {
+                self.credentials
+                    .update(&key, Bytes::from(hash), entry.revision)
+                    .await
+            }
+            None => self.credentials.create(&key, Bytes::from(hash)).await,
+        };
+        written.map(drop).map_err(|err| match err {
+            KvError::Conflict => ApiError::new(
+                ErrorCode::ConcurrentModificationException,
+                "The password was changed concurrently, retry the request.",
+            ),
+            other => kv_error(other),
         })
     }
 

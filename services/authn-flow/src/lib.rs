@@ -122,4 +122,22 @@ impl Authn for AuthnService {
                 .await?,
         ))
     }
+
+    async fn forgot_password(
+        &self,
+        req: Request<pb::ForgotPasswordRequest>,
+    ) -> Result<Response<pb::ForgotPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows.forgot_password(req.into_inner()).await?,
+        ))
+    }
+
+    async fn confirm_forgot_password(
+        &self,
+        req: Request<pb::ConfirmForgotPasswordRequest>,
+    ) -> Result<Response<pb::ConfirmForgotPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows.confirm_forgot_password(req.into_inner()).await?,
+        ))
+    }
 }

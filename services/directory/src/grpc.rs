@@ -223,6 +223,19 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(user_message(user)))
     }
 
+    async fn record_password_change(
+        &self,
+        req: Request<pb::RecordPasswordChangeRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let user = self
+            .app
+            .record_password_change(&req.pool_id, &req.sub, req.method, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
     type SubscribeStream = RecordStream;
 
     async fn subscribe(

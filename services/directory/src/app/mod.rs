@@ -281,6 +281,19 @@ impl Directory {
         done.aggregate.state.ok_or_else(ApiError::internal)
     }
 
+    pub async fn record_password_change(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        method: String,
+        meta: &CommandMeta,
+    ) -> Result<UserState, ApiError> {
+        let stream = AggregateStore::stream::<User>(pool_id, sub).map_err(|_| user_not_found())?;
+        let command = UserCommand::RecordPasswordChange { method };
+        let done = self.store.execute::<User>(&stream, &command, meta).await?;
+        done.aggregate.state.ok_or_else(ApiError::internal)
+    }
+
     pub fn store(&self) -> &AggregateStore {
         &self.store
     }

@@ -39,6 +39,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserPoolClientCreated(_) => "UserPoolClientCreated",
         Event::UserSignedUp(_) => "UserSignedUp",
         Event::UserConfirmed(_) => "UserConfirmed",
+        Event::UserPasswordChanged(_) => "UserPasswordChanged",
     }
 }
 

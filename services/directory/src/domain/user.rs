@@ -1,6 +1,8 @@
 //! The user aggregate.
 
-use portcullis_proto::events::v1::{Attribute, UserConfirmed, UserPoolSettings, UserSignedUp};
+use portcullis_proto::events::v1::{
+    Attribute, UserConfirmed, UserPasswordChanged, UserPoolSettings, UserSignedUp,
+};
 use portcullis_types::{Email, PhoneNumber};
 
 use super::{Aggregate, ApiError, Ctx, ErrorCode, Event};
@@ -80,6 +82,8 @@ pub enum UserCommand {
     /// Confirms the user: by an administrator, or with a code sent to
     /// `verified_attribute`, which the code then proves too.
     Confirm { verified_attribute: Option<String> },
+    /// Records a password change made by authn-flow (which owns credentials).
+    RecordPasswordChange { method: String },
 }
 
 impl Aggregate for User {
@@ -121,6 +125,12 @@ impl Aggregate for User {
                     }
                     .into(),
                     origin: "SIGN_UP".into(),
+                })])
+            }
+            UserCommand::RecordPasswordChange { method } => {
+                self.existing()?;
+                Ok(vec![Event::UserPasswordChanged(UserPasswordChanged {
+                    method: method.clone(),
                 })])
             }
             UserCommand::Confirm { verified_attribute } => {
@@ -172,6 +182,11 @@ impl Aggregate for User {
                     if !e.verified_attribute.is_empty() {
                         state.set_attribute(&format!("{}_verified", e.verified_attribute), "true");
                     }
+                }
+            }
+            Event::UserPasswordChanged(_) => {
+                if let Some(state) = &mut self.state {
+                    state.modified_ms = at_ms;
                 }
             }
             _ => {}
@@ -438,6 +453,23 @@ mod tests {
             verified_attribute: Some("name".into()),
         };
         assert!(given::<User>(&signed).decide(&bogus, &CTX).is_err());
+    }
+
+    #[test]
+    fn a_password_change_is_recorded_without_the_password() {
+        let change = UserCommand::RecordPasswordChange {
+            method: "FORGOT_PASSWORD".into(),
+        };
+        let err = given::<User>(&[]).decide(&change, &CTX).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserNotFoundException);
+        let signed = given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "ivan", vec![]), &CTX)
+            .unwrap();
+        let events = given::<User>(&signed).decide(&change, &CTX).unwrap();
+        let [Event::UserPasswordChanged(changed)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(changed.method, "FORGOT_PASSWORD");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "SignUp" => sign_up(state, call).await,
         "ConfirmSignUp" => confirm_sign_up(state, call).await,
         "ResendConfirmationCode" => resend_confirmation_code(state, call).await,
+        "ForgotPassword" => forgot_password(state, call).await,
+        "ConfirmForgotPassword" => confirm_forgot_password(state, call).await,
         "InitiateAuth" => initiate_auth(state, call, false).await,
         "AdminInitiateAuth" => initiate_auth(state, call, true).await,
         "GetUser" => get_user(state, call).await,
@@ -378,4 +380,55 @@ fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
         "DeliveryMedium": d.delivery_medium,
         "AttributeName": d.attribute_name,
     })
+}
+
+async fn forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        client_id: Option<String>,
+        secret_hash: Option<String>,
+        username: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = authn::ForgotPasswordRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        secret_hash: req.secret_hash.unwrap_or_default(),
+        username: required(req.username, "username")?,
+        correlation_id: call.request_id.clone(),
+    };
+    let response = state
+        .authn
+        .clone()
+        .forgot_password(request)
+        .await?
+        .into_inner();
+    Ok(shapes::compact(json!({
+        "CodeDeliveryDetails": response.code_delivery_details.as_ref().map(delivery_details),
+    })))
+}
+
+async fn confirm_forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        client_id: Option<String>,
+        secret_hash: Option<String>,
+        username: Option<String>,
+        confirmation_code: Option<String>,
+        password: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let request = authn::ConfirmForgotPasswordRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        secret_hash: req.secret_hash.unwrap_or_default(),
+        username: required(req.username, "username")?,
+        confirmation_code: required(req.confirmation_code, "confirmationCode")?,
+        password: required(req.password, "password")?,
+        correlation_id: call.request_id.clone(),
+    };
+    state.authn.clone().confirm_forgot_password(request).await?;
+    Ok(json!({}))
 }

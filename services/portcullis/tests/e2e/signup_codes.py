@@ -99,3 +99,29 @@ expect_error("LimitExceededException", public.confirm_sign_up, ClientId=client_i
 public.resend_confirmation_code(ClientId=client_id, Username=other)
 public.confirm_sign_up(ClientId=client_id, Username=other, ConfirmationCode=last_code(other))
 print("ok - wrong codes are limited; a new code works")
+
+# --- forgotten passwords ---------------------------------------------------------------
+sent = public.forgot_password(ClientId=client_id, Username=username)["CodeDeliveryDetails"]
+assert sent == {"Destination": "k***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}, sent
+reset_code = last_code(username)
+new_password = "An0ther!Passw0rd"
+expect_error("InvalidPasswordException", public.confirm_forgot_password, ClientId=client_id, Username=username,
+             ConfirmationCode=reset_code, Password="weak")
+expect_error("CodeMismatchException", public.confirm_forgot_password, ClientId=client_id, Username=username,
+             ConfirmationCode=wrong(reset_code), Password=new_password)
+public.confirm_forgot_password(ClientId=client_id, Username=username, ConfirmationCode=reset_code,
+                               Password=new_password)
+expect_error("ExpiredCodeException", public.confirm_forgot_password, ClientId=client_id, Username=username,
+             ConfirmationCode=reset_code, Password=new_password)
+expect_error("NotAuthorizedException", public.initiate_auth, ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+             AuthParameters={"USERNAME": username, "PASSWORD": password})
+public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                     AuthParameters={"USERNAME": username, "PASSWORD": new_password})
+print("ok - ForgotPassword / ConfirmForgotPassword replace the password once")
+
+unverified = f"max-{suffix}"
+public.sign_up(ClientId=client_id, Username=unverified, Password=password,
+               UserAttributes=[{"Name": "email", "Value": f"max-{suffix}@example.com"}])
+expect_error("InvalidParameterException", public.forgot_password, ClientId=client_id, Username=unverified)
+expect_error("UserNotFoundException", public.forgot_password, ClientId=client_id, Username="nobody")
+print("ok - no reset without a verified contact; unknown users")
