@@ -12,8 +12,8 @@ use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_runtime::GrpcChannel as Channel;
 use portcullis_types::{Clock, validity_seconds};
-use tonic::transport::Channel;
 
 use crate::codes::{self, CodeError, Codes};
 use crate::password::{self, PasswordHasherPool, Policy};

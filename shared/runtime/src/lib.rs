@@ -10,10 +10,16 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
 pub use tonic::service::Routes;
+
+mod propagation;
+
+/// A channel to a peer service that carries the caller's trace context along.
+pub type GrpcChannel = InterceptedService<Channel, propagation::InjectTraceContext>;
 
 /// Serves `routes` plus `grpc.health.v1.Health` on `listener` until `shutdown`
 /// resolves, then lets in-flight calls finish.
@@ -32,7 +38,11 @@ pub async fn serve_grpc(
     let addr = listener.local_addr()?;
     tracing::info!(service = service_name, %addr, "grpc serving");
     Server::builder()
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .trace_fn(|request| {
+            let span = tracing::info_span!("grpc", path = %request.uri().path());
+            propagation::continue_trace(&span, request.headers());
+            span
+        })
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
@@ -76,15 +86,19 @@ pub async fn shutdown_signal() {
 
 /// A lazily connecting channel to a peer service; calls fail fast while it is down and
 /// succeed again once it is back.
-pub fn channel(address: &str) -> anyhow::Result<Channel> {
+pub fn channel(address: &str) -> anyhow::Result<GrpcChannel> {
     let uri = if address.starts_with("http://") || address.starts_with("https://") {
         address.to_owned()
     } else {
         format!("http://{address}")
     };
-    Ok(Endpoint::from_shared(uri)?
+    let channel = Endpoint::from_shared(uri)?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
-        .connect_lazy())
+        .connect_lazy();
+    Ok(InterceptedService::new(
+        channel,
+        propagation::InjectTraceContext,
+    ))
 }

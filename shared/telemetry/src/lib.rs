@@ -60,6 +60,10 @@ pub fn init(settings: &Settings<'_>) -> anyhow::Result<Guard> {
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("portcullis")));
+    // W3C trace context is how services pass a trace along (see portcullis-runtime).
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
