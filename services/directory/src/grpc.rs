@@ -236,6 +236,31 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(user_message(user)))
     }
 
+    async fn set_user_enabled(
+        &self,
+        req: Request<pb::SetUserEnabledRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let user = self
+            .app
+            .set_user_enabled(&req.pool_id, &req.username, req.enabled, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn delete_user(
+        &self,
+        req: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app
+            .delete_user(&req.pool_id, &req.username, &meta)
+            .await?;
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+
     type SubscribeStream = RecordStream;
 
     async fn subscribe(

@@ -292,6 +292,45 @@ async fn an_orphaned_name_claim_does_not_block_the_name(running: Running) {
     );
 }
 
+async fn a_deleted_users_name_is_free_even_if_its_claim_was_left_behind(running: Running) {
+    let (mut client, claims) = (running.client.clone(), running.claims.clone());
+    let pool_id = new_pool(&mut client).await;
+    let first = client
+        .create_user(create_user(&pool_id, "kai"))
+        .await
+        .unwrap()
+        .into_inner();
+    let delete = pb::DeleteUserRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        username: "kai".into(),
+    };
+    client.delete_user(delete).await.unwrap();
+    // As if the process had died between deleting the user and releasing the name.
+    let leftover = serde_json::json!({"owner": first.sub, "at_ms": 0});
+    claims
+        .create(
+            &format!("{pool_id}/name/kai"),
+            Bytes::from(leftover.to_string()),
+        )
+        .await
+        .unwrap();
+    let second = client
+        .create_user(create_user(&pool_id, "kai"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.sub, first.sub);
+    let by_name = pb::GetUserRequest {
+        pool_id,
+        key: Some(pb::get_user_request::Key::Username("kai".into())),
+    };
+    assert_eq!(
+        client.get_user(by_name).await.unwrap().into_inner().sub,
+        second.sub
+    );
+}
+
 async fn subscribe_resumes_exactly_where_a_client_left_off(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
@@ -461,56 +500,33 @@ async fn events_are_published_to_nats_subjects() {
     assert_eq!(event.username, "gina");
 }
 
-macro_rules! against {
-    ($module:ident, $backend:ident) => {
+/// Runs each listed test once per backend, as `on::embedded::<test>` and
+/// `on::jetstream::<test>`.
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod on {
+            on_every_backend!(@backend embedded, Embedded, $($test),*);
+            on_every_backend!(@backend jetstream, JetStream, $($test),*);
+        }
+    };
+    (@backend $module:ident, $backend:ident, $($test:ident),*) => {
         mod $module {
-            #[tokio::test(flavor = "multi_thread")]
-            async fn pools_clients_and_users_round_trip() {
-                crate::pools_clients_and_users_round_trip(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn concurrent_sign_ups_of_one_name_create_one_user() {
-                crate::concurrent_sign_ups_of_one_name_create_one_user(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn concurrent_confirmations_are_decided_against_fresh_state() {
-                crate::concurrent_confirmations_are_decided_against_fresh_state(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn an_orphaned_name_claim_does_not_block_the_name() {
-                crate::an_orphaned_name_claim_does_not_block_the_name(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn subscribe_resumes_exactly_where_a_client_left_off() {
-                crate::subscribe_resumes_exactly_where_a_client_left_off(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn list_user_pools_pages_through_the_region() {
-                crate::list_user_pools_pages_through_the_region(
-                    crate::spawn_directory(crate::Backend::$backend).await,
-                )
-                .await;
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    crate::$test(crate::spawn_directory(crate::Backend::$backend).await).await;
+                }
+            )*
         }
     };
 }
 
-mod on {
-    against!(embedded, Embedded);
-    against!(jetstream, JetStream);
-}
+on_every_backend!(
+    pools_clients_and_users_round_trip,
+    concurrent_sign_ups_of_one_name_create_one_user,
+    concurrent_confirmations_are_decided_against_fresh_state,
+    an_orphaned_name_claim_does_not_block_the_name,
+    a_deleted_users_name_is_free_even_if_its_claim_was_left_behind,
+    subscribe_resumes_exactly_where_a_client_left_off,
+    list_user_pools_pages_through_the_region,
+);

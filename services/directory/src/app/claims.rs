@@ -13,7 +13,7 @@ use portcullis_errors::ApiError;
 use portcullis_eventlog::{KeyValue, KvError, StreamId};
 use serde::{Deserialize, Serialize};
 
-use super::store::{AggregateStore, log_error};
+use super::store::AggregateStore;
 use crate::domain::{Aggregate, user::User};
 
 #[derive(Serialize, Deserialize)]
@@ -126,13 +126,27 @@ impl Claims {
         let Ok(stream) = StreamId::new(pool_id, User::KIND, &claim.owner) else {
             return Ok(true);
         };
-        let records = self
-            .store
-            .log()
-            .read_stream(&stream)
-            .await
-            .map_err(log_error)?;
-        Ok(records.is_empty())
+        // Orphaned when the owner never came to exist or no longer exists (a crash
+        // between deleting a user and releasing their name).
+        let owner = self.store.load::<User>(&stream).await?;
+        Ok(owner.aggregate.state.is_none())
+    }
+
+    /// Releases `key` if `owner` still holds it (a deleted user's name); a claim someone
+    /// else holds is left alone.
+    pub async fn release_owned(&self, key: &str, owner: &str) -> Result<(), ApiError> {
+        let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+            return Ok(());
+        };
+        let claim: Claim =
+            serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+        if claim.owner != owner {
+            return Ok(());
+        }
+        match self.kv.delete(key, entry.revision).await {
+            Ok(()) | Err(KvError::Conflict) => Ok(()),
+            Err(err) => Err(kv_error(err)),
+        }
     }
 
     /// Gives a claim back after the append it guarded failed.

@@ -294,6 +294,44 @@ impl Directory {
         done.aggregate.state.ok_or_else(ApiError::internal)
     }
 
+    pub async fn set_user_enabled(
+        &self,
+        pool_id: &str,
+        username: &str,
+        enabled: bool,
+        meta: &CommandMeta,
+    ) -> Result<UserState, ApiError> {
+        let user = self.user_by_name(pool_id, username).await?;
+        let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
+        let done = self
+            .store
+            .execute::<User>(&stream, &UserCommand::SetEnabled(enabled), meta)
+            .await?;
+        done.aggregate.state.ok_or_else(ApiError::internal)
+    }
+
+    /// Deletes the user, then frees the names they held. A crash in between leaves
+    /// claims whose owner no longer exists, which the next claimant takes over.
+    pub async fn delete_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+        meta: &CommandMeta,
+    ) -> Result<(), ApiError> {
+        let (pool, _) = self.pool(pool_id).await?;
+        let user = self.user_by_name(pool_id, username).await?;
+        let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
+        self.store
+            .execute::<User>(&stream, &UserCommand::Delete, meta)
+            .await?;
+        for name in claimed_names(&pool.settings, &user) {
+            self.claims
+                .release_owned(&name_key(pool_id, &name), &user.sub)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn store(&self) -> &AggregateStore {
         &self.store
     }
@@ -305,6 +343,26 @@ fn unique_name(settings: &UserPoolSettings, name: &Username) -> String {
     let is_email =
         settings.username_attributes.iter().any(|a| a == "email") && name.as_str().contains('@');
     name.unique_key(settings.username_case_sensitive && !is_email)
+}
+
+/// The unique names a user may hold, derived from their state the same way
+/// `create_user` derived the one it claimed: the user name, or in pools where an email
+/// or phone number is the user name, those attributes.
+fn claimed_names(settings: &UserPoolSettings, user: &UserState) -> Vec<String> {
+    let mut names = Vec::new();
+    if settings.username_attributes.is_empty() {
+        names.push(user.username.clone());
+    }
+    for attribute in &settings.username_attributes {
+        if let Some(value) = user.attribute(attribute) {
+            names.push(value.to_owned());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| Username::parse(&name).ok())
+        .map(|name| unique_name(settings, &name))
+        .collect()
 }
 
 fn username_exists(settings: &UserPoolSettings) -> ApiError {

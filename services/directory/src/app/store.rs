@@ -155,6 +155,17 @@ impl AggregateStore {
             }
             let now_ms = self.clock.now_ms();
             let events = aggregate.decide(command, &Ctx { now_ms })?;
+            if events.is_empty() {
+                // Nothing to record: the command asked for the state the aggregate has.
+                let position = match expected {
+                    Expected::At(position) => position,
+                    Expected::NoStream => 0,
+                };
+                return Ok(Executed {
+                    aggregate,
+                    position,
+                });
+            }
             let batch = self.batch(stream, version, now_ms, &events, meta);
             let record = NewRecord {
                 command_id: meta.command_id.clone(),

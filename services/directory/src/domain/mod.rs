@@ -40,6 +40,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserSignedUp(_) => "UserSignedUp",
         Event::UserConfirmed(_) => "UserConfirmed",
         Event::UserPasswordChanged(_) => "UserPasswordChanged",
+        Event::UserDisabled(_) => "UserDisabled",
+        Event::UserEnabled(_) => "UserEnabled",
+        Event::UserDeleted(_) => "UserDeleted",
     }
 }
 

@@ -1,7 +1,8 @@
 //! The user aggregate.
 
 use portcullis_proto::events::v1::{
-    Attribute, UserConfirmed, UserPasswordChanged, UserPoolSettings, UserSignedUp,
+    Attribute, UserConfirmed, UserDeleted, UserDisabled, UserEnabled, UserPasswordChanged,
+    UserPoolSettings, UserSignedUp,
 };
 use portcullis_types::{Email, PhoneNumber};
 
@@ -81,9 +82,16 @@ pub enum UserCommand {
     },
     /// Confirms the user: by an administrator, or with a code sent to
     /// `verified_attribute`, which the code then proves too.
-    Confirm { verified_attribute: Option<String> },
+    Confirm {
+        verified_attribute: Option<String>,
+    },
     /// Records a password change made by authn-flow (which owns credentials).
-    RecordPasswordChange { method: String },
+    RecordPasswordChange {
+        method: String,
+    },
+    /// Enables or disables sign-in; setting the state the user already has is a no-op.
+    SetEnabled(bool),
+    Delete,
 }
 
 impl Aggregate for User {
@@ -126,6 +134,18 @@ impl Aggregate for User {
                     .into(),
                     origin: "SIGN_UP".into(),
                 })])
+            }
+            UserCommand::SetEnabled(enabled) => {
+                let state = self.existing()?;
+                Ok(match (state.enabled, enabled) {
+                    (true, false) => vec![Event::UserDisabled(UserDisabled {})],
+                    (false, true) => vec![Event::UserEnabled(UserEnabled {})],
+                    _ => Vec::new(),
+                })
+            }
+            UserCommand::Delete => {
+                self.existing()?;
+                Ok(vec![Event::UserDeleted(UserDeleted {})])
             }
             UserCommand::RecordPasswordChange { method } => {
                 self.existing()?;
@@ -189,6 +209,13 @@ impl Aggregate for User {
                     state.modified_ms = at_ms;
                 }
             }
+            Event::UserDisabled(_) | Event::UserEnabled(_) => {
+                if let Some(state) = &mut self.state {
+                    state.enabled = matches!(event, Event::UserEnabled(_));
+                    state.modified_ms = at_ms;
+                }
+            }
+            Event::UserDeleted(_) => self.state = None,
             _ => {}
         }
     }
@@ -470,6 +497,30 @@ mod tests {
             panic!("{events:?}")
         };
         assert_eq!(changed.method, "FORGOT_PASSWORD");
+    }
+
+    #[test]
+    fn disabling_is_idempotent_and_deleting_leaves_no_user() {
+        let mut events = given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "jo", vec![]), &CTX)
+            .unwrap();
+        events.extend(
+            given::<User>(&events)
+                .decide(&UserCommand::SetEnabled(false), &CTX)
+                .unwrap(),
+        );
+        let user = given::<User>(&events);
+        assert!(!user.state.as_ref().unwrap().enabled);
+        assert!(
+            user.decide(&UserCommand::SetEnabled(false), &CTX)
+                .unwrap()
+                .is_empty()
+        );
+        events.extend(user.decide(&UserCommand::Delete, &CTX).unwrap());
+        let deleted = given::<User>(&events);
+        assert!(deleted.state.is_none());
+        let err = deleted.decide(&UserCommand::Delete, &CTX).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserNotFoundException);
     }
 
     #[test]

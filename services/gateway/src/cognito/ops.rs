@@ -25,6 +25,9 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "DescribeUserPoolClient" => describe_user_pool_client(state, call).await,
         "AdminGetUser" => admin_get_user(state, call).await,
         "AdminConfirmSignUp" => admin_confirm_sign_up(state, call).await,
+        "AdminDisableUser" => admin_set_user_enabled(state, call, false).await,
+        "AdminEnableUser" => admin_set_user_enabled(state, call, true).await,
+        "AdminDeleteUser" => admin_delete_user(state, call).await,
         "SignUp" => sign_up(state, call).await,
         "ConfirmSignUp" => confirm_sign_up(state, call).await,
         "ResendConfirmationCode" => resend_confirmation_code(state, call).await,
@@ -430,5 +433,34 @@ async fn confirm_forgot_password(state: &AppState, call: Call) -> Result<Value, 
         correlation_id: call.request_id.clone(),
     };
     state.authn.clone().confirm_forgot_password(request).await?;
+    Ok(json!({}))
+}
+
+async fn admin_set_user_enabled(
+    state: &AppState,
+    call: Call,
+    enabled: bool,
+) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: UserRef = parse(call.body)?;
+    let request = dir::SetUserEnabledRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        enabled,
+    };
+    state.directory.clone().set_user_enabled(request).await?;
+    Ok(json!({}))
+}
+
+async fn admin_delete_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: UserRef = parse(call.body)?;
+    let request = dir::DeleteUserRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+    };
+    state.directory.clone().delete_user(request).await?;
     Ok(json!({}))
 }

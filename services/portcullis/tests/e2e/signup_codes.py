@@ -125,3 +125,25 @@ public.sign_up(ClientId=client_id, Username=unverified, Password=password,
 expect_error("InvalidParameterException", public.forgot_password, ClientId=client_id, Username=unverified)
 expect_error("UserNotFoundException", public.forgot_password, ClientId=client_id, Username="nobody")
 print("ok - no reset without a verified contact; unknown users")
+
+# --- disabling and deleting --------------------------------------------------------------
+def sign_in(name, secret):
+    return public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                AuthParameters={"USERNAME": name, "PASSWORD": secret})
+
+
+admin.admin_disable_user(UserPoolId=pool_id, Username=username)
+admin.admin_disable_user(UserPoolId=pool_id, Username=username)  # already disabled: no-op
+assert admin.admin_get_user(UserPoolId=pool_id, Username=username)["Enabled"] is False
+assert expect_error("NotAuthorizedException", sign_in, name=username, secret=new_password) == "User is disabled."
+admin.admin_enable_user(UserPoolId=pool_id, Username=username)
+sign_in(username, new_password)
+print("ok - AdminDisableUser / AdminEnableUser")
+
+admin.admin_delete_user(UserPoolId=pool_id, Username=username)
+expect_error("UserNotFoundException", admin.admin_get_user, UserPoolId=pool_id, Username=username)
+expect_error("UserNotFoundException", admin.admin_delete_user, UserPoolId=pool_id, Username=username)
+again = public.sign_up(ClientId=client_id, Username=username, Password=password,
+                       UserAttributes=[{"Name": "email", "Value": f"kim-{suffix}@example.com"}])
+assert again["UserSub"] != signed_up["UserSub"]
+print("ok - AdminDeleteUser frees the user name")
