@@ -18,16 +18,17 @@ use crate::{EphemeralStore, MAX_TTL, StoreError};
 /// Below this many entries a sweep is not worth its cost.
 const MIN_SWEEP_LEN: usize = 1024;
 
-/// A source of the current time, injectable so tests can move time without sleeping.
-pub trait Clock: Send + Sync + 'static {
+/// Elapsed time for expiry (not wall time, unlike `portcullis_types::Clock`), injectable
+/// so tests can move time without sleeping.
+pub trait MonotonicClock: Send + Sync + 'static {
     fn now(&self) -> Instant;
 }
 
 /// The real monotonic clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemMonotonicClock;
 
-impl Clock for SystemClock {
+impl MonotonicClock for SystemMonotonicClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -41,7 +42,7 @@ pub struct MemoryStore {
     // `db.rs`). Holding the one lock for a whole operation is also what makes `take` and
     // `incr` atomic.
     state: Mutex<State>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn MonotonicClock>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -71,11 +72,11 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store on the system clock.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::with_clock(Arc::new(SystemMonotonicClock))
     }
 
     /// An empty store reading time from `clock`, for tests that move time by hand.
-    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(clock: Arc<dyn MonotonicClock>) -> Self {
         let state = State {
             entries: HashMap::new(),
             sweep_at_len: MIN_SWEEP_LEN,
@@ -216,7 +217,7 @@ mod tests {
         }
     }
 
-    impl Clock for ManualClock {
+    impl MonotonicClock for ManualClock {
         fn now(&self) -> Instant {
             self.start + *self.offset.lock().unwrap()
         }
