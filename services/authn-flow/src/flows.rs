@@ -329,6 +329,23 @@ impl Flows {
         }
     }
 
+    /// The client, the user the request names (if any), and the client's
+    /// `SECRET_HASH` check, which accepts a hash of the name typed or of the internal
+    /// name — the start of every unauthenticated operation on a user.
+    async fn client_and_user(
+        &self,
+        client_id: &str,
+        username: &str,
+        secret_hash: &str,
+    ) -> Result<(ClientInfo, Option<dir::User>), ApiError> {
+        let client = self.client(client_id).await?;
+        let user = self.user_by_name(client.pool_id(), username).await?;
+        let internal = user.as_ref().map_or(username, |u| u.username.as_str());
+        let given = Some(secret_hash).filter(|s| !s.is_empty());
+        client.check_secret_hash(&[username, internal], given)?;
+        Ok((client, user))
+    }
+
     async fn send_signup_code(
         &self,
         user: &dir::User,
@@ -381,17 +398,9 @@ impl Flows {
         &self,
         req: pb::ConfirmSignUpRequest,
     ) -> Result<pb::ConfirmSignUpResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
-        let user = self.user_by_name(client.pool_id(), &req.username).await?;
-        let internal = user
-            .as_ref()
-            .map_or(req.username.as_str(), |u| u.username.as_str());
-        client.check_secret_hash(
-            &[&req.username, internal],
-            Some(&req.secret_hash)
-                .filter(|s| !s.is_empty())
-                .map(String::as_str),
-        )?;
+        let (client, user) = self
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .await?;
         let Some(user) = user else {
             return Err(if client.hides_user_existence() {
                 code_error(CodeError::Mismatch)
@@ -432,17 +441,9 @@ impl Flows {
         &self,
         req: pb::ResendConfirmationCodeRequest,
     ) -> Result<pb::ResendConfirmationCodeResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
-        let user = self.user_by_name(client.pool_id(), &req.username).await?;
-        let internal = user
-            .as_ref()
-            .map_or(req.username.as_str(), |u| u.username.as_str());
-        client.check_secret_hash(
-            &[&req.username, internal],
-            Some(&req.secret_hash)
-                .filter(|s| !s.is_empty())
-                .map(String::as_str),
-        )?;
+        let (client, user) = self
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .await?;
         let pool = self
             .pool(client.pool_id())
             .await?
@@ -495,17 +496,9 @@ impl Flows {
         &self,
         req: pb::ForgotPasswordRequest,
     ) -> Result<pb::ForgotPasswordResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
-        let user = self.user_by_name(client.pool_id(), &req.username).await?;
-        let internal = user
-            .as_ref()
-            .map_or(req.username.as_str(), |u| u.username.as_str());
-        client.check_secret_hash(
-            &[&req.username, internal],
-            Some(&req.secret_hash)
-                .filter(|s| !s.is_empty())
-                .map(String::as_str),
-        )?;
+        let (client, user) = self
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .await?;
         let Some(user) = user else {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
@@ -540,17 +533,9 @@ impl Flows {
         &self,
         req: pb::ConfirmForgotPasswordRequest,
     ) -> Result<pb::ConfirmForgotPasswordResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
-        let user = self.user_by_name(client.pool_id(), &req.username).await?;
-        let internal = user
-            .as_ref()
-            .map_or(req.username.as_str(), |u| u.username.as_str());
-        client.check_secret_hash(
-            &[&req.username, internal],
-            Some(&req.secret_hash)
-                .filter(|s| !s.is_empty())
-                .map(String::as_str),
-        )?;
+        let (client, user) = self
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .await?;
         let Some(user) = user else {
             return Err(if client.hides_user_existence() {
                 code_error(CodeError::Mismatch)
