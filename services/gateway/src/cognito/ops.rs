@@ -36,6 +36,7 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "InitiateAuth" => initiate_auth(state, call, false).await,
         "AdminInitiateAuth" => initiate_auth(state, call, true).await,
         "GetUser" => get_user(state, call).await,
+        "DeleteUser" => delete_user(state, call).await,
         other => Err(ApiError::new(
             ErrorCode::UnsupportedOperationException,
             format!("{other} is not implemented by this version of Portcullis."),
@@ -281,13 +282,20 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
     })))
 }
 
-async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Req {
-        access_token: Option<String>,
-    }
-    let req: Req = parse(call.body)?;
+/// The body of an operation authorised by the user's access token.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TokenRef {
+    access_token: Option<String>,
+}
+
+/// Verifies an access token for the self-service operations: signature, expiry,
+/// `token_use`, and the scope Cognito requires for them.
+async fn verify_user_token(
+    state: &AppState,
+    body: Value,
+) -> Result<tok::VerifiedAccessToken, ApiError> {
+    let req: TokenRef = parse(body)?;
     let access_token = required(req.access_token, "accessToken")?;
     let verified = state
         .token
@@ -304,6 +312,21 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
             "Access Token does not have required scopes",
         ));
     }
+    Ok(verified)
+}
+
+/// A user that a valid token names but that no longer exists is not authorized.
+fn token_user_error(status: tonic::Status) -> ApiError {
+    let err = ApiError::from(status);
+    if err.code == ErrorCode::UserNotFoundException {
+        ApiError::not_authorized("User does not exist.")
+    } else {
+        err
+    }
+}
+
+async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let verified = verify_user_token(state, call.body).await?;
     let request = dir::GetUserRequest {
         pool_id: verified.pool_id,
         key: Some(dir::get_user_request::Key::Sub(verified.sub)),
@@ -313,14 +336,7 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
         .clone()
         .get_user(request)
         .await
-        .map_err(|status| {
-            let err = ApiError::from(status);
-            if err.code == ErrorCode::UserNotFoundException {
-                ApiError::not_authorized("User does not exist.")
-            } else {
-                err
-            }
-        })?;
+        .map_err(token_user_error)?;
     let user = user.into_inner();
     Ok(json!({
         "Username": user.username,
@@ -462,5 +478,28 @@ async fn admin_delete_user(state: &AppState, call: Call) -> Result<Value, ApiErr
         username: required(req.username, "username")?,
     };
     state.directory.clone().delete_user(request).await?;
+    Ok(json!({}))
+}
+
+async fn delete_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let verified = verify_user_token(state, call.body).await?;
+    let request = dir::DeleteUserRequest {
+        caller: Some(dir::Caller {
+            actor: Some(Actor {
+                kind: Kind::User as i32,
+                id: verified.sub.clone(),
+            }),
+            ..caller
+        }),
+        pool_id: verified.pool_id,
+        username: verified.username,
+    };
+    state
+        .directory
+        .clone()
+        .delete_user(request)
+        .await
+        .map_err(token_user_error)?;
     Ok(json!({}))
 }

@@ -147,3 +147,12 @@ again = public.sign_up(ClientId=client_id, Username=username, Password=password,
                        UserAttributes=[{"Name": "email", "Value": f"kim-{suffix}@example.com"}])
 assert again["UserSub"] != signed_up["UserSub"]
 print("ok - AdminDeleteUser frees the user name")
+
+admin.admin_confirm_sign_up(UserPoolId=pool_id, Username=username)
+tokens = sign_in(username, password)["AuthenticationResult"]
+public.delete_user(AccessToken=tokens["AccessToken"])
+expect_error("UserNotFoundException", admin.admin_get_user, UserPoolId=pool_id, Username=username)
+assert expect_error("NotAuthorizedException", public.get_user,
+                    AccessToken=tokens["AccessToken"]) == "User does not exist."
+expect_error("NotAuthorizedException", public.delete_user, AccessToken=tokens["IdToken"])
+print("ok - DeleteUser with the user's own access token")
