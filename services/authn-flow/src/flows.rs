@@ -113,6 +113,23 @@ fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
     None
 }
 
+/// What `CodeDeliveryDetails` says of a message sent to `destination`.
+fn delivery_details(medium: Medium, attribute: &str, destination: &str) -> pb::CodeDeliveryDetails {
+    pb::CodeDeliveryDetails {
+        destination: sender::mask(medium, destination),
+        delivery_medium: medium.medium().to_owned(),
+        attribute_name: attribute.to_owned(),
+    }
+}
+
+/// Plausible details for a user who does not exist, where the pool hides existence.
+fn decoy_delivery(medium: Medium, username: &str) -> pb::CodeDeliveryDetails {
+    match medium {
+        Medium::Sms => delivery_details(medium, "phone_number", "+10000000000"),
+        Medium::Email => delivery_details(medium, "email", &format!("{username}@example.com")),
+    }
+}
+
 fn forgot_code_key(pool_id: &str, sub: &str) -> String {
     format!("forgot/{pool_id}/{sub}")
 }
@@ -167,21 +184,7 @@ impl ClientInfo {
     }
 
     fn allows(&self, flow: &str) -> bool {
-        let flows = &self.settings.explicit_auth_flows;
-        if flows.is_empty() {
-            return matches!(
-                flow,
-                "ALLOW_USER_SRP_AUTH" | "ALLOW_CUSTOM_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"
-            );
-        }
-        let legacy = match flow {
-            "ALLOW_USER_PASSWORD_AUTH" => "USER_PASSWORD_AUTH",
-            "ALLOW_ADMIN_USER_PASSWORD_AUTH" => "ADMIN_NO_SRP_AUTH",
-            _ => "",
-        };
-        let only_legacy = flows.iter().all(|f| !f.starts_with("ALLOW_"));
-        flows.iter().any(|f| f == flow || f == legacy)
-            || (only_legacy && matches!(flow, "ALLOW_USER_SRP_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"))
+        portcullis_types::auth_flow_allowed(&self.settings.explicit_auth_flows, flow)
     }
 
     fn validity(&self) -> tok::Validity {
@@ -387,11 +390,7 @@ impl Flows {
                 "Unable to deliver the message.",
             )
         })?;
-        Ok(pb::CodeDeliveryDetails {
-            destination: sender::mask(channel, &destination),
-            delivery_medium: channel.medium().to_owned(),
-            attribute_name: attribute.to_owned(),
-        })
+        Ok(delivery_details(channel, attribute, &destination))
     }
 
     pub async fn confirm_sign_up(
@@ -454,31 +453,13 @@ impl Flows {
                 return Err(username_client_not_found());
             }
             // Answer as for a real user, without sending anything.
-            let channel = if pool
+            let sms = pool
                 .auto_verified_attributes
                 .iter()
-                .any(|a| a == "phone_number")
-            {
-                Medium::Sms
-            } else {
-                Medium::Email
-            };
-            let fake = if channel == Medium::Sms {
-                "+10000000000".to_owned()
-            } else {
-                format!("{}@example.com", req.username)
-            };
+                .any(|a| a == "phone_number");
+            let medium = if sms { Medium::Sms } else { Medium::Email };
             return Ok(pb::ResendConfirmationCodeResponse {
-                code_delivery_details: Some(pb::CodeDeliveryDetails {
-                    destination: sender::mask(channel, &fake),
-                    delivery_medium: channel.medium().to_owned(),
-                    attribute_name: if channel == Medium::Sms {
-                        "phone_number"
-                    } else {
-                        "email"
-                    }
-                    .to_owned(),
-                }),
+                code_delivery_details: Some(decoy_delivery(medium, &req.username)),
             });
         };
         if user.status != "UNCONFIRMED" {
@@ -503,13 +484,8 @@ impl Flows {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
             }
-            let fake = format!("{}@example.com", req.username);
             return Ok(pb::ForgotPasswordResponse {
-                code_delivery_details: Some(pb::CodeDeliveryDetails {
-                    destination: sender::mask(Medium::Email, &fake),
-                    delivery_medium: Medium::Email.medium().to_owned(),
-                    attribute_name: "email".to_owned(),
-                }),
+                code_delivery_details: Some(decoy_delivery(Medium::Email, &req.username)),
             });
         };
         if !user.enabled {

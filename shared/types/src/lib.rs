@@ -169,6 +169,38 @@ pub fn validity_seconds(value: u32, unit: &str) -> u64 {
     u64::from(value) * per_unit
 }
 
+/// The `ExplicitAuthFlows` values Cognito accepted before the `ALLOW_*` names.
+pub const LEGACY_AUTH_FLOWS: &[&str] = &[
+    "ADMIN_NO_SRP_AUTH",
+    "CUSTOM_AUTH_FLOW_ONLY",
+    "USER_PASSWORD_AUTH",
+];
+
+/// Whether an app client with these `ExplicitAuthFlows` allows `flow` (an `ALLOW_*`
+/// name). No flows means Cognito's default (SRP, custom auth, refresh); a legacy name
+/// allows its `ALLOW_*` equivalent; clients with only legacy names always allowed SRP
+/// and refresh.
+pub fn auth_flow_allowed(explicit_auth_flows: &[String], flow: &str) -> bool {
+    if explicit_auth_flows.is_empty() {
+        return matches!(
+            flow,
+            "ALLOW_USER_SRP_AUTH" | "ALLOW_CUSTOM_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"
+        );
+    }
+    let legacy = match flow {
+        "ALLOW_USER_PASSWORD_AUTH" => Some("USER_PASSWORD_AUTH"),
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH" => Some("ADMIN_NO_SRP_AUTH"),
+        _ => None,
+    };
+    let only_legacy = explicit_auth_flows
+        .iter()
+        .all(|f| LEGACY_AUTH_FLOWS.contains(&f.as_str()));
+    explicit_auth_flows
+        .iter()
+        .any(|f| f == flow || Some(f.as_str()) == legacy)
+        || (only_legacy && matches!(flow, "ALLOW_USER_SRP_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"))
+}
+
 /// A user name as typed, validated against Cognito's pattern
 /// `[\p{L}\p{M}\p{S}\p{N}\p{P}]+`, 1-128 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 
 use portcullis_proto::events::v1::{TokenValidity, UserPoolClientCreated, UserPoolClientSettings};
 
-use portcullis_types::validity_seconds as seconds;
+use portcullis_types::{LEGACY_AUTH_FLOWS, auth_flow_allowed, validity_seconds as seconds};
 
 use super::{Aggregate, ApiError, Ctx, ErrorCode, Event};
 
@@ -30,11 +30,6 @@ pub enum ClientCommand {
     },
 }
 
-const LEGACY_FLOWS: &[&str] = &[
-    "ADMIN_NO_SRP_AUTH",
-    "CUSTOM_AUTH_FLOW_ONLY",
-    "USER_PASSWORD_AUTH",
-];
 const FLOWS: &[&str] = &[
     "ALLOW_ADMIN_USER_PASSWORD_AUTH",
     "ALLOW_CUSTOM_AUTH",
@@ -91,22 +86,7 @@ impl ClientState {
     /// A client created without `ExplicitAuthFlows` allows what Cognito allows then:
     /// SRP, custom auth and refresh.
     pub fn allows(&self, flow: &str) -> bool {
-        let flows = &self.settings.explicit_auth_flows;
-        if flows.is_empty() {
-            return matches!(
-                flow,
-                "ALLOW_USER_SRP_AUTH" | "ALLOW_CUSTOM_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"
-            );
-        }
-        let legacy = match flow {
-            "ALLOW_USER_PASSWORD_AUTH" => Some("USER_PASSWORD_AUTH"),
-            "ALLOW_ADMIN_USER_PASSWORD_AUTH" => Some("ADMIN_NO_SRP_AUTH"),
-            _ => None,
-        };
-        flows.iter().any(|f| f == flow || Some(f.as_str()) == legacy)
-            // Legacy clients always allowed SRP and refresh.
-            || (flows.iter().all(|f| LEGACY_FLOWS.contains(&f.as_str()))
-                && matches!(flow, "ALLOW_USER_SRP_AUTH" | "ALLOW_REFRESH_TOKEN_AUTH"))
+        auth_flow_allowed(&self.settings.explicit_auth_flows, flow)
     }
 
     /// Token lifetimes in seconds: (access, id, refresh).
@@ -161,13 +141,15 @@ fn resolve_settings(mut s: UserPoolClientSettings) -> Result<UserPoolClientSetti
 fn validate_flows(flows: &[String]) -> Result<(), ApiError> {
     if let Some(bad) = flows
         .iter()
-        .find(|f| !LEGACY_FLOWS.contains(&f.as_str()) && !FLOWS.contains(&f.as_str()))
+        .find(|f| !LEGACY_AUTH_FLOWS.contains(&f.as_str()) && !FLOWS.contains(&f.as_str()))
     {
         return Err(ApiError::invalid_parameter(format!(
             "1 validation error detected: Value '[{bad}]' at 'explicitAuthFlows' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [ADMIN_NO_SRP_AUTH, CUSTOM_AUTH_FLOW_ONLY, USER_PASSWORD_AUTH, ALLOW_ADMIN_USER_PASSWORD_AUTH, ALLOW_CUSTOM_AUTH, ALLOW_USER_PASSWORD_AUTH, ALLOW_USER_SRP_AUTH, ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_AUTH]]"
         )));
     }
-    let legacy = flows.iter().any(|f| LEGACY_FLOWS.contains(&f.as_str()));
+    let legacy = flows
+        .iter()
+        .any(|f| LEGACY_AUTH_FLOWS.contains(&f.as_str()));
     let new = flows.iter().any(|f| FLOWS.contains(&f.as_str()));
     if legacy && new {
         return Err(ApiError::invalid_parameter(

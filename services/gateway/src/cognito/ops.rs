@@ -68,6 +68,15 @@ struct PoolRef {
     user_pool_id: Option<String>,
 }
 
+/// The members of the unauthenticated operations that name a user through a client.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ClientUserRef {
+    client_id: Option<String>,
+    secret_hash: Option<String>,
+    username: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UserRef {
@@ -367,14 +376,7 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
 }
 
 async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Req {
-        client_id: Option<String>,
-        secret_hash: Option<String>,
-        username: Option<String>,
-    }
-    let req: Req = parse(call.body)?;
+    let req: ClientUserRef = parse(call.body)?;
     let request = authn::ResendConfirmationCodeRequest {
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
@@ -389,7 +391,7 @@ async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value,
         .await?
         .into_inner();
     Ok(shapes::compact(json!({
-        "CodeDeliveryDetails": response.code_delivery_details.map(|d| delivery_details(&d)),
+        "CodeDeliveryDetails": response.code_delivery_details.as_ref().map(delivery_details),
     })))
 }
 
@@ -402,14 +404,7 @@ fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
 }
 
 async fn forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Req {
-        client_id: Option<String>,
-        secret_hash: Option<String>,
-        username: Option<String>,
-    }
-    let req: Req = parse(call.body)?;
+    let req: ClientUserRef = parse(call.body)?;
     let request = authn::ForgotPasswordRequest {
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,

@@ -156,3 +156,18 @@ assert expect_error("NotAuthorizedException", public.get_user,
                     AccessToken=tokens["AccessToken"]) == "User does not exist."
 expect_error("NotAuthorizedException", public.delete_user, AccessToken=tokens["IdToken"])
 print("ok - DeleteUser with the user's own access token")
+
+# --- a client that hides which users exist ---------------------------------------------
+hiding = admin.create_user_pool_client(
+    UserPoolId=pool_id, ClientName="hiding", PreventUserExistenceErrors="ENABLED",
+    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+decoy = public.resend_confirmation_code(ClientId=hiding, Username="nobody")["CodeDeliveryDetails"]
+assert decoy == {"Destination": "n***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}, decoy
+assert public.forgot_password(ClientId=hiding, Username="nobody")["CodeDeliveryDetails"] == decoy
+expect_error("CodeMismatchException", public.confirm_sign_up, ClientId=hiding, Username="nobody",
+             ConfirmationCode="123456")
+expect_error("CodeMismatchException", public.confirm_forgot_password, ClientId=hiding, Username="nobody",
+             ConfirmationCode="123456", Password=new_password)
+assert expect_error("NotAuthorizedException", public.initiate_auth, ClientId=hiding, AuthFlow="USER_PASSWORD_AUTH",
+                    AuthParameters={"USERNAME": "nobody", "PASSWORD": password}) == "Incorrect username or password."
+print("ok - PreventUserExistenceErrors=ENABLED answers unknown users like known ones")
