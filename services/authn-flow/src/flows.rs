@@ -31,19 +31,21 @@ pub struct Flows {
     pub clock: Arc<dyn Clock>,
     pub codes: Codes,
     pub sender: Arc<dyn MessageSender>,
+    /// Sign-in sessions between a challenge and its answer.
+    pub sessions: Arc<dyn portcullis_ephemeral::EphemeralStore>,
 }
 
 /// Cognito's default verification message.
-const DEFAULT_CODE_MESSAGE: &str = "Your verification code is {####}. ";
+pub(crate) const DEFAULT_CODE_MESSAGE: &str = "Your verification code is {####}. ";
 
-fn username_client_not_found() -> ApiError {
+pub(crate) fn username_client_not_found() -> ApiError {
     ApiError::new(
         ErrorCode::UserNotFoundException,
         "Username/client id combination not found.",
     )
 }
 
-fn code_error(err: CodeError) -> ApiError {
+pub(crate) fn code_error(err: CodeError) -> ApiError {
     match err {
         CodeError::Mismatch => ApiError::new(
             ErrorCode::CodeMismatchException,
@@ -66,7 +68,7 @@ fn code_error(err: CodeError) -> ApiError {
 
 /// Where a pool sends a user's confirmation code: the phone number if the pool verifies
 /// phone numbers and the user has one, else the email address likewise.
-fn verification_target(
+pub(crate) fn verification_target(
     pool: &portcullis_proto::events::v1::UserPoolSettings,
     user: &dir::User,
 ) -> Option<(Medium, &'static str, String)> {
@@ -92,7 +94,7 @@ fn verification_target(
 
 /// Where a password-reset code goes: a *verified* phone number, else a verified email
 /// address (Cognito's order when the pool sets no `AccountRecoverySetting`).
-fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
+pub(crate) fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
     let value = |name: &str| {
         user.attributes
             .iter()
@@ -114,7 +116,11 @@ fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
 }
 
 /// What `CodeDeliveryDetails` says of a message sent to `destination`.
-fn delivery_details(medium: Medium, attribute: &str, destination: &str) -> pb::CodeDeliveryDetails {
+pub(crate) fn delivery_details(
+    medium: Medium,
+    attribute: &str,
+    destination: &str,
+) -> pb::CodeDeliveryDetails {
     pb::CodeDeliveryDetails {
         destination: sender::mask(medium, destination),
         delivery_medium: medium.medium().to_owned(),
@@ -123,26 +129,26 @@ fn delivery_details(medium: Medium, attribute: &str, destination: &str) -> pb::C
 }
 
 /// Plausible details for a user who does not exist, where the pool hides existence.
-fn decoy_delivery(medium: Medium, username: &str) -> pb::CodeDeliveryDetails {
+pub(crate) fn decoy_delivery(medium: Medium, username: &str) -> pb::CodeDeliveryDetails {
     match medium {
         Medium::Sms => delivery_details(medium, "phone_number", "+10000000000"),
         Medium::Email => delivery_details(medium, "email", &format!("{username}@example.com")),
     }
 }
 
-fn forgot_code_key(pool_id: &str, sub: &str) -> String {
+pub(crate) fn forgot_code_key(pool_id: &str, sub: &str) -> String {
     format!("forgot/{pool_id}/{sub}")
 }
 
-fn signup_code_key(pool_id: &str, sub: &str) -> String {
+pub(crate) fn signup_code_key(pool_id: &str, sub: &str) -> String {
     format!("signup/{pool_id}/{sub}")
 }
 
-fn incorrect_credentials() -> ApiError {
+pub(crate) fn incorrect_credentials() -> ApiError {
     ApiError::not_authorized("Incorrect username or password.")
 }
 
-fn kv_error(err: KvError) -> ApiError {
+pub(crate) fn kv_error(err: KvError) -> ApiError {
     tracing::error!(error = %err, "credential store failure");
     match err {
         KvError::Unavailable(_) => ApiError::unavailable(),
@@ -150,7 +156,7 @@ fn kv_error(err: KvError) -> ApiError {
     }
 }
 
-fn pool_error(err: password::PoolError) -> ApiError {
+pub(crate) fn pool_error(err: password::PoolError) -> ApiError {
     match err {
         password::PoolError::Overloaded => ApiError::new(
             ErrorCode::TooManyRequestsException,
@@ -163,31 +169,31 @@ fn pool_error(err: password::PoolError) -> ApiError {
     }
 }
 
-fn policy_error(violation: password::PolicyViolation) -> ApiError {
+pub(crate) fn policy_error(violation: password::PolicyViolation) -> ApiError {
     let code = ErrorCode::from_type_name(violation.exception_name())
         .unwrap_or(ErrorCode::InvalidPasswordException);
     ApiError::new(code, violation.to_string())
 }
 
-fn credential_key(pool_id: &str, sub: &str) -> String {
+pub(crate) fn credential_key(pool_id: &str, sub: &str) -> String {
     format!("{pool_id}/{sub}")
 }
 
-struct ClientInfo {
-    client: dir::UserPoolClient,
-    settings: portcullis_proto::events::v1::UserPoolClientSettings,
+pub(crate) struct ClientInfo {
+    pub(crate) client: dir::UserPoolClient,
+    pub(crate) settings: portcullis_proto::events::v1::UserPoolClientSettings,
 }
 
 impl ClientInfo {
-    fn pool_id(&self) -> &str {
+    pub(crate) fn pool_id(&self) -> &str {
         &self.client.pool_id
     }
 
-    fn allows(&self, flow: &str) -> bool {
+    pub(crate) fn allows(&self, flow: &str) -> bool {
         portcullis_types::auth_flow_allowed(&self.settings.explicit_auth_flows, flow)
     }
 
-    fn validity(&self) -> tok::Validity {
+    pub(crate) fn validity(&self) -> tok::Validity {
         let v = self.settings.token_validity.clone().unwrap_or_default();
         tok::Validity {
             access_seconds: validity_seconds(v.access_token, &v.access_token_unit),
@@ -196,13 +202,17 @@ impl ClientInfo {
         }
     }
 
-    fn hides_user_existence(&self) -> bool {
+    pub(crate) fn hides_user_existence(&self) -> bool {
         self.settings.prevent_user_existence_errors == "ENABLED"
     }
 
     /// Checks `SECRET_HASH` when the client has a secret. Any of `names` may be the one
     /// the client hashed (the name typed, or the internal name).
-    fn check_secret_hash(&self, names: &[&str], given: Option<&str>) -> Result<(), ApiError> {
+    pub(crate) fn check_secret_hash(
+        &self,
+        names: &[&str],
+        given: Option<&str>,
+    ) -> Result<(), ApiError> {
         let Some(secret) = &self.client.client_secret else {
             return Ok(());
         };
@@ -220,7 +230,7 @@ impl ClientInfo {
 }
 
 impl Flows {
-    async fn client(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
+    pub(crate) async fn client(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
         let request = dir::DescribeUserPoolClientRequest {
             pool_id: String::new(),
             client_id: client_id.to_owned(),
@@ -235,7 +245,7 @@ impl Flows {
         Ok(ClientInfo { client, settings })
     }
 
-    async fn pool(&self, pool_id: &str) -> Result<dir::UserPool, ApiError> {
+    pub(crate) async fn pool(&self, pool_id: &str) -> Result<dir::UserPool, ApiError> {
         let request = dir::DescribeUserPoolRequest {
             pool_id: pool_id.to_owned(),
         };
@@ -247,7 +257,7 @@ impl Flows {
             .into_inner())
     }
 
-    async fn user_by_name(
+    pub(crate) async fn user_by_name(
         &self,
         pool_id: &str,
         username: &str,
@@ -308,6 +318,7 @@ impl Flows {
             username: req.username,
             attributes: req.user_attributes,
             confirmed: false,
+            temporary_password: false,
         };
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
@@ -335,7 +346,7 @@ impl Flows {
     /// The client, the user the request names (if any), and the client's
     /// `SECRET_HASH` check, which accepts a hash of the name typed or of the internal
     /// name — the start of every unauthenticated operation on a user.
-    async fn client_and_user(
+    pub(crate) async fn client_and_user(
         &self,
         client_id: &str,
         username: &str,
@@ -361,7 +372,7 @@ impl Flows {
     }
 
     /// Issues a code under `key`, sends it to `target` and says where it went.
-    async fn send_code(
+    pub(crate) async fn send_code(
         &self,
         user: &dir::User,
         (channel, attribute, destination): (Medium, &'static str, String),
@@ -546,6 +557,7 @@ impl Flows {
             pool_id: user.pool_id.clone(),
             sub: user.sub.clone(),
             method: "FORGOT_PASSWORD".into(),
+            status: String::new(),
         };
         self.directory
             .clone()
@@ -555,7 +567,11 @@ impl Flows {
     }
 
     /// Stores a new password hash, compare-and-set against the current one.
-    async fn replace_credential(&self, user: &dir::User, hash: String) -> Result<(), ApiError> {
+    pub(crate) async fn replace_credential(
+        &self,
+        user: &dir::User,
+        hash: String,
+    ) -> Result<(), ApiError> {
         let key = credential_key(&user.pool_id, &user.sub);
         let current = self.credentials.get(&key).await.map_err(kv_error)?;
         let written = match current {
@@ -677,11 +693,38 @@ impl Flows {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
         }
-        if user.status == "UNCONFIRMED" {
-            return Err(ApiError::new(
-                ErrorCode::UserNotConfirmedException,
-                "User is not confirmed.",
-            ));
+        match user.status.as_str() {
+            "UNCONFIRMED" => {
+                return Err(ApiError::new(
+                    ErrorCode::UserNotConfirmedException,
+                    "User is not confirmed.",
+                ));
+            }
+            "RESET_REQUIRED" => {
+                return Err(ApiError::new(
+                    ErrorCode::PasswordResetRequiredException,
+                    "Password reset required for the user",
+                ));
+            }
+            "FORCE_CHANGE_PASSWORD" => {
+                let days = self
+                    .pool(client.pool_id())
+                    .await?
+                    .settings
+                    .and_then(|s| s.password_policy)
+                    .map_or(7, |p| p.temporary_password_validity_days);
+                if crate::challenges::temporary_password_expired(
+                    user.password_set_ms,
+                    self.clock.now_ms(),
+                    days,
+                ) {
+                    return Err(ApiError::not_authorized(
+                        "Temporary password has expired and must be reset by an administrator.",
+                    ));
+                }
+                return self.new_password_challenge(client, &user).await;
+            }
+            _ => {}
         }
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
@@ -745,7 +788,7 @@ impl Flows {
         Ok(authenticated(tokens))
     }
 
-    async fn issue(
+    pub(crate) async fn issue(
         &self,
         client: &ClientInfo,
         user: &dir::User,
@@ -772,7 +815,7 @@ impl Flows {
     }
 }
 
-fn authenticated(tokens: tok::TokenSet) -> pb::InitiateAuthResponse {
+pub(crate) fn authenticated(tokens: tok::TokenSet) -> pb::InitiateAuthResponse {
     pb::InitiateAuthResponse {
         authentication_result: Some(pb::AuthenticationResult {
             access_token: tokens.access_token,

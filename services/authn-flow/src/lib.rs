@@ -2,6 +2,9 @@
 //! credentials (argon2id hashes, kept out of the event log) and asks `directory` for
 //! users and `token` for tokens.
 
+mod account;
+mod admin;
+mod challenges;
 pub mod codes;
 pub mod flows;
 pub mod password;
@@ -60,7 +63,8 @@ impl Application {
                 threads * HASH_QUEUE_PER_THREAD,
             )),
             clock: deps.clock,
-            codes: codes::Codes::new(deps.ephemeral),
+            codes: codes::Codes::new(deps.ephemeral.clone()),
+            sessions: deps.ephemeral,
             sender: deps.sender,
         };
         Ok(Self { listener, flows })
@@ -138,6 +142,83 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::ConfirmForgotPasswordResponse>, Status> {
         Ok(Response::new(
             self.flows.confirm_forgot_password(req.into_inner()).await?,
+        ))
+    }
+    async fn admin_create_user(
+        &self,
+        req: Request<pb::AdminCreateUserRequest>,
+    ) -> Result<Response<portcullis_proto::directory::v1::User>, Status> {
+        Ok(Response::new(
+            self.flows.admin_create_user(req.into_inner()).await?,
+        ))
+    }
+
+    async fn admin_set_user_password(
+        &self,
+        req: Request<pb::AdminSetUserPasswordRequest>,
+    ) -> Result<Response<pb::AdminSetUserPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows.admin_set_user_password(req.into_inner()).await?,
+        ))
+    }
+
+    async fn admin_reset_user_password(
+        &self,
+        req: Request<pb::AdminResetUserPasswordRequest>,
+    ) -> Result<Response<pb::AdminResetUserPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .admin_reset_user_password(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn update_user_attributes(
+        &self,
+        req: Request<pb::UpdateUserAttributesRequest>,
+    ) -> Result<Response<pb::UpdateUserAttributesResponse>, Status> {
+        Ok(Response::new(
+            self.flows.update_user_attributes(req.into_inner()).await?,
+        ))
+    }
+
+    async fn change_password(
+        &self,
+        req: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows.change_password(req.into_inner()).await?,
+        ))
+    }
+
+    async fn get_user_attribute_verification_code(
+        &self,
+        req: Request<pb::GetUserAttributeVerificationCodeRequest>,
+    ) -> Result<Response<pb::GetUserAttributeVerificationCodeResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .get_user_attribute_verification_code(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn verify_user_attribute(
+        &self,
+        req: Request<pb::VerifyUserAttributeRequest>,
+    ) -> Result<Response<pb::VerifyUserAttributeResponse>, Status> {
+        Ok(Response::new(
+            self.flows.verify_user_attribute(req.into_inner()).await?,
+        ))
+    }
+
+    async fn respond_to_auth_challenge(
+        &self,
+        req: Request<pb::RespondToAuthChallengeRequest>,
+    ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .respond_to_auth_challenge(req.into_inner())
+                .await?,
         ))
     }
 }

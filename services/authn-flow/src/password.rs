@@ -375,6 +375,37 @@ impl From<&portcullis_proto::events::v1::PasswordPolicy> for Policy {
 /// as it is neither leading nor trailing (those are refused outright).
 pub const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-";
 
+/// A random temporary password that satisfies `policy`: at least 12 characters, with one
+/// of every character class whatever the policy requires, the rest mixed.
+pub fn generate_temporary(policy: &Policy) -> Result<String, PoolError> {
+    const CLASSES: [&str; 4] = [
+        "ABCDEFGHJKLMNPQRSTUVWXYZ",
+        "abcdefghijkmnopqrstuvwxyz",
+        "23456789",
+        "^$*.[]{}()?!@#%&/,><:;|_~=+-",
+    ];
+    let length = policy.minimum_length.max(12);
+    let mut random = vec![0u8; length * 2];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| PoolError::Hash)?;
+    let pick = |set: &str, byte: u8| {
+        let chars: Vec<char> = set.chars().collect();
+        chars[usize::from(byte) % chars.len()]
+    };
+    let all: String = CLASSES.concat();
+    let mut out: Vec<char> = CLASSES
+        .iter()
+        .zip(&random)
+        .map(|(set, byte)| pick(set, *byte))
+        .collect();
+    out.extend(random[4..length].iter().map(|byte| pick(&all, *byte)));
+    // Shuffle so the classes are not always in the same places (Fisher-Yates).
+    for i in (1..out.len()).rev() {
+        let j = usize::from(random[length + i % length]) % (i + 1);
+        out.swap(i, j);
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Why a password was refused. `Display` is Cognito's exact message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyViolation {

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::app::{CommandMeta, Directory};
 use crate::domain::client::ClientState;
 use crate::domain::pool::PoolState;
-use crate::domain::user::UserState;
+use crate::domain::user::{UserState, UserStatus, Writer};
 
 pub struct DirectoryService {
     app: Directory,
@@ -74,6 +74,29 @@ pub fn user_message(state: UserState) -> pb::User {
         enabled: state.enabled,
         creation_date: seconds(state.created_ms),
         last_modified_date: seconds(state.modified_ms),
+        groups: state.groups,
+        mfa_options: state.mfa_options,
+        password_set_ms: state.password_set_ms,
+    }
+}
+
+fn writer(by_admin: bool) -> Writer {
+    if by_admin {
+        Writer::Admin
+    } else {
+        Writer::User
+    }
+}
+
+impl DirectoryService {
+    /// The `(pool, sub)` a reference names: the sub as given, or the owner of the name.
+    async fn user_ref(&self, user: Option<pb::UserRef>) -> Result<(String, String), ApiError> {
+        let user = user.unwrap_or_default();
+        if !user.sub.is_empty() {
+            return Ok((user.pool_id, user.sub));
+        }
+        let state = self.app.user_by_name(&user.pool_id, &user.username).await?;
+        Ok((user.pool_id, state.sub))
     }
 }
 
@@ -179,7 +202,13 @@ impl DirectoryRpc for DirectoryService {
                 &req.sub,
                 &req.username,
                 req.attributes,
-                req.confirmed,
+                if req.temporary_password {
+                    UserStatus::ForceChangePassword
+                } else if req.confirmed {
+                    UserStatus::Confirmed
+                } else {
+                    UserStatus::Unconfirmed
+                },
                 &meta,
             )
             .await?;
@@ -231,7 +260,13 @@ impl DirectoryRpc for DirectoryService {
         let meta = meta(req.caller);
         let user = self
             .app
-            .record_password_change(&req.pool_id, &req.sub, req.method, &meta)
+            .record_password_change(
+                &req.pool_id,
+                &req.sub,
+                req.method,
+                UserStatus::parse(&req.status),
+                &meta,
+            )
             .await?;
         Ok(Response::new(user_message(user)))
     }
@@ -259,6 +294,92 @@ impl DirectoryRpc for DirectoryService {
             .delete_user(&req.pool_id, &req.username, &meta)
             .await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+
+    async fn update_user_attributes(
+        &self,
+        req: Request<pb::UpdateUserAttributesRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .update_user_attributes(&pool_id, &sub, req.attributes, writer(req.by_admin), &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn delete_user_attributes(
+        &self,
+        req: Request<pb::DeleteUserAttributesRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .delete_user_attributes(&pool_id, &sub, req.names, writer(req.by_admin), &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn verify_user_attribute(
+        &self,
+        req: Request<pb::VerifyUserAttributeRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .verify_user_attribute(&pool_id, &sub, req.name, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn require_password_reset(
+        &self,
+        req: Request<pb::RequirePasswordResetRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .require_password_reset(&pool_id, &sub, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn set_user_settings(
+        &self,
+        req: Request<pb::SetUserSettingsRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .set_user_settings(&pool_id, &sub, req.mfa_options, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn list_users(
+        &self,
+        req: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.pagination_token).filter(|t| !t.is_empty());
+        let page = self
+            .app
+            .list_users(&req.pool_id, &req.filter, req.limit, token)
+            .await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: page.users.into_iter().map(user_message).collect(),
+            pagination_token: page.next.unwrap_or_default(),
+        }))
     }
 
     type SubscribeStream = RecordStream;

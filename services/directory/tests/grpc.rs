@@ -132,6 +132,7 @@ fn create_user(pool_id: &str, username: &str) -> pb::CreateUserRequest {
             value: format!("{username}@example.com"),
         }],
         confirmed: false,
+        temporary_password: false,
     }
 }
 
@@ -500,6 +501,136 @@ async fn events_are_published_to_nats_subjects() {
     assert_eq!(event.username, "gina");
 }
 
+async fn list_users(
+    client: &mut DirectoryClient<Channel>,
+    pool_id: &str,
+    filter: &str,
+    limit: u32,
+    token: &str,
+) -> pb::ListUsersResponse {
+    let request = pb::ListUsersRequest {
+        pool_id: pool_id.into(),
+        filter: filter.into(),
+        limit,
+        pagination_token: token.into(),
+    };
+    client.list_users(request).await.unwrap().into_inner()
+}
+
+fn names(users: &[pb::User]) -> Vec<String> {
+    users.iter().map(|u| u.username.clone()).collect()
+}
+
+async fn users_are_listed_filtered_and_paged_from_the_read_model(mut running: Running) {
+    let client = &mut running.client;
+    let pool_id = new_pool(client).await;
+    for name in ["dora", "Ann", "carl", "bea", "anton"] {
+        client
+            .create_user(create_user(&pool_id, name))
+            .await
+            .unwrap();
+    }
+    // Pages of two, in user-name order, until no token comes back.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list_users(client, &pool_id, "", 2, &token).await;
+        assert!(page.users.len() <= 2);
+        seen.extend(names(&page.users));
+        if page.pagination_token.is_empty() {
+            break;
+        }
+        token = page.pagination_token;
+    }
+    assert_eq!(seen, ["Ann", "anton", "bea", "carl", "dora"]);
+
+    // Email filters compare case-insensitively; user names do not.
+    let page = list_users(client, &pool_id, r#"email ^= "AN""#, 0, "").await;
+    assert_eq!(names(&page.users), ["Ann", "anton"]);
+    let page = list_users(client, &pool_id, r#"username = "ann""#, 0, "").await;
+    assert!(page.users.is_empty());
+    let page = list_users(
+        client,
+        &pool_id,
+        r#"cognito:user_status = "unconfirmed""#,
+        0,
+        "",
+    )
+    .await;
+    assert_eq!(page.users.len(), 5);
+
+    // The index follows attribute changes, deletions and status changes.
+    let bea = pb::UserRef {
+        pool_id: pool_id.clone(),
+        username: "bea".into(),
+        sub: String::new(),
+    };
+    let update = pb::UpdateUserAttributesRequest {
+        caller: caller(),
+        user: Some(bea.clone()),
+        attributes: vec![Attribute {
+            name: "email".into(),
+            value: "zed@example.com".into(),
+        }],
+        by_admin: true,
+    };
+    let updated = client
+        .update_user_attributes(update)
+        .await
+        .unwrap()
+        .into_inner();
+    let flag = updated
+        .attributes
+        .iter()
+        .find(|a| a.name == "email_verified");
+    assert_eq!(flag.map(|a| a.value.as_str()), Some("false"));
+    let page = list_users(client, &pool_id, r#"email = "bea@example.com""#, 0, "").await;
+    assert!(page.users.is_empty());
+    let page = list_users(client, &pool_id, r#"email ^= "zed""#, 0, "").await;
+    assert_eq!(names(&page.users), ["bea"]);
+    let disable = pb::SetUserEnabledRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        username: "carl".into(),
+        enabled: false,
+    };
+    client.set_user_enabled(disable).await.unwrap();
+    let page = list_users(client, &pool_id, r#"status = "Disabled""#, 0, "").await;
+    assert_eq!(names(&page.users), ["carl"]);
+    let delete = pb::DeleteUserRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        username: "dora".into(),
+    };
+    client.delete_user(delete).await.unwrap();
+    let page = list_users(client, &pool_id, "", 60, "").await;
+    assert_eq!(names(&page.users), ["Ann", "anton", "bea", "carl"]);
+    let described = client
+        .describe_user_pool(pb::DescribeUserPoolRequest {
+            pool_id: pool_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(described.estimated_number_of_users, 4);
+
+    // Bad filters and tokens are the caller's error.
+    let bad = pb::ListUsersRequest {
+        pool_id: pool_id.clone(),
+        filter: r#"custom:tier = "x""#.into(),
+        ..Default::default()
+    };
+    let err = ApiError::from(client.list_users(bad).await.unwrap_err());
+    assert_eq!(err.code, ErrorCode::InvalidParameterException);
+    let bad = pb::ListUsersRequest {
+        pool_id: pool_id.clone(),
+        pagination_token: "not a token".into(),
+        ..Default::default()
+    };
+    let err = ApiError::from(client.list_users(bad).await.unwrap_err());
+    assert_eq!(err.code, ErrorCode::InvalidParameterException);
+}
+
 /// Runs each listed test once per backend, as `on::embedded::<test>` and
 /// `on::jetstream::<test>`.
 macro_rules! on_every_backend {
@@ -529,4 +660,5 @@ on_every_backend!(
     a_deleted_users_name_is_free_even_if_its_claim_was_left_behind,
     subscribe_resumes_exactly_where_a_client_left_off,
     list_user_pools_pages_through_the_region,
+    users_are_listed_filtered_and_paged_from_the_read_model,
 );

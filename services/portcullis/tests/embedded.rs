@@ -89,3 +89,13 @@ fn the_spine_path_works_through_boto3_and_survives_a_restart() {
     let _server = start(data.path(), port);
     python(&e2e("after_restart.py"), &[&url, &state]);
 }
+
+#[test]
+fn user_lifecycle_operations_work_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(&e2e("users.py"), &[&url, outbox.to_str().unwrap()]);
+}

@@ -48,6 +48,8 @@ error_codes! {
     ResourceNotFoundException => NotFound, 400;
     UserNotFoundException => NotFound, 400;
     UsernameExistsException => AlreadyExists, 400;
+    AliasExistsException => AlreadyExists, 400;
+    UnsupportedUserStateException => FailedPrecondition, 400;
     UserNotConfirmedException => FailedPrecondition, 400;
     NotAuthorizedException => Unauthenticated, 400;
     PasswordResetRequiredException => FailedPrecondition, 400;

@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod store;
+mod users;
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use portcullis_types::{ClientId, PoolId, Region, Username, generate_client_secre
 
 use crate::domain::client::{Client, ClientCommand, ClientState};
 use crate::domain::pool::{Pool, PoolCommand, PoolState};
-use crate::domain::user::{User, UserCommand, UserState};
+use crate::domain::user::{User, UserCommand, UserState, UserStatus};
 use crate::projections::{PoolSummary, Projection};
 use claims::{ClaimOutcome, Claims, name_key};
 pub use store::{AggregateStore, CommandMeta};
@@ -212,7 +213,7 @@ impl Directory {
         sub: &str,
         username: &str,
         attributes: Vec<Attribute>,
-        confirmed: bool,
+        status: UserStatus,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         let (pool, _) = self.pool(pool_id).await?;
@@ -230,7 +231,7 @@ impl Directory {
             sub: sub.to_owned(),
             username: username.to_owned(),
             attributes,
-            confirmed,
+            status,
         };
         match self.store.execute::<User>(&stream, &command, meta).await {
             Ok(done) => done.aggregate.state.ok_or_else(ApiError::internal),
@@ -286,10 +287,11 @@ impl Directory {
         pool_id: &str,
         sub: &str,
         method: String,
+        status: Option<UserStatus>,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         let stream = AggregateStore::stream::<User>(pool_id, sub).map_err(|_| user_not_found())?;
-        let command = UserCommand::RecordPasswordChange { method };
+        let command = UserCommand::RecordPasswordChange { method, status };
         let done = self.store.execute::<User>(&stream, &command, meta).await?;
         done.aggregate.state.ok_or_else(ApiError::internal)
     }

@@ -43,6 +43,12 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserDisabled(_) => "UserDisabled",
         Event::UserEnabled(_) => "UserEnabled",
         Event::UserDeleted(_) => "UserDeleted",
+        Event::UserAttributesUpdated(_) => "UserAttributesUpdated",
+        Event::UserAttributesDeleted(_) => "UserAttributesDeleted",
+        Event::UserPasswordResetRequired(_) => "UserPasswordResetRequired",
+        Event::UserAddedToGroup(_) => "UserAddedToGroup",
+        Event::UserRemovedFromGroup(_) => "UserRemovedFromGroup",
+        Event::UserSettingsChanged(_) => "UserSettingsChanged",
     }
 }
 

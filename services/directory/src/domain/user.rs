@@ -1,8 +1,10 @@
 //! The user aggregate.
 
 use portcullis_proto::events::v1::{
-    Attribute, UserConfirmed, UserDeleted, UserDisabled, UserEnabled, UserPasswordChanged,
-    UserPoolSettings, UserSignedUp,
+    Attribute, MfaOption, UserAddedToGroup, UserAttributesDeleted, UserAttributesUpdated,
+    UserConfirmed, UserDeleted, UserDisabled, UserEnabled, UserPasswordChanged,
+    UserPasswordResetRequired, UserPoolSettings, UserRemovedFromGroup, UserSettingsChanged,
+    UserSignedUp,
 };
 use portcullis_types::{Email, PhoneNumber};
 
@@ -13,11 +15,13 @@ pub struct User {
     pub state: Option<UserState>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserStatus {
     Unconfirmed,
     Confirmed,
     ForceChangePassword,
+    ResetRequired,
+    ExternalProvider,
 }
 
 impl UserStatus {
@@ -26,15 +30,20 @@ impl UserStatus {
             UserStatus::Unconfirmed => "UNCONFIRMED",
             UserStatus::Confirmed => "CONFIRMED",
             UserStatus::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            UserStatus::ResetRequired => "RESET_REQUIRED",
+            UserStatus::ExternalProvider => "EXTERNAL_PROVIDER",
         }
     }
 
-    fn parse(s: &str) -> Self {
-        match s {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "UNCONFIRMED" => UserStatus::Unconfirmed,
             "CONFIRMED" => UserStatus::Confirmed,
             "FORCE_CHANGE_PASSWORD" => UserStatus::ForceChangePassword,
-            _ => UserStatus::Unconfirmed,
-        }
+            "RESET_REQUIRED" => UserStatus::ResetRequired,
+            "EXTERNAL_PROVIDER" => UserStatus::ExternalProvider,
+            _ => return None,
+        })
     }
 }
 
@@ -48,6 +57,11 @@ pub struct UserState {
     pub enabled: bool,
     pub created_ms: i64,
     pub modified_ms: i64,
+    /// When the current password was set (a temporary password expires from here).
+    pub password_set_ms: i64,
+    /// Group names, in the order the user joined them.
+    pub groups: Vec<String>,
+    pub mfa_options: Vec<MfaOption>,
 }
 
 impl UserState {
@@ -69,6 +83,14 @@ impl UserState {
     }
 }
 
+/// Who changes a user's attributes: an administrator may set verification flags and
+/// developer-only attributes, the user may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    Admin,
+    User,
+}
+
 pub enum UserCommand {
     /// Creates the user. `pool` is the pool's settings at the time of the command, so
     /// the decision is checked against the schema the pool has.
@@ -78,17 +100,40 @@ pub enum UserCommand {
         sub: String,
         username: String,
         attributes: Vec<Attribute>,
-        confirmed: bool,
+        /// UNCONFIRMED or CONFIRMED for a sign-up, FORCE_CHANGE_PASSWORD for a user an
+        /// administrator created with a temporary password.
+        status: UserStatus,
     },
     /// Confirms the user: by an administrator, or with a code sent to
     /// `verified_attribute`, which the code then proves too.
     Confirm {
         verified_attribute: Option<String>,
     },
-    /// Records a password change made by authn-flow (which owns credentials).
+    /// Records a password change made by authn-flow (which owns credentials), and the
+    /// status it leads to.
     RecordPasswordChange {
         method: String,
+        status: Option<UserStatus>,
     },
+    /// An administrator requires a new password (status RESET_REQUIRED).
+    RequirePasswordReset,
+    UpdateAttributes {
+        pool: Box<UserPoolSettings>,
+        attributes: Vec<Attribute>,
+        writer: Writer,
+    },
+    DeleteAttributes {
+        pool: Box<UserPoolSettings>,
+        names: Vec<String>,
+        writer: Writer,
+    },
+    /// A code sent to `email` or `phone_number` was redeemed: the attribute is verified.
+    VerifyAttribute {
+        name: String,
+    },
+    AddToGroup(String),
+    RemoveFromGroup(String),
+    SetSettings(Vec<MfaOption>),
     /// Enables or disables sign-in; setting the state the user already has is a no-op.
     SetEnabled(bool),
     Delete,
@@ -106,7 +151,7 @@ impl Aggregate for User {
                 sub,
                 username,
                 attributes,
-                confirmed,
+                status,
             } => {
                 if self.state.is_some() {
                     return Err(ApiError::new(
@@ -121,18 +166,18 @@ impl Aggregate for User {
                 } else {
                     sub.clone()
                 };
+                let origin = if *status == UserStatus::ForceChangePassword {
+                    "ADMIN_CREATE"
+                } else {
+                    "SIGN_UP"
+                };
                 Ok(vec![Event::UserSignedUp(UserSignedUp {
                     pool_id: pool_id.clone(),
                     sub: sub.clone(),
                     username: internal,
                     attributes,
-                    status: if *confirmed {
-                        "CONFIRMED"
-                    } else {
-                        "UNCONFIRMED"
-                    }
-                    .into(),
-                    origin: "SIGN_UP".into(),
+                    status: status.as_str().into(),
+                    origin: origin.into(),
                 })])
             }
             UserCommand::SetEnabled(enabled) => {
@@ -147,11 +192,32 @@ impl Aggregate for User {
                 self.existing()?;
                 Ok(vec![Event::UserDeleted(UserDeleted {})])
             }
-            UserCommand::RecordPasswordChange { method } => {
-                self.existing()?;
+            UserCommand::RecordPasswordChange { method, status } => {
+                let state = self.existing()?;
+                // Replacing a forgotten or reset password leaves an unconfirmed user
+                // unconfirmed; from RESET_REQUIRED it confirms the user again.
+                let status = match status {
+                    Some(status) => Some(*status),
+                    None if state.status == UserStatus::ResetRequired => {
+                        Some(UserStatus::Confirmed)
+                    }
+                    None => None,
+                };
                 Ok(vec![Event::UserPasswordChanged(UserPasswordChanged {
                     method: method.clone(),
+                    status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
                 })])
+            }
+            UserCommand::RequirePasswordReset => {
+                let state = self.existing()?;
+                if state.status == UserStatus::ExternalProvider {
+                    return Err(ApiError::not_authorized(
+                        "Password reset is not allowed for users of an external provider.",
+                    ));
+                }
+                Ok(vec![Event::UserPasswordResetRequired(
+                    UserPasswordResetRequired {},
+                )])
             }
             UserCommand::Confirm { verified_attribute } => {
                 let state = self.existing()?;
@@ -178,46 +244,150 @@ impl Aggregate for User {
                     verified_attribute: verified_attribute.clone().unwrap_or_default(),
                 })])
             }
+            UserCommand::UpdateAttributes {
+                pool,
+                attributes,
+                writer,
+            } => {
+                let state = self.existing()?;
+                let changed = attribute_updates(pool, state, attributes, *writer)?;
+                Ok(if changed.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Event::UserAttributesUpdated(UserAttributesUpdated {
+                        attributes: changed,
+                    })]
+                })
+            }
+            UserCommand::DeleteAttributes {
+                pool,
+                names,
+                writer,
+            } => {
+                let state = self.existing()?;
+                let names = attribute_deletions(pool, state, names, *writer)?;
+                Ok(if names.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Event::UserAttributesDeleted(UserAttributesDeleted {
+                        names,
+                    })]
+                })
+            }
+            UserCommand::VerifyAttribute { name } => {
+                let state = self.existing()?;
+                if !matches!(name.as_str(), "email" | "phone_number") {
+                    return Err(ApiError::invalid_parameter(format!(
+                        "{name} cannot be verified."
+                    )));
+                }
+                let flag = format!("{name}_verified");
+                if state.attribute(&flag) == Some("true") {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Event::UserAttributesUpdated(UserAttributesUpdated {
+                    attributes: vec![Attribute {
+                        name: flag,
+                        value: "true".into(),
+                    }],
+                })])
+            }
+            UserCommand::AddToGroup(group) => {
+                let state = self.existing()?;
+                Ok(if state.groups.contains(group) {
+                    Vec::new()
+                } else {
+                    vec![Event::UserAddedToGroup(UserAddedToGroup {
+                        group_name: group.clone(),
+                    })]
+                })
+            }
+            UserCommand::RemoveFromGroup(group) => {
+                let state = self.existing()?;
+                Ok(if state.groups.contains(group) {
+                    vec![Event::UserRemovedFromGroup(UserRemovedFromGroup {
+                        group_name: group.clone(),
+                    })]
+                } else {
+                    Vec::new()
+                })
+            }
+            UserCommand::SetSettings(options) => {
+                self.existing()?;
+                for option in options {
+                    if !matches!(option.delivery_medium.as_str(), "SMS" | "EMAIL") {
+                        return Err(ApiError::invalid_parameter(format!(
+                            "1 validation error detected: Value '{}' at 'mFAOptions.1.member.deliveryMedium' failed to satisfy constraint: Member must satisfy enum value set: [SMS, EMAIL]",
+                            option.delivery_medium
+                        )));
+                    }
+                    if option.attribute_name != "phone_number" {
+                        return Err(ApiError::invalid_parameter(
+                            "Only phone_number attribute is supported for SMS MFA.",
+                        ));
+                    }
+                }
+                Ok(vec![Event::UserSettingsChanged(UserSettingsChanged {
+                    mfa_options: options.clone(),
+                })])
+            }
         }
     }
 
     fn evolve(&mut self, event: &Event, at_ms: i64) {
-        match event {
-            Event::UserSignedUp(e) => {
-                self.state = Some(UserState {
-                    pool_id: e.pool_id.clone(),
-                    sub: e.sub.clone(),
-                    username: e.username.clone(),
-                    attributes: e.attributes.clone(),
-                    status: UserStatus::parse(&e.status),
-                    enabled: true,
-                    created_ms: at_ms,
-                    modified_ms: at_ms,
-                });
-            }
-            Event::UserConfirmed(e) => {
-                if let Some(state) = &mut self.state {
-                    state.status = UserStatus::Confirmed;
-                    state.modified_ms = at_ms;
-                    if !e.verified_attribute.is_empty() {
-                        state.set_attribute(&format!("{}_verified", e.verified_attribute), "true");
-                    }
-                }
-            }
-            Event::UserPasswordChanged(_) => {
-                if let Some(state) = &mut self.state {
-                    state.modified_ms = at_ms;
-                }
-            }
-            Event::UserDisabled(_) | Event::UserEnabled(_) => {
-                if let Some(state) = &mut self.state {
-                    state.enabled = matches!(event, Event::UserEnabled(_));
-                    state.modified_ms = at_ms;
-                }
-            }
-            Event::UserDeleted(_) => self.state = None,
-            _ => {}
+        if let Event::UserSignedUp(e) = event {
+            self.state = Some(UserState {
+                pool_id: e.pool_id.clone(),
+                sub: e.sub.clone(),
+                username: e.username.clone(),
+                attributes: e.attributes.clone(),
+                status: UserStatus::parse(&e.status).unwrap_or(UserStatus::Unconfirmed),
+                enabled: true,
+                created_ms: at_ms,
+                modified_ms: at_ms,
+                password_set_ms: at_ms,
+                groups: Vec::new(),
+                mfa_options: Vec::new(),
+            });
+            return;
         }
+        if let Event::UserDeleted(_) = event {
+            self.state = None;
+            return;
+        }
+        let Some(state) = &mut self.state else {
+            return;
+        };
+        match event {
+            Event::UserConfirmed(e) => {
+                state.status = UserStatus::Confirmed;
+                if !e.verified_attribute.is_empty() {
+                    state.set_attribute(&format!("{}_verified", e.verified_attribute), "true");
+                }
+            }
+            Event::UserPasswordChanged(e) => {
+                if let Some(status) = UserStatus::parse(&e.status) {
+                    state.status = status;
+                }
+                state.password_set_ms = at_ms;
+            }
+            Event::UserPasswordResetRequired(_) => state.status = UserStatus::ResetRequired,
+            Event::UserDisabled(_) => state.enabled = false,
+            Event::UserEnabled(_) => state.enabled = true,
+            Event::UserAttributesUpdated(e) => {
+                for attribute in &e.attributes {
+                    state.set_attribute(&attribute.name, &attribute.value);
+                }
+            }
+            Event::UserAttributesDeleted(e) => {
+                state.attributes.retain(|a| !e.names.contains(&a.name));
+            }
+            Event::UserAddedToGroup(e) => state.groups.push(e.group_name.clone()),
+            Event::UserRemovedFromGroup(e) => state.groups.retain(|g| *g != e.group_name),
+            Event::UserSettingsChanged(e) => state.mfa_options = e.mfa_options.clone(),
+            _ => return,
+        }
+        state.modified_ms = at_ms;
     }
 }
 
@@ -233,6 +403,120 @@ fn schema_error(name: &str, problem: &str) -> ApiError {
     ApiError::invalid_parameter(format!(
         "Attributes did not conform to the schema: {name}: {problem}"
     ))
+}
+
+/// The verification flag of an attribute that has one.
+fn verification_flag(name: &str) -> Option<&'static str> {
+    match name {
+        "email" => Some("email_verified"),
+        "phone_number" => Some("phone_number_verified"),
+        _ => None,
+    }
+}
+
+/// Looks an attribute up in the pool's schema, for a write by `writer`. Developer-only
+/// attributes are named `dev:custom:<name>` and only administrators write them.
+fn writable<'a>(
+    pool: &'a UserPoolSettings,
+    name: &str,
+    writer: Writer,
+) -> Result<&'a portcullis_proto::events::v1::SchemaAttribute, ApiError> {
+    let schema_name = name.strip_prefix("dev:").unwrap_or(name);
+    let def = pool
+        .schema
+        .iter()
+        .find(|s| s.name == schema_name)
+        .ok_or_else(|| schema_error(name, "Attribute does not exist in the schema."))?;
+    if def.developer_only_attribute && writer == Writer::User {
+        return Err(ApiError::not_authorized(format!(
+            "A client attempted to write unauthorized attribute {name}"
+        )));
+    }
+    if !def.mutable {
+        return Err(schema_error(
+            name,
+            "Attribute cannot be updated. (changing an immutable attribute)",
+        ));
+    }
+    Ok(def)
+}
+
+/// The attributes an update actually changes, with the verification flags it implies:
+/// a new email or phone number is unverified unless an administrator says otherwise.
+fn attribute_updates(
+    pool: &UserPoolSettings,
+    state: &UserState,
+    given: &[Attribute],
+    writer: Writer,
+) -> Result<Vec<Attribute>, ApiError> {
+    let mut seen: Vec<&str> = Vec::with_capacity(given.len());
+    for attr in given {
+        if seen.contains(&attr.name.as_str()) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Duplicate attribute: {}",
+                attr.name
+            )));
+        }
+        seen.push(&attr.name);
+        writable(pool, &attr.name, writer)?;
+        if writer == Writer::User && attr.name.ends_with("_verified") {
+            return Err(ApiError::not_authorized(format!(
+                "A client attempted to write unauthorized attribute {}",
+                attr.name
+            )));
+        }
+        validate_value(&attr.name, &attr.value)?;
+        if pool.username_attributes.contains(&attr.name) && attr.value.is_empty() {
+            return Err(schema_error(&attr.name, "The attribute is required"));
+        }
+        if let Some(def) = pool.schema.iter().find(|s| s.name == attr.name)
+            && def.required
+            && attr.value.is_empty()
+        {
+            return Err(schema_error(&attr.name, "The attribute is required"));
+        }
+    }
+    let mut changed: Vec<Attribute> = given
+        .iter()
+        .filter(|a| state.attribute(&a.name) != Some(a.value.as_str()))
+        .cloned()
+        .collect();
+    for attr in given {
+        if let Some(flag) = verification_flag(&attr.name)
+            && state.attribute(&attr.name) != Some(attr.value.as_str())
+            && !given.iter().any(|a| a.name == flag)
+            && state.attribute(flag) != Some("false")
+        {
+            changed.push(Attribute {
+                name: flag.into(),
+                value: "false".into(),
+            });
+        }
+    }
+    Ok(changed)
+}
+
+/// The attributes a deletion removes (with their verification flags), refusing the
+/// ones the pool requires or that cannot change.
+fn attribute_deletions(
+    pool: &UserPoolSettings,
+    state: &UserState,
+    names: &[String],
+    writer: Writer,
+) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let def = writable(pool, name, writer)?;
+        if def.required || pool.username_attributes.contains(name) {
+            return Err(schema_error(name, "The attribute is required"));
+        }
+        for name in std::iter::once(name.as_str()).chain(verification_flag(name)) {
+            if state.attribute(name).is_some() && !out.iter().any(|n| n == name) {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Checks sign-up attributes against the pool's schema and adds the ones Cognito derives
@@ -369,7 +653,7 @@ mod tests {
             sub: "0b4c3d2e-0000-7000-8000-000000000001".into(),
             username: username.into(),
             attributes,
-            confirmed: false,
+            status: UserStatus::Unconfirmed,
         }
     }
 
@@ -486,6 +770,7 @@ mod tests {
     fn a_password_change_is_recorded_without_the_password() {
         let change = UserCommand::RecordPasswordChange {
             method: "FORGOT_PASSWORD".into(),
+            status: None,
         };
         let err = given::<User>(&[]).decide(&change, &CTX).unwrap_err();
         assert_eq!(err.code, ErrorCode::UserNotFoundException);
@@ -534,5 +819,151 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::UserNotFoundException);
+    }
+
+    fn signed_up(attributes: Vec<Attribute>) -> Vec<Event> {
+        given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "kim", attributes), &CTX)
+            .unwrap()
+    }
+
+    fn then(mut events: Vec<Event>, command: &UserCommand) -> Vec<Event> {
+        let more = given::<User>(&events).decide(command, &CTX).unwrap();
+        events.extend(more);
+        events
+    }
+
+    fn update(attributes: Vec<Attribute>, writer: Writer) -> UserCommand {
+        UserCommand::UpdateAttributes {
+            pool: Box::new(pool(&[], &[])),
+            attributes,
+            writer,
+        }
+    }
+
+    #[test]
+    fn a_new_email_is_unverified_unless_an_admin_says_so() {
+        let events = signed_up(vec![attr("email", "k@example.com")]);
+        let events = then(
+            events,
+            &UserCommand::VerifyAttribute {
+                name: "email".into(),
+            },
+        );
+        let state = given::<User>(&events).state.unwrap();
+        assert_eq!(state.attribute("email_verified"), Some("true"));
+
+        let by_user = then(
+            events.clone(),
+            &update(vec![attr("email", "new@example.com")], Writer::User),
+        );
+        let state = given::<User>(&by_user).state.unwrap();
+        assert_eq!(state.attribute("email"), Some("new@example.com"));
+        assert_eq!(state.attribute("email_verified"), Some("false"));
+
+        let by_admin = then(
+            events,
+            &update(
+                vec![
+                    attr("email", "new@example.com"),
+                    attr("email_verified", "true"),
+                ],
+                Writer::Admin,
+            ),
+        );
+        let state = given::<User>(&by_admin).state.unwrap();
+        assert_eq!(state.attribute("email_verified"), Some("true"));
+    }
+
+    #[test]
+    fn users_cannot_write_verification_flags_or_immutable_attributes() {
+        let user = given::<User>(&signed_up(vec![]));
+        let err = user
+            .decide(
+                &update(vec![attr("email_verified", "true")], Writer::User),
+                &CTX,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAuthorizedException);
+        let err = user
+            .decide(&update(vec![attr("sub", "x")], Writer::Admin), &CTX)
+            .unwrap_err();
+        assert!(err.message.contains("immutable"), "{}", err.message);
+        let err = user
+            .decide(&update(vec![attr("custom:x", "1")], Writer::Admin), &CTX)
+            .unwrap_err();
+        assert!(err.message.contains("does not exist in the schema"));
+        let same = user
+            .decide(&update(vec![attr("name", "")], Writer::Admin), &CTX)
+            .unwrap();
+        assert_eq!(same.len(), 1);
+    }
+
+    #[test]
+    fn deleting_an_attribute_drops_its_flag_and_required_ones_stay() {
+        let events = signed_up(vec![
+            attr("email", "k@example.com"),
+            attr("email_verified", "true"),
+            attr("name", "Kim"),
+        ]);
+        let delete = |names: &[&str]| UserCommand::DeleteAttributes {
+            pool: Box::new(pool(&[], &["name"])),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            writer: Writer::Admin,
+        };
+        let after = then(events.clone(), &delete(&["email"]));
+        let state = given::<User>(&after).state.unwrap();
+        assert_eq!(state.attribute("email"), None);
+        assert_eq!(state.attribute("email_verified"), None);
+        let err = given::<User>(&events)
+            .decide(&delete(&["name"]), &CTX)
+            .unwrap_err();
+        assert!(err.message.contains("required"), "{}", err.message);
+        assert!(
+            given::<User>(&after)
+                .decide(&delete(&["email"]), &CTX)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_reset_password_confirms_again_when_replaced() {
+        let events = then(
+            signed_up(vec![]),
+            &UserCommand::Confirm {
+                verified_attribute: None,
+            },
+        );
+        let events = then(events, &UserCommand::RequirePasswordReset);
+        assert_eq!(
+            given::<User>(&events).state.unwrap().status,
+            UserStatus::ResetRequired
+        );
+        let events = then(
+            events,
+            &UserCommand::RecordPasswordChange {
+                method: "FORGOT_PASSWORD".into(),
+                status: None,
+            },
+        );
+        assert_eq!(
+            given::<User>(&events).state.unwrap().status,
+            UserStatus::Confirmed
+        );
+    }
+
+    #[test]
+    fn group_membership_is_a_set() {
+        let events = then(signed_up(vec![]), &UserCommand::AddToGroup("admins".into()));
+        let user = given::<User>(&events);
+        assert_eq!(user.state.as_ref().unwrap().groups, vec!["admins"]);
+        assert!(
+            user.decide(&UserCommand::AddToGroup("admins".into()), &CTX)
+                .unwrap()
+                .is_empty()
+        );
+        let events = then(events, &UserCommand::RemoveFromGroup("admins".into()));
+        assert!(given::<User>(&events).state.unwrap().groups.is_empty());
     }
 }

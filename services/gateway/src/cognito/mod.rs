@@ -6,6 +6,7 @@
 
 mod ops;
 mod shapes;
+mod user_ops;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};

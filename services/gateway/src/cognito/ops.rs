@@ -37,6 +37,7 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "AdminInitiateAuth" => initiate_auth(state, call, true).await,
         "GetUser" => get_user(state, call).await,
         "DeleteUser" => delete_user(state, call).await,
+        other if super::user_ops::handles(other) => super::user_ops::run(state, other, call).await,
         other => Err(ApiError::new(
             ErrorCode::UnsupportedOperationException,
             format!("{other} is not implemented by this version of Portcullis."),
@@ -44,7 +45,7 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
     }
 }
 
-fn caller(call: &Call) -> dir::Caller {
+pub(super) fn caller(call: &Call) -> dir::Caller {
     let actor = match &call.caller {
         Caller::Admin(v) => Actor {
             kind: Kind::Admin as i32,
@@ -79,9 +80,9 @@ struct ClientUserRef {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct UserRef {
-    user_pool_id: Option<String>,
-    username: Option<String>,
+pub(super) struct UserRef {
+    pub(super) user_pool_id: Option<String>,
+    pub(super) username: Option<String>,
 }
 
 async fn create_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -197,14 +198,15 @@ async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError>
         .get_user(request)
         .await?
         .into_inner();
-    Ok(json!({
+    Ok(shapes::compact(json!({
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
         "UserCreateDate": user.creation_date,
         "UserLastModifiedDate": user.last_modified_date,
         "Enabled": user.enabled,
         "UserStatus": user.status,
-    }))
+        "MFAOptions": super::user_ops::mfa_options_out(&user.mfa_options),
+    })))
 }
 
 async fn admin_confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -277,7 +279,12 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
         .initiate_auth(request)
         .await?
         .into_inner();
-    Ok(shapes::compact(json!({
+    Ok(auth_response_out(response))
+}
+
+/// The answer of InitiateAuth and RespondToAuthChallenge: a challenge or tokens.
+pub(super) fn auth_response_out(response: authn::InitiateAuthResponse) -> Value {
+    shapes::compact(json!({
         "ChallengeName": Some(&response.challenge_name).filter(|c| !c.is_empty()),
         "Session": Some(&response.session).filter(|s| !s.is_empty()),
         "ChallengeParameters": response.challenge_parameters,
@@ -288,7 +295,7 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
             "RefreshToken": Some(&r.refresh_token).filter(|t| !t.is_empty()),
             "IdToken": r.id_token,
         }))),
-    })))
+    }))
 }
 
 /// The body of an operation authorised by the user's access token.
@@ -300,7 +307,7 @@ struct TokenRef {
 
 /// Verifies an access token for the self-service operations: signature, expiry,
 /// `token_use`, and the scope Cognito requires for them.
-async fn verify_user_token(
+pub(super) async fn verify_user_token(
     state: &AppState,
     body: Value,
 ) -> Result<tok::VerifiedAccessToken, ApiError> {
@@ -325,7 +332,7 @@ async fn verify_user_token(
 }
 
 /// A user that a valid token names but that no longer exists is not authorized.
-fn token_user_error(status: tonic::Status) -> ApiError {
+pub(super) fn token_user_error(status: tonic::Status) -> ApiError {
     let err = ApiError::from(status);
     if err.code == ErrorCode::UserNotFoundException {
         ApiError::not_authorized("User does not exist.")
@@ -347,10 +354,11 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
         .await
         .map_err(token_user_error)?;
     let user = user.into_inner();
-    Ok(json!({
+    Ok(shapes::compact(json!({
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
-    }))
+        "MFAOptions": super::user_ops::mfa_options_out(&user.mfa_options),
+    })))
 }
 
 async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -395,7 +403,7 @@ async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value,
     })))
 }
 
-fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
+pub(super) fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
     json!({
         "Destination": d.destination,
         "DeliveryMedium": d.delivery_medium,

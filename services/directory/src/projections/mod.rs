@@ -1,5 +1,5 @@
-//! Read models folded from the log into a local redb file: the list of pools and user
-//! counts per pool. The cursor (last applied log position) is written in the same
+//! Read models folded from the log into a local redb file: the list of pools, user
+//! counts per pool and the users with their filter index (`users.rs`). The cursor (last applied log position) is written in the same
 //! transaction as the read-model change, so a restart resumes exactly where it left off
 //! and never applies a record twice or skips one.
 //!
@@ -20,6 +20,9 @@ use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+mod users;
+pub use users::{UserFilter, UserPage};
 
 const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
@@ -61,6 +64,8 @@ impl Projection {
             txn.open_table(CURSOR)?;
             txn.open_table(POOLS)?;
             txn.open_table(USER_COUNTS)?;
+            txn.open_table(users::USERS)?;
+            txn.open_table(users::USER_INDEX)?;
         }
         txn.commit()?;
         let cursor = db
@@ -123,6 +128,20 @@ impl Projection {
         .map_err(db_error)?
     }
 
+    /// A page of a pool's users matching `filter`, after the pagination token.
+    pub async fn users(
+        &self,
+        pool_id: &str,
+        filter: &UserFilter,
+        limit: usize,
+        token: Option<String>,
+    ) -> Result<UserPage, ApiError> {
+        let (db, pool_id, filter) = (self.db.clone(), pool_id.to_owned(), filter.clone());
+        tokio::task::spawn_blocking(move || users::page(&db, &pool_id, &filter, limit, token))
+            .await
+            .map_err(db_error)?
+    }
+
     pub async fn user_count(&self, pool_id: &str) -> Result<u64, ApiError> {
         let db = self.db.clone();
         let pool_id = pool_id.to_owned();
@@ -172,6 +191,8 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
         let mut cursor = txn.open_table(CURSOR)?;
         let mut pools = txn.open_table(POOLS)?;
         let mut counts = txn.open_table(USER_COUNTS)?;
+        let mut user_rows = txn.open_table(users::USERS)?;
+        let mut user_index = txn.open_table(users::USER_INDEX)?;
         for record in records {
             position = record.position;
             let Ok(batch) = Batch::decode(record.data.as_ref()) else {
@@ -179,22 +200,32 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                 continue;
             };
             for envelope in batch.events {
-                match envelope.payload {
-                    Some(Payload::UserPoolCreated(created)) => {
-                        let summary = PoolSummary {
-                            id: created.pool_id.clone(),
-                            name: created.settings.map(|s| s.pool_name).unwrap_or_default(),
-                            created_ms: envelope.time_ms,
-                            modified_ms: envelope.time_ms,
-                        };
-                        let bytes = serde_json::to_vec(&summary).unwrap_or_default();
-                        pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
+                if let (Some(payload), Some((pool_id, sub))) =
+                    (&envelope.payload, user_stream(&envelope.stream))
+                {
+                    let delta = users::apply(
+                        &mut user_rows,
+                        &mut user_index,
+                        pool_id,
+                        sub,
+                        payload,
+                        envelope.time_ms,
+                    )?;
+                    if delta != 0 {
+                        let count = counts.get(pool_id)?.map_or(0, |v| v.value());
+                        counts.insert(pool_id, count.saturating_add_signed(delta))?;
                     }
-                    Some(Payload::UserSignedUp(user)) => {
-                        let count = counts.get(user.pool_id.as_str())?.map_or(0, |v| v.value());
-                        counts.insert(user.pool_id.as_str(), count + 1)?;
-                    }
-                    _ => {}
+                    continue;
+                }
+                if let Some(Payload::UserPoolCreated(created)) = envelope.payload {
+                    let summary = PoolSummary {
+                        id: created.pool_id.clone(),
+                        name: created.settings.map(|s| s.pool_name).unwrap_or_default(),
+                        created_ms: envelope.time_ms,
+                        modified_ms: envelope.time_ms,
+                    };
+                    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+                    pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
                 }
             }
         }
@@ -202,4 +233,11 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
     }
     txn.commit()?;
     Ok(position)
+}
+
+/// `(pool, sub)` of a user stream id (`<pool>/user/<sub>`).
+fn user_stream(stream: &str) -> Option<(&str, &str)> {
+    let mut parts = stream.splitn(3, '/');
+    let (pool, kind, id) = (parts.next()?, parts.next()?, parts.next()?);
+    (kind == "user").then_some((pool, id))
 }

@@ -1,0 +1,219 @@
+//! A user's own account, with their access token (the gateway verified it and names
+//! the user by sub), and the administrator's attribute updates: changing attributes,
+//! verifying them with codes, changing the password.
+
+use portcullis_errors::ApiError;
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::UserPoolSettings;
+
+use crate::codes;
+use crate::flows::{
+    Flows, code_error, credential_key, incorrect_credentials, kv_error, policy_error, pool_error,
+};
+use crate::password::{self, Policy};
+use crate::sender::Medium;
+
+/// Codes that verify an attribute live a day, as sign-up codes do.
+const VERIFY_VALIDITY: std::time::Duration = codes::SIGN_UP_VALIDITY;
+
+fn verify_code_key(pool_id: &str, sub: &str, attribute: &str) -> String {
+    format!("verify/{pool_id}/{sub}/{attribute}")
+}
+
+fn medium_of(attribute: &str) -> Option<Medium> {
+    match attribute {
+        "email" => Some(Medium::Email),
+        "phone_number" => Some(Medium::Sms),
+        _ => None,
+    }
+}
+
+fn attribute_value(user: &dir::User, name: &str) -> Option<String> {
+    user.attributes
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.value.clone())
+}
+
+impl Flows {
+    async fn user_by_sub(&self, pool_id: &str, sub: &str) -> Result<dir::User, ApiError> {
+        let request = dir::GetUserRequest {
+            pool_id: pool_id.to_owned(),
+            key: Some(dir::get_user_request::Key::Sub(sub.to_owned())),
+        };
+        Ok(self.directory.clone().get_user(request).await?.into_inner())
+    }
+
+    /// Updates attributes, then sends a code to each new email or phone number the pool
+    /// verifies automatically and that the change left unverified.
+    pub async fn update_user_attributes(
+        &self,
+        req: pb::UpdateUserAttributesRequest,
+    ) -> Result<pb::UpdateUserAttributesResponse, ApiError> {
+        let user_ref = req.user.clone().unwrap_or_default();
+        if !req.by_admin {
+            let client = self.client(&req.client_id).await?;
+            let allowed = &client.settings.write_attributes;
+            if let Some(denied) = req
+                .attributes
+                .iter()
+                .find(|a| !allowed.is_empty() && !allowed.contains(&a.name))
+            {
+                return Err(ApiError::not_authorized(format!(
+                    "A client attempted to write unauthorized attribute {}",
+                    denied.name
+                )));
+            }
+        }
+        let pool = self.pool(&user_ref.pool_id).await?;
+        let settings = pool.settings.unwrap_or_default();
+        let changed: Vec<String> = req.attributes.iter().map(|a| a.name.clone()).collect();
+        let request = dir::UpdateUserAttributesRequest {
+            caller: req.caller,
+            user: Some(user_ref),
+            attributes: req.attributes,
+            by_admin: req.by_admin,
+        };
+        let user = self
+            .directory
+            .clone()
+            .update_user_attributes(request)
+            .await?
+            .into_inner();
+        let mut details = Vec::new();
+        for attribute in ["phone_number", "email"] {
+            if changed.iter().any(|c| c == attribute)
+                && needs_verification(&settings, &user, attribute)
+            {
+                details.push(self.send_verification(&user, attribute).await?);
+            }
+        }
+        Ok(pb::UpdateUserAttributesResponse {
+            code_delivery_details_list: details,
+        })
+    }
+
+    async fn send_verification(
+        &self,
+        user: &dir::User,
+        attribute: &'static str,
+    ) -> Result<pb::CodeDeliveryDetails, ApiError> {
+        let (Some(medium), Some(destination)) =
+            (medium_of(attribute), attribute_value(user, attribute))
+        else {
+            return Err(ApiError::invalid_parameter(format!(
+                "User does not have a value for the attribute: {attribute}"
+            )));
+        };
+        let key = verify_code_key(&user.pool_id, &user.sub, attribute);
+        self.send_code(
+            user,
+            (medium, attribute, destination),
+            "VerifyUserAttribute",
+            &key,
+            VERIFY_VALIDITY,
+        )
+        .await
+    }
+
+    pub async fn get_user_attribute_verification_code(
+        &self,
+        req: pb::GetUserAttributeVerificationCodeRequest,
+    ) -> Result<pb::GetUserAttributeVerificationCodeResponse, ApiError> {
+        let attribute = match req.attribute_name.as_str() {
+            "email" => "email",
+            "phone_number" => "phone_number",
+            other => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Invalid attribute name {other}: only email and phone_number can be verified."
+                )));
+            }
+        };
+        let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
+        let details = self.send_verification(&user, attribute).await?;
+        Ok(pb::GetUserAttributeVerificationCodeResponse {
+            code_delivery_details: Some(details),
+        })
+    }
+
+    pub async fn verify_user_attribute(
+        &self,
+        req: pb::VerifyUserAttributeRequest,
+    ) -> Result<pb::VerifyUserAttributeResponse, ApiError> {
+        if medium_of(&req.attribute_name).is_none() {
+            return Err(ApiError::invalid_parameter(format!(
+                "Invalid attribute name {}: only email and phone_number can be verified.",
+                req.attribute_name
+            )));
+        }
+        let key = verify_code_key(&req.pool_id, &req.sub, &req.attribute_name);
+        self.codes
+            .redeem(&key, &req.code, VERIFY_VALIDITY)
+            .await
+            .map_err(code_error)?;
+        let request = dir::VerifyUserAttributeRequest {
+            caller: req.caller,
+            user: Some(dir::UserRef {
+                pool_id: req.pool_id,
+                username: String::new(),
+                sub: req.sub,
+            }),
+            name: req.attribute_name,
+        };
+        self.directory
+            .clone()
+            .verify_user_attribute(request)
+            .await?;
+        Ok(pb::VerifyUserAttributeResponse {})
+    }
+
+    pub async fn change_password(
+        &self,
+        req: pb::ChangePasswordRequest,
+    ) -> Result<pb::ChangePasswordResponse, ApiError> {
+        let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
+        let pool = self.pool(&req.pool_id).await?;
+        let policy = pool
+            .settings
+            .unwrap_or_default()
+            .password_policy
+            .unwrap_or_default();
+        password::check_policy(&req.proposed_password, &Policy::from(&policy))
+            .map_err(policy_error)?;
+        let key = credential_key(&user.pool_id, &user.sub);
+        let stored = self.credentials.get(&key).await.map_err(kv_error)?;
+        let phc = stored.map_or_else(
+            || password::dummy_hash().to_owned(),
+            |e| String::from_utf8_lossy(&e.value).into_owned(),
+        );
+        let verified = self
+            .hasher
+            .verify(req.previous_password, phc)
+            .await
+            .map_err(pool_error)?;
+        if !verified {
+            return Err(incorrect_credentials());
+        }
+        let hash = self
+            .hasher
+            .hash(req.proposed_password)
+            .await
+            .map_err(pool_error)?;
+        self.replace_credential(&user, hash).await?;
+        self.record_password(&req.caller, &user, "CHANGE", "")
+            .await?;
+        Ok(pb::ChangePasswordResponse {})
+    }
+}
+
+/// Whether a changed attribute needs a code: the pool verifies it automatically and
+/// the user's new value is not verified.
+fn needs_verification(settings: &UserPoolSettings, user: &dir::User, attribute: &str) -> bool {
+    settings
+        .auto_verified_attributes
+        .iter()
+        .any(|a| a == attribute)
+        && attribute_value(user, attribute).is_some()
+        && attribute_value(user, &format!("{attribute}_verified")).as_deref() != Some("true")
+}

@@ -1,0 +1,259 @@
+//! Administrators' user operations that touch credentials: creating a user with a
+//! temporary password and an invitation, setting and resetting passwords.
+
+use bytes::Bytes;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+
+use crate::codes;
+use crate::flows::{
+    Flows, credential_key, forgot_code_key, kv_error, policy_error, pool_error, recovery_target,
+};
+use crate::password::{self, Policy};
+use crate::sender::{self, Medium};
+
+/// Cognito's invitation when the pool sets no template.
+const DEFAULT_INVITE_EMAIL: &str = "Your username is {username} and temporary password is {####}.";
+const DEFAULT_INVITE_SMS: &str = "Your username is {username} and temporary password is {####}.";
+
+fn user_not_found() -> ApiError {
+    ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
+}
+
+impl Flows {
+    async fn existing_user(&self, pool_id: &str, username: &str) -> Result<dir::User, ApiError> {
+        self.user_by_name(pool_id, username)
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    pub async fn admin_create_user(
+        &self,
+        req: pb::AdminCreateUserRequest,
+    ) -> Result<dir::User, ApiError> {
+        let pool = self.pool(&req.pool_id).await?;
+        let settings = pool.settings.clone().unwrap_or_default();
+        let policy = Policy::from(&settings.password_policy.unwrap_or_default());
+        let mediums = delivery_mediums(&req.desired_delivery_mediums)?;
+        let resend = match req.message_action.as_str() {
+            "" | "SUPPRESS" => false,
+            "RESEND" => true,
+            other => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "1 validation error detected: Value '{other}' at 'messageAction' failed to satisfy constraint: Member must satisfy enum value set: [RESEND, SUPPRESS]"
+                )));
+            }
+        };
+        let temporary = if req.temporary_password.is_empty() {
+            password::generate_temporary(&policy).map_err(pool_error)?
+        } else {
+            password::check_policy(&req.temporary_password, &policy).map_err(policy_error)?;
+            req.temporary_password.clone()
+        };
+        let hash = self
+            .hasher
+            .hash(temporary.clone())
+            .await
+            .map_err(pool_error)?;
+
+        let user = if resend {
+            let user = self.existing_user(&req.pool_id, &req.username).await?;
+            if user.status != "FORCE_CHANGE_PASSWORD" {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedUserStateException,
+                    format!(
+                        "Resend not possible. {} status is {}",
+                        req.username, user.status
+                    ),
+                ));
+            }
+            self.replace_credential(&user, hash).await?;
+            self.record_password(&req.caller, &user, "TEMPORARY", "FORCE_CHANGE_PASSWORD")
+                .await?
+        } else {
+            let sub = uuid::Uuid::new_v4().to_string();
+            let key = credential_key(&req.pool_id, &sub);
+            let revision = self
+                .credentials
+                .create(&key, Bytes::from(hash))
+                .await
+                .map_err(kv_error)?;
+            let request = dir::CreateUserRequest {
+                caller: req.caller.clone(),
+                pool_id: req.pool_id.clone(),
+                sub,
+                username: req.username.clone(),
+                attributes: req.user_attributes.clone(),
+                confirmed: false,
+                temporary_password: true,
+            };
+            match self.directory.clone().create_user(request).await {
+                Ok(user) => user.into_inner(),
+                Err(status) => {
+                    if let Err(err) = self.credentials.delete(&key, revision).await {
+                        tracing::warn!(error = %err, "could not remove the credential of a failed creation");
+                    }
+                    return Err(status.into());
+                }
+            }
+        };
+        if req.message_action != "SUPPRESS" {
+            self.send_invitation(&settings, &user, &mediums, &req.username, &temporary)
+                .await?;
+        }
+        Ok(user)
+    }
+
+    /// Sends the invitation with the temporary password over every medium asked for
+    /// that the user has an address for.
+    async fn send_invitation(
+        &self,
+        settings: &portcullis_proto::events::v1::UserPoolSettings,
+        user: &dir::User,
+        mediums: &[Medium],
+        username: &str,
+        temporary: &str,
+    ) -> Result<(), ApiError> {
+        let _ = settings; // templates come with the pool's AdminCreateUserConfig
+        for medium in mediums {
+            let (attribute, template) = match medium {
+                Medium::Email => ("email", DEFAULT_INVITE_EMAIL),
+                Medium::Sms => ("phone_number", DEFAULT_INVITE_SMS),
+            };
+            let Some(destination) = user
+                .attributes
+                .iter()
+                .find(|a| a.name == attribute)
+                .map(|a| a.value.clone())
+            else {
+                continue;
+            };
+            let message = sender::Message {
+                channel: *medium,
+                destination,
+                pool_id: user.pool_id.clone(),
+                username: user.username.clone(),
+                kind: "AdminCreateUser",
+                message: template
+                    .replace("{username}", username)
+                    .replace("{####}", temporary),
+                code: Some(temporary.to_owned()),
+            };
+            self.sender.send(&message).await.map_err(|err| {
+                tracing::error!(error = %err, "could not deliver an invitation");
+                ApiError::new(
+                    ErrorCode::CodeDeliveryFailureException,
+                    "Unable to deliver the message.",
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Tells the directory the password changed, and the status that follows.
+    pub(crate) async fn record_password(
+        &self,
+        caller: &Option<dir::Caller>,
+        user: &dir::User,
+        method: &str,
+        status: &str,
+    ) -> Result<dir::User, ApiError> {
+        let request = dir::RecordPasswordChangeRequest {
+            caller: caller.clone(),
+            pool_id: user.pool_id.clone(),
+            sub: user.sub.clone(),
+            method: method.into(),
+            status: status.into(),
+        };
+        Ok(self
+            .directory
+            .clone()
+            .record_password_change(request)
+            .await?
+            .into_inner())
+    }
+
+    pub async fn admin_set_user_password(
+        &self,
+        req: pb::AdminSetUserPasswordRequest,
+    ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
+        let pool = self.pool(&req.pool_id).await?;
+        let user = self.existing_user(&req.pool_id, &req.username).await?;
+        let policy = pool
+            .settings
+            .unwrap_or_default()
+            .password_policy
+            .unwrap_or_default();
+        password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
+        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
+        self.replace_credential(&user, hash).await?;
+        let (method, status) = if req.permanent {
+            ("ADMIN", "CONFIRMED")
+        } else {
+            ("TEMPORARY", "FORCE_CHANGE_PASSWORD")
+        };
+        self.record_password(&req.caller, &user, method, status)
+            .await?;
+        Ok(pb::AdminSetUserPasswordResponse {})
+    }
+
+    pub async fn admin_reset_user_password(
+        &self,
+        req: pb::AdminResetUserPasswordRequest,
+    ) -> Result<pb::AdminResetUserPasswordResponse, ApiError> {
+        let user = self.existing_user(&req.pool_id, &req.username).await?;
+        if !user.enabled {
+            return Err(ApiError::not_authorized("User is disabled."));
+        }
+        let target = recovery_target(&user).ok_or_else(|| {
+            ApiError::invalid_parameter(
+                "Cannot reset password for the user as there is no registered/verified email or phone_number",
+            )
+        })?;
+        let request = dir::RequirePasswordResetRequest {
+            caller: req.caller.clone(),
+            user: Some(dir::UserRef {
+                pool_id: user.pool_id.clone(),
+                username: String::new(),
+                sub: user.sub.clone(),
+            }),
+        };
+        self.directory
+            .clone()
+            .require_password_reset(request)
+            .await?;
+        let key = forgot_code_key(&user.pool_id, &user.sub);
+        self.send_code(
+            &user,
+            target,
+            "AdminResetUserPassword",
+            &key,
+            codes::RESET_VALIDITY,
+        )
+        .await?;
+        Ok(pb::AdminResetUserPasswordResponse {})
+    }
+}
+
+fn delivery_mediums(given: &[String]) -> Result<Vec<Medium>, ApiError> {
+    if given.is_empty() {
+        return Ok(vec![Medium::Sms]);
+    }
+    let mut out = Vec::new();
+    for medium in given {
+        let medium = match medium.as_str() {
+            "EMAIL" => Medium::Email,
+            "SMS" => Medium::Sms,
+            other => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "1 validation error detected: Value '[{other}]' at 'desiredDeliveryMediums' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [SMS, EMAIL]]"
+                )));
+            }
+        };
+        if !out.contains(&medium) {
+            out.push(medium);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,260 @@
+//! Challenges between `InitiateAuth` and `RespondToAuthChallenge`. A challenge's
+//! session is a random token; only its hash is stored, with the user and client it is
+//! bound to, for the client's `AuthSessionValidity`, and it is taken on use (one answer
+//! per session). Implemented now: `NEW_PASSWORD_REQUIRED` for temporary passwords.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use portcullis_errors::ApiError;
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::Attribute;
+use serde::{Deserialize, Serialize};
+
+use crate::flows::{ClientInfo, Flows, authenticated, policy_error, pool_error};
+use crate::password::{self, Policy};
+
+pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
+
+#[derive(Serialize, Deserialize)]
+struct Session {
+    challenge: String,
+    pool_id: String,
+    client_id: String,
+    sub: String,
+    username: String,
+}
+
+fn session_key(token: &str) -> String {
+    let digest = digest::digest(&digest::SHA256, token.as_bytes());
+    format!("session/{}", hex::encode(digest))
+}
+
+fn invalid_session() -> ApiError {
+    ApiError::not_authorized("Invalid session for the user, session is expired.")
+}
+
+fn store_error(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "session store failure");
+    ApiError::unavailable()
+}
+
+impl Flows {
+    /// Opens a challenge for `user` and answers `InitiateAuth` with it.
+    pub(crate) async fn challenge(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        challenge: &str,
+        parameters: HashMap<String, String>,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let mut random = [0u8; 96];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
+        let token = STANDARD.encode(random);
+        let session = Session {
+            challenge: challenge.to_owned(),
+            pool_id: user.pool_id.clone(),
+            client_id: client.client.client_id.clone(),
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+        };
+        let minutes = match client.settings.auth_session_validity {
+            0 => 3,
+            m => m,
+        };
+        let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(
+                &session_key(&token),
+                value,
+                Duration::from_secs(u64::from(minutes) * 60),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(pb::InitiateAuthResponse {
+            challenge_name: challenge.to_owned(),
+            session: token,
+            challenge_parameters: parameters,
+            authentication_result: None,
+        })
+    }
+
+    /// The `NEW_PASSWORD_REQUIRED` challenge's parameters: the user's attributes and the
+    /// required ones they lack.
+    pub(crate) async fn new_password_challenge(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let attributes: serde_json::Map<String, serde_json::Value> = user
+            .attributes
+            .iter()
+            .filter(|a| a.name != "sub")
+            .map(|a| (a.name.clone(), a.value.clone().into()))
+            .collect();
+        let missing: Vec<String> = pool
+            .schema
+            .iter()
+            .filter(|s| s.required && s.name != "sub")
+            .filter(|s| !user.attributes.iter().any(|a| a.name == s.name))
+            .map(|s| format!("userAttributes.{}", s.name))
+            .collect();
+        let parameters = HashMap::from([
+            ("USER_ID_FOR_SRP".to_owned(), user.username.clone()),
+            (
+                "requiredAttributes".to_owned(),
+                serde_json::to_string(&missing).unwrap_or_default(),
+            ),
+            (
+                "userAttributes".to_owned(),
+                serde_json::Value::Object(attributes).to_string(),
+            ),
+        ]);
+        self.challenge(client, user, NEW_PASSWORD_REQUIRED, parameters)
+            .await
+    }
+
+    pub async fn respond_to_auth_challenge(
+        &self,
+        req: pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let client = self.client(&req.client_id).await?;
+        if !req.admin_pool_id.is_empty() && req.admin_pool_id != client.pool_id() {
+            return Err(ApiError::not_found(format!(
+                "User pool client {} does not exist.",
+                req.client_id
+            )));
+        }
+        match req.challenge_name.as_str() {
+            NEW_PASSWORD_REQUIRED => {}
+            "SMS_MFA"
+            | "EMAIL_OTP"
+            | "SOFTWARE_TOKEN_MFA"
+            | "SELECT_MFA_TYPE"
+            | "MFA_SETUP"
+            | "PASSWORD_VERIFIER"
+            | "CUSTOM_CHALLENGE"
+            | "DEVICE_SRP_AUTH"
+            | "DEVICE_PASSWORD_VERIFIER"
+            | "ADMIN_NO_SRP_AUTH"
+            | "SELECT_CHALLENGE"
+            | "SMS_OTP"
+            | "PASSWORD"
+            | "WEB_AUTHN"
+            | "PASSWORD_SRP" => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Unsupported challenge: {}",
+                    req.challenge_name
+                )));
+            }
+            other => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "1 validation error detected: Value '{other}' at 'challengeName' failed to satisfy constraint: Member must satisfy enum value set: [SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE, MFA_SETUP, PASSWORD_VERIFIER, CUSTOM_CHALLENGE, SELECT_CHALLENGE, DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, ADMIN_NO_SRP_AUTH, NEW_PASSWORD_REQUIRED, SMS_OTP, PASSWORD, WEB_AUTHN, PASSWORD_SRP]"
+                )));
+            }
+        }
+        let responses = &req.challenge_responses;
+        let username = responses
+            .get("USERNAME")
+            .ok_or_else(|| ApiError::invalid_parameter("Missing required parameter USERNAME"))?;
+        let new_password = responses.get("NEW_PASSWORD").ok_or_else(|| {
+            ApiError::invalid_parameter("Missing required parameter NEW_PASSWORD")
+        })?;
+        // The session is spent by this answer, right or wrong.
+        let raw = self
+            .sessions
+            .take(&session_key(&req.session))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
+            return Err(invalid_session());
+        }
+        let user = self
+            .user_by_name(&session.pool_id, username)
+            .await?
+            .filter(|u| u.sub == session.sub)
+            .ok_or_else(invalid_session)?;
+        client.check_secret_hash(
+            &[username, &user.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        if user.status != "FORCE_CHANGE_PASSWORD" {
+            return Err(invalid_session());
+        }
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let policy = pool.password_policy.unwrap_or_default();
+        password::check_policy(new_password, &Policy::from(&policy)).map_err(policy_error)?;
+        let attributes: Vec<Attribute> = responses
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("userAttributes.").map(|name| Attribute {
+                    name: name.to_owned(),
+                    value: v.clone(),
+                })
+            })
+            .collect();
+        if let Some(missing) = pool.schema.iter().find(|s| {
+            s.required
+                && s.name != "sub"
+                && !user.attributes.iter().any(|a| a.name == s.name)
+                && !attributes.iter().any(|a| a.name == s.name)
+        }) {
+            return Err(ApiError::invalid_parameter(format!(
+                "Invalid attributes given, {} is missing",
+                missing.name
+            )));
+        }
+        let caller = Some(dir::Caller {
+            region: req.region.clone(),
+            actor: Some(portcullis_proto::events::v1::Actor {
+                kind: portcullis_proto::events::v1::actor::Kind::User as i32,
+                id: user.sub.clone(),
+            }),
+            correlation_id: req.correlation_id.clone(),
+        });
+        if !attributes.is_empty() {
+            let request = dir::UpdateUserAttributesRequest {
+                caller: caller.clone(),
+                user: Some(dir::UserRef {
+                    pool_id: user.pool_id.clone(),
+                    username: String::new(),
+                    sub: user.sub.clone(),
+                }),
+                attributes,
+                by_admin: false,
+            };
+            self.directory
+                .clone()
+                .update_user_attributes(request)
+                .await?;
+        }
+        let hash = self
+            .hasher
+            .hash(new_password.clone())
+            .await
+            .map_err(pool_error)?;
+        self.replace_credential(&user, hash).await?;
+        let user = self
+            .record_password(&caller, &user, "NEW_PASSWORD_CHALLENGE", "CONFIRMED")
+            .await?;
+        let auth_time = self.clock.now_ms() / 1_000;
+        let tokens = self
+            .issue(&client, &user, auth_time, String::new(), true)
+            .await?;
+        Ok(authenticated(tokens))
+    }
+}
+
+/// Whether a temporary password set at `set_ms` is past the pool's validity.
+pub(crate) fn temporary_password_expired(set_ms: i64, now_ms: i64, days: u32) -> bool {
+    let days = if days == 0 { 7 } else { days };
+    now_ms - set_ms > i64::from(days) * 86_400_000
+}

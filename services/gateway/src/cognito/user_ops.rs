@@ -1,0 +1,511 @@
+//! User operations beyond sign-up and sign-in: administrators' user management, the
+//! user's own account with an access token, listing, and answering challenges.
+
+use std::collections::HashMap;
+
+use portcullis_errors::ApiError;
+use portcullis_proto::authn::v1 as authn;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::{Actor, MfaOption, actor::Kind};
+use portcullis_proto::token::v1 as tok;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Call;
+use super::ops::{UserRef, caller, delivery_details, token_user_error, verify_user_token};
+use super::shapes::{self, AttributeType, parse, required};
+use crate::AppState;
+
+const OPERATIONS: &[&str] = &[
+    "AdminCreateUser",
+    "AdminSetUserPassword",
+    "AdminResetUserPassword",
+    "AdminUpdateUserAttributes",
+    "AdminDeleteUserAttributes",
+    "AdminSetUserSettings",
+    "ListUsers",
+    "UpdateUserAttributes",
+    "DeleteUserAttributes",
+    "ChangePassword",
+    "GetUserAttributeVerificationCode",
+    "VerifyUserAttribute",
+    "SetUserSettings",
+    "RespondToAuthChallenge",
+    "AdminRespondToAuthChallenge",
+];
+
+pub fn handles(operation: &str) -> bool {
+    OPERATIONS.contains(&operation)
+}
+
+pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
+    match operation {
+        "AdminCreateUser" => admin_create_user(state, call).await,
+        "AdminSetUserPassword" => admin_set_user_password(state, call).await,
+        "AdminResetUserPassword" => admin_reset_user_password(state, call).await,
+        "AdminUpdateUserAttributes" => admin_update_user_attributes(state, call).await,
+        "AdminDeleteUserAttributes" => admin_delete_user_attributes(state, call).await,
+        "AdminSetUserSettings" => admin_set_user_settings(state, call).await,
+        "ListUsers" => list_users(state, call).await,
+        "UpdateUserAttributes" => update_user_attributes(state, call).await,
+        "DeleteUserAttributes" => delete_user_attributes(state, call).await,
+        "ChangePassword" => change_password(state, call).await,
+        "GetUserAttributeVerificationCode" => get_verification_code(state, call).await,
+        "VerifyUserAttribute" => verify_user_attribute(state, call).await,
+        "SetUserSettings" => set_user_settings(state, call).await,
+        "RespondToAuthChallenge" => respond_to_auth_challenge(state, call, false).await,
+        "AdminRespondToAuthChallenge" => respond_to_auth_challenge(state, call, true).await,
+        _ => Err(ApiError::internal()),
+    }
+}
+
+/// Cognito's `UserType`: what AdminCreateUser and ListUsers return for a user.
+fn user_type_out(user: &dir::User, attributes_to_get: Option<&[String]>) -> Value {
+    let mut attributes = shapes::attributes_out(&user.sub, &user.attributes);
+    if let (Some(wanted), Value::Array(list)) = (attributes_to_get, &mut attributes) {
+        list.retain(|a| {
+            a["Name"]
+                .as_str()
+                .is_some_and(|n| wanted.iter().any(|w| w == n))
+        });
+    }
+    shapes::compact(json!({
+        "Username": user.username,
+        "Attributes": attributes,
+        "UserCreateDate": user.creation_date,
+        "UserLastModifiedDate": user.last_modified_date,
+        "Enabled": user.enabled,
+        "UserStatus": user.status,
+        "MFAOptions": mfa_options_out(&user.mfa_options),
+    }))
+}
+
+pub(super) fn mfa_options_out(options: &[MfaOption]) -> Value {
+    if options.is_empty() {
+        return Value::Null;
+    }
+    options
+        .iter()
+        .map(|o| json!({"DeliveryMedium": o.delivery_medium, "AttributeName": o.attribute_name}))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MfaOptionType {
+    delivery_medium: Option<String>,
+    attribute_name: Option<String>,
+}
+
+fn mfa_options_in(options: Option<Vec<MfaOptionType>>) -> Vec<MfaOption> {
+    options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| MfaOption {
+            delivery_medium: o.delivery_medium.unwrap_or_default(),
+            attribute_name: o.attribute_name.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The caller of a self-service operation: the user the token names.
+fn user_caller(call: &Call, sub: &str) -> dir::Caller {
+    dir::Caller {
+        actor: Some(Actor {
+            kind: Kind::User as i32,
+            id: sub.to_owned(),
+        }),
+        ..caller(call)
+    }
+}
+
+fn by_sub(verified: &tok::VerifiedAccessToken) -> dir::UserRef {
+    dir::UserRef {
+        pool_id: verified.pool_id.clone(),
+        username: String::new(),
+        sub: verified.sub.clone(),
+    }
+}
+
+fn user_ref(req: UserRef) -> Result<dir::UserRef, ApiError> {
+    Ok(dir::UserRef {
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        sub: String::new(),
+    })
+}
+
+async fn admin_create_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        user_attributes: Option<Vec<AttributeType>>,
+        // Accepted for the pre-sign-up trigger, which is not run yet.
+        validation_data: Option<Vec<AttributeType>>,
+        temporary_password: Option<String>,
+        force_alias_creation: Option<bool>,
+        message_action: Option<String>,
+        desired_delivery_mediums: Option<Vec<String>>,
+        client_metadata: Option<HashMap<String, String>>,
+    }
+    let caller = caller(&call);
+    let req: Req = parse(call.body)?;
+    shapes::attributes_in(req.validation_data, "validationData")?;
+    let _ = req.client_metadata;
+    let request = authn::AdminCreateUserRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        user_attributes: shapes::attributes_in(req.user_attributes, "userAttributes")?,
+        temporary_password: req.temporary_password.unwrap_or_default(),
+        message_action: req.message_action.unwrap_or_default(),
+        desired_delivery_mediums: req.desired_delivery_mediums.unwrap_or_default(),
+        force_alias_creation: req.force_alias_creation.unwrap_or(false),
+    };
+    let user = state
+        .authn
+        .clone()
+        .admin_create_user(request)
+        .await?
+        .into_inner();
+    Ok(json!({ "User": user_type_out(&user, None) }))
+}
+
+async fn admin_set_user_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        permanent: Option<bool>,
+    }
+    let caller = caller(&call);
+    let req: Req = parse(call.body)?;
+    let request = authn::AdminSetUserPasswordRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        password: required(req.password, "password")?,
+        permanent: req.permanent.unwrap_or(false),
+    };
+    state.authn.clone().admin_set_user_password(request).await?;
+    Ok(json!({}))
+}
+
+async fn admin_reset_user_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: UserRef = parse(call.body)?;
+    let request = authn::AdminResetUserPasswordRequest {
+        caller: Some(caller),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+    };
+    state
+        .authn
+        .clone()
+        .admin_reset_user_password(request)
+        .await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributesReq {
+    user_pool_id: Option<String>,
+    username: Option<String>,
+    access_token: Option<String>,
+    user_attributes: Option<Vec<AttributeType>>,
+    user_attribute_names: Option<Vec<String>>,
+    // Accepted for triggers, which are not run yet.
+    client_metadata: Option<HashMap<String, String>>,
+}
+
+async fn admin_update_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: AttributesReq = parse(call.body)?;
+    let attributes = required(req.user_attributes, "userAttributes")?;
+    let request = authn::UpdateUserAttributesRequest {
+        caller: Some(caller),
+        user: Some(user_ref(UserRef {
+            user_pool_id: req.user_pool_id,
+            username: req.username,
+        })?),
+        attributes: shapes::attributes_in(Some(attributes), "userAttributes")?,
+        by_admin: true,
+        client_id: String::new(),
+    };
+    state.authn.clone().update_user_attributes(request).await?;
+    Ok(json!({}))
+}
+
+async fn admin_delete_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: AttributesReq = parse(call.body)?;
+    let request = dir::DeleteUserAttributesRequest {
+        caller: Some(caller),
+        user: Some(user_ref(UserRef {
+            user_pool_id: req.user_pool_id,
+            username: req.username,
+        })?),
+        names: required(req.user_attribute_names, "userAttributeNames")?,
+        by_admin: true,
+    };
+    state
+        .directory
+        .clone()
+        .delete_user_attributes(request)
+        .await?;
+    Ok(json!({}))
+}
+
+async fn admin_set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        #[serde(rename = "MFAOptions")]
+        mfa_options: Option<Vec<MfaOptionType>>,
+    }
+    let caller = caller(&call);
+    let req: Req = parse(call.body)?;
+    let options = required(req.mfa_options, "mFAOptions")?;
+    let request = dir::SetUserSettingsRequest {
+        caller: Some(caller),
+        user: Some(user_ref(UserRef {
+            user_pool_id: req.user_pool_id,
+            username: req.username,
+        })?),
+        mfa_options: mfa_options_in(Some(options)),
+    };
+    state.directory.clone().set_user_settings(request).await?;
+    Ok(json!({}))
+}
+
+async fn list_users(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        attributes_to_get: Option<Vec<String>>,
+        limit: Option<u32>,
+        pagination_token: Option<String>,
+        filter: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    if let Some(limit) = req.limit
+        && limit > 60
+    {
+        return Err(ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        )));
+    }
+    let request = dir::ListUsersRequest {
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        filter: req.filter.unwrap_or_default(),
+        limit: req.limit.unwrap_or(0),
+        pagination_token: req.pagination_token.unwrap_or_default(),
+    };
+    let listed = state
+        .directory
+        .clone()
+        .list_users(request)
+        .await?
+        .into_inner();
+    let wanted = req.attributes_to_get.as_deref();
+    let users: Vec<Value> = listed
+        .users
+        .iter()
+        .map(|u| user_type_out(u, wanted))
+        .collect();
+    Ok(shapes::compact(json!({
+        "Users": users,
+        "PaginationToken": Some(listed.pagination_token).filter(|t| !t.is_empty()),
+    })))
+}
+
+async fn update_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: AttributesReq = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let attributes = required(req.user_attributes, "userAttributes")?;
+    let request = authn::UpdateUserAttributesRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        user: Some(by_sub(&verified)),
+        attributes: shapes::attributes_in(Some(attributes), "userAttributes")?,
+        by_admin: false,
+        client_id: verified.client_id.clone(),
+    };
+    let response = state
+        .authn
+        .clone()
+        .update_user_attributes(request)
+        .await
+        .map_err(token_user_error)?
+        .into_inner();
+    let details: Vec<Value> = response
+        .code_delivery_details_list
+        .iter()
+        .map(delivery_details)
+        .collect();
+    let _ = (req.access_token, req.client_metadata);
+    Ok(shapes::compact(json!({
+        "CodeDeliveryDetailsList": Some(details).filter(|d| !d.is_empty()),
+    })))
+}
+
+async fn delete_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: AttributesReq = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let request = dir::DeleteUserAttributesRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        user: Some(by_sub(&verified)),
+        names: required(req.user_attribute_names, "userAttributeNames")?,
+        by_admin: false,
+    };
+    state
+        .directory
+        .clone()
+        .delete_user_attributes(request)
+        .await
+        .map_err(token_user_error)?;
+    Ok(json!({}))
+}
+
+async fn change_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        previous_password: Option<String>,
+        proposed_password: Option<String>,
+    }
+    let req: Req = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let request = authn::ChangePasswordRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        pool_id: verified.pool_id.clone(),
+        sub: verified.sub.clone(),
+        previous_password: req.previous_password.unwrap_or_default(),
+        proposed_password: required(req.proposed_password, "proposedPassword")?,
+    };
+    state
+        .authn
+        .clone()
+        .change_password(request)
+        .await
+        .map_err(token_user_error)?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VerifyReq {
+    attribute_name: Option<String>,
+    code: Option<String>,
+    client_metadata: Option<HashMap<String, String>>,
+}
+
+async fn get_verification_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: VerifyReq = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let _ = req.client_metadata;
+    let request = authn::GetUserAttributeVerificationCodeRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        pool_id: verified.pool_id.clone(),
+        sub: verified.sub.clone(),
+        attribute_name: required(req.attribute_name, "attributeName")?,
+    };
+    let response = state
+        .authn
+        .clone()
+        .get_user_attribute_verification_code(request)
+        .await
+        .map_err(token_user_error)?
+        .into_inner();
+    Ok(shapes::compact(json!({
+        "CodeDeliveryDetails": response.code_delivery_details.as_ref().map(delivery_details),
+    })))
+}
+
+async fn verify_user_attribute(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: VerifyReq = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let request = authn::VerifyUserAttributeRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        pool_id: verified.pool_id.clone(),
+        sub: verified.sub.clone(),
+        attribute_name: required(req.attribute_name, "attributeName")?,
+        code: required(req.code, "code")?,
+    };
+    state
+        .authn
+        .clone()
+        .verify_user_attribute(request)
+        .await
+        .map_err(token_user_error)?;
+    Ok(json!({}))
+}
+
+async fn set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        #[serde(rename = "MFAOptions")]
+        mfa_options: Option<Vec<MfaOptionType>>,
+    }
+    let req: Req = parse(call.body.clone())?;
+    let verified = verify_user_token(state, call.body.clone()).await?;
+    let options = required(req.mfa_options, "mFAOptions")?;
+    let request = dir::SetUserSettingsRequest {
+        caller: Some(user_caller(&call, &verified.sub)),
+        user: Some(by_sub(&verified)),
+        mfa_options: mfa_options_in(Some(options)),
+    };
+    state
+        .directory
+        .clone()
+        .set_user_settings(request)
+        .await
+        .map_err(token_user_error)?;
+    Ok(json!({}))
+}
+
+async fn respond_to_auth_challenge(
+    state: &AppState,
+    call: Call,
+    admin: bool,
+) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        client_id: Option<String>,
+        challenge_name: Option<String>,
+        session: Option<String>,
+        challenge_responses: Option<HashMap<String, String>>,
+    }
+    let req: Req = parse(call.body)?;
+    let admin_pool_id = if admin {
+        required(req.user_pool_id, "userPoolId")?
+    } else {
+        String::new()
+    };
+    let request = authn::RespondToAuthChallengeRequest {
+        region: call.region.clone(),
+        client_id: required(req.client_id, "clientId")?,
+        challenge_name: required(req.challenge_name, "challengeName")?,
+        session: req.session.unwrap_or_default(),
+        challenge_responses: req.challenge_responses.unwrap_or_default(),
+        admin_pool_id,
+        correlation_id: call.request_id.clone(),
+    };
+    let response = state
+        .authn
+        .clone()
+        .respond_to_auth_challenge(request)
+        .await?
+        .into_inner();
+    Ok(super::ops::auth_response_out(response))
+}

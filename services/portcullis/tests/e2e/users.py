@@ -1,0 +1,264 @@
+"""Users' lifecycle beyond sign-up, through boto3: AdminCreateUser with an invitation and
+the NEW_PASSWORD_REQUIRED challenge, admin password operations, attribute updates and
+verification, settings, ListUsers with filters and pages, and the error paths.
+Usage: users.py URL OUTBOX_PATH"""
+
+import json
+import sys
+import uuid
+
+import boto3
+import botocore
+from botocore.config import Config
+
+url, outbox = sys.argv[1], sys.argv[2]
+config = Config(retries={"max_attempts": 1})
+admin = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1", config=config)
+public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
+                      config=config.merge(Config(signature_version=botocore.UNSIGNED)))
+
+
+def expect_error(code, call, **kwargs):
+    try:
+        call(**kwargs)
+    except botocore.exceptions.ClientError as err:
+        got = err.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {err.response['Error'].get('Message')}"
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] < 500, err.response
+        return err.response["Error"]["Message"]
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+def messages_for(username):
+    with open(outbox) as f:
+        messages = [json.loads(line) for line in f if line.strip()]
+    return [m for m in messages if m["username"] == username and m["pool_id"] == pool_id]
+
+
+def attributes(user, key="UserAttributes"):
+    return {a["Name"]: a["Value"] for a in user[key]}
+
+
+def sign_in(username, password):
+    return public.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                AuthParameters={"USERNAME": username, "PASSWORD": password})
+
+
+suffix = uuid.uuid4().hex[:8]
+pool_id = admin.create_user_pool(
+    PoolName=f"users-{suffix}", AutoVerifiedAttributes=["email"],
+    Schema=[{"Name": "tier", "AttributeDataType": "String", "Mutable": True}],
+)["UserPool"]["Id"]
+client_id = admin.create_user_pool_client(
+    UserPoolId=pool_id, ClientName="app",
+    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                       "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+
+# --- AdminCreateUser: invitation, temporary password, NEW_PASSWORD_REQUIRED -----------
+created = admin.admin_create_user(
+    UserPoolId=pool_id, Username="nina",
+    UserAttributes=[{"Name": "email", "Value": "nina@example.com"},
+                    {"Name": "email_verified", "Value": "true"}],
+    DesiredDeliveryMediums=["EMAIL"])["User"]
+assert created["Username"] == "nina" and created["UserStatus"] == "FORCE_CHANGE_PASSWORD", created
+assert created["Enabled"] is True and "UserCreateDate" in created and "UserLastModifiedDate" in created
+assert attributes(created, "Attributes")["email_verified"] == "true"
+[invite] = messages_for("nina")
+assert invite["kind"] == "AdminCreateUser" and invite["channel"] == "email", invite
+assert "nina" in invite["message"] and invite["code"] in invite["message"], invite
+temporary = invite["code"]
+print("ok - AdminCreateUser sends an invitation with a generated temporary password")
+
+challenge = sign_in("nina", temporary)
+assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED" and challenge["Session"], challenge
+params = challenge["ChallengeParameters"]
+assert params["USER_ID_FOR_SRP"] == "nina" and json.loads(params["requiredAttributes"]) == []
+assert json.loads(params["userAttributes"])["email"] == "nina@example.com"
+expect_error("InvalidPasswordException", public.respond_to_auth_challenge, ClientId=client_id,
+             ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
+             ChallengeResponses={"USERNAME": "nina", "NEW_PASSWORD": "short"})
+# The session was spent by that answer: a new sign-in opens a new one.
+expect_error("NotAuthorizedException", public.respond_to_auth_challenge, ClientId=client_id,
+             ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
+             ChallengeResponses={"USERNAME": "nina", "NEW_PASSWORD": "N3w!Password"})
+challenge = sign_in("nina", temporary)
+answered = public.respond_to_auth_challenge(
+    ClientId=client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
+    ChallengeResponses={"USERNAME": "nina", "NEW_PASSWORD": "N3w!Password",
+                        "userAttributes.name": "Nina"})
+assert answered["AuthenticationResult"]["AccessToken"], answered
+nina = admin.admin_get_user(UserPoolId=pool_id, Username="nina")
+assert nina["UserStatus"] == "CONFIRMED" and attributes(nina)["name"] == "Nina", nina
+expect_error("NotAuthorizedException", sign_in, username="nina", password=temporary)
+sign_in("nina", "N3w!Password")
+print("ok - NEW_PASSWORD_REQUIRED replaces the temporary password once")
+
+expect_error("UsernameExistsException", admin.admin_create_user, UserPoolId=pool_id, Username="nina")
+assert "Resend not possible" in expect_error(
+    "UnsupportedUserStateException", admin.admin_create_user, UserPoolId=pool_id, Username="nina",
+    MessageAction="RESEND")
+expect_error("UserNotFoundException", admin.admin_create_user, UserPoolId=pool_id, Username="ghost",
+             MessageAction="RESEND")
+expect_error("InvalidPasswordException", admin.admin_create_user, UserPoolId=pool_id, Username="weak",
+             TemporaryPassword="abc")
+expect_error("InvalidParameterException", admin.admin_create_user, UserPoolId=pool_id, Username="odd",
+             MessageAction="SHOUT")
+expect_error("ResourceNotFoundException", admin.admin_create_user, UserPoolId="us-east-1_nopenope1",
+             Username="x")
+admin.admin_create_user(UserPoolId=pool_id, Username="omar", TemporaryPassword="Temp!Pass1",
+                        MessageAction="SUPPRESS",
+                        UserAttributes=[{"Name": "email", "Value": "omar@example.com"}])
+assert messages_for("omar") == []
+resent = admin.admin_create_user(UserPoolId=pool_id, Username="omar", MessageAction="RESEND",
+                                 DesiredDeliveryMediums=["EMAIL"])["User"]
+assert resent["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+[again] = messages_for("omar")
+expect_error("NotAuthorizedException", sign_in, username="omar", password="Temp!Pass1")
+assert sign_in("omar", again["code"])["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+print("ok - AdminCreateUser SUPPRESS, RESEND and its errors")
+
+# --- admin passwords -------------------------------------------------------------------
+admin.admin_set_user_password(UserPoolId=pool_id, Username="omar", Password="Perm!Pass1", Permanent=True)
+assert admin.admin_get_user(UserPoolId=pool_id, Username="omar")["UserStatus"] == "CONFIRMED"
+sign_in("omar", "Perm!Pass1")["AuthenticationResult"]
+admin.admin_set_user_password(UserPoolId=pool_id, Username="omar", Password="Temp!Pass2", Permanent=False)
+assert admin.admin_get_user(UserPoolId=pool_id, Username="omar")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+assert sign_in("omar", "Temp!Pass2")["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+expect_error("InvalidPasswordException", admin.admin_set_user_password, UserPoolId=pool_id,
+             Username="omar", Password="xy", Permanent=True)
+expect_error("UserNotFoundException", admin.admin_set_user_password, UserPoolId=pool_id,
+             Username="ghost", Password="Perm!Pass1", Permanent=True)
+print("ok - AdminSetUserPassword permanent and temporary")
+
+admin.admin_reset_user_password(UserPoolId=pool_id, Username="nina")
+assert admin.admin_get_user(UserPoolId=pool_id, Username="nina")["UserStatus"] == "RESET_REQUIRED"
+expect_error("PasswordResetRequiredException", sign_in, username="nina", password="N3w!Password")
+reset = messages_for("nina")[-1]
+assert reset["kind"] == "AdminResetUserPassword", reset
+public.confirm_forgot_password(ClientId=client_id, Username="nina", ConfirmationCode=reset["code"],
+                               Password="Reset!Pass1")
+assert admin.admin_get_user(UserPoolId=pool_id, Username="nina")["UserStatus"] == "CONFIRMED"
+sign_in("nina", "Reset!Pass1")
+# Omar's email is not verified: there is nowhere to send a code.
+expect_error("InvalidParameterException", admin.admin_reset_user_password, UserPoolId=pool_id,
+             Username="omar")
+print("ok - AdminResetUserPassword requires a reset with a code")
+
+# --- attributes --------------------------------------------------------------------------
+admin.admin_update_user_attributes(UserPoolId=pool_id, Username="nina", UserAttributes=[
+    {"Name": "custom:tier", "Value": "gold"}, {"Name": "given_name", "Value": "Nin"}])
+nina = attributes(admin.admin_get_user(UserPoolId=pool_id, Username="nina"))
+assert nina["custom:tier"] == "gold" and nina["given_name"] == "Nin" and nina["email_verified"] == "true"
+assert "does not exist in the schema" in expect_error(
+    "InvalidParameterException", admin.admin_update_user_attributes, UserPoolId=pool_id,
+    Username="nina", UserAttributes=[{"Name": "custom:nope", "Value": "1"}])
+expect_error("InvalidParameterException", admin.admin_update_user_attributes, UserPoolId=pool_id,
+             Username="nina", UserAttributes=[{"Name": "sub", "Value": "x"}])
+expect_error("InvalidParameterException", admin.admin_update_user_attributes, UserPoolId=pool_id,
+             Username="nina", UserAttributes=[{"Name": "email", "Value": "not-an-email"}])
+expect_error("UserNotFoundException", admin.admin_update_user_attributes, UserPoolId=pool_id,
+             Username="ghost", UserAttributes=[{"Name": "name", "Value": "x"}])
+admin.admin_delete_user_attributes(UserPoolId=pool_id, Username="nina", UserAttributeNames=["given_name"])
+assert "given_name" not in attributes(admin.admin_get_user(UserPoolId=pool_id, Username="nina"))
+expect_error("InvalidParameterException", admin.admin_delete_user_attributes, UserPoolId=pool_id,
+             Username="nina", UserAttributeNames=["sub"])
+print("ok - AdminUpdateUserAttributes and AdminDeleteUserAttributes")
+
+access = sign_in("nina", "Reset!Pass1")["AuthenticationResult"]["AccessToken"]
+changed = public.update_user_attributes(AccessToken=access, UserAttributes=[
+    {"Name": "email", "Value": "nina.new@example.com"}])
+assert changed["CodeDeliveryDetailsList"] == [
+    {"Destination": "n***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}], changed
+nina = attributes(public.get_user(AccessToken=access))
+assert nina["email"] == "nina.new@example.com" and nina["email_verified"] == "false", nina
+code = messages_for("nina")[-1]
+assert code["kind"] == "VerifyUserAttribute" and code["destination"] == "nina.new@example.com", code
+expect_error("CodeMismatchException", public.verify_user_attribute, AccessToken=access,
+             AttributeName="email", Code="000000" if code["code"] != "000000" else "111111")
+public.verify_user_attribute(AccessToken=access, AttributeName="email", Code=code["code"])
+assert attributes(public.get_user(AccessToken=access))["email_verified"] == "true"
+expect_error("ExpiredCodeException", public.verify_user_attribute, AccessToken=access,
+             AttributeName="email", Code=code["code"])
+sent = public.get_user_attribute_verification_code(AccessToken=access, AttributeName="email")
+assert sent["CodeDeliveryDetails"]["AttributeName"] == "email", sent
+expect_error("NotAuthorizedException", public.update_user_attributes, AccessToken=access,
+             UserAttributes=[{"Name": "email_verified", "Value": "true"}])
+public.delete_user_attributes(AccessToken=access, UserAttributeNames=["custom:tier"])
+assert "custom:tier" not in attributes(public.get_user(AccessToken=access))
+expect_error("NotAuthorizedException", public.update_user_attributes, AccessToken="not.a.token",
+             UserAttributes=[{"Name": "name", "Value": "x"}])
+print("ok - UpdateUserAttributes sends a code, VerifyUserAttribute redeems it once")
+
+public.change_password(AccessToken=access, PreviousPassword="Reset!Pass1", ProposedPassword="Chang3d!Pass")
+expect_error("NotAuthorizedException", public.change_password, AccessToken=access,
+             PreviousPassword="wrong-Pass1", ProposedPassword="Chang3d!Pass2")
+expect_error("InvalidPasswordException", public.change_password, AccessToken=access,
+             PreviousPassword="Chang3d!Pass", ProposedPassword="short")
+expect_error("NotAuthorizedException", sign_in, username="nina", password="Reset!Pass1")
+sign_in("nina", "Chang3d!Pass")
+print("ok - ChangePassword checks the previous password and the policy")
+
+admin.admin_update_user_attributes(UserPoolId=pool_id, Username="nina", UserAttributes=[
+    {"Name": "phone_number", "Value": "+15555550100"}])
+admin.admin_set_user_settings(UserPoolId=pool_id, Username="nina", MFAOptions=[
+    {"DeliveryMedium": "SMS", "AttributeName": "phone_number"}])
+got = admin.admin_get_user(UserPoolId=pool_id, Username="nina")
+assert got["MFAOptions"] == [{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}], got
+public.set_user_settings(AccessToken=access, MFAOptions=[])
+assert "MFAOptions" not in admin.admin_get_user(UserPoolId=pool_id, Username="nina")
+expect_error("InvalidParameterException", admin.admin_set_user_settings, UserPoolId=pool_id,
+             Username="nina", MFAOptions=[{"DeliveryMedium": "PIGEON", "AttributeName": "phone_number"}])
+print("ok - AdminSetUserSettings and SetUserSettings")
+
+# --- ListUsers -----------------------------------------------------------------------------
+for i in range(7):
+    admin.admin_create_user(UserPoolId=pool_id, Username=f"list-{i}", MessageAction="SUPPRESS",
+                            UserAttributes=[{"Name": "email", "Value": f"List{i}@Example.com"},
+                                            {"Name": "family_name", "Value": "Reddy" if i % 2 else "Obi"}])
+everyone = [u["Username"] for page in admin.get_paginator("list_users").paginate(
+    UserPoolId=pool_id, PaginationConfig={"PageSize": 3}) for u in page["Users"]]
+assert everyone == sorted(everyone) and len(everyone) == 9, everyone
+page = admin.list_users(UserPoolId=pool_id, Limit=3)
+assert len(page["Users"]) == 3 and page["PaginationToken"], page
+user = page["Users"][0]
+assert set(user) >= {"Username", "Attributes", "UserCreateDate", "UserLastModifiedDate", "Enabled",
+                     "UserStatus"}, user
+reddy = admin.list_users(UserPoolId=pool_id, Filter='family_name = "reddy"')["Users"]
+assert sorted(u["Username"] for u in reddy) == ["list-1", "list-3", "list-5"], reddy
+prefixed = admin.list_users(UserPoolId=pool_id, Filter='email ^= "list"', AttributesToGet=["email"])["Users"]
+assert len(prefixed) == 7 and all(set(attributes(u, "Attributes")) == {"email"} for u in prefixed), prefixed
+forced = admin.list_users(UserPoolId=pool_id, Filter='cognito:user_status = "FORCE_CHANGE_PASSWORD"')
+assert len(forced["Users"]) == 8, [u["Username"] for u in forced["Users"]]
+expect_error("InvalidParameterException", admin.list_users, UserPoolId=pool_id, Filter='custom:tier = "x"')
+expect_error("InvalidParameterException", admin.list_users, UserPoolId=pool_id, Filter="email = unquoted")
+expect_error("InvalidParameterException", admin.list_users, UserPoolId=pool_id, Limit=61)
+expect_error("InvalidParameterException", admin.list_users, UserPoolId=pool_id, PaginationToken="garbage")
+expect_error("ResourceNotFoundException", admin.list_users, UserPoolId="us-east-1_nopenope1")
+print("ok - ListUsers pages, filters and projects attributes")
+
+# --- wrong shapes ----------------------------------------------------------------------------
+import urllib.request  # noqa: E402
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+
+
+def raw(operation, body):
+    request = AWSRequest(method="POST", url=url, data=json.dumps(body), headers={
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}"})
+    SigV4Auth(boto3.Session().get_credentials(), "cognito-idp", "us-east-1").add_auth(request)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=request.body, headers=dict(request.headers),
+                                                           method="POST")) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+status, body = raw("AdminCreateUser", {"UserPoolId": pool_id, "Username": 5})
+assert status == 400 and body["__type"] == "SerializationException", body
+status, body = raw("ListUsers", {"UserPoolId": pool_id, "Limit": "ten"})
+assert status == 400 and body["__type"] == "SerializationException", body
+status, body = raw("AdminSetUserPassword", {"UserPoolId": pool_id, "Username": "nina"})
+assert status == 400 and body["__type"] == "InvalidParameterException", body
+print("ok - wrong member types and missing members")
