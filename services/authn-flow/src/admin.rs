@@ -87,6 +87,7 @@ impl Flows {
                 attributes: req.user_attributes.clone(),
                 confirmed: false,
                 temporary_password: true,
+                force_alias_creation: req.force_alias_creation,
             };
             match self.directory.clone().create_user(request).await {
                 Ok(user) => user.into_inner(),

@@ -319,6 +319,7 @@ impl Flows {
             attributes: req.user_attributes,
             confirmed: false,
             temporary_password: false,
+            force_alias_creation: false,
         };
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
@@ -442,6 +443,7 @@ impl Flows {
             pool_id: user.pool_id.clone(),
             username: user.username.clone(),
             verified_attribute: attribute,
+            force_alias_creation: req.force_alias_creation,
         };
         self.directory.clone().confirm_user(request).await?;
         Ok(pb::ConfirmSignUpResponse {})

@@ -209,6 +209,7 @@ impl DirectoryRpc for DirectoryService {
                 } else {
                     UserStatus::Unconfirmed
                 },
+                req.force_alias_creation,
                 &meta,
             )
             .await?;
@@ -246,6 +247,7 @@ impl DirectoryRpc for DirectoryService {
                 &req.pool_id,
                 &req.username,
                 Some(req.verified_attribute).filter(|a| !a.is_empty()),
+                req.force_alias_creation,
                 &meta,
             )
             .await?;

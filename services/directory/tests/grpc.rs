@@ -133,6 +133,7 @@ fn create_user(pool_id: &str, username: &str) -> pb::CreateUserRequest {
         }],
         confirmed: false,
         temporary_password: false,
+        force_alias_creation: false,
     }
 }
 

@@ -98,4 +98,5 @@ fn user_lifecycle_operations_work_through_boto3() {
     let _server = start(data.path(), port);
     let outbox = data.path().join("outbox.jsonl");
     python(&e2e("users.py"), &[&url, outbox.to_str().unwrap()]);
+    python(&e2e("aliases.py"), &[&url, outbox.to_str().unwrap()]);
 }

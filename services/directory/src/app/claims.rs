@@ -14,6 +14,7 @@ use portcullis_eventlog::{KeyValue, KvError, StreamId};
 use serde::{Deserialize, Serialize};
 
 use super::store::AggregateStore;
+use crate::domain::pool::Pool;
 use crate::domain::{Aggregate, user::User};
 
 #[derive(Serialize, Deserialize)]
@@ -101,7 +102,7 @@ impl Claims {
                     revision: entry.revision,
                 }));
             }
-            if !self.is_orphan(pool_id, &existing).await? {
+            if !self.is_orphan(pool_id, key, &existing).await? {
                 return Ok(ClaimOutcome::Taken);
             }
             tracing::warn!(pool_id, "taking over an orphaned name claim");
@@ -119,17 +120,56 @@ impl Claims {
         Ok(ClaimOutcome::Taken)
     }
 
-    async fn is_orphan(&self, pool_id: &str, claim: &Claim) -> Result<bool, ApiError> {
+    async fn is_orphan(&self, pool_id: &str, key: &str, claim: &Claim) -> Result<bool, ApiError> {
         if self.store.now_ms() - claim.at_ms < self.grace_ms {
             return Ok(false);
         }
         let Ok(stream) = StreamId::new(pool_id, User::KIND, &claim.owner) else {
             return Ok(true);
         };
-        // Orphaned when the owner never came to exist or no longer exists (a crash
-        // between deleting a user and releasing their name).
+        // Orphaned when the owner never came to exist, no longer exists (a crash between
+        // deleting a user and releasing their name), or no longer has the name (a crash
+        // between changing it and releasing the old one).
         let owner = self.store.load::<User>(&stream).await?;
-        Ok(owner.aggregate.state.is_none())
+        let Some(owner) = owner.aggregate.state else {
+            return Ok(true);
+        };
+        let pool_stream = AggregateStore::stream::<Pool>(pool_id, pool_id)?;
+        let pool = self.store.load::<Pool>(&pool_stream).await?.aggregate;
+        Ok(pool.state.is_some_and(|p| {
+            !super::names::claimed_keys(&p.settings, &owner)
+                .iter()
+                .any(|k| k == key)
+        }))
+    }
+
+    /// Moves a claim to `owner` whoever holds it; returns the previous owner.
+    pub async fn take_over(&self, key: &str, owner: &str) -> Result<Option<String>, ApiError> {
+        let claim = Claim {
+            owner: owner.to_owned(),
+            at_ms: self.store.now_ms(),
+        };
+        let value = Bytes::from(serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?);
+        for _ in 0..4 {
+            let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+                match self.kv.create(key, value.clone()).await {
+                    Ok(_) => return Ok(None),
+                    Err(KvError::Conflict) => continue,
+                    Err(err) => return Err(kv_error(err)),
+                }
+            };
+            let previous: Claim =
+                serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+            match self.kv.update(key, value.clone(), entry.revision).await {
+                Ok(_) => return Ok(Some(previous.owner).filter(|p| p != owner)),
+                Err(KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+        }
+        Err(ApiError::new(
+            portcullis_errors::ErrorCode::ConcurrentModificationException,
+            "The name is being changed concurrently, retry the request.",
+        ))
     }
 
     /// Releases `key` if `owner` still holds it (a deleted user's name); a claim someone

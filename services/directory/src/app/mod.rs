@@ -2,6 +2,7 @@
 //! services need. Transport-free; `grpc.rs` adapts it.
 
 pub mod claims;
+mod names;
 pub mod store;
 mod users;
 
@@ -17,7 +18,7 @@ use crate::domain::client::{Client, ClientCommand, ClientState};
 use crate::domain::pool::{Pool, PoolCommand, PoolState};
 use crate::domain::user::{User, UserCommand, UserState, UserStatus};
 use crate::projections::{PoolSummary, Projection};
-use claims::{ClaimOutcome, Claims, name_key};
+use claims::Claims;
 pub use store::{AggregateStore, CommandMeta};
 
 /// Everything the directory's handlers need.
@@ -207,6 +208,7 @@ impl Directory {
     }
 
     /// Creates a user under a sub the caller chose (so it could store credentials first).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_user(
         &self,
         pool_id: &str,
@@ -214,42 +216,43 @@ impl Directory {
         username: &str,
         attributes: Vec<Attribute>,
         status: UserStatus,
+        force_alias: bool,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         let (pool, _) = self.pool(pool_id).await?;
-        let name = Username::parse(username).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        Username::parse(username).map_err(|e| ApiError::invalid_parameter(e.0))?;
         uuid::Uuid::parse_str(sub).map_err(|_| ApiError::invalid_parameter("Invalid sub."))?;
-        let key = name_key(pool_id, &unique_name(&pool.settings, &name));
-        let held = match self.claims.claim(pool_id, &key, sub).await? {
-            ClaimOutcome::Held(held) => held,
-            ClaimOutcome::Taken => return Err(username_exists(&pool.settings)),
-        };
-        let stream = AggregateStore::stream::<User>(pool_id, sub)?;
+        names::check_username_format(&pool.settings, username)?;
         let command = UserCommand::SignUp {
             pool_id: pool_id.to_owned(),
-            pool: Box::new(pool.settings),
+            pool: Box::new(pool.settings.clone()),
             sub: sub.to_owned(),
             username: username.to_owned(),
             attributes,
             status,
         };
-        match self.store.execute::<User>(&stream, &command, meta).await {
-            Ok(done) => done.aggregate.state.ok_or_else(ApiError::internal),
-            Err(err) => {
-                self.claims.release(held).await;
-                Err(err)
-            }
-        }
+        self.execute_named(pool_id, sub, &pool.settings, &command, force_alias, meta)
+            .await?
+            .ok_or_else(ApiError::internal)
     }
 
-    /// Finds a user by the name they sign in with, or by their internal name.
+    /// Finds a user by the name they sign in with (user name or alias), or by their
+    /// internal name.
     pub async fn user_by_name(&self, pool_id: &str, username: &str) -> Result<UserState, ApiError> {
         let (pool, _) = self.pool(pool_id).await?;
         let name = Username::parse(username).map_err(|e| ApiError::invalid_parameter(e.0))?;
-        let key = name_key(pool_id, &unique_name(&pool.settings, &name));
-        if let Some(sub) = self.claims.owner(&key).await? {
-            let user = self.user_by_sub(pool_id, &sub).await?;
-            return Ok(user);
+        for key in names::lookup_keys(pool_id, &pool.settings, &name) {
+            if let Some(sub) = self.claims.owner(&key).await? {
+                // A claim whose owner is gone (or moved on) names nobody.
+                match self.user_by_sub(pool_id, &sub).await {
+                    Ok(user) if names::claimed_keys(&pool.settings, &user).contains(&key) => {
+                        return Ok(user);
+                    }
+                    Ok(_) => {}
+                    Err(err) if err.code == ErrorCode::UserNotFoundException => {}
+                    Err(err) => return Err(err),
+                }
+            }
         }
         // In pools where an email or phone number is the user name, the internal name is
         // the sub, and Cognito accepts it wherever a user name is expected.
@@ -271,15 +274,22 @@ impl Directory {
         pool_id: &str,
         username: &str,
         verified_attribute: Option<String>,
+        force_alias: bool,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
+        let (pool, _) = self.pool(pool_id).await?;
         let user = self.user_by_name(pool_id, username).await?;
-        let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
-        let done = self
-            .store
-            .execute::<User>(&stream, &UserCommand::Confirm { verified_attribute }, meta)
-            .await?;
-        done.aggregate.state.ok_or_else(ApiError::internal)
+        let command = UserCommand::Confirm { verified_attribute };
+        self.execute_named(
+            pool_id,
+            &user.sub,
+            &pool.settings,
+            &command,
+            force_alias,
+            meta,
+        )
+        .await?
+        .ok_or_else(ApiError::internal)
     }
 
     pub async fn record_password_change(
@@ -322,64 +332,21 @@ impl Directory {
     ) -> Result<(), ApiError> {
         let (pool, _) = self.pool(pool_id).await?;
         let user = self.user_by_name(pool_id, username).await?;
-        let stream = AggregateStore::stream::<User>(pool_id, &user.sub)?;
-        self.store
-            .execute::<User>(&stream, &UserCommand::Delete, meta)
-            .await?;
-        for name in claimed_names(&pool.settings, &user) {
-            self.claims
-                .release_owned(&name_key(pool_id, &name), &user.sub)
-                .await?;
-        }
+        self.execute_named(
+            pool_id,
+            &user.sub,
+            &pool.settings,
+            &UserCommand::Delete,
+            false,
+            meta,
+        )
+        .await?;
         Ok(())
     }
 
     pub fn store(&self) -> &AggregateStore {
         &self.store
     }
-}
-
-/// The unique form of a sign-in name: case folded unless the pool is case sensitive;
-/// email addresses always compare case-insensitively.
-fn unique_name(settings: &UserPoolSettings, name: &Username) -> String {
-    let is_email =
-        settings.username_attributes.iter().any(|a| a == "email") && name.as_str().contains('@');
-    name.unique_key(settings.username_case_sensitive && !is_email)
-}
-
-/// The unique names a user may hold, derived from their state the same way
-/// `create_user` derived the one it claimed: the user name, or in pools where an email
-/// or phone number is the user name, those attributes.
-fn claimed_names(settings: &UserPoolSettings, user: &UserState) -> Vec<String> {
-    let mut names = Vec::new();
-    if settings.username_attributes.is_empty() {
-        names.push(user.username.clone());
-    }
-    for attribute in &settings.username_attributes {
-        if let Some(value) = user.attribute(attribute) {
-            names.push(value.to_owned());
-        }
-    }
-    names
-        .into_iter()
-        .filter_map(|name| Username::parse(&name).ok())
-        .map(|name| unique_name(settings, &name))
-        .collect()
-}
-
-fn username_exists(settings: &UserPoolSettings) -> ApiError {
-    let message = if settings.username_attributes.iter().any(|a| a == "email") {
-        "An account with the given email already exists."
-    } else if settings
-        .username_attributes
-        .iter()
-        .any(|a| a == "phone_number")
-    {
-        "An account with the given phone_number already exists."
-    } else {
-        "User already exists"
-    };
-    ApiError::new(ErrorCode::UsernameExistsException, message)
 }
 
 fn secret_key(pool_id: &str, client_id: &str) -> String {

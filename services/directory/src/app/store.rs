@@ -34,6 +34,12 @@ impl CommandMeta {
             correlation_id: correlation_id.to_owned(),
         }
     }
+
+    /// A further command caused by this one: same actor and correlation, its own id
+    /// (reusing the id would make the store take it for a retry of the first).
+    pub fn follow_up(&self) -> Self {
+        Self::new(self.actor.clone(), &self.correlation_id)
+    }
 }
 
 pub struct Loaded<A> {

@@ -1,11 +1,10 @@
 //! User operations beyond creation and sign-in: attributes, verification, password
 //! status, settings and listing.
 
-use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_errors::ApiError;
 use portcullis_proto::events::v1::{Attribute, MfaOption};
 
-use super::claims::{ClaimOutcome, name_key};
-use super::{AggregateStore, CommandMeta, Directory, claimed_names, user_not_found};
+use super::{AggregateStore, CommandMeta, Directory, user_not_found};
 use crate::domain::user::{User, UserCommand, UserState, Writer};
 use crate::projections::{UserFilter, UserPage};
 
@@ -23,9 +22,7 @@ impl Directory {
         done.aggregate.state.ok_or_else(user_not_found)
     }
 
-    /// Sets attributes. Where an email or phone number is the user name, a new value is
-    /// claimed before the change and the old one released after it, so two users never
-    /// sign in with the same name.
+    /// Sets attributes, keeping user names and aliases unique.
     pub async fn update_user_attributes(
         &self,
         pool_id: &str,
@@ -35,69 +32,14 @@ impl Directory {
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         let (pool, _) = self.pool(pool_id).await?;
-        let before = self.user_by_sub(pool_id, sub).await?;
-        let mut held = Vec::new();
-        for attribute in &attributes {
-            if !pool.settings.username_attributes.contains(&attribute.name)
-                || before.attribute(&attribute.name) == Some(attribute.value.as_str())
-            {
-                continue;
-            }
-            let Ok(name) = portcullis_types::Username::parse(&attribute.value) else {
-                continue; // the domain refuses the value with the schema's message
-            };
-            let key = name_key(pool_id, &super::unique_name(&pool.settings, &name));
-            match self.claims.claim(pool_id, &key, sub).await? {
-                ClaimOutcome::Held(claim) => held.push(claim),
-                ClaimOutcome::Taken => {
-                    for claim in held {
-                        self.claims.release(claim).await;
-                    }
-                    return Err(ApiError::new(
-                        ErrorCode::AliasExistsException,
-                        format!(
-                            "An account with the given {} already exists.",
-                            attribute.name
-                        ),
-                    ));
-                }
-            }
-        }
         let command = UserCommand::UpdateAttributes {
             pool: Box::new(pool.settings.clone()),
             attributes,
             writer,
         };
-        let after = match self.on_user(pool_id, sub, &command, meta).await {
-            Ok(after) => after,
-            Err(err) => {
-                for claim in held {
-                    self.claims.release(claim).await;
-                }
-                return Err(err);
-            }
-        };
-        self.release_stale_names(&pool.settings, &before, &after)
-            .await?;
-        Ok(after)
-    }
-
-    /// Frees the names `before` held that `after` no longer does.
-    async fn release_stale_names(
-        &self,
-        settings: &portcullis_proto::events::v1::UserPoolSettings,
-        before: &UserState,
-        after: &UserState,
-    ) -> Result<(), ApiError> {
-        let kept = claimed_names(settings, after);
-        for name in claimed_names(settings, before) {
-            if !kept.contains(&name) {
-                self.claims
-                    .release_owned(&name_key(&before.pool_id, &name), &before.sub)
-                    .await?;
-            }
-        }
-        Ok(())
+        self.execute_named(pool_id, sub, &pool.settings, &command, false, meta)
+            .await?
+            .ok_or_else(user_not_found)
     }
 
     pub async fn delete_user_attributes(
@@ -124,8 +66,11 @@ impl Directory {
         name: String,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
-        self.on_user(pool_id, sub, &UserCommand::VerifyAttribute { name }, meta)
-            .await
+        let (pool, _) = self.pool(pool_id).await?;
+        let command = UserCommand::VerifyAttribute { name };
+        self.execute_named(pool_id, sub, &pool.settings, &command, false, meta)
+            .await?
+            .ok_or_else(user_not_found)
     }
 
     pub async fn require_password_reset(

@@ -217,6 +217,7 @@ async fn admin_confirm_sign_up(state: &AppState, call: Call) -> Result<Value, Ap
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
         verified_attribute: String::new(),
+        force_alias_creation: false,
     };
     state.directory.clone().confirm_user(request).await?;
     Ok(json!({}))
@@ -369,6 +370,7 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
         secret_hash: Option<String>,
         username: Option<String>,
         confirmation_code: Option<String>,
+        force_alias_creation: Option<bool>,
     }
     let req: Req = parse(call.body)?;
     let request = authn::ConfirmSignUpRequest {
@@ -378,6 +380,7 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
         username: required(req.username, "username")?,
         confirmation_code: required(req.confirmation_code, "confirmationCode")?,
         correlation_id: call.request_id.clone(),
+        force_alias_creation: req.force_alias_creation.unwrap_or(false),
     };
     state.authn.clone().confirm_sign_up(request).await?;
     Ok(json!({}))
