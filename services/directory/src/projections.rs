@@ -163,6 +163,28 @@ async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: wa
     }
 }
 
+/// Records a change to a listed pool: its modification time and perhaps a new name.
+fn touch_pool(
+    pools: &mut redb::Table<&str, &[u8]>,
+    pool_id: &str,
+    name: Option<String>,
+    at_ms: i64,
+) -> Result<(), redb::Error> {
+    let current = pools
+        .get(pool_id)?
+        .and_then(|v| serde_json::from_slice::<PoolSummary>(v.value()).ok());
+    let Some(mut summary) = current else {
+        return Ok(());
+    };
+    if let Some(name) = name {
+        summary.name = name;
+    }
+    summary.modified_ms = at_ms;
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+    pools.insert(pool_id, bytes.as_slice())?;
+    Ok(())
+}
+
 /// Applies records in one transaction with the cursor; returns the new cursor.
 #[tracing::instrument(name = "projection_batch", skip_all, fields(records = records.len()))]
 fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
@@ -189,6 +211,18 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                         };
                         let bytes = serde_json::to_vec(&summary).unwrap_or_default();
                         pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
+                    }
+                    Some(Payload::UserPoolUpdated(updated)) => {
+                        let id = updated.pool_id.as_str();
+                        let name = updated.settings.map(|s| s.pool_name);
+                        touch_pool(&mut pools, id, name, envelope.time_ms)?;
+                    }
+                    Some(Payload::CustomAttributesAdded(added)) => {
+                        touch_pool(&mut pools, &added.pool_id, None, envelope.time_ms)?;
+                    }
+                    Some(Payload::UserPoolDeleted(deleted)) => {
+                        pools.remove(deleted.pool_id.as_str())?;
+                        counts.remove(deleted.pool_id.as_str())?;
                     }
                     Some(Payload::UserSignedUp(user)) => {
                         let count = counts.get(user.pool_id.as_str())?.map_or(0, |v| v.value());

@@ -89,3 +89,11 @@ fn the_spine_path_works_through_boto3_and_survives_a_restart() {
     let _server = start(data.path(), port);
     python(&e2e("after_restart.py"), &[&url, &state]);
 }
+
+#[test]
+fn user_pool_administration_works_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("pools.py"), &[&format!("http://127.0.0.1:{port}")]);
+}

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod pool;
+pub mod pool_settings;
 pub mod schema;
 pub mod user;
 
@@ -43,6 +44,11 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserDisabled(_) => "UserDisabled",
         Event::UserEnabled(_) => "UserEnabled",
         Event::UserDeleted(_) => "UserDeleted",
+        Event::UserPoolUpdated(_) => "UserPoolUpdated",
+        Event::UserPoolDeleted(_) => "UserPoolDeleted",
+        Event::CustomAttributesAdded(_) => "CustomAttributesAdded",
+        Event::UserPoolTagsChanged(_) => "UserPoolTagsChanged",
+        Event::LogDeliveryConfigured(_) => "LogDeliveryConfigured",
     }
 }
 
