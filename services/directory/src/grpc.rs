@@ -11,7 +11,7 @@ use portcullis_types::Region;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::app::{CommandMeta, Directory};
+use crate::app::{CommandMeta, Directory, pool_arn};
 use crate::domain::client::ClientState;
 use crate::domain::pool::PoolState;
 use crate::domain::user::{UserState, UserStatus, Writer};
@@ -41,10 +41,7 @@ fn meta(caller: Option<pb::Caller>) -> CommandMeta {
 
 fn pool_message(state: PoolState, users: u64, region: &str) -> pb::UserPool {
     pb::UserPool {
-        arn: format!(
-            "arn:aws:cognito-idp:{region}:000000000000:userpool/{}",
-            state.id
-        ),
+        arn: pool_arn(region, &state.id),
         id: state.id,
         settings: Some(state.settings),
         creation_date: seconds(state.created_ms),
@@ -100,6 +97,11 @@ impl DirectoryService {
     }
 }
 
+/// The region a pool id starts with.
+fn region_of(pool_id: &str) -> &str {
+    pool_id.rsplit_once('_').map_or("", |(r, _)| r)
+}
+
 type RecordStream = Pin<Box<dyn Stream<Item = Result<Record, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -129,8 +131,11 @@ impl DirectoryRpc for DirectoryService {
     ) -> Result<Response<pb::UserPool>, Status> {
         let pool_id = req.into_inner().pool_id;
         let (state, users) = self.app.pool(&pool_id).await?;
-        let region = pool_id.rsplit_once('_').map_or("", |(r, _)| r).to_owned();
-        Ok(Response::new(pool_message(state, users, &region)))
+        Ok(Response::new(pool_message(
+            state,
+            users,
+            region_of(&pool_id),
+        )))
     }
 
     async fn list_user_pools(
@@ -381,6 +386,128 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(pb::ListUsersResponse {
             users: page.users.into_iter().map(user_message).collect(),
             pagination_token: page.next.unwrap_or_default(),
+        }))
+    }
+
+    async fn update_user_pool(
+        &self,
+        req: Request<pb::UpdateUserPoolRequest>,
+    ) -> Result<Response<pb::UserPool>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (state, users) = self
+            .app
+            .update_pool(
+                &req.pool_id,
+                req.settings.unwrap_or_default(),
+                req.replace_tags,
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(pool_message(
+            state,
+            users,
+            region_of(&req.pool_id),
+        )))
+    }
+
+    async fn delete_user_pool(
+        &self,
+        req: Request<pb::DeleteUserPoolRequest>,
+    ) -> Result<Response<pb::DeleteUserPoolResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app.delete_pool(&req.pool_id, &meta).await?;
+        Ok(Response::new(pb::DeleteUserPoolResponse {}))
+    }
+
+    async fn add_custom_attributes(
+        &self,
+        req: Request<pb::AddCustomAttributesRequest>,
+    ) -> Result<Response<pb::UserPool>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (state, users) = self
+            .app
+            .add_custom_attributes(&req.pool_id, req.attributes, &meta)
+            .await?;
+        Ok(Response::new(pool_message(
+            state,
+            users,
+            region_of(&req.pool_id),
+        )))
+    }
+
+    async fn get_signing_certificate(
+        &self,
+        req: Request<pb::GetSigningCertificateRequest>,
+    ) -> Result<Response<pb::SigningCertificate>, Status> {
+        let certificate = self
+            .app
+            .signing_certificate(&req.into_inner().pool_id)
+            .await?;
+        Ok(Response::new(pb::SigningCertificate { certificate }))
+    }
+
+    async fn tag_resource(
+        &self,
+        req: Request<pb::TagResourceRequest>,
+    ) -> Result<Response<pb::ResourceTags>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let tags = self
+            .app
+            .change_tags(&req.resource_arn, req.tags, Vec::new(), &meta)
+            .await?;
+        Ok(Response::new(pb::ResourceTags { tags }))
+    }
+
+    async fn untag_resource(
+        &self,
+        req: Request<pb::UntagResourceRequest>,
+    ) -> Result<Response<pb::ResourceTags>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let tags = self
+            .app
+            .change_tags(&req.resource_arn, Vec::new(), req.tag_keys, &meta)
+            .await?;
+        Ok(Response::new(pb::ResourceTags { tags }))
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        req: Request<pb::ListTagsForResourceRequest>,
+    ) -> Result<Response<pb::ResourceTags>, Status> {
+        let tags = self.app.tags(&req.into_inner().resource_arn).await?;
+        Ok(Response::new(pb::ResourceTags { tags }))
+    }
+
+    async fn set_log_delivery_configuration(
+        &self,
+        req: Request<pb::SetLogDeliveryConfigurationRequest>,
+    ) -> Result<Response<pb::LogDeliveryConfiguration>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let log_configurations = self
+            .app
+            .set_log_delivery(&req.pool_id, req.log_configurations, &meta)
+            .await?;
+        Ok(Response::new(pb::LogDeliveryConfiguration {
+            pool_id: req.pool_id,
+            log_configurations,
+        }))
+    }
+
+    async fn get_log_delivery_configuration(
+        &self,
+        req: Request<pb::GetLogDeliveryConfigurationRequest>,
+    ) -> Result<Response<pb::LogDeliveryConfiguration>, Status> {
+        let pool_id = req.into_inner().pool_id;
+        let log_configurations = self.app.log_delivery(&pool_id).await?;
+        Ok(Response::new(pb::LogDeliveryConfiguration {
+            pool_id,
+            log_configurations,
         }))
     }
 

@@ -16,7 +16,8 @@ use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
 use portcullis_proto::directory::v1 as pb;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::events::v1::{
-    Attribute, UserPoolClientSettings, UserPoolSettings, envelope::Payload,
+    Attribute, LogConfiguration, SchemaAttribute, Tag, UserPoolClientSettings, UserPoolSettings,
+    envelope::Payload,
 };
 use portcullis_testkit::nats::NatsServer;
 use portcullis_types::SystemClock;
@@ -462,6 +463,215 @@ async fn list_user_pools_pages_through_the_region(running: Running) {
     );
 }
 
+async fn pools_are_updated_tagged_extended_and_deleted(running: Running) {
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let update = pb::UpdateUserPoolRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        settings: Some(UserPoolSettings {
+            pool_name: "renamed".into(),
+            deletion_protection: "ACTIVE".into(),
+            ..Default::default()
+        }),
+        replace_tags: false,
+    };
+    let updated = client.update_user_pool(update).await.unwrap().into_inner();
+    let settings = updated.settings.unwrap();
+    assert_eq!(settings.pool_name, "renamed");
+    assert_eq!(settings.mfa_configuration, "OFF");
+    let listed = client
+        .list_user_pools(pb::ListUserPoolsRequest {
+            region: "us-east-1".into(),
+            max_results: 60,
+            next_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.user_pools[0].settings.as_ref().unwrap().pool_name,
+        "renamed"
+    );
+
+    let added = pb::AddCustomAttributesRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        attributes: vec![SchemaAttribute {
+            name: "plan".into(),
+            attribute_data_type: "String".into(),
+            mutable: true,
+            ..Default::default()
+        }],
+    };
+    let pool = client
+        .add_custom_attributes(added.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let schema = pool.settings.unwrap().schema;
+    assert!(schema.iter().any(|a| a.name == "custom:plan"));
+    let err = ApiError::from(client.add_custom_attributes(added).await.unwrap_err());
+    assert_eq!(
+        err.message,
+        "Existing attribute already has name custom:plan."
+    );
+
+    let arn = pool.arn;
+    let tag = pb::TagResourceRequest {
+        caller: caller(),
+        resource_arn: arn.clone(),
+        tags: vec![Tag {
+            key: "team".into(),
+            value: "identity".into(),
+        }],
+    };
+    assert_eq!(
+        client
+            .tag_resource(tag)
+            .await
+            .unwrap()
+            .into_inner()
+            .tags
+            .len(),
+        1
+    );
+    let untag = pb::UntagResourceRequest {
+        caller: caller(),
+        resource_arn: arn.clone(),
+        tag_keys: vec!["team".into()],
+    };
+    assert!(
+        client
+            .untag_resource(untag)
+            .await
+            .unwrap()
+            .into_inner()
+            .tags
+            .is_empty()
+    );
+
+    let log = pb::SetLogDeliveryConfigurationRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        log_configurations: vec![LogConfiguration {
+            log_level: "ERROR".into(),
+            event_source: "userNotification".into(),
+            ..Default::default()
+        }],
+    };
+    client.set_log_delivery_configuration(log).await.unwrap();
+    let got = client
+        .get_log_delivery_configuration(pb::GetLogDeliveryConfigurationRequest {
+            pool_id: pool_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.log_configurations[0].log_level, "ERROR");
+
+    let certificates = client.clone();
+    let certificate = |pool_id: String| {
+        let mut client = certificates.clone();
+        async move {
+            client
+                .get_signing_certificate(pb::GetSigningCertificateRequest { pool_id })
+                .await
+                .map(|r| r.into_inner().certificate)
+        }
+    };
+    let first = certificate(pool_id.clone()).await.unwrap();
+    assert!(first.starts_with("MII"), "{first}");
+    assert_eq!(certificate(pool_id.clone()).await.unwrap(), first);
+
+    let created = client
+        .create_user_pool_client(pb::CreateUserPoolClientRequest {
+            caller: caller(),
+            pool_id: pool_id.clone(),
+            settings: Some(UserPoolClientSettings {
+                client_name: "app".into(),
+                ..Default::default()
+            }),
+            generate_secret: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    client
+        .create_user(create_user(&pool_id, "dora"))
+        .await
+        .unwrap();
+    let delete = pb::DeleteUserPoolRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+    };
+    let err = ApiError::from(client.delete_user_pool(delete.clone()).await.unwrap_err());
+    assert_eq!(err.code, ErrorCode::InvalidParameterException);
+    let unprotect = pb::UpdateUserPoolRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        settings: Some(UserPoolSettings::default()),
+        replace_tags: false,
+    };
+    client.update_user_pool(unprotect).await.unwrap();
+    client.delete_user_pool(delete.clone()).await.unwrap();
+
+    let err = ApiError::from(
+        client
+            .describe_user_pool(pb::DescribeUserPoolRequest {
+                pool_id: pool_id.clone(),
+            })
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, ErrorCode::ResourceNotFoundException);
+    assert_eq!(err.message, format!("User pool {pool_id} does not exist."));
+    let by_client_only = pb::DescribeUserPoolClientRequest {
+        pool_id: String::new(),
+        client_id: created.client_id,
+    };
+    assert_eq!(
+        code(
+            client
+                .describe_user_pool_client(by_client_only)
+                .await
+                .unwrap_err()
+        ),
+        ErrorCode::ResourceNotFoundException
+    );
+    let user = pb::GetUserRequest {
+        pool_id: pool_id.clone(),
+        key: Some(pb::get_user_request::Key::Username("dora".into())),
+    };
+    assert_eq!(
+        code(client.get_user(user).await.unwrap_err()),
+        ErrorCode::ResourceNotFoundException
+    );
+    assert_eq!(
+        code(client.delete_user_pool(delete).await.unwrap_err()),
+        ErrorCode::ResourceNotFoundException
+    );
+    assert_eq!(
+        code(certificate(pool_id.clone()).await.unwrap_err()),
+        ErrorCode::ResourceNotFoundException
+    );
+    let listed = client
+        .list_user_pools(pb::ListUserPoolsRequest {
+            region: "us-east-1".into(),
+            max_results: 60,
+            next_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.user_pools.iter().all(|p| p.id != pool_id));
+    let tags = pb::ListTagsForResourceRequest { resource_arn: arn };
+    assert_eq!(
+        code(client.list_tags_for_resource(tags).await.unwrap_err()),
+        ErrorCode::ResourceNotFoundException
+    );
+}
+
 /// Cluster only: the embedded default's subscribers follow the log instead.
 #[tokio::test(flavor = "multi_thread")]
 async fn events_are_published_to_nats_subjects() {
@@ -662,4 +872,5 @@ on_every_backend!(
     subscribe_resumes_exactly_where_a_client_left_off,
     list_user_pools_pages_through_the_region,
     users_are_listed_filtered_and_paged_from_the_read_model,
+    pools_are_updated_tagged_extended_and_deleted,
 );

@@ -100,3 +100,11 @@ fn user_lifecycle_operations_work_through_boto3() {
     python(&e2e("users.py"), &[&url, outbox.to_str().unwrap()]);
     python(&e2e("aliases.py"), &[&url, outbox.to_str().unwrap()]);
 }
+
+#[test]
+fn user_pool_administration_works_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("pools.py"), &[&format!("http://127.0.0.1:{port}")]);
+}

@@ -1,8 +1,10 @@
 //! Command and query handlers: load -> decide -> append, and the reads the other
 //! services need. Transport-free; `grpc.rs` adapts it.
 
+mod certificate;
 pub mod claims;
 mod names;
+mod pools;
 pub mod store;
 mod users;
 
@@ -19,6 +21,7 @@ use crate::domain::pool::{Pool, PoolCommand, PoolState};
 use crate::domain::user::{User, UserCommand, UserState, UserStatus};
 use crate::projections::{PoolSummary, Projection};
 use claims::Claims;
+pub use pools::pool_arn;
 pub use store::{AggregateStore, CommandMeta};
 
 /// Everything the directory's handlers need.
@@ -88,6 +91,17 @@ impl Directory {
             .ok_or_else(|| pool_not_found(pool_id))?;
         let users = self.projection.user_count(pool_id).await?;
         Ok((state, users))
+    }
+
+    /// Whether the pool exists, without counting its users.
+    async fn pool_exists(&self, pool_id: &str) -> Result<(), ApiError> {
+        let id = PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let stream = AggregateStore::stream::<Pool>(id.as_str(), id.as_str())?;
+        let loaded = self.store.load::<Pool>(&stream).await?;
+        match loaded.aggregate.state {
+            Some(_) => Ok(()),
+            None => Err(pool_not_found(pool_id)),
+        }
     }
 
     /// Pools of a region; sees every write acknowledged anywhere before the call.
@@ -185,8 +199,9 @@ impl Directory {
             pool_id.to_owned()
         };
         let pool_id = pool_id.as_str();
-        let pool = PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
-        let stream = AggregateStore::stream::<Client>(pool.as_str(), id.as_str())?;
+        // The clients of a deleted pool are gone with it.
+        self.pool_exists(pool_id).await?;
+        let stream = AggregateStore::stream::<Client>(pool_id, id.as_str())?;
         let state = self
             .store
             .load::<Client>(&stream)
@@ -264,6 +279,8 @@ impl Directory {
     }
 
     pub async fn user_by_sub(&self, pool_id: &str, sub: &str) -> Result<UserState, ApiError> {
+        // The users of a deleted pool are gone with it.
+        self.pool_exists(pool_id).await?;
         let stream = AggregateStore::stream::<User>(pool_id, sub).map_err(|_| user_not_found())?;
         let user = self.store.load::<User>(&stream).await?.aggregate;
         user.state.ok_or_else(user_not_found)

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod pool;
+pub mod pool_settings;
 pub mod schema;
 pub mod user;
 
@@ -49,6 +50,11 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserAddedToGroup(_) => "UserAddedToGroup",
         Event::UserRemovedFromGroup(_) => "UserRemovedFromGroup",
         Event::UserSettingsChanged(_) => "UserSettingsChanged",
+        Event::UserPoolUpdated(_) => "UserPoolUpdated",
+        Event::UserPoolDeleted(_) => "UserPoolDeleted",
+        Event::CustomAttributesAdded(_) => "CustomAttributesAdded",
+        Event::UserPoolTagsChanged(_) => "UserPoolTagsChanged",
+        Event::LogDeliveryConfigured(_) => "LogDeliveryConfigured",
     }
 }
 

@@ -182,6 +182,28 @@ async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: wa
     }
 }
 
+/// Records a change to a listed pool: its modification time and perhaps a new name.
+fn touch_pool(
+    pools: &mut redb::Table<&str, &[u8]>,
+    pool_id: &str,
+    name: Option<String>,
+    at_ms: i64,
+) -> Result<(), redb::Error> {
+    let current = pools
+        .get(pool_id)?
+        .and_then(|v| serde_json::from_slice::<PoolSummary>(v.value()).ok());
+    let Some(mut summary) = current else {
+        return Ok(());
+    };
+    if let Some(name) = name {
+        summary.name = name;
+    }
+    summary.modified_ms = at_ms;
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+    pools.insert(pool_id, bytes.as_slice())?;
+    Ok(())
+}
+
 /// Applies records in one transaction with the cursor; returns the new cursor.
 #[tracing::instrument(name = "projection_batch", skip_all, fields(records = records.len()))]
 fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
@@ -217,15 +239,30 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                     }
                     continue;
                 }
-                if let Some(Payload::UserPoolCreated(created)) = envelope.payload {
-                    let summary = PoolSummary {
-                        id: created.pool_id.clone(),
-                        name: created.settings.map(|s| s.pool_name).unwrap_or_default(),
-                        created_ms: envelope.time_ms,
-                        modified_ms: envelope.time_ms,
-                    };
-                    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
-                    pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
+                match envelope.payload {
+                    Some(Payload::UserPoolCreated(created)) => {
+                        let summary = PoolSummary {
+                            id: created.pool_id.clone(),
+                            name: created.settings.map(|s| s.pool_name).unwrap_or_default(),
+                            created_ms: envelope.time_ms,
+                            modified_ms: envelope.time_ms,
+                        };
+                        let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+                        pools.insert(created.pool_id.as_str(), bytes.as_slice())?;
+                    }
+                    Some(Payload::UserPoolUpdated(updated)) => {
+                        let id = updated.pool_id.as_str();
+                        let name = updated.settings.map(|s| s.pool_name);
+                        touch_pool(&mut pools, id, name, envelope.time_ms)?;
+                    }
+                    Some(Payload::CustomAttributesAdded(added)) => {
+                        touch_pool(&mut pools, &added.pool_id, None, envelope.time_ms)?;
+                    }
+                    Some(Payload::UserPoolDeleted(deleted)) => {
+                        pools.remove(deleted.pool_id.as_str())?;
+                        counts.remove(deleted.pool_id.as_str())?;
+                    }
+                    _ => {}
                 }
             }
         }

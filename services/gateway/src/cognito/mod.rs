@@ -5,6 +5,8 @@
 //! operations exist and which ones AWS clients send unsigned is not a hand-kept list.
 
 mod ops;
+mod pool_ops;
+mod pool_shapes;
 mod shapes;
 mod user_ops;
 

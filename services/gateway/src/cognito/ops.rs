@@ -12,6 +12,7 @@ use portcullis_proto::token::v1 as tok;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
 use crate::AppState;
@@ -38,10 +39,7 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "GetUser" => get_user(state, call).await,
         "DeleteUser" => delete_user(state, call).await,
         other if super::user_ops::handles(other) => super::user_ops::run(state, other, call).await,
-        other => Err(ApiError::new(
-            ErrorCode::UnsupportedOperationException,
-            format!("{other} is not implemented by this version of Portcullis."),
-        )),
+        other => super::pool_ops::run(state, other, call).await,
     }
 }
 
@@ -87,7 +85,7 @@ pub(super) struct UserRef {
 
 async fn create_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let caller = caller(&call);
-    let settings = parse::<shapes::CreateUserPoolRequest>(call.body)?.into_settings()?;
+    let settings = parse::<pool_shapes::CreateUserPoolRequest>(call.body)?.into_settings()?;
     let request = dir::CreateUserPoolRequest {
         caller: Some(caller),
         settings: Some(settings),
@@ -98,7 +96,7 @@ async fn create_user_pool(state: &AppState, call: Call) -> Result<Value, ApiErro
         .create_user_pool(request)
         .await?
         .into_inner();
-    Ok(json!({ "UserPool": shapes::user_pool_out(&pool) }))
+    Ok(json!({ "UserPool": pool_shapes::user_pool_out(&pool) }))
 }
 
 async fn describe_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -110,7 +108,7 @@ async fn describe_user_pool(state: &AppState, call: Call) -> Result<Value, ApiEr
         .describe_user_pool(dir::DescribeUserPoolRequest { pool_id })
         .await?
         .into_inner();
-    Ok(json!({ "UserPool": shapes::user_pool_out(&pool) }))
+    Ok(json!({ "UserPool": pool_shapes::user_pool_out(&pool) }))
 }
 
 async fn list_user_pools(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -135,7 +133,7 @@ async fn list_user_pools(state: &AppState, call: Call) -> Result<Value, ApiError
     let pools: Vec<Value> = listed
         .user_pools
         .iter()
-        .map(shapes::user_pool_summary_out)
+        .map(pool_shapes::user_pool_summary_out)
         .collect();
     Ok(shapes::compact(json!({
         "UserPools": pools,
