@@ -6,6 +6,8 @@
 //! domain decides is exactly what the log stores and subscribers receive.
 
 pub mod client;
+pub mod client_rules;
+pub mod group;
 pub mod pool;
 pub mod schema;
 pub mod user;
@@ -43,6 +45,13 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserDisabled(_) => "UserDisabled",
         Event::UserEnabled(_) => "UserEnabled",
         Event::UserDeleted(_) => "UserDeleted",
+        Event::UserPoolClientUpdated(_) => "UserPoolClientUpdated",
+        Event::UserPoolClientDeleted(_) => "UserPoolClientDeleted",
+        Event::UserPoolClientSecretAdded(_) => "UserPoolClientSecretAdded",
+        Event::UserPoolClientSecretDeleted(_) => "UserPoolClientSecretDeleted",
+        Event::GroupCreated(_) => "GroupCreated",
+        Event::GroupUpdated(_) => "GroupUpdated",
+        Event::GroupDeleted(_) => "GroupDeleted",
     }
 }
 
