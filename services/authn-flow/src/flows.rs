@@ -207,17 +207,27 @@ impl ClientInfo {
     }
 
     /// Checks `SECRET_HASH` when the client has a secret. Any of `names` may be the one
-    /// the client hashed (the name typed, or the internal name).
+    /// the client hashed (the name typed, or the internal name), and any current secret
+    /// the key (a client holds two while its secret is rotated).
     pub(crate) fn check_secret_hash(
         &self,
         names: &[&str],
         given: Option<&str>,
     ) -> Result<(), ApiError> {
-        let Some(secret) = &self.client.client_secret else {
-            return Ok(());
+        let secrets: Vec<&String> = if self.client.client_secrets.is_empty() {
+            self.client.client_secret.iter().collect()
+        } else {
+            self.client.client_secrets.iter().collect()
         };
-        let ok =
-            given.is_some_and(|g| secret_hash::matches(secret, names, &self.client.client_id, g));
+        if secrets.is_empty() {
+            return Ok(());
+        }
+        let client_id = &self.client.client_id;
+        let ok = given.is_some_and(|g| {
+            secrets.iter().fold(false, |found, secret| {
+                found | secret_hash::matches(secret, names, client_id, g)
+            })
+        });
         if ok {
             Ok(())
         } else {

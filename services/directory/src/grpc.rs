@@ -11,10 +11,13 @@ use portcullis_types::Region;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use crate::app::groups::{GroupChanges, NewGroup};
 use crate::app::{CommandMeta, Directory, pool_arn};
-use crate::domain::client::ClientState;
+use crate::domain::client::{ClientState, SecretInfo};
+use crate::domain::group::GroupState;
 use crate::domain::pool::PoolState;
 use crate::domain::user::{UserState, UserStatus, Writer};
+use crate::projections::GroupSummary;
 
 pub struct DirectoryService {
     app: Directory,
@@ -50,14 +53,48 @@ fn pool_message(state: PoolState, users: u64, region: &str) -> pb::UserPool {
     }
 }
 
-fn client_message(state: ClientState, secret: Option<String>) -> pb::UserPoolClient {
+/// The client with its secrets; the first (oldest) is the one Cognito describes.
+fn client_message(state: ClientState, secrets: Vec<String>) -> pb::UserPoolClient {
     pb::UserPoolClient {
         pool_id: state.pool_id,
         client_id: state.client_id,
         settings: Some(state.settings),
-        client_secret: secret,
+        client_secret: secrets.first().cloned(),
         creation_date: seconds(state.created_ms),
         last_modified_date: seconds(state.modified_ms),
+        client_secrets: secrets,
+    }
+}
+
+fn secret_message(secret: SecretInfo, value: Option<String>) -> pb::ClientSecretDescriptor {
+    pb::ClientSecretDescriptor {
+        client_secret_id: secret.id,
+        client_secret_value: value,
+        client_secret_create_date: seconds(secret.created_ms),
+    }
+}
+
+fn group_message(state: GroupState) -> pb::Group {
+    pb::Group {
+        pool_id: state.pool_id,
+        group_name: state.name,
+        description: state.description,
+        role_arn: state.role_arn,
+        precedence: state.precedence,
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+    }
+}
+
+fn group_summary_message(group: GroupSummary) -> pb::Group {
+    pb::Group {
+        pool_id: group.pool_id,
+        group_name: group.name,
+        description: group.description,
+        role_arn: group.role_arn,
+        precedence: group.precedence,
+        creation_date: seconds(group.created_ms),
+        last_modified_date: seconds(group.modified_ms),
     }
 }
 
@@ -173,16 +210,17 @@ impl DirectoryRpc for DirectoryService {
     ) -> Result<Response<pb::UserPoolClient>, Status> {
         let req = req.into_inner();
         let meta = meta(req.caller);
-        let (state, secret) = self
+        let (state, secrets) = self
             .app
             .create_client(
                 &req.pool_id,
                 req.settings.unwrap_or_default(),
                 req.generate_secret,
+                req.client_secret,
                 &meta,
             )
             .await?;
-        Ok(Response::new(client_message(state, secret)))
+        Ok(Response::new(client_message(state, secrets)))
     }
 
     async fn describe_user_pool_client(
@@ -190,8 +228,8 @@ impl DirectoryRpc for DirectoryService {
         req: Request<pb::DescribeUserPoolClientRequest>,
     ) -> Result<Response<pb::UserPoolClient>, Status> {
         let req = req.into_inner();
-        let (state, secret) = self.app.client(&req.pool_id, &req.client_id).await?;
-        Ok(Response::new(client_message(state, secret)))
+        let (state, secrets) = self.app.client(&req.pool_id, &req.client_id).await?;
+        Ok(Response::new(client_message(state, secrets)))
     }
 
     async fn create_user(
@@ -544,5 +582,169 @@ impl DirectoryRpc for DirectoryService {
             futures::future::ready(out)
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn update_user_pool_client(
+        &self,
+        req: Request<pb::UpdateUserPoolClientRequest>,
+    ) -> Result<Response<pb::UserPoolClient>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (state, secrets) = self
+            .app
+            .update_client(
+                &req.pool_id,
+                &req.client_id,
+                req.settings.unwrap_or_default(),
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(client_message(state, secrets)))
+    }
+
+    async fn delete_user_pool_client(
+        &self,
+        req: Request<pb::DeleteUserPoolClientRequest>,
+    ) -> Result<Response<pb::DeleteUserPoolClientResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app
+            .delete_client(&req.pool_id, &req.client_id, &meta)
+            .await?;
+        Ok(Response::new(pb::DeleteUserPoolClientResponse {}))
+    }
+
+    async fn list_user_pool_clients(
+        &self,
+        req: Request<pb::ListUserPoolClientsRequest>,
+    ) -> Result<Response<pb::ListUserPoolClientsResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.next_token).filter(|t| !t.is_empty());
+        let (clients, next) = self
+            .app
+            .list_clients(&req.pool_id, req.max_results, token)
+            .await?;
+        let clients = clients
+            .into_iter()
+            .map(|c| pb::UserPoolClientDescription {
+                pool_id: c.pool_id,
+                client_id: c.client_id,
+                client_name: c.name,
+            })
+            .collect();
+        Ok(Response::new(pb::ListUserPoolClientsResponse {
+            clients,
+            next_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn add_user_pool_client_secret(
+        &self,
+        req: Request<pb::AddUserPoolClientSecretRequest>,
+    ) -> Result<Response<pb::ClientSecretDescriptor>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (secret, value) = self
+            .app
+            .add_client_secret(&req.pool_id, &req.client_id, req.client_secret, &meta)
+            .await?;
+        Ok(Response::new(secret_message(secret, value)))
+    }
+
+    async fn delete_user_pool_client_secret(
+        &self,
+        req: Request<pb::DeleteUserPoolClientSecretRequest>,
+    ) -> Result<Response<pb::DeleteUserPoolClientSecretResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app
+            .delete_client_secret(&req.pool_id, &req.client_id, &req.client_secret_id, &meta)
+            .await?;
+        Ok(Response::new(pb::DeleteUserPoolClientSecretResponse {}))
+    }
+
+    async fn list_user_pool_client_secrets(
+        &self,
+        req: Request<pb::ListUserPoolClientSecretsRequest>,
+    ) -> Result<Response<pb::ListUserPoolClientSecretsResponse>, Status> {
+        let req = req.into_inner();
+        let secrets = self
+            .app
+            .client_secrets(&req.pool_id, &req.client_id)
+            .await?;
+        Ok(Response::new(pb::ListUserPoolClientSecretsResponse {
+            client_secrets: secrets
+                .into_iter()
+                .map(|s| secret_message(s, None))
+                .collect(),
+        }))
+    }
+
+    async fn create_group(
+        &self,
+        req: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let new = NewGroup {
+            name: req.group_name,
+            description: req.description,
+            role_arn: req.role_arn,
+            precedence: req.precedence,
+        };
+        let group = self.app.create_group(&req.pool_id, new, &meta).await?;
+        Ok(Response::new(group_message(group)))
+    }
+
+    async fn get_group(
+        &self,
+        req: Request<pb::GetGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let req = req.into_inner();
+        let group = self.app.group(&req.pool_id, &req.group_name).await?;
+        Ok(Response::new(group_message(group)))
+    }
+
+    async fn update_group(
+        &self,
+        req: Request<pb::UpdateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let changes = GroupChanges {
+            description: req.description,
+            role_arn: req.role_arn,
+            precedence: req.precedence,
+        };
+        let group = self
+            .app
+            .update_group(&req.pool_id, &req.group_name, changes, &meta)
+            .await?;
+        Ok(Response::new(group_message(group)))
+    }
+
+    async fn delete_group(
+        &self,
+        req: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app
+            .delete_group(&req.pool_id, &req.group_name, &meta)
+            .await?;
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn list_groups(
+        &self,
+        req: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.next_token).filter(|t| !t.is_empty());
+        let (groups, next) = self.app.list_groups(&req.pool_id, req.limit, token).await?;
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: groups.into_iter().map(group_summary_message).collect(),
+            next_token: next.unwrap_or_default(),
+        }))
     }
 }

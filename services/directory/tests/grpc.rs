@@ -162,6 +162,7 @@ async fn pools_clients_and_users_round_trip(running: Running) {
             ..Default::default()
         }),
         generate_secret: true,
+        client_secret: None,
     };
     let created = client
         .create_user_pool_client(request)
@@ -593,6 +594,7 @@ async fn pools_are_updated_tagged_extended_and_deleted(running: Running) {
                 ..Default::default()
             }),
             generate_secret: false,
+            client_secret: None,
         })
         .await
         .unwrap()
@@ -669,6 +671,247 @@ async fn pools_are_updated_tagged_extended_and_deleted(running: Running) {
     assert_eq!(
         code(client.list_tags_for_resource(tags).await.unwrap_err()),
         ErrorCode::ResourceNotFoundException
+    );
+}
+
+async fn new_client(
+    client: &mut DirectoryClient<Channel>,
+    pool_id: &str,
+    name: &str,
+) -> pb::UserPoolClient {
+    let request = pb::CreateUserPoolClientRequest {
+        caller: caller(),
+        pool_id: pool_id.into(),
+        settings: Some(UserPoolClientSettings {
+            client_name: name.into(),
+            ..Default::default()
+        }),
+        generate_secret: true,
+        client_secret: None,
+    };
+    client
+        .create_user_pool_client(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn clients_are_updated_listed_deleted_and_rotate_secrets(running: Running) {
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let created = new_client(&mut client, &pool_id, "first").await;
+    let first_secret = created.client_secret.clone().unwrap();
+    let update = pb::UpdateUserPoolClientRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        client_id: created.client_id.clone(),
+        settings: Some(UserPoolClientSettings {
+            client_name: "renamed".into(),
+            ..Default::default()
+        }),
+    };
+    let updated = client
+        .update_user_pool_client(update)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.settings.unwrap().client_name, "renamed");
+    assert_eq!(
+        updated.client_secret.as_deref(),
+        Some(first_secret.as_str())
+    );
+
+    for name in ["second", "third"] {
+        new_client(&mut client, &pool_id, name).await;
+    }
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = pb::ListUserPoolClientsRequest {
+            pool_id: pool_id.clone(),
+            max_results: 2,
+            next_token: token,
+        };
+        let page = client
+            .list_user_pool_clients(request)
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(page.clients.into_iter().map(|c| c.client_name));
+        if page.next_token.is_empty() {
+            break;
+        }
+        token = page.next_token;
+    }
+    names.sort();
+    assert_eq!(names, ["renamed", "second", "third"]);
+
+    let add = pb::AddUserPoolClientSecretRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        client_id: created.client_id.clone(),
+        client_secret: None,
+    };
+    let second = client
+        .add_user_pool_client_secret(add.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second_secret = second.client_secret_value.clone().unwrap();
+    let by_id_only = pb::DescribeUserPoolClientRequest {
+        pool_id: String::new(),
+        client_id: created.client_id.clone(),
+    };
+    let described = client
+        .describe_user_pool_client(by_id_only.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        described.client_secrets,
+        [first_secret.clone(), second_secret.clone()]
+    );
+    assert_eq!(
+        described.client_secret.as_deref(),
+        Some(first_secret.as_str())
+    );
+    assert_eq!(
+        code(client.add_user_pool_client_secret(add).await.unwrap_err()),
+        ErrorCode::LimitExceededException
+    );
+    let listed = client
+        .list_user_pool_client_secrets(pb::ListUserPoolClientSecretsRequest {
+            pool_id: pool_id.clone(),
+            client_id: created.client_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .client_secrets;
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|s| s.client_secret_value.is_none()));
+    let delete_first = pb::DeleteUserPoolClientSecretRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        client_id: created.client_id.clone(),
+        client_secret_id: listed[0].client_secret_id.clone(),
+    };
+    client
+        .delete_user_pool_client_secret(delete_first)
+        .await
+        .unwrap();
+    let described = client
+        .describe_user_pool_client(by_id_only.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(described.client_secrets, [second_secret]);
+
+    let delete = pb::DeleteUserPoolClientRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        client_id: created.client_id.clone(),
+    };
+    client
+        .delete_user_pool_client(delete.clone())
+        .await
+        .unwrap();
+    let err = ApiError::from(
+        client
+            .describe_user_pool_client(by_id_only)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.code, ErrorCode::ResourceNotFoundException);
+    assert_eq!(
+        err.message,
+        format!("User pool client {} does not exist.", created.client_id)
+    );
+    assert_eq!(
+        code(client.delete_user_pool_client(delete).await.unwrap_err()),
+        ErrorCode::ResourceNotFoundException
+    );
+    let request = pb::ListUserPoolClientsRequest {
+        pool_id,
+        max_results: 60,
+        next_token: String::new(),
+    };
+    let left = client
+        .list_user_pool_clients(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(left.clients.len(), 2);
+}
+
+async fn groups_are_created_updated_listed_and_deleted(running: Running) {
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let create = |name: &str| pb::CreateGroupRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        group_name: name.into(),
+        description: format!("{name} group"),
+        role_arn: String::new(),
+        precedence: Some(3),
+    };
+    for name in ["b", "a", "ç/unicode", "c"] {
+        client.create_group(create(name)).await.unwrap();
+    }
+    assert_eq!(
+        code(client.create_group(create("a")).await.unwrap_err()),
+        ErrorCode::GroupExistsException
+    );
+    let update = pb::UpdateGroupRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        group_name: "ç/unicode".into(),
+        description: None,
+        role_arn: None,
+        precedence: Some(7),
+    };
+    let updated = client.update_group(update).await.unwrap().into_inner();
+    assert_eq!(updated.precedence, Some(7));
+    assert_eq!(updated.description, "ç/unicode group");
+    let delete = pb::DeleteGroupRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        group_name: "b".into(),
+    };
+    client.delete_group(delete).await.unwrap();
+    let get = pb::GetGroupRequest {
+        pool_id: pool_id.clone(),
+        group_name: "b".into(),
+    };
+    let err = ApiError::from(client.get_group(get).await.unwrap_err());
+    assert_eq!(err.message, "Group not found.");
+
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = pb::ListGroupsRequest {
+            pool_id: pool_id.clone(),
+            limit: 2,
+            next_token: token,
+        };
+        let page = client.list_groups(request).await.unwrap().into_inner();
+        names.extend(
+            page.groups
+                .into_iter()
+                .map(|g| (g.group_name, g.precedence)),
+        );
+        if page.next_token.is_empty() {
+            break;
+        }
+        token = page.next_token;
+    }
+    assert_eq!(
+        names,
+        [
+            ("a".to_owned(), Some(3)),
+            ("c".to_owned(), Some(3)),
+            ("ç/unicode".to_owned(), Some(7))
+        ]
     );
 }
 
@@ -873,4 +1116,6 @@ on_every_backend!(
     list_user_pools_pages_through_the_region,
     users_are_listed_filtered_and_paged_from_the_read_model,
     pools_are_updated_tagged_extended_and_deleted,
+    clients_are_updated_listed_deleted_and_rotate_secrets,
+    groups_are_created_updated_listed_and_deleted,
 );

@@ -108,3 +108,19 @@ fn user_pool_administration_works_through_boto3() {
     let _server = start(data.path(), port);
     python(&e2e("pools.py"), &[&format!("http://127.0.0.1:{port}")]);
 }
+
+#[test]
+fn app_clients_are_updated_listed_deleted_and_rotate_secrets_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("clients.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
+fn groups_are_created_read_updated_listed_and_deleted_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("groups.py"), &[&format!("http://127.0.0.1:{port}")]);
+}

@@ -69,6 +69,9 @@ error_codes! {
     IncompleteSignatureException => Unauthenticated, 400;
     InternalErrorException => Internal, 500;
     ServiceUnavailableException => Unavailable, 503;
+    GroupExistsException => AlreadyExists, 400;
+    InvalidOAuthFlowException => InvalidArgument, 400;
+    ScopeDoesNotExistException => InvalidArgument, 400;
 }
 
 impl fmt::Display for ErrorCode {

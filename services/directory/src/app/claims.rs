@@ -212,6 +212,18 @@ impl Claims {
         }
     }
 
+    /// Forgets a deleted app client's id, so unauthenticated calls no longer find it.
+    pub async fn unregister_client(&self, client_id: &str) -> Result<(), ApiError> {
+        let key = client_key(client_id);
+        let Some(entry) = self.kv.get(&key).await.map_err(kv_error)? else {
+            return Ok(());
+        };
+        match self.kv.delete(&key, entry.revision).await {
+            Ok(()) | Err(KvError::Conflict) => Ok(()),
+            Err(err) => Err(kv_error(err)),
+        }
+    }
+
     /// The pool of an app client, if the client was ever created.
     pub async fn client_pool(&self, client_id: &str) -> Result<Option<String>, ApiError> {
         let entry = self

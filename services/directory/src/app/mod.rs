@@ -3,6 +3,8 @@
 
 mod certificate;
 pub mod claims;
+mod clients;
+pub mod groups;
 mod names;
 mod pools;
 pub mod store;
@@ -10,13 +12,11 @@ mod users;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_eventlog::{KeyValue, KvError};
-use portcullis_proto::events::v1::{Attribute, UserPoolClientSettings, UserPoolSettings};
-use portcullis_types::{ClientId, PoolId, Region, Username, generate_client_secret};
+use portcullis_proto::events::v1::{Attribute, UserPoolSettings};
+use portcullis_types::{PoolId, Region, Username};
 
-use crate::domain::client::{Client, ClientCommand, ClientState};
 use crate::domain::pool::{Pool, PoolCommand, PoolState};
 use crate::domain::user::{User, UserCommand, UserState, UserStatus};
 use crate::projections::{PoolSummary, Projection};
@@ -134,92 +134,6 @@ impl Directory {
             None
         };
         Ok((pools, next))
-    }
-
-    pub async fn create_client(
-        &self,
-        pool_id: &str,
-        settings: UserPoolClientSettings,
-        generate_secret: bool,
-        meta: &CommandMeta,
-    ) -> Result<(ClientState, Option<String>), ApiError> {
-        self.pool(pool_id).await?;
-        let mut client_id = ClientId::generate(&random_bytes::<32>()?);
-        while !self
-            .claims
-            .register_client(client_id.as_str(), pool_id)
-            .await?
-        {
-            client_id = ClientId::generate(&random_bytes::<32>()?);
-        }
-        let secret = if generate_secret {
-            let secret = generate_client_secret(&random_bytes::<64>()?);
-            // Stored before the client exists, so a described client always finds it.
-            self.secrets
-                .create(
-                    &secret_key(pool_id, client_id.as_str()),
-                    Bytes::from(secret.clone()),
-                )
-                .await
-                .map_err(kv_error)?;
-            Some(secret)
-        } else {
-            None
-        };
-        let stream = AggregateStore::stream::<Client>(pool_id, client_id.as_str())?;
-        let command = ClientCommand::Create {
-            pool_id: pool_id.to_owned(),
-            client_id: client_id.to_string(),
-            settings,
-            generate_secret,
-        };
-        let done = self
-            .store
-            .execute::<Client>(&stream, &command, meta)
-            .await?;
-        Ok((done.aggregate.state.ok_or_else(ApiError::internal)?, secret))
-    }
-
-    /// An app client and its secret. With an empty `pool_id` the pool is looked up from
-    /// the client id, as unauthenticated operations only name the client.
-    pub async fn client(
-        &self,
-        pool_id: &str,
-        client_id: &str,
-    ) -> Result<(ClientState, Option<String>), ApiError> {
-        let id = ClientId::parse(client_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
-        let client_missing =
-            || ApiError::not_found(format!("User pool client {client_id} does not exist."));
-        let pool_id = if pool_id.is_empty() {
-            self.claims
-                .client_pool(id.as_str())
-                .await?
-                .ok_or_else(client_missing)?
-        } else {
-            pool_id.to_owned()
-        };
-        let pool_id = pool_id.as_str();
-        // The clients of a deleted pool are gone with it.
-        self.pool_exists(pool_id).await?;
-        let stream = AggregateStore::stream::<Client>(pool_id, id.as_str())?;
-        let state = self
-            .store
-            .load::<Client>(&stream)
-            .await?
-            .aggregate
-            .state
-            .ok_or_else(client_missing)?;
-        let secret = if state.has_secret {
-            let entry = self
-                .secrets
-                .get(&secret_key(pool_id, client_id))
-                .await
-                .map_err(kv_error)?;
-            entry.map(|e| String::from_utf8_lossy(&e.value).into_owned())
-        } else {
-            None
-        };
-        Ok((state, secret))
     }
 
     /// Creates a user under a sub the caller chose (so it could store credentials first).
@@ -364,10 +278,6 @@ impl Directory {
     pub fn store(&self) -> &AggregateStore {
         &self.store
     }
-}
-
-fn secret_key(pool_id: &str, client_id: &str) -> String {
-    format!("{pool_id}/{client_id}")
 }
 
 fn kv_error(err: KvError) -> ApiError {

@@ -6,6 +6,8 @@
 //! domain decides is exactly what the log stores and subscribers receive.
 
 pub mod client;
+pub mod client_rules;
+pub mod group;
 pub mod pool;
 pub mod pool_settings;
 pub mod schema;
@@ -55,6 +57,13 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::CustomAttributesAdded(_) => "CustomAttributesAdded",
         Event::UserPoolTagsChanged(_) => "UserPoolTagsChanged",
         Event::LogDeliveryConfigured(_) => "LogDeliveryConfigured",
+        Event::UserPoolClientUpdated(_) => "UserPoolClientUpdated",
+        Event::UserPoolClientDeleted(_) => "UserPoolClientDeleted",
+        Event::UserPoolClientSecretAdded(_) => "UserPoolClientSecretAdded",
+        Event::UserPoolClientSecretDeleted(_) => "UserPoolClientSecretDeleted",
+        Event::GroupCreated(_) => "GroupCreated",
+        Event::GroupUpdated(_) => "GroupUpdated",
+        Event::GroupDeleted(_) => "GroupDeleted",
     }
 }
 

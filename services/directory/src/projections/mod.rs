@@ -1,5 +1,6 @@
 //! Read models folded from the log into a local redb file: the list of pools, user
-//! counts per pool and the users with their filter index (`users.rs`). The cursor (last applied log position) is written in the same
+//! counts per pool, each pool's app clients and groups, and the users with their filter
+//! index (`users.rs`). The cursor (last applied log position) is written in the same
 //! transaction as the read-model change, so a restart resumes exactly where it left off
 //! and never applies a record twice or skips one.
 //!
@@ -27,7 +28,14 @@ pub use users::{UserFilter, UserPage};
 const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
+/// App clients by `<pool>/<client id>`.
+const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
+/// Groups by `<pool>/<group name>`.
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const CURSOR_KEY: &str = "directory";
+/// The read models' layout; a file with another version is rebuilt from the log.
+const VERSION_KEY: &str = "version";
+const VERSION: u64 = 3;
 /// Records applied per write transaction at most.
 const BATCH: usize = 512;
 /// How long a query waits for the projection to catch up before answering unavailable.
@@ -41,6 +49,28 @@ pub struct PoolSummary {
     pub name: String,
     pub created_ms: i64,
     pub modified_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub pool_id: String,
+    pub client_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub pool_id: String,
+    pub name: String,
+    pub description: String,
+    pub role_arn: String,
+    pub precedence: Option<u32>,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+fn pool_key(pool_id: &str, id: &str) -> String {
+    format!("{pool_id}/{id}")
 }
 
 #[derive(Clone)]
@@ -61,11 +91,24 @@ impl Projection {
         let db = Arc::new(Database::create(path)?);
         let txn = db.begin_write()?;
         {
-            txn.open_table(CURSOR)?;
+            let version = txn.open_table(CURSOR)?.get(VERSION_KEY)?.map(|v| v.value());
+            if version != Some(VERSION) {
+                // Written by another layout (or new): fold the whole log again.
+                txn.delete_table(CURSOR)?;
+                txn.delete_table(POOLS)?;
+                txn.delete_table(USER_COUNTS)?;
+                txn.delete_table(CLIENTS)?;
+                txn.delete_table(GROUPS)?;
+                txn.delete_table(users::USERS)?;
+                txn.delete_table(users::USER_INDEX)?;
+                txn.open_table(CURSOR)?.insert(VERSION_KEY, VERSION)?;
+            }
             txn.open_table(POOLS)?;
             txn.open_table(USER_COUNTS)?;
             txn.open_table(users::USERS)?;
             txn.open_table(users::USER_INDEX)?;
+            txn.open_table(CLIENTS)?;
+            txn.open_table(GROUPS)?;
         }
         txn.commit()?;
         let cursor = db
@@ -142,6 +185,59 @@ impl Projection {
             .map_err(db_error)?
     }
 
+    /// A pool's app clients ordered by id, after `after` (exclusive).
+    pub async fn clients(
+        &self,
+        pool_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<ClientSummary>, ApiError> {
+        self.in_pool(CLIENTS, pool_id, after, limit).await
+    }
+
+    /// A pool's groups ordered by name, after `after` (exclusive).
+    pub async fn groups(
+        &self,
+        pool_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<GroupSummary>, ApiError> {
+        self.in_pool(GROUPS, pool_id, after, limit).await
+    }
+
+    async fn in_pool<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        pool_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<T>, ApiError> {
+        let db = self.db.clone();
+        let prefix = pool_key(pool_id, "");
+        tokio::task::spawn_blocking(move || {
+            let table = db
+                .begin_read()
+                .map_err(db_error)?
+                .open_table(table)
+                .map_err(db_error)?;
+            let start = after.map_or_else(|| prefix.clone(), |a| format!("{prefix}{a}"));
+            let mut out = Vec::new();
+            for item in table.range(start.as_str()..).map_err(db_error)? {
+                let (key, value) = item.map_err(db_error)?;
+                if !key.value().starts_with(&prefix) || out.len() >= limit {
+                    break;
+                }
+                if key.value() == start {
+                    continue;
+                }
+                out.push(serde_json::from_slice(value.value()).map_err(db_error)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(db_error)?
+    }
+
     pub async fn user_count(&self, pool_id: &str) -> Result<u64, ApiError> {
         let db = self.db.clone();
         let pool_id = pool_id.to_owned();
@@ -215,6 +311,8 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
         let mut counts = txn.open_table(USER_COUNTS)?;
         let mut user_rows = txn.open_table(users::USERS)?;
         let mut user_index = txn.open_table(users::USER_INDEX)?;
+        let mut clients = txn.open_table(CLIENTS)?;
+        let mut groups = txn.open_table(GROUPS)?;
         for record in records {
             position = record.position;
             let Ok(batch) = Batch::decode(record.data.as_ref()) else {
@@ -262,7 +360,11 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                         pools.remove(deleted.pool_id.as_str())?;
                         counts.remove(deleted.pool_id.as_str())?;
                     }
-                    _ => {}
+                    Some(payload) => {
+                        apply_client(&mut clients, &payload)?;
+                        apply_group(&mut groups, &payload, envelope.time_ms)?;
+                    }
+                    None => {}
                 }
             }
         }
@@ -277,4 +379,70 @@ fn user_stream(stream: &str) -> Option<(&str, &str)> {
     let mut parts = stream.splitn(3, '/');
     let (pool, kind, id) = (parts.next()?, parts.next()?, parts.next()?);
     (kind == "user").then_some((pool, id))
+}
+
+type Table<'t> = redb::Table<'t, &'static str, &'static [u8]>;
+
+fn apply_client(clients: &mut Table<'_>, payload: &Payload) -> Result<(), redb::Error> {
+    let (pool_id, client_id, settings) = match payload {
+        Payload::UserPoolClientCreated(e) => (&e.pool_id, &e.client_id, &e.settings),
+        Payload::UserPoolClientUpdated(e) => (&e.pool_id, &e.client_id, &e.settings),
+        Payload::UserPoolClientDeleted(e) => {
+            clients.remove(pool_key(&e.pool_id, &e.client_id).as_str())?;
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    let summary = ClientSummary {
+        pool_id: pool_id.clone(),
+        client_id: client_id.clone(),
+        name: settings
+            .as_ref()
+            .map(|s| s.client_name.clone())
+            .unwrap_or_default(),
+    };
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+    clients.insert(pool_key(pool_id, client_id).as_str(), bytes.as_slice())?;
+    Ok(())
+}
+
+fn apply_group(groups: &mut Table<'_>, payload: &Payload, at_ms: i64) -> Result<(), redb::Error> {
+    let summary = match payload {
+        Payload::GroupCreated(e) => GroupSummary {
+            pool_id: e.pool_id.clone(),
+            name: e.group_name.clone(),
+            description: e.description.clone(),
+            role_arn: e.role_arn.clone(),
+            precedence: e.precedence,
+            created_ms: at_ms,
+            modified_ms: at_ms,
+        },
+        Payload::GroupUpdated(e) => {
+            let key = pool_key(&e.pool_id, &e.group_name);
+            let created_ms = groups
+                .get(key.as_str())?
+                .and_then(|v| serde_json::from_slice::<GroupSummary>(v.value()).ok())
+                .map_or(at_ms, |g| g.created_ms);
+            GroupSummary {
+                pool_id: e.pool_id.clone(),
+                name: e.group_name.clone(),
+                description: e.description.clone(),
+                role_arn: e.role_arn.clone(),
+                precedence: e.precedence,
+                created_ms,
+                modified_ms: at_ms,
+            }
+        }
+        Payload::GroupDeleted(e) => {
+            groups.remove(pool_key(&e.pool_id, &e.group_name).as_str())?;
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    let bytes = serde_json::to_vec(&summary).unwrap_or_default();
+    groups.insert(
+        pool_key(&summary.pool_id, &summary.name).as_str(),
+        bytes.as_slice(),
+    )?;
+    Ok(())
 }

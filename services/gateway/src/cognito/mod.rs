@@ -4,6 +4,8 @@
 //! The operation table comes from the AWS model itself (`contracts/`), so which
 //! operations exist and which ones AWS clients send unsigned is not a hand-kept list.
 
+mod client_ops;
+mod group_ops;
 mod ops;
 mod pool_ops;
 mod pool_shapes;

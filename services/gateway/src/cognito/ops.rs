@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
+use super::{client_ops, group_ops};
 use crate::AppState;
 
 pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
@@ -38,6 +39,19 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "AdminInitiateAuth" => initiate_auth(state, call, true).await,
         "GetUser" => get_user(state, call).await,
         "DeleteUser" => delete_user(state, call).await,
+        "UpdateUserPoolClient" => client_ops::update_user_pool_client(state, call).await,
+        "DeleteUserPoolClient" => client_ops::delete_user_pool_client(state, call).await,
+        "ListUserPoolClients" => client_ops::list_user_pool_clients(state, call).await,
+        "AddUserPoolClientSecret" => client_ops::add_user_pool_client_secret(state, call).await,
+        "DeleteUserPoolClientSecret" => {
+            client_ops::delete_user_pool_client_secret(state, call).await
+        }
+        "ListUserPoolClientSecrets" => client_ops::list_user_pool_client_secrets(state, call).await,
+        "CreateGroup" => group_ops::create_group(state, call).await,
+        "GetGroup" => group_ops::get_group(state, call).await,
+        "UpdateGroup" => group_ops::update_group(state, call).await,
+        "DeleteGroup" => group_ops::delete_group(state, call).await,
+        "ListGroups" => group_ops::list_groups(state, call).await,
         other if super::user_ops::handles(other) => super::user_ops::run(state, other, call).await,
         other => super::pool_ops::run(state, other, call).await,
     }
@@ -143,13 +157,13 @@ async fn list_user_pools(state: &AppState, call: Call) -> Result<Value, ApiError
 
 async fn create_user_pool_client(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let caller = caller(&call);
-    let (pool_id, settings, generate_secret) =
-        parse::<shapes::CreateUserPoolClientRequest>(call.body)?.into_settings()?;
+    let new = parse::<shapes::CreateUserPoolClientRequest>(call.body)?.into_settings()?;
     let request = dir::CreateUserPoolClientRequest {
         caller: Some(caller),
-        pool_id,
-        settings: Some(settings),
-        generate_secret,
+        pool_id: new.pool_id,
+        settings: Some(new.settings),
+        generate_secret: new.generate_secret,
+        client_secret: new.client_secret,
     };
     let client = state
         .directory

@@ -3,7 +3,9 @@
 
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::events::v1::{Attribute, TokenValidity, UserPoolClientSettings};
+use portcullis_proto::events::v1::{
+    AnalyticsConfiguration, Attribute, RefreshTokenRotation, TokenValidity, UserPoolClientSettings,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -90,10 +92,31 @@ pub struct TokenValidityUnitsType {
 
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
+pub struct AnalyticsConfigurationType {
+    pub application_id: Option<String>,
+    pub application_arn: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub user_data_shared: Option<bool>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RefreshTokenRotationType {
+    pub feature: Option<String>,
+    pub retry_grace_period_seconds: Option<u32>,
+}
+
+/// The members of CreateUserPoolClient; UpdateUserPoolClient takes the same settings.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreateUserPoolClientRequest {
     pub user_pool_id: Option<String>,
     pub client_name: Option<String>,
     pub generate_secret: Option<bool>,
+    pub client_secret: Option<String>,
+    pub analytics_configuration: Option<AnalyticsConfigurationType>,
+    pub refresh_token_rotation: Option<RefreshTokenRotationType>,
     pub refresh_token_validity: Option<u32>,
     pub access_token_validity: Option<u32>,
     pub id_token_validity: Option<u32>,
@@ -117,12 +140,44 @@ pub struct CreateUserPoolClientRequest {
     pub auth_session_validity: Option<u32>,
 }
 
+/// What CreateUserPoolClient asks for: the pool, the settings, whether to generate a
+/// secret, and a secret the caller chose.
+pub struct NewClient {
+    pub pool_id: String,
+    pub settings: UserPoolClientSettings,
+    pub generate_secret: bool,
+    pub client_secret: Option<String>,
+}
+
 impl CreateUserPoolClientRequest {
-    pub fn into_settings(self) -> Result<(String, UserPoolClientSettings, bool), ApiError> {
-        let units = self.token_validity_units.unwrap_or_default();
+    pub fn into_settings(mut self) -> Result<NewClient, ApiError> {
+        let client_name = self.client_name.take();
         let settings = UserPoolClientSettings {
-            client_name: required(self.client_name, "clientName")?,
-            explicit_auth_flows: self.explicit_auth_flows.unwrap_or_default(),
+            client_name: required(client_name, "clientName")?,
+            ..self.settings_in()?
+        };
+        Ok(NewClient {
+            pool_id: required(self.user_pool_id, "userPoolId")?,
+            settings,
+            generate_secret: self.generate_secret.unwrap_or(false),
+            client_secret: self.client_secret,
+        })
+    }
+
+    /// The settings given, with Cognito's defaults for members left out (an absent
+    /// client name stays empty).
+    pub fn settings_in(&mut self) -> Result<UserPoolClientSettings, ApiError> {
+        let units = self.token_validity_units.take().unwrap_or_default();
+        let rotation = match self.refresh_token_rotation.take() {
+            Some(r) => Some(RefreshTokenRotation {
+                feature: required(r.feature, "refreshTokenRotation.feature")?,
+                retry_grace_period_seconds: r.retry_grace_period_seconds.unwrap_or(0),
+            }),
+            None => None,
+        };
+        Ok(UserPoolClientSettings {
+            client_name: self.client_name.take().unwrap_or_default(),
+            explicit_auth_flows: self.explicit_auth_flows.take().unwrap_or_default(),
             token_validity: Some(TokenValidity {
                 access_token: self.access_token_validity.unwrap_or(0),
                 id_token: self.id_token_validity.unwrap_or(0),
@@ -131,30 +186,55 @@ impl CreateUserPoolClientRequest {
                 id_token_unit: units.id_token.unwrap_or_default(),
                 refresh_token_unit: units.refresh_token.unwrap_or_default(),
             }),
-            read_attributes: self.read_attributes.unwrap_or_default(),
-            write_attributes: self.write_attributes.unwrap_or_default(),
-            supported_identity_providers: self.supported_identity_providers.unwrap_or_default(),
-            callback_urls: self.callback_urls.unwrap_or_default(),
-            logout_urls: self.logout_urls.unwrap_or_default(),
-            default_redirect_uri: self.default_redirect_uri.unwrap_or_default(),
-            allowed_oauth_flows: self.allowed_o_auth_flows.unwrap_or_default(),
-            allowed_oauth_scopes: self.allowed_o_auth_scopes.unwrap_or_default(),
+            read_attributes: self.read_attributes.take().unwrap_or_default(),
+            write_attributes: self.write_attributes.take().unwrap_or_default(),
+            supported_identity_providers: self
+                .supported_identity_providers
+                .take()
+                .unwrap_or_default(),
+            callback_urls: self.callback_urls.take().unwrap_or_default(),
+            logout_urls: self.logout_urls.take().unwrap_or_default(),
+            default_redirect_uri: self.default_redirect_uri.take().unwrap_or_default(),
+            allowed_oauth_flows: self.allowed_o_auth_flows.take().unwrap_or_default(),
+            allowed_oauth_scopes: self.allowed_o_auth_scopes.take().unwrap_or_default(),
             allowed_oauth_flows_user_pool_client: self
                 .allowed_o_auth_flows_user_pool_client
                 .unwrap_or(false),
-            prevent_user_existence_errors: self.prevent_user_existence_errors.unwrap_or_default(),
+            prevent_user_existence_errors: self
+                .prevent_user_existence_errors
+                .take()
+                .unwrap_or_default(),
             enable_token_revocation: self.enable_token_revocation.unwrap_or(true),
             enable_propagate_additional_user_context_data: self
                 .enable_propagate_additional_user_context_data
                 .unwrap_or(false),
             auth_session_validity: self.auth_session_validity.unwrap_or(0),
-        };
-        Ok((
-            required(self.user_pool_id, "userPoolId")?,
-            settings,
-            self.generate_secret.unwrap_or(false),
-        ))
+            analytics_configuration: self.analytics_configuration.take().map(|a| {
+                AnalyticsConfiguration {
+                    application_id: a.application_id.unwrap_or_default(),
+                    application_arn: a.application_arn.unwrap_or_default(),
+                    role_arn: a.role_arn.unwrap_or_default(),
+                    external_id: a.external_id.unwrap_or_default(),
+                    user_data_shared: a.user_data_shared.unwrap_or(false),
+                }
+            }),
+            refresh_token_rotation: rotation,
+        })
     }
+}
+
+fn non_empty_str(value: &str) -> Option<&str> {
+    Some(value).filter(|v| !v.is_empty())
+}
+
+fn analytics_out(a: &AnalyticsConfiguration) -> Value {
+    compact(json!({
+        "ApplicationId": non_empty_str(&a.application_id),
+        "ApplicationArn": non_empty_str(&a.application_arn),
+        "RoleArn": non_empty_str(&a.role_arn),
+        "ExternalId": non_empty_str(&a.external_id),
+        "UserDataShared": a.user_data_shared,
+    }))
 }
 
 pub fn user_pool_client_out(client: &dir::UserPoolClient) -> Value {
@@ -189,5 +269,10 @@ pub fn user_pool_client_out(client: &dir::UserPoolClient) -> Value {
         "EnableTokenRevocation": s.enable_token_revocation,
         "EnablePropagateAdditionalUserContextData": s.enable_propagate_additional_user_context_data,
         "AuthSessionValidity": s.auth_session_validity,
+        "AnalyticsConfiguration": s.analytics_configuration.as_ref().map(analytics_out),
+        "RefreshTokenRotation": s.refresh_token_rotation.as_ref().map(|r| json!({
+            "Feature": r.feature,
+            "RetryGracePeriodSeconds": r.retry_grace_period_seconds,
+        })),
     }))
 }
