@@ -808,20 +808,47 @@ impl Flows {
         origin_jti: String,
         issue_refresh_token: bool,
     ) -> Result<tok::TokenSet, ApiError> {
+        // The ID token carries what the client may read (everything by default).
+        let readable = &client.settings.read_attributes;
+        let attributes = user
+            .attributes
+            .iter()
+            .filter(|a| readable.is_empty() || readable.contains(&a.name))
+            .map(|a| (a.name.clone(), a.value.clone()))
+            .collect();
+        let groups = if user.groups.is_empty() {
+            Vec::new()
+        } else {
+            let request = dir::ListGroupsForUserRequest {
+                user: Some(dir::UserRef {
+                    pool_id: user.pool_id.clone(),
+                    username: String::new(),
+                    sub: user.sub.clone(),
+                }),
+                limit: 0,
+                next_token: String::new(),
+            };
+            self.directory
+                .clone()
+                .list_groups_for_user(request)
+                .await?
+                .into_inner()
+                .groups
+        };
+        let claims = GroupClaims::of(groups);
         let request = tok::IssueTokensRequest {
             pool_id: client.pool_id().to_owned(),
             client_id: client.client.client_id.clone(),
             sub: user.sub.clone(),
             username: user.username.clone(),
-            attributes: user
-                .attributes
-                .iter()
-                .map(|a| (a.name.clone(), a.value.clone()))
-                .collect(),
+            attributes,
             auth_time,
             validity: Some(client.validity()),
             origin_jti,
             issue_refresh_token,
+            groups: claims.groups,
+            roles: claims.roles,
+            preferred_role: claims.preferred_role.unwrap_or_default(),
         };
         Ok(self.token.clone().issue_tokens(request).await?.into_inner())
     }
@@ -837,5 +864,89 @@ pub(crate) fn authenticated(tokens: tok::TokenSet) -> pb::InitiateAuthResponse {
             id_token: tokens.id_token,
         }),
         ..Default::default()
+    }
+}
+
+/// `cognito:groups`, `cognito:roles` and `cognito:preferred_role` of a user's groups.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct GroupClaims {
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub preferred_role: Option<String>,
+}
+
+impl GroupClaims {
+    /// Groups in precedence order (lowest value first, groups without one last); the
+    /// preferred role is the role of the single group with the lowest precedence among
+    /// those with a role, and there is none when several share it.
+    pub(crate) fn of(mut groups: Vec<dir::Group>) -> Self {
+        groups.sort_by(|a, b| {
+            let key = |g: &dir::Group| (g.precedence.is_none(), g.precedence, g.group_name.clone());
+            key(a).cmp(&key(b))
+        });
+        let mut roles: Vec<String> = Vec::new();
+        for group in &groups {
+            if !group.role_arn.is_empty() && !roles.contains(&group.role_arn) {
+                roles.push(group.role_arn.clone());
+            }
+        }
+        let with_roles: Vec<&dir::Group> =
+            groups.iter().filter(|g| !g.role_arn.is_empty()).collect();
+        let preferred_role = match with_roles.as_slice() {
+            [] => None,
+            [first, rest @ ..] => {
+                let tied = rest
+                    .first()
+                    .is_some_and(|second| second.precedence == first.precedence);
+                (!tied).then(|| first.role_arn.clone())
+            }
+        };
+        Self {
+            groups: groups.into_iter().map(|g| g.group_name).collect(),
+            roles,
+            preferred_role,
+        }
+    }
+}
+
+#[cfg(test)]
+mod group_claim_tests {
+    use super::*;
+
+    fn group(name: &str, precedence: Option<u32>, role: &str) -> dir::Group {
+        dir::Group {
+            group_name: name.into(),
+            precedence,
+            role_arn: role.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn groups_are_ordered_by_precedence_and_the_lowest_role_is_preferred() {
+        let claims = GroupClaims::of(vec![
+            group("readers", None, "arn:aws:iam::1:role/r"),
+            group("admins", Some(1), "arn:aws:iam::1:role/a"),
+            group("staff", Some(5), ""),
+        ]);
+        assert_eq!(claims.groups, ["admins", "staff", "readers"]);
+        assert_eq!(
+            claims.roles,
+            ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/r"]
+        );
+        assert_eq!(
+            claims.preferred_role.as_deref(),
+            Some("arn:aws:iam::1:role/a")
+        );
+    }
+
+    #[test]
+    fn a_tie_at_the_lowest_precedence_means_no_preferred_role() {
+        let claims = GroupClaims::of(vec![
+            group("a", Some(2), "arn:aws:iam::1:role/a"),
+            group("b", Some(2), "arn:aws:iam::1:role/b"),
+        ]);
+        assert_eq!(claims.preferred_role, None);
+        assert!(GroupClaims::of(Vec::new()) == GroupClaims::default());
     }
 }

@@ -549,6 +549,67 @@ impl DirectoryRpc for DirectoryService {
         }))
     }
 
+    async fn add_user_to_group(
+        &self,
+        req: Request<pb::UserGroupRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .add_user_to_group(&pool_id, &sub, &req.group_name, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn remove_user_from_group(
+        &self,
+        req: Request<pb::UserGroupRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let user = self
+            .app
+            .remove_user_from_group(&pool_id, &sub, &req.group_name, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn list_groups_for_user(
+        &self,
+        req: Request<pb::ListGroupsForUserRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let req = req.into_inner();
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let token = Some(req.next_token).filter(|t| !t.is_empty());
+        let (groups, next) = self
+            .app
+            .groups_for_user(&pool_id, &sub, req.limit, token)
+            .await?;
+        Ok(Response::new(pb::ListGroupsResponse {
+            groups: groups.into_iter().map(group_message).collect(),
+            next_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn list_users_in_group(
+        &self,
+        req: Request<pb::ListUsersInGroupRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.next_token).filter(|t| !t.is_empty());
+        let page = self
+            .app
+            .users_in_group(&req.pool_id, &req.group_name, req.limit, token)
+            .await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: page.users.into_iter().map(user_message).collect(),
+            pagination_token: page.next.unwrap_or_default(),
+        }))
+    }
+
     type SubscribeStream = RecordStream;
 
     async fn subscribe(

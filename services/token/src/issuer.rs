@@ -218,7 +218,7 @@ impl Issuer {
         now: i64,
         ttl: u64,
     ) -> Value {
-        json!({
+        let mut claims = json!({
             "sub": req.sub,
             "iss": self.issuer(&req.pool_id),
             "client_id": req.client_id,
@@ -231,7 +231,11 @@ impl Issuer {
             "iat": now,
             "jti": uuid::Uuid::new_v4().to_string(),
             "username": req.username,
-        })
+        });
+        if !req.groups.is_empty() {
+            claims["cognito:groups"] = json!(req.groups);
+        }
+        claims
     }
 
     fn id_claims(
@@ -263,6 +267,15 @@ impl Issuer {
         });
         if let Value::Object(fixed) = fixed {
             claims.extend(fixed);
+        }
+        if !req.groups.is_empty() {
+            claims.insert("cognito:groups".into(), json!(req.groups));
+        }
+        if !req.roles.is_empty() {
+            claims.insert("cognito:roles".into(), json!(req.roles));
+        }
+        if !req.preferred_role.is_empty() {
+            claims.insert("cognito:preferred_role".into(), json!(req.preferred_role));
         }
         Value::Object(claims)
     }

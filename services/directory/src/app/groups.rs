@@ -96,7 +96,7 @@ impl Directory {
     ) -> Result<(), ApiError> {
         self.execute_group(pool_id, name, GroupCommand::Delete, meta)
             .await?;
-        Ok(())
+        self.remove_members(pool_id, name, meta).await
     }
 
     /// A pool's groups by name; sees every write acknowledged anywhere before the call.

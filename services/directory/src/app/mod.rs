@@ -5,6 +5,7 @@ mod certificate;
 pub mod claims;
 mod clients;
 pub mod groups;
+mod membership;
 mod names;
 mod pools;
 pub mod store;

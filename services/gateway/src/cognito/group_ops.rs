@@ -45,7 +45,7 @@ impl GroupRequest {
     }
 }
 
-fn group_out(group: &dir::Group) -> Value {
+pub(super) fn group_out(group: &dir::Group) -> Value {
     let text = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
     compact(json!({
         "GroupName": group.group_name,

@@ -32,6 +32,10 @@ const OPERATIONS: &[&str] = &[
     "SetUserSettings",
     "RespondToAuthChallenge",
     "AdminRespondToAuthChallenge",
+    "AdminAddUserToGroup",
+    "AdminRemoveUserFromGroup",
+    "AdminListGroupsForUser",
+    "ListUsersInGroup",
 ];
 
 pub fn handles(operation: &str) -> bool {
@@ -55,6 +59,10 @@ pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value,
         "SetUserSettings" => set_user_settings(state, call).await,
         "RespondToAuthChallenge" => respond_to_auth_challenge(state, call, false).await,
         "AdminRespondToAuthChallenge" => respond_to_auth_challenge(state, call, true).await,
+        "AdminAddUserToGroup" => admin_user_group(state, call, true).await,
+        "AdminRemoveUserFromGroup" => admin_user_group(state, call, false).await,
+        "AdminListGroupsForUser" => admin_list_groups_for_user(state, call).await,
+        "ListUsersInGroup" => list_users_in_group(state, call).await,
         _ => Err(ApiError::internal()),
     }
 }
@@ -508,4 +516,101 @@ async fn respond_to_auth_challenge(
         .await?
         .into_inner();
     Ok(super::ops::auth_response_out(response))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GroupMemberReq {
+    user_pool_id: Option<String>,
+    username: Option<String>,
+    group_name: Option<String>,
+    limit: Option<u32>,
+    next_token: Option<String>,
+}
+
+fn limit_in(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        Some(limit) if limit > 60 => Err(ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        ))),
+        Some(limit) => Ok(limit),
+        None => Ok(0),
+    }
+}
+
+async fn admin_user_group(state: &AppState, call: Call, add: bool) -> Result<Value, ApiError> {
+    let caller = caller(&call);
+    let req: GroupMemberReq = parse(call.body)?;
+    let request = dir::UserGroupRequest {
+        caller: Some(caller),
+        user: Some(user_ref(UserRef {
+            user_pool_id: req.user_pool_id,
+            username: req.username,
+        })?),
+        group_name: required(req.group_name, "groupName")?,
+    };
+    if add {
+        state.directory.clone().add_user_to_group(request).await?;
+    } else {
+        state
+            .directory
+            .clone()
+            .remove_user_from_group(request)
+            .await?;
+    }
+    Ok(json!({}))
+}
+
+async fn admin_list_groups_for_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: GroupMemberReq = parse(call.body)?;
+    let limit = limit_in(req.limit)?;
+    let request = dir::ListGroupsForUserRequest {
+        user: Some(user_ref(UserRef {
+            user_pool_id: req.user_pool_id,
+            username: req.username,
+        })?),
+        // Cognito's default page is 60 groups.
+        limit: if limit == 0 { 60 } else { limit },
+        next_token: req.next_token.unwrap_or_default(),
+    };
+    let listed = state
+        .directory
+        .clone()
+        .list_groups_for_user(request)
+        .await?
+        .into_inner();
+    let groups: Vec<Value> = listed
+        .groups
+        .iter()
+        .map(super::group_ops::group_out)
+        .collect();
+    Ok(shapes::compact(json!({
+        "Groups": groups,
+        "NextToken": Some(listed.next_token).filter(|t| !t.is_empty()),
+    })))
+}
+
+async fn list_users_in_group(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: GroupMemberReq = parse(call.body)?;
+    let request = dir::ListUsersInGroupRequest {
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        group_name: required(req.group_name, "groupName")?,
+        limit: limit_in(req.limit)?,
+        next_token: req.next_token.unwrap_or_default(),
+    };
+    let listed = state
+        .directory
+        .clone()
+        .list_users_in_group(request)
+        .await?
+        .into_inner();
+    let users: Vec<Value> = listed
+        .users
+        .iter()
+        .map(|u| user_type_out(u, None))
+        .collect();
+    Ok(shapes::compact(json!({
+        "Users": users,
+        "NextToken": Some(listed.pagination_token).filter(|t| !t.is_empty()),
+    })))
 }

@@ -262,3 +262,54 @@ assert status == 400 and body["__type"] == "SerializationException", body
 status, body = raw("AdminSetUserPassword", {"UserPoolId": pool_id, "Username": "nina"})
 assert status == 400 and body["__type"] == "InvalidParameterException", body
 print("ok - wrong member types and missing members")
+
+# --- group membership and token claims ---------------------------------------------------
+import jwt  # noqa: E402
+
+role_a, role_r = "arn:aws:iam::123456789012:role/admins", "arn:aws:iam::123456789012:role/readers"
+admin.create_group(UserPoolId=pool_id, GroupName="admins", Precedence=1, RoleArn=role_a)
+admin.create_group(UserPoolId=pool_id, GroupName="staff", Precedence=5)
+admin.create_group(UserPoolId=pool_id, GroupName="readers", RoleArn=role_r)
+for group in ["readers", "staff", "admins"]:
+    admin.admin_add_user_to_group(UserPoolId=pool_id, Username="nina", GroupName=group)
+admin.admin_add_user_to_group(UserPoolId=pool_id, Username="nina", GroupName="admins")  # again: no-op
+admin.admin_add_user_to_group(UserPoolId=pool_id, Username="list-1", GroupName="staff")
+expect_error("ResourceNotFoundException", admin.admin_add_user_to_group, UserPoolId=pool_id,
+             Username="nina", GroupName="nope")
+expect_error("UserNotFoundException", admin.admin_add_user_to_group, UserPoolId=pool_id,
+             Username="ghost", GroupName="staff")
+
+result = sign_in("nina", "Chang3d!Pass")["AuthenticationResult"]
+id_claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
+access_claims = jwt.decode(result["AccessToken"], options={"verify_signature": False})
+assert id_claims["cognito:groups"] == ["admins", "staff", "readers"], id_claims
+assert access_claims["cognito:groups"] == ["admins", "staff", "readers"], access_claims
+assert id_claims["cognito:roles"] == [role_a, role_r], id_claims
+assert id_claims["cognito:preferred_role"] == role_a, id_claims
+assert "cognito:roles" not in access_claims
+print("ok - cognito:groups, cognito:roles and cognito:preferred_role in tokens")
+
+groups = admin.admin_list_groups_for_user(UserPoolId=pool_id, Username="nina")["Groups"]
+assert [g["GroupName"] for g in groups] == ["admins", "readers", "staff"], groups
+assert groups[0]["Precedence"] == 1 and groups[0]["RoleArn"] == role_a, groups[0]
+paged = admin.admin_list_groups_for_user(UserPoolId=pool_id, Username="nina", Limit=2)
+assert len(paged["Groups"]) == 2 and paged["NextToken"], paged
+rest = admin.admin_list_groups_for_user(UserPoolId=pool_id, Username="nina", Limit=2,
+                                        NextToken=paged["NextToken"])
+assert [g["GroupName"] for g in rest["Groups"]] == ["staff"] and "NextToken" not in rest, rest
+members = admin.list_users_in_group(UserPoolId=pool_id, GroupName="staff")["Users"]
+assert sorted(u["Username"] for u in members) == ["list-1", "nina"], members
+expect_error("ResourceNotFoundException", admin.list_users_in_group, UserPoolId=pool_id, GroupName="nope")
+
+admin.admin_remove_user_from_group(UserPoolId=pool_id, Username="nina", GroupName="staff")
+members = admin.list_users_in_group(UserPoolId=pool_id, GroupName="staff")["Users"]
+assert [u["Username"] for u in members] == ["list-1"], members
+admin.delete_group(UserPoolId=pool_id, GroupName="admins")
+groups = admin.admin_list_groups_for_user(UserPoolId=pool_id, Username="nina")["Groups"]
+assert [g["GroupName"] for g in groups] == ["readers"], groups
+admin.create_group(UserPoolId=pool_id, GroupName="admins")
+assert admin.list_users_in_group(UserPoolId=pool_id, GroupName="admins")["Users"] == []
+result = sign_in("nina", "Chang3d!Pass")["AuthenticationResult"]
+id_claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
+assert id_claims["cognito:groups"] == ["readers"] and id_claims["cognito:preferred_role"] == role_r, id_claims
+print("ok - group membership: add, remove, list both ways, and a deleted group's members leave it")
