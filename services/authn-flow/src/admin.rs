@@ -207,7 +207,8 @@ impl Flows {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
         }
-        let target = recovery_target(&user).ok_or_else(|| {
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let target = recovery_target(&pool, &user).ok_or_else(|| {
             ApiError::invalid_parameter(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             )

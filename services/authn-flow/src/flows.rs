@@ -92,9 +92,14 @@ pub(crate) fn verification_target(
     None
 }
 
-/// Where a password-reset code goes: a *verified* phone number, else a verified email
-/// address (Cognito's order when the pool sets no `AccountRecoverySetting`).
-pub(crate) fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str, String)> {
+/// Where a password-reset code goes: the first mechanism of the pool's
+/// `AccountRecoverySetting` (by priority) the user can receive it on — a verified phone
+/// number or a verified email address. Without a setting, a verified phone number is
+/// preferred over a verified email (Cognito's legacy order); `admin_only` means none.
+pub(crate) fn recovery_target(
+    pool: &portcullis_proto::events::v1::UserPoolSettings,
+    user: &dir::User,
+) -> Option<(Medium, &'static str, String)> {
     let value = |name: &str| {
         user.attributes
             .iter()
@@ -102,15 +107,34 @@ pub(crate) fn recovery_target(user: &dir::User) -> Option<(Medium, &'static str,
             .map(|a| a.value.clone())
     };
     let verified = |name: &str| value(&format!("{name}_verified")).as_deref() == Some("true");
-    if verified("phone_number")
-        && let Some(phone) = value("phone_number")
-    {
-        return Some((Medium::Sms, "phone_number", phone));
+    let mut mechanisms: Vec<(u32, String)> = pool
+        .account_recovery_setting
+        .as_ref()
+        .map(|s| {
+            s.recovery_mechanisms
+                .iter()
+                .map(|m| (m.priority, m.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if mechanisms.is_empty() {
+        mechanisms = vec![
+            (1, "verified_phone_number".into()),
+            (2, "verified_email".into()),
+        ];
     }
-    if verified("email")
-        && let Some(email) = value("email")
-    {
-        return Some((Medium::Email, "email", email));
+    mechanisms.sort();
+    for (_, name) in mechanisms {
+        let target = match name.as_str() {
+            "verified_phone_number" => ("phone_number", Medium::Sms),
+            "verified_email" => ("email", Medium::Email),
+            _ => return None,
+        };
+        if verified(target.0)
+            && let Some(destination) = value(target.0)
+        {
+            return Some((target.1, target.0, destination));
+        }
     }
     None
 }
@@ -514,7 +538,8 @@ impl Flows {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
         }
-        let target = recovery_target(&user).ok_or_else(|| {
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let target = recovery_target(&pool, &user).ok_or_else(|| {
             ApiError::invalid_parameter(
                 "Cannot reset password for the user as there is no registered/verified email or phone_number",
             )

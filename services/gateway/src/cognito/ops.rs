@@ -15,46 +15,94 @@ use serde_json::{Value, json};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
-use super::{client_ops, group_ops};
+use super::{client_ops, group_ops, pool_ops, user_ops};
 use crate::AppState;
 
-pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
-    match operation {
-        "CreateUserPool" => create_user_pool(state, call).await,
-        "DescribeUserPool" => describe_user_pool(state, call).await,
-        "ListUserPools" => list_user_pools(state, call).await,
-        "CreateUserPoolClient" => create_user_pool_client(state, call).await,
-        "DescribeUserPoolClient" => describe_user_pool_client(state, call).await,
-        "AdminGetUser" => admin_get_user(state, call).await,
-        "AdminConfirmSignUp" => admin_confirm_sign_up(state, call).await,
-        "AdminDisableUser" => admin_set_user_enabled(state, call, false).await,
-        "AdminEnableUser" => admin_set_user_enabled(state, call, true).await,
-        "AdminDeleteUser" => admin_delete_user(state, call).await,
-        "SignUp" => sign_up(state, call).await,
-        "ConfirmSignUp" => confirm_sign_up(state, call).await,
-        "ResendConfirmationCode" => resend_confirmation_code(state, call).await,
-        "ForgotPassword" => forgot_password(state, call).await,
-        "ConfirmForgotPassword" => confirm_forgot_password(state, call).await,
-        "InitiateAuth" => initiate_auth(state, call, false).await,
-        "AdminInitiateAuth" => initiate_auth(state, call, true).await,
-        "GetUser" => get_user(state, call).await,
-        "DeleteUser" => delete_user(state, call).await,
-        "UpdateUserPoolClient" => client_ops::update_user_pool_client(state, call).await,
-        "DeleteUserPoolClient" => client_ops::delete_user_pool_client(state, call).await,
-        "ListUserPoolClients" => client_ops::list_user_pool_clients(state, call).await,
-        "AddUserPoolClientSecret" => client_ops::add_user_pool_client_secret(state, call).await,
-        "DeleteUserPoolClientSecret" => {
-            client_ops::delete_user_pool_client_secret(state, call).await
+/// Every implemented operation and its handler; the model's other operations answer
+/// `UnsupportedOperationException`. `IMPLEMENTED` feeds the generated operations table
+/// in docs/.
+macro_rules! operations {
+    ($state:ident, $call:ident; $($name:literal => $handler:expr),* $(,)?) => {
+        pub const IMPLEMENTED: &[&str] = &[$($name),*];
+
+        pub async fn run($state: &AppState, operation: &str, $call: Call) -> Result<Value, ApiError> {
+            match operation {
+                $($name => $handler.await,)*
+                other => Err(ApiError::new(
+                    ErrorCode::UnsupportedOperationException,
+                    format!("{other} is not implemented by this version of Portcullis."),
+                )),
+            }
         }
-        "ListUserPoolClientSecrets" => client_ops::list_user_pool_client_secrets(state, call).await,
-        "CreateGroup" => group_ops::create_group(state, call).await,
-        "GetGroup" => group_ops::get_group(state, call).await,
-        "UpdateGroup" => group_ops::update_group(state, call).await,
-        "DeleteGroup" => group_ops::delete_group(state, call).await,
-        "ListGroups" => group_ops::list_groups(state, call).await,
-        other if super::user_ops::handles(other) => super::user_ops::run(state, other, call).await,
-        other => super::pool_ops::run(state, other, call).await,
-    }
+    };
+}
+
+operations! { state, call;
+    // pools
+    "CreateUserPool" => create_user_pool(state, call),
+    "DescribeUserPool" => describe_user_pool(state, call),
+    "ListUserPools" => list_user_pools(state, call),
+    "UpdateUserPool" => pool_ops::update_user_pool(state, call),
+    "DeleteUserPool" => pool_ops::delete_user_pool(state, call),
+    "AddCustomAttributes" => pool_ops::add_custom_attributes(state, call),
+    "GetSigningCertificate" => pool_ops::get_signing_certificate(state, call),
+    "TagResource" => pool_ops::tag_resource(state, call),
+    "UntagResource" => pool_ops::untag_resource(state, call),
+    "ListTagsForResource" => pool_ops::list_tags_for_resource(state, call),
+    "SetLogDeliveryConfiguration" => pool_ops::set_log_delivery_configuration(state, call),
+    "GetLogDeliveryConfiguration" => pool_ops::get_log_delivery_configuration(state, call),
+    // app clients
+    "CreateUserPoolClient" => create_user_pool_client(state, call),
+    "DescribeUserPoolClient" => describe_user_pool_client(state, call),
+    "UpdateUserPoolClient" => client_ops::update_user_pool_client(state, call),
+    "DeleteUserPoolClient" => client_ops::delete_user_pool_client(state, call),
+    "ListUserPoolClients" => client_ops::list_user_pool_clients(state, call),
+    "AddUserPoolClientSecret" => client_ops::add_user_pool_client_secret(state, call),
+    "DeleteUserPoolClientSecret" => client_ops::delete_user_pool_client_secret(state, call),
+    "ListUserPoolClientSecrets" => client_ops::list_user_pool_client_secrets(state, call),
+    // users, by an administrator
+    "AdminCreateUser" => user_ops::admin_create_user(state, call),
+    "AdminGetUser" => admin_get_user(state, call),
+    "ListUsers" => user_ops::list_users(state, call),
+    "AdminConfirmSignUp" => admin_confirm_sign_up(state, call),
+    "AdminDisableUser" => admin_set_user_enabled(state, call, false),
+    "AdminEnableUser" => admin_set_user_enabled(state, call, true),
+    "AdminDeleteUser" => admin_delete_user(state, call),
+    "AdminUpdateUserAttributes" => user_ops::admin_update_user_attributes(state, call),
+    "AdminDeleteUserAttributes" => user_ops::admin_delete_user_attributes(state, call),
+    "AdminSetUserPassword" => user_ops::admin_set_user_password(state, call),
+    "AdminResetUserPassword" => user_ops::admin_reset_user_password(state, call),
+    "AdminSetUserSettings" => user_ops::admin_set_user_settings(state, call),
+    // groups
+    "CreateGroup" => group_ops::create_group(state, call),
+    "GetGroup" => group_ops::get_group(state, call),
+    "UpdateGroup" => group_ops::update_group(state, call),
+    "DeleteGroup" => group_ops::delete_group(state, call),
+    "ListGroups" => group_ops::list_groups(state, call),
+    "AdminAddUserToGroup" => user_ops::admin_user_group(state, call, true),
+    "AdminRemoveUserFromGroup" => user_ops::admin_user_group(state, call, false),
+    "AdminListGroupsForUser" => user_ops::admin_list_groups_for_user(state, call),
+    "ListUsersInGroup" => user_ops::list_users_in_group(state, call),
+    // sign-up and recovery
+    "SignUp" => sign_up(state, call),
+    "ConfirmSignUp" => confirm_sign_up(state, call),
+    "ResendConfirmationCode" => resend_confirmation_code(state, call),
+    "ForgotPassword" => forgot_password(state, call),
+    "ConfirmForgotPassword" => confirm_forgot_password(state, call),
+    // sign-in
+    "InitiateAuth" => initiate_auth(state, call, false),
+    "AdminInitiateAuth" => initiate_auth(state, call, true),
+    "RespondToAuthChallenge" => user_ops::respond_to_auth_challenge(state, call, false),
+    "AdminRespondToAuthChallenge" => user_ops::respond_to_auth_challenge(state, call, true),
+    // the user's own account, with an access token
+    "GetUser" => get_user(state, call),
+    "DeleteUser" => delete_user(state, call),
+    "UpdateUserAttributes" => user_ops::update_user_attributes(state, call),
+    "DeleteUserAttributes" => user_ops::delete_user_attributes(state, call),
+    "ChangePassword" => user_ops::change_password(state, call),
+    "GetUserAttributeVerificationCode" => user_ops::get_verification_code(state, call),
+    "VerifyUserAttribute" => user_ops::verify_user_attribute(state, call),
+    "SetUserSettings" => user_ops::set_user_settings(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {

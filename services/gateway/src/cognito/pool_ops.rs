@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_errors::ApiError;
 use portcullis_proto::directory::v1 as dir;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,31 +14,13 @@ use super::pool_shapes::{self, LogConfigurationType, SchemaAttributeType};
 use super::shapes::{parse, required};
 use crate::AppState;
 
-pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
-    match operation {
-        "UpdateUserPool" => update_user_pool(state, call).await,
-        "DeleteUserPool" => delete_user_pool(state, call).await,
-        "AddCustomAttributes" => add_custom_attributes(state, call).await,
-        "GetSigningCertificate" => get_signing_certificate(state, call).await,
-        "TagResource" => tag_resource(state, call).await,
-        "UntagResource" => untag_resource(state, call).await,
-        "ListTagsForResource" => list_tags_for_resource(state, call).await,
-        "SetLogDeliveryConfiguration" => set_log_delivery_configuration(state, call).await,
-        "GetLogDeliveryConfiguration" => get_log_delivery_configuration(state, call).await,
-        other => Err(ApiError::new(
-            ErrorCode::UnsupportedOperationException,
-            format!("{other} is not implemented by this version of Portcullis."),
-        )),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct PoolRef {
     user_pool_id: Option<String>,
 }
 
-async fn update_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn update_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let (pool_id, settings, replace_tags) =
         parse::<pool_shapes::UpdateUserPoolRequest>(call.body)?.into_parts()?;
@@ -52,7 +34,7 @@ async fn update_user_pool(state: &AppState, call: Call) -> Result<Value, ApiErro
     Ok(json!({}))
 }
 
-async fn delete_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn delete_user_pool(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let req: PoolRef = parse(call.body)?;
     let request = dir::DeleteUserPoolRequest {
@@ -63,7 +45,7 @@ async fn delete_user_pool(state: &AppState, call: Call) -> Result<Value, ApiErro
     Ok(json!({}))
 }
 
-async fn add_custom_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn add_custom_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -87,7 +69,10 @@ async fn add_custom_attributes(state: &AppState, call: Call) -> Result<Value, Ap
     Ok(json!({}))
 }
 
-async fn get_signing_certificate(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn get_signing_certificate(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let req: PoolRef = parse(call.body)?;
     let request = dir::GetSigningCertificateRequest {
         pool_id: required(req.user_pool_id, "userPoolId")?,
@@ -102,7 +87,7 @@ async fn get_signing_certificate(state: &AppState, call: Call) -> Result<Value, 
     Ok(json!({ "Certificate": certificate }))
 }
 
-async fn tag_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn tag_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -120,7 +105,7 @@ async fn tag_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-async fn untag_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn untag_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -138,7 +123,10 @@ async fn untag_resource(state: &AppState, call: Call) -> Result<Value, ApiError>
     Ok(json!({}))
 }
 
-async fn list_tags_for_resource(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn list_tags_for_resource(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -158,7 +146,10 @@ async fn list_tags_for_resource(state: &AppState, call: Call) -> Result<Value, A
     Ok(json!({ "Tags": pool_shapes::tags_out(&tags) }))
 }
 
-async fn set_log_delivery_configuration(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn set_log_delivery_configuration(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -184,7 +175,10 @@ async fn set_log_delivery_configuration(state: &AppState, call: Call) -> Result<
     Ok(json!({ "LogDeliveryConfiguration": pool_shapes::log_delivery_out(&config) }))
 }
 
-async fn get_log_delivery_configuration(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn get_log_delivery_configuration(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let req: PoolRef = parse(call.body)?;
     let request = dir::GetLogDeliveryConfigurationRequest {
         pool_id: required(req.user_pool_id, "userPoolId")?,

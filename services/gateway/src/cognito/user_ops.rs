@@ -16,57 +16,6 @@ use super::ops::{UserRef, caller, delivery_details, token_user_error, verify_use
 use super::shapes::{self, AttributeType, parse, required};
 use crate::AppState;
 
-const OPERATIONS: &[&str] = &[
-    "AdminCreateUser",
-    "AdminSetUserPassword",
-    "AdminResetUserPassword",
-    "AdminUpdateUserAttributes",
-    "AdminDeleteUserAttributes",
-    "AdminSetUserSettings",
-    "ListUsers",
-    "UpdateUserAttributes",
-    "DeleteUserAttributes",
-    "ChangePassword",
-    "GetUserAttributeVerificationCode",
-    "VerifyUserAttribute",
-    "SetUserSettings",
-    "RespondToAuthChallenge",
-    "AdminRespondToAuthChallenge",
-    "AdminAddUserToGroup",
-    "AdminRemoveUserFromGroup",
-    "AdminListGroupsForUser",
-    "ListUsersInGroup",
-];
-
-pub fn handles(operation: &str) -> bool {
-    OPERATIONS.contains(&operation)
-}
-
-pub async fn run(state: &AppState, operation: &str, call: Call) -> Result<Value, ApiError> {
-    match operation {
-        "AdminCreateUser" => admin_create_user(state, call).await,
-        "AdminSetUserPassword" => admin_set_user_password(state, call).await,
-        "AdminResetUserPassword" => admin_reset_user_password(state, call).await,
-        "AdminUpdateUserAttributes" => admin_update_user_attributes(state, call).await,
-        "AdminDeleteUserAttributes" => admin_delete_user_attributes(state, call).await,
-        "AdminSetUserSettings" => admin_set_user_settings(state, call).await,
-        "ListUsers" => list_users(state, call).await,
-        "UpdateUserAttributes" => update_user_attributes(state, call).await,
-        "DeleteUserAttributes" => delete_user_attributes(state, call).await,
-        "ChangePassword" => change_password(state, call).await,
-        "GetUserAttributeVerificationCode" => get_verification_code(state, call).await,
-        "VerifyUserAttribute" => verify_user_attribute(state, call).await,
-        "SetUserSettings" => set_user_settings(state, call).await,
-        "RespondToAuthChallenge" => respond_to_auth_challenge(state, call, false).await,
-        "AdminRespondToAuthChallenge" => respond_to_auth_challenge(state, call, true).await,
-        "AdminAddUserToGroup" => admin_user_group(state, call, true).await,
-        "AdminRemoveUserFromGroup" => admin_user_group(state, call, false).await,
-        "AdminListGroupsForUser" => admin_list_groups_for_user(state, call).await,
-        "ListUsersInGroup" => list_users_in_group(state, call).await,
-        _ => Err(ApiError::internal()),
-    }
-}
-
 /// Cognito's `UserType`: what AdminCreateUser and ListUsers return for a user.
 fn user_type_out(user: &dir::User, attributes_to_get: Option<&[String]>) -> Value {
     let mut attributes = shapes::attributes_out(&user.sub, &user.attributes);
@@ -143,7 +92,7 @@ fn user_ref(req: UserRef) -> Result<dir::UserRef, ApiError> {
     })
 }
 
-async fn admin_create_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_create_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -181,7 +130,10 @@ async fn admin_create_user(state: &AppState, call: Call) -> Result<Value, ApiErr
     Ok(json!({ "User": user_type_out(&user, None) }))
 }
 
-async fn admin_set_user_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_set_user_password(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -203,7 +155,10 @@ async fn admin_set_user_password(state: &AppState, call: Call) -> Result<Value, 
     Ok(json!({}))
 }
 
-async fn admin_reset_user_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_reset_user_password(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let req: UserRef = parse(call.body)?;
     let request = authn::AdminResetUserPasswordRequest {
@@ -231,7 +186,10 @@ struct AttributesReq {
     client_metadata: Option<HashMap<String, String>>,
 }
 
-async fn admin_update_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_update_user_attributes(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let req: AttributesReq = parse(call.body)?;
     let attributes = required(req.user_attributes, "userAttributes")?;
@@ -249,7 +207,10 @@ async fn admin_update_user_attributes(state: &AppState, call: Call) -> Result<Va
     Ok(json!({}))
 }
 
-async fn admin_delete_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_delete_user_attributes(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let req: AttributesReq = parse(call.body)?;
     let request = dir::DeleteUserAttributesRequest {
@@ -269,7 +230,10 @@ async fn admin_delete_user_attributes(state: &AppState, call: Call) -> Result<Va
     Ok(json!({}))
 }
 
-async fn admin_set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_set_user_settings(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -293,7 +257,7 @@ async fn admin_set_user_settings(state: &AppState, call: Call) -> Result<Value, 
     Ok(json!({}))
 }
 
-async fn list_users(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn list_users(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -335,7 +299,10 @@ async fn list_users(state: &AppState, call: Call) -> Result<Value, ApiError> {
     })))
 }
 
-async fn update_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn update_user_attributes(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let req: AttributesReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
     let attributes = required(req.user_attributes, "userAttributes")?;
@@ -364,7 +331,10 @@ async fn update_user_attributes(state: &AppState, call: Call) -> Result<Value, A
     })))
 }
 
-async fn delete_user_attributes(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn delete_user_attributes(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let req: AttributesReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
     let request = dir::DeleteUserAttributesRequest {
@@ -382,7 +352,7 @@ async fn delete_user_attributes(state: &AppState, call: Call) -> Result<Value, A
     Ok(json!({}))
 }
 
-async fn change_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn change_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -415,7 +385,7 @@ struct VerifyReq {
     client_metadata: Option<HashMap<String, String>>,
 }
 
-async fn get_verification_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn get_verification_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: VerifyReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
     let _ = req.client_metadata;
@@ -437,7 +407,7 @@ async fn get_verification_code(state: &AppState, call: Call) -> Result<Value, Ap
     })))
 }
 
-async fn verify_user_attribute(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn verify_user_attribute(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: VerifyReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
     let request = authn::VerifyUserAttributeRequest {
@@ -456,7 +426,7 @@ async fn verify_user_attribute(state: &AppState, call: Call) -> Result<Value, Ap
     Ok(json!({}))
 }
 
-async fn set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -480,7 +450,7 @@ async fn set_user_settings(state: &AppState, call: Call) -> Result<Value, ApiErr
     Ok(json!({}))
 }
 
-async fn respond_to_auth_challenge(
+pub(super) async fn respond_to_auth_challenge(
     state: &AppState,
     call: Call,
     admin: bool,
@@ -538,7 +508,11 @@ fn limit_in(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-async fn admin_user_group(state: &AppState, call: Call, add: bool) -> Result<Value, ApiError> {
+pub(super) async fn admin_user_group(
+    state: &AppState,
+    call: Call,
+    add: bool,
+) -> Result<Value, ApiError> {
     let caller = caller(&call);
     let req: GroupMemberReq = parse(call.body)?;
     let request = dir::UserGroupRequest {
@@ -561,7 +535,10 @@ async fn admin_user_group(state: &AppState, call: Call, add: bool) -> Result<Val
     Ok(json!({}))
 }
 
-async fn admin_list_groups_for_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn admin_list_groups_for_user(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
     let req: GroupMemberReq = parse(call.body)?;
     let limit = limit_in(req.limit)?;
     let request = dir::ListGroupsForUserRequest {
@@ -590,7 +567,7 @@ async fn admin_list_groups_for_user(state: &AppState, call: Call) -> Result<Valu
     })))
 }
 
-async fn list_users_in_group(state: &AppState, call: Call) -> Result<Value, ApiError> {
+pub(super) async fn list_users_in_group(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: GroupMemberReq = parse(call.body)?;
     let request = dir::ListUsersInGroupRequest {
         pool_id: required(req.user_pool_id, "userPoolId")?,

@@ -5,6 +5,7 @@ import json
 import sys
 
 import boto3
+import contract  # noqa: F401  (checks every answer against the model)
 import botocore
 from botocore.config import Config
 

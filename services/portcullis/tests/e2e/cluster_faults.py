@@ -34,6 +34,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import contract  # noqa: F401  (checks every answer against the model)
 import botocore
 from botocore.config import Config
 

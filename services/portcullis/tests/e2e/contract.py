@@ -1,0 +1,128 @@
+"""Checks every answer boto3 receives against the Cognito model in
+services/gateway/contracts: each member of a response is one the operation's output
+shape declares, with the declared type and enum value, and every required member is
+present (lengths and ranges are input constraints: Cognito's own answers break some,
+e.g. `phone_number_verified` is longer than a custom attribute name may be); each error's `__type` is one the operation declares (or a
+protocol-level one). The e2e scripts call `install(client, ...)`; a violation fails the
+call that received it, naming the path of the offending member."""
+
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_PATH = os.path.join(HERE, "..", "..", "..", "gateway", "contracts", "cognito-idp.service-2.json")
+with open(MODEL_PATH) as f:
+    MODEL = json.load(f)
+SHAPES = MODEL["shapes"]
+
+# Errors any operation may answer: the protocol's own, and the service's generic ones.
+GENERIC_ERRORS = {
+    "SerializationException", "UnknownOperationException", "UnrecognizedClientException",
+    "InvalidSignatureException", "IncompleteSignatureException",
+    "MissingAuthenticationTokenException", "InternalErrorException",
+    "UnsupportedOperationException",
+}
+
+checked = {"responses": 0, "errors": 0}
+
+
+class ContractViolation(AssertionError):
+    pass
+
+
+def _fail(operation, path, problem):
+    raise ContractViolation(f"{operation}: {path or '<response>'}: {problem}")
+
+
+def validate(operation, shape_name, value, path=""):
+    shape = SHAPES[shape_name]
+    kind = shape["type"]
+    if kind == "structure":
+        if not isinstance(value, dict):
+            _fail(operation, path, f"expected an object for {shape_name}")
+        members = shape.get("members", {})
+        for name, member_value in value.items():
+            if name not in members:
+                _fail(operation, f"{path}.{name}".lstrip("."), f"not a member of {shape_name}")
+            validate(operation, members[name]["shape"], member_value, f"{path}.{name}".lstrip("."))
+        for name in shape.get("required", []):
+            if name not in value:
+                _fail(operation, f"{path}.{name}".lstrip("."), f"required by {shape_name}, missing")
+    elif kind == "list":
+        if not isinstance(value, list):
+            _fail(operation, path, f"expected a list for {shape_name}")
+        for i, item in enumerate(value):
+            validate(operation, shape["member"]["shape"], item, f"{path}[{i}]")
+    elif kind == "map":
+        if not isinstance(value, dict):
+            _fail(operation, path, f"expected a map for {shape_name}")
+        for k, v in value.items():
+            validate(operation, shape["key"]["shape"], k, f"{path}<key>")
+            validate(operation, shape["value"]["shape"], v, f"{path}[{k}]")
+    elif kind == "string":
+        if not isinstance(value, str):
+            _fail(operation, path, f"expected a string for {shape_name}, got {value!r}")
+        if "enum" in shape and value not in shape["enum"]:
+            _fail(operation, path, f"{value!r} is not one of {shape['enum']}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(operation, path, f"expected an integer for {shape_name}, got {value!r}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            _fail(operation, path, f"expected a boolean for {shape_name}, got {value!r}")
+    elif kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(operation, path, f"expected epoch seconds for {shape_name}, got {value!r}")
+    elif kind == "blob":
+        if not isinstance(value, str):
+            _fail(operation, path, f"expected base64 for {shape_name}")
+    elif kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(operation, path, f"expected a number for {shape_name}")
+
+
+def check(operation, status, body):
+    op = MODEL["operations"][operation]
+    if status >= 400:
+        error = body.get("__type", "").split("#")[-1]
+        declared = {e["shape"] for e in op.get("errors", [])}
+        if error not in declared | GENERIC_ERRORS:
+            _fail(operation, "__type", f"{error} is not an error {operation} declares")
+        checked["errors"] += 1
+        return
+    output = op.get("output", {}).get("shape")
+    if output is None:
+        if body not in ({}, None):
+            _fail(operation, "", f"no output declared, got {body!r}")
+    else:
+        validate(operation, output, body)
+    checked["responses"] += 1
+
+
+def _after_call(http_response, model, **_):
+    raw = http_response.content
+    body = json.loads(raw) if raw else {}
+    check(model.name, http_response.status_code, body)
+
+
+def install(*clients):
+    for client in clients:
+        client.meta.events.register("after-call.cognito-identity-provider", _after_call)
+
+
+def _install_on_every_client():
+    """Every cognito-idp client the importing script makes is checked."""
+    import boto3
+
+    make = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = make(service, *args, **kwargs)
+        if service == "cognito-idp":
+            install(made)
+        return made
+
+    boto3.client = client
+
+
+_install_on_every_client()
