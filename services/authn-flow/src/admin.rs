@@ -140,6 +140,7 @@ impl Flows {
                     .replace("{username}", username)
                     .replace("{####}", temporary),
                 code: Some(temporary.to_owned()),
+                subject: None,
             };
             self.sender.send(&message).await.map_err(|err| {
                 tracing::error!(error = %err, "could not deliver an invitation");

@@ -428,6 +428,7 @@ impl Flows {
             kind,
             message: DEFAULT_CODE_MESSAGE.replace("{####}", &code),
             code: Some(code),
+            subject: None,
         };
         self.sender.send(&message).await.map_err(|err| {
             tracing::error!(error = %err, "could not deliver a confirmation code");

@@ -1,6 +1,16 @@
 //! Delivering codes and invitations. Pluggable: the embedded default writes every
 //! message to a local outbox file (one JSON object per line) that a developer or a test
-//! reads; real delivery (SMTP, an SMS webhook, a NATS subject) is later work.
+//! reads; [`smtp`] sends email, [`webhook`] and [`nats`] hand SMS to a gateway, and
+//! [`router::Router`] picks one sender per medium and bounds every delivery in time.
+//!
+//! A sender returns `Ok` only once the message was acknowledged (written and fsynced,
+//! accepted by the SMTP server, answered 2xx, stored by JetStream), so a code is never
+//! reported sent when it was not. Errors never carry the message text or the code.
+
+pub mod nats;
+pub mod router;
+pub mod smtp;
+pub mod webhook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,7 +36,7 @@ impl Medium {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Message {
     pub channel: Medium,
     pub destination: String,
@@ -37,6 +47,67 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     pub message: String,
+    /// The email subject, from the pool's templates; `None` means Cognito's default for
+    /// the kind (see [`default_subject`]). Unused for SMS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// Leaves out the code and the text (which contains it): a `{:?}` in a log line must
+/// not leak a secret.
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("channel", &self.channel)
+            .field("pool_id", &self.pool_id)
+            .field("username", &self.username)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Message {
+    /// The subject an email carries.
+    pub fn subject(&self) -> &str {
+        self.subject
+            .as_deref()
+            .unwrap_or_else(|| default_subject(self.kind))
+    }
+}
+
+/// Cognito's default email subjects: invitations carry the temporary password, every
+/// other message a verification code.
+pub fn default_subject(kind: &str) -> &'static str {
+    match kind {
+        "AdminCreateUser" => "Your temporary password",
+        _ => "Your verification code",
+    }
+}
+
+/// What an SMS gateway receives (webhook body, NATS payload): everything needed to send
+/// the text, and the code on its own for gateways that format their own.
+#[derive(Serialize)]
+pub struct SmsPayload<'a> {
+    pub destination: &'a str,
+    pub message: &'a str,
+    pub pool_id: &'a str,
+    pub username: &'a str,
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+}
+
+impl<'a> From<&'a Message> for SmsPayload<'a> {
+    fn from(m: &'a Message) -> Self {
+        Self {
+            destination: &m.destination,
+            message: &m.message,
+            pool_id: &m.pool_id,
+            username: &m.username,
+            kind: m.kind,
+            code: m.code.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +211,7 @@ mod tests {
                 kind: "SignUp",
                 code: Some(code.into()),
                 message: format!("Your verification code is {code}. "),
+                subject: None,
             };
             outbox.send(&message).await.unwrap();
         }
@@ -151,5 +223,18 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["code"], "222222");
         assert_eq!(lines[0]["channel"], "email");
+        assert!(
+            lines[0].get("subject").is_none(),
+            "the outbox line format is unchanged"
+        );
+    }
+
+    #[test]
+    fn subjects_default_to_cognitos() {
+        assert_eq!(default_subject("SignUp"), "Your verification code");
+        assert_eq!(
+            default_subject("AdminCreateUser"),
+            "Your temporary password"
+        );
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use portcullis_authn_flow::sender::Outbox;
 use portcullis_config::Config;
 use portcullis_ephemeral::redis_store::RedisStore;
 use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
@@ -125,6 +124,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
         }
         Service::AuthnFlow => {
             let store = jetstream(&config).await?;
+            let sender = crate::delivery::sender(&config).await?;
             let deps = portcullis_authn_flow::Deps {
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
@@ -132,7 +132,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 clock,
                 hash_threads: None,
                 ephemeral: Arc::new(redis(&config).await?),
-                sender: Arc::new(Outbox::new(config.data_dir.join("outbox.jsonl"))),
+                sender,
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());

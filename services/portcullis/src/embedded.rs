@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use portcullis_authn_flow::sender::Outbox;
 use portcullis_config::Config;
 use portcullis_ephemeral::memory::MemoryStore;
 use portcullis_eventlog::EventLog;
@@ -34,6 +33,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         .zip(config.admin_secret_access_key.clone());
     let (admin, generated) = secrets::admin_credentials(&config.data_dir, configured)?;
     let master_key = secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
+    let sender = crate::delivery::sender(&config).await?;
 
     let store = EmbeddedStore::open(&config.data_dir.join("portcullis.redb"))
         .await
@@ -84,7 +84,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             clock: clock.clone(),
             hash_threads: None,
             ephemeral: ephemeral.clone(),
-            sender: Arc::new(Outbox::new(config.data_dir.join("outbox.jsonl"))),
+            sender,
         },
     )
     .await?;

@@ -2,6 +2,7 @@
 //! service per process for a cluster (`serve <service>`).
 
 mod cluster;
+mod delivery;
 mod embedded;
 mod secrets;
 

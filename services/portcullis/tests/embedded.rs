@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use portcullis_testkit::http_get;
+use portcullis_testkit::smtp::SmtpServer;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,15 +26,20 @@ fn e2e(script: &str) -> PathBuf {
         .join(script)
 }
 
+fn start(data_dir: &Path, port: u16) -> Running {
+    start_with(data_dir, port, &[])
+}
+
 // A plain test thread, not an async runtime: sleeping between polls blocks nothing.
 #[allow(clippy::disallowed_methods)]
-fn start(data_dir: &Path, port: u16) -> Running {
+fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Running {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["up", "--data-dir"])
         .arg(data_dir)
         .args(["--http", &format!("127.0.0.1:{port}"), "--log", "warn"])
         .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
         .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .expect("start portcullis up");
@@ -123,4 +129,63 @@ fn groups_are_created_read_updated_listed_and_deleted_through_boto3() {
     let port = portcullis_testkit::free_port();
     let _server = start(data.path(), port);
     python(&e2e("groups.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
+fn codes_go_out_by_smtp_and_sign_up_fails_when_the_mail_server_is_down() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let smtp = runtime.block_on(SmtpServer::start()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let smtp_port = smtp.port.to_string();
+    let _server = start_with(
+        data.path(),
+        port,
+        &[
+            ("PORTCULLIS_DELIVERY_EMAIL", "smtp"),
+            ("PORTCULLIS_DELIVERY_SMTP_HOST", "127.0.0.1"),
+            ("PORTCULLIS_DELIVERY_SMTP_PORT", &smtp_port),
+            ("PORTCULLIS_DELIVERY_SMTP_TLS", "none"),
+            (
+                "PORTCULLIS_DELIVERY_SMTP_FROM",
+                "Portcullis <no-reply@example.com>",
+            ),
+            ("PORTCULLIS_DELIVERY_TIMEOUT_SECS", "5"),
+        ],
+    );
+    let script = e2e("delivery.py");
+    let ids = python(&script, &[&url, "setup"]);
+    let client = ids
+        .split_whitespace()
+        .nth(1)
+        .expect("setup prints the client id");
+
+    python(&script, &[&url, "signup", client, "kim"]);
+    let mail = smtp.messages().pop().expect("the code was emailed");
+    assert_eq!(mail.rcpt_tos, ["kim@example.com"]);
+    assert!(
+        mail.data
+            .contains("From: Portcullis <no-reply@example.com>"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("Subject: Your verification code"),
+        "{}",
+        mail.data
+    );
+    let code = mail
+        .data
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|word| word.len() == 6)
+        .expect("a six-digit code in the body");
+    python(&script, &[&url, "confirm", client, "kim", code]);
+    assert!(
+        !data.path().join("outbox.jsonl").exists(),
+        "email went to the mail server, not the outbox"
+    );
+
+    drop(smtp);
+    python(&script, &[&url, "signup-fails", client, "lee"]);
 }

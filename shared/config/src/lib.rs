@@ -2,12 +2,20 @@
 //! environment variables, then command-line flags (applied by the binary). Validated
 //! before any port is bound, then passed explicitly to each service.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
+
+mod delivery;
+
+pub use delivery::{
+    Delivery, EmailDelivery, NatsDelivery, SmsDelivery, SmtpDelivery, SmtpTls, WebhookDelivery,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -49,6 +57,9 @@ pub struct Config {
     /// OTLP/HTTP endpoint to export traces to (e.g. `http://127.0.0.1:4318`); off when
     /// unset.
     pub otlp_endpoint: Option<String>,
+    /// How codes and invitations reach users (`[delivery]` in the file,
+    /// `PORTCULLIS_DELIVERY_*` in the environment).
+    pub delivery: Delivery,
 }
 
 /// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
@@ -73,6 +84,88 @@ const FIELDS: &[&str] = &[
     "otlp_endpoint",
 ];
 
+/// The nested settings `PORTCULLIS_*` variables may set, as dotted paths; the variable
+/// is the path with `_` for `.` (`delivery.smtp.host` is `PORTCULLIS_DELIVERY_SMTP_HOST`).
+const NESTED_FIELDS: &[&str] = &[
+    "delivery.email",
+    "delivery.sms",
+    "delivery.timeout_secs",
+    "delivery.smtp.host",
+    "delivery.smtp.port",
+    "delivery.smtp.tls",
+    "delivery.smtp.username",
+    "delivery.smtp.password",
+    "delivery.smtp.from",
+    "delivery.webhook.url",
+    "delivery.webhook.bearer_token",
+    "delivery.nats.url",
+    "delivery.nats.subject",
+    "delivery.nats.jetstream",
+];
+
+/// Settings read from the environment as written, never parsed as numbers or booleans.
+const RAW_STRING_FIELDS: &[&str] = &[
+    "admin_access_key_id",
+    "admin_secret_access_key",
+    "master_key",
+    "delivery.smtp.username",
+    "delivery.smtp.password",
+    "delivery.webhook.bearer_token",
+];
+
+/// The `PORTCULLIS_*` variables that are configuration, as (path, value).
+struct Variables(Vec<(String, Value)>);
+
+impl Variables {
+    fn from_env(env: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        let variables = env
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter_map(|(name, value)| {
+                // The prefix matches in any case, as figment's `Env` matched it.
+                let (prefix, rest) = name.split_at_checked("PORTCULLIS_".len())?;
+                let path = env_path(rest).filter(|_| prefix.eq_ignore_ascii_case("PORTCULLIS_"))?;
+                // Values are parsed as figment's `Env` does (`2525` is a number, `true`
+                // a boolean), except secrets: a password of digits stays a string (and
+                // a type error would echo it).
+                let value = if RAW_STRING_FIELDS.contains(&path.as_str()) {
+                    Value::from(value)
+                } else {
+                    value.parse().unwrap_or_else(|_| Value::from(value))
+                };
+                Some((path, value))
+            })
+            .collect();
+        Self(variables)
+    }
+}
+
+impl Provider for Variables {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("`PORTCULLIS_` environment variable(s)")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut nested = Figment::new();
+        for (path, value) in &self.0 {
+            nested = nested.merge(Serialized::default(path, value));
+        }
+        nested.data()
+    }
+}
+
+/// The configuration path a `PORTCULLIS_`-stripped variable name sets, if any.
+fn env_path(name: &str) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    if FIELDS.contains(&name.as_str()) {
+        return Some(name);
+    }
+    NESTED_FIELDS
+        .iter()
+        .find(|path| path.replace('.', "_") == name)
+        .map(|path| (*path).to_owned())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -93,6 +186,7 @@ impl Default for Config {
             log: "info".into(),
             log_format: "text".into(),
             otlp_endpoint: None,
+            delivery: Delivery::default(),
         }
     }
 }
@@ -109,12 +203,22 @@ impl Config {
     /// Defaults, then `file` (if given), then `PORTCULLIS_*` variables, then `overrides`
     /// (the flags the user actually passed, serialised).
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, ConfigError> {
+        Self::load_with(file, std::env::vars_os(), overrides)
+    }
+
+    /// [`Config::load`] with the environment passed in, so tests need not change the
+    /// process's.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (OsString, OsString)>,
+        overrides: impl Serialize,
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("PORTCULLIS_").only(FIELDS))
+            .merge(Variables::from_env(env))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
@@ -149,7 +253,7 @@ impl Config {
                 "log_format must be text or json".into(),
             ));
         }
-        Ok(())
+        self.delivery.validate(self.nats_url.as_deref())
     }
 
     /// The base of issuers and OIDC links.
@@ -190,19 +294,132 @@ mod tests {
         assert_eq!(config.log, "warn");
     }
 
+    /// Every leaf of the configuration, as a dotted path.
+    fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        match value.as_object() {
+            Some(map) => {
+                for (key, value) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    leaves(&path, value, out);
+                }
+            }
+            None => out.push(prefix.to_owned()),
+        }
+    }
+
     #[test]
     fn every_field_can_come_from_the_environment() {
         let defaults = serde_json::to_value(Config::default()).unwrap();
-        let mut names: Vec<&str> = defaults
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
+        let mut names = Vec::new();
+        leaves("", &defaults, &mut names);
+        let mut fields: Vec<String> = FIELDS
+            .iter()
+            .chain(NESTED_FIELDS)
+            .map(|f| (*f).to_owned())
             .collect();
-        let mut fields = FIELDS.to_vec();
         names.sort_unstable();
         fields.sort_unstable();
         assert_eq!(names, fields);
+        for field in &fields {
+            let variable = field.replace('.', "_").to_ascii_uppercase();
+            assert_eq!(env_path(&variable).as_ref(), Some(field));
+        }
+        assert_eq!(
+            env_path("NATS_SERVER"),
+            None,
+            "a harness's variable is not config"
+        );
+    }
+
+    #[test]
+    fn delivery_comes_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[delivery]\nemail = \"smtp\"\nsms = \"nats\"\n\
+             [delivery.smtp]\nhost = \"mail.example.com\"\nfrom = \"a@example.com\"\n\
+             [delivery.nats]\nurl = \"nats://127.0.0.1:4222\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), NoFlags {}).unwrap();
+        assert_eq!(config.delivery.email, EmailDelivery::Smtp);
+        assert_eq!(config.delivery.sms, SmsDelivery::Nats);
+        assert_eq!(config.delivery.smtp.tls, SmtpTls::Starttls);
+        assert!(config.delivery.nats.jetstream);
+
+        let env = [
+            ("PORTCULLIS_DELIVERY_EMAIL", "smtp"),
+            ("PORTCULLIS_DELIVERY_SMTP_HOST", "mail.example.com"),
+            ("PORTCULLIS_DELIVERY_SMTP_PORT", "2525"),
+            ("PORTCULLIS_DELIVERY_SMTP_TLS", "tls"),
+            (
+                "PORTCULLIS_DELIVERY_SMTP_FROM",
+                "Portcullis <a@example.com>",
+            ),
+            ("PORTCULLIS_DELIVERY_SMTP_USERNAME", "mailer"),
+            ("PORTCULLIS_DELIVERY_SMTP_PASSWORD", "0123456"),
+            ("PORTCULLIS_DELIVERY_TIMEOUT_SECS", "3"),
+            ("PORTCULLIS_DELIVERY_NATS_JETSTREAM", "false"),
+            ("PORTCULLIS_NATS_SERVER", "/not/config"),
+            ("OTHER_DELIVERY_EMAIL", "nonsense"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let config = Config::load_with(None, env, NoFlags {}).unwrap();
+        let smtp = &config.delivery.smtp;
+        assert_eq!(config.delivery.email, EmailDelivery::Smtp);
+        assert_eq!(smtp.port, Some(2525));
+        assert_eq!(smtp.tls, SmtpTls::Tls);
+        assert_eq!(smtp.password.as_deref(), Some("0123456"));
+        assert_eq!(config.delivery.timeout_secs, 3);
+        assert!(!config.delivery.nats.jetstream);
+        assert!(
+            !format!("{config:?}").contains("0123456"),
+            "no secret in Debug"
+        );
+    }
+
+    #[test]
+    fn incomplete_delivery_settings_are_refused_before_start() {
+        let refused = |delivery: Delivery| {
+            Config {
+                delivery,
+                ..Config::default()
+            }
+            .validate()
+            .is_err()
+        };
+        let smtp = Delivery {
+            email: EmailDelivery::Smtp,
+            ..Delivery::default()
+        };
+        assert!(refused(smtp.clone()), "smtp without a host");
+        let mut with_host = smtp;
+        with_host.smtp.host = Some("mail.example.com".into());
+        assert!(refused(with_host.clone()), "smtp without a from address");
+        with_host.smtp.from = Some("a@example.com".into());
+        assert!(!refused(with_host.clone()));
+        let mut plain_auth = with_host;
+        plain_auth.smtp.tls = SmtpTls::None;
+        plain_auth.smtp.username = Some("mailer".into());
+        plain_auth.smtp.password = Some("secret".into());
+        assert!(refused(plain_auth), "no password over plain text");
+        assert!(refused(Delivery {
+            sms: SmsDelivery::Webhook,
+            ..Delivery::default()
+        }));
+        assert!(refused(Delivery {
+            sms: SmsDelivery::Nats,
+            ..Delivery::default()
+        }));
+        assert!(refused(Delivery {
+            timeout_secs: 0,
+            ..Delivery::default()
+        }));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Test harness: starts real `nats-server` and `redis-server` processes on free loopback
-//! ports, each with its own temporary directory, and stops them when dropped. Tests
-//! never share a server, so runs never share state.
+//! Test harness: starts real `nats-server`, `redis-server` and SMTP (aiosmtpd) processes
+//! on free loopback ports, each with its own temporary directory, and stops them when
+//! dropped. Tests never share a server, so runs never share state.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 pub mod nats;
 pub mod redis;
+pub mod smtp;
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
