@@ -116,11 +116,26 @@ impl Flows {
         username: &str,
         temporary: &str,
     ) -> Result<(), ApiError> {
-        let _ = settings; // templates come with the pool's AdminCreateUserConfig
+        let template = settings.invite_message_template.clone().unwrap_or_default();
+        let or = |value: &str, default: &str| {
+            if value.is_empty() {
+                default.to_owned()
+            } else {
+                value.to_owned()
+            }
+        };
         for medium in mediums {
-            let (attribute, template) = match medium {
-                Medium::Email => ("email", DEFAULT_INVITE_EMAIL),
-                Medium::Sms => ("phone_number", DEFAULT_INVITE_SMS),
+            let (attribute, text, subject) = match medium {
+                Medium::Email => (
+                    "email",
+                    or(&template.email_message, DEFAULT_INVITE_EMAIL),
+                    Some(or(&template.email_subject, "Your temporary password")),
+                ),
+                Medium::Sms => (
+                    "phone_number",
+                    or(&template.sms_message, DEFAULT_INVITE_SMS),
+                    None,
+                ),
             };
             let Some(destination) = user
                 .attributes
@@ -136,11 +151,11 @@ impl Flows {
                 pool_id: user.pool_id.clone(),
                 username: user.username.clone(),
                 kind: "AdminCreateUser",
-                message: template
+                message: text
                     .replace("{username}", username)
                     .replace("{####}", temporary),
                 code: Some(temporary.to_owned()),
-                subject: None,
+                subject,
             };
             self.sender.send(&message).await.map_err(|err| {
                 tracing::error!(error = %err, "could not deliver an invitation");

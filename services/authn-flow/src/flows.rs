@@ -139,6 +139,32 @@ pub(crate) fn recovery_target(
     None
 }
 
+/// The pool's verification message for a medium and, for email, its subject (Cognito's
+/// defaults where the pool sets none).
+pub(crate) fn verification_message(
+    pool: &portcullis_proto::events::v1::UserPoolSettings,
+    channel: Medium,
+) -> (String, Option<String>) {
+    let template = pool
+        .verification_message_template
+        .clone()
+        .unwrap_or_default();
+    let or = |value: String, default: &str| {
+        if value.is_empty() {
+            default.to_owned()
+        } else {
+            value
+        }
+    };
+    match channel {
+        Medium::Sms => (or(template.sms_message, DEFAULT_CODE_MESSAGE), None),
+        Medium::Email => (
+            or(template.email_message, DEFAULT_CODE_MESSAGE),
+            Some(or(template.email_subject, "Your verification code")),
+        ),
+    }
+}
+
 /// What `CodeDeliveryDetails` says of a message sent to `destination`.
 pub(crate) fn delivery_details(
     medium: Medium,
@@ -415,6 +441,8 @@ impl Flows {
         key: &str,
         validity: std::time::Duration,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let (text, subject) = verification_message(&pool, channel);
         let code = self
             .codes
             .issue(key, attribute, validity)
@@ -426,9 +454,11 @@ impl Flows {
             pool_id: user.pool_id.clone(),
             username: user.username.clone(),
             kind,
-            message: DEFAULT_CODE_MESSAGE.replace("{####}", &code),
+            message: text
+                .replace("{####}", &code)
+                .replace("{username}", &user.username),
             code: Some(code),
-            subject: None,
+            subject,
         };
         self.sender.send(&message).await.map_err(|err| {
             tracing::error!(error = %err, "could not deliver a confirmation code");

@@ -314,3 +314,37 @@ result = sign_in("nina", "Chang3d!Pass")["AuthenticationResult"]
 id_claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
 assert id_claims["cognito:groups"] == ["readers"] and id_claims["cognito:preferred_role"] == role_r, id_claims
 print("ok - group membership: add, remove, list both ways, and a deleted group's members leave it")
+
+# --- message templates and account recovery ---------------------------------------------
+templated = admin.create_user_pool(
+    PoolName=f"templates-{suffix}", AutoVerifiedAttributes=["email"],
+    VerificationMessageTemplate={"EmailMessage": "Welcome! Code: {####}", "EmailSubject": "Confirm please",
+                                 "DefaultEmailOption": "CONFIRM_WITH_CODE"},
+    AdminCreateUserConfig={"InviteMessageTemplate": {
+        "EmailMessage": "Hi {username}, your password is {####}", "EmailSubject": "Join us",
+        "SMSMessage": "{username} {####}"}},
+    AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"},
+                                                   {"Priority": 2, "Name": "verified_phone_number"}]},
+)["UserPool"]["Id"]
+templated_client = admin.create_user_pool_client(
+    UserPoolId=templated, ClientName="app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+public.sign_up(ClientId=templated_client, Username="tess", Password="Templ4te!Pass",
+               UserAttributes=[{"Name": "email", "Value": "tess@example.com"}])
+pool_id = templated  # messages_for reads this pool's messages from here on
+[code_message] = messages_for("tess")
+assert code_message["message"] == f"Welcome! Code: {code_message['code']}", code_message
+admin.admin_create_user(UserPoolId=templated, Username="ugo", DesiredDeliveryMediums=["EMAIL"],
+                        UserAttributes=[{"Name": "email", "Value": "ugo@example.com"}])
+[invite] = messages_for("ugo")
+assert invite["message"] == f"Hi ugo, your password is {invite['code']}", invite
+print("ok - VerificationMessageTemplate and InviteMessageTemplate shape the messages")
+
+admin.admin_update_user_attributes(UserPoolId=templated, Username="tess", UserAttributes=[
+    {"Name": "email_verified", "Value": "true"}, {"Name": "phone_number", "Value": "+15555550123"},
+    {"Name": "phone_number_verified", "Value": "true"}])
+sent = public.forgot_password(ClientId=templated_client, Username="tess")["CodeDeliveryDetails"]
+assert sent["DeliveryMedium"] == "EMAIL" and sent["AttributeName"] == "email", sent
+admin.update_user_pool(UserPoolId=templated, AutoVerifiedAttributes=["email"],
+                       AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "admin_only"}]})
+expect_error("InvalidParameterException", public.forgot_password, ClientId=templated_client, Username="tess")
+print("ok - AccountRecoverySetting picks where reset codes go, admin_only refuses self-service")
