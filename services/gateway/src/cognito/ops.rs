@@ -404,6 +404,9 @@ pub(super) fn token_user_error(status: tonic::Status) -> ApiError {
 
 async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let verified = verify_user_token(state, call.body).await?;
+    let readable = super::user_ops::token_client(state, &verified)
+        .await?
+        .read_attributes;
     let request = dir::GetUserRequest {
         pool_id: verified.pool_id,
         key: Some(dir::get_user_request::Key::Sub(verified.sub)),
@@ -414,7 +417,10 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
         .get_user(request)
         .await
         .map_err(token_user_error)?;
-    let user = user.into_inner();
+    let mut user = user.into_inner();
+    // A client sees the attributes it may read (all of them by default); `sub` always.
+    user.attributes
+        .retain(|a| readable.is_empty() || readable.contains(&a.name));
     Ok(shapes::compact(json!({
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),

@@ -76,6 +76,34 @@ fn user_caller(call: &Call, sub: &str) -> dir::Caller {
     }
 }
 
+/// The settings of the app client an access token was issued to, whose
+/// `ReadAttributes` / `WriteAttributes` bound what its user reads and writes.
+pub(super) async fn token_client(
+    state: &AppState,
+    verified: &tok::VerifiedAccessToken,
+) -> Result<portcullis_proto::events::v1::UserPoolClientSettings, ApiError> {
+    let request = dir::DescribeUserPoolClientRequest {
+        pool_id: verified.pool_id.clone(),
+        client_id: verified.client_id.clone(),
+    };
+    match state
+        .directory
+        .clone()
+        .describe_user_pool_client(request)
+        .await
+    {
+        Ok(client) => Ok(client.into_inner().settings.unwrap_or_default()),
+        Err(status) => {
+            let err = ApiError::from(status);
+            if err.code == portcullis_errors::ErrorCode::ResourceNotFoundException {
+                Err(ApiError::not_authorized("Access Token has been revoked"))
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 fn by_sub(verified: &tok::VerifiedAccessToken) -> dir::UserRef {
     dir::UserRef {
         pool_id: verified.pool_id.clone(),
@@ -337,10 +365,20 @@ pub(super) async fn delete_user_attributes(
 ) -> Result<Value, ApiError> {
     let req: AttributesReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
+    let names = required(req.user_attribute_names, "userAttributeNames")?;
+    let writable = token_client(state, &verified).await?.write_attributes;
+    if let Some(denied) = names
+        .iter()
+        .find(|n| !writable.is_empty() && !writable.contains(n))
+    {
+        return Err(ApiError::not_authorized(format!(
+            "A client attempted to write unauthorized attribute {denied}"
+        )));
+    }
     let request = dir::DeleteUserAttributesRequest {
         caller: Some(user_caller(&call, &verified.sub)),
         user: Some(by_sub(&verified)),
-        names: required(req.user_attribute_names, "userAttributeNames")?,
+        names,
         by_admin: false,
     };
     state

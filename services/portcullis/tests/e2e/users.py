@@ -315,6 +315,25 @@ id_claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
 assert id_claims["cognito:groups"] == ["readers"] and id_claims["cognito:preferred_role"] == role_r, id_claims
 print("ok - group membership: add, remove, list both ways, and a deleted group's members leave it")
 
+# --- a client's ReadAttributes and WriteAttributes ------------------------------------------
+narrow = admin.create_user_pool_client(
+    UserPoolId=pool_id, ClientName="narrow", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+    ReadAttributes=["email", "name"], WriteAttributes=["name"])["UserPoolClient"]["ClientId"]
+admin.admin_update_user_attributes(UserPoolId=pool_id, Username="nina", UserAttributes=[
+    {"Name": "given_name", "Value": "Nin"}, {"Name": "name", "Value": "Nina"}])
+result = public.initiate_auth(ClientId=narrow, AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "nina", "PASSWORD": "Chang3d!Pass"})["AuthenticationResult"]
+seen = attributes(public.get_user(AccessToken=result["AccessToken"]))
+assert set(seen) == {"sub", "email", "name"}, seen
+id_claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
+assert "given_name" not in id_claims and id_claims["name"] == "Nina", id_claims
+public.update_user_attributes(AccessToken=result["AccessToken"], UserAttributes=[{"Name": "name", "Value": "N."}])
+expect_error("NotAuthorizedException", public.update_user_attributes, AccessToken=result["AccessToken"],
+             UserAttributes=[{"Name": "given_name", "Value": "x"}])
+expect_error("NotAuthorizedException", public.delete_user_attributes, AccessToken=result["AccessToken"],
+             UserAttributeNames=["given_name"])
+print("ok - ReadAttributes bound GetUser and the ID token, WriteAttributes bound updates")
+
 # --- message templates and account recovery ---------------------------------------------
 templated = admin.create_user_pool(
     PoolName=f"templates-{suffix}", AutoVerifiedAttributes=["email"],
