@@ -8,9 +8,7 @@ use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::UserPoolSettings;
 
 use crate::codes;
-use crate::flows::{
-    Flows, code_error, credential_key, incorrect_credentials, kv_error, policy_error, pool_error,
-};
+use crate::flows::{Flows, code_error, incorrect_credentials, policy_error, pool_error};
 use crate::password::{self, Policy};
 use crate::sender::Medium;
 
@@ -181,12 +179,7 @@ impl Flows {
             .unwrap_or_default();
         password::check_policy(&req.proposed_password, &Policy::from(&policy))
             .map_err(policy_error)?;
-        let key = credential_key(&user.pool_id, &user.sub);
-        let stored = self.credentials.get(&key).await.map_err(kv_error)?;
-        let phc = stored.map_or_else(
-            || password::dummy_hash().to_owned(),
-            |e| String::from_utf8_lossy(&e.value).into_owned(),
-        );
+        let phc = self.current_hash(&user.pool_id, &user.sub).await?;
         let verified = self
             .hasher
             .verify(req.previous_password, phc)
@@ -195,12 +188,8 @@ impl Flows {
         if !verified {
             return Err(incorrect_credentials());
         }
-        let hash = self
-            .hasher
-            .hash(req.proposed_password)
-            .await
-            .map_err(pool_error)?;
-        self.replace_credential(&user, hash).await?;
+        self.replace_password(&user, req.proposed_password, policy.password_history_size)
+            .await?;
         self.record_password(&req.caller, &user, "CHANGE", "")
             .await?;
         Ok(pb::ChangePasswordResponse {})

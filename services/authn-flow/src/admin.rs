@@ -1,12 +1,12 @@
 //! Administrators' user operations that touch credentials: creating a user with a
 //! temporary password and an invitation, setting and resetting passwords.
 
-use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 
 use crate::codes;
+use crate::credential::Credential;
 use crate::flows::{
     Flows, credential_key, forgot_code_key, kv_error, policy_error, pool_error, recovery_target,
 };
@@ -51,11 +51,6 @@ impl Flows {
             password::check_policy(&req.temporary_password, &policy).map_err(policy_error)?;
             req.temporary_password.clone()
         };
-        let hash = self
-            .hasher
-            .hash(temporary.clone())
-            .await
-            .map_err(pool_error)?;
 
         let user = if resend {
             let user = self.existing_user(&req.pool_id, &req.username).await?;
@@ -68,15 +63,20 @@ impl Flows {
                     ),
                 ));
             }
-            self.replace_credential(&user, hash).await?;
+            self.replace_password(&user, temporary.clone(), 0).await?;
             self.record_password(&req.caller, &user, "TEMPORARY", "FORCE_CHANGE_PASSWORD")
                 .await?
         } else {
+            let hash = self
+                .hasher
+                .hash(temporary.clone())
+                .await
+                .map_err(pool_error)?;
             let sub = uuid::Uuid::new_v4().to_string();
             let key = credential_key(&req.pool_id, &sub);
             let revision = self
                 .credentials
-                .create(&key, Bytes::from(hash))
+                .create(&key, Credential::new(hash).encode())
                 .await
                 .map_err(kv_error)?;
             let request = dir::CreateUserRequest {
@@ -203,8 +203,8 @@ impl Flows {
             .password_policy
             .unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
-        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
-        self.replace_credential(&user, hash).await?;
+        self.replace_password(&user, req.password, policy.password_history_size)
+            .await?;
         let (method, status) = if req.permanent {
             ("ADMIN", "CONFIRMED")
         } else {

@@ -16,7 +16,7 @@ use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::Attribute;
 use serde::{Deserialize, Serialize};
 
-use crate::flows::{ClientInfo, Flows, authenticated, policy_error, pool_error};
+use crate::flows::{ClientInfo, Flows, authenticated, policy_error};
 use crate::password::{self, Policy};
 
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
@@ -236,12 +236,8 @@ impl Flows {
                 .update_user_attributes(request)
                 .await?;
         }
-        let hash = self
-            .hasher
-            .hash(new_password.clone())
-            .await
-            .map_err(pool_error)?;
-        self.replace_credential(&user, hash).await?;
+        self.replace_password(&user, new_password.clone(), policy.password_history_size)
+            .await?;
         let user = self
             .record_password(&caller, &user, "NEW_PASSWORD_CHALLENGE", "CONFIRMED")
             .await?;

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::authn::v1 as pb;
@@ -16,6 +15,7 @@ use portcullis_runtime::GrpcChannel as Channel;
 use portcullis_types::{Clock, validity_seconds};
 
 use crate::codes::{self, CodeError, Codes};
+use crate::credential::Credential;
 use crate::password::{self, PasswordHasherPool, Policy};
 use crate::secret_hash;
 use crate::sender::{self, Medium, MessageSender};
@@ -361,7 +361,7 @@ impl Flows {
         // unreachable orphan, not a security problem).
         let revision = self
             .credentials
-            .create(&key, Bytes::from(hash))
+            .create(&key, Credential::new(hash).encode())
             .await
             .map_err(kv_error)?;
         let request = dir::CreateUserRequest {
@@ -611,8 +611,8 @@ impl Flows {
             .redeem(&key, &req.confirmation_code, codes::RESET_VALIDITY)
             .await
             .map_err(code_error)?;
-        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
-        self.replace_credential(&user, hash).await?;
+        self.replace_password(&user, req.password, policy.password_history_size)
+            .await?;
         let request = dir::RecordPasswordChangeRequest {
             caller: Some(dir::Caller {
                 region: req.region,
@@ -634,21 +634,57 @@ impl Flows {
         Ok(pb::ConfirmForgotPasswordResponse {})
     }
 
-    /// Stores a new password hash, compare-and-set against the current one.
-    pub(crate) async fn replace_credential(
+    /// The current password hash of a user, or a dummy one (so a missing credential
+    /// costs the same verification and never matches).
+    pub(crate) async fn current_hash(&self, pool_id: &str, sub: &str) -> Result<String, ApiError> {
+        let stored = self
+            .credentials
+            .get(&credential_key(pool_id, sub))
+            .await
+            .map_err(kv_error)?;
+        Ok(stored
+            .and_then(|e| Credential::decode(&e.value))
+            .map_or_else(|| password::dummy_hash().to_owned(), |c| c.hash))
+    }
+
+    /// Replaces the user's password, refusing one of the last `history` passwords
+    /// (`PasswordHistorySize`); compare-and-set against the credential it read.
+    pub(crate) async fn replace_password(
         &self,
         user: &dir::User,
-        hash: String,
+        password: String,
+        history: u32,
     ) -> Result<(), ApiError> {
         let key = credential_key(&user.pool_id, &user.sub);
         let current = self.credentials.get(&key).await.map_err(kv_error)?;
+        let credential = current.as_ref().and_then(|e| Credential::decode(&e.value));
+        if let Some(credential) = &credential {
+            for used in credential.recent(history as usize) {
+                if self
+                    .hasher
+                    .verify(password.clone(), used)
+                    .await
+                    .map_err(pool_error)?
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidPasswordException,
+                        "Password has previously been used",
+                    ));
+                }
+            }
+        }
+        let hash = self.hasher.hash(password).await.map_err(pool_error)?;
+        let next = match credential {
+            Some(credential) => credential.replaced_by(hash),
+            None => Credential::new(hash),
+        };
         let written = match current {
             Some(entry) => {
                 self.credentials
-                    .update(&key, Bytes::from(hash), entry.revision)
+                    .update(&key, next.encode(), entry.revision)
                     .await
             }
-            None => self.credentials.create(&key, Bytes::from(hash)).await,
+            None => self.credentials.create(&key, next.encode()).await,
         };
         written.map(drop).map_err(|err| match err {
             KvError::Conflict => ApiError::new(
@@ -744,12 +780,7 @@ impl Flows {
                 ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
             });
         };
-        let key = credential_key(client.pool_id(), &user.sub);
-        let stored = self.credentials.get(&key).await.map_err(kv_error)?;
-        let phc = stored.map_or_else(
-            || password::dummy_hash().to_owned(),
-            |e| String::from_utf8_lossy(&e.value).into_owned(),
-        );
+        let phc = self.current_hash(client.pool_id(), &user.sub).await?;
         let verified = self
             .hasher
             .verify(password.to_owned(), phc)

@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod challenges;
 pub mod codes;
+pub mod credential;
 pub mod flows;
 pub mod password;
 pub mod secret_hash;

@@ -367,3 +367,24 @@ admin.update_user_pool(UserPoolId=templated, AutoVerifiedAttributes=["email"],
                        AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "admin_only"}]})
 expect_error("InvalidParameterException", public.forgot_password, ClientId=templated_client, Username="tess")
 print("ok - AccountRecoverySetting picks where reset codes go, admin_only refuses self-service")
+
+# --- PasswordHistorySize ------------------------------------------------------------------------
+history_pool = admin.create_user_pool(PoolName=f"history-{suffix}", Policies={"PasswordPolicy": {
+    "MinimumLength": 8, "PasswordHistorySize": 2}})["UserPool"]["Id"]
+history_client = admin.create_user_pool_client(
+    UserPoolId=history_pool, ClientName="app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+admin.admin_create_user(UserPoolId=history_pool, Username="vic", MessageAction="SUPPRESS")
+admin.admin_set_user_password(UserPoolId=history_pool, Username="vic", Password="Hist0ry!One", Permanent=True)
+token = public.initiate_auth(ClientId=history_client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+    "USERNAME": "vic", "PASSWORD": "Hist0ry!One"})["AuthenticationResult"]["AccessToken"]
+assert expect_error("InvalidPasswordException", public.change_password, AccessToken=token,
+                    PreviousPassword="Hist0ry!One", ProposedPassword="Hist0ry!One") == \
+    "Password has previously been used"
+public.change_password(AccessToken=token, PreviousPassword="Hist0ry!One", ProposedPassword="Hist0ry!Two")
+expect_error("InvalidPasswordException", public.change_password, AccessToken=token,
+             PreviousPassword="Hist0ry!Two", ProposedPassword="Hist0ry!One")
+public.change_password(AccessToken=token, PreviousPassword="Hist0ry!Two", ProposedPassword="Hist0ry!Three")
+public.change_password(AccessToken=token, PreviousPassword="Hist0ry!Three", ProposedPassword="Hist0ry!One")
+expect_error("InvalidPasswordException", admin.admin_set_user_password, UserPoolId=history_pool,
+             Username="vic", Password="Hist0ry!Three", Permanent=True)
+print("ok - PasswordHistorySize refuses the last passwords, and only those")

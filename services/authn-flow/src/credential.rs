@@ -1,0 +1,86 @@
+//! What the credential store keeps per user: the current password's argon2id hash and,
+//! for `PasswordHistorySize`, the hashes of earlier passwords (newest first). Stored as
+//! JSON; a bare PHC string (how credentials were first stored) reads as a credential
+//! without history.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Cognito's largest `PasswordHistorySize`.
+pub const MAX_HISTORY: usize = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
+}
+
+impl Credential {
+    pub fn new(hash: String) -> Self {
+        Self {
+            hash,
+            history: Vec::new(),
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.first() == Some(&b'{') {
+            serde_json::from_slice(bytes).ok()
+        } else {
+            std::str::from_utf8(bytes)
+                .ok()
+                .map(|h| Self::new(h.to_owned()))
+        }
+    }
+
+    pub fn encode(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// The credential after a change to `hash`: the current hash joins the history.
+    pub fn replaced_by(&self, hash: String) -> Self {
+        let mut history = Vec::with_capacity(MAX_HISTORY);
+        history.push(self.hash.clone());
+        history.extend(self.history.iter().take(MAX_HISTORY - 1).cloned());
+        Self { hash, history }
+    }
+
+    /// The hashes a new password must not match under a history of `size` passwords:
+    /// the current one and the `size - 1` before it.
+    pub fn recent(&self, size: usize) -> Vec<String> {
+        if size == 0 {
+            return Vec::new();
+        }
+        std::iter::once(self.hash.clone())
+            .chain(self.history.iter().take(size - 1).cloned())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_phc_string_reads_as_a_credential_without_history() {
+        let credential = Credential::decode(b"$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA").unwrap();
+        assert!(credential.history.is_empty());
+        assert!(credential.hash.starts_with("$argon2id$"));
+    }
+
+    #[test]
+    fn history_keeps_the_newest_hashes_first_and_is_bounded() {
+        let mut credential = Credential::new("h0".into());
+        for i in 1..=30 {
+            credential = credential.replaced_by(format!("h{i}"));
+        }
+        assert_eq!(credential.hash, "h30");
+        assert_eq!(credential.history.len(), MAX_HISTORY);
+        assert_eq!(credential.history[0], "h29");
+        assert_eq!(credential.recent(3), ["h30", "h29", "h28"]);
+        assert!(credential.recent(0).is_empty());
+        let decoded = Credential::decode(&credential.encode()).unwrap();
+        assert_eq!(decoded, credential);
+    }
+}
