@@ -81,8 +81,9 @@ impl Flows {
             .into_inner();
         let mut details = Vec::new();
         for attribute in ["phone_number", "email"] {
+            let pending = user.pending_attributes.iter().any(|p| p.name == attribute);
             if changed.iter().any(|c| c == attribute)
-                && needs_verification(&settings, &user, attribute)
+                && (pending || needs_verification(&settings, &user, attribute))
             {
                 details.push(self.send_verification(&user, attribute).await?);
             }
@@ -97,9 +98,16 @@ impl Flows {
         user: &dir::User,
         attribute: &'static str,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
-        let (Some(medium), Some(destination)) =
-            (medium_of(attribute), attribute_value(user, attribute))
-        else {
+        // A new value waiting for verification is where the code goes.
+        let pending = user
+            .pending_attributes
+            .iter()
+            .find(|p| p.name == attribute)
+            .map(|p| p.value.clone());
+        let (Some(medium), Some(destination)) = (
+            medium_of(attribute),
+            pending.or_else(|| attribute_value(user, attribute)),
+        ) else {
             return Err(ApiError::invalid_parameter(format!(
                 "User does not have a value for the attribute: {attribute}"
             )));

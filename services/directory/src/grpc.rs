@@ -111,6 +111,7 @@ pub fn user_message(state: UserState) -> pb::User {
         groups: state.groups,
         mfa_options: state.mfa_options,
         password_set_ms: state.password_set_ms,
+        pending_attributes: state.pending,
     }
 }
 

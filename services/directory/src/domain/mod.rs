@@ -52,6 +52,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserAddedToGroup(_) => "UserAddedToGroup",
         Event::UserRemovedFromGroup(_) => "UserRemovedFromGroup",
         Event::UserSettingsChanged(_) => "UserSettingsChanged",
+        Event::UserAttributeUpdatePending(_) => "UserAttributeUpdatePending",
         Event::UserPoolUpdated(_) => "UserPoolUpdated",
         Event::UserPoolDeleted(_) => "UserPoolDeleted",
         Event::CustomAttributesAdded(_) => "CustomAttributesAdded",

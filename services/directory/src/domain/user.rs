@@ -1,10 +1,10 @@
 //! The user aggregate.
 
 use portcullis_proto::events::v1::{
-    Attribute, MfaOption, UserAddedToGroup, UserAttributesDeleted, UserAttributesUpdated,
-    UserConfirmed, UserDeleted, UserDisabled, UserEnabled, UserPasswordChanged,
-    UserPasswordResetRequired, UserPoolSettings, UserRemovedFromGroup, UserSettingsChanged,
-    UserSignedUp,
+    Attribute, MfaOption, UserAddedToGroup, UserAttributeUpdatePending, UserAttributesDeleted,
+    UserAttributesUpdated, UserConfirmed, UserDeleted, UserDisabled, UserEnabled,
+    UserPasswordChanged, UserPasswordResetRequired, UserPoolSettings, UserRemovedFromGroup,
+    UserSettingsChanged, UserSignedUp,
 };
 use portcullis_types::{Email, PhoneNumber};
 
@@ -62,6 +62,8 @@ pub struct UserState {
     /// Group names, in the order the user joined them.
     pub groups: Vec<String>,
     pub mfa_options: Vec<MfaOption>,
+    /// New values waiting for verification (`AttributesRequireVerificationBeforeUpdate`).
+    pub pending: Vec<Attribute>,
 }
 
 impl UserState {
@@ -251,13 +253,25 @@ impl Aggregate for User {
             } => {
                 let state = self.existing()?;
                 let changed = attribute_updates(pool, state, attributes, *writer)?;
-                Ok(if changed.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Event::UserAttributesUpdated(UserAttributesUpdated {
-                        attributes: changed,
-                    })]
-                })
+                let (mut pending, now): (Vec<Attribute>, Vec<Attribute>) = changed
+                    .into_iter()
+                    .partition(|a| held_for_verification(pool, state, attributes, *writer, a));
+                // The current value stays verified; the flag changes when the new one is.
+                pending.retain(|a| !a.name.ends_with("_verified"));
+                let mut events = Vec::new();
+                if !now.is_empty() {
+                    events.push(Event::UserAttributesUpdated(UserAttributesUpdated {
+                        attributes: now,
+                    }));
+                }
+                if !pending.is_empty() {
+                    events.push(Event::UserAttributeUpdatePending(
+                        UserAttributeUpdatePending {
+                            attributes: pending,
+                        },
+                    ));
+                }
+                Ok(events)
             }
             UserCommand::DeleteAttributes {
                 pool,
@@ -282,6 +296,18 @@ impl Aggregate for User {
                     )));
                 }
                 let flag = format!("{name}_verified");
+                // A pending new value is what the code was sent to: it takes effect now.
+                if let Some(pending) = state.pending.iter().find(|p| p.name == *name) {
+                    return Ok(vec![Event::UserAttributesUpdated(UserAttributesUpdated {
+                        attributes: vec![
+                            pending.clone(),
+                            Attribute {
+                                name: flag,
+                                value: "true".into(),
+                            },
+                        ],
+                    })]);
+                }
                 if state.attribute(&flag) == Some("true") {
                     return Ok(Vec::new());
                 }
@@ -348,6 +374,7 @@ impl Aggregate for User {
                 password_set_ms: at_ms,
                 groups: Vec::new(),
                 mfa_options: Vec::new(),
+                pending: Vec::new(),
             });
             return;
         }
@@ -377,6 +404,13 @@ impl Aggregate for User {
             Event::UserAttributesUpdated(e) => {
                 for attribute in &e.attributes {
                     state.set_attribute(&attribute.name, &attribute.value);
+                    state.pending.retain(|p| p.name != attribute.name);
+                }
+            }
+            Event::UserAttributeUpdatePending(e) => {
+                for attribute in &e.attributes {
+                    state.pending.retain(|p| p.name != attribute.name);
+                    state.pending.push(attribute.clone());
                 }
             }
             Event::UserAttributesDeleted(e) => {
@@ -494,6 +528,40 @@ fn attribute_updates(
         }
     }
     Ok(changed)
+}
+
+/// Whether a change to `attribute` waits for verification: the pool requires it for
+/// this attribute, the current value is verified, and no administrator marked the new
+/// value verified in the same request. The implied `*_verified = false` waits with it.
+fn held_for_verification(
+    pool: &UserPoolSettings,
+    state: &UserState,
+    given: &[Attribute],
+    writer: Writer,
+    attribute: &Attribute,
+) -> bool {
+    let name = attribute
+        .name
+        .strip_suffix("_verified")
+        .filter(|_| given.iter().all(|g| g.name != attribute.name))
+        .unwrap_or(&attribute.name);
+    let Some(flag) = verification_flag(name) else {
+        return false;
+    };
+    let required = pool
+        .user_attribute_update_settings
+        .as_ref()
+        .is_some_and(|s| {
+            s.attributes_require_verification_before_update
+                .iter()
+                .any(|a| a == name)
+        });
+    let admin_verified =
+        writer == Writer::Admin && given.iter().any(|g| g.name == flag && g.value == "true");
+    required
+        && state.attribute(flag) == Some("true")
+        && !admin_verified
+        && given.iter().any(|g| g.name == name)
 }
 
 /// The attributes a deletion removes (with their verification flags), refusing the
@@ -965,5 +1033,50 @@ mod tests {
         );
         let events = then(events, &UserCommand::RemoveFromGroup("admins".into()));
         assert!(given::<User>(&events).state.unwrap().groups.is_empty());
+    }
+
+    #[test]
+    fn a_verified_email_changes_only_once_the_new_one_is_verified() {
+        let mut strict = pool(&[], &[]);
+        strict.user_attribute_update_settings =
+            Some(portcullis_proto::events::v1::UserAttributeUpdateSettings {
+                attributes_require_verification_before_update: vec!["email".into()],
+            });
+        let events = signed_up(vec![
+            attr("email", "old@example.com"),
+            attr("email_verified", "true"),
+        ]);
+        let change = |writer, extra: Vec<Attribute>| {
+            let mut attributes = vec![attr("email", "new@example.com")];
+            attributes.extend(extra);
+            UserCommand::UpdateAttributes {
+                pool: Box::new(strict.clone()),
+                attributes,
+                writer,
+            }
+        };
+        let held = then(events.clone(), &change(Writer::User, vec![]));
+        let state = given::<User>(&held).state.unwrap();
+        assert_eq!(state.attribute("email"), Some("old@example.com"));
+        assert_eq!(state.attribute("email_verified"), Some("true"));
+        assert_eq!(state.pending, vec![attr("email", "new@example.com")]);
+        let verified = then(
+            held,
+            &UserCommand::VerifyAttribute {
+                name: "email".into(),
+            },
+        );
+        let state = given::<User>(&verified).state.unwrap();
+        assert_eq!(state.attribute("email"), Some("new@example.com"));
+        assert_eq!(state.attribute("email_verified"), Some("true"));
+        assert!(state.pending.is_empty());
+        // An administrator who marks the new value verified changes it at once.
+        let direct = then(
+            events,
+            &change(Writer::Admin, vec![attr("email_verified", "true")]),
+        );
+        let state = given::<User>(&direct).state.unwrap();
+        assert_eq!(state.attribute("email"), Some("new@example.com"));
+        assert!(state.pending.is_empty());
     }
 }

@@ -49,6 +49,8 @@ struct Row {
     password_set_ms: i64,
     groups: Vec<String>,
     mfa_options: Vec<(String, String)>,
+    #[serde(default)]
+    pending: Vec<(String, String)>,
 }
 
 impl From<&UserState> for Row {
@@ -72,6 +74,11 @@ impl From<&UserState> for Row {
                 .mfa_options
                 .iter()
                 .map(|o| (o.delivery_medium.clone(), o.attribute_name.clone()))
+                .collect(),
+            pending: s
+                .pending
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone()))
                 .collect(),
         }
     }
@@ -101,6 +108,11 @@ impl From<Row> for UserState {
                     delivery_medium,
                     attribute_name,
                 })
+                .collect(),
+            pending: r
+                .pending
+                .into_iter()
+                .map(|(name, value)| Attribute { name, value })
                 .collect(),
         }
     }

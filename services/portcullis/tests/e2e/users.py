@@ -388,3 +388,27 @@ public.change_password(AccessToken=token, PreviousPassword="Hist0ry!Three", Prop
 expect_error("InvalidPasswordException", admin.admin_set_user_password, UserPoolId=history_pool,
              Username="vic", Password="Hist0ry!Three", Permanent=True)
 print("ok - PasswordHistorySize refuses the last passwords, and only those")
+
+# --- AttributesRequireVerificationBeforeUpdate -----------------------------------------------------
+strict_pool = admin.create_user_pool(
+    PoolName=f"strict-{suffix}", AutoVerifiedAttributes=["email"],
+    UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]})["UserPool"]["Id"]
+strict_client = admin.create_user_pool_client(
+    UserPoolId=strict_pool, ClientName="app", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+pool_id = strict_pool
+public.sign_up(ClientId=strict_client, Username="wes", Password="Str1ct!Pass",
+               UserAttributes=[{"Name": "email", "Value": "wes@example.com"}])
+public.confirm_sign_up(ClientId=strict_client, Username="wes", ConfirmationCode=messages_for("wes")[-1]["code"])
+token = public.initiate_auth(ClientId=strict_client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+    "USERNAME": "wes", "PASSWORD": "Str1ct!Pass"})["AuthenticationResult"]["AccessToken"]
+sent = public.update_user_attributes(AccessToken=token, UserAttributes=[
+    {"Name": "email", "Value": "wes.new@example.com"}])["CodeDeliveryDetailsList"]
+assert sent == [{"Destination": "w***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}], sent
+message = messages_for("wes")[-1]
+assert message["destination"] == "wes.new@example.com", message
+current = attributes(public.get_user(AccessToken=token))
+assert current["email"] == "wes@example.com" and current["email_verified"] == "true", current
+public.verify_user_attribute(AccessToken=token, AttributeName="email", Code=message["code"])
+current = attributes(public.get_user(AccessToken=token))
+assert current["email"] == "wes.new@example.com" and current["email_verified"] == "true", current
+print("ok - AttributesRequireVerificationBeforeUpdate keeps the old email until the new one is verified")
