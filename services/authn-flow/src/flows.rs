@@ -33,6 +33,33 @@ pub struct Flows {
     pub sender: Arc<dyn MessageSender>,
     /// Sign-in sessions between a challenge and its answer.
     pub sessions: Arc<dyn portcullis_ephemeral::EphemeralStore>,
+    /// How long issuing and delivering a code takes lately, so that answering for a
+    /// user who does not exist takes as long (`PreventUserExistenceErrors`).
+    pub delivery_time: Arc<LatencyEstimate>,
+}
+
+/// A moving average of a duration, in microseconds.
+#[derive(Debug, Default)]
+pub struct LatencyEstimate(std::sync::atomic::AtomicU64);
+
+impl LatencyEstimate {
+    pub fn record(&self, took: std::time::Duration) {
+        use std::sync::atomic::Ordering;
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    sample
+                } else {
+                    (old * 7 + sample) / 8
+                })
+            });
+    }
+
+    pub fn current(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// Cognito's default verification message.
@@ -443,6 +470,7 @@ impl Flows {
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
         let (text, subject) = verification_message(&pool, channel);
+        let started = std::time::Instant::now();
         let code = self
             .codes
             .issue(key, attribute, validity)
@@ -467,6 +495,7 @@ impl Flows {
                 "Unable to deliver the message.",
             )
         })?;
+        self.delivery_time.record(started.elapsed());
         Ok(delivery_details(channel, attribute, &destination))
     }
 
@@ -536,6 +565,7 @@ impl Flows {
                 .iter()
                 .any(|a| a == "phone_number");
             let medium = if sms { Medium::Sms } else { Medium::Email };
+            tokio::time::sleep(self.delivery_time.current()).await;
             return Ok(pb::ResendConfirmationCodeResponse {
                 code_delivery_details: Some(decoy_delivery(medium, &req.username)),
             });
@@ -562,6 +592,7 @@ impl Flows {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
             }
+            tokio::time::sleep(self.delivery_time.current()).await;
             return Ok(pb::ForgotPasswordResponse {
                 code_delivery_details: Some(decoy_delivery(Medium::Email, &req.username)),
             });
@@ -1035,5 +1066,21 @@ mod group_claim_tests {
         ]);
         assert_eq!(claims.preferred_role, None);
         assert!(GroupClaims::of(Vec::new()) == GroupClaims::default());
+    }
+}
+
+#[cfg(test)]
+mod latency_tests {
+    use super::LatencyEstimate;
+    use std::time::Duration;
+
+    #[test]
+    fn the_estimate_starts_at_the_first_sample_and_moves_an_eighth_at_a_time() {
+        let estimate = LatencyEstimate::default();
+        assert_eq!(estimate.current(), Duration::ZERO);
+        estimate.record(Duration::from_millis(8));
+        assert_eq!(estimate.current(), Duration::from_millis(8));
+        estimate.record(Duration::from_millis(16));
+        assert_eq!(estimate.current(), Duration::from_millis(9));
     }
 }

@@ -66,6 +66,7 @@ impl Application {
             clock: deps.clock,
             codes: codes::Codes::new(deps.ephemeral.clone()),
             sessions: deps.ephemeral,
+            delivery_time: Arc::default(),
             sender: deps.sender,
         };
         Ok(Self { listener, flows })
