@@ -10,6 +10,9 @@ use portcullis_types::{Email, PhoneNumber};
 
 use super::{Aggregate, ApiError, Ctx, ErrorCode, Event};
 
+/// Cognito's quota of groups a user can belong to.
+pub const MAX_GROUPS_PER_USER: usize = 100;
+
 #[derive(Debug, Default, Clone)]
 pub struct User {
     pub state: Option<UserState>,
@@ -322,6 +325,11 @@ impl Aggregate for User {
                 let state = self.existing()?;
                 Ok(if state.groups.contains(group) {
                     Vec::new()
+                } else if state.groups.len() >= MAX_GROUPS_PER_USER {
+                    return Err(ApiError::new(
+                        ErrorCode::LimitExceededException,
+                        format!("A user can be a member of at most {MAX_GROUPS_PER_USER} groups."),
+                    ));
                 } else {
                     vec![Event::UserAddedToGroup(UserAddedToGroup {
                         group_name: group.clone(),
@@ -1078,5 +1086,17 @@ mod tests {
         let state = given::<User>(&direct).state.unwrap();
         assert_eq!(state.attribute("email"), Some("new@example.com"));
         assert!(state.pending.is_empty());
+    }
+
+    #[test]
+    fn a_user_belongs_to_at_most_a_hundred_groups() {
+        let mut events = signed_up(vec![]);
+        for i in 0..MAX_GROUPS_PER_USER {
+            events = then(events, &UserCommand::AddToGroup(format!("g{i}")));
+        }
+        let err = given::<User>(&events)
+            .decide(&UserCommand::AddToGroup("one-more".into()), &CTX)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::LimitExceededException);
     }
 }
