@@ -500,14 +500,14 @@ fn attribute_updates(
             )));
         }
         seen.push(&attr.name);
-        writable(pool, &attr.name, writer)?;
+        let def = writable(pool, &attr.name, writer)?;
         if writer == Writer::User && attr.name.ends_with("_verified") {
             return Err(ApiError::not_authorized(format!(
                 "A client attempted to write unauthorized attribute {}",
                 attr.name
             )));
         }
-        validate_value(&attr.name, &attr.value)?;
+        validate_value(Some(def), &attr.name, &attr.value)?;
         if pool.username_attributes.contains(&attr.name) && attr.value.is_empty() {
             return Err(schema_error(&attr.name, "The attribute is required"));
         }
@@ -622,7 +622,7 @@ fn sign_up_attributes(
                 attr.name
             )));
         }
-        validate_value(&attr.name, &attr.value)?;
+        validate_value(Some(def), &attr.name, &attr.value)?;
         attributes.push(attr.clone());
     }
     for name in &pool.username_attributes {
@@ -673,20 +673,69 @@ fn sign_up_attributes(
     Ok(attributes)
 }
 
-fn validate_value(name: &str, value: &str) -> Result<(), ApiError> {
+/// Checks a value against Cognito's rules for the attribute and its schema entry: the
+/// data type, and the string length or number range constraints. An empty value
+/// clears an attribute and is only refused where the attribute is required.
+fn validate_value(
+    def: Option<&portcullis_proto::events::v1::SchemaAttribute>,
+    name: &str,
+    value: &str,
+) -> Result<(), ApiError> {
     match name {
-        "email" => Email::parse(value)
-            .map(drop)
-            .map_err(|e| ApiError::invalid_parameter(e.0)),
-        "phone_number" => PhoneNumber::parse(value)
-            .map(drop)
-            .map_err(|e| ApiError::invalid_parameter(e.0)),
-        "email_verified" | "phone_number_verified" if value != "true" && value != "false" => {
-            Err(schema_error(name, "Attribute value must be a boolean."))
+        "email" => {
+            return Email::parse(value)
+                .map(drop)
+                .map_err(|e| ApiError::invalid_parameter(e.0));
         }
-        _ if value.chars().count() > 2048 => Err(schema_error(name, "String is too long")),
-        _ => Ok(()),
+        "phone_number" => {
+            return PhoneNumber::parse(value)
+                .map(drop)
+                .map_err(|e| ApiError::invalid_parameter(e.0));
+        }
+        _ => {}
     }
+    if value.chars().count() > 2048 {
+        return Err(schema_error(name, "String is too long"));
+    }
+    let Some(def) = def else {
+        return Ok(());
+    };
+    if value.is_empty() {
+        return Ok(());
+    }
+    match def.attribute_data_type.as_str() {
+        "Boolean" if value != "true" && value != "false" => {
+            return Err(schema_error(name, "Attribute value must be a boolean."));
+        }
+        "Number" => {
+            let Ok(number) = value.parse::<i64>() else {
+                return Err(schema_error(name, "Number must be an integer."));
+            };
+            let bound = |b: &Option<String>| b.as_deref().and_then(|b| b.parse::<i64>().ok());
+            if let Some(limits) = &def.number_attribute_constraints {
+                if bound(&limits.min_value).is_some_and(|min| number < min) {
+                    return Err(schema_error(name, "Number is too small"));
+                }
+                if bound(&limits.max_value).is_some_and(|max| number > max) {
+                    return Err(schema_error(name, "Number is too large"));
+                }
+            }
+        }
+        "String" => {
+            let length = value.chars().count();
+            let bound = |b: &Option<String>| b.as_deref().and_then(|b| b.parse::<usize>().ok());
+            if let Some(limits) = &def.string_attribute_constraints {
+                if bound(&limits.min_length).is_some_and(|min| length < min) {
+                    return Err(schema_error(name, "String is too short"));
+                }
+                if bound(&limits.max_length).is_some_and(|max| length > max) {
+                    return Err(schema_error(name, "String is too long"));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1098,5 +1147,69 @@ mod tests {
             .decide(&UserCommand::AddToGroup("one-more".into()), &CTX)
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::LimitExceededException);
+    }
+
+    #[test]
+    fn values_follow_the_schema_types_and_constraints() {
+        let requested = vec![
+            SchemaAttribute {
+                name: "age".into(),
+                attribute_data_type: "Number".into(),
+                mutable: true,
+                number_attribute_constraints: Some(
+                    portcullis_proto::events::v1::NumberConstraints {
+                        min_value: Some("0".into()),
+                        max_value: Some("150".into()),
+                    },
+                ),
+                ..Default::default()
+            },
+            SchemaAttribute {
+                name: "code".into(),
+                attribute_data_type: "String".into(),
+                mutable: true,
+                string_attribute_constraints: Some(
+                    portcullis_proto::events::v1::StringConstraints {
+                        min_length: Some("2".into()),
+                        max_length: Some("4".into()),
+                    },
+                ),
+                ..Default::default()
+            },
+            SchemaAttribute {
+                name: "vip".into(),
+                attribute_data_type: "Boolean".into(),
+                mutable: true,
+                ..Default::default()
+            },
+        ];
+        let typed = UserPoolSettings {
+            schema: schema::resolve(&requested).unwrap(),
+            ..Default::default()
+        };
+        let try_sign_up = |name: &str, value: &str| {
+            given::<User>(&[]).decide(
+                &sign_up(typed.clone(), "zed", vec![attr(name, value)]),
+                &CTX,
+            )
+        };
+        assert!(try_sign_up("custom:age", "42").is_ok());
+        for (name, value, problem) in [
+            ("custom:age", "forty", "integer"),
+            ("custom:age", "151", "too large"),
+            ("custom:age", "-1", "too small"),
+            ("custom:code", "x", "too short"),
+            ("custom:code", "abcde", "too long"),
+            ("custom:vip", "yes", "boolean"),
+            ("birthdate", "1990", "too short"),
+            ("updated_at", "soon", "integer"),
+        ] {
+            let err = try_sign_up(name, value).unwrap_err();
+            assert!(
+                err.message.contains(problem),
+                "{name}={value}: {}",
+                err.message
+            );
+        }
     }
 }
