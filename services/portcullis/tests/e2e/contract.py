@@ -21,6 +21,9 @@ GENERIC_ERRORS = {
     "InvalidSignatureException", "IncompleteSignatureException",
     "MissingAuthenticationTokenException", "InternalErrorException",
     "UnsupportedOperationException",
+    # HTTP 503 while a dependency is down; AWS front ends answer it for any operation
+    # and every SDK retries it.
+    "ServiceUnavailableException",
 }
 
 checked = {"responses": 0, "errors": 0}

@@ -100,11 +100,15 @@ impl JetStreamBucket {
         };
         let payload = serde_json::to_vec(&request).map_err(log_unavailable)?;
         let api = format!("$JS.API.DIRECT.GET.KV_{}", self.bucket);
-        let message = self
-            .client
-            .request(api, payload.into())
-            .await
-            .map_err(log_unavailable)?;
+        let message = match self.client.request(api, payload.into()).await {
+            Ok(message) => message,
+            // No replica answers direct gets yet (a bucket just created, a leader being
+            // elected): like a replica that is behind, worth another try shortly.
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                return Ok(None);
+            }
+            Err(err) => return Err(log_unavailable(err)),
+        };
         match message.status.map(|s| s.as_u16()) {
             Some(STATUS_NOT_FOUND) => Ok(Some(None)),
             Some(STATUS_BEHIND) => Ok(None),
