@@ -164,7 +164,18 @@ impl Aggregate for User {
                         "User already exists",
                     ));
                 }
-                let attributes = sign_up_attributes(pool, username, attributes)?;
+                // Only an administrator creating a user may set developer-only attributes.
+                let writer = if *status == UserStatus::ForceChangePassword {
+                    Writer::Admin
+                } else {
+                    Writer::User
+                };
+                let attributes = sign_up_attributes(
+                    pool,
+                    username,
+                    &canonical_attributes(pool, attributes),
+                    writer,
+                )?;
                 // With an email or phone number as user name, the internal name is the sub.
                 let internal = if pool.username_attributes.is_empty() {
                     username.clone()
@@ -255,6 +266,7 @@ impl Aggregate for User {
                 writer,
             } => {
                 let state = self.existing()?;
+                let attributes = &canonical_attributes(pool, attributes);
                 let changed = attribute_updates(pool, state, attributes, *writer)?;
                 let (mut pending, now): (Vec<Attribute>, Vec<Attribute>) = changed
                     .into_iter()
@@ -282,7 +294,8 @@ impl Aggregate for User {
                 writer,
             } => {
                 let state = self.existing()?;
-                let names = attribute_deletions(pool, state, names, *writer)?;
+                let names: Vec<String> = names.iter().map(|n| canonical(pool, n)).collect();
+                let names = attribute_deletions(pool, state, &names, *writer)?;
                 Ok(if names.is_empty() {
                     Vec::new()
                 } else {
@@ -456,6 +469,27 @@ fn verification_flag(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The name an attribute is stored under: developer-only attributes as
+/// `dev:custom:<name>` (Cognito's spelling), whichever way a request names them.
+fn canonical(pool: &UserPoolSettings, name: &str) -> String {
+    let schema_name = name.strip_prefix("dev:").unwrap_or(name);
+    match pool.schema.iter().find(|s| s.name == schema_name) {
+        Some(def) if def.developer_only_attribute => format!("dev:{}", def.name),
+        Some(def) => def.name.clone(),
+        None => name.to_owned(),
+    }
+}
+
+fn canonical_attributes(pool: &UserPoolSettings, given: &[Attribute]) -> Vec<Attribute> {
+    given
+        .iter()
+        .map(|a| Attribute {
+            name: canonical(pool, &a.name),
+            value: a.value.clone(),
+        })
+        .collect()
+}
+
 /// Looks an attribute up in the pool's schema, for a write by `writer`. Developer-only
 /// attributes are named `dev:custom:<name>` and only administrators write them.
 fn writable<'a>(
@@ -601,15 +635,23 @@ fn sign_up_attributes(
     pool: &UserPoolSettings,
     username: &str,
     given: &[Attribute],
+    writer: Writer,
 ) -> Result<Vec<Attribute>, ApiError> {
     let mut attributes: Vec<Attribute> = Vec::with_capacity(given.len() + 1);
     for attr in given {
-        let Some(def) = pool.schema.iter().find(|s| s.name == attr.name) else {
+        let schema_name = attr.name.strip_prefix("dev:").unwrap_or(&attr.name);
+        let Some(def) = pool.schema.iter().find(|s| s.name == schema_name) else {
             return Err(schema_error(
                 &attr.name,
                 "Attribute does not exist in the schema.",
             ));
         };
+        if def.developer_only_attribute && writer == Writer::User {
+            return Err(ApiError::not_authorized(format!(
+                "A client attempted to write unauthorized attribute {}",
+                attr.name
+            )));
+        }
         if def.name == "sub" {
             return Err(schema_error(
                 "sub",
@@ -1210,6 +1252,46 @@ mod tests {
                 "{name}={value}: {}",
                 err.message
             );
+        }
+    }
+
+    #[test]
+    fn developer_only_attributes_are_stored_as_dev_and_written_by_administrators_only() {
+        let requested = vec![SchemaAttribute {
+            name: "secret".into(),
+            attribute_data_type: "String".into(),
+            developer_only_attribute: true,
+            mutable: true,
+            ..Default::default()
+        }];
+        let dev = UserPoolSettings {
+            schema: schema::resolve(&requested).unwrap(),
+            ..Default::default()
+        };
+        let err = given::<User>(&[])
+            .decide(
+                &sign_up(dev.clone(), "al", vec![attr("dev:custom:secret", "x")]),
+                &CTX,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAuthorizedException);
+        let events = given::<User>(&[])
+            .decide(&sign_up(dev.clone(), "al", vec![]), &CTX)
+            .unwrap();
+        let write = |name: &str, writer| UserCommand::UpdateAttributes {
+            pool: Box::new(dev.clone()),
+            attributes: vec![attr(name, "42")],
+            writer,
+        };
+        let err = given::<User>(&events)
+            .decide(&write("dev:custom:secret", Writer::User), &CTX)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAuthorizedException);
+        for name in ["custom:secret", "dev:custom:secret"] {
+            let updated = then(events.clone(), &write(name, Writer::Admin));
+            let state = given::<User>(&updated).state.unwrap();
+            assert_eq!(state.attribute("dev:custom:secret"), Some("42"), "{name}");
+            assert_eq!(state.attribute("custom:secret"), None);
         }
     }
 }
