@@ -746,6 +746,18 @@ impl Flows {
         };
         let key = credential_key(client.pool_id(), &user.sub);
         let stored = self.credentials.get(&key).await.map_err(kv_error)?;
+        if stored.is_none() && user.status == "RESET_REQUIRED" {
+            // An imported user has no password yet: whatever was typed, the answer is
+            // that a reset is required (after the same work as a real check).
+            let _ = self
+                .hasher
+                .verify(password.to_owned(), password::dummy_hash().to_owned())
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::PasswordResetRequiredException,
+                "Password reset required for the user",
+            ));
+        }
         let phc = stored.map_or_else(
             || password::dummy_hash().to_owned(),
             |e| String::from_utf8_lossy(&e.value).into_owned(),
