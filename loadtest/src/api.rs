@@ -82,6 +82,25 @@ impl Api {
         Ok(())
     }
 
+    /// `PUT url` with `body`, as to an S3 pre-signed URL (the CSV of a user import job).
+    ///
+    /// # Errors
+    /// When the server does not answer 200.
+    pub async fn put(&self, url: &str, body: Vec<u8>) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .put(url)
+            .header(CONTENT_TYPE, "text/csv")
+            .timeout(Duration::from_secs(600))
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("PUT {url}"))?;
+        let status = response.status();
+        anyhow::ensure!(status.is_success(), "PUT {url}: {status}");
+        Ok(())
+    }
+
     /// An unsigned call (public operations: `SignUp`, `InitiateAuth`).
     ///
     /// # Errors

@@ -5,6 +5,7 @@
 
 mod api;
 mod argon2;
+mod listing;
 mod procstat;
 mod report;
 mod run;
@@ -34,6 +35,41 @@ enum Command {
     Run(RunArgs),
     /// Measure one argon2id verification with the server's parameters.
     Argon2(Argon2Args),
+    /// Seed a pool with N users through a user import job (CSV upload), then measure
+    /// ListUsers paging through all of them and email filters.
+    ListUsers(ListUsersArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListUsersArgs {
+    /// Base URL of the Cognito API.
+    #[arg(long, default_value = "http://127.0.0.1:9229")]
+    url: String,
+    /// Users to import (and expect when paging).
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    /// Measure a pool seeded by an earlier run instead of importing again.
+    #[arg(long)]
+    pool_id: Option<String>,
+    /// Filtered ListUsers calls per filter kind.
+    #[arg(long, default_value_t = 500)]
+    queries: usize,
+    /// Filtered calls in flight.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Region of the SigV4 credential scope.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Process whose CPU time (utime+stime) to charge to each phase.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key_id: String,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +115,9 @@ struct Argon2Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a rustls provider of its own (features unify with the
+    // server's); any `https://` URL needs one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Run(args) => run(args).await,
         Command::Argon2(args) => {
@@ -86,7 +125,29 @@ async fn main() -> anyhow::Result<()> {
             emit(&report.table(), args.json.then(|| report.json()));
             Ok(())
         }
+        Command::ListUsers(args) => list_users(args).await,
     }
+}
+
+async fn list_users(args: ListUsersArgs) -> anyhow::Result<()> {
+    let signer = Signer::new(
+        &args.access_key_id,
+        &args.secret_access_key,
+        &args.region,
+        "cognito-idp",
+    );
+    let api = Api::new(&args.url, args.concurrency.max(1), signer)?;
+    api.health().await.context("server not ready")?;
+    let plan = listing::ListingPlan {
+        users: args.users,
+        pool_id: args.pool_id,
+        queries: args.queries,
+        concurrency: args.concurrency,
+        server_pid: args.server_pid.map(|pid| pid.to_string()),
+    };
+    let report = listing::bench(&api, plan).await?;
+    emit(&listing::table(&report), args.json.then_some(report));
+    Ok(())
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {

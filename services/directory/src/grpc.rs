@@ -12,6 +12,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::app::groups::{GroupChanges, NewGroup};
+use crate::app::imports::JobView;
 use crate::app::{CommandMeta, Directory, pool_arn};
 use crate::domain::client::{ClientState, SecretInfo};
 use crate::domain::group::GroupState;
@@ -809,4 +810,145 @@ impl DirectoryRpc for DirectoryService {
             next_token: next.unwrap_or_default(),
         }))
     }
+
+    async fn get_csv_header(
+        &self,
+        req: Request<pb::GetCsvHeaderRequest>,
+    ) -> Result<Response<pb::CsvHeader>, Status> {
+        let columns = self.app.csv_header(&req.into_inner().pool_id).await?;
+        Ok(Response::new(pb::CsvHeader { columns }))
+    }
+
+    async fn create_user_import_job(
+        &self,
+        req: Request<pb::CreateUserImportJobRequest>,
+    ) -> Result<Response<pb::UserImportJob>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let view = self
+            .app
+            .create_import_job(
+                &req.pool_id,
+                &req.job_name,
+                &req.cloud_watch_logs_role_arn,
+                &req.password_hashing_algorithm,
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(import_job_message(view)))
+    }
+
+    async fn upload_user_import_chunk(
+        &self,
+        req: Request<pb::UploadUserImportChunkRequest>,
+    ) -> Result<Response<pb::UploadUserImportChunkResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        self.app
+            .upload_import_chunk(
+                &req.pool_id,
+                &req.job_id,
+                &req.token,
+                &req.upload_id,
+                req.index,
+                bytes::Bytes::from(req.data),
+                req.last.then_some(req.size_bytes),
+                &meta,
+            )
+            .await?;
+        Ok(Response::new(pb::UploadUserImportChunkResponse {}))
+    }
+
+    async fn start_user_import_job(
+        &self,
+        req: Request<pb::UserImportJobRequest>,
+    ) -> Result<Response<pb::UserImportJob>, Status> {
+        let job = self
+            .import_rpc(req.into_inner(), ImportAction::Start)
+            .await?;
+        Ok(Response::new(job))
+    }
+
+    async fn stop_user_import_job(
+        &self,
+        req: Request<pb::UserImportJobRequest>,
+    ) -> Result<Response<pb::UserImportJob>, Status> {
+        let job = self
+            .import_rpc(req.into_inner(), ImportAction::Stop)
+            .await?;
+        Ok(Response::new(job))
+    }
+
+    async fn describe_user_import_job(
+        &self,
+        req: Request<pb::UserImportJobRequest>,
+    ) -> Result<Response<pb::UserImportJob>, Status> {
+        let job = self
+            .import_rpc(req.into_inner(), ImportAction::Describe)
+            .await?;
+        Ok(Response::new(job))
+    }
+
+    async fn list_user_import_jobs(
+        &self,
+        req: Request<pb::ListUserImportJobsRequest>,
+    ) -> Result<Response<pb::ListUserImportJobsResponse>, Status> {
+        let req = req.into_inner();
+        let token = Some(req.pagination_token).filter(|t| !t.is_empty());
+        let (jobs, next) = self
+            .app
+            .list_import_jobs(&req.pool_id, req.max_results, token)
+            .await?;
+        Ok(Response::new(pb::ListUserImportJobsResponse {
+            jobs: jobs.into_iter().map(import_job_message).collect(),
+            pagination_token: next.unwrap_or_default(),
+        }))
+    }
+}
+
+fn import_job_message(view: JobView) -> pb::UserImportJob {
+    let JobView {
+        state,
+        upload_token,
+    } = view;
+    pb::UserImportJob {
+        pool_id: state.pool_id,
+        job_id: state.job_id,
+        job_name: state.job_name,
+        upload_token,
+        creation_date: seconds(state.created_ms),
+        start_date: state.started_ms.map_or(0, seconds),
+        completion_date: state.completed_ms.map_or(0, seconds),
+        status: state.status.as_str().to_owned(),
+        cloud_watch_logs_role_arn: state.role_arn,
+        imported_users: state.counts.imported,
+        skipped_users: state.counts.skipped,
+        failed_users: state.counts.failed,
+        completion_message: state.message,
+        password_hashing_algorithm: state.hashing_algorithm,
+    }
+}
+
+/// User import jobs; a separate block of the same trait, so the import rpcs read as one.
+impl DirectoryService {
+    async fn import_rpc(
+        &self,
+        req: pb::UserImportJobRequest,
+        action: ImportAction,
+    ) -> Result<pb::UserImportJob, ApiError> {
+        let meta = meta(req.caller);
+        let (pool, job) = (&req.pool_id, &req.job_id);
+        let view = match action {
+            ImportAction::Start => self.app.start_import_job(pool, job, &meta).await?,
+            ImportAction::Stop => self.app.stop_import_job(pool, job, &meta).await?,
+            ImportAction::Describe => self.app.import_job(pool, job).await?,
+        };
+        Ok(import_job_message(view))
+    }
+}
+
+enum ImportAction {
+    Start,
+    Stop,
+    Describe,
 }

@@ -28,6 +28,9 @@ pub struct Deps {
     pub claims: Arc<dyn KeyValue>,
     /// Bucket of app client secrets (kept out of the event log).
     pub secrets: Arc<dyn KeyValue>,
+    /// Bucket of user import files and their upload tokens (personal data, kept out of
+    /// the event log).
+    pub import_files: Arc<dyn KeyValue>,
     pub clock: Arc<dyn Clock>,
     /// Where this replica keeps its read models.
     pub projection_path: PathBuf,
@@ -49,7 +52,13 @@ impl Application {
         if let Some(events) = deps.relay {
             relay::start(deps.log, events);
         }
-        let directory = Directory::new(store, claims, deps.secrets, projection);
+        let directory = Directory::new(store, claims, deps.secrets, projection, deps.import_files);
+        let resuming = directory.clone();
+        tokio::spawn(async move {
+            if let Err(err) = resuming.resume_imports().await {
+                tracing::error!(error = %err, "could not resume user import jobs");
+            }
+        });
         Ok(Self {
             listener,
             directory,

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1::authn_client::AuthnClient;
 use portcullis_proto::directory::v1 as dir;
@@ -30,6 +30,11 @@ use tracing::Instrument;
 
 /// Request bodies larger than this are refused before parsing.
 const MAX_BODY: usize = 1024 * 1024;
+/// The largest user import file (Cognito's limit is 100 MB).
+const MAX_IMPORT_FILE: usize = 100 * 1024 * 1024;
+/// Pieces an import file is passed to the directory in: under gRPC's message limit and
+/// the key/value stores' value limit.
+const IMPORT_PIECE: usize = 512 * 1024;
 
 pub struct Deps {
     pub directory: String,
@@ -108,6 +113,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(api))
         .route("/health", get(health))
+        .route(
+            "/import/{pool_id}/{job_id}",
+            put(upload_import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_FILE)),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",
@@ -295,4 +304,61 @@ async fn openid_configuration(
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified"],
     }))
     .into_response()
+}
+
+/// The pre-signed URL of a user import job, like S3's: no signature, but only with the
+/// job's unguessable token and only while the job is Created. Answers 200 when stored.
+async fn upload_import_file(
+    State(state): State<Arc<AppState>>,
+    Path((pool_id, job_id)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let token = query.get("token").cloned().unwrap_or_default();
+    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+    let pieces: Vec<Bytes> = if body.is_empty() {
+        vec![Bytes::new()]
+    } else {
+        body.chunks(IMPORT_PIECE)
+            .map(|piece| body.slice_ref(piece))
+            .collect()
+    };
+    let count = pieces.len();
+    for (index, data) in pieces.into_iter().enumerate() {
+        let request = dir::UploadUserImportChunkRequest {
+            caller: None,
+            pool_id: pool_id.clone(),
+            job_id: job_id.clone(),
+            token: token.clone(),
+            upload_id: upload_id.clone(),
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            data: data.to_vec(),
+            last: index + 1 == count,
+            size_bytes: body.len() as u64,
+        };
+        if let Err(status) = state
+            .directory
+            .clone()
+            .upload_user_import_chunk(request)
+            .await
+        {
+            let err = ApiError::from(status);
+            let (code, name) = match err.code {
+                ErrorCode::ResourceNotFoundException => (StatusCode::NOT_FOUND, "NoSuchKey"),
+                ErrorCode::NotAuthorizedException | ErrorCode::InvalidParameterException => {
+                    (StatusCode::FORBIDDEN, "AccessDenied")
+                }
+                ErrorCode::ServiceUnavailableException => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+                }
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            };
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{name}</Code><Message>{}</Message></Error>",
+                err.message
+            );
+            return (code, [(header::CONTENT_TYPE, "application/xml")], xml).into_response();
+        }
+    }
+    StatusCode::OK.into_response()
 }

@@ -108,6 +108,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 log: Arc::new(store.clone()),
                 claims: bucket(&store, "claims").await?,
                 secrets: bucket(&store, "client-secrets").await?,
+                import_files: bucket(&store, "import-files").await?,
                 clock,
                 projection_path: config.data_dir.join("directory-projection.redb"),
                 relay: Some(portcullis_directory::relay::Relay {

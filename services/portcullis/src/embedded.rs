@@ -56,6 +56,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             log: log.clone(),
             claims: store.bucket("claims"),
             secrets: store.bucket("client-secrets"),
+            import_files: store.bucket("import-files"),
             clock: clock.clone(),
             projection_path: config.data_dir.join("directory-projection.redb"),
             relay: None,

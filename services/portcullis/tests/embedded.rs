@@ -189,3 +189,35 @@ fn codes_go_out_by_smtp_and_sign_up_fails_when_the_mail_server_is_down() {
     drop(smtp);
     python(&script, &[&url, "signup-fails", client, "lee"]);
 }
+
+#[test]
+fn users_are_imported_from_a_csv_file_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("imports.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn a_user_import_resumes_after_the_process_is_killed() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let n = "6000";
+    let server = start(data.path(), port);
+    let out = python(&e2e("import_resume.py"), &[&url, "start", n]);
+    drop(server); // SIGKILL, mid-import
+    let ids: Vec<&str> = out.split_whitespace().collect();
+    let _server = start(data.path(), port);
+    python(
+        &e2e("import_resume.py"),
+        &[&url, "finish", ids[0], ids[1], n],
+    );
+}

@@ -72,6 +72,7 @@ error_codes! {
     GroupExistsException => AlreadyExists, 400;
     InvalidOAuthFlowException => InvalidArgument, 400;
     ScopeDoesNotExistException => InvalidArgument, 400;
+    PreconditionNotMetException => FailedPrecondition, 400;
 }
 
 impl fmt::Display for ErrorCode {

@@ -4,7 +4,9 @@
 mod certificate;
 pub mod claims;
 mod clients;
+mod csv;
 pub mod groups;
+pub mod imports;
 mod membership;
 mod names;
 mod pools;
@@ -32,6 +34,7 @@ pub struct Directory {
     claims: Claims,
     secrets: Arc<dyn KeyValue>,
     projection: Projection,
+    imports: imports::ImportFiles,
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
@@ -54,12 +57,14 @@ impl Directory {
         claims: Claims,
         secrets: Arc<dyn KeyValue>,
         projection: Projection,
+        import_files: Arc<dyn KeyValue>,
     ) -> Self {
         Self {
             store,
             claims,
             secrets,
             projection,
+            imports: imports::ImportFiles::new(import_files),
         }
     }
 

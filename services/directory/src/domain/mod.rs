@@ -8,6 +8,8 @@
 pub mod client;
 pub mod client_rules;
 pub mod group;
+pub mod import_job;
+pub mod import_row;
 pub mod pool;
 pub mod pool_settings;
 pub mod schema;
@@ -65,6 +67,12 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::GroupCreated(_) => "GroupCreated",
         Event::GroupUpdated(_) => "GroupUpdated",
         Event::GroupDeleted(_) => "GroupDeleted",
+        Event::UserImportJobCreated(_) => "UserImportJobCreated",
+        Event::UserImportJobFileUploaded(_) => "UserImportJobFileUploaded",
+        Event::UserImportJobStarted(_) => "UserImportJobStarted",
+        Event::UserImportJobProgressed(_) => "UserImportJobProgressed",
+        Event::UserImportJobStopRequested(_) => "UserImportJobStopRequested",
+        Event::UserImportJobCompleted(_) => "UserImportJobCompleted",
     }
 }
 

@@ -32,6 +32,8 @@ const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_count
 const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
 /// Groups by `<pool>/<group name>`.
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+/// User import jobs by `<pool>/<creation time, 16 digits>/<job id>`, in creation order.
+const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_jobs");
 const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
 const VERSION_KEY: &str = "version";
@@ -56,6 +58,15 @@ pub struct ClientSummary {
     pub pool_id: String,
     pub client_id: String,
     pub name: String,
+}
+
+/// A user import job of a pool; its state is the job aggregate's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImportJobEntry {
+    pub pool_id: String,
+    pub job_id: String,
+    /// The key after `<pool>/`: the pagination token of the next page.
+    pub sort_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -99,6 +110,7 @@ impl Projection {
                 txn.delete_table(USER_COUNTS)?;
                 txn.delete_table(CLIENTS)?;
                 txn.delete_table(GROUPS)?;
+                txn.delete_table(IMPORT_JOBS)?;
                 txn.delete_table(users::USERS)?;
                 txn.delete_table(users::USER_INDEX)?;
                 txn.open_table(CURSOR)?.insert(VERSION_KEY, VERSION)?;
@@ -109,6 +121,7 @@ impl Projection {
             txn.open_table(users::USER_INDEX)?;
             txn.open_table(CLIENTS)?;
             txn.open_table(GROUPS)?;
+            txn.open_table(IMPORT_JOBS)?;
         }
         txn.commit()?;
         let cursor = db
@@ -203,6 +216,36 @@ impl Projection {
         limit: usize,
     ) -> Result<Vec<GroupSummary>, ApiError> {
         self.in_pool(GROUPS, pool_id, after, limit).await
+    }
+
+    /// A pool's user import jobs in creation order, after `after` (exclusive).
+    pub async fn import_jobs(
+        &self,
+        pool_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<ImportJobEntry>, ApiError> {
+        self.in_pool(IMPORT_JOBS, pool_id, after, limit).await
+    }
+
+    /// Every user import job of every pool.
+    pub async fn all_import_jobs(&self) -> Result<Vec<ImportJobEntry>, ApiError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let table = db
+                .begin_read()
+                .map_err(db_error)?
+                .open_table(IMPORT_JOBS)
+                .map_err(db_error)?;
+            let mut out = Vec::new();
+            for item in table.iter().map_err(db_error)? {
+                let (_, value) = item.map_err(db_error)?;
+                out.push(serde_json::from_slice(value.value()).map_err(db_error)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(db_error)?
     }
 
     async fn in_pool<T: serde::de::DeserializeOwned + Send + 'static>(
@@ -313,6 +356,7 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
         let mut user_index = txn.open_table(users::USER_INDEX)?;
         let mut clients = txn.open_table(CLIENTS)?;
         let mut groups = txn.open_table(GROUPS)?;
+        let mut import_jobs = txn.open_table(IMPORT_JOBS)?;
         for record in records {
             position = record.position;
             let Ok(batch) = Batch::decode(record.data.as_ref()) else {
@@ -355,6 +399,17 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                     }
                     Some(Payload::CustomAttributesAdded(added)) => {
                         touch_pool(&mut pools, &added.pool_id, None, envelope.time_ms)?;
+                    }
+                    Some(Payload::UserImportJobCreated(created)) => {
+                        let sort_key = format!("{:016}/{}", envelope.time_ms, created.job_id);
+                        let entry = ImportJobEntry {
+                            pool_id: created.pool_id.clone(),
+                            job_id: created.job_id,
+                            sort_key: sort_key.clone(),
+                        };
+                        let bytes = serde_json::to_vec(&entry).unwrap_or_default();
+                        let key = pool_key(&created.pool_id, &sort_key);
+                        import_jobs.insert(key.as_str(), bytes.as_slice())?;
                     }
                     Some(Payload::UserPoolDeleted(deleted)) => {
                         pools.remove(deleted.pool_id.as_str())?;

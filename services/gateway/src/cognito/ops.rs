@@ -12,6 +12,7 @@ use portcullis_proto::token::v1 as tok;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::import_ops::{self, JobAction};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
@@ -83,6 +84,13 @@ operations! { state, call;
     "AdminRemoveUserFromGroup" => user_ops::admin_user_group(state, call, false),
     "AdminListGroupsForUser" => user_ops::admin_list_groups_for_user(state, call),
     "ListUsersInGroup" => user_ops::list_users_in_group(state, call),
+    // bulk import
+    "GetCSVHeader" => import_ops::get_csv_header(state, call),
+    "CreateUserImportJob" => import_ops::create_user_import_job(state, call),
+    "StartUserImportJob" => import_ops::user_import_job(state, call, JobAction::Start),
+    "StopUserImportJob" => import_ops::user_import_job(state, call, JobAction::Stop),
+    "DescribeUserImportJob" => import_ops::user_import_job(state, call, JobAction::Describe),
+    "ListUserImportJobs" => import_ops::list_user_import_jobs(state, call),
     // sign-up and recovery
     "SignUp" => sign_up(state, call),
     "ConfirmSignUp" => confirm_sign_up(state, call),
