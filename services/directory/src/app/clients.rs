@@ -56,6 +56,9 @@ fn secret_value(custom: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+/// Cognito's quota of app clients per user pool.
+pub const MAX_CLIENTS_PER_POOL: usize = 1_000;
+
 impl Directory {
     async fn pool_settings(&self, pool_id: &str) -> Result<Box<UserPoolSettings>, ApiError> {
         Ok(Box::new(self.pool(pool_id).await?.0.settings))
@@ -81,6 +84,19 @@ impl Directory {
         meta: &CommandMeta,
     ) -> Result<(ClientState, Vec<String>), ApiError> {
         let pool = self.pool_settings(pool_id).await?;
+        self.wait_for_log().await?;
+        if self
+            .projection
+            .clients(pool_id, None, MAX_CLIENTS_PER_POOL)
+            .await?
+            .len()
+            >= MAX_CLIENTS_PER_POOL
+        {
+            return Err(ApiError::new(
+                portcullis_errors::ErrorCode::LimitExceededException,
+                format!("A user pool can have at most {MAX_CLIENTS_PER_POOL} app clients."),
+            ));
+        }
         let secret = if generate_secret || custom_secret.is_some() {
             Some(secret_value(custom_secret)?)
         } else {

@@ -30,6 +30,9 @@ fn invalid_token() -> ApiError {
     ApiError::invalid_parameter("Invalid pagination token.")
 }
 
+/// Cognito's quota of groups per user pool.
+pub const MAX_GROUPS_PER_POOL: usize = 10_000;
+
 impl Directory {
     async fn execute_group(
         &self,
@@ -52,6 +55,20 @@ impl Directory {
         meta: &CommandMeta,
     ) -> Result<GroupState, ApiError> {
         let name = new.name.clone();
+        self.pool(pool_id).await?;
+        self.wait_for_log().await?;
+        if self
+            .projection
+            .groups(pool_id, None, MAX_GROUPS_PER_POOL)
+            .await?
+            .len()
+            >= MAX_GROUPS_PER_POOL
+        {
+            return Err(ApiError::new(
+                portcullis_errors::ErrorCode::LimitExceededException,
+                format!("A user pool can have at most {MAX_GROUPS_PER_POOL} groups."),
+            ));
+        }
         let command = GroupCommand::Create {
             pool_id: pool_id.to_owned(),
             name: new.name,
