@@ -14,7 +14,7 @@ import urllib.request
 import uuid
 
 import boto3
-import contract  # noqa: F401  (checks every answer against the model)
+import contract  # checks every answer against the model
 import botocore
 import botocore.auth
 import botocore.awsrequest
@@ -312,6 +312,10 @@ def main():
         assert status == 400 and payload["__type"] == "InvalidParameterException", payload
         assert "Member must not be null" in payload["message"], payload
     check("missing members and wrong JSON types")
+
+    contract.assert_returned("UserPoolClientType")
+    contract.assert_returned("UserPoolClientDescription")
+    check("every member of UserPoolClientType is returned")
 
 
 if __name__ == "__main__":

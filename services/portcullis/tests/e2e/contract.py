@@ -27,6 +27,8 @@ GENERIC_ERRORS = {
 }
 
 checked = {"responses": 0, "errors": 0}
+# Member names seen in answers, by structure shape.
+returned = {}
 
 
 class ContractViolation(AssertionError):
@@ -44,6 +46,7 @@ def validate(operation, shape_name, value, path=""):
         if not isinstance(value, dict):
             _fail(operation, path, f"expected an object for {shape_name}")
         members = shape.get("members", {})
+        returned.setdefault(shape_name, set()).update(value)
         for name, member_value in value.items():
             if name not in members:
                 _fail(operation, f"{path}.{name}".lstrip("."), f"not a member of {shape_name}")
@@ -106,6 +109,19 @@ def _after_call(http_response, model, **_):
     raw = http_response.content
     body = json.loads(raw) if raw else {}
     check(model.name, http_response.status_code, body)
+
+
+def assert_returned(shape_name, absent_ok=()):
+    """Every member of `shape_name` appeared in some answer this script received, except
+    the ones named in `absent_ok` (each with its reason in the caller)."""
+    seen = returned.get(shape_name, set())
+    members = set(SHAPES[shape_name].get("members", {}))
+    missing = members - seen - set(absent_ok)
+    if missing:
+        raise ContractViolation(f"{shape_name}: never returned: {sorted(missing)}")
+    unexpected = set(absent_ok) & seen
+    if unexpected:
+        raise ContractViolation(f"{shape_name}: returned after all, drop from absent_ok: {sorted(unexpected)}")
 
 
 def install(*clients):

@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 
 import boto3
-import contract  # noqa: F401  (checks every answer against the model)
+import contract  # checks every answer against the model
 import botocore
 import botocore.auth
 import botocore.awsrequest
@@ -163,6 +163,9 @@ def main():
     recreated = admin.create_group(GroupName="admins", UserPoolId=pool_id)["Group"]
     assert "Description" not in recreated and "Precedence" not in recreated, recreated
     check("DeleteGroup, and a deleted group's name can be used again")
+
+    contract.assert_returned("GroupType")
+    check("every member of GroupType is returned")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 import uuid
 
 import boto3
-import contract  # noqa: F401  (checks every answer against the model)
+import contract  # checks every answer against the model
 import botocore
 from botocore.config import Config
 
@@ -205,6 +205,9 @@ admin.admin_set_user_settings(UserPoolId=pool_id, Username="nina", MFAOptions=[
     {"DeliveryMedium": "SMS", "AttributeName": "phone_number"}])
 got = admin.admin_get_user(UserPoolId=pool_id, Username="nina")
 assert got["MFAOptions"] == [{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}], got
+assert public.get_user(AccessToken=access)["MFAOptions"] == got["MFAOptions"]
+listed = admin.list_users(UserPoolId=pool_id, Filter='username = "nina"')["Users"]
+assert listed[0]["MFAOptions"] == got["MFAOptions"], listed
 public.set_user_settings(AccessToken=access, MFAOptions=[])
 assert "MFAOptions" not in admin.admin_get_user(UserPoolId=pool_id, Username="nina")
 expect_error("InvalidParameterException", admin.admin_set_user_settings, UserPoolId=pool_id,
@@ -412,3 +415,10 @@ public.verify_user_attribute(AccessToken=token, AttributeName="email", Code=mess
 current = attributes(public.get_user(AccessToken=token))
 assert current["email"] == "wes.new@example.com" and current["email_verified"] == "true", current
 print("ok - AttributesRequireVerificationBeforeUpdate keeps the old email until the new one is verified")
+
+# The MFA preference members are set by SetUserMFAPreference, which is issue 4.
+mfa_preferences = {"PreferredMfaSetting", "UserMFASettingList"}
+contract.assert_returned("UserType")
+contract.assert_returned("AdminGetUserResponse", absent_ok=mfa_preferences)
+contract.assert_returned("GetUserResponse", absent_ok=mfa_preferences)
+print("ok - every member of UserType, AdminGetUserResponse and GetUserResponse is returned")
