@@ -9,6 +9,7 @@ import sys
 import uuid
 
 import boto3
+import contract  # noqa: F401  (checks every answer against the model)
 import botocore
 from botocore.config import Config
 
