@@ -52,11 +52,19 @@ impl Application {
         if let Some(events) = deps.relay {
             relay::start(deps.log, events);
         }
-        let directory = Directory::new(store, claims, deps.secrets, projection, deps.import_files);
+        // The read model's path names this replica: its lease holder name for imports.
+        let replica = deps.projection_path.display().to_string();
+        let imports = app::imports::ImportFiles::new(deps.import_files, &replica);
+        let directory = Directory::new(store, claims, deps.secrets, projection, imports);
         let resuming = directory.clone();
+        // Resumes what a previous process left running, then keeps looking for jobs
+        // whose runner (another replica) died.
         tokio::spawn(async move {
-            if let Err(err) = resuming.resume_imports().await {
-                tracing::error!(error = %err, "could not resume user import jobs");
+            loop {
+                if let Err(err) = resuming.resume_imports().await {
+                    tracing::error!(error = %err, "could not resume user import jobs");
+                }
+                tokio::time::sleep(app::imports::ORPHAN_SCAN).await;
             }
         });
         Ok(Self {

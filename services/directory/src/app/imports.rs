@@ -61,13 +61,70 @@ impl Runners {
 pub struct ImportFiles {
     kv: Arc<dyn KeyValue>,
     runners: Runners,
+    /// This replica, as the holder of job leases: stable across its restarts, so a
+    /// restarted replica resumes its own jobs at once.
+    owner: Arc<str>,
+}
+
+/// How long a runner's lease on a job lasts without renewal; a replica that dies while
+/// importing leaves its job to another after this.
+const LEASE_MS: i64 = 30_000;
+/// How often a directory looks for running jobs nobody holds (a replica died).
+pub const ORPHAN_SCAN: Duration = Duration::from_secs(15);
+
+/// Which process runs a job, until when: one runner per job across replicas.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Lease {
+    owner: String,
+    until_ms: i64,
+}
+
+fn lease_key(pool_id: &str, job_id: &str) -> String {
+    format!("lease/{pool_id}/{job_id}")
 }
 
 impl ImportFiles {
-    pub fn new(kv: Arc<dyn KeyValue>) -> Self {
+    pub fn new(kv: Arc<dyn KeyValue>, owner: &str) -> Self {
         Self {
             kv,
             runners: Runners::default(),
+            owner: Arc::from(owner),
+        }
+    }
+
+    /// Takes or renews the lease on a job; `false` when another live process holds it.
+    async fn lease(&self, pool_id: &str, job_id: &str, now_ms: i64) -> Result<bool, ApiError> {
+        let key = lease_key(pool_id, job_id);
+        let mine = Lease {
+            owner: self.owner.to_string(),
+            until_ms: now_ms + LEASE_MS,
+        };
+        let value = Bytes::from(serde_json::to_vec(&mine).map_err(|_| ApiError::internal())?);
+        let Some(entry) = self.kv.get(&key).await.map_err(kv_error)? else {
+            return match self.kv.create(&key, value).await {
+                Ok(_) => Ok(true),
+                Err(KvError::Conflict) => Ok(false),
+                Err(err) => Err(kv_error(err)),
+            };
+        };
+        let held: Option<Lease> = serde_json::from_slice(&entry.value).ok();
+        if held.is_some_and(|h| h.owner != *self.owner && h.until_ms > now_ms) {
+            return Ok(false);
+        }
+        match self.kv.update(&key, value, entry.revision).await {
+            Ok(_) => Ok(true),
+            Err(KvError::Conflict) => Ok(false),
+            Err(err) => Err(kv_error(err)),
+        }
+    }
+
+    async fn release_lease(&self, pool_id: &str, job_id: &str) {
+        let key = lease_key(pool_id, job_id);
+        if let Ok(Some(entry)) = self.kv.get(&key).await
+            && serde_json::from_slice::<Lease>(&entry.value).is_ok_and(|l| l.owner == *self.owner)
+            && let Err(err) = self.kv.delete(&key, entry.revision).await
+        {
+            tracing::warn!(error = %err, "could not release an import job lease");
         }
     }
 
@@ -447,10 +504,32 @@ impl Directory {
         let (this, pool_id, job_id) = (self.clone(), pool_id.to_owned(), job_id.to_owned());
         tokio::spawn(async move {
             let mut pause = Duration::from_secs(1);
-            while let Err(err) = this.run_import(&pool_id, &job_id).await {
-                tracing::warn!(%job_id, error = %err, "user import interrupted; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
+            loop {
+                // Another replica holding the lease runs the job; this one stays out.
+                match this
+                    .imports
+                    .lease(&pool_id, &job_id, this.store.now_ms())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(%job_id, error = %err, "could not take an import lease");
+                        tokio::time::sleep(pause).await;
+                        continue;
+                    }
+                }
+                match this.run_import(&pool_id, &job_id).await {
+                    Ok(()) => {
+                        this.imports.release_lease(&pool_id, &job_id).await;
+                        break;
+                    }
+                    Err(err) => {
+                        tracing::warn!(%job_id, error = %err, "user import interrupted; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(30));
+                    }
+                }
             }
             this.imports.runners.release(&key);
         });
@@ -504,6 +583,18 @@ impl Directory {
                 }
             }
             counts.rows_done = end as u64;
+            if !self
+                .imports
+                .lease(pool_id, job_id, self.store.now_ms())
+                .await?
+            {
+                // Another replica took the job over (this one was too slow to renew);
+                // it continues from the last recorded progress.
+                return Err(ApiError::new(
+                    ErrorCode::ConcurrentModificationException,
+                    "The import job is run by another replica.",
+                ));
+            }
             let progress = ImportJobCommand::Progress(counts);
             let done = self
                 .store
@@ -655,6 +746,29 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn one_replica_at_a_time_holds_a_job_until_its_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = portcullis_eventlog::embedded::EmbeddedStore::open(&dir.path().join("kv.redb"))
+            .await
+            .unwrap();
+        let kv = store.bucket("import-files");
+        let (a, b) = (ImportFiles::new(kv.clone(), "a"), ImportFiles::new(kv, "b"));
+        assert!(a.lease("p", "j", 1_000).await.unwrap());
+        assert!(!b.lease("p", "j", 2_000).await.unwrap(), "a holds it");
+        assert!(a.lease("p", "j", 2_000).await.unwrap(), "a renews");
+        assert!(
+            b.lease("p", "j", 2_000 + LEASE_MS + 1).await.unwrap(),
+            "a's ran out"
+        );
+        assert!(
+            !a.lease("p", "j", 3_000 + LEASE_MS).await.unwrap(),
+            "now b holds it"
+        );
+        b.release_lease("p", "j").await;
+        assert!(a.lease("p", "j", 3_000 + LEASE_MS).await.unwrap());
+    }
 
     #[test]
     fn a_rows_sub_is_stable_and_distinct() {

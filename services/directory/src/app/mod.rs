@@ -57,14 +57,14 @@ impl Directory {
         claims: Claims,
         secrets: Arc<dyn KeyValue>,
         projection: Projection,
-        import_files: Arc<dyn KeyValue>,
+        import_files: imports::ImportFiles,
     ) -> Self {
         Self {
             store,
             claims,
             secrets,
             projection,
-            imports: imports::ImportFiles::new(import_files),
+            imports: import_files,
         }
     }
 
