@@ -36,8 +36,18 @@ pub(super) fn follow(
             Ok::<_, LogError>(messages.map_err(unavailable))
         }
     };
+    let start = from.max(1);
     let records = futures::stream::once(messages)
         .try_flatten()
+        // The client recreates an ordered consumer from the last sequence it delivered;
+        // when that happens before anything was delivered, it starts over at 1. Records
+        // before the requested start are skipped, so the stream still begins there.
+        .try_filter(move |message| {
+            let before = message
+                .info()
+                .is_ok_and(|info| info.stream_sequence < start);
+            futures::future::ready(!before)
+        })
         .map(move |message| {
             let message = message?;
             let info = message.info().map_err(unavailable)?;
