@@ -74,9 +74,10 @@ impl Flows {
                 .map_err(pool_error)?;
             let sub = uuid::Uuid::new_v4().to_string();
             let key = credential_key(&req.pool_id, &sub);
+            let credential = Credential::new(hash);
             let revision = self
                 .credentials
-                .create(&key, Credential::new(hash).encode())
+                .create(&key, credential.encode())
                 .await
                 .map_err(kv_error)?;
             let request = dir::CreateUserRequest {
@@ -90,7 +91,12 @@ impl Flows {
                 force_alias_creation: req.force_alias_creation,
             };
             match self.directory.clone().create_user(request).await {
-                Ok(user) => user.into_inner(),
+                Ok(user) => {
+                    let user = user.into_inner();
+                    self.add_srp(&user, temporary.clone(), credential, revision)
+                        .await;
+                    user
+                }
                 Err(status) => {
                     if let Err(err) = self.credentials.delete(&key, revision).await {
                         tracing::warn!(error = %err, "could not remove the credential of a failed creation");

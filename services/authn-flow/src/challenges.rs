@@ -1,7 +1,8 @@
 //! Challenges between `InitiateAuth` and `RespondToAuthChallenge`. A challenge's
 //! session is a random token; only its hash is stored, with the user and client it is
 //! bound to, for the client's `AuthSessionValidity`, and it is taken on use (one answer
-//! per session). Implemented now: `NEW_PASSWORD_REQUIRED` for temporary passwords.
+//! per session). Implemented now: `NEW_PASSWORD_REQUIRED` for temporary passwords, and
+//! `PASSWORD_VERIFIER` (SRP, in `srp_flow`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -133,12 +134,14 @@ impl Flows {
         }
         match req.challenge_name.as_str() {
             NEW_PASSWORD_REQUIRED => {}
+            crate::srp_flow::PASSWORD_VERIFIER => {
+                return self.password_verifier(&client, &req).await;
+            }
             "SMS_MFA"
             | "EMAIL_OTP"
             | "SOFTWARE_TOKEN_MFA"
             | "SELECT_MFA_TYPE"
             | "MFA_SETUP"
-            | "PASSWORD_VERIFIER"
             | "CUSTOM_CHALLENGE"
             | "DEVICE_SRP_AUTH"
             | "DEVICE_PASSWORD_VERIFIER"

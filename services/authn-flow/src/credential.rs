@@ -1,7 +1,9 @@
 //! What the credential store keeps per user: the current password's argon2id hash and,
 //! for `PasswordHistorySize`, the hashes of earlier passwords (newest first). Stored as
 //! JSON; a bare PHC string (how credentials were first stored) reads as a credential
-//! without history.
+//! without history. `srp` is the SRP salt and verifier of the current password
+//! (`USER_SRP_AUTH`); credentials written before SRP lack it until the next password
+//! sign-in or change.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,8 @@ pub struct Credential {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srp: Option<crate::srp::Verifier>,
 }
 
 impl Credential {
@@ -21,7 +25,12 @@ impl Credential {
         Self {
             hash,
             history: Vec::new(),
+            srp: None,
         }
+    }
+
+    pub fn with_srp(self, srp: Option<crate::srp::Verifier>) -> Self {
+        Self { srp, ..self }
     }
 
     pub fn decode(bytes: &[u8]) -> Option<Self> {
@@ -38,12 +47,17 @@ impl Credential {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// The credential after a change to `hash`: the current hash joins the history.
+    /// The credential after a change to `hash`: the current hash joins the history (and
+    /// the SRP verifier of the old password goes).
     pub fn replaced_by(&self, hash: String) -> Self {
         let mut history = Vec::with_capacity(MAX_HISTORY);
         history.push(self.hash.clone());
         history.extend(self.history.iter().take(MAX_HISTORY - 1).cloned());
-        Self { hash, history }
+        Self {
+            hash,
+            history,
+            srp: None,
+        }
     }
 
     /// The hashes a new password must not match under a history of `size` passwords:
@@ -67,6 +81,19 @@ mod tests {
         let credential = Credential::decode(b"$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA").unwrap();
         assert!(credential.history.is_empty());
         assert!(credential.hash.starts_with("$argon2id$"));
+    }
+
+    #[test]
+    fn a_record_without_srp_reads_and_a_change_drops_the_old_verifier() {
+        let old = Credential::decode(br#"{"hash":"h0","history":["h-1"]}"#).unwrap();
+        assert_eq!(old.srp, None);
+        let srp = crate::srp::Verifier {
+            salt: "ab".into(),
+            verifier: "cd".into(),
+        };
+        let with = old.with_srp(Some(srp.clone()));
+        assert_eq!(Credential::decode(&with.encode()).unwrap().srp, Some(srp));
+        assert_eq!(with.replaced_by("h1".into()).srp, None);
     }
 
     #[test]

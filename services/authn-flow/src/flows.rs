@@ -381,14 +381,19 @@ impl Flows {
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
 
         let sub = uuid::Uuid::new_v4().to_string();
-        let hash = self.hasher.hash(req.password).await.map_err(pool_error)?;
+        let hash = self
+            .hasher
+            .hash(req.password.clone())
+            .await
+            .map_err(pool_error)?;
+        let credential = Credential::new(hash);
         let key = credential_key(client.pool_id(), &sub);
         // The credential is stored first, under a sub nobody else has; if creating the
         // user then fails, it is removed (and if this process dies in between, it is an
         // unreachable orphan, not a security problem).
         let revision = self
             .credentials
-            .create(&key, Credential::new(hash).encode())
+            .create(&key, credential.encode())
             .await
             .map_err(kv_error)?;
         let request = dir::CreateUserRequest {
@@ -411,6 +416,8 @@ impl Flows {
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
                 let user = user.into_inner();
+                self.add_srp(&user, req.password, credential, revision)
+                    .await;
                 let target = verification_target(&settings_for_codes, &user);
                 let code_delivery_details = match target {
                     Some(target) => Some(self.send_signup_code(&user, target, "SignUp").await?),
@@ -704,11 +711,19 @@ impl Flows {
                 }
             }
         }
-        let hash = self.hasher.hash(password).await.map_err(pool_error)?;
+        let hash = self
+            .hasher
+            .hash(password.clone())
+            .await
+            .map_err(pool_error)?;
+        let srp = self
+            .srp_verifier(&user.pool_id, &user.username, password)
+            .await?;
         let next = match credential {
             Some(credential) => credential.replaced_by(hash),
             None => Credential::new(hash),
-        };
+        }
+        .with_srp(Some(srp));
         let written = match current {
             Some(entry) => {
                 self.credentials
@@ -724,6 +739,54 @@ impl Flows {
             ),
             other => kv_error(other),
         })
+    }
+
+    /// A new SRP salt and verifier for `password` (one 3072-bit exponentiation, off the
+    /// async threads).
+    pub(crate) async fn srp_verifier(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: String,
+    ) -> Result<crate::srp::Verifier, ApiError> {
+        let (pool_id, username) = (pool_id.to_owned(), username.to_owned());
+        tokio::task::spawn_blocking(move || {
+            crate::srp::new_verifier(&pool_id, &username, &password)
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(ApiError::internal)
+    }
+
+    /// Adds the SRP verifier to a credential written before the user's internal name was
+    /// known (sign-up, AdminCreateUser) or before SRP existed. Best effort: without it the
+    /// user can still sign in with the password, and that sign-in adds it.
+    pub(crate) async fn add_srp(
+        &self,
+        user: &dir::User,
+        password: String,
+        credential: Credential,
+        revision: u64,
+    ) {
+        let key = credential_key(&user.pool_id, &user.sub);
+        let written = match self
+            .srp_verifier(&user.pool_id, &user.username, password)
+            .await
+        {
+            Ok(srp) => {
+                let next = credential.with_srp(Some(srp));
+                self.credentials
+                    .update(&key, next.encode(), revision)
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string())
+            }
+            Err(err) => Err(err.message),
+        };
+        if let Err(error) = written {
+            tracing::warn!(%error, "could not store an srp verifier");
+        }
     }
 
     pub async fn initiate_auth(
@@ -758,9 +821,9 @@ impl Flows {
                 .await
             }
             ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => self.refresh(&client, &req).await,
+            ("USER_SRP_AUTH", _) => self.srp_auth(&client, &req).await,
             (
-                "USER_SRP_AUTH"
-                | "CUSTOM_AUTH"
+                "CUSTOM_AUTH"
                 | "USER_AUTH"
                 | "ADMIN_USER_PASSWORD_AUTH"
                 | "ADMIN_NO_SRP_AUTH"
@@ -825,9 +888,11 @@ impl Flows {
                 "Password reset required for the user",
             ));
         }
-        let phc = stored
-            .and_then(|e| Credential::decode(&e.value))
-            .map_or_else(|| password::dummy_hash().to_owned(), |c| c.hash);
+        let current = stored.and_then(|e| Credential::decode(&e.value).map(|c| (c, e.revision)));
+        let phc = current.as_ref().map_or_else(
+            || password::dummy_hash().to_owned(),
+            |(c, _)| c.hash.clone(),
+        );
         let verified = self
             .hasher
             .verify(password.to_owned(), phc)
@@ -836,6 +901,22 @@ impl Flows {
         if !verified {
             return Err(incorrect_credentials());
         }
+        if let Some((credential, revision)) = current
+            && credential.srp.is_none()
+        {
+            self.add_srp(&user, password.to_owned(), credential, revision)
+                .await;
+        }
+        self.signed_in(client, &user).await
+    }
+
+    /// After the password was proven: the user's state decides between tokens, an error
+    /// and a `NEW_PASSWORD_REQUIRED` challenge.
+    pub(crate) async fn signed_in(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
         }
@@ -868,13 +949,13 @@ impl Flows {
                         "Temporary password has expired and must be reset by an administrator.",
                     ));
                 }
-                return self.new_password_challenge(client, &user).await;
+                return self.new_password_challenge(client, user).await;
             }
             _ => {}
         }
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
-            .issue(client, &user, auth_time, String::new(), true)
+            .issue(client, user, auth_time, String::new(), true)
             .await?;
         Ok(authenticated(tokens))
     }

@@ -11,6 +11,8 @@ pub mod flows;
 pub mod password;
 pub mod secret_hash;
 pub mod sender;
+pub mod srp;
+mod srp_flow;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -221,3 +221,11 @@ fn a_user_import_resumes_after_the_process_is_killed() {
         &[&url, "finish", ids[0], ids[1], n],
     );
 }
+
+#[test]
+fn pycognito_signs_in_with_user_srp_auth() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("srp.py"), &[&format!("http://127.0.0.1:{port}")]);
+}

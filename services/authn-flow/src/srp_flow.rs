@@ -1,0 +1,286 @@
+//! `USER_SRP_AUTH`: `InitiateAuth` answers a `PASSWORD_VERIFIER` challenge (salt, B and
+//! a secret block) and `RespondToAuthChallenge` checks the client's signature over it.
+//!
+//! The ceremony's state (b, A, B, the user) is kept server-side under the hash of the
+//! random `SECRET_BLOCK`, which the client signs and sends back; so the state is found
+//! even when a client does not echo `Session`, it is taken on use (one answer per
+//! block) and expires with the client's `AuthSessionValidity`. A `Session` that is
+//! echoed must be the one issued with the block.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use crate::credential::Credential;
+use crate::flows::{ClientInfo, Flows, credential_key, incorrect_credentials, kv_error};
+use crate::srp::{self, Verifier};
+
+pub const PASSWORD_VERIFIER: &str = "PASSWORD_VERIFIER";
+
+/// Where the key for decoy salts (users who do not exist) is kept, shared by replicas
+/// and restarts so that a decoy salt never changes.
+const DECOY_KEY: &str = "server/srp-decoy-key";
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    pool_id: String,
+    client_id: String,
+    /// Empty for a decoy ceremony (no such user, or no verifier): it always fails.
+    sub: String,
+    /// `USER_ID_FOR_SRP`.
+    username: String,
+    b: String,
+    a: String,
+    big_b: String,
+    /// SHA-256 of the `Session` issued with the block.
+    session: String,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, bytes))
+}
+
+fn state_key(secret_block: &[u8]) -> String {
+    format!("srp/{}", sha256_hex(secret_block))
+}
+
+fn invalid_session() -> ApiError {
+    ApiError::not_authorized("Invalid session for the user, session is expired.")
+}
+
+fn store_error(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "session store failure");
+    ApiError::unavailable()
+}
+
+fn random(len: usize) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = vec![0u8; len];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::internal())?;
+    Ok(bytes)
+}
+
+/// Runs SRP arithmetic (milliseconds of it) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::internal())
+}
+
+impl Flows {
+    /// The key decoy salts and verifiers derive from, created on first use.
+    async fn decoy_key(&self) -> Result<Bytes, ApiError> {
+        if let Some(entry) = self.credentials.get(DECOY_KEY).await.map_err(kv_error)? {
+            return Ok(entry.value);
+        }
+        let key = Bytes::from(random(32)?);
+        match self.credentials.create(DECOY_KEY, key.clone()).await {
+            Ok(_) => Ok(key),
+            // Another replica created it first: use theirs.
+            Err(portcullis_eventlog::KvError::Conflict) => self
+                .credentials
+                .get(DECOY_KEY)
+                .await
+                .map_err(kv_error)?
+                .map(|e| e.value)
+                .ok_or_else(ApiError::internal),
+            Err(err) => Err(kv_error(err)),
+        }
+    }
+
+    async fn decoy(&self, pool_id: &str, username: &str) -> Result<Verifier, ApiError> {
+        let key = self.decoy_key().await?;
+        Ok(srp::decoy_verifier(&key, pool_id, username))
+    }
+
+    /// The user's stored verifier, if any.
+    async fn stored_verifier(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<Option<Verifier>, ApiError> {
+        let stored = self
+            .credentials
+            .get(&credential_key(pool_id, sub))
+            .await
+            .map_err(kv_error)?;
+        Ok(stored
+            .and_then(|e| Credential::decode(&e.value))
+            .and_then(|c| c.srp))
+    }
+
+    pub(crate) async fn srp_auth(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if !client.allows("ALLOW_USER_SRP_AUTH") {
+            return Err(ApiError::invalid_parameter(
+                "USER_SRP_AUTH flow not enabled for this client",
+            ));
+        }
+        let param = |name: &str| req.auth_parameters.get(name).map(String::as_str);
+        let (Some(username), Some(srp_a)) = (param("USERNAME"), param("SRP_A")) else {
+            return Err(ApiError::invalid_parameter(
+                "Missing required parameter USERNAME or SRP_A",
+            ));
+        };
+        let a = srp::parse_hex(srp_a)
+            .filter(|a| !srp::is_zero_mod_n(a))
+            .ok_or_else(|| ApiError::not_authorized("Invalid SRP_A value."))?;
+        let user = self.user_by_name(client.pool_id(), username).await?;
+        let internal = user.as_ref().map_or(username, |u| u.username.as_str());
+        client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
+
+        let (sub, verifier) = match &user {
+            None if !client.hides_user_existence() => {
+                return Err(ApiError::new(
+                    ErrorCode::UserNotFoundException,
+                    "User does not exist.",
+                ));
+            }
+            None => (String::new(), self.decoy(client.pool_id(), username).await?),
+            Some(user) => match self.stored_verifier(&user.pool_id, &user.sub).await? {
+                Some(verifier) => (user.sub.clone(), verifier),
+                None if user.status == "RESET_REQUIRED" => {
+                    return Err(ApiError::new(
+                        ErrorCode::PasswordResetRequiredException,
+                        "Password reset required for the user",
+                    ));
+                }
+                // Created before SRP and not signed in with a password since: the
+                // ceremony runs and fails, as for a wrong password.
+                None => {
+                    tracing::info!("srp sign-in of a user without a verifier");
+                    (
+                        String::new(),
+                        self.decoy(&user.pool_id, &user.username).await?,
+                    )
+                }
+            },
+        };
+        let salt = verifier.salt.clone();
+        let (b, big_b) = blocking(move || {
+            let b = srp::random_secret()?;
+            let big_b = srp::server_public(&verifier, &b)?;
+            Some((b, big_b))
+        })
+        .await?
+        .ok_or_else(ApiError::internal)?;
+
+        let secret_block = random(256)?;
+        let session = STANDARD.encode(random(96)?);
+        let state = State {
+            pool_id: client.pool_id().to_owned(),
+            client_id: client.client.client_id.clone(),
+            sub,
+            username: internal.to_owned(),
+            b: srp::secret_to_hex(&b),
+            a: srp::to_hex(&a),
+            big_b: srp::to_hex(&big_b),
+            session: sha256_hex(session.as_bytes()),
+        };
+        let minutes = match client.settings.auth_session_validity {
+            0 => 3,
+            m => m,
+        };
+        let value = Bytes::from(serde_json::to_vec(&state).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(
+                &state_key(&secret_block),
+                value,
+                Duration::from_secs(u64::from(minutes) * 60),
+            )
+            .await
+            .map_err(store_error)?;
+        let parameters = HashMap::from([
+            ("SALT".to_owned(), salt),
+            ("SRP_B".to_owned(), state.big_b),
+            ("SECRET_BLOCK".to_owned(), STANDARD.encode(&secret_block)),
+            ("USER_ID_FOR_SRP".to_owned(), internal.to_owned()),
+            ("USERNAME".to_owned(), internal.to_owned()),
+        ]);
+        Ok(pb::InitiateAuthResponse {
+            challenge_name: PASSWORD_VERIFIER.to_owned(),
+            session,
+            challenge_parameters: parameters,
+            authentication_result: None,
+        })
+    }
+
+    pub(crate) async fn password_verifier(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let responses = &req.challenge_responses;
+        let required = |name: &str| {
+            responses.get(name).map(String::as_str).ok_or_else(|| {
+                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
+            })
+        };
+        let username = required("USERNAME")?;
+        let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
+        let signature = required("PASSWORD_CLAIM_SIGNATURE")?;
+        let timestamp = required("TIMESTAMP")?;
+        let block = STANDARD.decode(block).map_err(|_| invalid_session())?;
+        // The block is spent by this answer, right or wrong.
+        let raw = self
+            .sessions
+            .take(&state_key(&block))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        let state: State = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        let session_matches =
+            req.session.is_empty() || sha256_hex(req.session.as_bytes()) == state.session;
+        if state.client_id != client.client.client_id || !session_matches {
+            return Err(invalid_session());
+        }
+        client.check_secret_hash(
+            &[username, &state.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let user = if state.sub.is_empty() {
+            None
+        } else {
+            self.user_by_name(&state.pool_id, &state.username)
+                .await?
+                .filter(|u| u.sub == state.sub)
+        };
+        let verifier = match &user {
+            Some(user) => self.stored_verifier(&user.pool_id, &user.sub).await?,
+            None => None,
+        };
+        let verifier = match verifier {
+            Some(verifier) => verifier,
+            None => self.decoy(&state.pool_id, &state.username).await?,
+        };
+        let (a, big_b, b) = (
+            srp::parse_hex(&state.a),
+            srp::parse_hex(&state.big_b),
+            srp::secret_from_hex(&state.b),
+        );
+        let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
+            return Err(invalid_session());
+        };
+        let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
+            .await?
+            .map_err(|_| incorrect_credentials())?;
+        let expected =
+            srp::claim_signature(&key, &state.pool_id, &state.username, &block, timestamp);
+        let given = STANDARD.decode(signature).unwrap_or_default();
+        let Some(user) = user.filter(|_| srp::signature_matches(&expected, &given)) else {
+            return Err(incorrect_credentials());
+        };
+        self.signed_in(client, &user).await
+    }
+}
