@@ -188,12 +188,13 @@ impl Flows {
         password::check_policy(&req.proposed_password, &Policy::from(&policy))
             .map_err(policy_error)?;
         let phc = self.current_hash(&user.pool_id, &user.sub).await?;
-        let verified = self
-            .hasher
-            .verify(req.previous_password, phc)
-            .await
-            .map_err(pool_error)?;
-        if !verified {
+        let check = async {
+            self.hasher
+                .verify(req.previous_password, phc)
+                .await
+                .map_err(pool_error)
+        };
+        if !self.guarded(&user.pool_id, &user.sub, check).await? {
             return Err(incorrect_credentials());
         }
         self.replace_password(&user, req.proposed_password, policy.password_history_size)

@@ -893,12 +893,13 @@ impl Flows {
             || password::dummy_hash().to_owned(),
             |(c, _)| c.hash.clone(),
         );
-        let verified = self
-            .hasher
-            .verify(password.to_owned(), phc)
-            .await
-            .map_err(pool_error)?;
-        if !verified {
+        let check = async {
+            self.hasher
+                .verify(password.to_owned(), phc)
+                .await
+                .map_err(pool_error)
+        };
+        if !self.guarded(client.pool_id(), &user.sub, check).await? {
             return Err(incorrect_credentials());
         }
         if let Some((credential, revision)) = current

@@ -8,6 +8,7 @@ mod challenges;
 pub mod codes;
 pub mod credential;
 pub mod flows;
+pub mod lockout;
 pub mod password;
 pub mod secret_hash;
 pub mod sender;

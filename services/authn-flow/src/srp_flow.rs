@@ -272,15 +272,23 @@ impl Flows {
         let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
             return Err(invalid_session());
         };
-        let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
-            .await?
-            .map_err(|_| incorrect_credentials())?;
-        let expected =
-            srp::claim_signature(&key, &state.pool_id, &state.username, &block, timestamp);
-        let given = STANDARD.decode(signature).unwrap_or_default();
-        let Some(user) = user.filter(|_| srp::signature_matches(&expected, &given)) else {
+        let check = async {
+            let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
+                .await?
+                .map_err(|_| incorrect_credentials())?;
+            let expected =
+                srp::claim_signature(&key, &state.pool_id, &state.username, &block, timestamp);
+            let given = STANDARD.decode(signature).unwrap_or_default();
+            Ok(srp::signature_matches(&expected, &given))
+        };
+        // Unknown users have no lockout to keep; their check always fails.
+        let Some(user) = user else {
+            check.await?;
             return Err(incorrect_credentials());
         };
+        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+            return Err(incorrect_credentials());
+        }
         self.signed_in(client, &user).await
     }
 }
