@@ -85,7 +85,7 @@ impl Flows {
             if changed.iter().any(|c| c == attribute)
                 && (pending || needs_verification(&settings, &user, attribute))
             {
-                details.push(self.send_verification(&user, attribute).await?);
+                details.push(self.send_verification(&settings, &user, attribute).await?);
             }
         }
         Ok(pb::UpdateUserAttributesResponse {
@@ -95,6 +95,7 @@ impl Flows {
 
     async fn send_verification(
         &self,
+        pool: &UserPoolSettings,
         user: &dir::User,
         attribute: &'static str,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
@@ -114,6 +115,7 @@ impl Flows {
         };
         let key = verify_code_key(&user.pool_id, &user.sub, attribute);
         self.send_code(
+            pool,
             user,
             (medium, attribute, destination),
             "VerifyUserAttribute",
@@ -137,7 +139,8 @@ impl Flows {
             }
         };
         let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
-        let details = self.send_verification(&user, attribute).await?;
+        let pool = self.pool(&req.pool_id).await?.settings.unwrap_or_default();
+        let details = self.send_verification(&pool, &user, attribute).await?;
         Ok(pb::GetUserAttributeVerificationCodeResponse {
             code_delivery_details: Some(details),
         })

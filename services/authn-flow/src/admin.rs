@@ -249,6 +249,7 @@ impl Flows {
             .await?;
         let key = forgot_code_key(&user.pool_id, &user.sub);
         self.send_code(
+            &pool,
             &user,
             target,
             "AdminResetUserPassword",

@@ -36,12 +36,13 @@ fn session_key(token: &str) -> String {
     format!("session/{}", hex::encode(digest))
 }
 
-fn invalid_session() -> ApiError {
+pub(crate) fn invalid_session() -> ApiError {
     ApiError::not_authorized("Invalid session for the user, session is expired.")
 }
 
-fn store_error(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "session store failure");
+/// A failure of the ephemeral store that holds sessions, lockout state and codes.
+pub(crate) fn store_error(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "ephemeral store failure");
     ApiError::unavailable()
 }
 

@@ -8,7 +8,7 @@ use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
-use portcullis_proto::events::v1::{Actor, actor::Kind};
+use portcullis_proto::events::v1::{Actor, UserPoolSettings, actor::Kind};
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::token_client::TokenClient;
 use portcullis_runtime::GrpcChannel as Channel;
@@ -420,7 +420,10 @@ impl Flows {
                     .await;
                 let target = verification_target(&settings_for_codes, &user);
                 let code_delivery_details = match target {
-                    Some(target) => Some(self.send_signup_code(&user, target, "SignUp").await?),
+                    Some(target) => Some(
+                        self.send_signup_code(&settings_for_codes, &user, target, "SignUp")
+                            .await?,
+                    ),
                     None => None,
                 };
                 Ok(pb::SignUpResponse {
@@ -457,26 +460,28 @@ impl Flows {
 
     async fn send_signup_code(
         &self,
+        pool: &UserPoolSettings,
         user: &dir::User,
         target: (Medium, &'static str, String),
         kind: &'static str,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let key = signup_code_key(&user.pool_id, &user.sub);
-        self.send_code(user, target, kind, &key, codes::SIGN_UP_VALIDITY)
+        self.send_code(pool, user, target, kind, &key, codes::SIGN_UP_VALIDITY)
             .await
     }
 
-    /// Issues a code under `key`, sends it to `target` and says where it went.
+    /// Issues a code under `key`, sends it to `target` in the pool's verification
+    /// message and says where it went.
     pub(crate) async fn send_code(
         &self,
+        pool: &UserPoolSettings,
         user: &dir::User,
         (channel, attribute, destination): (Medium, &'static str, String),
         kind: &'static str,
         key: &str,
         validity: std::time::Duration,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
-        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
-        let (text, subject) = verification_message(&pool, channel);
+        let (text, subject) = verification_message(pool, channel);
         let started = std::time::Instant::now();
         let code = self
             .codes
@@ -582,7 +587,9 @@ impl Flows {
         }
         let target = verification_target(&pool, &user)
             .ok_or_else(|| ApiError::invalid_parameter("Auto verification not turned on."))?;
-        let details = self.send_signup_code(&user, target, "ResendCode").await?;
+        let details = self
+            .send_signup_code(&pool, &user, target, "ResendCode")
+            .await?;
         Ok(pb::ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
         })
@@ -615,7 +622,14 @@ impl Flows {
         })?;
         let key = forgot_code_key(&user.pool_id, &user.sub);
         let details = self
-            .send_code(&user, target, "ForgotPassword", &key, codes::RESET_VALIDITY)
+            .send_code(
+                &pool,
+                &user,
+                target,
+                "ForgotPassword",
+                &key,
+                codes::RESET_VALIDITY,
+            )
             .await?;
         Ok(pb::ForgotPasswordResponse {
             code_delivery_details: Some(details),

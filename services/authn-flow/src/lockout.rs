@@ -14,6 +14,7 @@ use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 
+use crate::challenges::store_error;
 use crate::flows::Flows;
 
 /// Failures tolerated before the first lock.
@@ -48,11 +49,6 @@ fn failures_key(pool_id: &str, sub: &str) -> String {
 
 fn gate_key(pool_id: &str, sub: &str) -> String {
     format!("lockout-gate/{pool_id}/{sub}")
-}
-
-fn store_error(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "lockout store failure");
-    ApiError::unavailable()
 }
 
 pub fn attempts_exceeded() -> ApiError {

@@ -18,6 +18,7 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use serde::{Deserialize, Serialize};
 
+use crate::challenges::{invalid_session, store_error};
 use crate::credential::Credential;
 use crate::flows::{ClientInfo, Flows, credential_key, incorrect_credentials, kv_error};
 use crate::srp::{self, Verifier};
@@ -49,15 +50,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn state_key(secret_block: &[u8]) -> String {
     format!("srp/{}", sha256_hex(secret_block))
-}
-
-fn invalid_session() -> ApiError {
-    ApiError::not_authorized("Invalid session for the user, session is expired.")
-}
-
-fn store_error(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "session store failure");
-    ApiError::unavailable()
 }
 
 fn random(len: usize) -> Result<Vec<u8>, ApiError> {

@@ -10,7 +10,7 @@ use portcullis_errors::ApiError;
 use portcullis_proto::events::v1::{UserPoolClientSettings, UserPoolSettings};
 use portcullis_types::{ClientId, PoolId, generate_client_secret};
 
-use super::{AggregateStore, CommandMeta, Directory, kv_error, random_bytes, store};
+use super::{AggregateStore, CommandMeta, Directory, kv_error, random_bytes};
 use crate::domain::client::{Client, ClientCommand, ClientState, SecretInfo, client_not_found};
 use crate::projections::ClientSummary;
 
@@ -256,13 +256,7 @@ impl Directory {
             )));
         }
         self.pool(pool_id).await?;
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut clients = self
             .projection

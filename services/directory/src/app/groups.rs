@@ -2,7 +2,7 @@
 
 use portcullis_errors::ApiError;
 
-use super::{AggregateStore, CommandMeta, Directory, store};
+use super::{AggregateStore, CommandMeta, Directory, check_limit};
 use crate::domain::group::{self, Group, GroupCommand, GroupState, group_not_found};
 use crate::projections::GroupSummary;
 
@@ -26,8 +26,15 @@ fn group_stream(pool_id: &str, name: &str) -> Result<portcullis_eventlog::Stream
     AggregateStore::stream::<Group>(pool_id, &group::stream_key(name))
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::invalid_parameter("Invalid pagination token.")
+/// A group-name pagination token (the hex of the last name returned) read back.
+pub(super) fn name_token(token: Option<String>) -> Result<Option<String>, ApiError> {
+    let invalid = || ApiError::invalid_parameter("Invalid pagination token.");
+    token
+        .map(|token| {
+            let bytes = hex::decode(token).map_err(|_| invalid())?;
+            String::from_utf8(bytes).map_err(|_| invalid())
+        })
+        .transpose()
 }
 
 /// Cognito's quota of groups per user pool.
@@ -124,27 +131,12 @@ impl Directory {
         limit: u32,
         next_token: Option<String>,
     ) -> Result<(Vec<GroupSummary>, Option<String>), ApiError> {
-        if limit > 60 {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-            )));
-        }
+        check_limit(limit)?;
         // Cognito answers a limit of 0 (or none) with its default page size.
         let limit = if limit == 0 { 60 } else { limit as usize };
-        let after = next_token
-            .map(|token| {
-                let bytes = hex::decode(token).map_err(|_| invalid_token())?;
-                String::from_utf8(bytes).map_err(|_| invalid_token())
-            })
-            .transpose()?;
+        let after = name_token(next_token)?;
         self.pool(pool_id).await?;
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         let mut groups = self.projection.groups(pool_id, after, limit + 1).await?;
         let next = if groups.len() > limit {
             groups.truncate(limit);

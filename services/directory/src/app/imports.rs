@@ -447,13 +447,7 @@ impl Directory {
             )));
         }
         self.pool_exists(pool_id).await?;
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(super::store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut entries = self
             .projection
@@ -474,13 +468,7 @@ impl Directory {
 
     /// Resumes the jobs a previous process left running.
     pub async fn resume_imports(&self) -> Result<(), ApiError> {
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(super::store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         for entry in self.projection.all_import_jobs().await? {
             let running = self
                 .load_job(&entry.pool_id, &entry.job_id)

@@ -3,14 +3,11 @@
 
 use portcullis_errors::ApiError;
 
-use super::{CommandMeta, Directory, user_not_found};
+use super::groups::name_token;
+use super::{CommandMeta, Directory, check_limit, user_not_found};
 use crate::domain::group::GroupState;
 use crate::domain::user::{UserCommand, UserState};
 use crate::projections::{UserFilter, UserPage};
-
-fn invalid_token() -> ApiError {
-    ApiError::invalid_parameter("Invalid pagination token.")
-}
 
 impl Directory {
     pub async fn add_user_to_group(
@@ -51,19 +48,8 @@ impl Directory {
         limit: u32,
         token: Option<String>,
     ) -> Result<(Vec<GroupState>, Option<String>), ApiError> {
-        if limit > 60 {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-            )));
-        }
-        let after = token
-            .map(|t| {
-                hex::decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(invalid_token)
-            })
-            .transpose()?;
+        check_limit(limit)?;
+        let after = name_token(token)?;
         let user = self.user_by_sub(pool_id, sub).await?;
         let mut names = user.groups.clone();
         names.sort();
@@ -102,11 +88,7 @@ impl Directory {
         token: Option<String>,
     ) -> Result<UserPage, ApiError> {
         let group = self.group(pool_id, group_name).await?;
-        if limit > 60 {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-            )));
-        }
+        check_limit(limit)?;
         self.wait_for_log().await?;
         let limit = if limit == 0 { 60 } else { limit as usize };
         self.projection
@@ -151,16 +133,5 @@ impl Directory {
             }
             self.wait_for_log().await?;
         }
-    }
-
-    /// Waits until the read model has every write acknowledged anywhere before now.
-    pub(super) async fn wait_for_log(&self) -> Result<(), ApiError> {
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(super::store::log_error)?;
-        self.projection.wait_for(last).await
     }
 }

@@ -47,6 +47,16 @@ fn pool_not_found(pool_id: &str) -> ApiError {
     ApiError::not_found(format!("User pool {pool_id} does not exist."))
 }
 
+/// The `Limit` of the paged lists: at most 60 (0 means the default page).
+fn check_limit(limit: u32) -> Result<(), ApiError> {
+    if limit > 60 {
+        return Err(ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
+        )));
+    }
+    Ok(())
+}
+
 fn user_not_found() -> ApiError {
     ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
 }
@@ -124,13 +134,7 @@ impl Directory {
                 if max_results < 1 { 1 } else { 60 },
             )));
         }
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut pools = self.projection.pools(region, next_token, limit + 1).await?;
         let next = if pools.len() > limit {
@@ -279,6 +283,17 @@ impl Directory {
         )
         .await?;
         Ok(())
+    }
+
+    /// Waits until the read model has every write acknowledged anywhere before now.
+    pub(crate) async fn wait_for_log(&self) -> Result<(), ApiError> {
+        let last = self
+            .store
+            .log()
+            .last_position()
+            .await
+            .map_err(store::log_error)?;
+        self.projection.wait_for(last).await
     }
 
     pub fn store(&self) -> &AggregateStore {

@@ -4,7 +4,7 @@
 use portcullis_errors::ApiError;
 use portcullis_proto::events::v1::{Attribute, MfaOption};
 
-use super::{AggregateStore, CommandMeta, Directory, user_not_found};
+use super::{AggregateStore, CommandMeta, Directory, check_limit, user_not_found};
 use crate::domain::user::{User, UserCommand, UserState, Writer};
 use crate::projections::{UserFilter, UserPage};
 
@@ -104,19 +104,9 @@ impl Directory {
         token: Option<String>,
     ) -> Result<UserPage, ApiError> {
         self.pool(pool_id).await?;
-        if limit > 60 {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-            )));
-        }
+        check_limit(limit)?;
         let filter = UserFilter::parse(filter)?;
-        let last = self
-            .store
-            .log()
-            .last_position()
-            .await
-            .map_err(super::store::log_error)?;
-        self.projection.wait_for(last).await?;
+        self.wait_for_log().await?;
         let limit = if limit == 0 { 60 } else { limit as usize };
         self.projection.users(pool_id, &filter, limit, token).await
     }

@@ -296,13 +296,6 @@ pub(super) async fn list_users(state: &AppState, call: Call) -> Result<Value, Ap
         filter: Option<String>,
     }
     let req: Req = parse(call.body)?;
-    if let Some(limit) = req.limit
-        && limit > 60
-    {
-        return Err(ApiError::invalid_parameter(format!(
-            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-        )));
-    }
     let request = dir::ListUsersRequest {
         pool_id: required(req.user_pool_id, "userPoolId")?,
         filter: req.filter.unwrap_or_default(),
@@ -536,16 +529,6 @@ struct GroupMemberReq {
     next_token: Option<String>,
 }
 
-fn limit_in(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit {
-        Some(limit) if limit > 60 => Err(ApiError::invalid_parameter(format!(
-            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 60"
-        ))),
-        Some(limit) => Ok(limit),
-        None => Ok(0),
-    }
-}
-
 pub(super) async fn admin_user_group(
     state: &AppState,
     call: Call,
@@ -578,14 +561,16 @@ pub(super) async fn admin_list_groups_for_user(
     call: Call,
 ) -> Result<Value, ApiError> {
     let req: GroupMemberReq = parse(call.body)?;
-    let limit = limit_in(req.limit)?;
     let request = dir::ListGroupsForUserRequest {
         user: Some(user_ref(UserRef {
             user_pool_id: req.user_pool_id,
             username: req.username,
         })?),
-        // Cognito's default page is 60 groups.
-        limit: if limit == 0 { 60 } else { limit },
+        // Cognito's default page is 60 groups (the directory checks the upper bound).
+        limit: match req.limit.unwrap_or(0) {
+            0 => 60,
+            limit => limit,
+        },
         next_token: req.next_token.unwrap_or_default(),
     };
     let listed = state
@@ -610,7 +595,7 @@ pub(super) async fn list_users_in_group(state: &AppState, call: Call) -> Result<
     let request = dir::ListUsersInGroupRequest {
         pool_id: required(req.user_pool_id, "userPoolId")?,
         group_name: required(req.group_name, "groupName")?,
-        limit: limit_in(req.limit)?,
+        limit: req.limit.unwrap_or(0),
         next_token: req.next_token.unwrap_or_default(),
     };
     let listed = state
