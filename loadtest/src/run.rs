@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::api::{Api, CallError};
@@ -24,13 +26,18 @@ pub enum Scenario {
     Signin,
     /// Alternates the two on every worker.
     Mixed,
+    /// `USER_SRP_AUTH` then `PASSWORD_VERIFIER` over seeded users: two calls per
+    /// sign-in, the client's SRP arithmetic done here (it costs this machine's CPU too).
+    Srp,
+    /// `REFRESH_TOKEN_AUTH`: each worker signs in once, unmeasured, then refreshes.
+    Refresh,
 }
 
 impl Scenario {
     /// Whether the scenario signs users in, and so needs seeded users.
     #[must_use]
     pub fn needs_users(self) -> bool {
-        matches!(self, Self::Signin | Self::Mixed)
+        !matches!(self, Self::Signup)
     }
 
     /// Lower-case name as accepted on the command line.
@@ -40,6 +47,8 @@ impl Scenario {
             Self::Signup => "signup",
             Self::Signin => "signin",
             Self::Mixed => "mixed",
+            Self::Srp => "srp",
+            Self::Refresh => "refresh",
         }
     }
 }
@@ -87,10 +96,17 @@ pub async fn drive(
 async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     let mut recorder = Recorder::default();
     let mut n = 0_usize;
+    let mut refresh_token = None;
+    if shared.scenario == Scenario::Refresh {
+        match sign_in(&shared).await {
+            Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/RefreshToken"),
+            Err(error) => recorder.error("InitiateAuth", error.0),
+        }
+    }
     while Instant::now() < shared.deadline {
         let op = pick_op(shared.scenario, id + n);
         let started = Instant::now();
-        match call(&shared, op, id, n).await {
+        match call(&shared, op, id, n, refresh_token.as_deref()).await {
             Ok(()) => recorder.ok(op.name(), started.elapsed()),
             Err(error) => recorder.error(op.name(), error.0),
         }
@@ -103,6 +119,8 @@ async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
 enum Op {
     SignUp,
     SignIn,
+    SrpSignIn,
+    Refresh,
 }
 
 impl Op {
@@ -110,6 +128,8 @@ impl Op {
         match self {
             Self::SignUp => "SignUp",
             Self::SignIn => "InitiateAuth",
+            Self::SrpSignIn => "SRP sign-in (2 calls)",
+            Self::Refresh => "InitiateAuth REFRESH_TOKEN_AUTH",
         }
     }
 }
@@ -121,13 +141,39 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
         Scenario::Signin => Op::SignIn,
         Scenario::Mixed if step.is_multiple_of(2) => Op::SignUp,
         Scenario::Mixed => Op::SignIn,
+        Scenario::Srp => Op::SrpSignIn,
+        Scenario::Refresh => Op::Refresh,
     }
 }
 
-async fn call(shared: &Shared, op: Op, worker: usize, n: usize) -> Result<(), CallError> {
-    match op {
-        Op::SignUp => sign_up(shared, worker, n).await,
-        Op::SignIn => sign_in(shared).await,
+async fn call(
+    shared: &Shared,
+    op: Op,
+    worker: usize,
+    n: usize,
+    refresh_token: Option<&str>,
+) -> Result<(), CallError> {
+    let answer = match op {
+        Op::SignUp => return sign_up(shared, worker, n).await,
+        Op::SignIn => sign_in(shared).await?,
+        Op::SrpSignIn => srp_sign_in(shared).await?,
+        Op::Refresh => {
+            let token = refresh_token.ok_or_else(|| CallError("no refresh token".into()))?;
+            let body = json!({
+                "ClientId": shared.target.client_id,
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "AuthParameters": { "REFRESH_TOKEN": token },
+            });
+            shared.api.call("InitiateAuth", &body).await?
+        }
+    };
+    // A 200 without tokens would be a server bug that looks like success; count it.
+    match answer
+        .pointer("/AuthenticationResult/AccessToken")
+        .and_then(Value::as_str)
+    {
+        Some(_) => Ok(()),
+        None => Err(CallError("NoAuthenticationResult".into())),
     }
 }
 
@@ -140,22 +186,64 @@ async fn sign_up(shared: &Shared, worker: usize, n: usize) -> Result<(), CallErr
     Ok(())
 }
 
-/// A 200 without tokens would be a server bug that looks like success; count it.
-async fn sign_in(shared: &Shared) -> Result<(), CallError> {
+async fn sign_in(shared: &Shared) -> Result<Value, CallError> {
     let user = next_user(shared).ok_or_else(|| CallError("no seeded users".into()))?;
     let body = json!({
         "ClientId": shared.target.client_id,
         "AuthFlow": "USER_PASSWORD_AUTH",
         "AuthParameters": { "USERNAME": user, "PASSWORD": PASSWORD },
     });
-    let answer = shared.api.call("InitiateAuth", &body).await?;
-    match answer
-        .pointer("/AuthenticationResult/AccessToken")
+    shared.api.call("InitiateAuth", &body).await
+}
+
+/// `USER_SRP_AUTH`, then the `PASSWORD_VERIFIER` answer computed as a client does.
+async fn srp_sign_in(shared: &Shared) -> Result<Value, CallError> {
+    use portcullis_authn_flow::srp;
+    let user = next_user(shared).ok_or_else(|| CallError("no seeded users".into()))?;
+    let a = srp::random_secret().ok_or_else(|| CallError("no randomness".into()))?;
+    let body = json!({
+        "ClientId": shared.target.client_id,
+        "AuthFlow": "USER_SRP_AUTH",
+        "AuthParameters": { "USERNAME": user, "SRP_A": srp::client::public(&a) },
+    });
+    let challenge = shared.api.call("InitiateAuth", &body).await?;
+    let param = |name: &str| {
+        string_at(&challenge, &format!("/ChallengeParameters/{name}"))
+            .ok_or_else(|| CallError(format!("no {name} in the challenge")))
+    };
+    let (user_id, salt, big_b, block) = (
+        param("USER_ID_FOR_SRP")?,
+        param("SALT")?,
+        param("SRP_B")?,
+        param("SECRET_BLOCK")?,
+    );
+    let pool_id = &shared.target.pool_id;
+    let key = srp::client::session_key(pool_id, &user_id, PASSWORD, &a, &salt, &big_b)
+        .ok_or_else(|| CallError("bad SRP_B or SALT".into()))?;
+    let block_bytes = STANDARD
+        .decode(&block)
+        .map_err(|_| CallError("SECRET_BLOCK is not base64".into()))?;
+    let timestamp = srp::timestamp(time::OffsetDateTime::now_utc().unix_timestamp());
+    let signature = srp::claim_signature(&key, pool_id, &user_id, &block_bytes, &timestamp);
+    let body = json!({
+        "ClientId": shared.target.client_id,
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "Session": string_at(&challenge, "/Session"),
+        "ChallengeResponses": {
+            "USERNAME": user_id,
+            "PASSWORD_CLAIM_SECRET_BLOCK": block,
+            "PASSWORD_CLAIM_SIGNATURE": STANDARD.encode(signature),
+            "TIMESTAMP": timestamp,
+        },
+    });
+    shared.api.call("RespondToAuthChallenge", &body).await
+}
+
+fn string_at(value: &Value, pointer: &str) -> Option<String> {
+    value
+        .pointer(pointer)
         .and_then(Value::as_str)
-    {
-        Some(_) => Ok(()),
-        None => Err(CallError("NoAuthenticationResult".into())),
-    }
+        .map(str::to_owned)
 }
 
 fn next_user(shared: &Shared) -> Option<&str> {

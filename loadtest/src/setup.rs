@@ -22,7 +22,7 @@ pub struct Target {
     pub client_id: String,
 }
 
-/// Creates a pool and an app client allowing password and refresh-token sign-in.
+/// Creates a pool and an app client allowing password, SRP and refresh-token sign-in.
 ///
 /// # Errors
 /// When either admin call fails (bad credentials, server down).
@@ -39,7 +39,11 @@ pub async fn create_target(api: &Api) -> anyhow::Result<Target> {
     let body = json!({
         "UserPoolId": pool_id,
         "ClientName": "loadtest",
-        "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "ExplicitAuthFlows": [
+            "ALLOW_USER_PASSWORD_AUTH",
+            "ALLOW_USER_SRP_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+        ],
     });
     let client = api
         .call_signed("CreateUserPoolClient", &body)

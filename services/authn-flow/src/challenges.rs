@@ -17,7 +17,7 @@ use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::Attribute;
 use serde::{Deserialize, Serialize};
 
-use crate::flows::{ClientInfo, Flows, authenticated, policy_error};
+use crate::flows::{ClientInfo, Flows, policy_error};
 use crate::password::{self, Policy};
 
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
@@ -245,11 +245,9 @@ impl Flows {
         let user = self
             .record_password(&caller, &user, "NEW_PASSWORD_CHALLENGE", "CONFIRMED")
             .await?;
-        let auth_time = self.clock.now_ms() / 1_000;
-        let tokens = self
-            .issue(&client, &user, auth_time, String::new(), true)
-            .await?;
-        Ok(authenticated(tokens))
+        // On to the steps after the first factor, as if the new password had been the
+        // one given.
+        self.signed_in(&client, &user).await
     }
 }
 

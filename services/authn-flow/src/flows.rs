@@ -283,6 +283,15 @@ impl ClientInfo {
         self.settings.prevent_user_existence_errors == "ENABLED"
     }
 
+    /// The client's current secrets (two while one is rotated), none for a public client.
+    pub(crate) fn secrets(&self) -> Vec<&String> {
+        if self.client.client_secrets.is_empty() {
+            self.client.client_secret.iter().collect()
+        } else {
+            self.client.client_secrets.iter().collect()
+        }
+    }
+
     /// Checks `SECRET_HASH` when the client has a secret. Any of `names` may be the one
     /// the client hashed (the name typed, or the internal name), and any current secret
     /// the key (a client holds two while its secret is rotated).
@@ -291,11 +300,7 @@ impl ClientInfo {
         names: &[&str],
         given: Option<&str>,
     ) -> Result<(), ApiError> {
-        let secrets: Vec<&String> = if self.client.client_secrets.is_empty() {
-            self.client.client_secret.iter().collect()
-        } else {
-            self.client.client_secrets.iter().collect()
-        };
+        let secrets = self.secrets();
         if secrets.is_empty() {
             return Ok(());
         }
@@ -968,6 +973,15 @@ impl Flows {
             }
             _ => {}
         }
+        self.complete_sign_in(client, user).await
+    }
+
+    /// Tokens for a user who passed every step of a sign-in.
+    pub(crate) async fn complete_sign_in(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
             .issue(client, user, auth_time, String::new(), true)
@@ -985,49 +999,32 @@ impl Flows {
                 "REFRESH_TOKEN_AUTH flow not enabled for this client",
             ));
         }
+        if client.rotation().is_some() {
+            return Err(ApiError::invalid_parameter(
+                "Refresh token rotation is enabled for this client: refresh with GetTokensFromRefreshToken",
+            ));
+        }
         let Some(refresh_token) = req.auth_parameters.get("REFRESH_TOKEN") else {
             return Err(ApiError::invalid_parameter(
                 "Missing required parameter REFRESH_TOKEN",
             ));
         };
-        let request = tok::ResolveRefreshTokenRequest {
-            refresh_token: refresh_token.clone(),
-            client_id: client.client.client_id.clone(),
+        let refresh = crate::sessions::RefreshRequest {
+            refresh_token,
+            region: &req.region,
+            correlation_id: &req.correlation_id,
         };
-        let grant = self
-            .token
-            .clone()
-            .resolve_refresh_token(request)
-            .await?
-            .into_inner();
-        let request = dir::GetUserRequest {
-            pool_id: grant.pool_id.clone(),
-            key: Some(dir::get_user_request::Key::Sub(grant.sub.clone())),
-        };
-        let user = match self.directory.clone().get_user(request).await {
-            Ok(user) => user.into_inner(),
-            Err(status)
-                if ApiError::from(status.clone()).code == ErrorCode::UserNotFoundException =>
-            {
-                return Err(ApiError::not_authorized("Refresh Token has been revoked"));
-            }
-            Err(status) => return Err(status.into()),
-        };
-        let hashed_name = req
-            .auth_parameters
-            .get("USERNAME")
-            .map_or(user.username.as_str(), String::as_str);
-        client.check_secret_hash(
-            &[hashed_name, &user.username, &user.sub],
-            req.auth_parameters.get("SECRET_HASH").map(String::as_str),
-        )?;
-        if !user.enabled {
-            return Err(ApiError::not_authorized("User is disabled."));
-        }
-        let tokens = self
-            .issue(client, &user, grant.auth_time, grant.origin_jti, false)
-            .await?;
-        Ok(authenticated(tokens))
+        self.refresh_session(client, refresh, |user| {
+            let hashed_name = req
+                .auth_parameters
+                .get("USERNAME")
+                .map_or(user.username.as_str(), String::as_str);
+            client.check_secret_hash(
+                &[hashed_name, &user.username, &user.sub],
+                req.auth_parameters.get("SECRET_HASH").map(String::as_str),
+            )
+        })
+        .await
     }
 
     pub(crate) async fn issue(
@@ -1038,6 +1035,21 @@ impl Flows {
         origin_jti: String,
         issue_refresh_token: bool,
     ) -> Result<tok::TokenSet, ApiError> {
+        let request = self
+            .issue_request(client, user, auth_time, origin_jti, issue_refresh_token)
+            .await?;
+        Ok(self.token.clone().issue_tokens(request).await?.into_inner())
+    }
+
+    /// What to ask the token service for: the user's claims as the client may see them.
+    pub(crate) async fn issue_request(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        auth_time: i64,
+        origin_jti: String,
+        issue_refresh_token: bool,
+    ) -> Result<tok::IssueTokensRequest, ApiError> {
         // The ID token carries what the client may read (everything by default).
         let readable = &client.settings.read_attributes;
         let attributes = user
@@ -1066,7 +1078,7 @@ impl Flows {
                 .groups
         };
         let claims = GroupClaims::of(groups);
-        let request = tok::IssueTokensRequest {
+        Ok(tok::IssueTokensRequest {
             pool_id: client.pool_id().to_owned(),
             client_id: client.client.client_id.clone(),
             sub: user.sub.clone(),
@@ -1079,8 +1091,8 @@ impl Flows {
             groups: claims.groups,
             roles: claims.roles,
             preferred_role: claims.preferred_role.unwrap_or_default(),
-        };
-        Ok(self.token.clone().issue_tokens(request).await?.into_inner())
+            refresh_expires_ms: 0,
+        })
     }
 }
 

@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod password;
 pub mod secret_hash;
 pub mod sender;
+mod sessions;
 pub mod srp;
 mod srp_flow;
 
@@ -224,6 +225,26 @@ impl Authn for AuthnService {
             self.flows
                 .respond_to_auth_challenge(req.into_inner())
                 .await?,
+        ))
+    }
+
+    async fn get_tokens_from_refresh_token(
+        &self,
+        req: Request<pb::GetTokensFromRefreshTokenRequest>,
+    ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .get_tokens_from_refresh_token(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn revoke_token(
+        &self,
+        req: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows.revoke_token(req.into_inner()).await?,
         ))
     }
 }

@@ -331,12 +331,67 @@ pub fn timestamp(unix_seconds: i64) -> String {
     )
 }
 
+/// The client's side, for load generation and tests (the server never runs it): the
+/// public A = g^a and, given the server's answer, the session key the client derives,
+/// S = (B - k·g^x)^(a + u·x). Variable time is acceptable in a client of our own.
+pub mod client {
+    use super::*;
+
+    /// A = g^a mod N, in the hex a client sends as `SRP_A`.
+    pub fn public(a: &U256) -> String {
+        to_hex(&GROUP.g.pow_bounded_exp(a, EXPONENT_BITS).retrieve())
+    }
+
+    /// The session key for `password`, from the server's `SALT` and `SRP_B`.
+    pub fn session_key(
+        pool_id: &str,
+        user_id: &str,
+        password: &str,
+        a: &U256,
+        salt: &str,
+        big_b: &str,
+    ) -> Option<[u8; 16]> {
+        let group = &*GROUP;
+        let big_a = group.g.pow_bounded_exp(a, EXPONENT_BITS).retrieve();
+        let big_b = parse_hex(big_b)?;
+        let u = U256::from_be_slice(&sha256(&[&pad(&big_a), &pad(&big_b)]));
+        let x = private_key(pool_name(pool_id), user_id, password, &salt_bytes(salt)?);
+        let gx = group.g.pow_bounded_exp(&x, EXPONENT_BITS);
+        let base = Residue::new(&big_b, &group.params) - group.k * gx;
+        // a + u·x < 2^513: fits the group's width with room to spare.
+        let exponent: U3072 = u
+            .resize::<LIMBS>()
+            .wrapping_mul(&x.resize::<LIMBS>())
+            .wrapping_add(&a.resize::<LIMBS>());
+        let s = base
+            .pow_bounded_exp(&exponent, 2 * EXPONENT_BITS + 1)
+            .retrieve();
+        Some(derive_key(&u, &s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
     use serde_json::Value;
+
+    #[test]
+    fn the_client_side_derives_the_key_the_server_derives_only_with_the_password() {
+        let (pool, user, password) = ("us-east-1_AbCdEf123", "alice", "Secret!Pass1");
+        let verifier = new_verifier(pool, user, password).unwrap();
+        let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
+        let big_a = parse_hex(&client::public(&a)).unwrap();
+        let big_b = to_hex(&server_public(&verifier, &b).unwrap());
+        let server = session_key(&big_a, &parse_hex(&big_b).unwrap(), &b, &verifier).unwrap();
+        let key = |password| {
+            client::session_key(pool, user, password, &a, &verifier.salt, &big_b).unwrap()
+        };
+        assert_eq!(key(password), server);
+        assert_ne!(key("Wrong!Pass1"), server);
+    }
 
     const VECTORS: &str = include_str!("../tests/data/cognito-srp-vectors.json");
 

@@ -113,6 +113,12 @@ pub fn user_message(state: UserState) -> pb::User {
         mfa_options: state.mfa_options,
         password_set_ms: state.password_set_ms,
         pending_attributes: state.pending,
+        signed_out_ms: state.signed_out_ms,
+        revoked_sessions: state
+            .revoked_sessions
+            .into_iter()
+            .map(|(jti, _)| jti)
+            .collect(),
     }
 }
 
@@ -409,6 +415,21 @@ impl DirectoryRpc for DirectoryService {
         let user = self
             .app
             .set_user_settings(&pool_id, &sub, req.mfa_options, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn revoke_sessions(
+        &self,
+        req: Request<pb::RevokeSessionsRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let session = Some(req.origin_jti).filter(|j| !j.is_empty());
+        let user = self
+            .app
+            .revoke_sessions(&pool_id, &sub, session, req.expires_ms, req.reason, &meta)
             .await?;
         Ok(Response::new(user_message(user)))
     }

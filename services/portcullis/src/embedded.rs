@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use portcullis_config::Config;
-use portcullis_ephemeral::memory::MemoryStore;
+use portcullis_ephemeral::FileStore;
 use portcullis_eventlog::EventLog;
 use portcullis_eventlog::embedded::EmbeddedStore;
 use portcullis_types::SystemClock;
@@ -40,7 +40,12 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         .context("opening the event log")?;
     let log: Arc<dyn EventLog> = Arc::new(store.clone());
     let clock = Arc::new(SystemClock);
-    let ephemeral = Arc::new(MemoryStore::new());
+    // Sessions, codes and refresh tokens outlive a restart, as on Redis with persistence.
+    let ephemeral = Arc::new(
+        FileStore::open(&config.data_dir.join("ephemeral.redb"))
+            .await
+            .context("opening the ephemeral store")?,
+    );
 
     let http = TcpListener::bind(config.http)
         .await

@@ -237,3 +237,19 @@ fn failed_sign_ins_lock_the_user_even_in_parallel() {
     let _server = start(data.path(), port);
     python(&e2e("lockout.py"), &[&format!("http://127.0.0.1:{port}")]);
 }
+
+#[test]
+fn sessions_are_refreshed_rotated_revoked_and_signed_out_and_stay_so_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let state = data.path().join("sessions.json");
+    let state = state.to_str().unwrap();
+
+    let server = start(data.path(), port);
+    python(&e2e("sessions.py"), &[&url, state, "setup"]);
+    drop(server);
+
+    let _server = start(data.path(), port);
+    python(&e2e("sessions.py"), &[&url, state, "after-restart"]);
+}

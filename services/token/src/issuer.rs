@@ -6,7 +6,11 @@
 //! key: the first to create it wins and the others read it.
 //!
 //! Refresh tokens are opaque random strings; the ephemeral store keeps the grant they
-//! continue under the SHA-256 of the token, never the token itself.
+//! continue under the SHA-256 of the token, never the token itself. A session (the
+//! refresh tokens of one sign-in and every token issued from them) is named by its
+//! `origin_jti`, a UUIDv7 whose timestamp is when the session started: a global sign-out
+//! revokes the sessions that started before it. Revocation itself is user state in the
+//! directory's event log; this service only issues, rotates and forgets tokens.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -52,11 +56,29 @@ struct RefreshRecord {
     sub: String,
     auth_time: i64,
     origin_jti: String,
+    /// When the token expires (0 in records written before rotation existed).
+    #[serde(default)]
+    expires_ms: i64,
+    /// Set once the token has been rotated out: it is honoured until then, and any use
+    /// after is reuse.
+    #[serde(default)]
+    rotated_until_ms: Option<i64>,
 }
 
 fn internal(err: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %err, "token service failure");
     ApiError::internal()
+}
+
+/// Records written before expiries were kept are taken to live Cognito's default 30 days.
+const DEFAULT_REFRESH_MS: i64 = 30 * 24 * 3600 * 1_000;
+
+/// A new session id: a UUIDv7 stamped with the session's start.
+fn session_id(now_ms: i64) -> String {
+    let ms = u64::try_from(now_ms).unwrap_or_default();
+    let ts =
+        uuid::Timestamp::from_unix(uuid::NoContext, ms / 1_000, (ms % 1_000) as u32 * 1_000_000);
+    uuid::Uuid::new_v7(ts).to_string()
 }
 
 fn random_token(len: usize) -> Result<String, ApiError> {
@@ -179,7 +201,7 @@ impl Issuer {
         let validity = req.validity.unwrap_or_default();
         let now = self.clock.now_ms() / 1_000;
         let origin_jti = if req.origin_jti.is_empty() {
-            uuid::Uuid::new_v4().to_string()
+            session_id(self.clock.now_ms())
         } else {
             req.origin_jti.clone()
         };
@@ -197,7 +219,14 @@ impl Issuer {
         .map_err(internal)?
         .map_err(internal)?;
         let refresh_token = if req.issue_refresh_token {
-            self.new_refresh_token(&req, &origin_jti, validity.refresh_seconds)
+            let expires_ms = if req.refresh_expires_ms > 0 {
+                req.refresh_expires_ms
+            } else {
+                let ttl_ms = i64::try_from(validity.refresh_seconds.saturating_mul(1_000))
+                    .unwrap_or(i64::MAX);
+                self.clock.now_ms().saturating_add(ttl_ms)
+            };
+            self.new_refresh_token(&req, &origin_jti, expires_ms)
                 .await?
         } else {
             String::new()
@@ -284,7 +313,7 @@ impl Issuer {
         &self,
         req: &pb::IssueTokensRequest,
         origin_jti: &str,
-        ttl: u64,
+        expires_ms: i64,
     ) -> Result<String, ApiError> {
         let token = random_token(96)?;
         let record = RefreshRecord {
@@ -293,40 +322,94 @@ impl Issuer {
             sub: req.sub.clone(),
             auth_time: req.auth_time,
             origin_jti: origin_jti.to_owned(),
+            expires_ms,
+            rotated_until_ms: None,
         };
-        let value = Bytes::from(serde_json::to_vec(&record).map_err(internal)?);
-        self.refresh
-            .put(&refresh_key(&token), value, Duration::from_secs(ttl))
-            .await
-            .map_err(internal)?;
+        self.store_refresh(&token, &record).await?;
         Ok(token)
     }
 
-    pub async fn resolve_refresh(
+    async fn store_refresh(&self, token: &str, record: &RefreshRecord) -> Result<(), ApiError> {
+        let ttl_ms = record.expires_ms.saturating_sub(self.clock.now_ms()).max(1);
+        let value = Bytes::from(serde_json::to_vec(record).map_err(internal)?);
+        self.refresh
+            .put(
+                &refresh_key(token),
+                value,
+                Duration::from_millis(ttl_ms.unsigned_abs()),
+            )
+            .await
+            .map_err(internal)
+    }
+
+    /// The record of a refresh token issued to `client_id`.
+    async fn refresh_record(
         &self,
         token: &str,
         client_id: &str,
-    ) -> Result<pb::RefreshGrant, ApiError> {
+        take: bool,
+    ) -> Result<RefreshRecord, ApiError> {
         let invalid = || ApiError::not_authorized("Invalid Refresh Token");
         if token.is_empty() || token.len() > 4096 {
             return Err(invalid());
         }
-        let value = self
-            .refresh
-            .get(&refresh_key(token))
-            .await
-            .map_err(internal)?
-            .ok_or_else(invalid)?;
+        let key = refresh_key(token);
+        let value = if take {
+            self.refresh.take(&key).await
+        } else {
+            self.refresh.get(&key).await
+        };
+        let value = value.map_err(internal)?.ok_or_else(invalid)?;
         let record: RefreshRecord = serde_json::from_slice(&value).map_err(internal)?;
         if record.client_id != client_id {
+            if take {
+                // Not this client's to rotate: put it back untouched.
+                self.store_refresh(token, &record).await?;
+            }
             return Err(invalid());
         }
+        Ok(record)
+    }
+
+    /// The sign-in a refresh token continues. With `rotate`, the token is rotated out:
+    /// it stays usable for `grace_seconds`, and a use after that comes back as `reused`
+    /// (the caller revokes the session). Of concurrent rotations of one token, exactly
+    /// one wins; the others find no token.
+    pub async fn resolve_refresh(
+        &self,
+        req: &pb::ResolveRefreshTokenRequest,
+    ) -> Result<pb::RefreshGrant, ApiError> {
+        let record = self
+            .refresh_record(&req.refresh_token, &req.client_id, false)
+            .await?;
+        let now = self.clock.now_ms();
+        let reused = record.rotated_until_ms.is_some_and(|until| now > until);
+        let record = match record.rotated_until_ms {
+            None if req.rotate => {
+                let mut record = self
+                    .refresh_record(&req.refresh_token, &req.client_id, true)
+                    .await?;
+                record.rotated_until_ms = Some(now + i64::from(req.grace_seconds) * 1_000);
+                if record.expires_ms == 0 {
+                    record.expires_ms = now + DEFAULT_REFRESH_MS;
+                }
+                self.store_refresh(&req.refresh_token, &record).await?;
+                record
+            }
+            _ => record,
+        };
         Ok(pb::RefreshGrant {
             pool_id: record.pool_id,
             client_id: record.client_id,
             sub: record.sub,
             auth_time: record.auth_time,
             origin_jti: record.origin_jti,
+            expires_ms: if record.expires_ms == 0 {
+                now + DEFAULT_REFRESH_MS
+            } else {
+                record.expires_ms
+            },
+            reused,
         })
     }
 
@@ -358,6 +441,10 @@ impl Issuer {
             origin_jti: text("origin_jti"),
             exp: claims
                 .get("exp")
+                .and_then(Value::as_i64)
+                .unwrap_or_default(),
+            iat: claims
+                .get("iat")
                 .and_then(Value::as_i64)
                 .unwrap_or_default(),
         })

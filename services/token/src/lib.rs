@@ -83,11 +83,8 @@ impl Token for TokenService {
         &self,
         req: Request<pb::ResolveRefreshTokenRequest>,
     ) -> Result<Response<pb::RefreshGrant>, Status> {
-        let req = req.into_inner();
         Ok(Response::new(
-            self.issuer
-                .resolve_refresh(&req.refresh_token, &req.client_id)
-                .await?,
+            self.issuer.resolve_refresh(&req.into_inner()).await?,
         ))
     }
 

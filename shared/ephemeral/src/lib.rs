@@ -1,6 +1,6 @@
 //! Short-lived state with expiry: auth sessions, one-time codes, refresh-token records,
-//! counters. In-process ([`memory`]) on the embedded default, Redis ([`redis_store`]) in
-//! a cluster; both pass [`conformance`].
+//! counters. A redb file ([`file`]) on the embedded default, Redis ([`redis_store`]) in a
+//! cluster, in-process ([`memory`]) for tests; all pass [`conformance`].
 //!
 //! Nothing here may be the only record of a security decision (a revocation, a lockout,
 //! a used code): a lost key must fail closed.
@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub mod conformance;
+pub mod file;
 pub mod memory;
 pub mod redis_store;
 
+pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
 

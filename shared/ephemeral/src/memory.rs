@@ -184,7 +184,7 @@ impl EphemeralStore for MemoryStore {
 }
 
 /// The counter after `current`, failing as Redis's INCR does on a non-integer or overflow.
-fn next_count(current: &[u8]) -> Result<i64, StoreError> {
+pub(crate) fn next_count(current: &[u8]) -> Result<i64, StoreError> {
     std::str::from_utf8(current)
         .ok()
         .and_then(|text| text.parse::<i64>().ok())

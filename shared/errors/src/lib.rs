@@ -73,6 +73,10 @@ error_codes! {
     InvalidOAuthFlowException => InvalidArgument, 400;
     ScopeDoesNotExistException => InvalidArgument, 400;
     PreconditionNotMetException => FailedPrecondition, 400;
+    // Token lifecycle.
+    RefreshTokenReuseException => Unauthenticated, 400;
+    UnauthorizedException => PermissionDenied, 400;
+    UnsupportedTokenTypeException => InvalidArgument, 400;
 }
 
 impl fmt::Display for ErrorCode {

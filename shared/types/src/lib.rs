@@ -276,8 +276,56 @@ impl PhoneNumber {
     }
 }
 
+/// When a session began, in ms since the epoch: the timestamp of its `origin_jti` (a
+/// UUIDv7), or `fallback_ms` for an id without one (sessions begun before ids carried it).
+pub fn session_started_ms(origin_jti: &str, fallback_ms: i64) -> i64 {
+    uuid::Uuid::parse_str(origin_jti)
+        .ok()
+        .and_then(|id| id.get_timestamp())
+        .map_or(fallback_ms, |ts| {
+            let (secs, nanos) = ts.to_unix();
+            i64::try_from(secs)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000)
+                .saturating_add(i64::from(nanos / 1_000_000))
+        })
+}
+
+/// Whether a session of a user is revoked: signed out (the user's global sign-out came
+/// after the session began) or revoked by name.
+pub fn session_revoked(
+    signed_out_ms: i64,
+    revoked_sessions: &[String],
+    origin_jti: &str,
+    fallback_started_ms: i64,
+) -> bool {
+    revoked_sessions.iter().any(|r| r == origin_jti)
+        || (signed_out_ms > 0
+            && session_started_ms(origin_jti, fallback_started_ms) < signed_out_ms)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_session_is_signed_out_when_it_began_before_the_sign_out() {
+        let started = 1_700_000_000_123_u64;
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            started / 1_000,
+            (started % 1_000) as u32 * 1_000_000,
+        );
+        let jti = uuid::Uuid::new_v7(ts).to_string();
+        assert_eq!(session_started_ms(&jti, 0), 1_700_000_000_123);
+        assert!(session_revoked(1_700_000_000_124, &[], &jti, 0));
+        assert!(!session_revoked(1_700_000_000_123, &[], &jti, 0));
+        assert!(!session_revoked(0, &[], &jti, 0));
+        assert!(session_revoked(0, std::slice::from_ref(&jti), &jti, 0));
+        // An id without a timestamp falls back to the given start.
+        let v4 = "0b5a4b2e-7d59-4c1e-9a4f-1f2d3c4b5a69";
+        assert_eq!(session_started_ms(v4, 42), 42);
+        assert!(session_revoked(43, &[], v4, 42));
+    }
+
     use super::*;
 
     #[test]

@@ -94,6 +94,25 @@ impl Directory {
             .await
     }
 
+    /// Signs the user out of every session (`origin_jti` None) or revokes one session,
+    /// remembered until `expires_ms`.
+    pub async fn revoke_sessions(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        origin_jti: Option<String>,
+        expires_ms: i64,
+        reason: String,
+        meta: &CommandMeta,
+    ) -> Result<UserState, ApiError> {
+        let command = UserCommand::RevokeSessions {
+            origin_jti,
+            expires_ms,
+            reason,
+        };
+        self.on_user(pool_id, sub, &command, meta).await
+    }
+
     /// A page of the pool's users, from the read model, after every write acknowledged
     /// anywhere before the call.
     pub async fn list_users(

@@ -55,6 +55,8 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserRemovedFromGroup(_) => "UserRemovedFromGroup",
         Event::UserSettingsChanged(_) => "UserSettingsChanged",
         Event::UserAttributeUpdatePending(_) => "UserAttributeUpdatePending",
+        Event::UserSignedOut(_) => "UserSignedOut",
+        Event::UserSessionRevoked(_) => "UserSessionRevoked",
         Event::UserPoolUpdated(_) => "UserPoolUpdated",
         Event::UserPoolDeleted(_) => "UserPoolDeleted",
         Event::CustomAttributesAdded(_) => "CustomAttributesAdded",

@@ -4,7 +4,7 @@ use portcullis_proto::events::v1::{
     Attribute, MfaOption, UserAddedToGroup, UserAttributeUpdatePending, UserAttributesDeleted,
     UserAttributesUpdated, UserConfirmed, UserDeleted, UserDisabled, UserEnabled,
     UserPasswordChanged, UserPasswordResetRequired, UserPoolSettings, UserRemovedFromGroup,
-    UserSettingsChanged, UserSignedUp,
+    UserSessionRevoked, UserSettingsChanged, UserSignedOut, UserSignedUp,
 };
 use portcullis_types::{Email, PhoneNumber};
 
@@ -67,6 +67,10 @@ pub struct UserState {
     pub mfa_options: Vec<MfaOption>,
     /// New values waiting for verification (`AttributesRequireVerificationBeforeUpdate`).
     pub pending: Vec<Attribute>,
+    /// Sessions started before this instant are signed out (0: never signed out).
+    pub signed_out_ms: i64,
+    /// Revoked sessions (`origin_jti`) and when each would have expired anyway.
+    pub revoked_sessions: Vec<(String, i64)>,
 }
 
 impl UserState {
@@ -139,6 +143,13 @@ pub enum UserCommand {
     AddToGroup(String),
     RemoveFromGroup(String),
     SetSettings(Vec<MfaOption>),
+    /// Global sign-out (`origin_jti` None) or the revocation of one session, remembered
+    /// until `expires_ms`.
+    RevokeSessions {
+        origin_jti: Option<String>,
+        expires_ms: i64,
+        reason: String,
+    },
     /// Enables or disables sign-in; setting the state the user already has is a no-op.
     SetEnabled(bool),
     Delete,
@@ -359,6 +370,22 @@ impl Aggregate for User {
                     Vec::new()
                 })
             }
+            UserCommand::RevokeSessions {
+                origin_jti,
+                expires_ms,
+                reason,
+            } => {
+                let state = self.existing()?;
+                Ok(match origin_jti {
+                    None => vec![Event::UserSignedOut(UserSignedOut {})],
+                    Some(jti) if state.revoked_sessions.iter().any(|(j, _)| j == jti) => Vec::new(),
+                    Some(jti) => vec![Event::UserSessionRevoked(UserSessionRevoked {
+                        origin_jti: jti.clone(),
+                        expires_ms: *expires_ms,
+                        reason: reason.clone(),
+                    })],
+                })
+            }
             UserCommand::SetSettings(options) => {
                 self.existing()?;
                 for option in options {
@@ -396,6 +423,8 @@ impl Aggregate for User {
                 groups: Vec::new(),
                 mfa_options: Vec::new(),
                 pending: Vec::new(),
+                signed_out_ms: 0,
+                revoked_sessions: Vec::new(),
             });
             return;
         }
@@ -406,6 +435,23 @@ impl Aggregate for User {
         let Some(state) = &mut self.state else {
             return;
         };
+        // Signing out is not a change to the user's record (no new last-modified date).
+        match event {
+            Event::UserSignedOut(_) => {
+                state.signed_out_ms = state.signed_out_ms.max(at_ms);
+                return;
+            }
+            Event::UserSessionRevoked(e) => {
+                state
+                    .revoked_sessions
+                    .retain(|(_, expires)| *expires > at_ms);
+                state
+                    .revoked_sessions
+                    .push((e.origin_jti.clone(), e.expires_ms));
+                return;
+            }
+            _ => {}
+        }
         match event {
             Event::UserConfirmed(e) => {
                 state.status = UserStatus::Confirmed;

@@ -51,6 +51,10 @@ struct Row {
     mfa_options: Vec<(String, String)>,
     #[serde(default)]
     pending: Vec<(String, String)>,
+    #[serde(default)]
+    signed_out_ms: i64,
+    #[serde(default)]
+    revoked_sessions: Vec<(String, i64)>,
 }
 
 impl From<&UserState> for Row {
@@ -80,6 +84,8 @@ impl From<&UserState> for Row {
                 .iter()
                 .map(|a| (a.name.clone(), a.value.clone()))
                 .collect(),
+            signed_out_ms: s.signed_out_ms,
+            revoked_sessions: s.revoked_sessions.clone(),
         }
     }
 }
@@ -114,6 +120,8 @@ impl From<Row> for UserState {
                 .into_iter()
                 .map(|(name, value)| Attribute { name, value })
                 .collect(),
+            signed_out_ms: r.signed_out_ms,
+            revoked_sessions: r.revoked_sessions,
         }
     }
 }

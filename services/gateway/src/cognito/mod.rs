@@ -11,6 +11,7 @@ pub mod import_ops;
 mod ops;
 mod pool_ops;
 mod pool_shapes;
+mod session_ops;
 mod shapes;
 mod user_ops;
 

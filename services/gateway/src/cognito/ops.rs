@@ -16,7 +16,7 @@ use super::import_ops::{self, JobAction};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
-use super::{client_ops, group_ops, pool_ops, user_ops};
+use super::{client_ops, group_ops, pool_ops, session_ops, user_ops};
 use crate::AppState;
 
 /// Every implemented operation and its handler; the model's other operations answer
@@ -111,6 +111,11 @@ operations! { state, call;
     "GetUserAttributeVerificationCode" => user_ops::get_verification_code(state, call),
     "VerifyUserAttribute" => user_ops::verify_user_attribute(state, call),
     "SetUserSettings" => user_ops::set_user_settings(state, call),
+    // sessions
+    "GetTokensFromRefreshToken" => session_ops::get_tokens_from_refresh_token(state, call),
+    "RevokeToken" => session_ops::revoke_token(state, call),
+    "GlobalSignOut" => session_ops::global_sign_out(state, call),
+    "AdminUserGlobalSignOut" => session_ops::admin_user_global_sign_out(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {
@@ -375,11 +380,21 @@ struct TokenRef {
 }
 
 /// Verifies an access token for the self-service operations: signature, expiry,
-/// `token_use`, and the scope Cognito requires for them.
+/// `token_use`, the scope Cognito requires for them, and that its session is not revoked.
 pub(super) async fn verify_user_token(
     state: &AppState,
     body: Value,
 ) -> Result<tok::VerifiedAccessToken, ApiError> {
+    Ok(authorize_user_token(state, body).await?.0)
+}
+
+/// [`verify_user_token`], returning the user the token names too. Revocation (a global
+/// sign-out after the token's session began, or the session revoked by name) is user
+/// state in the directory, so every replica refuses a revoked token at once.
+pub(super) async fn authorize_user_token(
+    state: &AppState,
+    body: Value,
+) -> Result<(tok::VerifiedAccessToken, dir::User), ApiError> {
     let req: TokenRef = parse(body)?;
     let access_token = required(req.access_token, "accessToken")?;
     let verified = state
@@ -397,7 +412,26 @@ pub(super) async fn verify_user_token(
             "Access Token does not have required scopes",
         ));
     }
-    Ok(verified)
+    let request = dir::GetUserRequest {
+        pool_id: verified.pool_id.clone(),
+        key: Some(dir::get_user_request::Key::Sub(verified.sub.clone())),
+    };
+    let user = state
+        .directory
+        .clone()
+        .get_user(request)
+        .await
+        .map_err(token_user_error)?
+        .into_inner();
+    if portcullis_types::session_revoked(
+        user.signed_out_ms,
+        &user.revoked_sessions,
+        &verified.origin_jti,
+        verified.iat.saturating_mul(1_000),
+    ) {
+        return Err(ApiError::not_authorized("Access Token has been revoked"));
+    }
+    Ok((verified, user))
 }
 
 /// A user that a valid token names but that no longer exists is not authorized.
@@ -411,21 +445,10 @@ pub(super) fn token_user_error(status: tonic::Status) -> ApiError {
 }
 
 async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    let verified = verify_user_token(state, call.body).await?;
+    let (verified, mut user) = authorize_user_token(state, call.body).await?;
     let readable = super::user_ops::token_client(state, &verified)
         .await?
         .read_attributes;
-    let request = dir::GetUserRequest {
-        pool_id: verified.pool_id,
-        key: Some(dir::get_user_request::Key::Sub(verified.sub)),
-    };
-    let user = state
-        .directory
-        .clone()
-        .get_user(request)
-        .await
-        .map_err(token_user_error)?;
-    let mut user = user.into_inner();
     // A client sees the attributes it may read (all of them by default); `sub` always.
     user.attributes
         .retain(|a| readable.is_empty() || readable.contains(&a.name));

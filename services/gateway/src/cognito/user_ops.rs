@@ -66,7 +66,7 @@ fn mfa_options_in(options: Option<Vec<MfaOptionType>>) -> Vec<MfaOption> {
 }
 
 /// The caller of a self-service operation: the user the token names.
-fn user_caller(call: &Call, sub: &str) -> dir::Caller {
+pub(super) fn user_caller(call: &Call, sub: &str) -> dir::Caller {
     dir::Caller {
         actor: Some(Actor {
             kind: Kind::User as i32,
@@ -104,7 +104,7 @@ pub(super) async fn token_client(
     }
 }
 
-fn by_sub(verified: &tok::VerifiedAccessToken) -> dir::UserRef {
+pub(super) fn by_sub(verified: &tok::VerifiedAccessToken) -> dir::UserRef {
     dir::UserRef {
         pool_id: verified.pool_id.clone(),
         username: String::new(),
@@ -112,7 +112,7 @@ fn by_sub(verified: &tok::VerifiedAccessToken) -> dir::UserRef {
     }
 }
 
-fn user_ref(req: UserRef) -> Result<dir::UserRef, ApiError> {
+pub(super) fn user_ref(req: UserRef) -> Result<dir::UserRef, ApiError> {
     Ok(dir::UserRef {
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
