@@ -10,6 +10,7 @@ mod procstat;
 mod report;
 mod run;
 mod setup;
+mod srp_math;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -35,6 +36,8 @@ enum Command {
     Run(RunArgs),
     /// Measure one argon2id verification with the server's parameters.
     Argon2(Argon2Args),
+    /// Measure the server's modular exponentiations of one SRP sign-in.
+    SrpMath(SrpMathArgs),
     /// Seed a pool with N users through a user import job (CSV upload), then measure
     /// ListUsers paging through all of them and email filters.
     ListUsers(ListUsersArgs),
@@ -113,6 +116,16 @@ struct Argon2Args {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct SrpMathArgs {
+    /// Sign-ins' worth of exponentiations to time.
+    #[arg(long, default_value_t = 200)]
+    iterations: usize,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // reqwest is built without a rustls provider of its own (features unify with the
@@ -122,6 +135,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => run(args).await,
         Command::Argon2(args) => {
             let report = argon2::bench(args.iterations).await?;
+            emit(&report.table(), args.json.then(|| report.json()));
+            Ok(())
+        }
+        Command::SrpMath(args) => {
+            let report = srp_math::bench(args.iterations)?;
             emit(&report.table(), args.json.then(|| report.json()));
             Ok(())
         }
