@@ -38,27 +38,35 @@ pub struct Flows {
     pub delivery_time: Arc<LatencyEstimate>,
 }
 
-/// A moving average of a duration, in microseconds.
+/// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow
+/// delivery (a file created, a connection opened) does not linger in it.
 #[derive(Debug, Default)]
-pub struct LatencyEstimate(std::sync::atomic::AtomicU64);
+pub struct LatencyEstimate(std::sync::Mutex<std::collections::VecDeque<std::time::Duration>>);
 
 impl LatencyEstimate {
+    pub const SAMPLES: usize = 15;
+
     pub fn record(&self, took: std::time::Duration) {
-        use std::sync::atomic::Ordering;
-        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let _ = self
+        let mut samples = self
             .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(if old == 0 {
-                    sample
-                } else {
-                    (old * 7 + sample) / 8
-                })
-            });
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if samples.len() == Self::SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(took);
     }
 
     pub fn current(&self) -> std::time::Duration {
-        std::time::Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+        let mut sorted: Vec<_> = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
     }
 }
 
@@ -883,15 +891,23 @@ impl Flows {
 
         let Some(user) = user else {
             // Same work as for a real user, so timing does not reveal who exists.
-            let _ = self
-                .hasher
-                .verify(password.to_owned(), password::dummy_hash().to_owned())
-                .await;
-            return Err(if client.hides_user_existence() {
-                incorrect_credentials()
-            } else {
-                ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
-            });
+            let check = async {
+                let _ = self
+                    .hasher
+                    .verify(password.to_owned(), password::dummy_hash().to_owned())
+                    .await;
+                Ok(false)
+            };
+            if !client.hides_user_existence() {
+                check.await?;
+                return Err(ApiError::new(
+                    ErrorCode::UserNotFoundException,
+                    "User does not exist.",
+                ));
+            }
+            let subject = crate::lockout::unknown_subject(username);
+            self.guarded(client.pool_id(), &subject, check).await?;
+            return Err(incorrect_credentials());
         };
         let key = credential_key(client.pool_id(), &user.sub);
         let stored = self.credentials.get(&key).await.map_err(kv_error)?;
@@ -1199,12 +1215,20 @@ mod latency_tests {
     use std::time::Duration;
 
     #[test]
-    fn the_estimate_starts_at_the_first_sample_and_moves_an_eighth_at_a_time() {
+    fn the_estimate_is_the_median_of_the_recent_samples() {
+        let ms = Duration::from_millis;
         let estimate = LatencyEstimate::default();
         assert_eq!(estimate.current(), Duration::ZERO);
-        estimate.record(Duration::from_millis(8));
-        assert_eq!(estimate.current(), Duration::from_millis(8));
-        estimate.record(Duration::from_millis(16));
-        assert_eq!(estimate.current(), Duration::from_millis(9));
+        estimate.record(ms(400)); // a slow first delivery
+        assert_eq!(estimate.current(), ms(400));
+        for _ in 0..3 {
+            estimate.record(ms(10));
+        }
+        assert_eq!(estimate.current(), ms(10));
+        // Only the last SAMPLES count: after that many slow ones, the estimate is slow.
+        for _ in 0..LatencyEstimate::SAMPLES {
+            estimate.record(ms(30));
+        }
+        assert_eq!(estimate.current(), ms(30));
     }
 }

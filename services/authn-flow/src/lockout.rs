@@ -58,6 +58,18 @@ fn gate_key(pool_id: &str, sub: &str) -> String {
     format!("lockout-gate/{pool_id}/{sub}")
 }
 
+/// The lockout subject of a user name that matches no user. A client that hides which
+/// users exist guards wrong passwords for such names like a user's: the same store work,
+/// and the same lock after five failures, so neither timing nor "Password attempts
+/// exceeded" tells the two apart.
+pub(crate) fn unknown_subject(username: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        username.to_lowercase().as_bytes(),
+    );
+    format!("unknown-{}", hex::encode(&digest.as_ref()[..16]))
+}
+
 pub fn attempts_exceeded() -> ApiError {
     ApiError::not_authorized("Password attempts exceeded")
 }

@@ -273,9 +273,11 @@ impl Flows {
             let given = STANDARD.decode(signature).unwrap_or_default();
             Ok(srp::signature_matches(&expected, &given))
         };
-        // Unknown users have no lockout to keep; their check always fails.
+        // Unknown users are guarded like users (see `unknown_subject`); their check
+        // always fails.
         let Some(user) = user else {
-            check.await?;
+            let subject = crate::lockout::unknown_subject(&state.username);
+            self.guarded(&state.pool_id, &subject, check).await?;
             return Err(incorrect_credentials());
         };
         if !self.guarded(&user.pool_id, &user.sub, check).await? {
