@@ -1,8 +1,8 @@
 //! Challenges between `InitiateAuth` and `RespondToAuthChallenge`. A challenge's
 //! session is a random token; only its hash is stored, with the user and client it is
 //! bound to, for the client's `AuthSessionValidity`, and it is taken on use (one answer
-//! per session). Implemented now: `NEW_PASSWORD_REQUIRED` for temporary passwords, and
-//! `PASSWORD_VERIFIER` (SRP, in `srp_flow`).
+//! per session). Implemented now: `NEW_PASSWORD_REQUIRED` for temporary passwords,
+//! `PASSWORD_VERIFIER` (SRP, in `srp_flow`) and `SELECT_CHALLENGE` (`user_auth`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,13 +22,15 @@ use crate::password::{self, Policy};
 
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 
+/// What a challenge's session is bound to.
 #[derive(Serialize, Deserialize)]
-struct Session {
-    challenge: String,
-    pool_id: String,
-    client_id: String,
-    sub: String,
-    username: String,
+pub(crate) struct Session {
+    pub challenge: String,
+    pub pool_id: String,
+    pub client_id: String,
+    /// Empty for a name that matches no user (a client that hides which users exist).
+    pub sub: String,
+    pub username: String,
 }
 
 fn session_key(token: &str) -> String {
@@ -55,9 +57,6 @@ impl Flows {
         challenge: &str,
         parameters: HashMap<String, String>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let mut random = [0u8; 96];
-        aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
-        let token = STANDARD.encode(random);
         let session = Session {
             challenge: challenge.to_owned(),
             pool_id: user.pool_id.clone(),
@@ -65,11 +64,29 @@ impl Flows {
             sub: user.sub.clone(),
             username: user.username.clone(),
         };
+        let token = self.open_session(client, &session).await?;
+        Ok(pb::InitiateAuthResponse {
+            challenge_name: challenge.to_owned(),
+            session: token,
+            challenge_parameters: parameters,
+            ..Default::default()
+        })
+    }
+
+    /// Stores `session` for the client's `AuthSessionValidity` and returns its token.
+    pub(crate) async fn open_session(
+        &self,
+        client: &ClientInfo,
+        session: &Session,
+    ) -> Result<String, ApiError> {
+        let mut random = [0u8; 96];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
+        let token = STANDARD.encode(random);
         let minutes = match client.settings.auth_session_validity {
             0 => 3,
             m => m,
         };
-        let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
+        let value = Bytes::from(serde_json::to_vec(session).map_err(|_| ApiError::internal())?);
         self.sessions
             .put(
                 &session_key(&token),
@@ -78,12 +95,27 @@ impl Flows {
             )
             .await
             .map_err(store_error)?;
-        Ok(pb::InitiateAuthResponse {
-            challenge_name: challenge.to_owned(),
-            session: token,
-            challenge_parameters: parameters,
-            authentication_result: None,
-        })
+        Ok(token)
+    }
+
+    /// Takes (spends) the session `token` if it was opened for `challenge` by `client`.
+    pub(crate) async fn take_session(
+        &self,
+        token: &str,
+        challenge: &str,
+        client: &ClientInfo,
+    ) -> Result<Session, ApiError> {
+        let raw = self
+            .sessions
+            .take(&session_key(token))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        if session.challenge != challenge || session.client_id != client.client.client_id {
+            return Err(invalid_session());
+        }
+        Ok(session)
     }
 
     /// The `NEW_PASSWORD_REQUIRED` challenge's parameters: the user's attributes and the
@@ -138,6 +170,9 @@ impl Flows {
             crate::srp_flow::PASSWORD_VERIFIER => {
                 return self.password_verifier(&client, &req).await;
             }
+            crate::user_auth::SELECT_CHALLENGE | "PASSWORD" | "PASSWORD_SRP" => {
+                return self.select_challenge_answer(&client, &req).await;
+            }
             "SMS_MFA"
             | "EMAIL_OTP"
             | "SOFTWARE_TOKEN_MFA"
@@ -147,11 +182,8 @@ impl Flows {
             | "DEVICE_SRP_AUTH"
             | "DEVICE_PASSWORD_VERIFIER"
             | "ADMIN_NO_SRP_AUTH"
-            | "SELECT_CHALLENGE"
             | "SMS_OTP"
-            | "PASSWORD"
-            | "WEB_AUTHN"
-            | "PASSWORD_SRP" => {
+            | "WEB_AUTHN" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name
@@ -171,16 +203,9 @@ impl Flows {
             ApiError::invalid_parameter("Missing required parameter NEW_PASSWORD")
         })?;
         // The session is spent by this answer, right or wrong.
-        let raw = self
-            .sessions
-            .take(&session_key(&req.session))
-            .await
-            .map_err(store_error)?
-            .ok_or_else(invalid_session)?;
-        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
-        if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
-            return Err(invalid_session());
-        }
+        let session = self
+            .take_session(&req.session, NEW_PASSWORD_REQUIRED, &client)
+            .await?;
         let user = self
             .user_by_name(&session.pool_id, username)
             .await?

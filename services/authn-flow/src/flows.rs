@@ -849,9 +849,9 @@ impl Flows {
             }
             ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => self.refresh(&client, &req).await,
             ("USER_SRP_AUTH", _) => self.srp_auth(&client, &req).await,
+            ("USER_AUTH", _) => self.user_auth(&client, &req).await,
             (
                 "CUSTOM_AUTH"
-                | "USER_AUTH"
                 | "ADMIN_USER_PASSWORD_AUTH"
                 | "ADMIN_NO_SRP_AUTH"
                 | "USER_PASSWORD_AUTH",
@@ -867,7 +867,7 @@ impl Flows {
         }
     }
 
-    async fn password_auth(
+    pub(crate) async fn password_auth(
         &self,
         client: &ClientInfo,
         req: &pb::InitiateAuthRequest,

@@ -15,6 +15,7 @@ pub mod sender;
 mod sessions;
 pub mod srp;
 mod srp_flow;
+mod user_auth;
 
 use std::future::Future;
 use std::sync::Arc;

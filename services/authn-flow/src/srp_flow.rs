@@ -119,6 +119,16 @@ impl Flows {
                 "USER_SRP_AUTH flow not enabled for this client",
             ));
         }
+        self.srp_start(client, req).await
+    }
+
+    /// The first half of SRP: the `PASSWORD_VERIFIER` challenge for `USERNAME` and
+    /// `SRP_A`, once the caller has checked that the client allows the flow.
+    pub(crate) async fn srp_start(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let param = |name: &str| req.auth_parameters.get(name).map(String::as_str);
         let (Some(username), Some(srp_a)) = (param("USERNAME"), param("SRP_A")) else {
             return Err(ApiError::invalid_parameter(
@@ -204,7 +214,7 @@ impl Flows {
             challenge_name: PASSWORD_VERIFIER.to_owned(),
             session,
             challenge_parameters: parameters,
-            authentication_result: None,
+            ..Default::default()
         })
     }
 

@@ -231,6 +231,14 @@ fn pycognito_signs_in_with_user_srp_auth() {
 }
 
 #[test]
+fn user_auth_offers_a_choice_of_first_factors() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("user_auth.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
 fn unknown_users_get_the_same_answers_in_about_the_same_time() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

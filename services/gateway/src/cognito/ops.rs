@@ -362,6 +362,8 @@ pub(super) fn auth_response_out(response: authn::InitiateAuthResponse) -> Value 
         "ChallengeName": Some(&response.challenge_name).filter(|c| !c.is_empty()),
         "Session": Some(&response.session).filter(|s| !s.is_empty()),
         "ChallengeParameters": response.challenge_parameters,
+        // Only InitiateAuth's SELECT_CHALLENGE has any.
+        "AvailableChallenges": Some(&response.available_challenges).filter(|a| !a.is_empty()),
         "AuthenticationResult": response.authentication_result.map(|r| shapes::compact(json!({
             "AccessToken": r.access_token,
             "ExpiresIn": r.expires_in,

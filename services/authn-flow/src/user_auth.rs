@@ -1,0 +1,222 @@
+//! `USER_AUTH`, choice-based sign-in: the client names a user and either states the
+//! first factor it wants (`PREFERRED_CHALLENGE`) or is answered with `SELECT_CHALLENGE`
+//! and the `AvailableChallenges` to pick from. The factors a user may use are those the
+//! pool's sign-in policy allows and the user has: `PASSWORD` and `PASSWORD_SRP` for a
+//! user with a password. The chosen factor then runs as its own flow does
+//! (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`), under the client's `ALLOW_USER_AUTH`.
+
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+
+use crate::challenges::{Session, invalid_session};
+use crate::flows::{ClientInfo, Flows, credential_key, kv_error};
+
+pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
+
+/// Every first factor of `USER_AUTH`, as the model names them.
+const FIRST_FACTORS: [&str; 5] = [
+    "PASSWORD",
+    "PASSWORD_SRP",
+    "EMAIL_OTP",
+    "SMS_OTP",
+    "WEB_AUTHN",
+];
+
+fn flow_not_enabled() -> ApiError {
+    ApiError::invalid_parameter("USER_AUTH flow not enabled for this client")
+}
+
+/// The first factors `user` may choose from, in the order Cognito lists them, given the
+/// pool's allowed first factors. Passwordless factors are not offered yet.
+pub(crate) fn available(allowed: &[String], has_password: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if has_password && allowed.iter().any(|f| f == "PASSWORD") {
+        out.extend(["PASSWORD".to_owned(), "PASSWORD_SRP".to_owned()]);
+    }
+    out
+}
+
+impl Flows {
+    pub(crate) async fn user_auth(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if !client.allows("ALLOW_USER_AUTH") {
+            return Err(flow_not_enabled());
+        }
+        let param = |name: &str| req.auth_parameters.get(name).map(String::as_str);
+        let username = param("USERNAME")
+            .ok_or_else(|| ApiError::invalid_parameter("Missing required parameter USERNAME"))?;
+        let preferred = param("PREFERRED_CHALLENGE").filter(|p| !p.is_empty());
+        if let Some(p) = preferred
+            && !FIRST_FACTORS.contains(&p)
+        {
+            return Err(ApiError::invalid_parameter(format!(
+                "Invalid value for PREFERRED_CHALLENGE: {p}"
+            )));
+        }
+        let user = self.user_by_name(client.pool_id(), username).await?;
+        let internal = user.as_ref().map_or(username, |u| u.username.as_str());
+        client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
+        let available = self.available_for(client, user.as_ref()).await?;
+        match preferred {
+            Some(choice) if available.iter().any(|a| a == choice) => {
+                self.first_factor(client, req, choice).await
+            }
+            _ => {
+                self.select_challenge(client, user.as_ref(), internal, available)
+                    .await
+            }
+        }
+    }
+
+    /// What the user may sign in with. A name that matches nobody gets what a user with
+    /// a password gets when the client hides which users exist.
+    async fn available_for(
+        &self,
+        client: &ClientInfo,
+        user: Option<&dir::User>,
+    ) -> Result<Vec<String>, ApiError> {
+        let has_password = match user {
+            None if client.hides_user_existence() => true,
+            None => {
+                return Err(ApiError::new(
+                    ErrorCode::UserNotFoundException,
+                    "User does not exist.",
+                ));
+            }
+            Some(user) => {
+                let key = credential_key(&user.pool_id, &user.sub);
+                self.credentials
+                    .get(&key)
+                    .await
+                    .map_err(kv_error)?
+                    .is_some()
+                    || user.status == "RESET_REQUIRED"
+            }
+        };
+        let pool = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .unwrap_or_default();
+        let allowed = pool
+            .sign_in_policy
+            .map(|p| p.allowed_first_auth_factors)
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| vec!["PASSWORD".to_owned()]);
+        Ok(available(&allowed, has_password))
+    }
+
+    async fn select_challenge(
+        &self,
+        client: &ClientInfo,
+        user: Option<&dir::User>,
+        username: &str,
+        available: Vec<String>,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let session = Session {
+            challenge: SELECT_CHALLENGE.to_owned(),
+            pool_id: client.pool_id().to_owned(),
+            client_id: client.client.client_id.clone(),
+            sub: user.map(|u| u.sub.clone()).unwrap_or_default(),
+            username: username.to_owned(),
+        };
+        let token = self.open_session(client, &session).await?;
+        Ok(pb::InitiateAuthResponse {
+            challenge_name: SELECT_CHALLENGE.to_owned(),
+            session: token,
+            challenge_parameters: std::collections::HashMap::new(),
+            authentication_result: None,
+            available_challenges: available,
+        })
+    }
+
+    /// Runs the chosen first factor with the parameters in `req`.
+    async fn first_factor(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+        choice: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        match choice {
+            "PASSWORD" => {
+                self.password_auth(client, req, "ALLOW_USER_AUTH", "USER_AUTH")
+                    .await
+            }
+            "PASSWORD_SRP" => self.srp_start(client, req).await,
+            other => Err(ApiError::invalid_parameter(format!(
+                "Unsupported challenge: {other}"
+            ))),
+        }
+    }
+
+    /// The answer to `SELECT_CHALLENGE` (`ANSWER` names the factor), or a factor answered
+    /// directly under that session (`ChallengeName` `PASSWORD` or `PASSWORD_SRP`).
+    pub(crate) async fn select_challenge_answer(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if !client.allows("ALLOW_USER_AUTH") {
+            return Err(flow_not_enabled());
+        }
+        let responses = &req.challenge_responses;
+        let username = responses
+            .get("USERNAME")
+            .ok_or_else(|| ApiError::invalid_parameter("Missing required parameter USERNAME"))?;
+        let choice = if req.challenge_name == SELECT_CHALLENGE {
+            responses
+                .get("ANSWER")
+                .ok_or_else(|| ApiError::invalid_parameter("Missing required parameter ANSWER"))?
+                .as_str()
+        } else {
+            req.challenge_name.as_str()
+        };
+        // The session is spent by this answer, right or wrong.
+        let session = self
+            .take_session(&req.session, SELECT_CHALLENGE, client)
+            .await?;
+        let user = self.user_by_name(&session.pool_id, username).await?;
+        let same = match &user {
+            Some(user) => user.sub == session.sub,
+            None => session.sub.is_empty() && session.username == *username,
+        };
+        if !same {
+            return Err(invalid_session());
+        }
+        let available = self.available_for(client, user.as_ref()).await?;
+        if !available.iter().any(|a| a == choice) {
+            return Err(ApiError::invalid_parameter(format!(
+                "The challenge {choice} is not available for this user"
+            )));
+        }
+        let as_initiate = pb::InitiateAuthRequest {
+            region: req.region.clone(),
+            auth_flow: "USER_AUTH".into(),
+            auth_parameters: responses.clone(),
+            client_id: req.client_id.clone(),
+            admin_pool_id: req.admin_pool_id.clone(),
+            correlation_id: req.correlation_id.clone(),
+        };
+        self.first_factor(client, &as_initiate, choice).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::available;
+
+    #[test]
+    fn a_user_with_a_password_may_choose_password_or_srp_when_the_pool_allows_passwords() {
+        let allowed = |f: &[&str]| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            available(&allowed(&["PASSWORD", "EMAIL_OTP"]), true),
+            ["PASSWORD", "PASSWORD_SRP"]
+        );
+        assert!(available(&allowed(&["PASSWORD"]), false).is_empty());
+        assert!(available(&allowed(&["EMAIL_OTP"]), true).is_empty());
+    }
+}
