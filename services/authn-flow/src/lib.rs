@@ -16,6 +16,7 @@ mod sessions;
 pub mod srp;
 mod srp_flow;
 mod user_auth;
+pub mod webauthn;
 
 use std::future::Future;
 use std::sync::Arc;
