@@ -31,6 +31,9 @@ pub(crate) struct Session {
     /// Empty for a name that matches no user (a client that hides which users exist).
     pub sub: String,
     pub username: String,
+    /// What the challenge needs kept, e.g. a WebAuthn challenge.
+    #[serde(default)]
+    pub data: String,
 }
 
 fn session_key(token: &str) -> String {
@@ -63,6 +66,7 @@ impl Flows {
             client_id: client.client.client_id.clone(),
             sub: user.sub.clone(),
             username: user.username.clone(),
+            data: String::new(),
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
@@ -173,6 +177,9 @@ impl Flows {
             crate::user_auth::SELECT_CHALLENGE | "PASSWORD" | "PASSWORD_SRP" => {
                 return self.select_challenge_answer(&client, &req).await;
             }
+            crate::passkeys::WEB_AUTHN => {
+                return self.web_authn_answer(&client, &req).await;
+            }
             "SMS_MFA"
             | "EMAIL_OTP"
             | "SOFTWARE_TOKEN_MFA"
@@ -182,8 +189,7 @@ impl Flows {
             | "DEVICE_SRP_AUTH"
             | "DEVICE_PASSWORD_VERIFIER"
             | "ADMIN_NO_SRP_AUTH"
-            | "SMS_OTP"
-            | "WEB_AUTHN" => {
+            | "SMS_OTP" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod credential;
 pub mod flows;
 pub mod lockout;
+mod passkeys;
 pub mod password;
 pub mod secret_hash;
 pub mod sender;
@@ -247,6 +248,50 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         Ok(Response::new(
             self.flows.revoke_token(req.into_inner()).await?,
+        ))
+    }
+
+    async fn start_web_authn_registration(
+        &self,
+        req: Request<pb::StartWebAuthnRegistrationRequest>,
+    ) -> Result<Response<pb::StartWebAuthnRegistrationResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .start_web_authn_registration(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn complete_web_authn_registration(
+        &self,
+        req: Request<pb::CompleteWebAuthnRegistrationRequest>,
+    ) -> Result<Response<pb::CompleteWebAuthnRegistrationResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .complete_web_authn_registration(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_web_authn_credentials(
+        &self,
+        req: Request<pb::ListWebAuthnCredentialsRequest>,
+    ) -> Result<Response<pb::ListWebAuthnCredentialsResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .list_web_authn_credentials(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn delete_web_authn_credential(
+        &self,
+        req: Request<pb::DeleteWebAuthnCredentialRequest>,
+    ) -> Result<Response<pb::DeleteWebAuthnCredentialResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .delete_web_authn_credential(req.into_inner())
+                .await?,
         ))
     }
 }

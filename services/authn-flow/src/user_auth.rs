@@ -2,7 +2,7 @@
 //! first factor it wants (`PREFERRED_CHALLENGE`) or is answered with `SELECT_CHALLENGE`
 //! and the `AvailableChallenges` to pick from. The factors a user may use are those the
 //! pool's sign-in policy allows and the user has: `PASSWORD` and `PASSWORD_SRP` for a
-//! user with a password. The chosen factor then runs as its own flow does
+//! user with a password, `WEB_AUTHN` for one with a passkey. The chosen factor then runs as its own flow does
 //! (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`), under the client's `ALLOW_USER_AUTH`.
 
 use portcullis_errors::{ApiError, ErrorCode};
@@ -11,6 +11,7 @@ use portcullis_proto::directory::v1 as dir;
 
 use crate::challenges::{Session, invalid_session};
 use crate::flows::{ClientInfo, Flows, credential_key, kv_error};
+use crate::passkeys::{WEB_AUTHN, relying_party};
 
 pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
 
@@ -28,11 +29,15 @@ fn flow_not_enabled() -> ApiError {
 }
 
 /// The first factors `user` may choose from, in the order Cognito lists them, given the
-/// pool's allowed first factors. Passwordless factors are not offered yet.
-pub(crate) fn available(allowed: &[String], has_password: bool) -> Vec<String> {
+/// pool's allowed first factors. One-time codes are not offered yet.
+pub(crate) fn available(allowed: &[String], has_password: bool, has_passkeys: bool) -> Vec<String> {
+    let allows = |factor: &str| allowed.iter().any(|f| f == factor);
     let mut out = Vec::new();
-    if has_password && allowed.iter().any(|f| f == "PASSWORD") {
+    if has_password && allows("PASSWORD") {
         out.extend(["PASSWORD".to_owned(), "PASSWORD_SRP".to_owned()]);
+    }
+    if has_passkeys && allows(WEB_AUTHN) {
+        out.push(WEB_AUTHN.to_owned());
     }
     out
 }
@@ -63,7 +68,7 @@ impl Flows {
         let available = self.available_for(client, user.as_ref()).await?;
         match preferred {
             Some(choice) if available.iter().any(|a| a == choice) => {
-                self.first_factor(client, req, choice).await
+                self.first_factor(client, req, user.as_ref(), choice).await
             }
             _ => {
                 self.select_challenge(client, user.as_ref(), internal, available)
@@ -79,6 +84,21 @@ impl Flows {
         client: &ClientInfo,
         user: Option<&dir::User>,
     ) -> Result<Vec<String>, ApiError> {
+        let pool = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .unwrap_or_default();
+        let allowed = pool
+            .sign_in_policy
+            .as_ref()
+            .map(|p| p.allowed_first_auth_factors.clone())
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| vec!["PASSWORD".to_owned()]);
+        let has_passkeys = match (user, relying_party(&pool)) {
+            (Some(user), Ok(rp)) => self.has_passkeys(user, &rp.id).await?,
+            _ => false,
+        };
         let has_password = match user {
             None if client.hides_user_existence() => true,
             None => {
@@ -97,17 +117,7 @@ impl Flows {
                     || user.status == "RESET_REQUIRED"
             }
         };
-        let pool = self
-            .pool(client.pool_id())
-            .await?
-            .settings
-            .unwrap_or_default();
-        let allowed = pool
-            .sign_in_policy
-            .map(|p| p.allowed_first_auth_factors)
-            .filter(|f| !f.is_empty())
-            .unwrap_or_else(|| vec!["PASSWORD".to_owned()]);
-        Ok(available(&allowed, has_password))
+        Ok(available(&allowed, has_password, has_passkeys))
     }
 
     async fn select_challenge(
@@ -123,6 +133,7 @@ impl Flows {
             client_id: client.client.client_id.clone(),
             sub: user.map(|u| u.sub.clone()).unwrap_or_default(),
             username: username.to_owned(),
+            data: String::new(),
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
@@ -139,15 +150,24 @@ impl Flows {
         &self,
         client: &ClientInfo,
         req: &pb::InitiateAuthRequest,
+        user: Option<&dir::User>,
         choice: &str,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        match choice {
-            "PASSWORD" => {
+        match (choice, user) {
+            (WEB_AUTHN, Some(user)) => {
+                if req.auth_parameters.contains_key("CREDENTIAL") {
+                    return Err(ApiError::invalid_parameter(
+                        "Ask for the WEB_AUTHN challenge first (without CREDENTIAL), then answer it",
+                    ));
+                }
+                self.web_authn_challenge(client, user).await
+            }
+            ("PASSWORD", _) => {
                 self.password_auth(client, req, "ALLOW_USER_AUTH", "USER_AUTH")
                     .await
             }
-            "PASSWORD_SRP" => self.srp_start(client, req).await,
-            other => Err(ApiError::invalid_parameter(format!(
+            ("PASSWORD_SRP", _) => self.srp_start(client, req).await,
+            (other, _) => Err(ApiError::invalid_parameter(format!(
                 "Unsupported challenge: {other}"
             ))),
         }
@@ -201,7 +221,8 @@ impl Flows {
             admin_pool_id: req.admin_pool_id.clone(),
             correlation_id: req.correlation_id.clone(),
         };
-        self.first_factor(client, &as_initiate, choice).await
+        self.first_factor(client, &as_initiate, user.as_ref(), choice)
+            .await
     }
 }
 
@@ -210,13 +231,21 @@ mod tests {
     use super::available;
 
     #[test]
-    fn a_user_with_a_password_may_choose_password_or_srp_when_the_pool_allows_passwords() {
+    fn users_choose_among_the_factors_the_pool_allows_and_they_have() {
         let allowed = |f: &[&str]| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(
-            available(&allowed(&["PASSWORD", "EMAIL_OTP"]), true),
+            available(&allowed(&["PASSWORD", "EMAIL_OTP"]), true, false),
             ["PASSWORD", "PASSWORD_SRP"]
         );
-        assert!(available(&allowed(&["PASSWORD"]), false).is_empty());
-        assert!(available(&allowed(&["EMAIL_OTP"]), true).is_empty());
+        assert!(available(&allowed(&["PASSWORD"]), false, true).is_empty());
+        assert!(available(&allowed(&["EMAIL_OTP"]), true, false).is_empty());
+        assert_eq!(
+            available(&allowed(&["PASSWORD", "WEB_AUTHN"]), true, true),
+            ["PASSWORD", "PASSWORD_SRP", "WEB_AUTHN"]
+        );
+        assert_eq!(
+            available(&allowed(&["WEB_AUTHN"]), true, true),
+            ["WEB_AUTHN"]
+        );
     }
 }

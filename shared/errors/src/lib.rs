@@ -77,6 +77,14 @@ error_codes! {
     RefreshTokenReuseException => Unauthenticated, 400;
     UnauthorizedException => PermissionDenied, 400;
     UnsupportedTokenTypeException => InvalidArgument, 400;
+    // Passkeys.
+    WebAuthnNotEnabledException => FailedPrecondition, 400;
+    WebAuthnConfigurationMissingException => FailedPrecondition, 400;
+    WebAuthnChallengeNotFoundException => NotFound, 400;
+    WebAuthnRelyingPartyMismatchException => InvalidArgument, 400;
+    WebAuthnClientMismatchException => InvalidArgument, 400;
+    WebAuthnOriginNotAllowedException => InvalidArgument, 400;
+    WebAuthnCredentialNotSupportedException => InvalidArgument, 400;
 }
 
 impl fmt::Display for ErrorCode {

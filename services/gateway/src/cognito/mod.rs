@@ -9,6 +9,7 @@ mod client_ops;
 mod group_ops;
 pub mod import_ops;
 mod ops;
+mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
 mod session_ops;

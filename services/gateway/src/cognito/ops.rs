@@ -16,7 +16,7 @@ use super::import_ops::{self, JobAction};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
-use super::{client_ops, group_ops, pool_ops, session_ops, user_ops};
+use super::{client_ops, group_ops, passkey_ops, pool_ops, session_ops, user_ops};
 use crate::AppState;
 
 /// Every implemented operation and its handler; the model's other operations answer
@@ -116,6 +116,11 @@ operations! { state, call;
     "RevokeToken" => session_ops::revoke_token(state, call),
     "GlobalSignOut" => session_ops::global_sign_out(state, call),
     "AdminUserGlobalSignOut" => session_ops::admin_user_global_sign_out(state, call),
+    // passkeys
+    "StartWebAuthnRegistration" => passkey_ops::start_web_authn_registration(state, call),
+    "CompleteWebAuthnRegistration" => passkey_ops::complete_web_authn_registration(state, call),
+    "ListWebAuthnCredentials" => passkey_ops::list_web_authn_credentials(state, call),
+    "DeleteWebAuthnCredential" => passkey_ops::delete_web_authn_credential(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {
