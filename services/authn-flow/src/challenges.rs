@@ -23,12 +23,12 @@ use crate::password::{self, Policy};
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 
 #[derive(Serialize, Deserialize)]
-struct Session {
+pub(crate) struct Session {
     challenge: String,
-    pool_id: String,
+    pub(crate) pool_id: String,
     client_id: String,
-    sub: String,
-    username: String,
+    pub(crate) sub: String,
+    pub(crate) username: String,
 }
 
 fn session_key(token: &str) -> String {
@@ -47,6 +47,27 @@ pub(crate) fn store_error(err: impl std::fmt::Display) -> ApiError {
 }
 
 impl Flows {
+    /// Takes the session of an answer to `challenge` (one answer per session), issued to
+    /// `client`.
+    pub(crate) async fn take_challenge(
+        &self,
+        token: &str,
+        challenge: &str,
+        client: &ClientInfo,
+    ) -> Result<Session, ApiError> {
+        let raw = self
+            .sessions
+            .take(&session_key(token))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        if session.challenge != challenge || session.client_id != client.client.client_id {
+            return Err(invalid_session());
+        }
+        Ok(session)
+    }
+
     /// Opens a challenge for `user` and answers `InitiateAuth` with it.
     pub(crate) async fn challenge(
         &self,
@@ -138,14 +159,18 @@ impl Flows {
             crate::srp_flow::PASSWORD_VERIFIER => {
                 return self.password_verifier(&client, &req).await;
             }
+            crate::devices::DEVICE_SRP_AUTH => {
+                return self.device_srp_auth(&client, &req).await;
+            }
+            crate::devices::DEVICE_PASSWORD_VERIFIER => {
+                return self.device_password_verifier(&client, &req).await;
+            }
             "SMS_MFA"
             | "EMAIL_OTP"
             | "SOFTWARE_TOKEN_MFA"
             | "SELECT_MFA_TYPE"
             | "MFA_SETUP"
             | "CUSTOM_CHALLENGE"
-            | "DEVICE_SRP_AUTH"
-            | "DEVICE_PASSWORD_VERIFIER"
             | "ADMIN_NO_SRP_AUTH"
             | "SELECT_CHALLENGE"
             | "SMS_OTP"
@@ -247,7 +272,12 @@ impl Flows {
             .await?;
         // On to the steps after the first factor, as if the new password had been the
         // one given.
-        self.signed_in(&client, &user).await
+        self.signed_in(
+            &client,
+            &user,
+            responses.get("DEVICE_KEY").map(String::as_str),
+        )
+        .await
     }
 }
 
