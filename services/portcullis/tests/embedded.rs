@@ -231,6 +231,14 @@ fn pycognito_signs_in_with_user_srp_auth() {
 }
 
 #[test]
+fn devices_are_issued_confirmed_proven_listed_and_forgotten() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("devices.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
 fn failed_sign_ins_lock_the_user_even_in_parallel() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

@@ -166,8 +166,20 @@ pub(super) async fn get_device(state: &AppState, call: Call) -> Result<Value, Ap
     get(state, user_subject(state, call).await?).await
 }
 
+/// AdminGetDevice and AdminListDevices declare no UserNotFoundException: an unknown user
+/// is a resource that is not found.
+fn unknown_user_not_found(err: ApiError) -> ApiError {
+    if err.code == portcullis_errors::ErrorCode::UserNotFoundException {
+        ApiError::not_found(err.message)
+    } else {
+        err
+    }
+}
+
 pub(super) async fn admin_get_device(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    get(state, admin_subject(call)?).await
+    get(state, admin_subject(call)?)
+        .await
+        .map_err(unknown_user_not_found)
 }
 
 pub(super) async fn list_devices(state: &AppState, call: Call) -> Result<Value, ApiError> {
@@ -175,7 +187,9 @@ pub(super) async fn list_devices(state: &AppState, call: Call) -> Result<Value, 
 }
 
 pub(super) async fn admin_list_devices(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    list(state, admin_subject(call)?).await
+    list(state, admin_subject(call)?)
+        .await
+        .map_err(unknown_user_not_found)
 }
 
 pub(super) async fn update_device_status(state: &AppState, call: Call) -> Result<Value, ApiError> {
