@@ -165,18 +165,9 @@ impl Flows {
             crate::devices::DEVICE_PASSWORD_VERIFIER => {
                 return self.device_password_verifier(&client, &req).await;
             }
-            "SMS_MFA"
-            | "EMAIL_OTP"
-            | "SOFTWARE_TOKEN_MFA"
-            | "SELECT_MFA_TYPE"
-            | "MFA_SETUP"
-            | "CUSTOM_CHALLENGE"
-            | "ADMIN_NO_SRP_AUTH"
-            | "SELECT_CHALLENGE"
-            | "SMS_OTP"
-            | "PASSWORD"
-            | "WEB_AUTHN"
-            | "PASSWORD_SRP" => {
+            "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" | "SELECT_MFA_TYPE" | "MFA_SETUP"
+            | "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "SELECT_CHALLENGE" | "SMS_OTP"
+            | "PASSWORD" | "WEB_AUTHN" | "PASSWORD_SRP" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name

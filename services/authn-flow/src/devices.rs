@@ -454,10 +454,20 @@ impl Flows {
             user: Some(user_ref(&user)),
             device_key: device.device_key.clone(),
         };
-        self.directory.clone().record_device_sign_in(request).await?;
+        self.directory
+            .clone()
+            .record_device_sign_in(request)
+            .await?;
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
-            .issue(client, &user, auth_time, String::new(), true, &device.device_key)
+            .issue(
+                client,
+                &user,
+                auth_time,
+                String::new(),
+                true,
+                &device.device_key,
+            )
             .await?;
         Ok(authenticated(tokens))
     }

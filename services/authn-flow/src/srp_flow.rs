@@ -281,7 +281,11 @@ impl Flows {
         if !self.guarded(&user.pool_id, &user.sub, check).await? {
             return Err(incorrect_credentials());
         }
-        self.signed_in(client, &user, responses.get("DEVICE_KEY").map(String::as_str))
-            .await
+        self.signed_in(
+            client,
+            &user,
+            responses.get("DEVICE_KEY").map(String::as_str),
+        )
+        .await
     }
 }

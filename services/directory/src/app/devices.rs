@@ -59,7 +59,13 @@ impl Directory {
             }
         };
         let limit = if limit == 0 { 60 } else { limit as usize };
-        let page: Vec<DeviceState> = user.devices.iter().skip(start).take(limit).cloned().collect();
+        let page: Vec<DeviceState> = user
+            .devices
+            .iter()
+            .skip(start)
+            .take(limit)
+            .cloned()
+            .collect();
         let next = (start + page.len() < user.devices.len())
             .then(|| page.last().map(|d| d.device_key.clone()))
             .flatten();

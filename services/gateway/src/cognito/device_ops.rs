@@ -83,9 +83,9 @@ pub(super) async fn confirm_device(state: &AppState, call: Call) -> Result<Value
     let (verified, _) = authorize_user_token(state, call.body.clone()).await?;
     let req: Req = parse(call.body.clone())?;
     let device_key = required(req.device_key, "deviceKey")?;
-    let config = req.device_secret_verifier_config.ok_or_else(|| {
-        ApiError::invalid_parameter("DeviceSecretVerifierConfig is required.")
-    })?;
+    let config = req
+        .device_secret_verifier_config
+        .ok_or_else(|| ApiError::invalid_parameter("DeviceSecretVerifierConfig is required."))?;
     let request = authn::ConfirmDeviceRequest {
         caller: Some(user_caller(&call, &verified.sub)),
         pool_id: verified.pool_id.clone(),
@@ -148,7 +148,11 @@ async fn update(state: &AppState, subject: Subject) -> Result<Value, ApiError> {
             .device_remembered_status
             .unwrap_or_else(|| "not_remembered".into()),
     };
-    state.directory.clone().update_device_status(request).await?;
+    state
+        .directory
+        .clone()
+        .update_device_status(request)
+        .await?;
     Ok(json!({}))
 }
 
