@@ -29,6 +29,9 @@ pub(crate) struct Session {
     client_id: String,
     pub(crate) sub: String,
     pub(crate) username: String,
+    /// The device a `DEVICE_SRP_AUTH` challenge was opened for: the answer must name it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) device_key: String,
 }
 
 fn session_key(token: &str) -> String {
@@ -76,6 +79,19 @@ impl Flows {
         challenge: &str,
         parameters: HashMap<String, String>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        self.device_challenge(client, user, challenge, parameters, String::new())
+            .await
+    }
+
+    /// [`Flows::challenge`], bound to one of the user's devices.
+    pub(crate) async fn device_challenge(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        challenge: &str,
+        parameters: HashMap<String, String>,
+        device_key: String,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let mut random = [0u8; 96];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
         let token = STANDARD.encode(random);
@@ -85,6 +101,7 @@ impl Flows {
             client_id: client.client.client_id.clone(),
             sub: user.sub.clone(),
             username: user.username.clone(),
+            device_key,
         };
         let minutes = match client.settings.auth_session_validity {
             0 => 3,

@@ -180,9 +180,11 @@ impl Flows {
         user: &dir::User,
         step: DeviceStep,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        if step.known_device.is_some() {
+        if let Some(device_key) = step.known_device {
+            // Bound to the device the step judged: the answer cannot switch to another
+            // device (which might not be remembered, and so not skip MFA).
             return self
-                .challenge(client, user, DEVICE_SRP_AUTH, HashMap::new())
+                .device_challenge(client, user, DEVICE_SRP_AUTH, HashMap::new(), device_key)
                 .await;
         }
         if !step.tracks_devices {
@@ -302,6 +304,9 @@ impl Flows {
         let session = self
             .take_challenge(&req.session, DEVICE_SRP_AUTH, client)
             .await?;
+        if session.device_key != device_key {
+            return Err(invalid_session());
+        }
         let user = self
             .user_by_name(&session.pool_id, &session.username)
             .await?

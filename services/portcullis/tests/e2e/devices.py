@@ -153,6 +153,13 @@ expect_error("NotAuthorizedException", public.respond_to_auth_challenge, ClientI
              ChallengeName="DEVICE_SRP_AUTH",
              ChallengeResponses={"USERNAME": "alice", "DEVICE_KEY": phone.key, "SRP_A": "2"})
 
+# The challenge is for the device the sign-in named: an answer for another key is refused.
+challenge = password_sign_in(phone.key)
+expect_error("NotAuthorizedException", public.respond_to_auth_challenge, ClientId=client_id,
+             ChallengeName="DEVICE_SRP_AUTH", Session=challenge["Session"],
+             ChallengeResponses={"USERNAME": "alice", "DEVICE_KEY": "us-east-1_other",
+                                 "SRP_A": format(phone.srp().large_a_value, "x")})
+
 # Admin password sign-in with the device.
 challenge = admin.admin_initiate_auth(UserPoolId=pool_id, ClientId=client_id,
                                       AuthFlow="ADMIN_USER_PASSWORD_AUTH",
