@@ -231,6 +231,27 @@ mod tests {
     }
 
     #[test]
+    fn beyond_the_quota_the_least_recently_used_device_is_forgotten() {
+        let mut devices = Vec::new();
+        for i in 0..MAX_DEVICES_PER_USER {
+            run(
+                &mut devices,
+                &confirm(&format!("r_{i}"), REMEMBERED),
+                1_000 + i as i64,
+            );
+        }
+        // r_0 signs in again: r_1 is now the one used longest ago.
+        let used = DeviceCommand::RecordSignIn {
+            device_key: "r_0".into(),
+        };
+        run(&mut devices, &used, 5_000);
+        assert_eq!(run(&mut devices, &confirm("r_new", REMEMBERED), 6_000), 2);
+        assert_eq!(devices.len(), MAX_DEVICES_PER_USER);
+        assert!(find(&devices, "r_1").is_err());
+        assert!(find(&devices, "r_0").is_ok() && find(&devices, "r_new").is_ok());
+    }
+
+    #[test]
     fn statuses_are_cognitos() {
         let err = decide(&[], &confirm("r_1", "maybe")).unwrap_err();
         assert!(err.message.contains("deviceRememberedStatus"));
