@@ -34,6 +34,9 @@ pub(crate) struct Session {
     /// What the challenge needs kept, e.g. a WebAuthn challenge.
     #[serde(default)]
     pub data: String,
+    /// The device a `DEVICE_SRP_AUTH` challenge was opened for: the answer must name it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_key: String,
 }
 
 fn session_key(token: &str) -> String {
@@ -60,6 +63,19 @@ impl Flows {
         challenge: &str,
         parameters: HashMap<String, String>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        self.device_challenge(client, user, challenge, parameters, String::new())
+            .await
+    }
+
+    /// [`Flows::challenge`], bound to one of the user's devices.
+    pub(crate) async fn device_challenge(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        challenge: &str,
+        parameters: HashMap<String, String>,
+        device_key: String,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let session = Session {
             challenge: challenge.to_owned(),
             pool_id: user.pool_id.clone(),
@@ -67,6 +83,7 @@ impl Flows {
             sub: user.sub.clone(),
             username: user.username.clone(),
             data: String::new(),
+            device_key,
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
@@ -180,16 +197,14 @@ impl Flows {
             crate::passkeys::WEB_AUTHN => {
                 return self.web_authn_answer(&client, &req).await;
             }
-            "SMS_MFA"
-            | "EMAIL_OTP"
-            | "SOFTWARE_TOKEN_MFA"
-            | "SELECT_MFA_TYPE"
-            | "MFA_SETUP"
-            | "CUSTOM_CHALLENGE"
-            | "DEVICE_SRP_AUTH"
-            | "DEVICE_PASSWORD_VERIFIER"
-            | "ADMIN_NO_SRP_AUTH"
-            | "SMS_OTP" => {
+            crate::devices::DEVICE_SRP_AUTH => {
+                return self.device_srp_auth(&client, &req).await;
+            }
+            crate::devices::DEVICE_PASSWORD_VERIFIER => {
+                return self.device_password_verifier(&client, &req).await;
+            }
+            "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" | "SELECT_MFA_TYPE" | "MFA_SETUP"
+            | "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "SMS_OTP" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name
@@ -278,7 +293,12 @@ impl Flows {
             .await?;
         // On to the steps after the first factor, as if the new password had been the
         // one given.
-        self.signed_in(&client, &user).await
+        self.signed_in(
+            &client,
+            &user,
+            responses.get("DEVICE_KEY").map(String::as_str),
+        )
+        .await
     }
 }
 

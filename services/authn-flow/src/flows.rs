@@ -943,15 +943,17 @@ impl Flows {
             self.add_srp(&user, password.to_owned(), credential, revision)
                 .await;
         }
-        self.signed_in(client, &user).await
+        self.signed_in(client, &user, param("DEVICE_KEY")).await
     }
 
     /// After the password was proven: the user's state decides between tokens, an error
-    /// and a `NEW_PASSWORD_REQUIRED` challenge.
+    /// and a `NEW_PASSWORD_REQUIRED` challenge; then the device the client names
+    /// (`DEVICE_KEY`) decides whether MFA is skipped and whether it must prove itself.
     pub(crate) async fn signed_in(
         &self,
         client: &ClientInfo,
         user: &dir::User,
+        device_key: Option<&str>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
@@ -989,7 +991,10 @@ impl Flows {
             }
             _ => {}
         }
-        self.complete_sign_in(client, user).await
+        let device = self.device_step(client, user, device_key).await?;
+        // MFA goes here, unless `device.skips_mfa`; its answer resumes the sign-in with
+        // `after_device_step` and the step it carried in its session.
+        self.after_device_step(client, user, device).await
     }
 
     /// Tokens for a user who passed every step of a sign-in.
@@ -1000,7 +1005,7 @@ impl Flows {
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
-            .issue(client, user, auth_time, String::new(), true)
+            .issue(client, user, auth_time, String::new(), true, "")
             .await?;
         Ok(authenticated(tokens))
     }
@@ -1027,6 +1032,10 @@ impl Flows {
         };
         let refresh = crate::sessions::RefreshRequest {
             refresh_token,
+            device_key: req
+                .auth_parameters
+                .get("DEVICE_KEY")
+                .map_or("", String::as_str),
             region: &req.region,
             correlation_id: &req.correlation_id,
         };
@@ -1050,10 +1059,12 @@ impl Flows {
         auth_time: i64,
         origin_jti: String,
         issue_refresh_token: bool,
+        device_key: &str,
     ) -> Result<tok::TokenSet, ApiError> {
-        let request = self
+        let mut request = self
             .issue_request(client, user, auth_time, origin_jti, issue_refresh_token)
             .await?;
+        device_key.clone_into(&mut request.device_key);
         Ok(self.token.clone().issue_tokens(request).await?.into_inner())
     }
 
@@ -1108,6 +1119,7 @@ impl Flows {
             roles: claims.roles,
             preferred_role: claims.preferred_role.unwrap_or_default(),
             refresh_expires_ms: 0,
+            device_key: String::new(),
         })
     }
 }
@@ -1120,6 +1132,7 @@ pub(crate) fn authenticated(tokens: tok::TokenSet) -> pb::InitiateAuthResponse {
             token_type: "Bearer".into(),
             refresh_token: tokens.refresh_token,
             id_token: tokens.id_token,
+            new_device_metadata: None,
         }),
         ..Default::default()
     }

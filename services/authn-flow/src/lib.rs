@@ -7,6 +7,7 @@ mod admin;
 mod challenges;
 pub mod codes;
 pub mod credential;
+pub mod devices;
 pub mod flows;
 pub mod lockout;
 mod passkeys;
@@ -292,6 +293,15 @@ impl Authn for AuthnService {
             self.flows
                 .delete_web_authn_credential(req.into_inner())
                 .await?,
+        ))
+    }
+
+    async fn confirm_device(
+        &self,
+        req: Request<pb::ConfirmDeviceRequest>,
+    ) -> Result<Response<pb::ConfirmDeviceResponse>, Status> {
+        Ok(Response::new(
+            self.flows.confirm_device(req.into_inner()).await?,
         ))
     }
 }

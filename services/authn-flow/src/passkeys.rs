@@ -392,6 +392,7 @@ impl Flows {
             sub: user.sub.clone(),
             username: user.username.clone(),
             data: hex::encode(challenge),
+            device_key: String::new(),
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
@@ -469,7 +470,12 @@ impl Flows {
                 "The passkey credential could not be verified.",
             ));
         }
-        self.signed_in(client, &user).await
+        self.signed_in(
+            client,
+            &user,
+            responses.get("DEVICE_KEY").map(String::as_str),
+        )
+        .await
     }
 }
 

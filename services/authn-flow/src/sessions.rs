@@ -18,6 +18,8 @@ use crate::flows::{ClientInfo, Flows, authenticated};
 /// What a refresh asks of the session, beyond the token itself.
 pub(crate) struct RefreshRequest<'a> {
     pub refresh_token: &'a str,
+    /// `DEVICE_KEY`, if the client sent one: it must be the session's device.
+    pub device_key: &'a str,
     pub region: &'a str,
     pub correlation_id: &'a str,
 }
@@ -115,6 +117,9 @@ impl Flows {
             Err(status) => return Err(status.into()),
         };
         check_user(&user)?;
+        if !req.device_key.is_empty() && req.device_key != grant.device_key {
+            return Err(ApiError::not_authorized("Invalid Refresh Token"));
+        }
         if portcullis_types::session_revoked(
             user.signed_out_ms,
             &user.revoked_sessions,
@@ -136,6 +141,8 @@ impl Flows {
             )
             .await?;
         request.refresh_expires_ms = grant.expires_ms;
+        // The session stays on the device it began on.
+        request.device_key = grant.device_key;
         let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
         Ok(authenticated(tokens))
     }
@@ -155,6 +162,7 @@ impl Flows {
         client.check_client_secret(&req.client_secret, ErrorCode::NotAuthorizedException)?;
         let refresh = RefreshRequest {
             refresh_token: &req.refresh_token,
+            device_key: &req.device_key,
             region: &req.region,
             correlation_id: &req.correlation_id,
         };

@@ -297,6 +297,41 @@ pub fn claim_signature(
     )
 }
 
+/// A device's verifier as `ConfirmDevice` gave it (`DeviceSecretVerifierConfig`, the
+/// bytes of the padded salt and verifier), in the form the ceremony uses. For devices
+/// the "pool name" of the hashes is the `DeviceGroupKey` and the user id the
+/// `DeviceKey` (amazon-cognito-identity-js `generateHashDevice` / `getDeviceResponse`).
+pub fn device_verifier(password_verifier: &[u8], salt: &[u8]) -> Option<Verifier> {
+    let v = from_bytes(password_verifier)?;
+    let salt = from_bytes(salt)?;
+    if v.is_zero_vartime() || salt.is_zero_vartime() {
+        return None;
+    }
+    Some(Verifier {
+        salt: hex::encode(pad(&salt)),
+        verifier: hex::encode(v.to_be_bytes().as_slice()),
+    })
+}
+
+/// `PASSWORD_CLAIM_SIGNATURE` of a device: HMAC(key, groupKey | deviceKey | block | time).
+pub fn device_claim_signature(
+    key: &[u8; 16],
+    device_group_key: &str,
+    device_key: &str,
+    secret_block: &[u8],
+    timestamp: &str,
+) -> [u8; 32] {
+    hmac_sha256(
+        key,
+        &[
+            device_group_key.as_bytes(),
+            device_key.as_bytes(),
+            secret_block,
+            timestamp.as_bytes(),
+        ],
+    )
+}
+
 /// Whether `given` is the right signature, compared in constant time.
 pub fn signature_matches(expected: &[u8; 32], given: &[u8]) -> bool {
     bool::from(expected.as_slice().ct_eq(given))
@@ -351,11 +386,39 @@ pub mod client {
         salt: &str,
         big_b: &str,
     ) -> Option<[u8; 16]> {
+        named_session_key(pool_name(pool_id), user_id, password, a, salt, big_b)
+    }
+
+    /// What a client sends to `ConfirmDevice` for a device password: the bytes of the
+    /// padded verifier and of the padded salt (`DeviceSecretVerifierConfig`, before
+    /// base64), as `generateHashDevice` computes them.
+    pub fn device_secret_verifier(
+        device_group_key: &str,
+        device_key: &str,
+        password: &str,
+        raw_salt: &[u8; 16],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let salt = pad(&from_bytes(raw_salt).unwrap_or_default());
+        let x = private_key(device_group_key, device_key, password, &salt);
+        let v = GROUP.g.pow_bounded_exp(&x, EXPONENT_BITS).retrieve();
+        (pad(&v), salt)
+    }
+
+    /// The session key of a device (`getDeviceResponse`): the group key in place of the
+    /// pool name and the device key in place of the user.
+    pub fn named_session_key(
+        name: &str,
+        user_id: &str,
+        password: &str,
+        a: &U256,
+        salt: &str,
+        big_b: &str,
+    ) -> Option<[u8; 16]> {
         let group = &*GROUP;
         let big_a = group.g.pow_bounded_exp(a, EXPONENT_BITS).retrieve();
         let big_b = parse_hex(big_b)?;
         let u = U256::from_be_slice(&sha256(&[&pad(&big_a), &pad(&big_b)]));
-        let x = private_key(pool_name(pool_id), user_id, password, &salt_bytes(salt)?);
+        let x = private_key(name, user_id, password, &salt_bytes(salt)?);
         let gx = group.g.pow_bounded_exp(&x, EXPONENT_BITS);
         let base = Residue::new(&big_b, &group.params) - group.k * gx;
         // a + u·x < 2^513: fits the group's width with room to spare.
@@ -391,6 +454,34 @@ mod tests {
         };
         assert_eq!(key(password), server);
         assert_ne!(key("Wrong!Pass1"), server);
+    }
+
+    #[test]
+    fn a_device_proves_its_password_under_its_group_and_device_key() {
+        let (group, device, password) = ("-AbCdEf12", "us-east-1_0b3e9b4e-2b7c", "device-pw");
+        // A salt whose top bit is set: sent with its padding zero byte.
+        let raw_salt = [0x9a; 16];
+        let (v, salt) = client::device_secret_verifier(group, device, password, &raw_salt);
+        assert_eq!(salt[0], 0);
+        let verifier = device_verifier(&v, &salt).unwrap();
+        assert_eq!(verifier.salt, format!("00{}", "9a".repeat(16)));
+        let (a, b) = (random_secret().unwrap(), random_secret().unwrap());
+        let big_a = parse_hex(&client::public(&a)).unwrap();
+        let big_b = to_hex(&server_public(&verifier, &b).unwrap());
+        let server = session_key(&big_a, &parse_hex(&big_b).unwrap(), &b, &verifier).unwrap();
+        let key = |name: &str, password: &str| {
+            client::named_session_key(name, device, password, &a, &verifier.salt, &big_b).unwrap()
+        };
+        assert_eq!(key(group, password), server);
+        assert_ne!(key(group, "other"), server);
+        // The pool's name in place of the group key is a different key.
+        assert_ne!(key("AbCdEf12", password), server);
+        let block = [7u8; 64];
+        let time = timestamp(1_700_000_000);
+        let expected = device_claim_signature(&server, group, device, &block, &time);
+        let given = device_claim_signature(&key(group, password), group, device, &block, &time);
+        assert!(signature_matches(&expected, &given));
+        assert!(device_verifier(&[], &salt).is_none());
     }
 
     const VECTORS: &str = include_str!("../tests/data/cognito-srp-vectors.json");

@@ -44,7 +44,7 @@ struct State {
     session: String,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))
 }
 
@@ -52,14 +52,14 @@ fn state_key(secret_block: &[u8]) -> String {
     format!("srp/{}", sha256_hex(secret_block))
 }
 
-fn random(len: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn random(len: usize) -> Result<Vec<u8>, ApiError> {
     let mut bytes = vec![0u8; len];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::internal())?;
     Ok(bytes)
 }
 
 /// Runs SRP arithmetic (milliseconds of it) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
@@ -293,6 +293,11 @@ impl Flows {
         if !self.guarded(&user.pool_id, &user.sub, check).await? {
             return Err(incorrect_credentials());
         }
-        self.signed_in(client, &user).await
+        self.signed_in(
+            client,
+            &user,
+            responses.get("DEVICE_KEY").map(String::as_str),
+        )
+        .await
     }
 }

@@ -134,6 +134,7 @@ impl Flows {
             sub: user.map(|u| u.sub.clone()).unwrap_or_default(),
             username: username.to_owned(),
             data: String::new(),
+            device_key: String::new(),
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {

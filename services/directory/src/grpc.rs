@@ -15,6 +15,7 @@ use crate::app::groups::{GroupChanges, NewGroup};
 use crate::app::imports::JobView;
 use crate::app::{CommandMeta, Directory, pool_arn};
 use crate::domain::client::{ClientState, SecretInfo};
+use crate::domain::device::{DeviceCommand, DeviceState, device_not_found};
 use crate::domain::group::GroupState;
 use crate::domain::pool::PoolState;
 use crate::domain::user::{UserState, UserStatus, Writer};
@@ -84,6 +85,20 @@ fn group_message(state: GroupState) -> pb::Group {
         precedence: state.precedence,
         creation_date: seconds(state.created_ms),
         last_modified_date: seconds(state.modified_ms),
+    }
+}
+
+fn device_message(state: DeviceState) -> pb::Device {
+    pb::Device {
+        device_key: state.device_key,
+        device_group_key: state.device_group_key,
+        device_name: state.device_name,
+        remembered_status: state.remembered_status,
+        password_verifier: state.password_verifier,
+        salt: state.salt,
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+        last_authenticated_date: seconds(state.last_authenticated_ms),
     }
 }
 
@@ -417,6 +432,109 @@ impl DirectoryRpc for DirectoryService {
             .set_user_settings(&pool_id, &sub, req.mfa_options, &meta)
             .await?;
         Ok(Response::new(user_message(user)))
+    }
+
+    async fn confirm_device(
+        &self,
+        req: Request<pb::ConfirmDeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = DeviceCommand::Confirm {
+            device_key: req.device_key,
+            device_group_key: req.device_group_key,
+            device_name: req.device_name,
+            password_verifier: req.password_verifier,
+            salt: req.salt,
+            remembered_status: req.remembered_status,
+        };
+        let device = self
+            .app
+            .device_command(&pool_id, &sub, command, &meta)
+            .await?
+            .ok_or_else(device_not_found)?;
+        Ok(Response::new(device_message(device)))
+    }
+
+    async fn get_device(
+        &self,
+        req: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        let req = req.into_inner();
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let device = self.app.device(&pool_id, &sub, &req.device_key).await?;
+        Ok(Response::new(device_message(device)))
+    }
+
+    async fn list_devices(
+        &self,
+        req: Request<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::ListDevicesResponse>, Status> {
+        let req = req.into_inner();
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let token = Some(req.pagination_token).filter(|t| !t.is_empty());
+        let (devices, next) = self
+            .app
+            .list_devices(&pool_id, &sub, req.limit, token)
+            .await?;
+        Ok(Response::new(pb::ListDevicesResponse {
+            devices: devices.into_iter().map(device_message).collect(),
+            pagination_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn update_device_status(
+        &self,
+        req: Request<pb::UpdateDeviceStatusRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = DeviceCommand::UpdateStatus {
+            device_key: req.device_key,
+            remembered_status: req.remembered_status,
+        };
+        let device = self
+            .app
+            .device_command(&pool_id, &sub, command, &meta)
+            .await?
+            .ok_or_else(device_not_found)?;
+        Ok(Response::new(device_message(device)))
+    }
+
+    async fn forget_device(
+        &self,
+        req: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::ForgetDeviceResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = DeviceCommand::Forget {
+            device_key: req.device_key,
+        };
+        self.app
+            .device_command(&pool_id, &sub, command, &meta)
+            .await?;
+        Ok(Response::new(pb::ForgetDeviceResponse {}))
+    }
+
+    async fn record_device_sign_in(
+        &self,
+        req: Request<pb::DeviceRequest>,
+    ) -> Result<Response<pb::Device>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = DeviceCommand::RecordSignIn {
+            device_key: req.device_key,
+        };
+        let device = self
+            .app
+            .device_command(&pool_id, &sub, command, &meta)
+            .await?
+            .ok_or_else(device_not_found)?;
+        Ok(Response::new(device_message(device)))
     }
 
     async fn revoke_sessions(

@@ -250,6 +250,43 @@ fn unknown_users_get_the_same_answers_in_about_the_same_time() {
 }
 
 #[test]
+fn devices_are_issued_confirmed_proven_listed_and_forgotten() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("devices.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+/// amazon-cognito-identity-js (installed by `.ci/test` with `npm ci` in tests/node).
+#[test]
+fn amazon_cognito_identity_js_remembers_a_device_and_signs_in_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let setup = python(&e2e("devices_node_setup.py"), &[&url]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    assert!(
+        dir.join("node_modules/amazon-cognito-identity-js").is_dir(),
+        "run `npm ci` in {} (.ci/test does)",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg("devices.js")
+        .args([&url, setup.trim()])
+        .current_dir(&dir)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "devices.js failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("node devices ok"));
+}
+
+#[test]
 fn failed_sign_ins_lock_the_user_even_in_parallel() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

@@ -63,6 +63,9 @@ struct RefreshRecord {
     /// after is reuse.
     #[serde(default)]
     rotated_until_ms: Option<i64>,
+    /// The device of the sign-in, carried by every refresh.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    device_key: String,
 }
 
 fn internal(err: impl std::fmt::Display) -> ApiError {
@@ -264,6 +267,9 @@ impl Issuer {
         if !req.groups.is_empty() {
             claims["cognito:groups"] = json!(req.groups);
         }
+        if !req.device_key.is_empty() {
+            claims["device_key"] = json!(req.device_key);
+        }
         claims
     }
 
@@ -324,6 +330,7 @@ impl Issuer {
             origin_jti: origin_jti.to_owned(),
             expires_ms,
             rotated_until_ms: None,
+            device_key: req.device_key.clone(),
         };
         self.store_refresh(&token, &record).await?;
         Ok(token)
@@ -410,6 +417,7 @@ impl Issuer {
                 record.expires_ms
             },
             reused,
+            device_key: record.device_key,
         })
     }
 
@@ -447,6 +455,7 @@ impl Issuer {
                 .get("iat")
                 .and_then(Value::as_i64)
                 .unwrap_or_default(),
+            device_key: text("device_key"),
         })
     }
 

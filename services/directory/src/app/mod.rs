@@ -5,6 +5,7 @@ mod certificate;
 pub mod claims;
 mod clients;
 mod csv;
+mod devices;
 pub mod groups;
 pub mod imports;
 mod membership;

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod client_rules;
+pub mod device;
 pub mod group;
 pub mod import_job;
 pub mod import_row;
@@ -75,6 +76,10 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserImportJobProgressed(_) => "UserImportJobProgressed",
         Event::UserImportJobStopRequested(_) => "UserImportJobStopRequested",
         Event::UserImportJobCompleted(_) => "UserImportJobCompleted",
+        Event::DeviceConfirmed(_) => "DeviceConfirmed",
+        Event::DeviceStatusUpdated(_) => "DeviceStatusUpdated",
+        Event::DeviceForgotten(_) => "DeviceForgotten",
+        Event::DeviceSignedIn(_) => "DeviceSignedIn",
     }
 }
 

@@ -8,6 +8,7 @@ use portcullis_proto::events::v1::{
 };
 use portcullis_types::{Email, PhoneNumber};
 
+use super::device::{self, DeviceCommand, DeviceState};
 use super::{Aggregate, ApiError, Ctx, ErrorCode, Event};
 
 /// Cognito's quota of groups a user can belong to.
@@ -71,6 +72,8 @@ pub struct UserState {
     pub signed_out_ms: i64,
     /// Revoked sessions (`origin_jti`) and when each would have expired anyway.
     pub revoked_sessions: Vec<(String, i64)>,
+    /// Tracked devices, in the order they were confirmed.
+    pub devices: Vec<DeviceState>,
 }
 
 impl UserState {
@@ -153,6 +156,8 @@ pub enum UserCommand {
     /// Enables or disables sign-in; setting the state the user already has is a no-op.
     SetEnabled(bool),
     Delete,
+    /// Confirms, updates, forgets or records a sign-in of one of the user's devices.
+    Device(DeviceCommand),
 }
 
 impl Aggregate for User {
@@ -207,6 +212,7 @@ impl Aggregate for User {
                     origin: origin.into(),
                 })])
             }
+            UserCommand::Device(command) => device::decide(&self.existing()?.devices, command),
             UserCommand::SetEnabled(enabled) => {
                 let state = self.existing()?;
                 Ok(match (state.enabled, enabled) {
@@ -425,6 +431,7 @@ impl Aggregate for User {
                 pending: Vec::new(),
                 signed_out_ms: 0,
                 revoked_sessions: Vec::new(),
+                devices: Vec::new(),
             });
             return;
         }
@@ -435,6 +442,10 @@ impl Aggregate for User {
         let Some(state) = &mut self.state else {
             return;
         };
+        // Devices are not the user's record either.
+        if device::evolve(&mut state.devices, event, at_ms) {
+            return;
+        }
         // Signing out is not a change to the user's record (no new last-modified date).
         match event {
             Event::UserSignedOut(_) => {

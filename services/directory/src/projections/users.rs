@@ -122,6 +122,8 @@ impl From<Row> for UserState {
                 .collect(),
             signed_out_ms: r.signed_out_ms,
             revoked_sessions: r.revoked_sessions,
+            // Devices are read from the user's stream, not from the read model.
+            devices: Vec::new(),
         }
     }
 }

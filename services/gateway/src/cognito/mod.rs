@@ -6,6 +6,7 @@
 
 pub mod catalog;
 mod client_ops;
+mod device_ops;
 mod group_ops;
 pub mod import_ops;
 mod ops;

@@ -16,7 +16,7 @@ use super::import_ops::{self, JobAction};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
-use super::{client_ops, group_ops, passkey_ops, pool_ops, session_ops, user_ops};
+use super::{client_ops, device_ops, group_ops, passkey_ops, pool_ops, session_ops, user_ops};
 use crate::AppState;
 
 /// Every implemented operation and its handler; the model's other operations answer
@@ -121,6 +121,16 @@ operations! { state, call;
     "CompleteWebAuthnRegistration" => passkey_ops::complete_web_authn_registration(state, call),
     "ListWebAuthnCredentials" => passkey_ops::list_web_authn_credentials(state, call),
     "DeleteWebAuthnCredential" => passkey_ops::delete_web_authn_credential(state, call),
+    // remembered devices
+    "ConfirmDevice" => device_ops::confirm_device(state, call),
+    "GetDevice" => device_ops::get_device(state, call),
+    "ListDevices" => device_ops::list_devices(state, call),
+    "UpdateDeviceStatus" => device_ops::update_device_status(state, call),
+    "ForgetDevice" => device_ops::forget_device(state, call),
+    "AdminGetDevice" => device_ops::admin_get_device(state, call),
+    "AdminListDevices" => device_ops::admin_list_devices(state, call),
+    "AdminUpdateDeviceStatus" => device_ops::admin_update_device_status(state, call),
+    "AdminForgetDevice" => device_ops::admin_forget_device(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {
@@ -375,6 +385,10 @@ pub(super) fn auth_response_out(response: authn::InitiateAuthResponse) -> Value 
             "TokenType": r.token_type,
             "RefreshToken": Some(&r.refresh_token).filter(|t| !t.is_empty()),
             "IdToken": r.id_token,
+            "NewDeviceMetadata": r.new_device_metadata.map(|d| json!({
+                "DeviceKey": d.device_key,
+                "DeviceGroupKey": d.device_group_key,
+            })),
         }))),
     }))
 }

@@ -1,0 +1,496 @@
+//! Remembered devices (Cognito's device tracking), when the pool has a
+//! `DeviceConfiguration`.
+//!
+//! A sign-in without a known `DEVICE_KEY` is issued a new device (`NewDeviceMetadata`,
+//! and the key in the access token's `device_key`), held here until the user confirms it
+//! with `ConfirmDevice` (the client's SRP verifier of a random device password); the
+//! directory then tracks it. A sign-in with a tracked device's key proves the device
+//! after the first factor: `DEVICE_SRP_AUTH` (the client's A) answered with
+//! `DEVICE_PASSWORD_VERIFIER` (salt, B, secret block) and the client's signature, SRP
+//! with the device group key as the pool name and the device key as the user. A
+//! remembered device skips MFA; a not-remembered one does MFA first.
+//!
+//! The order in [`Flows::signed_in`]: [`Flows::device_step`] (no I/O beyond reading the
+//! pool and the device), then MFA unless [`DeviceStep::skips_mfa`], then
+//! [`Flows::after_device_step`] (the device challenge, or tokens).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::{Actor, actor::Kind};
+use serde::{Deserialize, Serialize};
+
+use crate::challenges::{invalid_session, store_error};
+use crate::flows::{ClientInfo, Flows, authenticated, incorrect_credentials};
+use crate::srp;
+use crate::srp_flow::{blocking, random, sha256_hex};
+
+pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
+pub const DEVICE_PASSWORD_VERIFIER: &str = "DEVICE_PASSWORD_VERIFIER";
+const REMEMBERED: &str = "remembered";
+const NOT_REMEMBERED: &str = "not_remembered";
+
+/// What the device step decided after the first factor. Serializable, so that a
+/// challenge in between (MFA) can carry it to the answer that resumes the sign-in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeviceStep {
+    /// The sign-in is on a remembered device: MFA is skipped.
+    pub skips_mfa: bool,
+    /// A tracked device of the user: it must prove itself (DEVICE_SRP_AUTH).
+    pub known_device: Option<String>,
+    /// The pool tracks devices: a sign-in without a known one gets a new device.
+    pub tracks_devices: bool,
+}
+
+/// A device issued at a sign-in and not confirmed yet.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    pool_id: String,
+    sub: String,
+    device_group_key: String,
+}
+
+fn pending_key(pool_id: &str, device_key: &str) -> String {
+    format!("device/{pool_id}/{device_key}")
+}
+
+/// The server side of a device ceremony, under the hash of its secret block.
+#[derive(Serialize, Deserialize)]
+struct SrpState {
+    pool_id: String,
+    client_id: String,
+    sub: String,
+    username: String,
+    device_key: String,
+    device_group_key: String,
+    b: String,
+    a: String,
+    big_b: String,
+    session: String,
+}
+
+fn state_key(secret_block: &[u8]) -> String {
+    format!("device-srp/{}", sha256_hex(secret_block))
+}
+
+fn device_not_found() -> ApiError {
+    ApiError::not_found("Device does not exist.")
+}
+
+/// `<region>_<uuid>`, as Cognito names devices.
+fn new_device_key(pool_id: &str) -> String {
+    let region = pool_id.split_once('_').map_or(pool_id, |(r, _)| r);
+    format!("{region}_{}", uuid::Uuid::new_v4())
+}
+
+/// `-` and nine letters or digits, the shape of Cognito's device group keys.
+fn new_group_key() -> Result<String, ApiError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let bytes = random(9)?;
+    let mut key = String::from("-");
+    for b in bytes {
+        key.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+    }
+    Ok(key)
+}
+
+fn user_ref(user: &dir::User) -> dir::UserRef {
+    dir::UserRef {
+        pool_id: user.pool_id.clone(),
+        username: String::new(),
+        sub: user.sub.clone(),
+    }
+}
+
+fn user_caller(region: &str, sub: &str, correlation_id: &str) -> dir::Caller {
+    dir::Caller {
+        region: region.to_owned(),
+        actor: Some(Actor {
+            kind: Kind::User as i32,
+            id: sub.to_owned(),
+        }),
+        correlation_id: correlation_id.to_owned(),
+    }
+}
+
+impl Flows {
+    /// The user's tracked device named `device_key`, if there is one.
+    async fn tracked_device(
+        &self,
+        user: &dir::User,
+        device_key: &str,
+    ) -> Result<Option<dir::Device>, ApiError> {
+        let request = dir::DeviceRequest {
+            caller: None,
+            user: Some(user_ref(user)),
+            device_key: device_key.to_owned(),
+        };
+        match self.directory.clone().get_device(request).await {
+            Ok(device) => Ok(Some(device.into_inner())),
+            Err(status) => {
+                let err = ApiError::from(status);
+                if err.code == ErrorCode::ResourceNotFoundException {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// The device step of a sign-in, after the first factor and the account checks.
+    pub(crate) async fn device_step(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        device_key: Option<&str>,
+    ) -> Result<DeviceStep, ApiError> {
+        let tracks_devices = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .is_some_and(|s| s.device_configuration.is_some());
+        if !tracks_devices {
+            return Ok(DeviceStep::default());
+        }
+        let device = match device_key.filter(|k| !k.is_empty()) {
+            Some(key) => self.tracked_device(user, key).await?,
+            None => None,
+        };
+        Ok(DeviceStep {
+            skips_mfa: device
+                .as_ref()
+                .is_some_and(|d| d.remembered_status == REMEMBERED),
+            known_device: device.map(|d| d.device_key),
+            tracks_devices,
+        })
+    }
+
+    /// After MFA (or instead of it): a known device proves itself, else tokens, with a
+    /// new device where the pool tracks them.
+    pub(crate) async fn after_device_step(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        step: DeviceStep,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if let Some(device_key) = step.known_device {
+            // Bound to the device the step judged: the answer cannot switch to another
+            // device (which might not be remembered, and so not skip MFA).
+            return self
+                .device_challenge(client, user, DEVICE_SRP_AUTH, HashMap::new(), device_key)
+                .await;
+        }
+        if !step.tracks_devices {
+            return self.complete_sign_in(client, user).await;
+        }
+        let device_key = new_device_key(&user.pool_id);
+        let device_group_key = new_group_key()?;
+        let pending = Pending {
+            pool_id: user.pool_id.clone(),
+            sub: user.sub.clone(),
+            device_group_key: device_group_key.clone(),
+        };
+        let value = Bytes::from(serde_json::to_vec(&pending).map_err(|_| ApiError::internal())?);
+        // Confirmable while the sign-in's refresh token lasts.
+        let ttl = Duration::from_secs(client.validity().refresh_seconds.max(3_600));
+        self.sessions
+            .put(&pending_key(&user.pool_id, &device_key), value, ttl)
+            .await
+            .map_err(store_error)?;
+        let auth_time = self.clock.now_ms() / 1_000;
+        let tokens = self
+            .issue(client, user, auth_time, String::new(), true, &device_key)
+            .await?;
+        let mut response = authenticated(tokens);
+        if let Some(result) = response.authentication_result.as_mut() {
+            result.new_device_metadata = Some(pb::NewDeviceMetadata {
+                device_key,
+                device_group_key,
+            });
+        }
+        Ok(response)
+    }
+
+    /// `ConfirmDevice` for the user of a verified access token.
+    pub async fn confirm_device(
+        &self,
+        req: pb::ConfirmDeviceRequest,
+    ) -> Result<pb::ConfirmDeviceResponse, ApiError> {
+        let decode = |value: &str, name: &str| {
+            STANDARD
+                .decode(value)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(format!(
+                        "DeviceSecretVerifierConfig {name} is not valid base64."
+                    ))
+                })
+        };
+        let verifier = decode(&req.password_verifier, "PasswordVerifier")?;
+        let salt = decode(&req.salt, "Salt")?;
+        if srp::device_verifier(&verifier, &salt).is_none() {
+            return Err(ApiError::invalid_parameter(
+                "DeviceSecretVerifierConfig is not a valid SRP verifier.",
+            ));
+        }
+        let key = pending_key(&req.pool_id, &req.device_key);
+        let pending: Pending = self
+            .sessions
+            .get(&key)
+            .await
+            .map_err(store_error)?
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .ok_or_else(device_not_found)?;
+        if pending.pool_id != req.pool_id || pending.sub != req.sub {
+            return Err(device_not_found());
+        }
+        let on_prompt = self
+            .pool(&req.pool_id)
+            .await?
+            .settings
+            .and_then(|s| s.device_configuration)
+            .is_some_and(|c| c.device_only_remembered_on_user_prompt);
+        let request = dir::ConfirmDeviceRequest {
+            caller: req.caller,
+            user: Some(dir::UserRef {
+                pool_id: req.pool_id.clone(),
+                username: String::new(),
+                sub: req.sub.clone(),
+            }),
+            device_key: req.device_key.clone(),
+            device_group_key: pending.device_group_key,
+            device_name: req.device_name,
+            password_verifier: verifier,
+            salt,
+            remembered_status: if on_prompt {
+                NOT_REMEMBERED
+            } else {
+                REMEMBERED
+            }
+            .to_owned(),
+        };
+        self.directory.clone().confirm_device(request).await?;
+        // Confirmed once: the pending device is spent.
+        self.sessions.take(&key).await.map_err(store_error)?;
+        Ok(pb::ConfirmDeviceResponse {
+            user_confirmation_necessary: on_prompt,
+        })
+    }
+
+    /// `DEVICE_SRP_AUTH`: the client's A for the device; answered with the device's
+    /// salt, B and a secret block to sign.
+    pub(crate) async fn device_srp_auth(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let responses = &req.challenge_responses;
+        let required = |name: &str| {
+            responses.get(name).map(String::as_str).ok_or_else(|| {
+                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
+            })
+        };
+        let username = required("USERNAME")?;
+        let device_key = required("DEVICE_KEY")?;
+        let srp_a = required("SRP_A")?;
+        let session = self
+            .take_session(&req.session, DEVICE_SRP_AUTH, client)
+            .await?;
+        if session.device_key != device_key {
+            return Err(invalid_session());
+        }
+        let user = self
+            .user_by_name(&session.pool_id, &session.username)
+            .await?
+            .filter(|u| u.sub == session.sub)
+            .ok_or_else(invalid_session)?;
+        client.check_secret_hash(
+            &[username, &user.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let a = srp::parse_hex(srp_a)
+            .filter(|a| !srp::is_zero_mod_n(a))
+            .ok_or_else(|| ApiError::not_authorized("Invalid SRP_A value."))?;
+        let device = self
+            .tracked_device(&user, device_key)
+            .await?
+            .ok_or_else(device_not_found)?;
+        let verifier = srp::device_verifier(&device.password_verifier, &device.salt)
+            .ok_or_else(ApiError::internal)?;
+        let salt = verifier.salt.clone();
+        let (b, big_b) = blocking(move || {
+            let b = srp::random_secret()?;
+            let big_b = srp::server_public(&verifier, &b)?;
+            Some((b, big_b))
+        })
+        .await?
+        .ok_or_else(ApiError::internal)?;
+        let secret_block = random(256)?;
+        let token = STANDARD.encode(random(96)?);
+        let state = SrpState {
+            pool_id: user.pool_id.clone(),
+            client_id: client.client.client_id.clone(),
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            device_key: device.device_key.clone(),
+            device_group_key: device.device_group_key.clone(),
+            b: srp::secret_to_hex(&b),
+            a: srp::to_hex(&a),
+            big_b: srp::to_hex(&big_b),
+            session: sha256_hex(token.as_bytes()),
+        };
+        let minutes = match client.settings.auth_session_validity {
+            0 => 3,
+            m => m,
+        };
+        let value = Bytes::from(serde_json::to_vec(&state).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(
+                &state_key(&secret_block),
+                value,
+                Duration::from_secs(u64::from(minutes) * 60),
+            )
+            .await
+            .map_err(store_error)?;
+        let parameters = HashMap::from([
+            ("SALT".to_owned(), salt),
+            ("SRP_B".to_owned(), state.big_b),
+            ("SECRET_BLOCK".to_owned(), STANDARD.encode(&secret_block)),
+            ("USERNAME".to_owned(), user.username.clone()),
+            ("DEVICE_KEY".to_owned(), device.device_key),
+        ]);
+        Ok(pb::InitiateAuthResponse {
+            challenge_name: DEVICE_PASSWORD_VERIFIER.to_owned(),
+            session: token,
+            challenge_parameters: parameters,
+            ..Default::default()
+        })
+    }
+
+    /// `DEVICE_PASSWORD_VERIFIER`: the device's signature over the secret block; tokens
+    /// for the device when it is right.
+    pub(crate) async fn device_password_verifier(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let responses = &req.challenge_responses;
+        let required = |name: &str| {
+            responses.get(name).map(String::as_str).ok_or_else(|| {
+                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
+            })
+        };
+        let username = required("USERNAME")?;
+        let device_key = required("DEVICE_KEY")?;
+        let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
+        let signature = required("PASSWORD_CLAIM_SIGNATURE")?;
+        let timestamp = required("TIMESTAMP")?;
+        let block = STANDARD.decode(block).map_err(|_| invalid_session())?;
+        // The block is spent by this answer, right or wrong.
+        let raw = self
+            .sessions
+            .take(&state_key(&block))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        let state: SrpState = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        let session_matches =
+            req.session.is_empty() || sha256_hex(req.session.as_bytes()) == state.session;
+        if state.client_id != client.client.client_id
+            || !session_matches
+            || state.device_key != device_key
+        {
+            return Err(invalid_session());
+        }
+        client.check_secret_hash(
+            &[username, &state.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let user = self
+            .user_by_name(&state.pool_id, &state.username)
+            .await?
+            .filter(|u| u.sub == state.sub)
+            .ok_or_else(invalid_session)?;
+        // Forgotten since the challenge: it can no longer sign in.
+        let device = self
+            .tracked_device(&user, device_key)
+            .await?
+            .ok_or_else(device_not_found)?;
+        let verifier = srp::device_verifier(&device.password_verifier, &device.salt)
+            .ok_or_else(ApiError::internal)?;
+        let (a, big_b, b) = (
+            srp::parse_hex(&state.a),
+            srp::parse_hex(&state.big_b),
+            srp::secret_from_hex(&state.b),
+        );
+        let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
+            return Err(invalid_session());
+        };
+        let check = async {
+            let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
+                .await?
+                .map_err(|_| incorrect_credentials())?;
+            let expected = srp::device_claim_signature(
+                &key,
+                &state.device_group_key,
+                &state.device_key,
+                &block,
+                timestamp,
+            );
+            let given = STANDARD.decode(signature).unwrap_or_default();
+            Ok(srp::signature_matches(&expected, &given))
+        };
+        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+            return Err(incorrect_credentials());
+        }
+        if !user.enabled {
+            return Err(ApiError::not_authorized("User is disabled."));
+        }
+        let request = dir::DeviceRequest {
+            caller: Some(user_caller(&req.region, &user.sub, &req.correlation_id)),
+            user: Some(user_ref(&user)),
+            device_key: device.device_key.clone(),
+        };
+        self.directory
+            .clone()
+            .record_device_sign_in(request)
+            .await?;
+        let auth_time = self.clock.now_ms() / 1_000;
+        let tokens = self
+            .issue(
+                client,
+                &user,
+                auth_time,
+                String::new(),
+                true,
+                &device.device_key,
+            )
+            .await?;
+        Ok(authenticated(tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_keys_and_group_keys_have_cognitos_shape() {
+        let key = new_device_key("eu-west-1_AbC123");
+        let (region, id) = key.split_once('_').unwrap();
+        assert_eq!(region, "eu-west-1");
+        assert!(uuid::Uuid::parse_str(id).is_ok());
+        let group = new_group_key().unwrap();
+        assert_eq!(group.len(), 10);
+        assert!(group.starts_with('-'));
+        assert!(group[1..].chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}
