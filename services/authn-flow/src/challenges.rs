@@ -23,15 +23,24 @@ use crate::password::{self, Policy};
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 
 #[derive(Serialize, Deserialize)]
-struct Session {
-    challenge: String,
-    pool_id: String,
-    client_id: String,
-    sub: String,
-    username: String,
+pub(crate) struct Session {
+    pub(crate) challenge: String,
+    pub(crate) pool_id: String,
+    pub(crate) client_id: String,
+    pub(crate) sub: String,
+    pub(crate) username: String,
+    /// Where a multi-step challenge is (MFA_SETUP: `associated`, `verified`; SELECT_MFA_TYPE:
+    /// the factors offered).
+    #[serde(default)]
+    pub(crate) step: String,
+    /// Wrong answers so far (an MFA code may be retried a few times).
+    #[serde(default)]
+    pub(crate) attempts: u32,
+    #[serde(default)]
+    pub(crate) expires_ms: i64,
 }
 
-fn session_key(token: &str) -> String {
+pub(crate) fn session_key(token: &str) -> String {
     let digest = digest::digest(&digest::SHA256, token.as_bytes());
     format!("session/{}", hex::encode(digest))
 }
@@ -55,35 +64,89 @@ impl Flows {
         challenge: &str,
         parameters: HashMap<String, String>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let mut random = [0u8; 96];
-        aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
-        let token = STANDARD.encode(random);
-        let session = Session {
-            challenge: challenge.to_owned(),
-            pool_id: user.pool_id.clone(),
-            client_id: client.client.client_id.clone(),
-            sub: user.sub.clone(),
-            username: user.username.clone(),
-        };
-        let minutes = match client.settings.auth_session_validity {
-            0 => 3,
-            m => m,
-        };
-        let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
-        self.sessions
-            .put(
-                &session_key(&token),
-                value,
-                Duration::from_secs(u64::from(minutes) * 60),
-            )
-            .await
-            .map_err(store_error)?;
+        let token = self
+            .open_session(client, user, challenge, String::new())
+            .await?;
         Ok(pb::InitiateAuthResponse {
             challenge_name: challenge.to_owned(),
             session: token,
             challenge_parameters: parameters,
             authentication_result: None,
         })
+    }
+
+    /// Stores a new single-use session for `challenge` and returns its token.
+    pub(crate) async fn open_session(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        challenge: &str,
+        step: String,
+    ) -> Result<String, ApiError> {
+        let mut random = [0u8; 96];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
+        let token = STANDARD.encode(random);
+        let minutes = match client.settings.auth_session_validity {
+            0 => 3,
+            m => m,
+        };
+        let validity = Duration::from_secs(u64::from(minutes) * 60);
+        let session = Session {
+            challenge: challenge.to_owned(),
+            pool_id: user.pool_id.clone(),
+            client_id: client.client.client_id.clone(),
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            step,
+            attempts: 0,
+            expires_ms: self.clock.now_ms() + i64::from(minutes) * 60_000,
+        };
+        self.store_session(&token, &session, validity).await?;
+        Ok(token)
+    }
+
+    async fn store_session(
+        &self,
+        token: &str,
+        session: &Session,
+        validity: Duration,
+    ) -> Result<(), ApiError> {
+        let value = Bytes::from(serde_json::to_vec(session).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(&session_key(token), value, validity)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Takes (spends) a session; `None` if it expired, was used, or never existed.
+    pub(crate) async fn take_session(&self, token: &str) -> Result<Option<Session>, ApiError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let raw = self
+            .sessions
+            .take(&session_key(token))
+            .await
+            .map_err(store_error)?;
+        Ok(raw.and_then(|raw| serde_json::from_slice(&raw).ok()))
+    }
+
+    /// Puts a session back after a wrong answer, for the rest of its validity, if it has
+    /// retries left; returns whether it did.
+    pub(crate) async fn retry_session(
+        &self,
+        token: &str,
+        mut session: Session,
+        max_attempts: u32,
+    ) -> Result<bool, ApiError> {
+        session.attempts += 1;
+        let left = session.expires_ms - self.clock.now_ms();
+        if session.attempts >= max_attempts || left <= 0 {
+            return Ok(false);
+        }
+        let validity = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+        self.store_session(token, &session, validity).await?;
+        Ok(true)
     }
 
     /// The `NEW_PASSWORD_REQUIRED` challenge's parameters: the user's attributes and the
@@ -138,12 +201,14 @@ impl Flows {
             crate::srp_flow::PASSWORD_VERIFIER => {
                 return self.password_verifier(&client, &req).await;
             }
-            "SMS_MFA"
-            | "EMAIL_OTP"
-            | "SOFTWARE_TOKEN_MFA"
-            | "SELECT_MFA_TYPE"
-            | "MFA_SETUP"
-            | "CUSTOM_CHALLENGE"
+            crate::mfa::SMS_MFA
+            | crate::mfa::EMAIL_OTP
+            | crate::mfa::SOFTWARE_TOKEN_MFA
+            | crate::mfa::SELECT_MFA_TYPE
+            | crate::mfa::MFA_SETUP => {
+                return self.answer_mfa(&client, &req).await;
+            }
+            "CUSTOM_CHALLENGE"
             | "DEVICE_SRP_AUTH"
             | "DEVICE_PASSWORD_VERIFIER"
             | "ADMIN_NO_SRP_AUTH"
@@ -171,13 +236,10 @@ impl Flows {
             ApiError::invalid_parameter("Missing required parameter NEW_PASSWORD")
         })?;
         // The session is spent by this answer, right or wrong.
-        let raw = self
-            .sessions
-            .take(&session_key(&req.session))
-            .await
-            .map_err(store_error)?
+        let session = self
+            .take_session(&req.session)
+            .await?
             .ok_or_else(invalid_session)?;
-        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
         if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
             return Err(invalid_session());
         }

@@ -486,7 +486,22 @@ impl Flows {
         key: &str,
         validity: std::time::Duration,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
-        let (text, subject) = verification_message(pool, channel);
+        let template = verification_message(pool, channel);
+        self.send_code_with(user, (channel, attribute, destination), kind, key, validity, template)
+            .await
+    }
+
+    /// Issues a code under `key` and sends it with `text` (`{####}` is the code) and,
+    /// for email, `subject`.
+    pub(crate) async fn send_code_with(
+        &self,
+        user: &dir::User,
+        (channel, attribute, destination): (Medium, &'static str, String),
+        kind: &'static str,
+        key: &str,
+        validity: std::time::Duration,
+        (text, subject): (String, Option<String>),
+    ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let started = std::time::Instant::now();
         let code = self
             .codes
@@ -972,6 +987,11 @@ impl Flows {
                 return self.new_password_challenge(client, user).await;
             }
             _ => {}
+        }
+        // Steps after the first factor, in order; each may answer with a challenge
+        // whose correct answer comes back to `complete_sign_in`.
+        if let Some(challenge) = self.mfa_step(client, user).await? {
+            return Ok(challenge);
         }
         self.complete_sign_in(client, user).await
     }

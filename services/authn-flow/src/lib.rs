@@ -5,6 +5,8 @@
 mod account;
 mod admin;
 mod challenges;
+mod mfa;
+mod mfa_flow;
 pub mod codes;
 pub mod credential;
 pub mod flows;
@@ -15,6 +17,8 @@ pub mod sender;
 mod sessions;
 pub mod srp;
 mod srp_flow;
+pub mod totp;
+mod totp_flow;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -245,6 +249,26 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         Ok(Response::new(
             self.flows.revoke_token(req.into_inner()).await?,
+        ))
+    }
+
+    async fn associate_software_token(
+        &self,
+        req: Request<pb::AssociateSoftwareTokenRequest>,
+    ) -> Result<Response<pb::AssociateSoftwareTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .associate_software_token(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn verify_software_token(
+        &self,
+        req: Request<pb::VerifySoftwareTokenRequest>,
+    ) -> Result<Response<pb::VerifySoftwareTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows.verify_software_token(req.into_inner()).await?,
         ))
     }
 }

@@ -231,6 +231,18 @@ fn pycognito_signs_in_with_user_srp_auth() {
 }
 
 #[test]
+fn mfa_challenges_totp_sms_and_email() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("mfa.py"),
+        &[&format!("http://127.0.0.1:{port}"), outbox.to_str().unwrap()],
+    );
+}
+
+#[test]
 fn failed_sign_ins_lock_the_user_even_in_parallel() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

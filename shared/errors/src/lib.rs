@@ -77,6 +77,10 @@ error_codes! {
     RefreshTokenReuseException => Unauthenticated, 400;
     UnauthorizedException => PermissionDenied, 400;
     UnsupportedTokenTypeException => InvalidArgument, 400;
+    // MFA.
+    EnableSoftwareTokenMFAException => InvalidArgument, 400;
+    SoftwareTokenMFANotFoundException => FailedPrecondition, 400;
+    FeatureUnavailableInTierException => FailedPrecondition, 400;
 }
 
 impl fmt::Display for ErrorCode {

@@ -10,6 +10,7 @@ pub mod client_rules;
 pub mod group;
 pub mod import_job;
 pub mod import_row;
+pub mod mfa;
 pub mod pool;
 pub mod pool_settings;
 pub mod schema;
@@ -75,6 +76,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserImportJobProgressed(_) => "UserImportJobProgressed",
         Event::UserImportJobStopRequested(_) => "UserImportJobStopRequested",
         Event::UserImportJobCompleted(_) => "UserImportJobCompleted",
+        Event::UserPoolMfaConfigured(_) => "UserPoolMfaConfigured",
+        Event::UserMfaPreferenceChanged(_) => "UserMfaPreferenceChanged",
+        Event::UserSoftwareTokenVerified(_) => "UserSoftwareTokenVerified",
     }
 }
 

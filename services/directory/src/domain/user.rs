@@ -71,6 +71,11 @@ pub struct UserState {
     pub signed_out_ms: i64,
     /// Revoked sessions (`origin_jti`) and when each would have expired anyway.
     pub revoked_sessions: Vec<(String, i64)>,
+    /// MFA factors turned on (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP).
+    pub mfa_enabled: Vec<String>,
+    /// One of `mfa_enabled`, or empty.
+    pub preferred_mfa: String,
+    pub software_token_verified: bool,
 }
 
 impl UserState {
@@ -143,6 +148,18 @@ pub enum UserCommand {
     AddToGroup(String),
     RemoveFromGroup(String),
     SetSettings(Vec<MfaOption>),
+    /// SetUserMFAPreference: each factor given is turned on or off (absent: unchanged).
+    SetMfaPreference {
+        sms: Option<portcullis_proto::directory::v1::MfaSetting>,
+        software_token: Option<portcullis_proto::directory::v1::MfaSetting>,
+        email: Option<portcullis_proto::directory::v1::MfaSetting>,
+    },
+    /// authn-flow verified a TOTP authenticator; `enable` also turns SOFTWARE_TOKEN_MFA
+    /// on (an MFA_SETUP challenge), preferred when nothing else is.
+    RecordSoftwareTokenVerified {
+        friendly_device_name: String,
+        enable: bool,
+    },
     /// Global sign-out (`origin_jti` None) or the revocation of one session, remembered
     /// until `expires_ms`.
     RevokeSessions {
@@ -386,6 +403,66 @@ impl Aggregate for User {
                     })],
                 })
             }
+            UserCommand::SetMfaPreference {
+                sms,
+                software_token,
+                email,
+            } => {
+                let state = self.existing()?;
+                let reach = super::mfa::Reachability {
+                    phone_number: state.attribute("phone_number").is_some(),
+                    email: state.attribute("email").is_some(),
+                    software_token_verified: state.software_token_verified,
+                };
+                let changed = super::mfa::preference(
+                    &state.mfa_enabled,
+                    &state.preferred_mfa,
+                    &reach,
+                    [
+                        (super::mfa::SMS_MFA, sms.as_ref()),
+                        (super::mfa::SOFTWARE_TOKEN_MFA, software_token.as_ref()),
+                        (super::mfa::EMAIL_OTP, email.as_ref()),
+                    ],
+                )?;
+                Ok(changed
+                    .map(Event::UserMfaPreferenceChanged)
+                    .into_iter()
+                    .collect())
+            }
+            UserCommand::RecordSoftwareTokenVerified {
+                friendly_device_name,
+                enable,
+            } => {
+                let state = self.existing()?;
+                let mut events = vec![Event::UserSoftwareTokenVerified(
+                    portcullis_proto::events::v1::UserSoftwareTokenVerified {
+                        friendly_device_name: friendly_device_name.clone(),
+                    },
+                )];
+                if *enable {
+                    let reach = super::mfa::Reachability {
+                        phone_number: true,
+                        email: true,
+                        software_token_verified: true,
+                    };
+                    let setting = portcullis_proto::directory::v1::MfaSetting {
+                        enabled: true,
+                        preferred: state.preferred_mfa.is_empty(),
+                    };
+                    let changed = super::mfa::preference(
+                        &state.mfa_enabled,
+                        &state.preferred_mfa,
+                        &reach,
+                        [
+                            (super::mfa::SMS_MFA, None),
+                            (super::mfa::SOFTWARE_TOKEN_MFA, Some(&setting)),
+                            (super::mfa::EMAIL_OTP, None),
+                        ],
+                    )?;
+                    events.extend(changed.map(Event::UserMfaPreferenceChanged));
+                }
+                Ok(events)
+            }
             UserCommand::SetSettings(options) => {
                 self.existing()?;
                 for option in options {
@@ -425,6 +502,9 @@ impl Aggregate for User {
                 pending: Vec::new(),
                 signed_out_ms: 0,
                 revoked_sessions: Vec::new(),
+                mfa_enabled: Vec::new(),
+                preferred_mfa: String::new(),
+                software_token_verified: false,
             });
             return;
         }
@@ -486,6 +566,11 @@ impl Aggregate for User {
             Event::UserAddedToGroup(e) => state.groups.push(e.group_name.clone()),
             Event::UserRemovedFromGroup(e) => state.groups.retain(|g| *g != e.group_name),
             Event::UserSettingsChanged(e) => state.mfa_options = e.mfa_options.clone(),
+            Event::UserMfaPreferenceChanged(e) => {
+                state.mfa_enabled.clone_from(&e.enabled);
+                state.preferred_mfa.clone_from(&e.preferred);
+            }
+            Event::UserSoftwareTokenVerified(_) => state.software_token_verified = true,
             _ => return,
         }
         state.modified_ms = at_ms;

@@ -7,6 +7,7 @@
 pub mod catalog;
 mod client_ops;
 mod group_ops;
+mod mfa_ops;
 pub mod import_ops;
 mod ops;
 mod pool_ops;
