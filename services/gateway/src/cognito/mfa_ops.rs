@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::ops::{UserRef, authorize_user_token, caller, token_user_error};
-use super::pool_shapes::{SmsConfigurationType, sms_configuration_out};
+use super::pool_shapes::{SmsConfigurationType, deep_compact, sms_configuration_out};
 use super::shapes::{parse, required};
 use super::user_ops::{by_sub, user_caller, user_ref};
 use crate::AppState;
@@ -76,7 +76,7 @@ fn mfa_config_out(s: &UserPoolSettings) -> Value {
         }
         out
     });
-    super::shapes::compact(json!({
+    deep_compact(json!({
         "SmsMfaConfiguration": sms,
         "SoftwareTokenMfaConfiguration": {
             "Enabled": s.software_token_mfa_configuration.as_ref().is_some_and(|t| t.enabled),

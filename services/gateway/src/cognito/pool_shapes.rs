@@ -29,7 +29,7 @@ fn opt(value: &str) -> Value {
 }
 
 /// Drops `null` members at every depth, the way Cognito leaves absent members out.
-fn deep_compact(value: Value) -> Value {
+pub(super) fn deep_compact(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()

@@ -28,9 +28,9 @@ EMAIL = {"EmailSendingAccount": "DEVELOPER", "From": "no-reply@example.com",
          "SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/no-reply@example.com"}
 
 
-def expect_error(code, call, **kwargs):
+def expect_error(code, call, *args, **kwargs):
     try:
-        call(**kwargs)
+        call(*args, **kwargs)
     except botocore.exceptions.ClientError as err:
         got = err.response["Error"]["Code"]
         assert got == code, f"expected {code}, got {got}: {err.response['Error'].get('Message')}"
