@@ -487,8 +487,15 @@ impl Flows {
         validity: std::time::Duration,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let template = verification_message(pool, channel);
-        self.send_code_with(user, (channel, attribute, destination), kind, key, validity, template)
-            .await
+        self.send_code_with(
+            user,
+            (channel, attribute, destination),
+            kind,
+            key,
+            validity,
+            template,
+        )
+        .await
     }
 
     /// Issues a code under `key` and sends it with `text` (`{####}` is the code) and,

@@ -5,12 +5,12 @@
 mod account;
 mod admin;
 mod challenges;
-mod mfa;
-mod mfa_flow;
 pub mod codes;
 pub mod credential;
 pub mod flows;
 pub mod lockout;
+mod mfa;
+mod mfa_flow;
 pub mod password;
 pub mod secret_hash;
 pub mod sender;

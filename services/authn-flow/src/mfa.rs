@@ -166,8 +166,7 @@ pub fn decide(pool: &PoolMfa, user: &UserMfa) -> Step {
 
 /// `["SMS_MFA","SOFTWARE_TOKEN_MFA"]`, as MFAS_CAN_CHOOSE / MFAS_CAN_SETUP carry them.
 pub fn factor_list(factors: &[Factor]) -> String {
-    serde_json::to_string(&factors.iter().map(|f| f.name()).collect::<Vec<_>>())
-        .unwrap_or_default()
+    serde_json::to_string(&factors.iter().map(|f| f.name()).collect::<Vec<_>>()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -207,7 +206,11 @@ mod tests {
         let rows: Vec<(PoolMfa, UserMfa, Step)> = vec![
             (off, user(&[SoftwareToken], None), Step::None),
             (optional, user(&[], None), Step::None),
-            (optional, user(&[SoftwareToken], None), Step::Challenge(SoftwareToken)),
+            (
+                optional,
+                user(&[SoftwareToken], None),
+                Step::Challenge(SoftwareToken),
+            ),
             (all, user(&[Sms], None), Step::Challenge(Sms)),
             (all, user(&[Email], None), Step::Challenge(Email)),
             (

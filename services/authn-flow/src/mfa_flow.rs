@@ -114,7 +114,14 @@ impl Flows {
         if let Some((target, template)) = template {
             let key = mfa_code_key(&user.pool_id, &user.sub);
             let details = self
-                .send_code_with(user, target, "Authentication", &key, CODE_VALIDITY, template)
+                .send_code_with(
+                    user,
+                    target,
+                    "Authentication",
+                    &key,
+                    CODE_VALIDITY,
+                    template,
+                )
                 .await?;
             params.insert(
                 "CODE_DELIVERY_DELIVERY_MEDIUM".into(),
@@ -146,8 +153,7 @@ impl Flows {
             .take_session(&req.session)
             .await?
             .ok_or_else(invalid_session)?;
-        if session.challenge != req.challenge_name || session.client_id != client.client.client_id
-        {
+        if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
             return Err(invalid_session());
         }
         let user = self

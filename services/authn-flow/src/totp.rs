@@ -56,7 +56,12 @@ fn hotp(key: &[u8], step: i64, digits: u32) -> String {
     let tag = hmac::sign(&key, &step.to_be_bytes());
     let mac = tag.as_ref();
     let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-    let binary = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
+    let binary = u32::from_be_bytes([
+        mac[offset] & 0x7f,
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]);
     let code = binary % 10u32.pow(digits);
     format!("{code:0width$}", width = digits as usize)
 }
@@ -73,7 +78,10 @@ pub fn matching_step(key: &[u8], given: &str, now_seconds: i64, last_used: i64) 
     let current = now_seconds.div_euclid(STEP_SECONDS);
     let mut found = None;
     for step in current - DRIFT..=current + DRIFT {
-        let matches: bool = hotp(key, step, DIGITS).as_bytes().ct_eq(given.as_bytes()).into();
+        let matches: bool = hotp(key, step, DIGITS)
+            .as_bytes()
+            .ct_eq(given.as_bytes())
+            .into();
         if matches && step > last_used && found.is_none() {
             found = Some(step);
         }

@@ -40,12 +40,7 @@ impl Subject {
 }
 
 impl Flows {
-    async fn subject(
-        &self,
-        pool_id: &str,
-        sub: &str,
-        session: &str,
-    ) -> Result<Subject, ApiError> {
+    async fn subject(&self, pool_id: &str, sub: &str, session: &str) -> Result<Subject, ApiError> {
         if !session.is_empty() {
             return Ok(Subject::Setup {
                 token: session.to_owned(),

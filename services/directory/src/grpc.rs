@@ -461,7 +461,11 @@ impl DirectoryRpc for DirectoryService {
         let meta = meta(req.caller.take());
         let pool_id = req.pool_id.clone();
         let (state, users) = self.app.set_pool_mfa_config(&pool_id, req, &meta).await?;
-        Ok(Response::new(pool_message(state, users, region_of(&pool_id))))
+        Ok(Response::new(pool_message(
+            state,
+            users,
+            region_of(&pool_id),
+        )))
     }
 
     async fn revoke_sessions(

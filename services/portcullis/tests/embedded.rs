@@ -238,7 +238,10 @@ fn mfa_challenges_totp_sms_and_email() {
     let outbox = data.path().join("outbox.jsonl");
     python(
         &e2e("mfa.py"),
-        &[&format!("http://127.0.0.1:{port}"), outbox.to_str().unwrap()],
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
     );
 }
 

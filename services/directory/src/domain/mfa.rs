@@ -54,8 +54,7 @@ pub fn configure(
     }
     let software_token_mfa_configuration = req
         .software_token
-        .clone()
-        .or_else(|| current.software_token_mfa_configuration.clone());
+        .or(current.software_token_mfa_configuration);
     let email_mfa_configuration = req.email.clone();
     if let Some(email) = &email_mfa_configuration {
         if current.user_pool_tier == "LITE" {
@@ -229,7 +228,11 @@ pub fn preference(
             }
         }
     }
-    let order = |f: &String| [SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP].iter().position(|o| o == f);
+    let order = |f: &String| {
+        [SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP]
+            .iter()
+            .position(|o| o == f)
+    };
     next.sort_by_key(order);
     if next == enabled && next_preferred == preferred {
         return Ok(None);
@@ -301,35 +304,59 @@ mod tests {
             enabled: true,
             preferred,
         };
-        let err = preference(&[], "", &reach, [
-            (SMS_MFA, None),
-            (SOFTWARE_TOKEN_MFA, Some(&on(true))),
-            (EMAIL_OTP, None),
-        ])
+        let err = preference(
+            &[],
+            "",
+            &reach,
+            [
+                (SMS_MFA, None),
+                (SOFTWARE_TOKEN_MFA, Some(&on(true))),
+                (EMAIL_OTP, None),
+            ],
+        )
         .unwrap_err();
         assert_eq!(
             err.message,
             "User does not have delivery config set to turn on SOFTWARE_TOKEN_MFA"
         );
-        let changed = preference(&[], "", &reach, [
-            (SMS_MFA, Some(&on(true))),
-            (SOFTWARE_TOKEN_MFA, None),
-            (EMAIL_OTP, None),
-        ])
+        let changed = preference(
+            &[],
+            "",
+            &reach,
+            [
+                (SMS_MFA, Some(&on(true))),
+                (SOFTWARE_TOKEN_MFA, None),
+                (EMAIL_OTP, None),
+            ],
+        )
         .unwrap()
         .unwrap();
         assert_eq!(changed.enabled, [SMS_MFA]);
         assert_eq!(changed.preferred, SMS_MFA);
         let off = MfaSetting::default();
-        let changed = preference(&changed.enabled, SMS_MFA, &reach, [
-            (SMS_MFA, Some(&off)),
-            (SOFTWARE_TOKEN_MFA, None),
-            (EMAIL_OTP, None),
-        ])
+        let changed = preference(
+            &changed.enabled,
+            SMS_MFA,
+            &reach,
+            [
+                (SMS_MFA, Some(&off)),
+                (SOFTWARE_TOKEN_MFA, None),
+                (EMAIL_OTP, None),
+            ],
+        )
         .unwrap()
         .unwrap();
         assert!(changed.enabled.is_empty() && changed.preferred.is_empty());
-        let same = preference(&[], "", &reach, [(SMS_MFA, None), (SOFTWARE_TOKEN_MFA, None), (EMAIL_OTP, None)]);
+        let same = preference(
+            &[],
+            "",
+            &reach,
+            [
+                (SMS_MFA, None),
+                (SOFTWARE_TOKEN_MFA, None),
+                (EMAIL_OTP, None),
+            ],
+        );
         assert_eq!(same.unwrap(), None);
     }
 }

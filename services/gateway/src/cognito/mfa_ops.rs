@@ -111,11 +111,11 @@ pub(super) async fn set_user_pool_mfa_config(
             sms_authentication_message: s.sms_authentication_message.unwrap_or_default(),
             sms_configuration: s.sms_configuration.map(SmsConfigurationType::into_proto),
         }),
-        software_token: req
-            .software_token_mfa_configuration
-            .map(|t| SoftwareTokenMfaConfiguration {
+        software_token: req.software_token_mfa_configuration.map(|t| {
+            SoftwareTokenMfaConfiguration {
                 enabled: t.enabled.unwrap_or(false),
-            }),
+            }
+        }),
         email: req.email_mfa_configuration.map(|e| EmailMfaConfiguration {
             message: e.message.unwrap_or_default(),
             subject: e.subject.unwrap_or_default(),
@@ -207,10 +207,7 @@ pub(super) async fn associate_software_token(
     })))
 }
 
-pub(super) async fn verify_software_token(
-    state: &AppState,
-    call: Call,
-) -> Result<Value, ApiError> {
+pub(super) async fn verify_software_token(state: &AppState, call: Call) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Req {
@@ -294,7 +291,11 @@ pub(super) async fn set_user_mfa_preference(
         software_token: setting(req.software_token_mfa_settings),
         email: setting(req.email_mfa_settings),
     };
-    let result = state.directory.clone().set_user_mfa_preference(request).await;
+    let result = state
+        .directory
+        .clone()
+        .set_user_mfa_preference(request)
+        .await;
     if admin {
         result?;
     } else {
@@ -307,8 +308,7 @@ pub(super) async fn set_user_mfa_preference(
 /// count as SMS MFA).
 pub(super) fn mfa_settings_out(user: &dir::User) -> (Value, Value) {
     let mut list: Vec<&str> = user.mfa_enabled.iter().map(String::as_str).collect();
-    if user.mfa_options.iter().any(|o| o.delivery_medium == "SMS") && !list.contains(&"SMS_MFA")
-    {
+    if user.mfa_options.iter().any(|o| o.delivery_medium == "SMS") && !list.contains(&"SMS_MFA") {
         list.insert(0, "SMS_MFA");
     }
     let list = if list.is_empty() {
@@ -338,7 +338,12 @@ pub(super) async fn get_user_auth_factors(
                 "username",
             )?)),
         };
-        state.directory.clone().get_user(request).await?.into_inner()
+        state
+            .directory
+            .clone()
+            .get_user(request)
+            .await?
+            .into_inner()
     } else {
         authorize_user_token(state, call.body).await?.1
     };

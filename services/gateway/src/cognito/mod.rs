@@ -7,8 +7,8 @@
 pub mod catalog;
 mod client_ops;
 mod group_ops;
-mod mfa_ops;
 pub mod import_ops;
+mod mfa_ops;
 mod ops;
 mod pool_ops;
 mod pool_shapes;
