@@ -975,6 +975,43 @@ mod tests {
     }
 
     #[test]
+    fn totp_is_enabled_only_after_a_verified_token_and_mfa_setup_prefers_it() {
+        use portcullis_proto::directory::v1::MfaSetting;
+        let mut events = given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "tom", vec![]), &CTX)
+            .unwrap();
+        let totp_on = UserCommand::SetMfaPreference {
+            sms: None,
+            software_token: Some(MfaSetting {
+                enabled: true,
+                preferred: true,
+            }),
+            email: None,
+        };
+        let err = given::<User>(&events).decide(&totp_on, &CTX).unwrap_err();
+        assert_eq!(
+            err.message,
+            "User does not have delivery config set to turn on SOFTWARE_TOKEN_MFA"
+        );
+        let setup = UserCommand::RecordSoftwareTokenVerified {
+            friendly_device_name: "phone".into(),
+            enable: true,
+        };
+        events.extend(given::<User>(&events).decide(&setup, &CTX).unwrap());
+        let state = given::<User>(&events).state.unwrap();
+        assert!(state.software_token_verified);
+        assert_eq!(state.mfa_enabled, ["SOFTWARE_TOKEN_MFA"]);
+        assert_eq!(state.preferred_mfa, "SOFTWARE_TOKEN_MFA");
+        assert!(
+            given::<User>(&events)
+                .decide(&totp_on, &CTX)
+                .unwrap()
+                .is_empty(),
+            "no change, no event"
+        );
+    }
+
+    #[test]
     fn email_as_username_makes_sub_the_internal_name() {
         let events = given::<User>(&[])
             .decide(
