@@ -23,23 +23,51 @@ use crate::password::{self, Policy};
 pub const NEW_PASSWORD_REQUIRED: &str = "NEW_PASSWORD_REQUIRED";
 
 /// What a challenge's session is bound to.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Session {
-    pub challenge: String,
-    pub pool_id: String,
-    pub client_id: String,
+    pub(crate) challenge: String,
+    pub(crate) pool_id: String,
+    pub(crate) client_id: String,
     /// Empty for a name that matches no user (a client that hides which users exist).
-    pub sub: String,
-    pub username: String,
+    pub(crate) sub: String,
+    pub(crate) username: String,
     /// What the challenge needs kept, e.g. a WebAuthn challenge.
     #[serde(default)]
-    pub data: String,
+    pub(crate) data: String,
     /// The device a `DEVICE_SRP_AUTH` challenge was opened for: the answer must name it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub device_key: String,
+    pub(crate) device_key: String,
+    /// Where a multi-step challenge is (MFA_SETUP: `associated`, `verified`; SELECT_MFA_TYPE:
+    /// the factors offered).
+    #[serde(default)]
+    pub(crate) step: String,
+    /// Wrong answers so far (an MFA code may be retried a few times).
+    #[serde(default)]
+    pub(crate) attempts: u32,
+    /// Set when the session is stored.
+    #[serde(default)]
+    pub(crate) expires_ms: i64,
 }
 
-fn session_key(token: &str) -> String {
+impl Session {
+    /// A session for `challenge`, bound to `user` and `client`, with nothing kept yet.
+    pub(crate) fn new(client: &ClientInfo, user: &dir::User, challenge: &str) -> Self {
+        Self {
+            challenge: challenge.to_owned(),
+            pool_id: user.pool_id.clone(),
+            client_id: client.client.client_id.clone(),
+            sub: user.sub.clone(),
+            username: user.username.clone(),
+            data: String::new(),
+            device_key: String::new(),
+            step: String::new(),
+            attempts: 0,
+            expires_ms: 0,
+        }
+    }
+}
+
+pub(crate) fn session_key(token: &str) -> String {
     let digest = digest::digest(&digest::SHA256, token.as_bytes());
     format!("session/{}", hex::encode(digest))
 }
@@ -77,13 +105,8 @@ impl Flows {
         device_key: String,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let session = Session {
-            challenge: challenge.to_owned(),
-            pool_id: user.pool_id.clone(),
-            client_id: client.client.client_id.clone(),
-            sub: user.sub.clone(),
-            username: user.username.clone(),
-            data: String::new(),
             device_key,
+            ..Session::new(client, user, challenge)
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
@@ -107,16 +130,30 @@ impl Flows {
             0 => 3,
             m => m,
         };
-        let value = Bytes::from(serde_json::to_vec(session).map_err(|_| ApiError::internal())?);
-        self.sessions
-            .put(
-                &session_key(&token),
-                value,
-                Duration::from_secs(u64::from(minutes) * 60),
-            )
-            .await
-            .map_err(store_error)?;
+        let session = Session {
+            expires_ms: self.clock.now_ms() + i64::from(minutes) * 60_000,
+            ..session.clone()
+        };
+        let validity = Duration::from_secs(u64::from(minutes) * 60);
+        self.store_session(&token, &session, validity).await?;
         Ok(token)
+    }
+
+    /// A session for `challenge` at `step` of a multi-step challenge, keeping `data`.
+    pub(crate) async fn open_step_session(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        challenge: &str,
+        step: String,
+        data: String,
+    ) -> Result<String, ApiError> {
+        let session = Session {
+            step,
+            data,
+            ..Session::new(client, user, challenge)
+        };
+        self.open_session(client, &session).await
     }
 
     /// Takes (spends) the session `token` if it was opened for `challenge` by `client`.
@@ -126,17 +163,58 @@ impl Flows {
         challenge: &str,
         client: &ClientInfo,
     ) -> Result<Session, ApiError> {
-        let raw = self
-            .sessions
-            .take(&session_key(token))
-            .await
-            .map_err(store_error)?
+        let session = self
+            .take_any_session(token)
+            .await?
             .ok_or_else(invalid_session)?;
-        let session: Session = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
         if session.challenge != challenge || session.client_id != client.client.client_id {
             return Err(invalid_session());
         }
         Ok(session)
+    }
+
+    async fn store_session(
+        &self,
+        token: &str,
+        session: &Session,
+        validity: Duration,
+    ) -> Result<(), ApiError> {
+        let value = Bytes::from(serde_json::to_vec(session).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(&session_key(token), value, validity)
+            .await
+            .map_err(store_error)
+    }
+
+    /// Takes (spends) a session; `None` if it expired, was used, or never existed.
+    pub(crate) async fn take_any_session(&self, token: &str) -> Result<Option<Session>, ApiError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let raw = self
+            .sessions
+            .take(&session_key(token))
+            .await
+            .map_err(store_error)?;
+        Ok(raw.and_then(|raw| serde_json::from_slice(&raw).ok()))
+    }
+
+    /// Puts a session back after a wrong answer, for the rest of its validity, if it has
+    /// retries left; returns whether it did.
+    pub(crate) async fn retry_session(
+        &self,
+        token: &str,
+        mut session: Session,
+        max_attempts: u32,
+    ) -> Result<bool, ApiError> {
+        session.attempts += 1;
+        let left = session.expires_ms - self.clock.now_ms();
+        if session.attempts >= max_attempts || left <= 0 {
+            return Ok(false);
+        }
+        let validity = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+        self.store_session(token, &session, validity).await?;
+        Ok(true)
     }
 
     /// The `NEW_PASSWORD_REQUIRED` challenge's parameters: the user's attributes and the
@@ -203,8 +281,14 @@ impl Flows {
             crate::devices::DEVICE_PASSWORD_VERIFIER => {
                 return self.device_password_verifier(&client, &req).await;
             }
-            "SMS_MFA" | "EMAIL_OTP" | "SOFTWARE_TOKEN_MFA" | "SELECT_MFA_TYPE" | "MFA_SETUP"
-            | "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "SMS_OTP" => {
+            crate::mfa::SMS_MFA
+            | crate::mfa::EMAIL_OTP
+            | crate::mfa::SOFTWARE_TOKEN_MFA
+            | crate::mfa::SELECT_MFA_TYPE
+            | crate::mfa::MFA_SETUP => {
+                return self.answer_mfa(&client, &req).await;
+            }
+            "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "SMS_OTP" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name

@@ -18,6 +18,24 @@ pub struct Credential {
     pub history: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srp: Option<crate::srp::Verifier>,
+    /// The user's TOTP authenticator; kept across password changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<Totp>,
+}
+
+/// A TOTP authenticator: kept here, next to the password hash, never in the event log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totp {
+    /// The verified authenticator's secret (base32); `None` until one is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The secret AssociateSoftwareToken handed out, which replaces `secret` once
+    /// VerifySoftwareToken proves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    /// The last time step a code was accepted for: no code is accepted twice.
+    #[serde(default)]
+    pub last_step: i64,
 }
 
 impl Credential {
@@ -26,6 +44,7 @@ impl Credential {
             hash,
             history: Vec::new(),
             srp: None,
+            totp: None,
         }
     }
 
@@ -57,6 +76,7 @@ impl Credential {
             hash,
             history,
             srp: None,
+            totp: self.totp.clone(),
         }
     }
 

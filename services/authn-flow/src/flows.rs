@@ -494,7 +494,29 @@ impl Flows {
         key: &str,
         validity: std::time::Duration,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
-        let (text, subject) = verification_message(pool, channel);
+        let template = verification_message(pool, channel);
+        self.send_code_with(
+            user,
+            (channel, attribute, destination),
+            kind,
+            key,
+            validity,
+            template,
+        )
+        .await
+    }
+
+    /// Issues a code under `key` and sends it with `text` (`{####}` is the code) and,
+    /// for email, `subject`.
+    pub(crate) async fn send_code_with(
+        &self,
+        user: &dir::User,
+        (channel, attribute, destination): (Medium, &'static str, String),
+        kind: &'static str,
+        key: &str,
+        validity: std::time::Duration,
+        (text, subject): (String, Option<String>),
+    ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let started = std::time::Instant::now();
         let code = self
             .codes
@@ -992,8 +1014,13 @@ impl Flows {
             _ => {}
         }
         let device = self.device_step(client, user, device_key).await?;
-        // MFA goes here, unless `device.skips_mfa`; its answer resumes the sign-in with
-        // `after_device_step` and the step it carried in its session.
+        // MFA, unless the device is remembered; a correct answer resumes the sign-in with
+        // `after_device_step` and the device step its session carried.
+        if !device.skips_mfa
+            && let Some(challenge) = self.mfa_step(client, user, &device).await?
+        {
+            return Ok(challenge);
+        }
         self.after_device_step(client, user, device).await
     }
 

@@ -10,6 +10,8 @@ pub mod credential;
 pub mod devices;
 pub mod flows;
 pub mod lockout;
+mod mfa;
+mod mfa_flow;
 mod passkeys;
 pub mod password;
 pub mod secret_hash;
@@ -17,6 +19,8 @@ pub mod sender;
 mod sessions;
 pub mod srp;
 mod srp_flow;
+pub mod totp;
+mod totp_flow;
 mod user_auth;
 pub mod webauthn;
 
@@ -302,6 +306,26 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::ConfirmDeviceResponse>, Status> {
         Ok(Response::new(
             self.flows.confirm_device(req.into_inner()).await?,
+        ))
+    }
+
+    async fn associate_software_token(
+        &self,
+        req: Request<pb::AssociateSoftwareTokenRequest>,
+    ) -> Result<Response<pb::AssociateSoftwareTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .associate_software_token(req.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn verify_software_token(
+        &self,
+        req: Request<pb::VerifySoftwareTokenRequest>,
+    ) -> Result<Response<pb::VerifySoftwareTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows.verify_software_token(req.into_inner()).await?,
         ))
     }
 }

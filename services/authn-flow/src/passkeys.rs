@@ -386,13 +386,8 @@ impl Flows {
         let options =
             webauthn::request_options(&rp.id, &challenge, &allowed, &rp.user_verification);
         let session = Session {
-            challenge: WEB_AUTHN.to_owned(),
-            pool_id: user.pool_id.clone(),
-            client_id: client.client.client_id.clone(),
-            sub: user.sub.clone(),
-            username: user.username.clone(),
             data: hex::encode(challenge),
-            device_key: String::new(),
+            ..Session::new(client, user, WEB_AUTHN)
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {

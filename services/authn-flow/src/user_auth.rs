@@ -135,6 +135,9 @@ impl Flows {
             username: username.to_owned(),
             data: String::new(),
             device_key: String::new(),
+            step: String::new(),
+            attempts: 0,
+            expires_ms: 0,
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {

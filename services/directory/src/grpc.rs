@@ -18,7 +18,7 @@ use crate::domain::client::{ClientState, SecretInfo};
 use crate::domain::device::{DeviceCommand, DeviceState, device_not_found};
 use crate::domain::group::GroupState;
 use crate::domain::pool::PoolState;
-use crate::domain::user::{UserState, UserStatus, Writer};
+use crate::domain::user::{UserCommand, UserState, UserStatus, Writer};
 use crate::projections::GroupSummary;
 
 pub struct DirectoryService {
@@ -134,6 +134,9 @@ pub fn user_message(state: UserState) -> pb::User {
             .into_iter()
             .map(|(jti, _)| jti)
             .collect(),
+        mfa_enabled: state.mfa_enabled,
+        preferred_mfa: state.preferred_mfa,
+        software_token_verified: state.software_token_verified,
     }
 }
 
@@ -535,6 +538,52 @@ impl DirectoryRpc for DirectoryService {
             .await?
             .ok_or_else(device_not_found)?;
         Ok(Response::new(device_message(device)))
+    }
+
+    async fn set_user_mfa_preference(
+        &self,
+        req: Request<pb::SetUserMfaPreferenceRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = UserCommand::SetMfaPreference {
+            sms: req.sms,
+            software_token: req.software_token,
+            email: req.email,
+        };
+        let user = self.app.on_user(&pool_id, &sub, &command, &meta).await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn record_software_token_verified(
+        &self,
+        req: Request<pb::RecordSoftwareTokenVerifiedRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let (pool_id, sub) = self.user_ref(req.user).await?;
+        let command = UserCommand::RecordSoftwareTokenVerified {
+            friendly_device_name: req.friendly_device_name,
+            enable: req.enable,
+        };
+        let user = self.app.on_user(&pool_id, &sub, &command, &meta).await?;
+        Ok(Response::new(user_message(user)))
+    }
+
+    async fn set_user_pool_mfa_config(
+        &self,
+        req: Request<pb::SetUserPoolMfaConfigRequest>,
+    ) -> Result<Response<pb::UserPool>, Status> {
+        let mut req = req.into_inner();
+        let meta = meta(req.caller.take());
+        let pool_id = req.pool_id.clone();
+        let (state, users) = self.app.set_pool_mfa_config(&pool_id, req, &meta).await?;
+        Ok(Response::new(pool_message(
+            state,
+            users,
+            region_of(&pool_id),
+        )))
     }
 
     async fn revoke_sessions(

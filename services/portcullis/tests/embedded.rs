@@ -287,6 +287,29 @@ fn amazon_cognito_identity_js_remembers_a_device_and_signs_in_with_it() {
 }
 
 #[test]
+fn mfa_challenges_totp_sms_and_email() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("mfa.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
+}
+
+#[test]
+fn passkeys_register_and_sign_in_with_a_software_authenticator() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("passkeys.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
 fn failed_sign_ins_lock_the_user_even_in_parallel() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

@@ -85,6 +85,10 @@ error_codes! {
     WebAuthnClientMismatchException => InvalidArgument, 400;
     WebAuthnOriginNotAllowedException => InvalidArgument, 400;
     WebAuthnCredentialNotSupportedException => InvalidArgument, 400;
+    // MFA.
+    EnableSoftwareTokenMFAException => InvalidArgument, 400;
+    SoftwareTokenMFANotFoundException => FailedPrecondition, 400;
+    FeatureUnavailableInTierException => FailedPrecondition, 400;
 }
 
 impl fmt::Display for ErrorCode {

@@ -127,6 +127,18 @@ impl Directory {
         Ok(self.pool(&pool_id).await?.0.settings.user_pool_tags)
     }
 
+    pub async fn set_pool_mfa_config(
+        &self,
+        pool_id: &str,
+        request: portcullis_proto::directory::v1::SetUserPoolMfaConfigRequest,
+        meta: &CommandMeta,
+    ) -> Result<(PoolState, u64), ApiError> {
+        let command = PoolCommand::SetMfaConfig(Box::new(request));
+        let state = self.execute_on_pool(pool_id, command, meta).await?;
+        let users = self.projection.user_count(pool_id).await?;
+        Ok((state, users))
+    }
+
     pub async fn set_log_delivery(
         &self,
         pool_id: &str,

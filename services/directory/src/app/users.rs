@@ -10,7 +10,7 @@ use crate::projections::{UserFilter, UserPage};
 
 impl Directory {
     /// Runs a command on an existing user, found by sub.
-    pub(super) async fn on_user(
+    pub(crate) async fn on_user(
         &self,
         pool_id: &str,
         sub: &str,

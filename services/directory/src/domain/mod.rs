@@ -11,6 +11,7 @@ pub mod device;
 pub mod group;
 pub mod import_job;
 pub mod import_row;
+pub mod mfa;
 pub mod pool;
 pub mod pool_settings;
 pub mod schema;
@@ -80,6 +81,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::DeviceStatusUpdated(_) => "DeviceStatusUpdated",
         Event::DeviceForgotten(_) => "DeviceForgotten",
         Event::DeviceSignedIn(_) => "DeviceSignedIn",
+        Event::UserPoolMfaConfigured(_) => "UserPoolMfaConfigured",
+        Event::UserMfaPreferenceChanged(_) => "UserMfaPreferenceChanged",
+        Event::UserSoftwareTokenVerified(_) => "UserSoftwareTokenVerified",
     }
 }
 

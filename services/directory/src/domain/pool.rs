@@ -42,6 +42,8 @@ pub enum PoolCommand {
         remove: Vec<String>,
     },
     SetLogDelivery(Vec<LogConfiguration>),
+    /// SetUserPoolMfaConfig.
+    SetMfaConfig(Box<portcullis_proto::directory::v1::SetUserPoolMfaConfigRequest>),
 }
 
 fn no_pool() -> ApiError {
@@ -109,6 +111,9 @@ impl Aggregate for Pool {
                 }
                 Event::UserPoolTagsChanged(UserPoolTagsChanged { pool_id, tags })
             }
+            PoolCommand::SetMfaConfig(request) => Event::UserPoolMfaConfigured(
+                super::mfa::configure(&pool_id, &state.settings, request)?,
+            ),
             PoolCommand::SetLogDelivery(configurations) => {
                 validate_log_configurations(configurations)?;
                 Event::LogDeliveryConfigured(LogDeliveryConfigured {
@@ -157,6 +162,10 @@ impl Aggregate for Pool {
             Event::LogDeliveryConfigured(configured) => {
                 state.log_configurations = configured.log_configurations.clone();
             }
+            Event::UserPoolMfaConfigured(configured) => {
+                super::mfa::apply(&mut state.settings, configured);
+                state.modified_ms = at_ms;
+            }
             _ => {}
         }
     }
@@ -203,6 +212,16 @@ fn updated_settings(
         .alias_attributes
         .clone_from(&current.alias_attributes);
     requested.username_case_sensitive = current.username_case_sensitive;
+    // UpdateUserPool has no members for these; SetUserPoolMfaConfig owns them.
+    requested
+        .software_token_mfa_configuration
+        .clone_from(&current.software_token_mfa_configuration);
+    requested
+        .email_mfa_configuration
+        .clone_from(&current.email_mfa_configuration);
+    requested
+        .web_authn_configuration
+        .clone_from(&current.web_authn_configuration);
     pool_settings::resolve(requested)
 }
 

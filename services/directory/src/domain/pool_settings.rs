@@ -139,7 +139,7 @@ fn check_arn(value: &str, member: &str) -> Result<(), ApiError> {
     check_pattern(is_arn(value), value, member, ARN_PATTERN)
 }
 
-fn check_sms_message(value: &str, member: &str) -> Result<(), ApiError> {
+pub(crate) fn check_sms_message(value: &str, member: &str) -> Result<(), ApiError> {
     check_length(value, 6, 140, member)?;
     check_pattern(
         value.is_empty() || value.contains("{####}"),
@@ -547,7 +547,7 @@ fn resolve_email_configuration(
     Ok(email)
 }
 
-fn validate_sms_configuration(sms: &SmsConfiguration) -> Result<(), ApiError> {
+pub(crate) fn validate_sms_configuration(sms: &SmsConfiguration) -> Result<(), ApiError> {
     check_arn(&sms.sns_caller_arn, "smsConfiguration.snsCallerArn")?;
     check_length(&sms.sns_region, 5, 32, "smsConfiguration.snsRegion")?;
     if let Some(eums) = &sms.eums_sms {

@@ -74,6 +74,11 @@ pub struct UserState {
     pub revoked_sessions: Vec<(String, i64)>,
     /// Tracked devices, in the order they were confirmed.
     pub devices: Vec<DeviceState>,
+    /// MFA factors turned on (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP).
+    pub mfa_enabled: Vec<String>,
+    /// One of `mfa_enabled`, or empty.
+    pub preferred_mfa: String,
+    pub software_token_verified: bool,
 }
 
 impl UserState {
@@ -146,6 +151,18 @@ pub enum UserCommand {
     AddToGroup(String),
     RemoveFromGroup(String),
     SetSettings(Vec<MfaOption>),
+    /// SetUserMFAPreference: each factor given is turned on or off (absent: unchanged).
+    SetMfaPreference {
+        sms: Option<portcullis_proto::directory::v1::MfaSetting>,
+        software_token: Option<portcullis_proto::directory::v1::MfaSetting>,
+        email: Option<portcullis_proto::directory::v1::MfaSetting>,
+    },
+    /// authn-flow verified a TOTP authenticator; `enable` also turns SOFTWARE_TOKEN_MFA
+    /// on (an MFA_SETUP challenge), preferred when nothing else is.
+    RecordSoftwareTokenVerified {
+        friendly_device_name: String,
+        enable: bool,
+    },
     /// Global sign-out (`origin_jti` None) or the revocation of one session, remembered
     /// until `expires_ms`.
     RevokeSessions {
@@ -392,6 +409,66 @@ impl Aggregate for User {
                     })],
                 })
             }
+            UserCommand::SetMfaPreference {
+                sms,
+                software_token,
+                email,
+            } => {
+                let state = self.existing()?;
+                let reach = super::mfa::Reachability {
+                    phone_number: state.attribute("phone_number").is_some(),
+                    email: state.attribute("email").is_some(),
+                    software_token_verified: state.software_token_verified,
+                };
+                let changed = super::mfa::preference(
+                    &state.mfa_enabled,
+                    &state.preferred_mfa,
+                    &reach,
+                    [
+                        (super::mfa::SMS_MFA, sms.as_ref()),
+                        (super::mfa::SOFTWARE_TOKEN_MFA, software_token.as_ref()),
+                        (super::mfa::EMAIL_OTP, email.as_ref()),
+                    ],
+                )?;
+                Ok(changed
+                    .map(Event::UserMfaPreferenceChanged)
+                    .into_iter()
+                    .collect())
+            }
+            UserCommand::RecordSoftwareTokenVerified {
+                friendly_device_name,
+                enable,
+            } => {
+                let state = self.existing()?;
+                let mut events = vec![Event::UserSoftwareTokenVerified(
+                    portcullis_proto::events::v1::UserSoftwareTokenVerified {
+                        friendly_device_name: friendly_device_name.clone(),
+                    },
+                )];
+                if *enable {
+                    let reach = super::mfa::Reachability {
+                        phone_number: true,
+                        email: true,
+                        software_token_verified: true,
+                    };
+                    let setting = portcullis_proto::directory::v1::MfaSetting {
+                        enabled: true,
+                        preferred: state.preferred_mfa.is_empty(),
+                    };
+                    let changed = super::mfa::preference(
+                        &state.mfa_enabled,
+                        &state.preferred_mfa,
+                        &reach,
+                        [
+                            (super::mfa::SMS_MFA, None),
+                            (super::mfa::SOFTWARE_TOKEN_MFA, Some(&setting)),
+                            (super::mfa::EMAIL_OTP, None),
+                        ],
+                    )?;
+                    events.extend(changed.map(Event::UserMfaPreferenceChanged));
+                }
+                Ok(events)
+            }
             UserCommand::SetSettings(options) => {
                 self.existing()?;
                 for option in options {
@@ -432,6 +509,9 @@ impl Aggregate for User {
                 signed_out_ms: 0,
                 revoked_sessions: Vec::new(),
                 devices: Vec::new(),
+                mfa_enabled: Vec::new(),
+                preferred_mfa: String::new(),
+                software_token_verified: false,
             });
             return;
         }
@@ -497,6 +577,11 @@ impl Aggregate for User {
             Event::UserAddedToGroup(e) => state.groups.push(e.group_name.clone()),
             Event::UserRemovedFromGroup(e) => state.groups.retain(|g| *g != e.group_name),
             Event::UserSettingsChanged(e) => state.mfa_options = e.mfa_options.clone(),
+            Event::UserMfaPreferenceChanged(e) => {
+                state.mfa_enabled.clone_from(&e.enabled);
+                state.preferred_mfa.clone_from(&e.preferred);
+            }
+            Event::UserSoftwareTokenVerified(_) => state.software_token_verified = true,
             _ => return,
         }
         state.modified_ms = at_ms;
@@ -898,6 +983,43 @@ mod tests {
         assert_eq!(state.username, "alice");
         assert_eq!(state.status, UserStatus::Unconfirmed);
         assert_eq!(state.attribute("email"), Some("a@example.com"));
+    }
+
+    #[test]
+    fn totp_is_enabled_only_after_a_verified_token_and_mfa_setup_prefers_it() {
+        use portcullis_proto::directory::v1::MfaSetting;
+        let mut events = given::<User>(&[])
+            .decide(&sign_up(pool(&[], &[]), "tom", vec![]), &CTX)
+            .unwrap();
+        let totp_on = UserCommand::SetMfaPreference {
+            sms: None,
+            software_token: Some(MfaSetting {
+                enabled: true,
+                preferred: true,
+            }),
+            email: None,
+        };
+        let err = given::<User>(&events).decide(&totp_on, &CTX).unwrap_err();
+        assert_eq!(
+            err.message,
+            "User does not have delivery config set to turn on SOFTWARE_TOKEN_MFA"
+        );
+        let setup = UserCommand::RecordSoftwareTokenVerified {
+            friendly_device_name: "phone".into(),
+            enable: true,
+        };
+        events.extend(given::<User>(&events).decide(&setup, &CTX).unwrap());
+        let state = given::<User>(&events).state.unwrap();
+        assert!(state.software_token_verified);
+        assert_eq!(state.mfa_enabled, ["SOFTWARE_TOKEN_MFA"]);
+        assert_eq!(state.preferred_mfa, "SOFTWARE_TOKEN_MFA");
+        assert!(
+            given::<User>(&events)
+                .decide(&totp_on, &CTX)
+                .unwrap()
+                .is_empty(),
+            "no change, no event"
+        );
     }
 
     #[test]

@@ -55,6 +55,12 @@ struct Row {
     signed_out_ms: i64,
     #[serde(default)]
     revoked_sessions: Vec<(String, i64)>,
+    #[serde(default)]
+    mfa_enabled: Vec<String>,
+    #[serde(default)]
+    preferred_mfa: String,
+    #[serde(default)]
+    software_token_verified: bool,
 }
 
 impl From<&UserState> for Row {
@@ -86,6 +92,9 @@ impl From<&UserState> for Row {
                 .collect(),
             signed_out_ms: s.signed_out_ms,
             revoked_sessions: s.revoked_sessions.clone(),
+            mfa_enabled: s.mfa_enabled.clone(),
+            preferred_mfa: s.preferred_mfa.clone(),
+            software_token_verified: s.software_token_verified,
         }
     }
 }
@@ -124,6 +133,9 @@ impl From<Row> for UserState {
             revoked_sessions: r.revoked_sessions,
             // Devices are read from the user's stream, not from the read model.
             devices: Vec::new(),
+            mfa_enabled: r.mfa_enabled,
+            preferred_mfa: r.preferred_mfa,
+            software_token_verified: r.software_token_verified,
         }
     }
 }

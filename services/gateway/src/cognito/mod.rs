@@ -9,6 +9,7 @@ mod client_ops;
 mod device_ops;
 mod group_ops;
 pub mod import_ops;
+mod mfa_ops;
 mod ops;
 mod passkey_ops;
 mod pool_ops;

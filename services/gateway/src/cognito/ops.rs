@@ -16,7 +16,9 @@ use super::import_ops::{self, JobAction};
 use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
-use super::{client_ops, device_ops, group_ops, passkey_ops, pool_ops, session_ops, user_ops};
+use super::{
+    client_ops, device_ops, group_ops, mfa_ops, passkey_ops, pool_ops, session_ops, user_ops,
+};
 use crate::AppState;
 
 /// Every implemented operation and its handler; the model's other operations answer
@@ -131,6 +133,15 @@ operations! { state, call;
     "AdminListDevices" => device_ops::admin_list_devices(state, call),
     "AdminUpdateDeviceStatus" => device_ops::admin_update_device_status(state, call),
     "AdminForgetDevice" => device_ops::admin_forget_device(state, call),
+    // MFA
+    "SetUserPoolMfaConfig" => mfa_ops::set_user_pool_mfa_config(state, call),
+    "GetUserPoolMfaConfig" => mfa_ops::get_user_pool_mfa_config(state, call),
+    "AssociateSoftwareToken" => mfa_ops::associate_software_token(state, call),
+    "VerifySoftwareToken" => mfa_ops::verify_software_token(state, call),
+    "SetUserMFAPreference" => mfa_ops::set_user_mfa_preference(state, call, false),
+    "AdminSetUserMFAPreference" => mfa_ops::set_user_mfa_preference(state, call, true),
+    "GetUserAuthFactors" => mfa_ops::get_user_auth_factors(state, call, false),
+    "AdminGetUserAuthFactors" => mfa_ops::get_user_auth_factors(state, call, true),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {
@@ -286,6 +297,7 @@ async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError>
         .get_user(request)
         .await?
         .into_inner();
+    let (mfa_list, preferred_mfa) = mfa_ops::mfa_settings_out(&user);
     Ok(shapes::compact(json!({
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
@@ -294,6 +306,8 @@ async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError>
         "Enabled": user.enabled,
         "UserStatus": user.status,
         "MFAOptions": super::user_ops::mfa_options_out(&user.mfa_options),
+        "PreferredMfaSetting": preferred_mfa,
+        "UserMFASettingList": mfa_list,
     })))
 }
 
@@ -473,10 +487,13 @@ async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
     // A client sees the attributes it may read (all of them by default); `sub` always.
     user.attributes
         .retain(|a| readable.is_empty() || readable.contains(&a.name));
+    let (mfa_list, preferred_mfa) = mfa_ops::mfa_settings_out(&user);
     Ok(shapes::compact(json!({
         "Username": user.username,
         "UserAttributes": shapes::attributes_out(&user.sub, &user.attributes),
         "MFAOptions": super::user_ops::mfa_options_out(&user.mfa_options),
+        "PreferredMfaSetting": preferred_mfa,
+        "UserMFASettingList": mfa_list,
     })))
 }
 

@@ -29,7 +29,7 @@ fn opt(value: &str) -> Value {
 }
 
 /// Drops `null` members at every depth, the way Cognito leaves absent members out.
-fn deep_compact(value: Value) -> Value {
+pub(super) fn deep_compact(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -184,6 +184,25 @@ pub struct SmsConfigurationType {
     pub external_id: Option<String>,
     pub sns_region: Option<String>,
     pub eums_sms: Option<EumsSmsConfigurationType>,
+}
+
+impl SmsConfigurationType {
+    pub fn into_proto(self) -> SmsConfiguration {
+        SmsConfiguration {
+            sns_caller_arn: self.sns_caller_arn.unwrap_or_default(),
+            external_id: self.external_id.unwrap_or_default(),
+            sns_region: self.sns_region.unwrap_or_default(),
+            eums_sms: self.eums_sms.map(|e| EumsSmsConfiguration {
+                caller_arn: e.caller_arn.unwrap_or_default(),
+                external_id: e.external_id.unwrap_or_default(),
+                origination_identity: e.origination_identity.unwrap_or_default(),
+                configuration_set_name: e.configuration_set_name.unwrap_or_default(),
+                in_entity_id: e.in_entity_id.unwrap_or_default(),
+                in_template_id: e.in_template_id.unwrap_or_default(),
+                region: e.region.unwrap_or_default(),
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -435,20 +454,7 @@ impl PoolMembers {
                 from: e.from.unwrap_or_default(),
                 configuration_set: e.configuration_set.unwrap_or_default(),
             }),
-            sms_configuration: self.sms_configuration.map(|s| SmsConfiguration {
-                sns_caller_arn: s.sns_caller_arn.unwrap_or_default(),
-                external_id: s.external_id.unwrap_or_default(),
-                sns_region: s.sns_region.unwrap_or_default(),
-                eums_sms: s.eums_sms.map(|e| EumsSmsConfiguration {
-                    caller_arn: e.caller_arn.unwrap_or_default(),
-                    external_id: e.external_id.unwrap_or_default(),
-                    origination_identity: e.origination_identity.unwrap_or_default(),
-                    configuration_set_name: e.configuration_set_name.unwrap_or_default(),
-                    in_entity_id: e.in_entity_id.unwrap_or_default(),
-                    in_template_id: e.in_template_id.unwrap_or_default(),
-                    region: e.region.unwrap_or_default(),
-                }),
-            }),
+            sms_configuration: self.sms_configuration.map(SmsConfigurationType::into_proto),
             user_pool_tags: tags_in(self.user_pool_tags.unwrap_or_default()),
             allow_admin_create_user_only: admin.allow_admin_create_user_only.unwrap_or(false),
             unused_account_validity_days: admin.unused_account_validity_days.unwrap_or(7),
@@ -676,7 +682,7 @@ fn email_configuration_out(e: &EmailConfiguration) -> Value {
     })
 }
 
-fn sms_configuration_out(s: &SmsConfiguration) -> Value {
+pub(super) fn sms_configuration_out(s: &SmsConfiguration) -> Value {
     json!({
         "SnsCallerArn": opt(&s.sns_caller_arn),
         "ExternalId": opt(&s.external_id),

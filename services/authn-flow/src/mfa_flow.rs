@@ -1,0 +1,280 @@
+//! The MFA step of a sign-in: after the first factor (`signed_in`), `mfa_step` decides
+//! (see [`crate::mfa::decide`]) whether the user answers SMS_MFA, EMAIL_OTP,
+//! SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE or MFA_SETUP; `answer_mfa` checks the answer and
+//! `finish_mfa` completes the sign-in.
+//!
+//! Every code check runs under the user's lockout (`guarded`). A wrong code answers
+//! CodeMismatchException and leaves the session usable for [`MAX_WRONG_ANSWERS`] - 1
+//! more tries within its validity; a right answer spends it. SMS and email codes are
+//! single-use and expire after three minutes; a TOTP code is accepted once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::UserPoolSettings;
+
+use crate::challenges::{Session, invalid_session};
+use crate::codes::CodeError;
+use crate::devices::DeviceStep;
+use crate::flows::{ClientInfo, Flows, code_error};
+use crate::mfa::{self, Factor, PoolMfa, Step, UserMfa};
+use crate::sender::Medium;
+
+/// SMS and email MFA codes are valid for three minutes, as in Cognito.
+pub const CODE_VALIDITY: Duration = Duration::from_secs(180);
+/// Wrong answers a session takes before it is spent.
+pub const MAX_WRONG_ANSWERS: u32 = 3;
+const DEFAULT_SMS_MESSAGE: &str = "Your authentication code is {####}. ";
+const DEFAULT_EMAIL_SUBJECT: &str = "Your sign-in code";
+
+pub(crate) fn code_mismatch() -> ApiError {
+    ApiError::new(
+        ErrorCode::CodeMismatchException,
+        "Invalid code or auth state for the user.",
+    )
+}
+
+fn mfa_code_key(pool_id: &str, sub: &str) -> String {
+    format!("mfa/{pool_id}/{sub}")
+}
+
+impl Flows {
+    /// The MFA challenge this sign-in must answer, if any. Its session carries `device`,
+    /// for the steps after MFA.
+    pub(crate) async fn mfa_step(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        device: &DeviceStep,
+    ) -> Result<Option<pb::InitiateAuthResponse>, ApiError> {
+        let carried = serde_json::to_string(device).map_err(|_| ApiError::internal())?;
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let step = mfa::decide(&PoolMfa::of(&pool), &UserMfa::of(user));
+        let parameters = |extra: Vec<(&str, String)>| {
+            let mut p = HashMap::from([("USER_ID_FOR_SRP".to_owned(), user.username.clone())]);
+            p.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            p
+        };
+        Ok(Some(match step {
+            Step::None => return Ok(None),
+            Step::Challenge(factor) => {
+                self.factor_challenge(client, user, &pool, factor, carried)
+                    .await?
+            }
+            Step::Select(factors) => {
+                let params = parameters(vec![("MFAS_CAN_CHOOSE", mfa::factor_list(&factors))]);
+                let names: Vec<&str> = factors.iter().map(|f| f.name()).collect();
+                let token = self
+                    .open_step_session(client, user, mfa::SELECT_MFA_TYPE, names.join(","), carried)
+                    .await?;
+                challenge_response(mfa::SELECT_MFA_TYPE, token, params)
+            }
+            Step::Setup(factors) => {
+                let params = parameters(vec![("MFAS_CAN_SETUP", mfa::factor_list(&factors))]);
+                let token = self
+                    .open_step_session(client, user, mfa::MFA_SETUP, String::new(), carried)
+                    .await?;
+                challenge_response(mfa::MFA_SETUP, token, params)
+            }
+        }))
+    }
+
+    /// Opens the challenge of one factor, sending its code for SMS and email.
+    async fn factor_challenge(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        pool: &UserPoolSettings,
+        factor: Factor,
+        carried: String,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let mut params = HashMap::from([("USER_ID_FOR_SRP".to_owned(), user.username.clone())]);
+        let target = |name: &'static str, medium: Medium| {
+            user.attributes
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| (medium, name, a.value.clone()))
+                .ok_or_else(|| ApiError::invalid_parameter(format!("User has no {name}.")))
+        };
+        let template = match factor {
+            Factor::SoftwareToken => None,
+            Factor::Sms => Some((
+                target("phone_number", Medium::Sms)?,
+                (
+                    non_empty(&pool.sms_authentication_message, DEFAULT_SMS_MESSAGE),
+                    None,
+                ),
+            )),
+            Factor::Email => {
+                let email = pool.email_mfa_configuration.clone().unwrap_or_default();
+                Some((
+                    target("email", Medium::Email)?,
+                    (
+                        non_empty(&email.message, crate::flows::DEFAULT_CODE_MESSAGE),
+                        Some(non_empty(&email.subject, DEFAULT_EMAIL_SUBJECT)),
+                    ),
+                ))
+            }
+        };
+        if let Some((target, template)) = template {
+            let key = mfa_code_key(&user.pool_id, &user.sub);
+            let details = self
+                .send_code_with(
+                    user,
+                    target,
+                    "Authentication",
+                    &key,
+                    CODE_VALIDITY,
+                    template,
+                )
+                .await?;
+            params.insert(
+                "CODE_DELIVERY_DELIVERY_MEDIUM".into(),
+                details.delivery_medium,
+            );
+            params.insert("CODE_DELIVERY_DESTINATION".into(), details.destination);
+        }
+        let token = self
+            .open_step_session(client, user, factor.name(), String::new(), carried)
+            .await?;
+        Ok(challenge_response(factor.name(), token, params))
+    }
+
+    /// RespondToAuthChallenge for SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA,
+    /// SELECT_MFA_TYPE and MFA_SETUP.
+    pub(crate) async fn answer_mfa(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let responses = &req.challenge_responses;
+        let required = |name: &str| {
+            responses.get(name).map(String::as_str).ok_or_else(|| {
+                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
+            })
+        };
+        let username = required("USERNAME")?;
+        let session = self
+            .take_any_session(&req.session)
+            .await?
+            .ok_or_else(invalid_session)?;
+        if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
+            return Err(invalid_session());
+        }
+        let user = self
+            .user_by_name(&session.pool_id, username)
+            .await?
+            .filter(|u| u.sub == session.sub)
+            .ok_or_else(invalid_session)?;
+        client.check_secret_hash(
+            &[username, &user.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+        match req.challenge_name.as_str() {
+            mfa::SELECT_MFA_TYPE => {
+                let answer = required("ANSWER")?;
+                let offered = session.step.split(',').any(|f| f == answer);
+                let Some(factor) = Factor::parse(answer).filter(|_| offered) else {
+                    return Err(ApiError::invalid_parameter(format!(
+                        "Invalid value for ANSWER: {answer}"
+                    )));
+                };
+                let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+                self.factor_challenge(client, &user, &pool, factor, session.data)
+                    .await
+            }
+            mfa::MFA_SETUP => {
+                if session.step != "verified" {
+                    return Err(invalid_session());
+                }
+                self.finish_mfa(client, &user, &session.data).await
+            }
+            name => {
+                let factor = Factor::parse(name).ok_or_else(invalid_session)?;
+                let member = match factor {
+                    Factor::Sms => "SMS_MFA_CODE",
+                    Factor::Email => "EMAIL_OTP_CODE",
+                    Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA_CODE",
+                };
+                let code = required(member)?;
+                if self.check_factor(&user, factor, code).await? {
+                    return self.finish_mfa(client, &user, &session.data).await;
+                }
+                self.retry_session(&req.session, session, MAX_WRONG_ANSWERS)
+                    .await?;
+                Err(code_mismatch())
+            }
+        }
+    }
+
+    /// Whether `code` is the user's current code for `factor`, under the lockout.
+    async fn check_factor(
+        &self,
+        user: &dir::User,
+        factor: Factor,
+        code: &str,
+    ) -> Result<bool, ApiError> {
+        let check = async {
+            match factor {
+                Factor::SoftwareToken => self.redeem_totp(&user.pool_id, &user.sub, code).await,
+                Factor::Sms | Factor::Email => {
+                    let key = mfa_code_key(&user.pool_id, &user.sub);
+                    match self.codes.redeem(&key, code, CODE_VALIDITY).await {
+                        Ok(_) => Ok(true),
+                        Err(CodeError::Mismatch) => Ok(false),
+                        Err(CodeError::Expired | CodeError::TooManyAttempts) => {
+                            Err(invalid_session())
+                        }
+                        Err(other) => Err(code_error(other)),
+                    }
+                }
+            }
+        };
+        self.guarded(&user.pool_id, &user.sub, check).await
+    }
+
+    /// The sign-in after a correct MFA answer: the device step the session carried
+    /// (a known device proves itself, a new one is issued), then tokens.
+    pub(crate) async fn finish_mfa(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        carried: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let device: DeviceStep = serde_json::from_str(carried).map_err(|_| invalid_session())?;
+        self.after_device_step(client, user, device).await
+    }
+
+    /// A session of an MFA_SETUP challenge, for AssociateSoftwareToken and
+    /// VerifySoftwareToken.
+    pub(crate) async fn setup_session(&self, token: &str) -> Result<Session, ApiError> {
+        self.take_any_session(token)
+            .await?
+            .filter(|s| s.challenge == mfa::MFA_SETUP)
+            .ok_or_else(invalid_session)
+    }
+}
+
+fn non_empty(value: &str, default: &str) -> String {
+    if value.is_empty() {
+        default.to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+fn challenge_response(
+    name: &str,
+    session: String,
+    parameters: HashMap<String, String>,
+) -> pb::InitiateAuthResponse {
+    pb::InitiateAuthResponse {
+        challenge_name: name.to_owned(),
+        session,
+        challenge_parameters: parameters,
+        ..Default::default()
+    }
+}
