@@ -126,15 +126,12 @@ impl Flows {
         let mut random = [0u8; 96];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
         let token = STANDARD.encode(random);
-        let minutes = match client.settings.auth_session_validity {
-            0 => 3,
-            m => m,
-        };
+        let validity = client.session_validity();
         let session = Session {
-            expires_ms: self.clock.now_ms() + i64::from(minutes) * 60_000,
+            expires_ms: self.clock.now_ms()
+                + i64::try_from(validity.as_millis()).unwrap_or(i64::MAX),
             ..session.clone()
         };
-        let validity = Duration::from_secs(u64::from(minutes) * 60);
         self.store_session(&token, &session, validity).await?;
         Ok(token)
     }

@@ -293,11 +293,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| {
-            responses.get(name).map(String::as_str).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
-            })
-        };
+        let required = |name: &str| crate::flows::required_param(responses, name);
         let username = required("USERNAME")?;
         let device_key = required("DEVICE_KEY")?;
         let srp_a = required("SRP_A")?;
@@ -347,19 +343,8 @@ impl Flows {
             big_b: srp::to_hex(&big_b),
             session: sha256_hex(token.as_bytes()),
         };
-        let minutes = match client.settings.auth_session_validity {
-            0 => 3,
-            m => m,
-        };
-        let value = Bytes::from(serde_json::to_vec(&state).map_err(|_| ApiError::internal())?);
-        self.sessions
-            .put(
-                &state_key(&secret_block),
-                value,
-                Duration::from_secs(u64::from(minutes) * 60),
-            )
-            .await
-            .map_err(store_error)?;
+        self.put_srp_state(client, &state_key(&secret_block), &state)
+            .await?;
         let parameters = HashMap::from([
             ("SALT".to_owned(), salt),
             ("SRP_B".to_owned(), state.big_b),
@@ -383,11 +368,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| {
-            responses.get(name).map(String::as_str).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
-            })
-        };
+        let required = |name: &str| crate::flows::required_param(responses, name);
         let username = required("USERNAME")?;
         let device_key = required("DEVICE_KEY")?;
         let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
@@ -395,13 +376,7 @@ impl Flows {
         let timestamp = required("TIMESTAMP")?;
         let block = STANDARD.decode(block).map_err(|_| invalid_session())?;
         // The block is spent by this answer, right or wrong.
-        let raw = self
-            .sessions
-            .take(&state_key(&block))
-            .await
-            .map_err(store_error)?
-            .ok_or_else(invalid_session)?;
-        let state: SrpState = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        let state: SrpState = self.take_srp_state(&state_key(&block)).await?;
         let session_matches =
             req.session.is_empty() || sha256_hex(req.session.as_bytes()) == state.session;
         if state.client_id != client.client.client_id

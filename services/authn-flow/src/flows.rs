@@ -229,6 +229,17 @@ pub(crate) fn signup_code_key(pool_id: &str, sub: &str) -> String {
     format!("signup/{pool_id}/{sub}")
 }
 
+/// A challenge answer's member `name`, which must be there.
+pub(crate) fn required_param<'a>(
+    responses: &'a std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, ApiError> {
+    responses
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| ApiError::invalid_parameter(format!("Missing required parameter {name}")))
+}
+
 pub(crate) fn incorrect_credentials() -> ApiError {
     ApiError::not_authorized("Incorrect username or password.")
 }
@@ -285,6 +296,15 @@ impl ClientInfo {
             id_seconds: validity_seconds(v.id_token, &v.id_token_unit),
             refresh_seconds: validity_seconds(v.refresh_token, &v.refresh_token_unit),
         }
+    }
+
+    /// How long a challenge's session lives: `AuthSessionValidity` minutes (3 by default).
+    pub(crate) fn session_validity(&self) -> std::time::Duration {
+        let minutes = match self.settings.auth_session_validity {
+            0 => 3,
+            m => m,
+        };
+        std::time::Duration::from_secs(u64::from(minutes) * 60)
     }
 
     pub(crate) fn hides_user_existence(&self) -> bool {

@@ -151,11 +151,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| {
-            responses.get(name).map(String::as_str).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
-            })
-        };
+        let required = |name: &str| crate::flows::required_param(responses, name);
         let username = required("USERNAME")?;
         let session = self
             .take_any_session(&req.session)

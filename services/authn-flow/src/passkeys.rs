@@ -408,11 +408,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| {
-            responses.get(name).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
-            })
-        };
+        let required = |name: &str| crate::flows::required_param(responses, name);
         let username = required("USERNAME")?;
         let credential: serde_json::Value = serde_json::from_str(required("CREDENTIAL")?)
             .map_err(|_| ApiError::invalid_parameter("CREDENTIAL is not a JSON object"))?;

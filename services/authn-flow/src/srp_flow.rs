@@ -8,7 +8,6 @@
 //! echoed must be the one issued with the block.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -16,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::challenges::{invalid_session, store_error};
@@ -68,6 +68,35 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 impl Flows {
+    /// Keeps an SRP ceremony's server state under `key` (from its secret block) for the
+    /// client's session validity.
+    pub(crate) async fn put_srp_state<T: Serialize>(
+        &self,
+        client: &ClientInfo,
+        key: &str,
+        state: &T,
+    ) -> Result<(), ApiError> {
+        let value = Bytes::from(serde_json::to_vec(state).map_err(|_| ApiError::internal())?);
+        self.sessions
+            .put(key, value, client.session_validity())
+            .await
+            .map_err(store_error)
+    }
+
+    /// Takes (spends) the SRP state under `key`.
+    pub(crate) async fn take_srp_state<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<T, ApiError> {
+        let raw = self
+            .sessions
+            .take(key)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        serde_json::from_slice(&raw).map_err(|_| invalid_session())
+    }
+
     /// The key decoy salts and verifiers derive from, created on first use.
     async fn decoy_key(&self) -> Result<Bytes, ApiError> {
         if let Some(entry) = self.credentials.get(DECOY_KEY).await.map_err(kv_error)? {
@@ -190,19 +219,8 @@ impl Flows {
             big_b: srp::to_hex(&big_b),
             session: sha256_hex(session.as_bytes()),
         };
-        let minutes = match client.settings.auth_session_validity {
-            0 => 3,
-            m => m,
-        };
-        let value = Bytes::from(serde_json::to_vec(&state).map_err(|_| ApiError::internal())?);
-        self.sessions
-            .put(
-                &state_key(&secret_block),
-                value,
-                Duration::from_secs(u64::from(minutes) * 60),
-            )
-            .await
-            .map_err(store_error)?;
+        self.put_srp_state(client, &state_key(&secret_block), &state)
+            .await?;
         let parameters = HashMap::from([
             ("SALT".to_owned(), salt),
             ("SRP_B".to_owned(), state.big_b),
@@ -224,24 +242,14 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| {
-            responses.get(name).map(String::as_str).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("Missing required parameter {name}"))
-            })
-        };
+        let required = |name: &str| crate::flows::required_param(responses, name);
         let username = required("USERNAME")?;
         let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
         let signature = required("PASSWORD_CLAIM_SIGNATURE")?;
         let timestamp = required("TIMESTAMP")?;
         let block = STANDARD.decode(block).map_err(|_| invalid_session())?;
         // The block is spent by this answer, right or wrong.
-        let raw = self
-            .sessions
-            .take(&state_key(&block))
-            .await
-            .map_err(store_error)?
-            .ok_or_else(invalid_session)?;
-        let state: State = serde_json::from_slice(&raw).map_err(|_| invalid_session())?;
+        let state: State = self.take_srp_state(&state_key(&block)).await?;
         let session_matches =
             req.session.is_empty() || sha256_hex(req.session.as_bytes()) == state.session;
         if state.client_id != client.client.client_id || !session_matches {
