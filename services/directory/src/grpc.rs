@@ -158,6 +158,24 @@ impl DirectoryService {
         let state = self.app.user_by_name(&user.pool_id, &user.username).await?;
         Ok((user.pool_id, state.sub))
     }
+
+    /// Runs `command` on the device of the user `user` names and answers with the
+    /// device as it is after it.
+    async fn device_reply(
+        &self,
+        caller: Option<pb::Caller>,
+        user: Option<pb::UserRef>,
+        command: DeviceCommand,
+    ) -> Result<Response<pb::Device>, Status> {
+        let meta = meta(caller);
+        let (pool_id, sub) = self.user_ref(user).await?;
+        let device = self
+            .app
+            .device_command(&pool_id, &sub, command, &meta)
+            .await?
+            .ok_or_else(device_not_found)?;
+        Ok(Response::new(device_message(device)))
+    }
 }
 
 /// The region a pool id starts with.
@@ -442,8 +460,6 @@ impl DirectoryRpc for DirectoryService {
         req: Request<pb::ConfirmDeviceRequest>,
     ) -> Result<Response<pb::Device>, Status> {
         let req = req.into_inner();
-        let meta = meta(req.caller);
-        let (pool_id, sub) = self.user_ref(req.user).await?;
         let command = DeviceCommand::Confirm {
             device_key: req.device_key,
             device_group_key: req.device_group_key,
@@ -452,12 +468,7 @@ impl DirectoryRpc for DirectoryService {
             salt: req.salt,
             remembered_status: req.remembered_status,
         };
-        let device = self
-            .app
-            .device_command(&pool_id, &sub, command, &meta)
-            .await?
-            .ok_or_else(device_not_found)?;
-        Ok(Response::new(device_message(device)))
+        self.device_reply(req.caller, req.user, command).await
     }
 
     async fn get_device(
@@ -492,18 +503,11 @@ impl DirectoryRpc for DirectoryService {
         req: Request<pb::UpdateDeviceStatusRequest>,
     ) -> Result<Response<pb::Device>, Status> {
         let req = req.into_inner();
-        let meta = meta(req.caller);
-        let (pool_id, sub) = self.user_ref(req.user).await?;
         let command = DeviceCommand::UpdateStatus {
             device_key: req.device_key,
             remembered_status: req.remembered_status,
         };
-        let device = self
-            .app
-            .device_command(&pool_id, &sub, command, &meta)
-            .await?
-            .ok_or_else(device_not_found)?;
-        Ok(Response::new(device_message(device)))
+        self.device_reply(req.caller, req.user, command).await
     }
 
     async fn forget_device(
@@ -527,17 +531,10 @@ impl DirectoryRpc for DirectoryService {
         req: Request<pb::DeviceRequest>,
     ) -> Result<Response<pb::Device>, Status> {
         let req = req.into_inner();
-        let meta = meta(req.caller);
-        let (pool_id, sub) = self.user_ref(req.user).await?;
         let command = DeviceCommand::RecordSignIn {
             device_key: req.device_key,
         };
-        let device = self
-            .app
-            .device_command(&pool_id, &sub, command, &meta)
-            .await?
-            .ok_or_else(device_not_found)?;
-        Ok(Response::new(device_message(device)))
+        self.device_reply(req.caller, req.user, command).await
     }
 
     async fn set_user_mfa_preference(
