@@ -282,10 +282,11 @@ impl Flows {
             | crate::mfa::EMAIL_OTP
             | crate::mfa::SOFTWARE_TOKEN_MFA
             | crate::mfa::SELECT_MFA_TYPE
-            | crate::mfa::MFA_SETUP => {
+            | crate::mfa::MFA_SETUP
+            | crate::mfa_flow::SMS_OTP => {
                 return self.answer_mfa(&client, &req).await;
             }
-            "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" | "SMS_OTP" => {
+            "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name

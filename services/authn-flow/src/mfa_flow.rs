@@ -41,7 +41,26 @@ fn mfa_code_key(pool_id: &str, sub: &str) -> String {
     format!("mfa/{pool_id}/{sub}")
 }
 
+/// The `USER_AUTH` first factor of a code by SMS.
+pub const SMS_OTP: &str = "SMS_OTP";
+/// The step of a code challenge that is a first factor, not MFA.
+const FIRST_FACTOR: &str = "first-factor";
+
 impl Flows {
+    /// A one-time code as the first factor of `USER_AUTH`: sent, and its challenge
+    /// opened. The session keeps the client's `DEVICE_KEY` for the steps after it.
+    pub(crate) async fn otp_first_factor(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        factor: Factor,
+        device_key: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        self.factor_challenge(client, user, &pool, factor, device_key.to_owned(), true)
+            .await
+    }
+
     /// The MFA challenge this sign-in must answer, if any. Its session carries `device`,
     /// for the steps after MFA.
     pub(crate) async fn mfa_step(
@@ -61,7 +80,7 @@ impl Flows {
         Ok(Some(match step {
             Step::None => return Ok(None),
             Step::Challenge(factor) => {
-                self.factor_challenge(client, user, &pool, factor, carried)
+                self.factor_challenge(client, user, &pool, factor, carried, false)
                     .await?
             }
             Step::Select(factors) => {
@@ -90,7 +109,15 @@ impl Flows {
         pool: &UserPoolSettings,
         factor: Factor,
         carried: String,
+        first_factor: bool,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        // As a USER_AUTH first factor the challenge is named after the one-time code
+        // (SMS_OTP, EMAIL_OTP), and a right answer goes on to the steps after it.
+        let (name, step) = match (first_factor, factor) {
+            (true, Factor::Sms) => (SMS_OTP, FIRST_FACTOR),
+            (true, _) => (factor.name(), FIRST_FACTOR),
+            (false, _) => (factor.name(), ""),
+        };
         let mut params = HashMap::from([("USER_ID_FOR_SRP".to_owned(), user.username.clone())]);
         let target = |name: &'static str, medium: Medium| {
             user.attributes
@@ -138,9 +165,9 @@ impl Flows {
             params.insert("CODE_DELIVERY_DESTINATION".into(), details.destination);
         }
         let token = self
-            .open_step_session(client, user, factor.name(), String::new(), carried)
+            .open_step_session(client, user, name, step.to_owned(), carried)
             .await?;
-        Ok(challenge_response(factor.name(), token, params))
+        Ok(challenge_response(name, token, params))
     }
 
     /// RespondToAuthChallenge for SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA,
@@ -179,7 +206,7 @@ impl Flows {
                     )));
                 };
                 let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
-                self.factor_challenge(client, &user, &pool, factor, session.data)
+                self.factor_challenge(client, &user, &pool, factor, session.data, false)
                     .await
             }
             mfa::MFA_SETUP => {
@@ -189,14 +216,24 @@ impl Flows {
                 self.finish_mfa(client, &user, &session.data).await
             }
             name => {
-                let factor = Factor::parse(name).ok_or_else(invalid_session)?;
-                let member = match factor {
-                    Factor::Sms => "SMS_MFA_CODE",
-                    Factor::Email => "EMAIL_OTP_CODE",
-                    Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA_CODE",
+                let (factor, member) = match name {
+                    SMS_OTP => (Factor::Sms, "SMS_OTP_CODE"),
+                    _ => {
+                        let factor = Factor::parse(name).ok_or_else(invalid_session)?;
+                        let member = match factor {
+                            Factor::Sms => "SMS_MFA_CODE",
+                            Factor::Email => "EMAIL_OTP_CODE",
+                            Factor::SoftwareToken => "SOFTWARE_TOKEN_MFA_CODE",
+                        };
+                        (factor, member)
+                    }
                 };
                 let code = required(member)?;
                 if self.check_factor(&user, factor, code).await? {
+                    if session.step == FIRST_FACTOR {
+                        let device_key = Some(session.data.as_str()).filter(|d| !d.is_empty());
+                        return self.signed_in(client, &user, device_key).await;
+                    }
                     return self.finish_mfa(client, &user, &session.data).await;
                 }
                 self.retry_session(&req.session, session, MAX_WRONG_ANSWERS)

@@ -2,7 +2,8 @@
 //! first factor it wants (`PREFERRED_CHALLENGE`) or is answered with `SELECT_CHALLENGE`
 //! and the `AvailableChallenges` to pick from. The factors a user may use are those the
 //! pool's sign-in policy allows and the user has: `PASSWORD` and `PASSWORD_SRP` for a
-//! user with a password, `WEB_AUTHN` for one with a passkey. The chosen factor then runs as its own flow does
+//! user with a password, `WEB_AUTHN` for one with a passkey, `EMAIL_OTP` / `SMS_OTP`
+//! for one with a verified email address / phone number. The chosen factor then runs as its own flow does
 //! (`USER_PASSWORD_AUTH`, `USER_SRP_AUTH`), under the client's `ALLOW_USER_AUTH`.
 
 use portcullis_errors::{ApiError, ErrorCode};
@@ -11,6 +12,7 @@ use portcullis_proto::directory::v1 as dir;
 
 use crate::challenges::{Session, invalid_session};
 use crate::flows::{ClientInfo, Flows, credential_key, kv_error};
+use crate::mfa::Factor;
 use crate::passkeys::{WEB_AUTHN, relying_party};
 
 pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
@@ -28,16 +30,31 @@ fn flow_not_enabled() -> ApiError {
     ApiError::invalid_parameter("USER_AUTH flow not enabled for this client")
 }
 
-/// The first factors `user` may choose from, in the order Cognito lists them, given the
-/// pool's allowed first factors. One-time codes are not offered yet.
-pub(crate) fn available(allowed: &[String], has_password: bool, has_passkeys: bool) -> Vec<String> {
+/// What a user has for the first factors of `USER_AUTH`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Factors {
+    pub password: bool,
+    pub passkeys: bool,
+    pub verified_email: bool,
+    pub verified_phone: bool,
+}
+
+/// The first factors a user may choose from, given the pool's allowed first factors.
+/// One-time codes are not offered while the pool requires MFA.
+pub(crate) fn available(allowed: &[String], has: Factors, mfa_required: bool) -> Vec<String> {
     let allows = |factor: &str| allowed.iter().any(|f| f == factor);
     let mut out = Vec::new();
-    if has_password && allows("PASSWORD") {
+    if has.password && allows("PASSWORD") {
         out.extend(["PASSWORD".to_owned(), "PASSWORD_SRP".to_owned()]);
     }
-    if has_passkeys && allows(WEB_AUTHN) {
+    if has.passkeys && allows(WEB_AUTHN) {
         out.push(WEB_AUTHN.to_owned());
+    }
+    if !mfa_required && has.verified_email && allows("EMAIL_OTP") {
+        out.push("EMAIL_OTP".to_owned());
+    }
+    if !mfa_required && has.verified_phone && allows("SMS_OTP") {
+        out.push("SMS_OTP".to_owned());
     }
     out
 }
@@ -99,6 +116,13 @@ impl Flows {
             (Some(user), Ok(rp)) => self.has_passkeys(user, &rp.id).await?,
             _ => false,
         };
+        let verified = |name: &str| {
+            user.is_some_and(|u| {
+                u.attributes
+                    .iter()
+                    .any(|a| a.name == name && a.value == "true")
+            })
+        };
         let has_password = match user {
             None if client.hides_user_existence() => true,
             None => {
@@ -117,7 +141,13 @@ impl Flows {
                     || user.status == "RESET_REQUIRED"
             }
         };
-        Ok(available(&allowed, has_password, has_passkeys))
+        let has = Factors {
+            password: has_password,
+            passkeys: has_passkeys,
+            verified_email: verified("email_verified"),
+            verified_phone: verified("phone_number_verified"),
+        };
+        Ok(available(&allowed, has, pool.mfa_configuration == "ON"))
     }
 
     async fn select_challenge(
@@ -171,6 +201,19 @@ impl Flows {
                     .await
             }
             ("PASSWORD_SRP", _) => self.srp_start(client, req).await,
+            ("EMAIL_OTP" | "SMS_OTP", Some(user)) => {
+                let factor = if choice == "EMAIL_OTP" {
+                    Factor::Email
+                } else {
+                    Factor::Sms
+                };
+                let device_key = req
+                    .auth_parameters
+                    .get("DEVICE_KEY")
+                    .map_or("", String::as_str);
+                self.otp_first_factor(client, user, factor, device_key)
+                    .await
+            }
             (other, _) => Err(ApiError::invalid_parameter(format!(
                 "Unsupported challenge: {other}"
             ))),
@@ -232,24 +275,42 @@ impl Flows {
 
 #[cfg(test)]
 mod tests {
-    use super::available;
+    use super::{Factors, available};
 
     #[test]
     fn users_choose_among_the_factors_the_pool_allows_and_they_have() {
         let allowed = |f: &[&str]| f.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let all = allowed(&["PASSWORD", "WEB_AUTHN", "EMAIL_OTP", "SMS_OTP"]);
+        let everything = Factors {
+            password: true,
+            passkeys: true,
+            verified_email: true,
+            verified_phone: true,
+        };
         assert_eq!(
-            available(&allowed(&["PASSWORD", "EMAIL_OTP"]), true, false),
-            ["PASSWORD", "PASSWORD_SRP"]
+            available(&all, everything, false),
+            [
+                "PASSWORD",
+                "PASSWORD_SRP",
+                "WEB_AUTHN",
+                "EMAIL_OTP",
+                "SMS_OTP"
+            ]
         );
-        assert!(available(&allowed(&["PASSWORD"]), false, true).is_empty());
-        assert!(available(&allowed(&["EMAIL_OTP"]), true, false).is_empty());
+        // Codes are not a first factor while the pool requires MFA.
         assert_eq!(
-            available(&allowed(&["PASSWORD", "WEB_AUTHN"]), true, true),
+            available(&all, everything, true),
             ["PASSWORD", "PASSWORD_SRP", "WEB_AUTHN"]
         );
+        let password_only = Factors {
+            password: true,
+            ..Factors::default()
+        };
         assert_eq!(
-            available(&allowed(&["WEB_AUTHN"]), true, true),
-            ["WEB_AUTHN"]
+            available(&all, password_only, false),
+            ["PASSWORD", "PASSWORD_SRP"]
         );
+        assert!(available(&allowed(&["EMAIL_OTP"]), password_only, false).is_empty());
+        assert!(available(&allowed(&["PASSWORD"]), Factors::default(), false).is_empty());
     }
 }

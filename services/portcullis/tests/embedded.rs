@@ -235,7 +235,14 @@ fn user_auth_offers_a_choice_of_first_factors() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
     let _server = start(data.path(), port);
-    python(&e2e("user_auth.py"), &[&format!("http://127.0.0.1:{port}")]);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("user_auth.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 """USER_AUTH, choice-based sign-in, through boto3 (and pycognito for the SRP math):
 SELECT_CHALLENGE with AvailableChallenges, a PREFERRED_CHALLENGE taken directly, the
 choice answered as SELECT_CHALLENGE or by naming the factor, single-use sessions, the
-client's ALLOW_USER_AUTH, and a name that matches nobody answered like a user.
-Usage: user_auth.py URL"""
+client's ALLOW_USER_AUTH, a name that matches nobody answered like a user, and one-time
+codes by email and SMS (read from the outbox) as the first factor.
+Usage: user_auth.py URL OUTBOX_PATH"""
 
+import json
 import sys
 import uuid
 
@@ -14,7 +16,7 @@ import jwt
 from botocore.config import Config
 from pycognito.aws_srp import AWSSRP
 
-url = sys.argv[1]
+url, outbox = sys.argv[1], sys.argv[2]
 config = Config(retries={"max_attempts": 1})
 admin = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1", config=config)
 public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
@@ -140,4 +142,63 @@ signed_in(public.respond_to_auth_challenge(
 expect_error("InvalidParameterException", public.initiate_auth, ClientId=other_client,
              AuthFlow="USER_AUTH", AuthParameters={"USERNAME": username})
 print("ok - unknown names, temporary passwords and clients without the flow")
+
+# --- one-time codes as the first factor ------------------------------------------------------
+def last_code(name, channel):
+    with open(outbox) as f:
+        mine = [m for m in map(json.loads, filter(str.strip, f))
+                if m["username"] == name and m["channel"] == channel]
+    assert mine, f"no {channel} message for {name}"
+    return mine[-1]["code"]
+
+
+otp_pool = admin.create_user_pool(
+    PoolName=f"otp-{suffix}", UserPoolTier="ESSENTIALS",
+    Policies={"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP", "SMS_OTP"]}},
+)["UserPool"]["Id"]
+otp_client = admin.create_user_pool_client(
+    UserPoolId=otp_pool, ClientName="app",
+    ExplicitAuthFlows=["ALLOW_USER_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+olga = f"olga-{suffix}"
+admin.admin_create_user(UserPoolId=otp_pool, Username=olga, MessageAction="SUPPRESS", UserAttributes=[
+    {"Name": "email", "Value": f"{olga}@example.com"}, {"Name": "email_verified", "Value": "true"},
+    {"Name": "phone_number", "Value": "+15555550100"},
+    {"Name": "phone_number_verified", "Value": "true"}])
+admin.admin_set_user_password(UserPoolId=otp_pool, Username=olga, Password=password, Permanent=True)
+
+
+def otp_start(name, **extra):
+    return public.initiate_auth(ClientId=otp_client, AuthFlow="USER_AUTH",
+                                AuthParameters={"USERNAME": name, **extra})
+
+
+choice = otp_start(olga)
+assert choice["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP", "SMS_OTP"], choice
+sent = public.respond_to_auth_challenge(
+    ClientId=otp_client, ChallengeName="SELECT_CHALLENGE", Session=choice["Session"],
+    ChallengeResponses={"USERNAME": olga, "ANSWER": "EMAIL_OTP"})
+assert sent["ChallengeName"] == "EMAIL_OTP", sent
+assert sent["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "EMAIL", sent
+code = last_code(olga, "email")
+wrong = "000000" if code != "000000" else "111111"
+expect_error("CodeMismatchException", public.respond_to_auth_challenge, ClientId=otp_client,
+             ChallengeName="EMAIL_OTP", Session=sent["Session"],
+             ChallengeResponses={"USERNAME": olga, "EMAIL_OTP_CODE": wrong})
+signed_in(public.respond_to_auth_challenge(
+    ClientId=otp_client, ChallengeName="EMAIL_OTP", Session=sent["Session"],
+    ChallengeResponses={"USERNAME": olga, "EMAIL_OTP_CODE": code}), olga)
+expect_error("NotAuthorizedException", public.respond_to_auth_challenge, ClientId=otp_client,
+             ChallengeName="EMAIL_OTP", Session=sent["Session"],
+             ChallengeResponses={"USERNAME": olga, "EMAIL_OTP_CODE": code})
+sent = otp_start(olga, PREFERRED_CHALLENGE="SMS_OTP")
+assert sent["ChallengeName"] == "SMS_OTP", sent
+assert sent["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "SMS", sent
+signed_in(public.respond_to_auth_challenge(
+    ClientId=otp_client, ChallengeName="SMS_OTP", Session=sent["Session"],
+    ChallengeResponses={"USERNAME": olga, "SMS_OTP_CODE": last_code(olga, "sms")}), olga)
+# Without a verified address there is no code to send.
+admin.admin_update_user_attributes(UserPoolId=otp_pool, Username=olga, UserAttributes=[
+    {"Name": "email_verified", "Value": "false"}])
+assert otp_start(olga)["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "SMS_OTP"]
+print("ok - EMAIL_OTP and SMS_OTP as the first factor")
 print("user_auth ok")
