@@ -79,6 +79,11 @@ fn state_key(secret_block: &[u8]) -> String {
     format!("device-srp/{}", sha256_hex(secret_block))
 }
 
+/// The session of the `DEVICE_SRP_AUTH` challenge open for a user's device.
+fn pending_challenge_key(pool_id: &str, sub: &str, device_key: &str) -> String {
+    format!("device-challenge/{pool_id}/{sub}/{device_key}")
+}
+
 fn device_not_found() -> ApiError {
     ApiError::not_found("Device does not exist.")
 }
@@ -183,9 +188,27 @@ impl Flows {
         if let Some(device_key) = step.known_device {
             // Bound to the device the step judged: the answer cannot switch to another
             // device (which might not be remembered, and so not skip MFA).
-            return self
-                .device_challenge(client, user, DEVICE_SRP_AUTH, HashMap::new(), device_key)
-                .await;
+            let response = self
+                .device_challenge(
+                    client,
+                    user,
+                    DEVICE_SRP_AUTH,
+                    HashMap::new(),
+                    device_key.clone(),
+                )
+                .await?;
+            // Clients that do not echo `Session` (pycognito) find the challenge by user
+            // and device: only a sign-in that passed the steps before opens one.
+            let value = Bytes::from(response.session.clone());
+            self.sessions
+                .put(
+                    &pending_challenge_key(&user.pool_id, &user.sub, &device_key),
+                    value,
+                    client.session_validity(),
+                )
+                .await
+                .map_err(store_error)?;
+            return Ok(response);
         }
         if !step.tracks_devices {
             return self.complete_sign_in(client, user).await;
@@ -285,6 +308,27 @@ impl Flows {
         })
     }
 
+    /// The session token of the device challenge a sign-in of `username` opened for
+    /// `device_key`, taken (it answers once).
+    async fn pending_device_challenge(
+        &self,
+        client: &ClientInfo,
+        username: &str,
+        device_key: &str,
+    ) -> Result<String, ApiError> {
+        let user = self
+            .user_by_name(client.pool_id(), username)
+            .await?
+            .ok_or_else(invalid_session)?;
+        let token = self
+            .sessions
+            .take(&pending_challenge_key(&user.pool_id, &user.sub, device_key))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(invalid_session)?;
+        String::from_utf8(token.to_vec()).map_err(|_| invalid_session())
+    }
+
     /// `DEVICE_SRP_AUTH`: the client's A for the device; answered with the device's
     /// salt, B and a secret block to sign.
     pub(crate) async fn device_srp_auth(
@@ -297,9 +341,13 @@ impl Flows {
         let username = required("USERNAME")?;
         let device_key = required("DEVICE_KEY")?;
         let srp_a = required("SRP_A")?;
-        let session = self
-            .take_session(&req.session, DEVICE_SRP_AUTH, client)
-            .await?;
+        let token = if req.session.is_empty() {
+            self.pending_device_challenge(client, username, device_key)
+                .await?
+        } else {
+            req.session.clone()
+        };
+        let session = self.take_session(&token, DEVICE_SRP_AUTH, client).await?;
         if session.device_key != device_key {
             return Err(invalid_session());
         }

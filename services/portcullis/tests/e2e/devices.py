@@ -141,6 +141,10 @@ challenge = public.respond_to_auth_challenge(ClientId=client_id,
                                              ChallengeResponses=answer)
 srp_tokens = phone.prove(challenge)["AuthenticationResult"]
 assert access_claims(srp_tokens)["device_key"] == phone.key
+# pycognito's own authenticate_user answers the device challenges without Session: the
+# challenge its password step opened is found by user and device.
+auto = phone.srp().authenticate_user()["AuthenticationResult"]
+assert access_claims(auto)["device_key"] == phone.key
 
 # A wrong device password is refused; the challenge's session is single-use.
 challenge = password_sign_in(phone.key)
@@ -148,7 +152,7 @@ message = expect_error("NotAuthorizedException", phone.prove, challenge=challeng
                        password="not-the-device-password")
 assert message == "Incorrect username or password.", message
 expect_error("NotAuthorizedException", phone.prove, challenge=challenge)
-# DEVICE_SRP_AUTH needs the session of a first factor.
+# Without Session, DEVICE_SRP_AUTH needs a challenge that a first factor opened.
 expect_error("NotAuthorizedException", public.respond_to_auth_challenge, ClientId=client_id,
              ChallengeName="DEVICE_SRP_AUTH",
              ChallengeResponses={"USERNAME": "alice", "DEVICE_KEY": phone.key, "SRP_A": "2"})
