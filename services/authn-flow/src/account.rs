@@ -9,6 +9,7 @@ use portcullis_proto::events::v1::UserPoolSettings;
 
 use crate::codes;
 use crate::flows::{Flows, code_error, incorrect_credentials, policy_error, pool_error};
+use crate::lockout::Proof;
 use crate::password::{self, Policy};
 use crate::sender::Medium;
 
@@ -197,7 +198,10 @@ impl Flows {
                 .await
                 .map_err(pool_error)
         };
-        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+        if !self
+            .guarded(&user.pool_id, &user.sub, Proof::PasswordChange, check)
+            .await?
+        {
             return Err(incorrect_credentials());
         }
         self.replace_password(&user, req.proposed_password, policy.password_history_size)

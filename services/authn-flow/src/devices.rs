@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::challenges::{invalid_session, store_error};
 use crate::flows::{ClientInfo, Flows, authenticated, incorrect_credentials};
+use crate::lockout::Proof;
 use crate::srp;
 use crate::srp_flow::{blocking, random, sha256_hex};
 
@@ -471,7 +472,10 @@ impl Flows {
             let given = STANDARD.decode(signature).unwrap_or_default();
             Ok(srp::signature_matches(&expected, &given))
         };
-        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+        if !self
+            .guarded(&user.pool_id, &user.sub, Proof::Device, check)
+            .await?
+        {
             return Err(incorrect_credentials());
         }
         if !user.enabled {

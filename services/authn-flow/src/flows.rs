@@ -16,6 +16,7 @@ use portcullis_types::{Clock, validity_seconds};
 
 use crate::codes::{self, CodeError, Codes};
 use crate::credential::Credential;
+use crate::lockout::Proof;
 use crate::password::{self, PasswordHasherPool, Policy};
 use crate::secret_hash;
 use crate::sender::{self, Medium, MessageSender};
@@ -948,7 +949,8 @@ impl Flows {
                 ));
             }
             let subject = crate::lockout::unknown_subject(username);
-            self.guarded(client.pool_id(), &subject, check).await?;
+            self.guarded(client.pool_id(), &subject, Proof::Password, check)
+                .await?;
             return Err(incorrect_credentials());
         };
         let key = credential_key(client.pool_id(), &user.sub);
@@ -976,7 +978,10 @@ impl Flows {
                 .await
                 .map_err(pool_error)
         };
-        if !self.guarded(client.pool_id(), &user.sub, check).await? {
+        if !self
+            .guarded(client.pool_id(), &user.sub, Proof::Password, check)
+            .await?
+        {
             return Err(incorrect_credentials());
         }
         if let Some((credential, revision)) = current

@@ -62,31 +62,102 @@ fn gate_key(pool_id: &str, sub: &str) -> String {
 /// users exist guards wrong passwords for such names like a user's: the same store work,
 /// and the same lock after five failures, so neither timing nor "Password attempts
 /// exceeded" tells the two apart.
+const UNKNOWN_PREFIX: &str = "unknown-";
+
 pub(crate) fn unknown_subject(username: &str) -> String {
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         username.to_lowercase().as_bytes(),
     );
-    format!("unknown-{}", hex::encode(&digest.as_ref()[..16]))
+    format!("{UNKNOWN_PREFIX}{}", hex::encode(&digest.as_ref()[..16]))
 }
 
 pub fn attempts_exceeded() -> ApiError {
     ApiError::not_authorized("Password attempts exceeded")
 }
 
+/// What a guarded check proves, as its auth event names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    Password,
+    Mfa,
+    Passkey,
+    Device,
+    /// The current password, given to `ChangePassword`.
+    PasswordChange,
+}
+
+impl Proof {
+    fn event_type(self) -> &'static str {
+        match self {
+            Proof::PasswordChange => "PasswordChange",
+            _ => "SignIn",
+        }
+    }
+
+    fn challenge_name(self) -> &'static str {
+        match self {
+            Proof::Password | Proof::PasswordChange => "Password",
+            Proof::Mfa => "Mfa",
+            Proof::Passkey => "Passkey",
+            Proof::Device => "Device",
+        }
+    }
+}
+
 impl Flows {
     /// Runs `check` (does the secret match?) under the user's lockout: refused without
-    /// running while the user is locked, and counted.
+    /// running while the user is locked, and counted. Each outcome of a real user is
+    /// recorded as an auth event, in the background (no secret in it).
     pub(crate) async fn guarded<F>(
         &self,
         pool_id: &str,
         sub: &str,
+        proof: Proof,
         check: F,
     ) -> Result<bool, ApiError>
     where
         F: Future<Output = Result<bool, ApiError>>,
     {
-        guarded(&*self.sessions, &*self.clock, pool_id, sub, check).await
+        let outcome = guarded(&*self.sessions, &*self.clock, pool_id, sub, check).await;
+        let (passed, locked) = match &outcome {
+            Ok(matched) => (*matched, false),
+            Err(err) if *err == attempts_exceeded() => (false, true),
+            Err(_) => return outcome,
+        };
+        if !sub.starts_with(UNKNOWN_PREFIX) {
+            self.record_auth_event(pool_id, sub, proof, passed, locked);
+        }
+        outcome
+    }
+
+    fn record_auth_event(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        proof: Proof,
+        passed: bool,
+        locked: bool,
+    ) {
+        let request = portcullis_proto::directory::v1::RecordAuthEventRequest {
+            caller: None,
+            pool_id: pool_id.to_owned(),
+            event: Some(portcullis_proto::events::v1::UserAuthEventRecorded {
+                sub: sub.to_owned(),
+                username: String::new(),
+                event_type: proof.event_type().to_owned(),
+                event_response: if passed { "Pass" } else { "Fail" }.to_owned(),
+                challenge_name: proof.challenge_name().to_owned(),
+                challenge_response: if passed { "Success" } else { "Failure" }.to_owned(),
+                locked,
+            }),
+        };
+        let mut directory = self.directory.clone();
+        tokio::spawn(async move {
+            if let Err(status) = directory.record_auth_event(request).await {
+                tracing::warn!(error = %status.message(), "could not record an auth event");
+            }
+        });
     }
 }
 

@@ -20,6 +20,7 @@ use crate::challenges::{Session, invalid_session};
 use crate::codes::CodeError;
 use crate::devices::DeviceStep;
 use crate::flows::{ClientInfo, Flows, code_error};
+use crate::lockout::Proof;
 use crate::mfa::{self, Factor, PoolMfa, Step, UserMfa};
 use crate::sender::Medium;
 
@@ -266,7 +267,8 @@ impl Flows {
                 }
             }
         };
-        self.guarded(&user.pool_id, &user.sub, check).await
+        self.guarded(&user.pool_id, &user.sub, Proof::Mfa, check)
+            .await
     }
 
     /// The sign-in after a correct MFA answer: the device step the session carried

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::challenges::{Session, store_error};
 use crate::flows::{ClientInfo, Flows, kv_error};
+use crate::lockout::Proof;
 use crate::webauthn::{self, B64URL, Expected, Passkey, UserEntity, WebAuthnError};
 
 pub const WEB_AUTHN: &str = "WEB_AUTHN";
@@ -456,7 +457,10 @@ impl Flows {
                     }
                 }
             };
-        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+        if !self
+            .guarded(&user.pool_id, &user.sub, Proof::Passkey, check)
+            .await?
+        {
             return Err(ApiError::not_authorized(
                 "The passkey credential could not be verified.",
             ));

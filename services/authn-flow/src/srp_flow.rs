@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::challenges::{invalid_session, store_error};
 use crate::credential::Credential;
 use crate::flows::{ClientInfo, Flows, credential_key, incorrect_credentials, kv_error};
+use crate::lockout::Proof;
 use crate::srp::{self, Verifier};
 
 pub const PASSWORD_VERIFIER: &str = "PASSWORD_VERIFIER";
@@ -295,10 +296,14 @@ impl Flows {
         // always fails.
         let Some(user) = user else {
             let subject = crate::lockout::unknown_subject(&state.username);
-            self.guarded(&state.pool_id, &subject, check).await?;
+            self.guarded(&state.pool_id, &subject, Proof::Password, check)
+                .await?;
             return Err(incorrect_credentials());
         };
-        if !self.guarded(&user.pool_id, &user.sub, check).await? {
+        if !self
+            .guarded(&user.pool_id, &user.sub, Proof::Password, check)
+            .await?
+        {
             return Err(incorrect_credentials());
         }
         self.signed_in(

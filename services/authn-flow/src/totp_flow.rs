@@ -14,6 +14,7 @@ use portcullis_proto::events::v1::{Actor, actor::Kind};
 use crate::challenges::{Session, invalid_session};
 use crate::credential::{Credential, Totp};
 use crate::flows::{Flows, credential_key, kv_error};
+use crate::lockout::Proof;
 use crate::mfa;
 use crate::totp;
 
@@ -142,7 +143,7 @@ impl Flows {
                 .await?;
             Ok(verified.is_some())
         };
-        if !self.guarded(&pool_id, &sub, check).await? {
+        if !self.guarded(&pool_id, &sub, Proof::Mfa, check).await? {
             if let Subject::Setup { token, session } = subject {
                 self.retry_session(&token, session, crate::mfa_flow::MAX_WRONG_ANSWERS)
                     .await?;

@@ -583,6 +583,22 @@ impl DirectoryRpc for DirectoryService {
         )))
     }
 
+    async fn record_auth_event(
+        &self,
+        req: Request<pb::RecordAuthEventRequest>,
+    ) -> Result<Response<pb::RecordAuthEventResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let event = req
+            .event
+            .ok_or_else(|| ApiError::invalid_parameter("Missing the event"))?;
+        let event_id = self
+            .app
+            .record_auth_event(&req.pool_id, event, &meta)
+            .await?;
+        Ok(Response::new(pb::RecordAuthEventResponse { event_id }))
+    }
+
     async fn revoke_sessions(
         &self,
         req: Request<pb::RevokeSessionsRequest>,

@@ -418,6 +418,74 @@ async fn subscribe_resumes_exactly_where_a_client_left_off(running: Running) {
     );
 }
 
+async fn auth_events_are_appended_in_streams_of_their_own(running: Running) {
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let user = client
+        .create_user(create_user(&pool_id, "ann"))
+        .await
+        .unwrap()
+        .into_inner();
+    let event = |response: &str| portcullis_proto::events::v1::UserAuthEventRecorded {
+        sub: user.sub.clone(),
+        event_type: "SignIn".into(),
+        event_response: response.into(),
+        challenge_name: "Password".into(),
+        challenge_response: if response == "Pass" {
+            "Success"
+        } else {
+            "Failure"
+        }
+        .into(),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for response in ["Fail", "Pass"] {
+        let request = pb::RecordAuthEventRequest {
+            caller: caller(),
+            pool_id: pool_id.clone(),
+            event: Some(event(response)),
+        };
+        ids.push(
+            client
+                .record_auth_event(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .event_id,
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+    let request = pb::SubscribeRequest {
+        from_position: 1,
+        pool_ids: vec![pool_id.clone()],
+    };
+    let mut stream = client.subscribe(request).await.unwrap().into_inner();
+    let mut recorded = Vec::new();
+    while recorded.len() < 2 {
+        let record = stream.next().await.unwrap().unwrap();
+        let envelope = record.batch.unwrap().events.remove(0);
+        if let Some(Payload::UserAuthEventRecorded(event)) = envelope.payload {
+            let id = &ids[recorded.len()];
+            assert_eq!(envelope.stream, format!("{pool_id}/authevent/{id}"));
+            assert_eq!(&envelope.event_id, id);
+            assert_eq!(envelope.stream_version, 1);
+            recorded.push(event);
+        }
+    }
+    assert_eq!(recorded, [event("Fail"), event("Pass")]);
+    // The user is untouched by them.
+    let again = client
+        .get_user(pb::GetUserRequest {
+            pool_id: pool_id.clone(),
+            key: Some(pb::get_user_request::Key::Sub(user.sub.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.last_modified_date, user.last_modified_date);
+}
+
 async fn list_user_pools_pages_through_the_region(running: Running) {
     let mut client = running.client.clone();
     let mut created = Vec::new();
@@ -1115,6 +1183,7 @@ on_every_backend!(
     an_orphaned_name_claim_does_not_block_the_name,
     a_deleted_users_name_is_free_even_if_its_claim_was_left_behind,
     subscribe_resumes_exactly_where_a_client_left_off,
+    auth_events_are_appended_in_streams_of_their_own,
     list_user_pools_pages_through_the_region,
     users_are_listed_filtered_and_paged_from_the_read_model,
     pools_are_updated_tagged_extended_and_deleted,

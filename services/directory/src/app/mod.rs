@@ -286,6 +286,28 @@ impl Directory {
         Ok(())
     }
 
+    /// Appends an auth event in a stream of its own (`<pool>/authevent/<event id>`):
+    /// one write, nothing read, however many events the user has.
+    pub async fn record_auth_event(
+        &self,
+        pool_id: &str,
+        event: portcullis_proto::events::v1::UserAuthEventRecorded,
+        meta: &CommandMeta,
+    ) -> Result<String, ApiError> {
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let stream = portcullis_eventlog::StreamId::new(pool_id, "authevent", &event_id)
+            .map_err(|_| ApiError::invalid_parameter(format!("Invalid identifier: {pool_id}")))?;
+        self.store
+            .append_new(
+                &stream,
+                &event_id,
+                crate::domain::Event::UserAuthEventRecorded(event),
+                meta,
+            )
+            .await?;
+        Ok(event_id)
+    }
+
     /// Waits until the read model has every write acknowledged anywhere before now.
     pub(crate) async fn wait_for_log(&self) -> Result<(), ApiError> {
         let last = self

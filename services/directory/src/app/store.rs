@@ -207,6 +207,29 @@ impl AggregateStore {
         }
     }
 
+    /// Appends `event` as the first and only record of a new stream, under the event id
+    /// `event_id` (a record that is not an aggregate's, such as an auth event).
+    pub async fn append_new(
+        &self,
+        stream: &StreamId,
+        event_id: &str,
+        event: crate::domain::Event,
+        meta: &CommandMeta,
+    ) -> Result<u64, ApiError> {
+        let mut batch = self.batch(stream, 0, self.clock.now_ms(), &[event], meta);
+        if let Some(envelope) = batch.events.first_mut() {
+            event_id.clone_into(&mut envelope.event_id);
+        }
+        let record = NewRecord {
+            command_id: meta.command_id.clone(),
+            data: Bytes::from(batch.encode_to_vec()),
+        };
+        self.log
+            .append(stream, Expected::NoStream, record)
+            .await
+            .map_err(log_error)
+    }
+
     fn batch(
         &self,
         stream: &StreamId,

@@ -81,6 +81,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::DeviceStatusUpdated(_) => "DeviceStatusUpdated",
         Event::DeviceForgotten(_) => "DeviceForgotten",
         Event::DeviceSignedIn(_) => "DeviceSignedIn",
+        Event::UserAuthEventRecorded(_) => "UserAuthEventRecorded",
         Event::UserPoolMfaConfigured(_) => "UserPoolMfaConfigured",
         Event::UserMfaPreferenceChanged(_) => "UserMfaPreferenceChanged",
         Event::UserSoftwareTokenVerified(_) => "UserSoftwareTokenVerified",
