@@ -23,6 +23,7 @@ use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::UserPoolSettings;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
 use serde::{Deserialize, Serialize};
 
@@ -153,15 +154,11 @@ impl Flows {
     /// The device step of a sign-in, after the first factor and the account checks.
     pub(crate) async fn device_step(
         &self,
-        client: &ClientInfo,
         user: &dir::User,
+        pool: &UserPoolSettings,
         device_key: Option<&str>,
     ) -> Result<DeviceStep, ApiError> {
-        let tracks_devices = self
-            .pool(client.pool_id())
-            .await?
-            .settings
-            .is_some_and(|s| s.device_configuration.is_some());
+        let tracks_devices = pool.device_configuration.is_some();
         if !tracks_devices {
             return Ok(DeviceStep::default());
         }

@@ -1005,6 +1005,12 @@ impl Flows {
         if !user.enabled {
             return Err(ApiError::not_authorized("User is disabled."));
         }
+        // Read once for every step below.
+        let pool = self
+            .pool(client.pool_id())
+            .await?
+            .settings
+            .unwrap_or_default();
         match user.status.as_str() {
             "UNCONFIRMED" => {
                 return Err(ApiError::new(
@@ -1019,11 +1025,9 @@ impl Flows {
                 ));
             }
             "FORCE_CHANGE_PASSWORD" => {
-                let days = self
-                    .pool(client.pool_id())
-                    .await?
-                    .settings
-                    .and_then(|s| s.password_policy)
+                let days = pool
+                    .password_policy
+                    .as_ref()
                     .map_or(7, |p| p.temporary_password_validity_days);
                 if crate::challenges::temporary_password_expired(
                     user.password_set_ms,
@@ -1038,11 +1042,11 @@ impl Flows {
             }
             _ => {}
         }
-        let device = self.device_step(client, user, device_key).await?;
+        let device = self.device_step(user, &pool, device_key).await?;
         // MFA, unless the device is remembered; a correct answer resumes the sign-in with
         // `after_device_step` and the device step its session carried.
         if !device.skips_mfa
-            && let Some(challenge) = self.mfa_step(client, user, &device).await?
+            && let Some(challenge) = self.mfa_step(client, user, &pool, &device).await?
         {
             return Ok(challenge);
         }

@@ -68,11 +68,11 @@ impl Flows {
         &self,
         client: &ClientInfo,
         user: &dir::User,
+        pool: &UserPoolSettings,
         device: &DeviceStep,
     ) -> Result<Option<pb::InitiateAuthResponse>, ApiError> {
         let carried = serde_json::to_string(device).map_err(|_| ApiError::internal())?;
-        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
-        let step = mfa::decide(&PoolMfa::of(&pool), &UserMfa::of(user));
+        let step = mfa::decide(&PoolMfa::of(pool), &UserMfa::of(user));
         let parameters = |extra: Vec<(&str, String)>| {
             let mut p = HashMap::from([("USER_ID_FOR_SRP".to_owned(), user.username.clone())]);
             p.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
@@ -81,7 +81,7 @@ impl Flows {
         Ok(Some(match step {
             Step::None => return Ok(None),
             Step::Challenge(factor) => {
-                self.factor_challenge(client, user, &pool, factor, carried, false)
+                self.factor_challenge(client, user, pool, factor, carried, false)
                     .await?
             }
             Step::Select(factors) => {
