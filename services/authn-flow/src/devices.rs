@@ -31,7 +31,7 @@ use crate::challenges::{invalid_session, store_error};
 use crate::flows::{ClientInfo, Flows, authenticated, incorrect_credentials};
 use crate::lockout::Proof;
 use crate::srp;
-use crate::srp_flow::{blocking, random, sha256_hex};
+use crate::srp_flow::{Exchange, client_public, random, sha256_hex};
 
 pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
 pub const DEVICE_PASSWORD_VERIFIER: &str = "DEVICE_PASSWORD_VERIFIER";
@@ -71,9 +71,8 @@ struct SrpState {
     username: String,
     device_key: String,
     device_group_key: String,
-    b: String,
-    a: String,
-    big_b: String,
+    #[serde(flatten)]
+    exchange: Exchange,
     session: String,
 }
 
@@ -358,9 +357,7 @@ impl Flows {
             &[username, &user.username],
             responses.get("SECRET_HASH").map(String::as_str),
         )?;
-        let a = srp::parse_hex(srp_a)
-            .filter(|a| !srp::is_zero_mod_n(a))
-            .ok_or_else(|| ApiError::not_authorized("Invalid SRP_A value."))?;
+        let a = client_public(srp_a)?;
         let device = self
             .tracked_device(&user, device_key)
             .await?
@@ -368,13 +365,7 @@ impl Flows {
         let verifier = srp::device_verifier(&device.password_verifier, &device.salt)
             .ok_or_else(ApiError::internal)?;
         let salt = verifier.salt.clone();
-        let (b, big_b) = blocking(move || {
-            let b = srp::random_secret()?;
-            let big_b = srp::server_public(&verifier, &b)?;
-            Some((b, big_b))
-        })
-        .await?
-        .ok_or_else(ApiError::internal)?;
+        let exchange = Exchange::begin(&a, verifier).await?;
         let secret_block = random(256)?;
         let token = STANDARD.encode(random(96)?);
         let state = SrpState {
@@ -384,16 +375,14 @@ impl Flows {
             username: user.username.clone(),
             device_key: device.device_key.clone(),
             device_group_key: device.device_group_key.clone(),
-            b: srp::secret_to_hex(&b),
-            a: srp::to_hex(&a),
-            big_b: srp::to_hex(&big_b),
+            exchange,
             session: sha256_hex(token.as_bytes()),
         };
         self.put_srp_state(client, &state_key(&secret_block), &state)
             .await?;
         let parameters = HashMap::from([
             ("SALT".to_owned(), salt),
-            ("SRP_B".to_owned(), state.big_b),
+            ("SRP_B".to_owned(), state.exchange.big_b),
             ("SECRET_BLOCK".to_owned(), STANDARD.encode(&secret_block)),
             ("USERNAME".to_owned(), user.username.clone()),
             ("DEVICE_KEY".to_owned(), device.device_key),
@@ -447,28 +436,15 @@ impl Flows {
             .ok_or_else(device_not_found)?;
         let verifier = srp::device_verifier(&device.password_verifier, &device.salt)
             .ok_or_else(ApiError::internal)?;
-        let (a, big_b, b) = (
-            srp::parse_hex(&state.a),
-            srp::parse_hex(&state.big_b),
-            srp::secret_from_hex(&state.b),
-        );
-        let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
-            return Err(invalid_session());
-        };
-        let check = async {
-            let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
-                .await?
-                .map_err(|_| incorrect_credentials())?;
-            let expected = srp::device_claim_signature(
-                &key,
+        let check = state.exchange.proves(verifier, signature, |key| {
+            srp::device_claim_signature(
+                key,
                 &state.device_group_key,
                 &state.device_key,
                 &block,
                 timestamp,
-            );
-            let given = STANDARD.decode(signature).unwrap_or_default();
-            Ok(srp::signature_matches(&expected, &given))
-        };
+            )
+        });
         if !self
             .guarded(&user.pool_id, &user.sub, Proof::Device, check)
             .await?

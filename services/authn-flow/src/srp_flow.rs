@@ -23,6 +23,7 @@ use crate::credential::Credential;
 use crate::flows::{ClientInfo, Flows, credential_key, incorrect_credentials, kv_error};
 use crate::lockout::Proof;
 use crate::srp::{self, Verifier};
+use crypto_bigint::U3072;
 
 pub const PASSWORD_VERIFIER: &str = "PASSWORD_VERIFIER";
 
@@ -38,11 +39,67 @@ struct State {
     sub: String,
     /// `USER_ID_FOR_SRP`.
     username: String,
-    b: String,
-    a: String,
-    big_b: String,
+    #[serde(flatten)]
+    exchange: Exchange,
     /// SHA-256 of the `Session` issued with the block.
     session: String,
+}
+
+/// The server's half of one SRP exchange (its secret b, the client's A, and B), kept
+/// with a challenge until the answer. User SRP and device SRP share it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Exchange {
+    b: String,
+    a: String,
+    pub(crate) big_b: String,
+}
+
+/// The client's `SRP_A`, refused when it is not a number or A ≡ 0 (mod N).
+pub(crate) fn client_public(srp_a: &str) -> Result<U3072, ApiError> {
+    srp::parse_hex(srp_a)
+        .filter(|a| !srp::is_zero_mod_n(a))
+        .ok_or_else(|| ApiError::not_authorized("Invalid SRP_A value."))
+}
+
+impl Exchange {
+    /// Picks b and computes B = k·v + g^b for the client's A.
+    pub(crate) async fn begin(a: &U3072, verifier: Verifier) -> Result<Self, ApiError> {
+        let (b, big_b) = blocking(move || {
+            let b = srp::random_secret()?;
+            let big_b = srp::server_public(&verifier, &b)?;
+            Some((b, big_b))
+        })
+        .await?
+        .ok_or_else(ApiError::internal)?;
+        Ok(Self {
+            b: srp::secret_to_hex(&b),
+            a: srp::to_hex(a),
+            big_b: srp::to_hex(&big_b),
+        })
+    }
+
+    /// Whether `signature` (base64) is the claim of a client that knows the password
+    /// behind `verifier`; `sign` makes the expected claim from the session key.
+    pub(crate) async fn proves(
+        &self,
+        verifier: Verifier,
+        signature: &str,
+        sign: impl FnOnce(&[u8; 16]) -> [u8; 32],
+    ) -> Result<bool, ApiError> {
+        let (a, big_b, b) = (
+            srp::parse_hex(&self.a),
+            srp::parse_hex(&self.big_b),
+            srp::secret_from_hex(&self.b),
+        );
+        let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
+            return Err(invalid_session());
+        };
+        let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
+            .await?
+            .map_err(|_| incorrect_credentials())?;
+        let given = STANDARD.decode(signature).unwrap_or_default();
+        Ok(srp::signature_matches(&sign(&key), &given))
+    }
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -165,9 +222,7 @@ impl Flows {
                 "Missing required parameter USERNAME or SRP_A",
             ));
         };
-        let a = srp::parse_hex(srp_a)
-            .filter(|a| !srp::is_zero_mod_n(a))
-            .ok_or_else(|| ApiError::not_authorized("Invalid SRP_A value."))?;
+        let a = client_public(srp_a)?;
         let user = self.user_by_name(client.pool_id(), username).await?;
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
@@ -200,14 +255,7 @@ impl Flows {
             },
         };
         let salt = verifier.salt.clone();
-        let (b, big_b) = blocking(move || {
-            let b = srp::random_secret()?;
-            let big_b = srp::server_public(&verifier, &b)?;
-            Some((b, big_b))
-        })
-        .await?
-        .ok_or_else(ApiError::internal)?;
-
+        let exchange = Exchange::begin(&a, verifier).await?;
         let secret_block = random(256)?;
         let session = STANDARD.encode(random(96)?);
         let state = State {
@@ -215,16 +263,14 @@ impl Flows {
             client_id: client.client.client_id.clone(),
             sub,
             username: internal.to_owned(),
-            b: srp::secret_to_hex(&b),
-            a: srp::to_hex(&a),
-            big_b: srp::to_hex(&big_b),
+            exchange,
             session: sha256_hex(session.as_bytes()),
         };
         self.put_srp_state(client, &state_key(&secret_block), &state)
             .await?;
         let parameters = HashMap::from([
             ("SALT".to_owned(), salt),
-            ("SRP_B".to_owned(), state.big_b),
+            ("SRP_B".to_owned(), state.exchange.big_b),
             ("SECRET_BLOCK".to_owned(), STANDARD.encode(&secret_block)),
             ("USER_ID_FOR_SRP".to_owned(), internal.to_owned()),
             ("USERNAME".to_owned(), internal.to_owned()),
@@ -275,23 +321,9 @@ impl Flows {
             Some(verifier) => verifier,
             None => self.decoy(&state.pool_id, &state.username).await?,
         };
-        let (a, big_b, b) = (
-            srp::parse_hex(&state.a),
-            srp::parse_hex(&state.big_b),
-            srp::secret_from_hex(&state.b),
-        );
-        let (Some(a), Some(big_b), Some(b)) = (a, big_b, b) else {
-            return Err(invalid_session());
-        };
-        let check = async {
-            let key = blocking(move || srp::session_key(&a, &big_b, &b, &verifier))
-                .await?
-                .map_err(|_| incorrect_credentials())?;
-            let expected =
-                srp::claim_signature(&key, &state.pool_id, &state.username, &block, timestamp);
-            let given = STANDARD.decode(signature).unwrap_or_default();
-            Ok(srp::signature_matches(&expected, &given))
-        };
+        let check = state.exchange.proves(verifier, signature, |key| {
+            srp::claim_signature(key, &state.pool_id, &state.username, &block, timestamp)
+        });
         // Unknown users are guarded like users (see `unknown_subject`); their check
         // always fails.
         let Some(user) = user else {
