@@ -10,13 +10,13 @@ mod device_ops;
 mod group_ops;
 pub mod import_ops;
 mod mfa_ops;
-mod ops;
+pub(crate) mod ops;
 mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
 mod session_ops;
 mod shapes;
-mod user_ops;
+pub(crate) mod user_ops;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
