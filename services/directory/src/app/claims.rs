@@ -36,6 +36,18 @@ pub enum ClaimOutcome {
     Taken,
 }
 
+/// What became of a claim on a name that is not a user's (a domain), whose owner's
+/// hold the caller checks itself.
+pub enum OwnedClaim {
+    /// Created now: release it if the append it guards fails.
+    Created(Held),
+    /// `owner` held it already.
+    Ours,
+    /// Another owner holds it; `settled` once older than the grace period, so a crash
+    /// part way cannot be mistaken for an owner still deciding.
+    Other { owner: String, settled: bool },
+}
+
 #[derive(Clone)]
 pub struct Claims {
     kv: Arc<dyn KeyValue>,
@@ -141,6 +153,43 @@ impl Claims {
                 .iter()
                 .any(|k| k == key)
         }))
+    }
+
+    /// Claims `key` for `owner` if nobody holds it.
+    pub async fn claim_owned(&self, key: &str, owner: &str) -> Result<OwnedClaim, ApiError> {
+        let claim = Claim {
+            owner: owner.to_owned(),
+            at_ms: self.store.now_ms(),
+        };
+        let value = Bytes::from(serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?);
+        for _ in 0..4 {
+            match self.kv.create(key, value.clone()).await {
+                Ok(revision) => {
+                    return Ok(OwnedClaim::Created(Held {
+                        key: key.to_owned(),
+                        revision,
+                    }));
+                }
+                Err(KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+            let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+                continue; // released meanwhile: try to create again
+            };
+            let existing: Claim =
+                serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+            if existing.owner == owner {
+                return Ok(OwnedClaim::Ours);
+            }
+            return Ok(OwnedClaim::Other {
+                settled: self.store.now_ms() - existing.at_ms >= self.grace_ms,
+                owner: existing.owner,
+            });
+        }
+        Err(ApiError::new(
+            portcullis_errors::ErrorCode::ConcurrentModificationException,
+            "The name is being changed concurrently, retry the request.",
+        ))
     }
 
     /// Moves a claim to `owner` whoever holds it; returns the previous owner.

@@ -135,6 +135,7 @@ impl Directory {
             pool,
             settings,
             secret_id,
+            custom_scopes: self.custom_scopes(pool_id).await?,
         };
         let done = self
             .store
@@ -197,7 +198,11 @@ impl Directory {
         let pool = self.pool_settings(pool_id).await?;
         self.client_state(pool_id, client_id).await?;
         let stream = Self::client_stream(pool_id, client_id)?;
-        let command = ClientCommand::Update { pool, settings };
+        let command = ClientCommand::Update {
+            pool,
+            settings,
+            custom_scopes: self.custom_scopes(pool_id).await?,
+        };
         let done = self
             .store
             .execute::<Client>(&stream, &command, meta)

@@ -6,12 +6,15 @@ pub mod claims;
 mod clients;
 mod csv;
 mod devices;
+pub mod domains;
 pub mod groups;
 pub mod imports;
 mod membership;
 mod names;
 mod pools;
+mod resource_servers;
 pub mod store;
+mod ui_customizations;
 mod users;
 
 use std::sync::Arc;

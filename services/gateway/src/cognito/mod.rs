@@ -7,6 +7,7 @@
 pub mod catalog;
 mod client_ops;
 mod device_ops;
+mod domain_ops;
 mod group_ops;
 pub mod import_ops;
 mod mfa_ops;
@@ -14,8 +15,10 @@ mod ops;
 mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
+mod resource_server_ops;
 mod session_ops;
 mod shapes;
+pub mod ui_ops;
 mod user_ops;
 
 use std::collections::HashMap;
