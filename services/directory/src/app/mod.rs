@@ -61,6 +61,18 @@ fn check_limit(limit: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A `MaxResults` of 1 to `most`.
+fn check_max_results(max_results: u32, most: u32) -> Result<(), ApiError> {
+    if (1..=most).contains(&max_results) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_parameter(format!(
+        "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
+        if max_results < 1 { "greater" } else { "less" },
+        if max_results < 1 { 1 } else { most },
+    )))
+}
+
 fn user_not_found() -> ApiError {
     ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
 }
@@ -131,13 +143,7 @@ impl Directory {
         max_results: u32,
         next_token: Option<String>,
     ) -> Result<(Vec<PoolSummary>, Option<String>), ApiError> {
-        if !(1..=60).contains(&max_results) {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
-                if max_results < 1 { "greater" } else { "less" },
-                if max_results < 1 { 1 } else { 60 },
-            )));
-        }
+        check_max_results(max_results, 60)?;
         self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut pools = self.projection.pools(region, next_token, limit + 1).await?;

@@ -5,7 +5,7 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::events::v1::ResourceServerScope;
 
 use super::groups::name_token;
-use super::{AggregateStore, CommandMeta, Directory};
+use super::{AggregateStore, CommandMeta, Directory, check_max_results};
 use crate::domain::group::stream_key;
 use crate::domain::resource_server::{
     self, ResourceServer, ResourceServerCommand, ResourceServerState, resource_server_not_found,
@@ -120,13 +120,7 @@ impl Directory {
         max_results: u32,
         next_token: Option<String>,
     ) -> Result<(Vec<ResourceServerState>, Option<String>), ApiError> {
-        if !(1..=50).contains(&max_results) {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
-                if max_results < 1 { "greater" } else { "less" },
-                if max_results < 1 { 1 } else { 50 },
-            )));
-        }
+        check_max_results(max_results, 50)?;
         let after = name_token(next_token)?;
         self.pool_exists(pool_id).await?;
         self.wait_for_log().await?;
