@@ -1112,6 +1112,42 @@ impl DirectoryRpc for DirectoryService {
         ))
     }
 
+    async fn create_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRequest>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::create_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRef>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::describe_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn update_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRequest>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::update_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRef>,
+    ) -> Result<Response<pb::DeleteManagedLoginBrandingResponse>, Status> {
+        Ok(Response::new(
+            config::delete_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
     async fn list_groups(
         &self,
         req: Request<pb::ListGroupsRequest>,

@@ -4,9 +4,11 @@
 
 use portcullis_errors::ApiError;
 use portcullis_proto::directory::v1 as pb;
+use portcullis_proto::events::v1::ManagedLoginBranding;
 
 use crate::app::Directory;
 use crate::app::domains::NewDomain;
+use crate::domain::branding::{BrandingCommand, BrandingState};
 use crate::domain::pool_domain::{DomainCommand, DomainState};
 use crate::domain::resource_server::ResourceServerState;
 use crate::domain::ui_customization::{ALL, UiCustomizationState};
@@ -209,4 +211,71 @@ pub async fn get_ui_customization(
         .ui_customization(&req.pool_id, &req.client_id, !req.without_image, req.cached)
         .await?;
     Ok(customization_message(&req.pool_id, &req.client_id, state))
+}
+
+fn branding_message(state: BrandingState) -> pb::ManagedLoginBrandingDescription {
+    pb::ManagedLoginBrandingDescription {
+        branding: Some(state.branding),
+        creation_date: seconds(state.created_ms),
+        last_modified_date: seconds(state.modified_ms),
+    }
+}
+
+pub async fn create_branding(
+    app: &Directory,
+    req: pb::ManagedLoginBrandingRequest,
+) -> Result<pb::ManagedLoginBrandingDescription, ApiError> {
+    let meta = meta(req.caller);
+    let branding = ManagedLoginBranding {
+        pool_id: req.pool_id,
+        client_id: req.client_id,
+        branding_id: String::new(),
+        use_cognito_provided_values: req.use_cognito_provided_values,
+        settings_json: req.settings_json.unwrap_or_default(),
+        assets: req.assets,
+    };
+    Ok(branding_message(
+        app.create_branding(branding, &meta).await?,
+    ))
+}
+
+pub async fn describe_branding(
+    app: &Directory,
+    req: pb::ManagedLoginBrandingRef,
+) -> Result<pb::ManagedLoginBrandingDescription, ApiError> {
+    let state = app
+        .branding(&req.pool_id, &req.branding_id, &req.client_id)
+        .await?;
+    Ok(branding_message(state))
+}
+
+pub async fn update_branding(
+    app: &Directory,
+    req: pb::ManagedLoginBrandingRequest,
+) -> Result<pb::ManagedLoginBrandingDescription, ApiError> {
+    let meta = meta(req.caller);
+    let command = BrandingCommand::Update {
+        branding_id: req.branding_id.clone(),
+        use_cognito_provided_values: req.use_cognito_provided_values,
+        settings_json: req.settings_json,
+        assets: req.assets_given.then_some(req.assets),
+    };
+    let state = app
+        .change_branding(&req.pool_id, &req.branding_id, command, &meta)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(branding_message(state))
+}
+
+pub async fn delete_branding(
+    app: &Directory,
+    req: pb::ManagedLoginBrandingRef,
+) -> Result<pb::DeleteManagedLoginBrandingResponse, ApiError> {
+    let meta = meta(req.caller);
+    let command = BrandingCommand::Delete {
+        branding_id: req.branding_id.clone(),
+    };
+    app.change_branding(&req.pool_id, &req.branding_id, command, &meta)
+        .await?;
+    Ok(pb::DeleteManagedLoginBrandingResponse {})
 }

@@ -1,6 +1,7 @@
 //! Command and query handlers: load -> decide -> append, and the reads the other
 //! services need. Transport-free; `grpc.rs` adapts it.
 
+mod brandings;
 mod certificate;
 pub mod claims;
 mod clients;

@@ -5,6 +5,7 @@
 //! Events are the versioned protobuf payloads of `portcullis.events.v1`, so what the
 //! domain decides is exactly what the log stores and subscribers receive.
 
+pub mod branding;
 pub mod client;
 pub mod client_rules;
 pub mod device;
@@ -95,6 +96,8 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ResourceServerUpdated(_) => "ResourceServerUpdated",
         Event::ResourceServerDeleted(_) => "ResourceServerDeleted",
         Event::UiCustomizationSet(_) => "UiCustomizationSet",
+        Event::ManagedLoginBrandingSet(_) => "ManagedLoginBrandingSet",
+        Event::ManagedLoginBrandingDeleted(_) => "ManagedLoginBrandingDeleted",
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use portcullis_errors::ApiError;
 use portcullis_proto::events::v1::{
-    ResourceServerCreated, ResourceServerScope, ResourceServerUpdated, UserPoolDomainCreated,
-    UserPoolDomainUpdated, envelope::Payload,
+    ManagedLoginBrandingSet, ResourceServerCreated, ResourceServerScope, ResourceServerUpdated,
+    UserPoolDomainCreated, UserPoolDomainUpdated, envelope::Payload,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,16 @@ pub(super) const UI_CUSTOMIZATIONS: TableDefinition<&str, &[u8]> =
 /// Logos by the same key.
 pub(super) const UI_IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("ui_images");
 
-pub(super) const TABLES: [TableDefinition<&str, &[u8]>; 4] =
-    [DOMAINS, RESOURCE_SERVERS, UI_CUSTOMIZATIONS, UI_IMAGES];
+/// The client of each managed login branding, by `<pool>/<branding id>`.
+pub(super) const BRANDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("brandings");
+
+pub(super) const TABLES: [TableDefinition<&str, &[u8]>; 5] = [
+    DOMAINS,
+    RESOURCE_SERVERS,
+    UI_CUSTOMIZATIONS,
+    UI_IMAGES,
+    BRANDINGS,
+];
 
 /// A domain and the pool it serves.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -157,9 +165,25 @@ pub(super) fn apply(
                 images.insert(key.as_str(), e.image.as_slice())?;
             }
         }
+        Payload::ManagedLoginBrandingSet(ManagedLoginBrandingSet { branding: Some(b) }) => {
+            let key = pool_key(&b.pool_id, &b.branding_id);
+            txn.open_table(BRANDINGS)?
+                .insert(key.as_str(), b.client_id.as_bytes())?;
+        }
+        Payload::ManagedLoginBrandingDeleted(e) => {
+            txn.open_table(BRANDINGS)?
+                .remove(pool_key(&e.pool_id, &e.branding_id).as_str())?;
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// The client whose branding `key` (`<pool>/<branding id>`) is.
+pub(super) fn branding_client(db: &Arc<Database>, key: &str) -> Result<Option<String>, ApiError> {
+    read(db, BRANDINGS, key, |bytes| {
+        String::from_utf8(bytes.to_vec()).ok()
+    })
 }
 
 /// An entry's JSON; a failure (never expected for these types) stores an empty value

@@ -247,6 +247,18 @@ impl Projection {
             .map_err(db_error)?
     }
 
+    /// The app client a managed login branding belongs to.
+    pub async fn branding_client(
+        &self,
+        pool_id: &str,
+        branding_id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let (db, key) = (self.db.clone(), pool_key(pool_id, branding_id));
+        tokio::task::spawn_blocking(move || config::branding_client(&db, &key))
+            .await
+            .map_err(db_error)?
+    }
+
     /// The UI customization of `<pool>/<client id or ALL>`, with its logo if asked.
     pub async fn ui_customization(
         &self,

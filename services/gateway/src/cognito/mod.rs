@@ -4,6 +4,7 @@
 //! The operation table comes from the AWS model itself (`contracts/`), so which
 //! operations exist and which ones AWS clients send unsigned is not a hand-kept list.
 
+mod branding_ops;
 pub mod catalog;
 mod client_ops;
 mod device_ops;

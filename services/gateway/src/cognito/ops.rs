@@ -17,7 +17,7 @@ use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
 use super::{
-    client_ops, device_ops, domain_ops, group_ops, mfa_ops, passkey_ops, pool_ops,
+    branding_ops, client_ops, device_ops, domain_ops, group_ops, mfa_ops, passkey_ops, pool_ops,
     resource_server_ops, session_ops, ui_ops, user_ops,
 };
 use crate::AppState;
@@ -155,6 +155,11 @@ operations! { state, call;
     "ListResourceServers" => resource_server_ops::list_resource_servers(state, call),
     "SetUICustomization" => ui_ops::set_ui_customization(state, call),
     "GetUICustomization" => ui_ops::get_ui_customization(state, call),
+    "CreateManagedLoginBranding" => branding_ops::create_managed_login_branding(state, call),
+    "DescribeManagedLoginBranding" => branding_ops::describe_managed_login_branding(state, call, false),
+    "DescribeManagedLoginBrandingByClient" => branding_ops::describe_managed_login_branding(state, call, true),
+    "UpdateManagedLoginBranding" => branding_ops::update_managed_login_branding(state, call),
+    "DeleteManagedLoginBranding" => branding_ops::delete_managed_login_branding(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {

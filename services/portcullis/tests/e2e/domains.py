@@ -1,5 +1,5 @@
-"""User pool domains, resource servers and UI customization through boto3, with
-Cognito's errors.
+"""User pool domains, resource servers, UI customization and managed login branding
+through boto3, with Cognito's errors.
 
 Usage: domains.py URL
 Admin credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Exits non-zero
@@ -262,18 +262,67 @@ def ui_customization(admin, pool, suffix):
     check("UI customization errors: disallowed classes, image type and size, unknown client or pool")
 
 
+def branding(admin, pool):
+    client_id = admin.create_user_pool_client(UserPoolId=pool, ClientName="styled")["UserPoolClient"]["ClientId"]
+    settings = {"components": {"primaryButton": {"lightMode": {"defaults": {"backgroundColor": "0972d3ff"}}}}}
+    logo = png()
+    assets = [{"Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": logo}]
+    created = admin.create_managed_login_branding(UserPoolId=pool, ClientId=client_id, Settings=settings,
+                                                  Assets=assets)["ManagedLoginBranding"]
+    branding_id = created["ManagedLoginBrandingId"]
+    assert str(uuid.UUID(branding_id)) == branding_id and created["UserPoolId"] == pool, created
+    assert created["Settings"] == settings and created["UseCognitoProvidedValues"] is False, created
+    assert created["Assets"] == assets and created["CreationDate"] and created["LastModifiedDate"], created
+    by_id = admin.describe_managed_login_branding(UserPoolId=pool, ManagedLoginBrandingId=branding_id)
+    by_client = admin.describe_managed_login_branding_by_client(UserPoolId=pool, ClientId=client_id)
+    assert by_id["ManagedLoginBranding"] == created == by_client["ManagedLoginBranding"], by_id
+    expect_error("ManagedLoginBrandingExistsException", admin.create_managed_login_branding,
+                 UserPoolId=pool, ClientId=client_id, UseCognitoProvidedValues=True)
+    check("CreateManagedLoginBranding / Describe by id and by client; one per client")
+
+    changed = {"categories": {"global": {"colorSchemeMode": "DARK"}}}
+    updated = admin.update_managed_login_branding(UserPoolId=pool, ManagedLoginBrandingId=branding_id,
+                                                  Settings=changed)["ManagedLoginBranding"]
+    assert updated["Settings"] == changed and updated["Assets"] == assets, updated
+    plain = admin.update_managed_login_branding(UserPoolId=pool, ManagedLoginBrandingId=branding_id,
+                                                UseCognitoProvidedValues=True)["ManagedLoginBranding"]
+    assert plain["UseCognitoProvidedValues"] is True and "Settings" not in plain and plain["Assets"] == [], plain
+    check("UpdateManagedLoginBranding keeps what is not given; Cognito's values clear the style")
+
+    expect_error("InvalidParameterException", admin.update_managed_login_branding, UserPoolId=pool,
+                 ManagedLoginBrandingId=branding_id, UseCognitoProvidedValues=True, Settings=changed)
+    other_client = admin.create_user_pool_client(UserPoolId=pool, ClientName="other")["UserPoolClient"]["ClientId"]
+    for bad in [{"Category": "NOT_A_CATEGORY", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": logo},
+                {"Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "PNG", "Bytes": b"x" * 600_000}]:
+        expect_error("InvalidParameterException", admin.create_managed_login_branding, UserPoolId=pool,
+                     ClientId=other_client, Assets=[bad])
+    expect_error("ResourceNotFoundException", admin.create_managed_login_branding, UserPoolId=pool,
+                 ClientId="nosuchclient0000000000000", UseCognitoProvidedValues=True)
+    expect_error("ResourceNotFoundException", admin.describe_managed_login_branding_by_client,
+                 UserPoolId=pool, ClientId=other_client)
+    admin.delete_managed_login_branding(UserPoolId=pool, ManagedLoginBrandingId=branding_id)
+    expect_error("ResourceNotFoundException", admin.describe_managed_login_branding, UserPoolId=pool,
+                 ManagedLoginBrandingId=branding_id)
+    expect_error("ResourceNotFoundException", admin.delete_managed_login_branding, UserPoolId=pool,
+                 ManagedLoginBrandingId=branding_id)
+    admin.create_managed_login_branding(UserPoolId=pool, ClientId=client_id, UseCognitoProvidedValues=True)
+    check("managed login branding errors, and DeleteManagedLoginBranding")
+
+
 def main():
     suffix = uuid.uuid4().hex[:8]
     admin = idp()
     pool, _ = domains(admin, suffix)
     resource_servers(admin, suffix)
     ui_customization(admin, pool, suffix)
+    branding(admin, pool)
     contract.assert_returned("DomainDescriptionType", absent_ok=(
         "S3Bucket",  # no S3 bucket serves anything here
         "Routing",  # no multi-region routing
     ))
     contract.assert_returned("ResourceServerType")
     contract.assert_returned("UICustomizationType")
+    contract.assert_returned("ManagedLoginBrandingType")
     check("every member of the domain, resource server and UI customization shapes is returned")
 
 
