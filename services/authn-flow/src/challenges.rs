@@ -47,6 +47,9 @@ pub(crate) struct Session {
     /// Set when the session is stored.
     #[serde(default)]
     pub(crate) expires_ms: i64,
+    /// Opened by a hosted-UI sign-in: only the hosted UI may answer it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) hosted: bool,
 }
 
 impl Session {
@@ -63,7 +66,13 @@ impl Session {
             step: String::new(),
             attempts: 0,
             expires_ms: 0,
+            hosted: client.hosted,
         }
+    }
+
+    /// Whether `client` (as the API or as the hosted UI) may answer this session.
+    pub(crate) fn answerable_by(&self, client: &ClientInfo) -> bool {
+        self.client_id == client.client.client_id && self.hosted == client.hosted
     }
 }
 
@@ -164,7 +173,7 @@ impl Flows {
             .take_any_session(token)
             .await?
             .ok_or_else(invalid_session)?;
-        if session.challenge != challenge || session.client_id != client.client.client_id {
+        if session.challenge != challenge || !session.answerable_by(client) {
             return Err(invalid_session());
         }
         Ok(session)
@@ -254,7 +263,7 @@ impl Flows {
         &self,
         req: pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
+        let client = self.client_for(&req.client_id, req.hosted).await?;
         if !req.admin_pool_id.is_empty() && req.admin_pool_id != client.pool_id() {
             return Err(ApiError::not_found(format!(
                 "User pool client {} does not exist.",

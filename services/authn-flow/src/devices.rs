@@ -207,7 +207,8 @@ impl Flows {
                 .map_err(store_error)?;
             return Ok(response);
         }
-        if !step.tracks_devices {
+        // The hosted UI does not track devices.
+        if !step.tracks_devices || client.hosted {
             return self.complete_sign_in(client, user).await;
         }
         let device_key = new_device_key(&user.pool_id);

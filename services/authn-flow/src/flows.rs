@@ -279,6 +279,9 @@ pub(crate) fn credential_key(pool_id: &str, sub: &str) -> String {
 pub(crate) struct ClientInfo {
     pub(crate) client: dir::UserPoolClient,
     pub(crate) settings: portcullis_proto::events::v1::UserPoolClientSettings,
+    /// Signing in on the hosted UI for this client: the UI may use any flow, sends no
+    /// secret hash, and gets a browser session instead of tokens.
+    pub(crate) hosted: bool,
 }
 
 impl ClientInfo {
@@ -287,7 +290,7 @@ impl ClientInfo {
     }
 
     pub(crate) fn allows(&self, flow: &str) -> bool {
-        portcullis_types::auth_flow_allowed(&self.settings.explicit_auth_flows, flow)
+        self.hosted || portcullis_types::auth_flow_allowed(&self.settings.explicit_auth_flows, flow)
     }
 
     pub(crate) fn validity(&self) -> tok::Validity {
@@ -330,7 +333,7 @@ impl ClientInfo {
         given: Option<&str>,
     ) -> Result<(), ApiError> {
         let secrets = self.secrets();
-        if secrets.is_empty() {
+        if secrets.is_empty() || self.hosted {
             return Ok(());
         }
         let client_id = &self.client.client_id;
@@ -363,7 +366,22 @@ impl Flows {
             .await?
             .into_inner();
         let settings = client.settings.clone().unwrap_or_default();
-        Ok(ClientInfo { client, settings })
+        Ok(ClientInfo {
+            client,
+            settings,
+            hosted: false,
+        })
+    }
+
+    /// The client, for a sign-in on the hosted UI when `hosted`.
+    pub(crate) async fn client_for(
+        &self,
+        client_id: &str,
+        hosted: bool,
+    ) -> Result<ClientInfo, ApiError> {
+        let mut client = self.client(client_id).await?;
+        client.hosted = hosted;
+        Ok(client)
     }
 
     pub(crate) async fn pool(&self, pool_id: &str) -> Result<dir::UserPool, ApiError> {
@@ -863,7 +881,7 @@ impl Flows {
         &self,
         req: pb::InitiateAuthRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
+        let client = self.client_for(&req.client_id, req.hosted).await?;
         if !req.admin_pool_id.is_empty() && req.admin_pool_id != client.pool_id() {
             return Err(ApiError::not_found(format!(
                 "User pool client {} does not exist.",
@@ -1059,6 +1077,9 @@ impl Flows {
         client: &ClientInfo,
         user: &dir::User,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        if client.hosted {
+            return self.open_browser_session(user).await;
+        }
         let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
             .issue(client, user, auth_time, String::new(), true, "")
@@ -1176,6 +1197,7 @@ impl Flows {
             preferred_role: claims.preferred_role.unwrap_or_default(),
             refresh_expires_ms: 0,
             device_key: String::new(),
+            ..Default::default()
         })
     }
 }

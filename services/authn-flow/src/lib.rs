@@ -12,6 +12,7 @@ pub mod flows;
 pub mod lockout;
 mod mfa;
 mod mfa_flow;
+pub mod oauth;
 mod passkeys;
 pub mod password;
 pub mod secret_hash;
@@ -326,6 +327,31 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::VerifySoftwareTokenResponse>, Status> {
         Ok(Response::new(
             self.flows.verify_software_token(req.into_inner()).await?,
+        ))
+    }
+
+    async fn authorize(
+        &self,
+        req: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        Ok(Response::new(self.flows.authorize(req.into_inner()).await?))
+    }
+
+    async fn o_auth_token(
+        &self,
+        req: Request<pb::OAuthTokenRequest>,
+    ) -> Result<Response<pb::OAuthTokenResponse>, Status> {
+        Ok(Response::new(
+            self.flows.oauth_token(req.into_inner()).await?,
+        ))
+    }
+
+    async fn end_browser_session(
+        &self,
+        req: Request<pb::EndBrowserSessionRequest>,
+    ) -> Result<Response<pb::EndBrowserSessionResponse>, Status> {
+        Ok(Response::new(
+            self.flows.end_browser_session(req.into_inner()).await?,
         ))
     }
 }

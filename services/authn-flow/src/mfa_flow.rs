@@ -185,7 +185,7 @@ impl Flows {
             .take_any_session(&req.session)
             .await?
             .ok_or_else(invalid_session)?;
-        if session.challenge != req.challenge_name || session.client_id != client.client.client_id {
+        if session.challenge != req.challenge_name || !session.answerable_by(client) {
             return Err(invalid_session());
         }
         let user = self

@@ -141,8 +141,10 @@ impl Flows {
             )
             .await?;
         request.refresh_expires_ms = grant.expires_ms;
-        // The session stays on the device it began on.
+        // The session stays on the device it began on, with the scopes it was granted.
         request.device_key = grant.device_key;
+        request.oauth = grant.oauth;
+        request.scopes = grant.scopes;
         let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
         Ok(authenticated(tokens))
     }

@@ -168,14 +168,15 @@ impl Flows {
             step: String::new(),
             attempts: 0,
             expires_ms: 0,
+            hosted: client.hosted,
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {
             challenge_name: SELECT_CHALLENGE.to_owned(),
             session: token,
             challenge_parameters: std::collections::HashMap::new(),
-            authentication_result: None,
             available_challenges: available,
+            ..Default::default()
         })
     }
 
@@ -267,6 +268,7 @@ impl Flows {
             client_id: req.client_id.clone(),
             admin_pool_id: req.admin_pool_id.clone(),
             correlation_id: req.correlation_id.clone(),
+            hosted: client.hosted,
         };
         self.first_factor(client, &as_initiate, user.as_ref(), choice)
             .await

@@ -3,6 +3,8 @@
 //! it calls over gRPC.
 
 pub mod cognito;
+pub mod domains;
+pub mod hosted;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -126,6 +128,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/{pool_id}/.well-known/openid-configuration",
             get(openid_configuration),
         )
+        .nest("/domain/{domain}", hosted::router())
+        .merge(hosted::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -287,7 +291,8 @@ async fn jwks(State(state): State<Arc<AppState>>, Path(pool_id): Path<String>) -
     }
 }
 
-/// The discovery document lists only what this Portcullis serves for the pool today.
+/// The discovery document: the pool's issuer and keys, and, when the pool has a domain,
+/// the OAuth 2.0 endpoints served there.
 async fn openid_configuration(
     State(state): State<Arc<AppState>>,
     Path(pool_id): Path<String>,
@@ -297,17 +302,51 @@ async fn openid_configuration(
         Err(response) => return response,
     };
     let issuer = format!("{}/{pool_id}", state.public_base_url);
-    Json(json!({
+    let mut document = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": [],
+        "response_types_supported": ["code", "token"],
         "scopes_supported": ["openid", "email", "phone", "profile"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified"],
-    }))
-    .into_response()
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "token_use", "cognito:username", "cognito:groups", "email", "email_verified", "phone_number", "phone_number_verified", "name", "given_name", "family_name", "preferred_username"],
+    });
+    match domains::base_of_pool(&state, &pool_id).await {
+        Ok(Some(base)) => {
+            let endpoints = json!({
+                "authorization_endpoint": format!("{base}/oauth2/authorize"),
+                "token_endpoint": format!("{base}/oauth2/token"),
+                "userinfo_endpoint": format!("{base}/oauth2/userInfo"),
+                "revocation_endpoint": format!("{base}/oauth2/revoke"),
+                "introspection_endpoint": format!("{base}/oauth2/introspect"),
+                "end_session_endpoint": format!("{base}/logout"),
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
+                "response_modes_supported": ["query", "fragment"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "authorization_response_iss_parameter_supported": true,
+                "claims_parameter_supported": false,
+                "request_parameter_supported": false,
+                "request_uri_parameter_supported": false,
+            });
+            if let (Some(doc), Value::Object(more)) = (document.as_object_mut(), endpoints) {
+                doc.extend(more);
+            }
+        }
+        Ok(None) => {
+            document["response_types_supported"] = json!([]);
+        }
+        Err(err) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"message": err.message})),
+            )
+                .into_response();
+        }
+    }
+    Json(document).into_response()
 }
 
 /// The pre-signed URL of a user import job, like S3's: no signature, but only with the

@@ -347,3 +347,11 @@ fn sessions_are_refreshed_rotated_revoked_and_signed_out_and_stay_so_after_a_res
     let _server = start(data.path(), port);
     python(&e2e("sessions.py"), &[&url, state, "after-restart"]);
 }
+
+#[test]
+fn oauth_code_flow_hosted_sign_in_and_token_endpoint() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("oauth.py"), &[&format!("http://127.0.0.1:{port}")]);
+}

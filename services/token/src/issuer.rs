@@ -25,6 +25,7 @@ use portcullis_errors::ApiError;
 use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::token::v1 as pb;
 use portcullis_types::{Clock, PoolId};
+use prost::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -66,6 +67,29 @@ struct RefreshRecord {
     /// The device of the sign-in, carried by every refresh.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     device_key: String,
+    /// An OAuth 2.0 session keeps its scopes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    oauth: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scopes: Vec<String>,
+}
+
+/// How long an authorization code can be redeemed (Cognito: 5 minutes).
+const CODE_TTL: Duration = Duration::from_secs(300);
+/// How long a spent code is remembered, so that a replay revokes what it issued.
+const SPENT_CODE_TTL: Duration = Duration::from_secs(3_600);
+
+fn code_key(prefix: &str, code: &str) -> String {
+    format!(
+        "{prefix}/{}",
+        hex::encode(digest::digest(&digest::SHA256, code.as_bytes()))
+    )
+}
+
+/// OIDC `at_hash`: the left half of the SHA-256 of the access token, base64url.
+fn at_hash(access_token: &str) -> String {
+    let digest = digest::digest(&digest::SHA256, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
 
 fn internal(err: impl std::fmt::Display) -> ApiError {
@@ -95,6 +119,12 @@ fn refresh_key(token: &str) -> String {
         "rt/{}",
         hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
     )
+}
+
+/// An ID token goes with every API sign-in, with OAuth 2.0 tokens only under `openid`,
+/// and never with a client_credentials token.
+fn wants_id_token(req: &pb::IssueTokensRequest) -> bool {
+    !req.client_credentials && (!req.oauth || req.scopes.iter().any(|s| s == "openid"))
 }
 
 /// ID-token claim values typed as Cognito types them.
@@ -210,18 +240,27 @@ impl Issuer {
         };
         let event_id = uuid::Uuid::new_v4().to_string();
         let access = self.access_claims(&req, &origin_jti, &event_id, now, validity.access_seconds);
-        let id = self.id_claims(&req, &origin_jti, &event_id, now, validity.id_seconds);
+        let id = wants_id_token(&req)
+            .then(|| self.id_claims(&req, &origin_jti, &event_id, now, validity.id_seconds));
+        let oauth = req.oauth;
         let signer = keys.clone();
         let (access_token, id_token) = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::keys::KeyError>((
-                signer.signing.sign_rs256(&access)?,
-                signer.signing.sign_rs256(&id)?,
-            ))
+            let access_token = signer.signing.sign_rs256(&access)?;
+            let id_token = match id {
+                Some(mut id) => {
+                    if oauth {
+                        id["at_hash"] = json!(at_hash(&access_token));
+                    }
+                    signer.signing.sign_rs256(&id)?
+                }
+                None => String::new(),
+            };
+            Ok::<_, crate::keys::KeyError>((access_token, id_token))
         })
         .await
         .map_err(internal)?
         .map_err(internal)?;
-        let refresh_token = if req.issue_refresh_token {
+        let refresh_token = if req.issue_refresh_token && !req.client_credentials {
             let expires_ms = if req.refresh_expires_ms > 0 {
                 req.refresh_expires_ms
             } else {
@@ -250,6 +289,27 @@ impl Issuer {
         now: i64,
         ttl: u64,
     ) -> Value {
+        let scope = if req.oauth || req.client_credentials {
+            req.scopes.join(" ")
+        } else {
+            ADMIN_SCOPE.to_owned()
+        };
+        let exp = now + i64::try_from(ttl).unwrap_or(0);
+        if req.client_credentials {
+            // A machine's token: the client is the subject, and there is no user.
+            return json!({
+                "sub": req.client_id,
+                "token_use": "access",
+                "scope": scope,
+                "auth_time": now,
+                "iss": self.issuer(&req.pool_id),
+                "exp": exp,
+                "iat": now,
+                "version": 2,
+                "jti": uuid::Uuid::new_v4().to_string(),
+                "client_id": req.client_id,
+            });
+        }
         let mut claims = json!({
             "sub": req.sub,
             "iss": self.issuer(&req.pool_id),
@@ -257,13 +317,16 @@ impl Issuer {
             "origin_jti": origin_jti,
             "event_id": event_id,
             "token_use": "access",
-            "scope": ADMIN_SCOPE,
+            "scope": scope,
             "auth_time": req.auth_time,
-            "exp": now + i64::try_from(ttl).unwrap_or(0),
+            "exp": exp,
             "iat": now,
             "jti": uuid::Uuid::new_v4().to_string(),
             "username": req.username,
         });
+        if req.oauth {
+            claims["version"] = json!(2);
+        }
         if !req.groups.is_empty() {
             claims["cognito:groups"] = json!(req.groups);
         }
@@ -312,6 +375,9 @@ impl Issuer {
         if !req.preferred_role.is_empty() {
             claims.insert("cognito:preferred_role".into(), json!(req.preferred_role));
         }
+        if !req.nonce.is_empty() {
+            claims.insert("nonce".into(), json!(req.nonce));
+        }
         Value::Object(claims)
     }
 
@@ -331,6 +397,12 @@ impl Issuer {
             expires_ms,
             rotated_until_ms: None,
             device_key: req.device_key.clone(),
+            oauth: req.oauth,
+            scopes: if req.oauth {
+                req.scopes.clone()
+            } else {
+                Vec::new()
+            },
         };
         self.store_refresh(&token, &record).await?;
         Ok(token)
@@ -418,6 +490,8 @@ impl Issuer {
             },
             reused,
             device_key: record.device_key,
+            oauth: record.oauth,
+            scopes: record.scopes,
         })
     }
 
@@ -471,6 +545,73 @@ impl Issuer {
         let iss = claims.get("iss")?.as_str()?;
         let pool_id = iss.strip_prefix(&self.issuer_base)?.strip_prefix('/')?;
         PoolId::parse(pool_id).ok().map(|p| p.to_string())
+    }
+
+    /// A new authorization code for `grant`, redeemable once within [`CODE_TTL`]. The
+    /// session its tokens will start is named now, so a replay can revoke it.
+    pub async fn create_code(
+        &self,
+        mut grant: pb::AuthorizationCodeGrant,
+    ) -> Result<pb::AuthorizationCode, ApiError> {
+        PoolId::parse(&grant.pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        let code = random_token(32)?;
+        grant.origin_jti = session_id(self.clock.now_ms());
+        self.refresh
+            .put(
+                &code_key("ac", &code),
+                Bytes::from(grant.encode_to_vec()),
+                CODE_TTL,
+            )
+            .await
+            .map_err(internal)?;
+        Ok(pb::AuthorizationCode { code })
+    }
+
+    /// Spends a code issued to `client_id`. A code seen before comes back as `replayed`
+    /// (its tokens' session is to be revoked); an unknown, expired or other client's code
+    /// is invalid. Of concurrent redemptions exactly one gets the grant.
+    pub async fn redeem_code(
+        &self,
+        req: &pb::RedeemAuthorizationCodeRequest,
+    ) -> Result<pb::RedeemedCode, ApiError> {
+        let invalid = || ApiError::not_authorized("invalid_grant");
+        if req.code.is_empty() || req.code.len() > 512 {
+            return Err(invalid());
+        }
+        let decode = |raw: Bytes| pb::AuthorizationCodeGrant::decode(raw).map_err(internal);
+        let spent_key = code_key("acu", &req.code);
+        if let Some(raw) = self
+            .refresh
+            .take(&code_key("ac", &req.code))
+            .await
+            .map_err(internal)?
+        {
+            let grant = decode(raw.clone())?;
+            self.refresh
+                .put(&spent_key, raw, SPENT_CODE_TTL)
+                .await
+                .map_err(internal)?;
+            if grant.client_id != req.client_id {
+                return Err(invalid());
+            }
+            return Ok(pb::RedeemedCode {
+                grant: Some(grant),
+                replayed: None,
+            });
+        }
+        match self.refresh.get(&spent_key).await.map_err(internal)? {
+            Some(raw) => {
+                let grant = decode(raw)?;
+                if grant.client_id != req.client_id {
+                    return Err(invalid());
+                }
+                Ok(pb::RedeemedCode {
+                    grant: None,
+                    replayed: Some(grant),
+                })
+            }
+            None => Err(invalid()),
+        }
     }
 
     pub async fn jwks(&self, pool_id: &str) -> Result<String, ApiError> {

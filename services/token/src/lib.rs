@@ -106,4 +106,22 @@ impl Token for TokenService {
         let json = self.issuer.jwks(&req.into_inner().pool_id).await?;
         Ok(Response::new(pb::Jwks { json }))
     }
+
+    async fn create_authorization_code(
+        &self,
+        req: Request<pb::AuthorizationCodeGrant>,
+    ) -> Result<Response<pb::AuthorizationCode>, Status> {
+        Ok(Response::new(
+            self.issuer.create_code(req.into_inner()).await?,
+        ))
+    }
+
+    async fn redeem_authorization_code(
+        &self,
+        req: Request<pb::RedeemAuthorizationCodeRequest>,
+    ) -> Result<Response<pb::RedeemedCode>, Status> {
+        Ok(Response::new(
+            self.issuer.redeem_code(&req.into_inner()).await?,
+        ))
+    }
 }

@@ -12,7 +12,7 @@ mod domain_ops;
 mod group_ops;
 pub mod import_ops;
 mod mfa_ops;
-mod ops;
+pub(crate) mod ops;
 mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
@@ -20,7 +20,7 @@ mod resource_server_ops;
 mod session_ops;
 mod shapes;
 pub mod ui_ops;
-mod user_ops;
+pub(crate) mod user_ops;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};

@@ -393,6 +393,7 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
         client_id: required(req.client_id, "clientId")?,
         admin_pool_id,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     let response = state
         .authn
@@ -465,6 +466,16 @@ pub(super) async fn authorize_user_token(
             "Access Token does not have required scopes",
         ));
     }
+    let user = token_user(state, &verified).await?;
+    Ok((verified, user))
+}
+
+/// The user a verified access token names, unless its session was revoked since (a
+/// global sign-out after the session began, or the session revoked by name).
+pub(crate) async fn token_user(
+    state: &AppState,
+    verified: &tok::VerifiedAccessToken,
+) -> Result<dir::User, ApiError> {
     let request = dir::GetUserRequest {
         pool_id: verified.pool_id.clone(),
         key: Some(dir::get_user_request::Key::Sub(verified.sub.clone())),
@@ -484,7 +495,7 @@ pub(super) async fn authorize_user_token(
     ) {
         return Err(ApiError::not_authorized("Access Token has been revoked"));
     }
-    Ok((verified, user))
+    Ok(user)
 }
 
 /// A user that a valid token names but that no longer exists is not authorized.

@@ -78,7 +78,7 @@ pub(super) fn user_caller(call: &Call, sub: &str) -> dir::Caller {
 
 /// The settings of the app client an access token was issued to, whose
 /// `ReadAttributes` / `WriteAttributes` bound what its user reads and writes.
-pub(super) async fn token_client(
+pub(crate) async fn token_client(
     state: &AppState,
     verified: &tok::VerifiedAccessToken,
 ) -> Result<portcullis_proto::events::v1::UserPoolClientSettings, ApiError> {
@@ -509,6 +509,7 @@ pub(super) async fn respond_to_auth_challenge(
         challenge_responses: req.challenge_responses.unwrap_or_default(),
         admin_pool_id,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     let response = state
         .authn

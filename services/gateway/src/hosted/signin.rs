@@ -1,0 +1,751 @@
+//! The authorization endpoint and the sign-in pages: `/oauth2/authorize`, `/login`,
+//! `/mfa` (every challenge a sign-in can meet on the way) and `/logout`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::{Form, http::HeaderValue};
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::authn::v1 as authn;
+use portcullis_proto::directory::v1 as dir;
+use serde::{Deserialize, Serialize};
+
+use super::pages::{self, Customization};
+use super::{
+    AuthParams, CHALLENGE_COOKIE, CSRF_COOKIE, Hosted, SESSION_COOKIE, cookie, csrf_ok,
+    page_response, random_token, redirect,
+};
+use crate::AppState;
+
+/// Seconds a pending challenge's cookie lives (the session itself expires sooner or
+/// later, as the client's AuthSessionValidity says).
+const CHALLENGE_COOKIE_TTL: u64 = 15 * 60;
+/// The browser session cookie lives as long as the session (authn-flow's
+/// `BROWSER_SESSION_TTL`).
+const BROWSER_SESSION_SECONDS: u64 = 3_600;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AuthorizeQuery {
+    #[serde(flatten)]
+    params: AuthParams,
+    prompt: String,
+    max_age: Option<String>,
+    idp_identifier: String,
+}
+
+fn authorize_request(
+    hosted: &Hosted,
+    params: &AuthParams,
+    browser_session: String,
+    prompt: String,
+    max_age: i64,
+) -> authn::AuthorizeRequest {
+    authn::AuthorizeRequest {
+        region: String::new(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        pool_id: hosted.pool_id.clone(),
+        client_id: params.client_id.clone(),
+        redirect_uri: params.redirect_uri.clone(),
+        response_type: params.response_type.clone(),
+        scope: params.scope.clone(),
+        nonce: params.nonce.clone(),
+        code_challenge: params.code_challenge.clone(),
+        code_challenge_method: params.code_challenge_method.clone(),
+        browser_session,
+        prompt,
+        max_age,
+        identity_provider: params.identity_provider.clone(),
+    }
+}
+
+/// Appends `pairs` to a redirect URI, in its query or (implicit grant) its fragment.
+fn callback_url(redirect_uri: &str, fragment: bool, pairs: &[(&str, &str)]) -> String {
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
+    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    if fragment {
+        let base = redirect_uri.split('#').next().unwrap_or_default();
+        format!("{base}#{encoded}")
+    } else {
+        let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+        format!("{redirect_uri}{separator}{encoded}")
+    }
+}
+
+/// What authn-flow decided, as a response: an error page, a redirect back to the client
+/// (an error or the grant), or the sign-in page.
+fn decision(
+    hosted: &Hosted,
+    params: &AuthParams,
+    answer: authn::AuthorizeResponse,
+    status: StatusCode,
+) -> Option<Response> {
+    if !answer.fatal.is_empty() {
+        return Some(page_response(
+            StatusCode::BAD_REQUEST,
+            &pages::error_page(&Customization::default(), &answer.fatal),
+        ));
+    }
+    let fragment = params.response_type == "token";
+    if !answer.error.is_empty() {
+        let url = callback_url(
+            &params.redirect_uri,
+            fragment,
+            &[
+                ("error", &answer.error),
+                ("error_description", &answer.error_description),
+                ("state", &params.state),
+                ("iss", &hosted.issuer),
+            ],
+        );
+        return Some(redirect(status, &url));
+    }
+    if answer.login_required {
+        return None;
+    }
+    let url = if answer.response_mode == "fragment" {
+        let expires_in = answer.expires_in.to_string();
+        callback_url(
+            &params.redirect_uri,
+            true,
+            &[
+                ("id_token", &answer.id_token),
+                ("access_token", &answer.access_token),
+                ("expires_in", &expires_in),
+                ("token_type", "Bearer"),
+                ("state", &params.state),
+                ("iss", &hosted.issuer),
+            ],
+        )
+    } else {
+        callback_url(
+            &params.redirect_uri,
+            false,
+            &[
+                ("code", &answer.code),
+                ("state", &params.state),
+                ("iss", &hosted.issuer),
+            ],
+        )
+    };
+    Some(redirect(status, &url))
+}
+
+fn unavailable(err: &ApiError) -> Response {
+    tracing::warn!(code = err.code.type_name(), "hosted UI call failed");
+    page_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &pages::error_page(
+            &Customization::default(),
+            "The service is unavailable. Please try again.",
+        ),
+    )
+}
+
+/// `GET /oauth2/authorize`: a silent grant when the browser has a session (unless
+/// `prompt=login`, or it is older than `max_age`), else the sign-in page.
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    let max_age = match query.max_age.as_deref() {
+        None | Some("") => -1,
+        Some(text) => match text.parse::<i64>() {
+            Ok(seconds) if seconds >= 0 => seconds,
+            _ => -2,
+        },
+    };
+    let mut params = query.params;
+    if params.identity_provider.is_empty() && !query.idp_identifier.is_empty() {
+        params.identity_provider = query.idp_identifier;
+    }
+    let forced = query.prompt.split_whitespace().any(|p| p == "login");
+    let session = if forced {
+        String::new()
+    } else {
+        cookie(&headers, SESSION_COOKIE).unwrap_or_default()
+    };
+    let request = authorize_request(&hosted, &params, session, query.prompt, max_age.max(-1));
+    let answer = match state.authn.clone().authorize(request).await {
+        Ok(answer) => answer.into_inner(),
+        Err(status) => return unavailable(&status.into()),
+    };
+    if max_age == -2 && answer.fatal.is_empty() {
+        let url = callback_url(
+            &params.redirect_uri,
+            params.response_type == "token",
+            &[
+                ("error", "invalid_request"),
+                ("error_description", "Invalid max_age"),
+                ("state", &params.state),
+                ("iss", &hosted.issuer),
+            ],
+        );
+        return redirect(StatusCode::FOUND, &url);
+    }
+    if let Some(response) = decision(&hosted, &params, answer, StatusCode::FOUND) {
+        return response;
+    }
+    redirect(StatusCode::FOUND, &hosted.url("/login", &params))
+}
+
+/// The CSRF token of a form page: the browser's, or a new one set with the page.
+fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
+        Some(token) => (token, false),
+        None => (random_token(), true),
+    }
+}
+
+fn form_page(
+    hosted: &Hosted,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    custom: &Customization,
+    build: impl FnOnce(&str) -> String,
+) -> Response {
+    let (csrf, new) = csrf_token(headers);
+    let mut response = page_response(status, &pages::layout(title, custom, &build(&csrf)));
+    if new {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            hosted.set_cookie(CSRF_COOKIE, &csrf, 3_600),
+        );
+    }
+    response
+}
+
+async fn check_request(
+    state: &AppState,
+    hosted: &Hosted,
+    params: &AuthParams,
+    status: StatusCode,
+) -> Result<Customization, Response> {
+    let request = authorize_request(hosted, params, String::new(), String::new(), -1);
+    let answer = match state.authn.clone().authorize(request).await {
+        Ok(answer) => answer.into_inner(),
+        Err(status) => return Err(unavailable(&status.into())),
+    };
+    if let Some(response) = decision(hosted, params, answer, status) {
+        return Err(response);
+    }
+    Ok(crate::domains::customization(state, &hosted.pool_id, &params.client_id).await)
+}
+
+fn login_form(
+    hosted: &Hosted,
+    params: &AuthParams,
+    csrf: &str,
+    username: &str,
+    error: &str,
+) -> String {
+    let fields = format!(
+        "{}\n{}",
+        pages::input("username", "Username", "text", username, "username"),
+        pages::input("password", "Password", "password", "", "current-password")
+    );
+    pages::Form {
+        heading: "Sign in",
+        intro: "Sign in with your username and password.",
+        action: &hosted.url("/login", params),
+        error,
+        hidden: pages::hidden_fields(&params.pairs(), csrf),
+        fields,
+        submit: "Sign in",
+        footer: String::new(),
+    }
+    .render()
+}
+
+/// `GET /login`: the sign-in form, after checking the authorization request.
+pub async fn login_page(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Query(params): Query<AuthParams>,
+) -> Response {
+    let custom = match check_request(&state, &hosted, &params, StatusCode::FOUND).await {
+        Ok(custom) => custom,
+        Err(response) => return response,
+    };
+    let hint = params.login_hint.clone();
+    form_page(
+        &hosted,
+        &headers,
+        StatusCode::OK,
+        "Sign in",
+        &custom,
+        |csrf| login_form(&hosted, &params, csrf, &hint, ""),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    #[serde(flatten)]
+    params: AuthParams,
+    username: String,
+    password: String,
+    _csrf: String,
+}
+
+fn expired_form(hosted: &Hosted, params: &AuthParams) -> Response {
+    // A missing or wrong CSRF token: nothing is done; the page is shown afresh.
+    redirect(StatusCode::SEE_OTHER, &hosted.url("/login", params))
+}
+
+/// Words for the person at the page, for the errors a sign-in can meet.
+fn plain_words(err: &ApiError) -> String {
+    match err.code {
+        ErrorCode::NotAuthorizedException if err.message == "Password attempts exceeded" => {
+            "Too many failed attempts. Wait a while, then try again.".into()
+        }
+        ErrorCode::NotAuthorizedException | ErrorCode::UserNotFoundException => {
+            if err.message.contains("session") {
+                "This sign-in took too long. Please start again.".into()
+            } else if err.message == "User is disabled." {
+                "This account is disabled.".into()
+            } else {
+                "Incorrect username or password.".into()
+            }
+        }
+        ErrorCode::UserNotConfirmedException => {
+            "This account is not confirmed yet. Confirm it with the code you were sent.".into()
+        }
+        ErrorCode::PasswordResetRequiredException => {
+            "A password reset is required for this account.".into()
+        }
+        ErrorCode::CodeMismatchException => "That code is not correct. Try again.".into(),
+        ErrorCode::ExpiredCodeException => "That code has expired.".into(),
+        ErrorCode::InvalidPasswordException => err.message.clone(),
+        ErrorCode::InvalidParameterException => err.message.clone(),
+        _ => "Something went wrong. Please try again.".into(),
+    }
+}
+
+/// The challenge a sign-in is waiting on, kept in a cookie between its pages.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct Pending {
+    name: String,
+    user: String,
+    session: String,
+}
+
+/// After a sign-in step: on to the client with a new browser session, to the next
+/// challenge's page, or back to the form with the error.
+async fn after_step(
+    state: &AppState,
+    hosted: &Hosted,
+    params: &AuthParams,
+    username: &str,
+    result: Result<authn::InitiateAuthResponse, ApiError>,
+) -> Result<Response, ApiError> {
+    let answer = result?;
+    if !answer.browser_session.is_empty() {
+        let request = authorize_request(
+            hosted,
+            params,
+            answer.browser_session.clone(),
+            String::new(),
+            -1,
+        );
+        let decided = state
+            .authn
+            .clone()
+            .authorize(request)
+            .await
+            .map_err(ApiError::from)?
+            .into_inner();
+        let mut response = decision(hosted, params, decided, StatusCode::SEE_OTHER)
+            .unwrap_or_else(|| redirect(StatusCode::SEE_OTHER, &hosted.url("/login", params)));
+        let headers = response.headers_mut();
+        headers.append(
+            header::SET_COOKIE,
+            hosted.set_cookie(
+                SESSION_COOKIE,
+                &answer.browser_session,
+                BROWSER_SESSION_SECONDS,
+            ),
+        );
+        headers.append(
+            header::SET_COOKIE,
+            hosted.set_cookie(CHALLENGE_COOKIE, "", 0),
+        );
+        return Ok(response);
+    }
+    let pending = Pending {
+        name: answer.challenge_name,
+        user: answer
+            .challenge_parameters
+            .get("USERNAME")
+            .cloned()
+            .unwrap_or_else(|| username.to_owned()),
+        session: answer.session,
+    };
+    let value = serde_urlencoded::to_string(&pending).unwrap_or_default();
+    let mut response = redirect(StatusCode::SEE_OTHER, &hosted.url("/mfa", params));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        hosted.set_cookie(CHALLENGE_COOKIE, &value, CHALLENGE_COOKIE_TTL),
+    );
+    Ok(response)
+}
+
+/// `POST /login`: checks the password (with the same lockout and user-existence
+/// protection as the API), then continues as `after_step` says.
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let params = form.params;
+    if !csrf_ok(&headers, &form._csrf) {
+        return expired_form(&hosted, &params);
+    }
+    let custom = match check_request(&state, &hosted, &params, StatusCode::SEE_OTHER).await {
+        Ok(custom) => custom,
+        Err(response) => return response,
+    };
+    let request = authn::InitiateAuthRequest {
+        region: String::new(),
+        auth_flow: "USER_PASSWORD_AUTH".into(),
+        auth_parameters: HashMap::from([
+            ("USERNAME".to_owned(), form.username.clone()),
+            ("PASSWORD".to_owned(), form.password),
+        ]),
+        client_id: params.client_id.clone(),
+        admin_pool_id: String::new(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        hosted: true,
+    };
+    let result = state
+        .authn
+        .clone()
+        .initiate_auth(request)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(ApiError::from);
+    match after_step(&state, &hosted, &params, &form.username, result).await {
+        Ok(response) => response,
+        Err(err) if err.code.http_status() >= 500 => unavailable(&err),
+        Err(err) => form_page(
+            &hosted,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "Sign in",
+            &custom,
+            |csrf| login_form(&hosted, &params, csrf, &form.username, &plain_words(&err)),
+        ),
+    }
+}
+
+/// What a challenge's page asks for, and the answer's name in ChallengeResponses.
+fn challenge_fields(pending: &Pending) -> Option<(&'static str, &'static str, String)> {
+    let code = |label: &str, autocomplete: &str| {
+        pages::input("code", label, "text", "", autocomplete)
+            .replace("type=\"text\"", "type=\"text\" inputmode=\"numeric\"")
+    };
+    match pending.name.as_str() {
+        "SMS_MFA" => Some((
+            "Enter the code we texted you",
+            "SMS_MFA_CODE",
+            code("Code", "one-time-code"),
+        )),
+        "EMAIL_OTP" => Some((
+            "Enter the code we emailed you",
+            "EMAIL_OTP_CODE",
+            code("Code", "one-time-code"),
+        )),
+        "SOFTWARE_TOKEN_MFA" => Some((
+            "Enter the code from your authenticator app",
+            "SOFTWARE_TOKEN_MFA_CODE",
+            code("Code", "one-time-code"),
+        )),
+        "NEW_PASSWORD_REQUIRED" => Some((
+            "Choose a new password",
+            "NEW_PASSWORD",
+            pages::input("code", "New password", "password", "", "new-password"),
+        )),
+        "SELECT_MFA_TYPE" => Some((
+            "Choose how to verify it's you",
+            "ANSWER",
+            r#"<fieldset><legend class="label-customizable">Verification method</legend>
+<label class="choice"><input type="radio" name="code" value="SOFTWARE_TOKEN_MFA" checked> Authenticator app</label>
+<label class="choice"><input type="radio" name="code" value="SMS_MFA"> Text message</label>
+<label class="choice"><input type="radio" name="code" value="EMAIL_OTP"> Email</label>
+</fieldset>"#
+                .to_owned(),
+        )),
+        _ => None,
+    }
+}
+
+fn pending_challenge(headers: &HeaderMap) -> Option<Pending> {
+    cookie(headers, CHALLENGE_COOKIE)
+        .and_then(|raw| serde_urlencoded::from_str::<Pending>(&raw).ok())
+        .filter(|p| !p.session.is_empty())
+}
+
+fn challenge_form(
+    hosted: &Hosted,
+    params: &AuthParams,
+    pending: &Pending,
+    csrf: &str,
+    error: &str,
+) -> String {
+    let Some((heading, _, fields)) = challenge_fields(pending) else {
+        return String::new();
+    };
+    pages::Form {
+        heading,
+        intro: "",
+        action: &hosted.url("/mfa", params),
+        error,
+        hidden: pages::hidden_fields(&params.pairs(), csrf),
+        fields,
+        submit: "Continue",
+        footer: format!(
+            r#"<p class="redirect-customizable"><a href="{}">Start again</a></p>"#,
+            pages::escape(&hosted.url("/login", params))
+        ),
+    }
+    .render()
+}
+
+/// `GET /mfa`: the page of the challenge the sign-in is waiting on.
+pub async fn challenge_page(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Query(params): Query<AuthParams>,
+) -> Response {
+    let custom = match check_request(&state, &hosted, &params, StatusCode::FOUND).await {
+        Ok(custom) => custom,
+        Err(response) => return response,
+    };
+    let Some(pending) = pending_challenge(&headers) else {
+        return redirect(StatusCode::FOUND, &hosted.url("/login", &params));
+    };
+    if challenge_fields(&pending).is_none() {
+        return unsupported_challenge(&custom, &pending);
+    }
+    form_page(
+        &hosted,
+        &headers,
+        StatusCode::OK,
+        "Verify",
+        &custom,
+        |csrf| challenge_form(&hosted, &params, &pending, csrf, ""),
+    )
+}
+
+fn unsupported_challenge(custom: &Customization, pending: &Pending) -> Response {
+    let message = if pending.name == "MFA_SETUP" {
+        "This account must set up multi-factor authentication first, which this sign-in page cannot do yet. Set it up in the application, then sign in again."
+    } else {
+        "This sign-in needs a step this page cannot do. Sign in from the application."
+    };
+    page_response(StatusCode::OK, &pages::error_page(custom, message))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChallengeForm {
+    #[serde(flatten)]
+    params: AuthParams,
+    code: String,
+    _csrf: String,
+}
+
+/// `POST /mfa`: answers the pending challenge.
+pub async fn answer_challenge(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Form(form): Form<ChallengeForm>,
+) -> Response {
+    let params = form.params;
+    if !csrf_ok(&headers, &form._csrf) {
+        return redirect(StatusCode::SEE_OTHER, &hosted.url("/mfa", &params));
+    }
+    let custom = match check_request(&state, &hosted, &params, StatusCode::SEE_OTHER).await {
+        Ok(custom) => custom,
+        Err(response) => return response,
+    };
+    let Some(pending) = pending_challenge(&headers) else {
+        return redirect(StatusCode::SEE_OTHER, &hosted.url("/login", &params));
+    };
+    let Some((_, answer_name, _)) = challenge_fields(&pending) else {
+        return unsupported_challenge(&custom, &pending);
+    };
+    let request = authn::RespondToAuthChallengeRequest {
+        region: String::new(),
+        client_id: params.client_id.clone(),
+        challenge_name: pending.name.clone(),
+        session: pending.session.clone(),
+        challenge_responses: HashMap::from([
+            ("USERNAME".to_owned(), pending.user.clone()),
+            (answer_name.to_owned(), form.code),
+        ]),
+        admin_pool_id: String::new(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        hosted: true,
+    };
+    let result = state
+        .authn
+        .clone()
+        .respond_to_auth_challenge(request)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(ApiError::from);
+    match after_step(&state, &hosted, &params, &pending.user, result).await {
+        Ok(response) => response,
+        Err(err) if err.code.http_status() >= 500 => unavailable(&err),
+        // The session was spent or expired: back to the start.
+        Err(err) if err.message.contains("session") => {
+            let mut response = form_page(
+                &hosted,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "Sign in",
+                &custom,
+                |csrf| login_form(&hosted, &params, csrf, &pending.user, &plain_words(&err)),
+            );
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                hosted.set_cookie(CHALLENGE_COOKIE, "", 0),
+            );
+            response
+        }
+        Err(err) => form_page(
+            &hosted,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "Verify",
+            &custom,
+            |csrf| challenge_form(&hosted, &params, &pending, csrf, &plain_words(&err)),
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LogoutQuery {
+    #[serde(flatten)]
+    params: AuthParams,
+    logout_uri: String,
+}
+
+/// `GET /logout`: ends the browser session, then either returns to one of the client's
+/// sign-out URLs (`logout_uri`) or shows the sign-in page for a new authorization
+/// request (`redirect_uri` + `response_type`). Nothing is redirected for a client or URL
+/// that does not match exactly.
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Query(query): Query<LogoutQuery>,
+) -> Response {
+    let custom = Customization::default();
+    let request = dir::DescribeUserPoolClientRequest {
+        pool_id: hosted.pool_id.clone(),
+        client_id: query.params.client_id.clone(),
+    };
+    let client = match state
+        .directory
+        .clone()
+        .describe_user_pool_client(request)
+        .await
+    {
+        Ok(client) => client.into_inner(),
+        Err(status) => {
+            let err = ApiError::from(status);
+            if err.code.http_status() >= 500 {
+                return unavailable(&err);
+            }
+            return page_response(
+                StatusCode::BAD_REQUEST,
+                &pages::error_page(&custom, "invalid_request: the client does not exist."),
+            );
+        }
+    };
+    let settings = client.settings.unwrap_or_default();
+    let location = if !query.logout_uri.is_empty() {
+        if !settings.logout_urls.contains(&query.logout_uri) {
+            return page_response(
+                StatusCode::BAD_REQUEST,
+                &pages::error_page(
+                    &custom,
+                    "invalid_request: the sign-out URL is not registered for this client.",
+                ),
+            );
+        }
+        query.logout_uri.clone()
+    } else if !query.params.redirect_uri.is_empty() {
+        match check_request(&state, &hosted, &query.params, StatusCode::FOUND).await {
+            Ok(_) => hosted.url("/login", &query.params),
+            Err(response) => return response,
+        }
+    } else {
+        return page_response(
+            StatusCode::BAD_REQUEST,
+            &pages::error_page(
+                &custom,
+                "invalid_request: logout_uri or redirect_uri is required.",
+            ),
+        );
+    };
+    if let Some(session) = cookie(&headers, SESSION_COOKIE) {
+        let request = authn::EndBrowserSessionRequest {
+            browser_session: session,
+        };
+        if let Err(status) = state.authn.clone().end_browser_session(request).await {
+            return unavailable(&status.into());
+        }
+    }
+    let mut response = redirect(StatusCode::FOUND, &location);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, hosted.set_cookie(SESSION_COOKIE, "", 0));
+    response
+        .headers_mut()
+        .insert("Clear-Site-Data", HeaderValue::from_static("\"cookies\""));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_parameters_join_an_existing_query_or_replace_a_fragment() {
+        assert_eq!(
+            callback_url(
+                "https://a.example/cb",
+                false,
+                &[("code", "c"), ("state", "")]
+            ),
+            "https://a.example/cb?code=c"
+        );
+        assert_eq!(
+            callback_url("https://a.example/cb?x=1", false, &[("code", "c d")]),
+            "https://a.example/cb?x=1&code=c+d"
+        );
+        assert_eq!(
+            callback_url("https://a.example/cb#old", true, &[("access_token", "t")]),
+            "https://a.example/cb#access_token=t"
+        );
+    }
+}
