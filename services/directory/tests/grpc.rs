@@ -1083,6 +1083,22 @@ async fn domains_are_unique_across_pools_and_resolve_hosts(running: Running) {
     assert_eq!(resolve(&mut client, "orphaned").await.pool_id, pool);
 }
 
+async fn concurrent_claims_of_one_domain_give_it_to_one_pool(running: Running) {
+    let mut client = running.client.clone();
+    let (a, b) = (new_pool(&mut client).await, new_pool(&mut client).await);
+    let (mut ca, mut cb) = (client.clone(), client.clone());
+    let (first, second) = tokio::join!(
+        ca.create_user_pool_domain(new_domain(&a, "contested", None)),
+        cb.create_user_pool_domain(new_domain(&b, "contested", None)),
+    );
+    assert!(
+        first.is_ok() != second.is_ok(),
+        "exactly one pool gets the domain"
+    );
+    let winner = if first.is_ok() { &a } else { &b };
+    assert_eq!(&resolve(&mut client, "contested").await.pool_id, winner);
+}
+
 async fn resource_server_scopes_and_ui_customizations_are_served(running: Running) {
     let mut client = running.client.clone();
     let pool_id = new_pool(&mut client).await;
@@ -1366,5 +1382,6 @@ on_every_backend!(
     clients_are_updated_listed_deleted_and_rotate_secrets,
     groups_are_created_updated_listed_and_deleted,
     domains_are_unique_across_pools_and_resolve_hosts,
+    concurrent_claims_of_one_domain_give_it_to_one_pool,
     resource_server_scopes_and_ui_customizations_are_served,
 );
