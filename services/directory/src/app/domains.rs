@@ -152,13 +152,18 @@ impl Directory {
     }
 
     /// The pool serving `host_or_prefix`: a custom domain, a prefix, or a host name
-    /// whose first label is a prefix. Read from this replica's read model; only a miss
+    /// whose first label is a prefix (with or without a port). Read from this replica's read model; only a miss
     /// waits for writes made elsewhere.
     pub async fn resolve_domain(
         &self,
         host_or_prefix: &str,
     ) -> Result<Option<DomainEntry>, ApiError> {
-        let host = host_or_prefix.to_ascii_lowercase();
+        // A Host header may carry a port.
+        let host = match host_or_prefix.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => host_or_prefix,
+        }
+        .to_ascii_lowercase();
         if let Some(found) = self.projection.resolve_domain(&host).await? {
             return Ok(Some(found));
         }
