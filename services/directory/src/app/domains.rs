@@ -152,8 +152,8 @@ impl Directory {
     }
 
     /// The pool serving `host_or_prefix`: a custom domain, a prefix, or a host name
-    /// whose first label is a prefix (with or without a port). Read from this replica's read model; only a miss
-    /// waits for writes made elsewhere.
+    /// whose first label is a prefix (with or without a port). Read from this replica's
+    /// read model; only a miss waits for writes made elsewhere.
     pub async fn resolve_domain(
         &self,
         host_or_prefix: &str,
