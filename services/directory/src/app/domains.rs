@@ -6,7 +6,7 @@
 //! released after the stream records its deletion. A claim whose pool no longer has
 //! the domain (a crash part way) is taken over once older than the grace period.
 
-use portcullis_errors::ApiError;
+use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_eventlog::StreamId;
 
 use super::claims::OwnedClaim;
@@ -59,8 +59,7 @@ impl Directory {
             OwnedClaim::Created(held) => Some(held),
             OwnedClaim::Ours => None,
             OwnedClaim::Other { owner, settled } => {
-                let holds = self.pool_domains(&owner).await?.get(&new.domain).is_some();
-                if holds || !settled {
+                if !settled || self.still_holds(&owner, &new.domain).await? {
                     return Err(taken());
                 }
                 tracing::warn!(pool_id, "taking over an orphaned domain claim");
@@ -95,6 +94,16 @@ impl Directory {
                 }
                 Err(err)
             }
+        }
+    }
+
+    /// Whether `pool_id` exists and has `domain` (a pool deleted while a domain was
+    /// being created for it holds nothing).
+    async fn still_holds(&self, pool_id: &str, domain: &str) -> Result<bool, ApiError> {
+        match self.pool_exists(pool_id).await {
+            Ok(()) => Ok(self.pool_domains(pool_id).await?.get(domain).is_some()),
+            Err(err) if err.code == ErrorCode::ResourceNotFoundException => Ok(false),
+            Err(err) => Err(err),
         }
     }
 
