@@ -19,6 +19,7 @@ use crate::domain::device::{DeviceCommand, DeviceState, device_not_found};
 use crate::domain::group::GroupState;
 use crate::domain::pool::PoolState;
 use crate::domain::user::{UserCommand, UserState, UserStatus, Writer};
+use crate::grpc_config as config;
 use crate::projections::GroupSummary;
 
 pub struct DirectoryService {
@@ -31,11 +32,11 @@ impl DirectoryService {
     }
 }
 
-fn seconds(ms: i64) -> i64 {
+pub(crate) fn seconds(ms: i64) -> i64 {
     ms / 1_000
 }
 
-fn meta(caller: Option<pb::Caller>) -> CommandMeta {
+pub(crate) fn meta(caller: Option<pb::Caller>) -> CommandMeta {
     let caller = caller.unwrap_or_default();
     let actor = caller.actor.unwrap_or(Actor {
         kind: Kind::System as i32,
@@ -52,6 +53,7 @@ fn pool_message(state: PoolState, users: u64, region: &str) -> pb::UserPool {
         creation_date: seconds(state.created_ms),
         last_modified_date: seconds(state.modified_ms),
         estimated_number_of_users: users,
+        ..Default::default()
     }
 }
 
@@ -212,11 +214,12 @@ impl DirectoryRpc for DirectoryService {
     ) -> Result<Response<pb::UserPool>, Status> {
         let pool_id = req.into_inner().pool_id;
         let (state, users) = self.app.pool(&pool_id).await?;
-        Ok(Response::new(pool_message(
-            state,
-            users,
-            region_of(&pool_id),
-        )))
+        let (domain, custom_domain) = config::pool_domain_names(&self.app, &pool_id).await?;
+        Ok(Response::new(pb::UserPool {
+            domain,
+            custom_domain,
+            ..pool_message(state, users, region_of(&pool_id))
+        }))
     }
 
     async fn list_user_pools(
@@ -997,6 +1000,152 @@ impl DirectoryRpc for DirectoryService {
             .delete_group(&req.pool_id, &req.group_name, &meta)
             .await?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    // Domains, resource servers, UI customization (issue 5): adapted in grpc_config.rs.
+
+    async fn create_user_pool_domain(
+        &self,
+        req: Request<pb::CreateUserPoolDomainRequest>,
+    ) -> Result<Response<pb::UserPoolDomainDescription>, Status> {
+        Ok(Response::new(
+            config::create_domain(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_user_pool_domain(
+        &self,
+        req: Request<pb::DescribeUserPoolDomainRequest>,
+    ) -> Result<Response<pb::UserPoolDomainDescription>, Status> {
+        Ok(Response::new(
+            config::describe_domain(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn update_user_pool_domain(
+        &self,
+        req: Request<pb::UpdateUserPoolDomainRequest>,
+    ) -> Result<Response<pb::UserPoolDomainDescription>, Status> {
+        Ok(Response::new(
+            config::update_domain(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_user_pool_domain(
+        &self,
+        req: Request<pb::DeleteUserPoolDomainRequest>,
+    ) -> Result<Response<pb::DeleteUserPoolDomainResponse>, Status> {
+        Ok(Response::new(
+            config::delete_domain(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn resolve_domain(
+        &self,
+        req: Request<pb::ResolveDomainRequest>,
+    ) -> Result<Response<pb::ResolveDomainResponse>, Status> {
+        Ok(Response::new(
+            config::resolve_domain(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn create_resource_server(
+        &self,
+        req: Request<pb::ResourceServerRequest>,
+    ) -> Result<Response<pb::ResourceServer>, Status> {
+        Ok(Response::new(
+            config::create_resource_server(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_resource_server(
+        &self,
+        req: Request<pb::ResourceServerRef>,
+    ) -> Result<Response<pb::ResourceServer>, Status> {
+        Ok(Response::new(
+            config::describe_resource_server(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn update_resource_server(
+        &self,
+        req: Request<pb::ResourceServerRequest>,
+    ) -> Result<Response<pb::ResourceServer>, Status> {
+        Ok(Response::new(
+            config::update_resource_server(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_resource_server(
+        &self,
+        req: Request<pb::ResourceServerRef>,
+    ) -> Result<Response<pb::DeleteResourceServerResponse>, Status> {
+        Ok(Response::new(
+            config::delete_resource_server(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn list_resource_servers(
+        &self,
+        req: Request<pb::ListResourceServersRequest>,
+    ) -> Result<Response<pb::ListResourceServersResponse>, Status> {
+        Ok(Response::new(
+            config::list_resource_servers(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn set_ui_customization(
+        &self,
+        req: Request<pb::SetUiCustomizationRequest>,
+    ) -> Result<Response<pb::UiCustomization>, Status> {
+        Ok(Response::new(
+            config::set_ui_customization(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn get_ui_customization(
+        &self,
+        req: Request<pb::GetUiCustomizationRequest>,
+    ) -> Result<Response<pb::UiCustomization>, Status> {
+        Ok(Response::new(
+            config::get_ui_customization(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn create_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRequest>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::create_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRef>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::describe_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn update_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRequest>,
+    ) -> Result<Response<pb::ManagedLoginBrandingDescription>, Status> {
+        Ok(Response::new(
+            config::update_branding(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_managed_login_branding(
+        &self,
+        req: Request<pb::ManagedLoginBrandingRef>,
+    ) -> Result<Response<pb::DeleteManagedLoginBrandingResponse>, Status> {
+        Ok(Response::new(
+            config::delete_branding(&self.app, req.into_inner()).await?,
+        ))
     }
 
     async fn list_groups(

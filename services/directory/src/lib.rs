@@ -4,6 +4,7 @@
 pub mod app;
 pub mod domain;
 pub mod grpc;
+mod grpc_config;
 pub mod projections;
 pub mod relay;
 

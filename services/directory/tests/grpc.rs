@@ -985,6 +985,198 @@ async fn groups_are_created_updated_listed_and_deleted(running: Running) {
     );
 }
 
+fn new_domain(
+    pool_id: &str,
+    domain: &str,
+    certificate: Option<&str>,
+) -> pb::CreateUserPoolDomainRequest {
+    pb::CreateUserPoolDomainRequest {
+        caller: caller(),
+        pool_id: pool_id.into(),
+        domain: domain.into(),
+        certificate_arn: certificate.map(str::to_owned),
+        security_policy: String::new(),
+        managed_login_version: Some(2),
+    }
+}
+
+async fn resolve(client: &mut DirectoryClient<Channel>, host: &str) -> pb::ResolveDomainResponse {
+    let request = pb::ResolveDomainRequest {
+        host_or_prefix: host.into(),
+    };
+    client.resolve_domain(request).await.unwrap().into_inner()
+}
+
+async fn domains_are_unique_across_pools_and_resolve_hosts(running: Running) {
+    let (mut client, claims) = (running.client.clone(), running.claims.clone());
+    let (pool, other) = (new_pool(&mut client).await, new_pool(&mut client).await);
+    let cert = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+    client
+        .create_user_pool_domain(new_domain(&pool, "login", None))
+        .await
+        .unwrap();
+    let custom = new_domain(&pool, "Auth.Example.com", Some(cert));
+    client.create_user_pool_domain(custom).await.unwrap();
+    let err = client
+        .create_user_pool_domain(new_domain(&other, "login", None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ApiError::from(err).message,
+        "Domain already associated with another user pool."
+    );
+
+    for host in [
+        "login",
+        "login.auth.us-east-1.localhost",
+        "auth.example.com",
+    ] {
+        let found = resolve(&mut client, host).await;
+        assert!(found.found, "{host}");
+        assert_eq!(found.pool_id, pool);
+        assert_eq!(found.managed_login_version, 2);
+    }
+    assert!(resolve(&mut client, "auth.example.com").await.custom);
+    assert!(!resolve(&mut client, "nobody").await.found);
+    assert!(
+        !resolve(&mut client, "auth.other.example").await.found,
+        "a custom domain is not a prefix"
+    );
+    let pool_message = client
+        .describe_user_pool(pb::DescribeUserPoolRequest {
+            pool_id: pool.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            pool_message.domain.as_str(),
+            pool_message.custom_domain.as_str()
+        ),
+        ("login", "Auth.Example.com")
+    );
+
+    let delete = pb::DeleteUserPoolDomainRequest {
+        caller: caller(),
+        pool_id: pool.clone(),
+        domain: "login".into(),
+    };
+    client.delete_user_pool_domain(delete).await.unwrap();
+    assert!(!resolve(&mut client, "login").await.found);
+    client
+        .create_user_pool_domain(new_domain(&other, "login", None))
+        .await
+        .unwrap();
+    assert_eq!(resolve(&mut client, "login").await.pool_id, other);
+
+    // A claim left by a crash, whose pool never recorded the domain, is taken over.
+    let orphan = serde_json::json!({"owner": "us-east-1_Gone123", "at_ms": 0});
+    claims
+        .create("domain/orphaned", Bytes::from(orphan.to_string()))
+        .await
+        .unwrap();
+    client
+        .create_user_pool_domain(new_domain(&pool, "orphaned", None))
+        .await
+        .unwrap();
+    assert_eq!(resolve(&mut client, "orphaned").await.pool_id, pool);
+}
+
+async fn concurrent_claims_of_one_domain_give_it_to_one_pool(running: Running) {
+    let mut client = running.client.clone();
+    let (a, b) = (new_pool(&mut client).await, new_pool(&mut client).await);
+    let (mut ca, mut cb) = (client.clone(), client.clone());
+    let (first, second) = tokio::join!(
+        ca.create_user_pool_domain(new_domain(&a, "contested", None)),
+        cb.create_user_pool_domain(new_domain(&b, "contested", None)),
+    );
+    assert!(
+        first.is_ok() != second.is_ok(),
+        "exactly one pool gets the domain"
+    );
+    let winner = if first.is_ok() { &a } else { &b };
+    assert_eq!(&resolve(&mut client, "contested").await.pool_id, winner);
+}
+
+async fn resource_server_scopes_and_ui_customizations_are_served(running: Running) {
+    let mut client = running.client.clone();
+    let pool_id = new_pool(&mut client).await;
+    let scope = |name: &str| portcullis_proto::events::v1::ResourceServerScope {
+        scope_name: name.into(),
+        scope_description: format!("{name} access"),
+    };
+    let server = pb::ResourceServerRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        identifier: "api".into(),
+        name: "API".into(),
+        scopes: vec![scope("read"), scope("write")],
+    };
+    client.create_resource_server(server).await.unwrap();
+    let list = pb::ListResourceServersRequest {
+        pool_id: pool_id.clone(),
+        max_results: 50,
+        next_token: String::new(),
+    };
+    let listed = client
+        .list_resource_servers(list)
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<_> = listed.resource_servers[0]
+        .scopes
+        .iter()
+        .map(|s| s.scope_name.as_str())
+        .collect();
+    assert_eq!(names, ["read", "write"]);
+
+    let set = |client_id: &str, css: &str, image: &[u8]| pb::SetUiCustomizationRequest {
+        caller: caller(),
+        pool_id: pool_id.clone(),
+        client_id: client_id.into(),
+        css: css.into(),
+        image_file: image.to_vec(),
+    };
+    let err = client
+        .set_ui_customization(set("", "", b""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ApiError::from(err).message,
+        "A domain must be associated with this user pool."
+    );
+    client
+        .create_user_pool_domain(new_domain(&pool_id, "branded", None))
+        .await
+        .unwrap();
+    let logo = b"\x89PNG\r\n\x1a\nlogo";
+    let css = ".banner-customizable { background: black }";
+    client
+        .set_ui_customization(set("ALL", css, logo))
+        .await
+        .unwrap();
+    let get = |client_id: &str, cached: bool| pb::GetUiCustomizationRequest {
+        pool_id: pool_id.clone(),
+        client_id: client_id.into(),
+        without_image: false,
+        cached,
+    };
+    for (client_id, cached) in [("", true), ("someclient", true), ("ALL", false)] {
+        let ui = client
+            .get_ui_customization(get(client_id, cached))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(ui.found, "{client_id}");
+        assert_eq!((ui.client_id.as_str(), ui.css.as_str()), ("ALL", css));
+        assert_eq!(
+            (ui.image.as_slice(), ui.image_type.as_str()),
+            (&logo[..], "image/png")
+        );
+    }
+}
+
 /// Cluster only: the embedded default's subscribers follow the log instead.
 #[tokio::test(flavor = "multi_thread")]
 async fn events_are_published_to_nats_subjects() {
@@ -1189,4 +1381,7 @@ on_every_backend!(
     pools_are_updated_tagged_extended_and_deleted,
     clients_are_updated_listed_deleted_and_rotate_secrets,
     groups_are_created_updated_listed_and_deleted,
+    domains_are_unique_across_pools_and_resolve_hosts,
+    concurrent_claims_of_one_domain_give_it_to_one_pool,
+    resource_server_scopes_and_ui_customizations_are_served,
 );

@@ -14,14 +14,21 @@ pub async fn pool_of_domain(
     domain: &str,
 ) -> Result<String, axum::http::StatusCode> {
     use axum::http::StatusCode;
-    if portcullis_types::PoolId::parse(domain).is_err() {
+    if domain.is_empty() || domain.len() > 253 {
         return Err(StatusCode::NOT_FOUND);
     }
-    let request = dir::DescribeUserPoolRequest {
-        pool_id: domain.to_owned(),
+    let request = dir::ResolveDomainRequest {
+        host_or_prefix: domain.to_owned(),
     };
-    match state.directory.clone().describe_user_pool(request).await {
-        Ok(_) => Ok(domain.to_owned()),
+    match state.directory.clone().resolve_domain(request).await {
+        Ok(answer) => {
+            let answer = answer.into_inner();
+            if answer.found {
+                Ok(answer.pool_id)
+            } else {
+                Err(StatusCode::NOT_FOUND)
+            }
+        }
         Err(status) => {
             let err = ApiError::from(status);
             if err.code.http_status() >= 500 {
@@ -33,14 +40,57 @@ pub async fn pool_of_domain(
     }
 }
 
-/// Where a pool's domain serves its endpoints, if the pool has a domain.
+/// Where a pool's domain serves its endpoints, if the pool has a domain: a custom
+/// domain at its host name (https), else the prefix under this server's `/domain/`.
 pub async fn base_of_pool(state: &AppState, pool_id: &str) -> Result<Option<String>, ApiError> {
-    Ok(Some(format!("{}/domain/{pool_id}", state.public_base_url)))
+    let request = dir::DescribeUserPoolRequest {
+        pool_id: pool_id.to_owned(),
+    };
+    let pool = state
+        .directory
+        .clone()
+        .describe_user_pool(request)
+        .await?
+        .into_inner();
+    Ok(if !pool.custom_domain.is_empty() {
+        Some(format!("https://{}", pool.custom_domain))
+    } else if !pool.domain.is_empty() {
+        Some(format!("{}/domain/{}", state.public_base_url, pool.domain))
+    } else {
+        None
+    })
 }
 
-/// The look of a client's pages: its own customization, else the pool's.
-pub async fn customization(_state: &AppState, _pool_id: &str, _client_id: &str) -> Customization {
-    Customization::default()
+/// The look of a client's pages: its own customization, else the pool's (nothing when
+/// neither has one, or when the directory cannot say: the pages still work).
+pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> Customization {
+    let request = dir::GetUiCustomizationRequest {
+        pool_id: pool_id.to_owned(),
+        client_id: client_id.to_owned(),
+        without_image: true,
+        cached: true,
+    };
+    match state.directory.clone().get_ui_customization(request).await {
+        Ok(answer) => {
+            let answer = answer.into_inner();
+            let logo_url = if answer.has_image {
+                format!(
+                    "{}/uicustomization/{pool_id}/{}/logo",
+                    state.public_base_url, answer.client_id
+                )
+            } else {
+                String::new()
+            };
+            Customization {
+                css: answer.css,
+                logo_url,
+            }
+        }
+        Err(status) => {
+            tracing::debug!(code = ?status.code(), "no UI customization for the page");
+            Customization::default()
+        }
+    }
 }
 
 /// Whether `client_id` is a client of the pool and `secret` one of its current secrets

@@ -119,6 +119,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/import/{pool_id}/{job_id}",
             put(upload_import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_FILE)),
         )
+        .route(
+            "/uicustomization/{pool_id}/{client_id}/logo",
+            get(cognito::ui_ops::logo),
+        )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route(
             "/{pool_id}/.well-known/openid-configuration",

@@ -132,6 +132,14 @@ fn groups_are_created_read_updated_listed_and_deleted_through_boto3() {
 }
 
 #[test]
+fn domains_resource_servers_and_ui_customization_work_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("domains.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
+
+#[test]
 fn codes_go_out_by_smtp_and_sign_up_fails_when_the_mail_server_is_down() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let smtp = runtime.block_on(SmtpServer::start()).unwrap();

@@ -70,6 +70,7 @@ error_codes! {
     InternalErrorException => Internal, 500;
     ServiceUnavailableException => Unavailable, 503;
     GroupExistsException => AlreadyExists, 400;
+    ManagedLoginBrandingExistsException => AlreadyExists, 400;
     InvalidOAuthFlowException => InvalidArgument, 400;
     ScopeDoesNotExistException => InvalidArgument, 400;
     PreconditionNotMetException => FailedPrecondition, 400;

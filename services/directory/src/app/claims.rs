@@ -36,6 +36,18 @@ pub enum ClaimOutcome {
     Taken,
 }
 
+/// What became of a claim on a name that is not a user's (a domain), whose owner's
+/// hold the caller checks itself.
+pub enum OwnedClaim {
+    /// Created now: release it if the append it guards fails.
+    Created(Held),
+    /// `owner` held it already.
+    Ours,
+    /// Another owner holds it; `settled` once older than the grace period, so a crash
+    /// part way cannot be mistaken for an owner still deciding.
+    Other { owner: String, settled: bool },
+}
+
 #[derive(Clone)]
 pub struct Claims {
     kv: Arc<dyn KeyValue>,
@@ -69,44 +81,66 @@ impl Claims {
         }
     }
 
+    /// A new claim of `key` for `owner`, as stored.
+    fn claim_value(&self, owner: &str) -> Result<Bytes, ApiError> {
+        let claim = Claim {
+            owner: owner.to_owned(),
+            at_ms: self.store.now_ms(),
+        };
+        Ok(Bytes::from(
+            serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?,
+        ))
+    }
+
+    /// Creates the claim if nobody holds `key`; otherwise reads the one there, with its
+    /// revision. `None` when it was released between the two (try again).
+    async fn create_or_read(
+        &self,
+        key: &str,
+        value: &Bytes,
+    ) -> Result<Option<Result<Held, (u64, Claim)>>, ApiError> {
+        match self.kv.create(key, value.clone()).await {
+            Ok(revision) => {
+                return Ok(Some(Ok(Held {
+                    key: key.to_owned(),
+                    revision,
+                })));
+            }
+            Err(KvError::Conflict) => {}
+            Err(err) => return Err(kv_error(err)),
+        }
+        let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
+            return Ok(None);
+        };
+        let existing: Claim =
+            serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+        Ok(Some(Err((entry.revision, existing))))
+    }
+
     pub async fn claim(
         &self,
         pool_id: &str,
         key: &str,
         owner: &str,
     ) -> Result<ClaimOutcome, ApiError> {
-        let claim = Claim {
-            owner: owner.to_owned(),
-            at_ms: self.store.now_ms(),
-        };
-        let value = Bytes::from(serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?);
+        let value = self.claim_value(owner)?;
         for _ in 0..4 {
-            match self.kv.create(key, value.clone()).await {
-                Ok(revision) => {
-                    return Ok(ClaimOutcome::Held(Held {
-                        key: key.to_owned(),
-                        revision,
-                    }));
-                }
-                Err(KvError::Conflict) => {}
-                Err(err) => return Err(kv_error(err)),
-            }
-            let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
-                continue; // released meanwhile: try to create again
+            let (revision, existing) = match self.create_or_read(key, &value).await? {
+                None => continue,
+                Some(Ok(held)) => return Ok(ClaimOutcome::Held(held)),
+                Some(Err(found)) => found,
             };
-            let existing: Claim =
-                serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
             if existing.owner == owner {
                 return Ok(ClaimOutcome::Held(Held {
                     key: key.to_owned(),
-                    revision: entry.revision,
+                    revision,
                 }));
             }
             if !self.is_orphan(pool_id, key, &existing).await? {
                 return Ok(ClaimOutcome::Taken);
             }
             tracing::warn!(pool_id, "taking over an orphaned name claim");
-            match self.kv.update(key, value.clone(), entry.revision).await {
+            match self.kv.update(key, value.clone(), revision).await {
                 Ok(revision) => {
                     return Ok(ClaimOutcome::Held(Held {
                         key: key.to_owned(),
@@ -143,13 +177,32 @@ impl Claims {
         }))
     }
 
+    /// Claims `key` for `owner` if nobody holds it.
+    pub async fn claim_owned(&self, key: &str, owner: &str) -> Result<OwnedClaim, ApiError> {
+        let value = self.claim_value(owner)?;
+        for _ in 0..4 {
+            let existing = match self.create_or_read(key, &value).await? {
+                None => continue,
+                Some(Ok(held)) => return Ok(OwnedClaim::Created(held)),
+                Some(Err((_, existing))) => existing,
+            };
+            if existing.owner == owner {
+                return Ok(OwnedClaim::Ours);
+            }
+            return Ok(OwnedClaim::Other {
+                settled: self.store.now_ms() - existing.at_ms >= self.grace_ms,
+                owner: existing.owner,
+            });
+        }
+        Err(ApiError::new(
+            portcullis_errors::ErrorCode::ConcurrentModificationException,
+            "The name is being changed concurrently, retry the request.",
+        ))
+    }
+
     /// Moves a claim to `owner` whoever holds it; returns the previous owner.
     pub async fn take_over(&self, key: &str, owner: &str) -> Result<Option<String>, ApiError> {
-        let claim = Claim {
-            owner: owner.to_owned(),
-            at_ms: self.store.now_ms(),
-        };
-        let value = Bytes::from(serde_json::to_vec(&claim).map_err(|_| ApiError::internal())?);
+        let value = self.claim_value(owner)?;
         for _ in 0..4 {
             let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
                 match self.kv.create(key, value.clone()).await {

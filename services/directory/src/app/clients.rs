@@ -135,6 +135,7 @@ impl Directory {
             pool,
             settings,
             secret_id,
+            custom_scopes: self.custom_scopes(pool_id).await?,
         };
         let done = self
             .store
@@ -197,7 +198,11 @@ impl Directory {
         let pool = self.pool_settings(pool_id).await?;
         self.client_state(pool_id, client_id).await?;
         let stream = Self::client_stream(pool_id, client_id)?;
-        let command = ClientCommand::Update { pool, settings };
+        let command = ClientCommand::Update {
+            pool,
+            settings,
+            custom_scopes: self.custom_scopes(pool_id).await?,
+        };
         let done = self
             .store
             .execute::<Client>(&stream, &command, meta)
@@ -248,13 +253,7 @@ impl Directory {
         max_results: u32,
         next_token: Option<String>,
     ) -> Result<(Vec<ClientSummary>, Option<String>), ApiError> {
-        if !(1..=60).contains(&max_results) {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
-                if max_results < 1 { "greater" } else { "less" },
-                if max_results < 1 { 1 } else { 60 },
-            )));
-        }
+        super::check_max_results(max_results, 60)?;
         self.pool(pool_id).await?;
         self.wait_for_log().await?;
         let limit = max_results as usize;

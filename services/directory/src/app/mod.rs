@@ -1,17 +1,21 @@
 //! Command and query handlers: load -> decide -> append, and the reads the other
 //! services need. Transport-free; `grpc.rs` adapts it.
 
+mod brandings;
 mod certificate;
 pub mod claims;
 mod clients;
 mod csv;
 mod devices;
+pub mod domains;
 pub mod groups;
 pub mod imports;
 mod membership;
 mod names;
 mod pools;
+mod resource_servers;
 pub mod store;
+mod ui_customizations;
 mod users;
 
 use std::sync::Arc;
@@ -56,6 +60,18 @@ fn check_limit(limit: u32) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// A `MaxResults` of 1 to `most`.
+fn check_max_results(max_results: u32, most: u32) -> Result<(), ApiError> {
+    if (1..=most).contains(&max_results) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_parameter(format!(
+        "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
+        if max_results < 1 { "greater" } else { "less" },
+        if max_results < 1 { 1 } else { most },
+    )))
 }
 
 fn user_not_found() -> ApiError {
@@ -128,13 +144,7 @@ impl Directory {
         max_results: u32,
         next_token: Option<String>,
     ) -> Result<(Vec<PoolSummary>, Option<String>), ApiError> {
-        if !(1..=60).contains(&max_results) {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {} than or equal to {}",
-                if max_results < 1 { "greater" } else { "less" },
-                if max_results < 1 { 1 } else { 60 },
-            )));
-        }
+        check_max_results(max_results, 60)?;
         self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut pools = self.projection.pools(region, next_token, limit + 1).await?;

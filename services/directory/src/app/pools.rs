@@ -89,6 +89,11 @@ impl Directory {
     /// every lookup goes through the pool, which no longer loads.
     pub async fn delete_pool(&self, pool_id: &str, meta: &CommandMeta) -> Result<(), ApiError> {
         self.pool(pool_id).await?;
+        if !self.pool_domains(pool_id).await?.is_empty() {
+            return Err(ApiError::invalid_parameter(
+                "User pool cannot be deleted. It has a domain configured that should be deleted first.",
+            ));
+        }
         let stream = AggregateStore::stream::<Pool>(pool_id, pool_id)?;
         let done = self
             .store

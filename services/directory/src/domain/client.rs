@@ -48,11 +48,14 @@ pub enum ClientCommand {
         settings: UserPoolClientSettings,
         /// The id of the client's secret, if it gets one.
         secret_id: Option<String>,
+        /// The pool's resource-server scopes (`<identifier>/<scope>`).
+        custom_scopes: Vec<String>,
     },
     /// Replaces the settings; an empty client name keeps the current one.
     Update {
         pool: Box<UserPoolSettings>,
         settings: UserPoolClientSettings,
+        custom_scopes: Vec<String>,
     },
     Delete,
     AddSecret {
@@ -87,6 +90,7 @@ impl Aggregate for Client {
             pool,
             settings,
             secret_id,
+            custom_scopes,
         } = command
         {
             if self.state.is_some() {
@@ -100,6 +104,7 @@ impl Aggregate for Client {
                 pool_id,
                 has_secret: secret_id.is_some(),
                 operation: "creating",
+                custom_scopes,
             };
             return Ok(vec![Event::UserPoolClientCreated(UserPoolClientCreated {
                 pool_id: pool_id.clone(),
@@ -180,7 +185,11 @@ impl ClientState {
                 ErrorCode::ConcurrentModificationException,
                 "User pool client already exists.",
             )),
-            ClientCommand::Update { pool, settings } => {
+            ClientCommand::Update {
+                pool,
+                settings,
+                custom_scopes,
+            } => {
                 let mut settings = settings.clone();
                 if settings.client_name.is_empty() {
                     settings.client_name = self.settings.client_name.clone();
@@ -190,6 +199,7 @@ impl ClientState {
                     pool_id: &self.pool_id,
                     has_secret: !self.secrets.is_empty(),
                     operation: "updating",
+                    custom_scopes,
                 };
                 Ok(vec![Event::UserPoolClientUpdated(UserPoolClientUpdated {
                     pool_id: self.pool_id.clone(),
@@ -278,6 +288,7 @@ struct Validation<'a> {
     has_secret: bool,
     /// `creating` or `updating`, for Cognito's messages.
     operation: &'a str,
+    custom_scopes: &'a [String],
 }
 
 fn resolve_settings(
@@ -298,7 +309,12 @@ fn resolve_settings(
     }
     validate_flows(&s.explicit_auth_flows)?;
     validate_attributes(&s, context)?;
-    rules::validate_oauth(&s, context.pool_id, context.has_secret)?;
+    rules::validate_oauth(
+        &s,
+        context.pool_id,
+        context.has_secret,
+        context.custom_scopes,
+    )?;
     rules::resolve_rotation(&mut s)?;
     s.token_validity = Some(resolve_validity(
         s.token_validity.take().unwrap_or_default(),
@@ -453,6 +469,7 @@ mod tests {
             pool: pool(),
             settings,
             secret_id: secret.map(str::to_owned),
+            custom_scopes: vec![],
         }
     }
 
@@ -581,6 +598,7 @@ mod tests {
         }));
         let update = ClientCommand::Update {
             pool: pool(),
+            custom_scopes: vec![],
             settings: UserPoolClientSettings::default(),
         };
         let updated = then(&events, update).unwrap();
@@ -600,6 +618,7 @@ mod tests {
     fn updates_are_validated_like_creates() {
         let update = ClientCommand::Update {
             pool: pool(),
+            custom_scopes: vec![],
             settings: UserPoolClientSettings {
                 write_attributes: vec!["custom:unknown".into()],
                 ..Default::default()

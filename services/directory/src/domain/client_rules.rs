@@ -6,8 +6,7 @@ use portcullis_proto::events::v1::{RefreshTokenRotation, UserPoolClientSettings}
 use super::{ApiError, ErrorCode};
 
 const OAUTH_FLOWS: &[&str] = &["code", "implicit", "client_credentials"];
-/// The scopes every pool has; others belong to resource servers, which Portcullis does
-/// not have yet, so they never exist.
+/// The scopes every pool has; others belong to the pool's resource servers.
 const STANDARD_SCOPES: &[&str] = &[
     "phone",
     "email",
@@ -24,6 +23,7 @@ pub fn validate_oauth(
     s: &UserPoolClientSettings,
     pool_id: &str,
     has_secret: bool,
+    custom_scopes: &[String],
 ) -> Result<(), ApiError> {
     if let Some(bad) = s
         .allowed_oauth_flows
@@ -37,7 +37,7 @@ pub fn validate_oauth(
     if let Some(bad) = s
         .allowed_oauth_scopes
         .iter()
-        .find(|scope| !STANDARD_SCOPES.contains(&scope.as_str()))
+        .find(|scope| !STANDARD_SCOPES.contains(&scope.as_str()) && !custom_scopes.contains(scope))
     {
         return Err(ApiError::new(
             ErrorCode::ScopeDoesNotExistException,
@@ -164,16 +164,17 @@ mod tests {
 
     #[test]
     fn browser_flows_need_callback_urls() {
-        let err = validate_oauth(&oauth(&["code"], &[]), "p", false).unwrap_err();
+        let err = validate_oauth(&oauth(&["code"], &[]), "p", false, &[]).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidOAuthFlowException);
-        assert!(validate_oauth(&oauth(&["code"], &["https://app/cb"]), "p", false).is_ok());
+        assert!(validate_oauth(&oauth(&["code"], &["https://app/cb"]), "p", false, &[]).is_ok());
     }
 
     #[test]
     fn client_credentials_stand_alone_and_need_a_secret() {
         let mixed = oauth(&["code", "client_credentials"], &["https://a/cb"]);
-        assert!(validate_oauth(&mixed, "p", true).is_err());
-        let err = validate_oauth(&oauth(&["client_credentials"], &[]), "p", false).unwrap_err();
+        assert!(validate_oauth(&mixed, "p", true, &[]).is_err());
+        let err =
+            validate_oauth(&oauth(&["client_credentials"], &[]), "p", false, &[]).unwrap_err();
         assert!(err.message.contains("client secret"), "{}", err.message);
     }
 
@@ -191,10 +192,12 @@ mod tests {
     fn unknown_scopes_and_providers_are_refused() {
         let mut s = oauth(&["code"], &["https://a/cb"]);
         s.allowed_oauth_scopes = vec!["api/read".into()];
-        let err = validate_oauth(&s, "p", false).unwrap_err();
+        let err = validate_oauth(&s, "p", false, &[]).unwrap_err();
         assert_eq!(err.code, ErrorCode::ScopeDoesNotExistException);
+        let custom = ["api/read".to_owned()];
+        assert!(validate_oauth(&s, "p", false, &custom).is_ok());
         let mut s = oauth(&["code"], &["https://a/cb"]);
         s.supported_identity_providers = vec!["Google".into()];
-        assert!(validate_oauth(&s, "p", false).is_err());
+        assert!(validate_oauth(&s, "p", false, &[]).is_err());
     }
 }

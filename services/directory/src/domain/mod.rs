@@ -5,6 +5,7 @@
 //! Events are the versioned protobuf payloads of `portcullis.events.v1`, so what the
 //! domain decides is exactly what the log stores and subscribers receive.
 
+pub mod branding;
 pub mod client;
 pub mod client_rules;
 pub mod device;
@@ -13,8 +14,11 @@ pub mod import_job;
 pub mod import_row;
 pub mod mfa;
 pub mod pool;
+pub mod pool_domain;
 pub mod pool_settings;
+pub mod resource_server;
 pub mod schema;
+pub mod ui_customization;
 pub mod user;
 
 pub use portcullis_errors::{ApiError, ErrorCode};
@@ -85,6 +89,15 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UserPoolMfaConfigured(_) => "UserPoolMfaConfigured",
         Event::UserMfaPreferenceChanged(_) => "UserMfaPreferenceChanged",
         Event::UserSoftwareTokenVerified(_) => "UserSoftwareTokenVerified",
+        Event::UserPoolDomainCreated(_) => "UserPoolDomainCreated",
+        Event::UserPoolDomainUpdated(_) => "UserPoolDomainUpdated",
+        Event::UserPoolDomainDeleted(_) => "UserPoolDomainDeleted",
+        Event::ResourceServerCreated(_) => "ResourceServerCreated",
+        Event::ResourceServerUpdated(_) => "ResourceServerUpdated",
+        Event::ResourceServerDeleted(_) => "ResourceServerDeleted",
+        Event::UiCustomizationSet(_) => "UiCustomizationSet",
+        Event::ManagedLoginBrandingSet(_) => "ManagedLoginBrandingSet",
+        Event::ManagedLoginBrandingDeleted(_) => "ManagedLoginBrandingDeleted",
     }
 }
 

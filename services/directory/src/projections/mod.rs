@@ -22,7 +22,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+mod config;
 mod users;
+pub use config::DomainEntry;
 pub use users::{UserFilter, UserPage};
 
 const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
@@ -37,7 +39,7 @@ const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_j
 const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
 const VERSION_KEY: &str = "version";
-const VERSION: u64 = 3;
+const VERSION: u64 = 4;
 /// Records applied per write transaction at most.
 const BATCH: usize = 512;
 /// How long a query waits for the projection to catch up before answering unavailable.
@@ -113,7 +115,13 @@ impl Projection {
                 txn.delete_table(IMPORT_JOBS)?;
                 txn.delete_table(users::USERS)?;
                 txn.delete_table(users::USER_INDEX)?;
+                for table in config::TABLES {
+                    txn.delete_table(table)?;
+                }
                 txn.open_table(CURSOR)?.insert(VERSION_KEY, VERSION)?;
+            }
+            for table in config::TABLES {
+                txn.open_table(table)?;
             }
             txn.open_table(POOLS)?;
             txn.open_table(USER_COUNTS)?;
@@ -216,6 +224,52 @@ impl Projection {
         limit: usize,
     ) -> Result<Vec<GroupSummary>, ApiError> {
         self.in_pool(GROUPS, pool_id, after, limit).await
+    }
+
+    /// A pool's resource servers ordered by identifier, after `after` (exclusive).
+    pub async fn resource_servers(
+        &self,
+        pool_id: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::resource_server::ResourceServerState>, ApiError> {
+        let entries: Vec<config::ServerEntry> = self
+            .in_pool(config::RESOURCE_SERVERS, pool_id, after, limit)
+            .await?;
+        Ok(entries.into_iter().map(Into::into).collect())
+    }
+
+    /// The domain serving `host` (lower case), as this replica has applied the log.
+    pub async fn resolve_domain(&self, host: &str) -> Result<Option<DomainEntry>, ApiError> {
+        let (db, host) = (self.db.clone(), host.to_owned());
+        tokio::task::spawn_blocking(move || config::resolve_domain(&db, &host))
+            .await
+            .map_err(db_error)?
+    }
+
+    /// The app client a managed login branding belongs to.
+    pub async fn branding_client(
+        &self,
+        pool_id: &str,
+        branding_id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let (db, key) = (self.db.clone(), pool_key(pool_id, branding_id));
+        tokio::task::spawn_blocking(move || config::branding_client(&db, &key))
+            .await
+            .map_err(db_error)?
+    }
+
+    /// The UI customization of `<pool>/<client id or ALL>`, with its logo if asked.
+    pub async fn ui_customization(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        with_image: bool,
+    ) -> Result<Option<crate::domain::ui_customization::UiCustomizationState>, ApiError> {
+        let (db, key) = (self.db.clone(), pool_key(pool_id, client_id));
+        tokio::task::spawn_blocking(move || config::ui_customization(&db, &key, with_image))
+            .await
+            .map_err(db_error)?
     }
 
     /// A pool's user import jobs in creation order, after `after` (exclusive).
@@ -418,6 +472,7 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                     Some(payload) => {
                         apply_client(&mut clients, &payload)?;
                         apply_group(&mut groups, &payload, envelope.time_ms)?;
+                        config::apply(&txn, &payload, envelope.time_ms)?;
                     }
                     None => {}
                 }

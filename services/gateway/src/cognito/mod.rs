@@ -4,9 +4,11 @@
 //! The operation table comes from the AWS model itself (`contracts/`), so which
 //! operations exist and which ones AWS clients send unsigned is not a hand-kept list.
 
+mod branding_ops;
 pub mod catalog;
 mod client_ops;
 mod device_ops;
+mod domain_ops;
 mod group_ops;
 pub mod import_ops;
 mod mfa_ops;
@@ -14,8 +16,10 @@ pub(crate) mod ops;
 mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
+mod resource_server_ops;
 mod session_ops;
 mod shapes;
+pub mod ui_ops;
 pub(crate) mod user_ops;
 
 use std::collections::HashMap;

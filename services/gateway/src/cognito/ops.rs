@@ -17,7 +17,8 @@ use super::pool_shapes;
 use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
 use super::{
-    client_ops, device_ops, group_ops, mfa_ops, passkey_ops, pool_ops, session_ops, user_ops,
+    branding_ops, client_ops, device_ops, domain_ops, group_ops, mfa_ops, passkey_ops, pool_ops,
+    resource_server_ops, session_ops, ui_ops, user_ops,
 };
 use crate::AppState;
 
@@ -142,6 +143,23 @@ operations! { state, call;
     "AdminSetUserMFAPreference" => mfa_ops::set_user_mfa_preference(state, call, true),
     "GetUserAuthFactors" => mfa_ops::get_user_auth_factors(state, call, false),
     "AdminGetUserAuthFactors" => mfa_ops::get_user_auth_factors(state, call, true),
+    // domains, resource servers, UI customization (issue 5)
+    "CreateUserPoolDomain" => domain_ops::create_user_pool_domain(state, call),
+    "DescribeUserPoolDomain" => domain_ops::describe_user_pool_domain(state, call),
+    "UpdateUserPoolDomain" => domain_ops::update_user_pool_domain(state, call),
+    "DeleteUserPoolDomain" => domain_ops::delete_user_pool_domain(state, call),
+    "CreateResourceServer" => resource_server_ops::create_resource_server(state, call),
+    "DescribeResourceServer" => resource_server_ops::describe_resource_server(state, call),
+    "UpdateResourceServer" => resource_server_ops::update_resource_server(state, call),
+    "DeleteResourceServer" => resource_server_ops::delete_resource_server(state, call),
+    "ListResourceServers" => resource_server_ops::list_resource_servers(state, call),
+    "SetUICustomization" => ui_ops::set_ui_customization(state, call),
+    "GetUICustomization" => ui_ops::get_ui_customization(state, call),
+    "CreateManagedLoginBranding" => branding_ops::create_managed_login_branding(state, call),
+    "DescribeManagedLoginBranding" => branding_ops::describe_managed_login_branding(state, call, false),
+    "DescribeManagedLoginBrandingByClient" => branding_ops::describe_managed_login_branding(state, call, true),
+    "UpdateManagedLoginBranding" => branding_ops::update_managed_login_branding(state, call),
+    "DeleteManagedLoginBranding" => branding_ops::delete_managed_login_branding(state, call),
 }
 
 pub(super) fn caller(call: &Call) -> dir::Caller {

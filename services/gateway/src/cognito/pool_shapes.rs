@@ -772,9 +772,8 @@ pub fn user_pool_out(pool: &dir::UserPool) -> Value {
         ),
         "SmsConfiguration": s.sms_configuration.as_ref().map(sms_configuration_out),
         "UserPoolTags": tags_out(&s.user_pool_tags),
-        // Domains are not served yet: no pool has one.
-        "Domain": Value::Null,
-        "CustomDomain": Value::Null,
+        "Domain": Some(&pool.domain).filter(|d| !d.is_empty()),
+        "CustomDomain": Some(&pool.custom_domain).filter(|d| !d.is_empty()),
         "AdminCreateUserConfig": admin_create_user_config_out(&s),
         "UserPoolAddOns": s.user_pool_add_ons.as_ref().map(add_ons_out),
         "UsernameConfiguration": {"CaseSensitive": s.username_case_sensitive},

@@ -5,59 +5,12 @@ Admin credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Exits non
 on the first failed check.
 """
 
-import json
-import sys
-import urllib.request
 import uuid
 
-import boto3
-import contract  # checks every answer against the model
-import botocore
-import botocore.auth
-import botocore.awsrequest
-from botocore.config import Config
+import contract
+from e2e_common import REGION, check, expect_error, idp, raw
 
-URL = sys.argv[1]
-REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/GroupRole"
-
-
-def idp():
-    return boto3.client("cognito-idp", endpoint_url=URL, region_name=REGION,
-                        config=Config(retries={"max_attempts": 1}))
-
-
-def expect_error(code, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except botocore.exceptions.ClientError as err:
-        got = err.response["Error"]["Code"]
-        message = err.response["Error"].get("Message", "")
-        assert got == code, f"expected {code}, got {got}: {message}"
-        assert err.response["ResponseMetadata"]["HTTPStatusCode"] < 500, err.response
-        return message
-    raise AssertionError(f"expected {code}, call succeeded")
-
-
-def raw(target, body):
-    """A signed request with a body botocore would refuse to send."""
-    credentials = boto3.session.Session().get_credentials()
-    request = botocore.awsrequest.AWSRequest(
-        method="POST", url=URL + "/", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/x-amz-json-1.1",
-                 "X-Amz-Target": f"AWSCognitoIdentityProviderService.{target}"})
-    botocore.auth.SigV4Auth(credentials, "cognito-idp", REGION).add_auth(request)
-    prepared = urllib.request.Request(URL + "/", data=request.body, method="POST",
-                                      headers=dict(request.headers))
-    try:
-        urllib.request.urlopen(prepared)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-    raise AssertionError(f"{target} {body} was accepted")
-
-
-def check(label):
-    print(f"ok - {label}", flush=True)
 
 
 def main():

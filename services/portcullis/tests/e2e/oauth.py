@@ -71,9 +71,9 @@ class Browser:
         req = urllib.request.Request(target, data=body, headers=headers or {})
         try:
             with self.opener.open(req, timeout=30) as res:
-                return Answer(res.status, res.headers, res.read().decode())
+                return Answer(res.status, res.headers, res.read().decode(errors="replace"))
         except urllib.error.HTTPError as err:
-            return Answer(err.code, err.headers, err.read().decode())
+            return Answer(err.code, err.headers, err.read().decode(errors="replace"))
 
     def cookie(self, name):
         return next((c.value for c in self.jar if c.name == name), None)
@@ -129,7 +129,18 @@ pool = admin.create_user_pool(
     Schema=[{"Name": "email", "AttributeDataType": "String", "Mutable": True, "Required": False}],
 )["UserPool"]["Id"]
 issuer = f"{url}/{pool}"
-base = f"{url}/domain/{pool}"
+discovery = json.loads(urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration").read())
+assert "authorization_endpoint" not in discovery, "no domain, no OAuth endpoints"
+prefix = "oauth-" + uuid.uuid4().hex[:10]
+admin.create_user_pool_domain(UserPoolId=pool, Domain=prefix)
+base = f"{url}/domain/{prefix}"
+discovery = json.loads(urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration").read())
+assert discovery["issuer"] == issuer
+assert discovery["authorization_endpoint"] == f"{base}/oauth2/authorize"
+assert discovery["token_endpoint"] == f"{base}/oauth2/token"
+assert discovery["userinfo_endpoint"] == f"{base}/oauth2/userInfo"
+assert discovery["code_challenge_methods_supported"] == ["S256"]
+assert discovery["authorization_response_iss_parameter_supported"] is True
 
 client_id = admin.create_user_pool_client(
     UserPoolId=pool, ClientName="spa",
@@ -585,8 +596,69 @@ assert claims(exchange(code).json()["id_token"])["cognito:username"] == "dee"
 factors = admin.admin_get_user(UserPoolId=pool, Username="dee")
 assert "SOFTWARE_TOKEN_MFA" in factors.get("UserMFASettingList", []), factors
 
-# --- domains that are not a pool's -----------------------------------------------------
+# --- client_credentials with a resource server's scopes ---------------------------------
+admin.create_resource_server(UserPoolId=pool, Identifier="https://api.example.com", Name="api",
+                             Scopes=[{"ScopeName": "read", "ScopeDescription": "read"},
+                                     {"ScopeName": "write", "ScopeDescription": "write"}])
+machine = admin.create_user_pool_client(
+    UserPoolId=pool, ClientName="machine", GenerateSecret=True,
+    AllowedOAuthFlows=["client_credentials"], AllowedOAuthFlowsUserPoolClient=True,
+    AllowedOAuthScopes=["https://api.example.com/read", "https://api.example.com/write"],
+)["UserPoolClient"]
+machine_auth = f"{machine['ClientId']}:{machine['ClientSecret']}"
+granted = token_request({"grant_type": "client_credentials"}, auth=machine_auth)
+assert granted.status == 200, granted.body
+granted = granted.json()
+assert set(granted) == {"access_token", "expires_in", "token_type"}, granted
+machine_claims = claims(granted["access_token"])
+assert machine_claims["sub"] == machine["ClientId"] == machine_claims["client_id"]
+assert sorted(machine_claims["scope"].split()) == ["https://api.example.com/read", "https://api.example.com/write"]
+assert "username" not in machine_claims and machine_claims["token_use"] == "access"
+narrowed = token_request({"grant_type": "client_credentials", "scope": "https://api.example.com/read"},
+                         auth=machine_auth).json()
+assert claims(narrowed["access_token"])["scope"] == "https://api.example.com/read"
+assert token_request({"grant_type": "client_credentials", "scope": "openid"}, auth=machine_auth).json()[
+    "error"] == "invalid_scope"
+assert token_request({"grant_type": "client_credentials", "scope": "https://api.example.com/admin"},
+                     auth=machine_auth).json()["error"] == "invalid_scope"
+post_auth = token_request({"grant_type": "client_credentials", "client_id": machine["ClientId"],
+                           "client_secret": machine["ClientSecret"]})
+assert post_auth.status == 200, "client_secret_post works too"
+assert token_request({"grant_type": "client_credentials"}, auth=f"{machine['ClientId']}:wrong").status == 401
+both = token_request({"grant_type": "client_credentials", "client_secret": machine["ClientSecret"]},
+                     auth=machine_auth)
+assert both.status == 400 and both.json()["error"] == "invalid_request", "two ways to authenticate"
+seen = introspect(granted["access_token"], client=machine)
+assert seen["active"] is True and seen["sub"] == machine["ClientId"] and "username" not in seen
+assert user_info(granted["access_token"]).status == 403, "a machine token has no user"
+
+# --- domains: Host routing, other pools' domains, customization ------------------------
 missing = Browser().request(f"{url}/domain/no-such-domain/oauth2/authorize?client_id=x")
 assert missing.status == 404
+assert Browser().request(f"{url}/domain/{pool}/oauth2/authorize?client_id=x").status == 404, \
+    "a pool id is not a domain"
+target, query = authorize_url()
+by_host = Browser().request(target.replace(f"{base}/", f"{url}/"),
+                            headers={"Host": f"{prefix}.auth.us-east-1.localhost"})
+assert by_host.status == 302 and "/login?" in by_host.location, (by_host.status, by_host.location)
+other_pool = admin.create_user_pool(PoolName="other")["UserPool"]["Id"]
+other_prefix = "other-" + uuid.uuid4().hex[:10]
+admin.create_user_pool_domain(UserPoolId=other_pool, Domain=other_prefix)
+target, query = authorize_url()
+crossed = Browser().request(target.replace(prefix, other_prefix))
+assert crossed.status == 400 and "Location" not in crossed.headers, "a client of another pool's domain"
+token_elsewhere = Browser().request(f"{url}/domain/{other_prefix}/oauth2/userInfo",
+                                    headers={"Authorization": f"Bearer {mfa_tokens['access_token']}"})
+assert token_elsewhere.status == 401, "a token is only good at its own pool's domain"
+
+logo = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==")
+admin.set_ui_customization(UserPoolId=pool, ClientId=client_id,
+                           CSS=".submitButton-customizable { background-color: #aa3311; }", ImageFile=logo)
+target, query = authorize_url()
+styled = Browser()
+page = styled.request(styled.request(target).location)
+assert "background-color: #aa3311;" in page.body
+logo_url = html.unescape(page.body.split('class="logo-customizable" src="')[1].split('"')[0])
+assert Browser().request(logo_url).status == 200
 
 print("oauth ok")
