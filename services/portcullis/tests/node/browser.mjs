@@ -1,0 +1,219 @@
+// A real headless browser (Debian's chromium, driven by playwright-core) on Portcullis's
+// hosted pages: it signs a user in on the login page (first with a wrong password), passes
+// the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
+// a second authorize is then silent. Every main page is saved as a screenshot, one of them
+// at a phone-sized viewport, and no page may log a console error.
+//
+// Usage: node browser.mjs SETUP_JSON   (what e2e/oidc_node_setup.py prints; its first
+// callback URL must be http://localhost:<free port>/callback)
+// Screenshots go to $PORTCULLIS_TEST_OUTPUT, else <CARGO_TARGET_DIR or target>/test-output/hosted-ui.
+
+import assert from 'node:assert/strict';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const setup = JSON.parse(process.argv[2]);
+const callback = new URL(setup.callbacks[0]);
+assert.equal(callback.hostname, 'localhost', 'the callback is served here, on http://localhost');
+const base = setup.issuer.replace(/\/([^/]+)$/, '/domain/$1');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const output = process.env.PORTCULLIS_TEST_OUTPUT
+  ?? join(process.env.CARGO_TARGET_DIR ?? resolve(here, '../../../../target'), 'test-output', 'hosted-ui');
+mkdirSync(output, { recursive: true });
+
+// --- RFC 6238 TOTP (HMAC-SHA1, 30-second steps, 6 digits) ---------------------------
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/=+$/, '').toUpperCase()) {
+    const value = alphabet.indexOf(c);
+    assert.ok(value >= 0, `not base32: ${c}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const bytes = bits.match(/.{8}/g).map((b) => parseInt(b, 2));
+  return Buffer.from(bytes);
+}
+
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(number).padStart(6, '0');
+}
+
+// RFC 6238 appendix B test vector (SHA-1, T = 59 s): the code is right before it is used.
+assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1), '287082');
+
+/** A code of a time step after the one the setup spent (a code is accepted once). */
+async function freshCode() {
+  while (Math.floor(Date.now() / 1000 / 30) <= setup.totp_spent_step) {
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  return totp(setup.totp_secret, Math.floor(Date.now() / 1000 / 30));
+}
+
+// --- the client's callback: a tiny local server ---------------------------------------
+const arrivals = [];
+function serveCallback(host) {
+  const server = createServer((req, res) => {
+    arrivals.push(new URL(req.url, callback));
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!DOCTYPE html><html lang="en"><title>App</title><link rel="icon" href="data:,"><p>Signed in.</p></html>');
+  });
+  return new Promise((done) => {
+    server.once('error', () => done(null)); // no IPv6 loopback here
+    server.listen(Number(callback.port), host, () => done(server));
+  });
+}
+const servers = (await Promise.all([serveCallback('127.0.0.1'), serveCallback('::1')])).filter(Boolean);
+assert.ok(servers.length, 'the callback server listens');
+
+// --- the authorization request ----------------------------------------------------------
+function authorizeUrl(extra = {}) {
+  const verifier = randomBytes(32).toString('base64url');
+  const params = {
+    client_id: setup.public_client_id,
+    redirect_uri: callback.href,
+    response_type: 'code',
+    scope: 'openid email profile',
+    state: randomBytes(12).toString('base64url'),
+    nonce: randomBytes(12).toString('base64url'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+  return { url: `${base}/oauth2/authorize?${new URLSearchParams(params)}`, params, verifier };
+}
+
+const screenshots = [];
+async function shoot(page, name) {
+  const path = join(output, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  screenshots.push(path);
+}
+
+const problems = [];
+function watch(page) {
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const source = message.location().url;
+    // A page answered with its own 4xx status on purpose (the error page, a form shown
+    // again with its error): Chromium logs that status against the document itself.
+    // And the pages name no icon, so Chromium asks the server's root for /favicon.ico.
+    const expected = /^Failed to load resource/.test(message.text())
+      && (source === page.url() || new URL(source).pathname === '/favicon.ico');
+    if (!expected) problems.push(`${page.url()}: console error: ${message.text()} (${source})`);
+  });
+  page.on('pageerror', (error) => problems.push(`${page.url()}: page error: ${error.message}`));
+  return page;
+}
+
+/** What a page shows a person: no text runs off a phone's screen, every input has a label. */
+async function checkLayout(page, width) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(overflow <= width, `the page is ${overflow}px wide at a ${width}px viewport`);
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden])')]
+    .filter((input) => !input.labels?.length && !input.closest('label')).map((input) => input.name));
+  assert.deepEqual(unlabelled, [], 'every visible input has a label');
+}
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'], headless: true });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = watch(await context.newPage());
+
+  // A redirect URI the client did not register: an error page, no redirect.
+  const bad = await page.goto(authorizeUrl({ redirect_uri: `${callback.href}/evil` }).url);
+  assert.equal(bad.status(), 400);
+  assert.ok(page.url().startsWith(base), 'no redirect on a bad redirect URI');
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'error-bad-redirect-uri');
+
+  // The login page.
+  const request = authorizeUrl();
+  await page.goto(request.url);
+  assert.ok(page.url().startsWith(`${base}/login?`), page.url());
+  assert.equal(await page.title(), 'Sign in');
+  await checkLayout(page, 1280);
+  await shoot(page, 'login');
+
+  // A wrong password: the page says so in plain words.
+  await page.getByLabel('Username').fill(setup.mfa_user);
+  await page.getByLabel('Password').fill('not-the-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.equal(await page.getByRole('alert').innerText(), 'Incorrect username or password.');
+  assert.equal(await page.getByLabel('Username').inputValue(), setup.mfa_user, 'the username is kept');
+  await shoot(page, 'login-error');
+
+  // The right password, then the MFA page.
+  await page.getByLabel('Password').fill(setup.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname.endsWith('/mfa'));
+  await page.getByLabel('Code').waitFor();
+  assert.match(await page.locator('h1').innerText(), /authenticator app/);
+  await checkLayout(page, 1280);
+  await shoot(page, 'mfa');
+
+  await page.getByLabel('Code').fill(await freshCode());
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  const landed = new URL(page.url());
+  assert.equal(landed.searchParams.get('state'), request.params.state);
+  assert.equal(landed.searchParams.get('iss'), setup.issuer);
+  const code = landed.searchParams.get('code');
+  assert.ok(code, 'a code on the callback');
+  assert.ok(arrivals.some((url) => url.searchParams.get('code') === code), 'the callback server saw it');
+
+  // The code is real: the token endpoint takes it with the PKCE verifier.
+  const exchanged = await fetch(`${base}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', client_id: setup.public_client_id, code,
+      redirect_uri: callback.href, code_verifier: request.verifier,
+    }),
+  });
+  assert.equal(exchanged.status, 200);
+  const idToken = (await exchanged.json()).id_token;
+  const claims = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url'));
+  assert.equal(claims['cognito:username'], setup.mfa_user);
+  assert.equal(claims.nonce, request.params.nonce);
+
+  // A second authorize is silent: straight to the callback, no page in between.
+  const visited = [];
+  page.on('framenavigated', (frame) => frame === page.mainFrame() && visited.push(frame.url()));
+  const again = authorizeUrl();
+  await page.goto(again.url);
+  await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.equal(new URL(page.url()).searchParams.get('state'), again.params.state);
+  assert.ok(new URL(page.url()).searchParams.get('code'));
+  assert.ok(!visited.some((url) => url.includes('/login') || url.includes('/mfa')), visited.join('\n'));
+  await context.close();
+
+  // A phone: the login page fits a 375x667 screen.
+  const phone = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const small = watch(await phone.newPage());
+  await small.goto(authorizeUrl().url);
+  assert.ok(small.url().startsWith(`${base}/login?`));
+  await checkLayout(small, 375);
+  const box = await small.getByRole('button', { name: 'Sign in' }).boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 375, 'the button is on the screen');
+  await shoot(small, 'login-phone');
+  await phone.close();
+} finally {
+  await browser.close();
+  for (const server of servers) server.close();
+}
+
+assert.deepEqual(problems, [], 'no console errors');
+console.log(`screenshots of the hosted UI: ${output}`);
+for (const path of screenshots) console.log(`  ${path}`);
+console.log('node browser ok');
