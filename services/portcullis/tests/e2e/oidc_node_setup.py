@@ -2,7 +2,7 @@
 browser): a pool with optional TOTP MFA, a public code-flow client, a confidential one
 (client_secret_basic), a user without MFA and a user with TOTP MFA set up.
 Prints, as JSON: {"issuer", "pool_id", "public_client_id", "confidential_client_id",
-"confidential_client_secret", "callbacks", "password", "user", "mfa_user", "totp_secret",
+"confidential_client_secret", "callbacks", "logout_urls", "password", "user", "mfa_user", "totp_secret",
 "totp_spent_step"} (the last is the RFC 6238 time step whose code the setup used: a code
 is not accepted twice).
 Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
@@ -10,6 +10,7 @@ Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
 import json
 import sys
 import time
+import urllib.parse
 import uuid
 
 import boto3
@@ -35,6 +36,7 @@ admin.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="OPTIONAL",
 oauth = {
     "AllowedOAuthFlows": ["code"], "AllowedOAuthFlowsUserPoolClient": True,
     "CallbackURLs": callbacks, "SupportedIdentityProviders": ["COGNITO"],
+    "LogoutURLs": [urllib.parse.urljoin(callback, "signed-out") for callback in callbacks],
 }
 public_client = admin.create_user_pool_client(
     UserPoolId=pool_id, ClientName="spa", EnableTokenRevocation=True,
@@ -72,6 +74,6 @@ print(json.dumps({
     "public_client_id": public_client["ClientId"],
     "confidential_client_id": confidential["ClientId"],
     "confidential_client_secret": confidential["ClientSecret"],
-    "callbacks": callbacks, "password": PASSWORD, "user": "olive", "mfa_user": "tom",
+    "callbacks": callbacks, "logout_urls": oauth["LogoutURLs"], "password": PASSWORD, "user": "olive", "mfa_user": "tom",
     "totp_secret": secret, "totp_spent_step": int(now) // 30,
 }))

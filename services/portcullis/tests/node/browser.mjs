@@ -1,7 +1,8 @@
 // A real headless browser (Debian's chromium, driven by playwright-core) on Portcullis's
 // hosted pages: it signs a user in on the login page (first with a wrong password), passes
 // the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
-// a second authorize is then silent. Every main page is saved as a screenshot, one of them
+// a second authorize is then silent, and signing out ends that. Another user signs in
+// with JavaScript turned off. Every main page is saved as a screenshot, one of them
 // at a phone-sized viewport, and no page may log a console error.
 //
 // Usage: node browser.mjs SETUP_JSON   (what e2e/oidc_node_setup.py prints; its first
@@ -196,7 +197,27 @@ try {
   assert.equal(new URL(page.url()).searchParams.get('state'), again.params.state);
   assert.ok(new URL(page.url()).searchParams.get('code'));
   assert.ok(!visited.some((url) => url.includes('/login') || url.includes('/mfa')), visited.join('\n'));
+
+  // Signing out returns to the app's sign-out URL; the next authorize asks again.
+  const signedOut = setup.logout_urls[0];
+  await page.goto(`${base}/logout?${new URLSearchParams({ client_id: setup.public_client_id, logout_uri: signedOut })}`);
+  assert.equal(page.url(), signedOut);
+  await page.goto(authorizeUrl().url);
+  assert.ok(page.url().startsWith(`${base}/login?`), 'signed out: the form again');
   await context.close();
+
+  // Without JavaScript (the pages need none), submitting with the Enter key.
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const noScript = watch(await plain.newPage());
+  const plainRequest = authorizeUrl();
+  await noScript.goto(plainRequest.url);
+  await noScript.getByLabel('Username').fill(setup.user);
+  await noScript.getByLabel('Password').fill(setup.password);
+  await noScript.getByLabel('Password').press('Enter');
+  await noScript.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.equal(new URL(noScript.url()).searchParams.get('state'), plainRequest.params.state);
+  assert.ok(new URL(noScript.url()).searchParams.get('code'));
+  await plain.close();
 
   // A phone: the login page fits a 375x667 screen.
   const phone = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });

@@ -166,6 +166,8 @@ assert.equal(refreshed.claims().sub, sub);
 assert.equal(refreshed.claims().auth_time, second.claims().auth_time, 'auth_time survives a refresh');
 assert.equal(refreshed.scope ?? 'openid email profile', 'openid email profile');
 
+assert.equal(refreshed.claims().at_hash, atHash(refreshed.access_token), 'at_hash on a refreshed ID token');
+
 let introspection = await client.tokenIntrospection(publicConfig, refreshed.access_token);
 assert.equal(introspection.active, true);
 assert.equal(introspection.sub, sub);
@@ -182,6 +184,21 @@ introspection = await client.tokenIntrospection(publicConfig, second.refresh_tok
 assert.equal(introspection.active, false);
 await rejects(client.refreshTokenGrant(publicConfig, second.refresh_token), 'invalid_grant', 'a revoked refresh token');
 await rejects(client.fetchUserInfo(publicConfig, refreshed.access_token, sub), 'invalid_token', 'userinfo after revocation');
+
+// max_age: the ID token carries auth_time, which the client checks against it.
+({ url, expected } = await request(publicConfig, 'openid'));
+url.searchParams.set('max_age', '3600');
+landed = new URL((await browser.request(url)).location);
+const recent = await client.authorizationCodeGrant(publicConfig, landed, { ...expected, maxAge: 3600 });
+assert.equal(recent.claims().auth_time, claims.auth_time, 'the browser session keeps the sign-in time');
+
+// prompt=none without a browser session: the client sees login_required.
+({ url, expected } = await request(publicConfig, 'openid'));
+url.searchParams.set('prompt', 'none');
+const none = await new Browser().request(url);
+assert.equal(none.status, 302);
+await assert.rejects(client.authorizationCodeGrant(publicConfig, new URL(none.location), expected),
+  (err) => err instanceof client.AuthorizationResponseError && err.error === 'login_required');
 
 // The ID token's signature is checked against the JWKS: a forged one is refused.
 ({ url, expected } = await request(publicConfig, 'openid'));
@@ -222,6 +239,13 @@ const serverRefreshed = await client.refreshTokenGrant(confidential, serverToken
 assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.access_token)).active, true);
 await client.tokenRevocation(confidential, serverTokens.refresh_token);
 assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.access_token)).active, false);
+
+// client_secret_post works as well.
+const posting = await client.discovery(issuer, setup.confidential_client_id, undefined,
+  client.ClientSecretPost(setup.confidential_client_secret), { execute: checks });
+({ url, expected } = await request(posting, 'openid'));
+landed = await signIn(new Browser(), url, setup.user, setup.password);
+assert.equal((await client.authorizationCodeGrant(posting, landed, expected)).claims().aud, setup.confidential_client_id);
 
 // A wrong secret is refused at the token endpoint; no secret at all too.
 ({ url, expected } = await request(confidential, 'openid'));
