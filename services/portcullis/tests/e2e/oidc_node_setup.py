@@ -1,10 +1,11 @@
 """Setup for the Node OIDC tests (oidc.mjs with openid-client, browser.mjs with a real
 browser): a pool with optional TOTP MFA, a public code-flow client, a confidential one
-(client_secret_basic), a user without MFA and a user with TOTP MFA set up.
-Prints, as JSON: {"issuer", "pool_id", "public_client_id", "confidential_client_id",
-"confidential_client_secret", "callbacks", "logout_urls", "password", "user", "mfa_user", "totp_secret",
-"totp_spent_step"} (the last is the RFC 6238 time step whose code the setup used: a code
-is not accepted twice).
+(client_secret_basic), a user without MFA, a user with TOTP MFA set up and a user with a
+temporary password. Prints, as JSON: {"issuer", "pool_id", "public_client_id",
+"confidential_client_id", "confidential_client_secret", "callbacks", "logout_urls",
+"password", "user", "mfa_user", "totp_secret", "totp_spent_step", "new_password_user",
+"temporary_password"}; totp_spent_step is the RFC 6238 time step whose code the setup
+used (a code is not accepted twice).
 Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
 
 import json
@@ -26,6 +27,7 @@ admin = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1", c
 public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
                       config=config.merge(Config(signature_version=botocore.UNSIGNED)))
 PASSWORD = "Node-0idc!Passw0rd"
+TEMPORARY = "Temp-0idc!Passw0rd"
 
 pool_id = admin.create_user_pool(
     PoolName=f"node-oidc-{uuid.uuid4().hex[:8]}", AutoVerifiedAttributes=["email"],
@@ -59,6 +61,11 @@ def make_user(name):
 
 make_user("olive")
 make_user("tom")
+# Nell has a temporary password: her first sign-in asks for a new one.
+admin.admin_create_user(UserPoolId=pool_id, Username="nell", TemporaryPassword=TEMPORARY,
+                        MessageAction="SUPPRESS",
+                        UserAttributes=[{"Name": "email", "Value": "nell@example.com"},
+                                        {"Name": "email_verified", "Value": "true"}])
 # Tom signs in through the API once to set up TOTP, as an app would.
 signed = public.initiate_auth(ClientId=public_client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
                               AuthParameters={"USERNAME": "tom", "PASSWORD": PASSWORD},
@@ -75,5 +82,6 @@ print(json.dumps({
     "confidential_client_id": confidential["ClientId"],
     "confidential_client_secret": confidential["ClientSecret"],
     "callbacks": callbacks, "logout_urls": oauth["LogoutURLs"], "password": PASSWORD, "user": "olive", "mfa_user": "tom",
+    "new_password_user": "nell", "temporary_password": TEMPORARY,
     "totp_secret": secret, "totp_spent_step": int(now) // 30,
 }))

@@ -2,7 +2,7 @@
 // hosted pages: it signs a user in on the login page (first with a wrong password), passes
 // the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
 // a second authorize is then silent, and signing out ends that. Another user signs in
-// with JavaScript turned off. Every main page is saved as a screenshot, one of them
+// with JavaScript turned off; a third chooses a new password for a temporary one. Every main page is saved as a screenshot, one of them
 // at a phone-sized viewport, and no page may log a console error.
 //
 // Usage: node browser.mjs SETUP_JSON   (what e2e/oidc_node_setup.py prints; its first
@@ -163,7 +163,14 @@ try {
   await checkLayout(page, 1280);
   await shoot(page, 'mfa');
 
-  await page.getByLabel('Code').fill(await freshCode());
+  // A wrong code: said in the page, and the right one still works after it.
+  const code6 = await freshCode();
+  await page.getByLabel('Code').fill(code6 === '000000' ? '111111' : '000000');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.equal(await page.getByRole('alert').innerText(), 'That code is not correct. Try again.');
+  await shoot(page, 'mfa-error');
+  await page.getByLabel('Code').fill(code6);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
   const landed = new URL(page.url());
@@ -218,6 +225,23 @@ try {
   assert.equal(new URL(noScript.url()).searchParams.get('state'), plainRequest.params.state);
   assert.ok(new URL(noScript.url()).searchParams.get('code'));
   await plain.close();
+
+  // A temporary password: the next page asks for a new one, then on to the callback.
+  const fresh = await browser.newContext();
+  const first = watch(await fresh.newPage());
+  await first.goto(authorizeUrl().url);
+  await first.getByLabel('Username').fill(setup.new_password_user);
+  await first.getByLabel('Password').fill(setup.temporary_password);
+  await first.getByRole('button', { name: 'Sign in' }).click();
+  await first.getByLabel('New password').waitFor();
+  assert.equal(await first.locator('h1').innerText(), 'Choose a new password');
+  await checkLayout(first, 1280);
+  await shoot(first, 'new-password');
+  await first.getByLabel('New password').fill(`${setup.password}-new`);
+  await first.getByRole('button', { name: 'Continue' }).click();
+  await first.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.ok(new URL(first.url()).searchParams.get('code'));
+  await fresh.close();
 
   // A phone: the login page fits a 375x667 screen.
   const phone = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
