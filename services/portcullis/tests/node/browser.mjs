@@ -2,7 +2,8 @@
 // hosted pages: it signs a user in on the login page (first with a wrong password), passes
 // the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
 // a second authorize is then silent, and signing out ends that. Another user signs in
-// with JavaScript turned off; a third chooses a new password for a temporary one. Every main page is saved as a screenshot, one of them
+// with JavaScript turned off; a third chooses a new password for a temporary one; another
+// site cannot frame the sign-in page. Every main page is saved as a screenshot, one of them
 // at a phone-sized viewport, and no page may log a console error.
 //
 // Usage: node browser.mjs SETUP_JSON   (what e2e/oidc_node_setup.py prints; its first
@@ -253,6 +254,22 @@ try {
   assert.ok(box.x >= 0 && box.x + box.width <= 375, 'the button is on the screen');
   await shoot(small, 'login-phone');
   await phone.close();
+
+  // Another site cannot frame the sign-in page (clickjacking): the frame stays empty.
+  const framing = await browser.newContext();
+  const other = await framing.newPage();
+  await other.goto(new URL('/another-site', callback).href);
+  await other.evaluate((src) => new Promise((done) => {
+    const frame = document.createElement('iframe');
+    frame.onload = done;
+    frame.src = src;
+    document.body.append(frame);
+  }), authorizeUrl().url);
+  const framed = other.frames().filter((frame) => frame !== other.mainFrame());
+  assert.equal(framed.length, 1);
+  assert.ok(!framed[0].url().startsWith(base), `the login page loaded in a frame: ${framed[0].url()}`);
+  assert.equal(await framed[0].locator('form').count().catch(() => 0), 0);
+  await framing.close();
 } finally {
   await browser.close();
   for (const server of servers) server.close();
