@@ -71,8 +71,10 @@ signed = public.initiate_auth(ClientId=public_client["ClientId"], AuthFlow="USER
                               AuthParameters={"USERNAME": "tom", "PASSWORD": PASSWORD},
                               )["AuthenticationResult"]
 secret = public.associate_software_token(AccessToken=signed["AccessToken"])["SecretCode"]
-now = time.time()
-public.verify_software_token(AccessToken=signed["AccessToken"], UserCode=pyotp.TOTP(secret).at(now))
+# The code of the previous time step (within the allowed drift), so that the current
+# step's code is still unused when the browser test signs in.
+spent = time.time() - 30
+public.verify_software_token(AccessToken=signed["AccessToken"], UserCode=pyotp.TOTP(secret).at(spent))
 public.set_user_mfa_preference(AccessToken=signed["AccessToken"],
                                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
 
@@ -83,5 +85,5 @@ print(json.dumps({
     "confidential_client_secret": confidential["ClientSecret"],
     "callbacks": callbacks, "logout_urls": oauth["LogoutURLs"], "password": PASSWORD, "user": "olive", "mfa_user": "tom",
     "new_password_user": "nell", "temporary_password": TEMPORARY,
-    "totp_secret": secret, "totp_spent_step": int(now) // 30,
+    "totp_secret": secret, "totp_spent_step": int(spent) // 30,
 }))
