@@ -21,7 +21,9 @@ import { chromium } from 'playwright-core';
 const setup = JSON.parse(process.argv[2]);
 const callback = new URL(setup.callbacks[0]);
 assert.equal(callback.hostname, 'localhost', 'the callback is served here, on http://localhost');
-const base = setup.issuer.replace(/\/([^/]+)$/, '/domain/$1');
+// Where the pool's domain serves its pages, as discovery says.
+const discovery = await (await fetch(`${setup.issuer}/.well-known/openid-configuration`)).json();
+const base = discovery.authorization_endpoint.replace(/\/oauth2\/authorize$/, '');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const output = process.env.PORTCULLIS_TEST_OUTPUT
