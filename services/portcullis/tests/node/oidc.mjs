@@ -237,6 +237,13 @@ const serverInfo = await client.fetchUserInfo(confidential, serverTokens.access_
 assert.deepEqual(Object.keys(serverInfo).sort(), ['email', 'email_verified', 'sub', 'username']);
 const serverRefreshed = await client.refreshTokenGrant(confidential, serverTokens.refresh_token);
 assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.access_token)).active, true);
+// Another client cannot revoke this client's tokens.
+({ url, expected } = await request(publicConfig, 'openid'));
+landed = await signIn(new Browser(), url, setup.user, setup.password);
+const publicTokens = await client.authorizationCodeGrant(publicConfig, landed, expected);
+await client.tokenRevocation(confidential, publicTokens.refresh_token).catch(() => {});
+assert.equal((await client.tokenIntrospection(publicConfig, publicTokens.access_token)).active, true,
+  "another client's revocation does nothing");
 await client.tokenRevocation(confidential, serverTokens.refresh_token);
 assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.access_token)).active, false);
 
