@@ -200,6 +200,18 @@ assert.equal(none.status, 302);
 await assert.rejects(client.authorizationCodeGrant(publicConfig, new URL(none.location), expected),
   (err) => err instanceof client.AuthorizationResponseError && err.error === 'login_required');
 
+// From the OpenID Foundation's basic OP plan: another scope order, unknown parameters,
+// the display / locale / acr hints and id_token_hint leave a request working.
+for (const extra of [{}, { foo: 'bar' }, { ui_locales: 'se', claims_locales: 'se', display: 'page', acr_values: '1 2' },
+  { display: 'popup' }, { id_token_hint: second.id_token }]) {
+  ({ url, expected } = await request(publicConfig, 'email openid'));
+  for (const [name, value] of Object.entries(extra)) url.searchParams.set(name, value);
+  const answer = await browser.request(url);
+  assert.equal(answer.status, 302, JSON.stringify(extra));
+  const grant = await client.authorizationCodeGrant(publicConfig, new URL(answer.location), expected);
+  assert.equal(grant.claims().sub, sub, JSON.stringify(extra));
+}
+
 // The ID token's signature is checked against the JWKS: a forged one is refused.
 ({ url, expected } = await request(publicConfig, 'openid'));
 landed = new URL((await browser.request(url)).location);
