@@ -419,7 +419,7 @@ impl Flows {
     }
 
     pub async fn sign_up(&self, req: pb::SignUpRequest) -> Result<pb::SignUpResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
+        let client = self.client_for(&req.client_id, req.hosted).await?;
         client.check_secret_hash(
             &[&req.username],
             Some(&req.secret_hash)
@@ -501,8 +501,9 @@ impl Flows {
         client_id: &str,
         username: &str,
         secret_hash: &str,
+        hosted: bool,
     ) -> Result<(ClientInfo, Option<dir::User>), ApiError> {
-        let client = self.client(client_id).await?;
+        let client = self.client_for(client_id, hosted).await?;
         let user = self.user_by_name(client.pool_id(), username).await?;
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         let given = Some(secret_hash).filter(|s| !s.is_empty());
@@ -590,7 +591,7 @@ impl Flows {
         req: pb::ConfirmSignUpRequest,
     ) -> Result<pb::ConfirmSignUpResponse, ApiError> {
         let (client, user) = self
-            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
         let Some(user) = user else {
             return Err(if client.hides_user_existence() {
@@ -634,7 +635,7 @@ impl Flows {
         req: pb::ResendConfirmationCodeRequest,
     ) -> Result<pb::ResendConfirmationCodeResponse, ApiError> {
         let (client, user) = self
-            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
         let pool = self
             .pool(client.pool_id())
@@ -674,7 +675,7 @@ impl Flows {
         req: pb::ForgotPasswordRequest,
     ) -> Result<pb::ForgotPasswordResponse, ApiError> {
         let (client, user) = self
-            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
         let Some(user) = user else {
             if !client.hides_user_existence() {
@@ -715,7 +716,7 @@ impl Flows {
         req: pb::ConfirmForgotPasswordRequest,
     ) -> Result<pb::ConfirmForgotPasswordResponse, ApiError> {
         let (client, user) = self
-            .client_and_user(&req.client_id, &req.username, &req.secret_hash)
+            .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
         let Some(user) = user else {
             return Err(if client.hides_user_existence() {

@@ -187,7 +187,7 @@ impl Flows {
 
     /// A fresh MFA_SETUP session for the next step of the setup.
     async fn reopen_setup(&self, session: &Session, step: &str) -> Result<String, ApiError> {
-        let client = self.client(&session.client_id).await?;
+        let client = self.client_for(&session.client_id, session.hosted).await?;
         let user = self
             .user_by_name(&session.pool_id, &session.username)
             .await?

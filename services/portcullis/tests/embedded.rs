@@ -345,7 +345,14 @@ fn oauth_code_flow_hosted_sign_in_and_token_endpoint() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
     let _server = start(data.path(), port);
-    python(&e2e("oauth.py"), &[&format!("http://127.0.0.1:{port}")]);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("oauth.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
 }
 
 // OIDC relying party and browser (issue 5).

@@ -344,6 +344,7 @@ async fn sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
         password: required(req.password, "password")?,
         user_attributes: shapes::attributes_in(req.user_attributes, "userAttributes")?,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     let signed_up = state.authn.clone().sign_up(request).await?.into_inner();
     Ok(shapes::compact(json!({
@@ -527,6 +528,7 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
         confirmation_code: required(req.confirmation_code, "confirmationCode")?,
         correlation_id: call.request_id.clone(),
         force_alias_creation: req.force_alias_creation.unwrap_or(false),
+        hosted: false,
     };
     state.authn.clone().confirm_sign_up(request).await?;
     Ok(json!({}))
@@ -540,6 +542,7 @@ async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value,
         secret_hash: req.secret_hash.unwrap_or_default(),
         username: required(req.username, "username")?,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     let response = state
         .authn
@@ -568,6 +571,7 @@ async fn forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError
         secret_hash: req.secret_hash.unwrap_or_default(),
         username: required(req.username, "username")?,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     let response = state
         .authn
@@ -599,6 +603,7 @@ async fn confirm_forgot_password(state: &AppState, call: Call) -> Result<Value, 
         confirmation_code: required(req.confirmation_code, "confirmationCode")?,
         password: required(req.password, "password")?,
         correlation_id: call.request_id.clone(),
+        hosted: false,
     };
     state.authn.clone().confirm_forgot_password(request).await?;
     Ok(json!({}))

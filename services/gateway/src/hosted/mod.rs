@@ -8,6 +8,7 @@
 //! (double submit), a pending challenge's session in a cookie, and the browser session
 //! token in the `cognito` cookie; authn-flow decides everything.
 
+mod account;
 mod endpoints;
 pub mod pages;
 mod signin;
@@ -38,6 +39,20 @@ pub fn router() -> Router<Arc<AppState>> {
             get(signin::challenge_page).post(signin::answer_challenge),
         )
         .route("/logout", get(signin::logout))
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route(
+            "/confirmUser",
+            get(account::confirm_page).post(account::confirm),
+        )
+        .route("/resendCode", post(account::resend))
+        .route(
+            "/forgotPassword",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            "/confirmForgotPassword",
+            get(account::reset_page).post(account::reset),
+        )
         .route("/oauth2/token", post(endpoints::token))
         .route(
             "/oauth2/userInfo",

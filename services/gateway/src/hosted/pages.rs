@@ -37,7 +37,10 @@ button:hover,.submitButton-customizable:hover{background:#2459b5}
 .textDescription-customizable{color:#4a5566;margin:0 0 8px}
 .redirect-customizable{margin-top:18px;text-align:center;font-size:.95rem}
 a{color:#2459b5}
+.link-button{display:inline;width:auto;margin:0;padding:0;background:none;color:#2459b5;font-weight:400;text-decoration:underline}
+.link-button:hover{background:none;color:#1a4288}
 fieldset{border:0;padding:0;margin:8px 0 0}
+.secret code{font-size:1.1rem;letter-spacing:.05em;word-break:break-all}
 .choice{display:flex;gap:8px;align-items:center;margin:8px 0;font-weight:400}
 @media (max-width:440px){main{padding:22px 18px}.background-customizable{padding:0}main{border-radius:0;box-shadow:none;min-height:100vh}}
 "#;

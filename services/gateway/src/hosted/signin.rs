@@ -138,7 +138,7 @@ fn decision(
     Some(redirect(status, &url))
 }
 
-fn unavailable(err: &ApiError) -> Response {
+pub(super) fn unavailable(err: &ApiError) -> Response {
     tracing::warn!(code = err.code.type_name(), "hosted UI call failed");
     page_response(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -206,7 +206,7 @@ fn csrf_token(headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-fn form_page(
+pub(super) fn form_page(
     hosted: &Hosted,
     headers: &HeaderMap,
     status: StatusCode,
@@ -225,7 +225,7 @@ fn form_page(
     response
 }
 
-async fn check_request(
+pub(super) async fn check_request(
     state: &AppState,
     hosted: &Hosted,
     params: &AuthParams,
@@ -242,29 +242,59 @@ async fn check_request(
     Ok(crate::domains::customization(state, &hosted.pool_id, &params.client_id).await)
 }
 
-fn login_form(
+pub(super) fn login_form(
     hosted: &Hosted,
     params: &AuthParams,
     csrf: &str,
     username: &str,
     error: &str,
 ) -> String {
+    login_form_with(hosted, params, csrf, username, error, "")
+}
+
+fn login_form_with(
+    hosted: &Hosted,
+    params: &AuthParams,
+    csrf: &str,
+    username: &str,
+    error: &str,
+    notice: &str,
+) -> String {
     let fields = format!(
         "{}\n{}",
         pages::input("username", "Username", "text", username, "username"),
         pages::input("password", "Password", "password", "", "current-password")
     );
+    let footer = format!(
+        r#"<p class="redirect-customizable"><a href="{}">Forgot your password?</a></p>
+<p class="redirect-customizable">Need an account? <a href="{}">Sign up</a></p>"#,
+        pages::escape(&hosted.url("/forgotPassword", params)),
+        pages::escape(&hosted.url("/signup", params)),
+    );
     pages::Form {
         heading: "Sign in",
-        intro: "Sign in with your username and password.",
+        intro: if notice.is_empty() {
+            "Sign in with your username and password."
+        } else {
+            notice
+        },
         action: &hosted.url("/login", params),
         error,
         hidden: pages::hidden_fields(&params.pairs(), csrf),
         fields,
         submit: "Sign in",
-        footer: String::new(),
+        footer,
     }
     .render()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    #[serde(flatten)]
+    params: AuthParams,
+    /// What the previous page finished: `confirmed` or `reset` (fixed texts only).
+    notice: String,
 }
 
 /// `GET /login`: the sign-in form, after checking the authorization request.
@@ -272,11 +302,17 @@ pub async fn login_page(
     State(state): State<Arc<AppState>>,
     hosted: Hosted,
     headers: HeaderMap,
-    Query(params): Query<AuthParams>,
+    Query(query): Query<LoginQuery>,
 ) -> Response {
+    let params = query.params;
     let custom = match check_request(&state, &hosted, &params, StatusCode::FOUND).await {
         Ok(custom) => custom,
         Err(response) => return response,
+    };
+    let notice = match query.notice.as_str() {
+        "confirmed" => "Your account is confirmed. Sign in to continue.",
+        "reset" => "Your password was changed. Sign in with the new one.",
+        _ => "",
     };
     let hint = params.login_hint.clone();
     form_page(
@@ -285,7 +321,7 @@ pub async fn login_page(
         StatusCode::OK,
         "Sign in",
         &custom,
-        |csrf| login_form(&hosted, &params, csrf, &hint, ""),
+        |csrf| login_form_with(&hosted, &params, csrf, &hint, "", notice),
     )
 }
 
@@ -305,7 +341,7 @@ fn expired_form(hosted: &Hosted, params: &AuthParams) -> Response {
 }
 
 /// Words for the person at the page, for the errors a sign-in can meet.
-fn plain_words(err: &ApiError) -> String {
+pub(super) fn plain_words(err: &ApiError) -> String {
     match err.code {
         ErrorCode::NotAuthorizedException if err.message == "Password attempts exceeded" => {
             "Too many failed attempts. Wait a while, then try again.".into()
@@ -340,6 +376,8 @@ struct Pending {
     name: String,
     user: String,
     session: String,
+    /// MFA_SETUP: the authenticator key being set up, shown until it is verified.
+    secret: String,
 }
 
 /// After a sign-in step: on to the client with a new browser session, to the next
@@ -392,14 +430,20 @@ async fn after_step(
             .cloned()
             .unwrap_or_else(|| username.to_owned()),
         session: answer.session,
+        secret: String::new(),
     };
-    let value = serde_urlencoded::to_string(&pending).unwrap_or_default();
     let mut response = redirect(StatusCode::SEE_OTHER, &hosted.url("/mfa", params));
+    remember(hosted, &mut response, &pending);
+    Ok(response)
+}
+
+/// Keeps the pending challenge in its cookie.
+fn remember(hosted: &Hosted, response: &mut Response, pending: &Pending) {
+    let value = serde_urlencoded::to_string(pending).unwrap_or_default();
     response.headers_mut().append(
         header::SET_COOKIE,
         hosted.set_cookie(CHALLENGE_COOKIE, &value, CHALLENGE_COOKIE_TTL),
     );
-    Ok(response)
 }
 
 /// `POST /login`: checks the password (with the same lockout and user-existence
@@ -478,6 +522,11 @@ fn challenge_fields(pending: &Pending) -> Option<(&'static str, &'static str, St
             "NEW_PASSWORD",
             pages::input("code", "New password", "password", "", "new-password"),
         )),
+        "MFA_SETUP" => Some((
+            "Set up an authenticator app",
+            "",
+            code("Code from the app", "one-time-code"),
+        )),
         "SELECT_MFA_TYPE" => Some((
             "Choose how to verify it's you",
             "ANSWER",
@@ -505,12 +554,32 @@ fn challenge_form(
     csrf: &str,
     error: &str,
 ) -> String {
-    let Some((heading, _, fields)) = challenge_fields(pending) else {
+    let Some((heading, _, mut fields)) = challenge_fields(pending) else {
         return String::new();
     };
+    let mut intro = "";
+    if pending.name == "MFA_SETUP" {
+        intro = "Multi-factor authentication is required. Add this key to an authenticator app, then enter the code the app shows.";
+        let grouped: Vec<String> = pending
+            .secret
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let uri = format!(
+            "otpauth://totp/{}?secret={}&issuer=Portcullis",
+            urlencode_component(&pending.user),
+            pending.secret
+        );
+        fields = format!(
+            r#"<p class="label-customizable">Key</p><p class="secret" id="secret"><code>{}</code></p><p class="redirect-customizable"><a href="{}">Open in an authenticator app</a></p>{fields}"#,
+            pages::escape(&grouped.join(" ")),
+            pages::escape(&uri),
+        );
+    }
     pages::Form {
         heading,
-        intro: "",
+        intro,
         action: &hosted.url("/mfa", params),
         error,
         hidden: pages::hidden_fields(&params.pairs(), csrf),
@@ -541,22 +610,79 @@ pub async fn challenge_page(
     if challenge_fields(&pending).is_none() {
         return unsupported_challenge(&custom, &pending);
     }
-    form_page(
+    let mut pending = pending;
+    let mut fresh = false;
+    if pending.name == "MFA_SETUP" && pending.secret.is_empty() {
+        // A new authenticator key for this setup; the session moves on with it.
+        let request = authn::AssociateSoftwareTokenRequest {
+            session: pending.session.clone(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
+        };
+        match state.authn.clone().associate_software_token(request).await {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                pending.session = answer.session;
+                pending.secret = answer.secret_code;
+                fresh = true;
+            }
+            Err(status) => {
+                let err = ApiError::from(status);
+                if err.code.http_status() >= 500 {
+                    return unavailable(&err);
+                }
+                return restart(&hosted, &headers, &custom, &params, &pending.user, &err);
+            }
+        }
+    }
+    let mut response = form_page(
         &hosted,
         &headers,
         StatusCode::OK,
         "Verify",
         &custom,
         |csrf| challenge_form(&hosted, &params, &pending, csrf, ""),
-    )
+    );
+    if fresh {
+        remember(&hosted, &mut response, &pending);
+    }
+    response
+}
+
+/// The sign-in form again, with the error, when a challenge's session is gone.
+fn restart(
+    hosted: &Hosted,
+    headers: &HeaderMap,
+    custom: &Customization,
+    params: &AuthParams,
+    username: &str,
+    err: &ApiError,
+) -> Response {
+    let mut response = form_page(
+        hosted,
+        headers,
+        StatusCode::BAD_REQUEST,
+        "Sign in",
+        custom,
+        |csrf| login_form(hosted, params, csrf, username, &plain_words(err)),
+    );
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        hosted.set_cookie(CHALLENGE_COOKIE, "", 0),
+    );
+    response
+}
+
+fn urlencode_component(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)])
+        .unwrap_or_default()
+        .trim_start_matches("v=")
+        .replace('+', "%20")
 }
 
 fn unsupported_challenge(custom: &Customization, pending: &Pending) -> Response {
-    let message = if pending.name == "MFA_SETUP" {
-        "This account must set up multi-factor authentication first, which this sign-in page cannot do yet. Set it up in the application, then sign in again."
-    } else {
-        "This sign-in needs a step this page cannot do. Sign in from the application."
-    };
+    tracing::debug!(challenge = %pending.name, "a challenge the hosted pages cannot show");
+    let message = "This sign-in needs a step this page cannot do. Sign in from the application.";
     page_response(StatusCode::OK, &pages::error_page(custom, message))
 }
 
@@ -590,15 +716,46 @@ pub async fn answer_challenge(
     let Some((_, answer_name, _)) = challenge_fields(&pending) else {
         return unsupported_challenge(&custom, &pending);
     };
+    let mut pending = pending;
+    let mut responses = HashMap::from([("USERNAME".to_owned(), pending.user.clone())]);
+    if pending.name == "MFA_SETUP" {
+        // The code proves the new authenticator; then the challenge is answered.
+        let request = authn::VerifySoftwareTokenRequest {
+            session: pending.session.clone(),
+            user_code: form.code.clone(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
+        };
+        match state.authn.clone().verify_software_token(request).await {
+            Ok(answer) => pending.session = answer.into_inner().session,
+            Err(status) => {
+                let err = ApiError::from(status);
+                if err.code.http_status() >= 500 {
+                    return unavailable(&err);
+                }
+                if err.message.contains("session") {
+                    return restart(&hosted, &headers, &custom, &params, &pending.user, &err);
+                }
+                let err = ApiError::new(ErrorCode::CodeMismatchException, err.message);
+                return form_page(
+                    &hosted,
+                    &headers,
+                    StatusCode::BAD_REQUEST,
+                    "Verify",
+                    &custom,
+                    |csrf| challenge_form(&hosted, &params, &pending, csrf, &plain_words(&err)),
+                );
+            }
+        }
+    } else {
+        responses.insert(answer_name.to_owned(), form.code);
+    }
     let request = authn::RespondToAuthChallengeRequest {
         region: String::new(),
         client_id: params.client_id.clone(),
         challenge_name: pending.name.clone(),
         session: pending.session.clone(),
-        challenge_responses: HashMap::from([
-            ("USERNAME".to_owned(), pending.user.clone()),
-            (answer_name.to_owned(), form.code),
-        ]),
+        challenge_responses: responses,
         admin_pool_id: String::new(),
         correlation_id: uuid::Uuid::new_v4().to_string(),
         hosted: true,
@@ -615,19 +772,7 @@ pub async fn answer_challenge(
         Err(err) if err.code.http_status() >= 500 => unavailable(&err),
         // The session was spent or expired: back to the start.
         Err(err) if err.message.contains("session") => {
-            let mut response = form_page(
-                &hosted,
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "Sign in",
-                &custom,
-                |csrf| login_form(&hosted, &params, csrf, &pending.user, &plain_words(&err)),
-            );
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                hosted.set_cookie(CHALLENGE_COOKIE, "", 0),
-            );
-            response
+            restart(&hosted, &headers, &custom, &params, &pending.user, &err)
         }
         Err(err) => form_page(
             &hosted,

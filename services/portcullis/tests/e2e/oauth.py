@@ -8,10 +8,11 @@ security rules of RFC 9700: exact redirect URIs, no open redirect, single-use co
 revoke on replay, PKCE S256 only, CSRF on every form, `iss` in the response (RFC 9207),
 no-store token answers, frame-ancestors 'none' and no referrer on pages.
 
-Usage: oauth.py URL"""
+Usage: oauth.py URL OUTBOX"""
 
 import base64
 import hashlib
+import html
 import html.parser
 import http.cookiejar
 import json
@@ -30,7 +31,7 @@ import jwt
 import pyotp
 from botocore.config import Config
 
-url = sys.argv[1]
+url, outbox = sys.argv[1], sys.argv[2]
 config = Config(retries={"max_attempts": 1})
 admin = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1", config=config)
 public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
@@ -97,8 +98,9 @@ class Forms(html.parser.HTMLParser):
 
 
 def form_of(answer):
+    """The page's main (first) form."""
     forms = Forms(answer.body).forms
-    assert len(forms) == 1, answer.body
+    assert forms, answer.body
     return forms[0]
 
 
@@ -481,6 +483,107 @@ code_from(answer, query)
 admin.admin_user_global_sign_out(UserPoolId=pool, Username="ada")
 target, query = authorize_url()
 assert sso.request(target).location.startswith(f"{base}/login?")
+
+# --- sign-up, confirmation and password reset on the hosted pages ---------------------
+def last_code(username):
+    with open(outbox) as f:
+        messages = [json.loads(line) for line in f if line.strip()]
+    mine = [m for m in messages if m["username"] == username]
+    assert mine, f"no message for {username} in the outbox"
+    return mine[-1]["code"]
+
+
+def open_form(browser, location):
+    page = browser.request(location)
+    assert page.status == 200, (location, page.status, page.body)
+    return page, form_of(page)
+
+
+def submit(browser, location, form, **values):
+    return browser.request(urllib.parse.urljoin(location, form["action"]), dict(form["fields"], **values))
+
+
+newcomer = Browser()
+target, query = authorize_url()
+login_location = newcomer.request(target).location
+login_page = newcomer.request(login_location)
+assert 'href="' in login_page.body and "Sign up" in login_page.body and "Forgot your password?" in login_page.body
+signup_location = f"{base}/signup?" + urllib.parse.urlencode(query)
+page, form = open_form(newcomer, signup_location)
+assert {"username", "email", "password", "_csrf", "client_id", "redirect_uri", "state"} <= set(form["fields"])
+weak = submit(newcomer, signup_location, form, username="dee", email="dee@example.com", password="short")
+assert weak.status == 400 and "Password did not conform with policy" in weak.body, weak.body
+taken = submit(newcomer, signup_location, form_of(weak), username="ada", email="a2@example.com", password=PASSWORD)
+assert taken.status == 400 and "already exists" in taken.body
+signed_up = submit(newcomer, signup_location, form_of(taken), username="dee", email="dee@example.com",
+                   password=PASSWORD)
+assert signed_up.status == 303 and signed_up.location.startswith(f"{base}/confirmUser?"), signed_up.location
+assert query_of(signed_up.location)[0]["username"] == "dee"
+assert admin.admin_get_user(UserPoolId=pool, Username="dee")["UserStatus"] == "UNCONFIRMED"
+page, form = open_form(newcomer, signed_up.location)
+assert form["fields"]["username"] == "dee"
+wrong_code = submit(newcomer, signed_up.location, form, code="000000" if last_code("dee") != "000000" else "111111")
+assert wrong_code.status == 400 and "That code is not correct." in wrong_code.body
+resend_forms = Forms(wrong_code.body).forms
+assert len(resend_forms) == 2 and resend_forms[1]["action"].startswith(f"{base}/resendCode")
+resent = submit(newcomer, signed_up.location, resend_forms[1])
+assert resent.status == 303 and "notice=resent" in resent.location
+page, form = open_form(newcomer, resent.location)
+assert "We sent a new confirmation code" in page.body
+confirmed = submit(newcomer, resent.location, form, code=last_code("dee"))
+assert confirmed.status == 303 and confirmed.location.startswith(f"{base}/login?"), confirmed.location
+page, form = open_form(newcomer, confirmed.location)
+assert "Your account is confirmed" in page.body
+assert admin.admin_get_user(UserPoolId=pool, Username="dee")["UserStatus"] == "CONFIRMED"
+signed_in = submit(newcomer, confirmed.location, form, username="dee", password=PASSWORD)
+assert claims(exchange(code_from(signed_in, query)).json()["id_token"])["cognito:username"] == "dee"
+
+forgetful = Browser()
+target, query = authorize_url()
+forgetful.request(target)
+forgot_location = f"{base}/forgotPassword?" + urllib.parse.urlencode(query)
+page, form = open_form(forgetful, forgot_location)
+sent = submit(forgetful, forgot_location, form, username="dee")
+assert sent.status == 303 and sent.location.startswith(f"{base}/confirmForgotPassword?"), sent.location
+page, form = open_form(forgetful, sent.location)
+NEW_PASSWORD = "N3w!Passw0rd-dee"
+bad = submit(forgetful, sent.location, form, code="12345x", password=NEW_PASSWORD)
+assert bad.status == 400
+reset = submit(forgetful, sent.location, form_of(bad), code=last_code("dee"), password=NEW_PASSWORD)
+assert reset.status == 303 and "notice=reset" in reset.location, (reset.status, reset.body)
+page, form = open_form(forgetful, reset.location)
+assert "Your password was changed" in page.body
+old = submit(forgetful, reset.location, form, username="dee", password=PASSWORD)
+assert old.status == 400
+answer = submit(forgetful, reset.location, form_of(old), username="dee", password=NEW_PASSWORD)
+code_from(answer, query)
+no_csrf = forgetful.request(signup_location, {"username": "eve", "email": "eve@example.com",
+                                              "password": PASSWORD, **query})
+assert no_csrf.status == 303, "sign-up without the CSRF token does nothing"
+try:
+    admin.admin_get_user(UserPoolId=pool, Username="eve")
+    raise AssertionError("eve was signed up without a CSRF token")
+except admin.exceptions.UserNotFoundException:
+    pass
+
+# --- MFA required: the setup page --------------------------------------------------------
+admin.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True},
+                               MfaConfiguration="ON")
+setup_browser = Browser()
+answer, query = sign_in(setup_browser, username="dee", password=NEW_PASSWORD)
+assert answer.status == 303 and answer.location.startswith(f"{base}/mfa?"), answer.location
+page, form = open_form(setup_browser, answer.location)
+assert "Set up an authenticator app" in page.body
+key = html.unescape(page.body.split('id="secret"><code>')[1].split("</code>")[0]).replace(" ", "")
+setup_totp = pyotp.TOTP(key)
+wrong = submit(setup_browser, answer.location, form, code="000000" if setup_totp.now() != "000000" else "111111")
+assert wrong.status == 400 and "That code is not correct." in wrong.body
+assert key in html.unescape(wrong.body).replace(" ", ""), "the same key is shown again"
+done = submit(setup_browser, answer.location, form_of(wrong), code=setup_totp.now())
+code = code_from(done, query)
+assert claims(exchange(code).json()["id_token"])["cognito:username"] == "dee"
+factors = admin.admin_get_user(UserPoolId=pool, Username="dee")
+assert "SOFTWARE_TOKEN_MFA" in factors.get("UserMFASettingList", []), factors
 
 # --- domains that are not a pool's -----------------------------------------------------
 missing = Browser().request(f"{url}/domain/no-such-domain/oauth2/authorize?client_id=x")
