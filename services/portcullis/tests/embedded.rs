@@ -357,8 +357,8 @@ fn oauth_code_flow_hosted_sign_in_and_token_endpoint() {
 
 // OIDC relying party and browser (issue 5).
 
-/// Runs `node <script> <setup JSON>` in tests/node and fails on a non-zero exit.
-fn node_script(script: &str, setup: &str, env: &[(&str, &Path)]) -> String {
+/// Runs `node <script> <setup JSON> <args>` in tests/node and fails on a non-zero exit.
+fn node_script(script: &str, setup: &str, args: &[&Path], env: &[(&str, &Path)]) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
     assert!(
         dir.join("node_modules/openid-client").is_dir()
@@ -369,6 +369,7 @@ fn node_script(script: &str, setup: &str, env: &[(&str, &Path)]) -> String {
     let output = Command::new("node")
         .arg(script)
         .arg(setup.trim())
+        .args(args)
         .envs(env.iter().copied())
         .current_dir(&dir)
         .output()
@@ -392,12 +393,12 @@ fn openid_client_runs_the_code_flow_with_pkce_userinfo_refresh_revocation_and_in
         &e2e("oidc_node_setup.py"),
         &[&url, "https://app.example.com/callback"],
     );
-    let stdout = node_script("oidc.mjs", &setup, &[]);
+    let stdout = node_script("oidc.mjs", &setup, &[], &[]);
     assert!(stdout.contains("node oidc ok"), "{stdout}");
 }
 
 #[test]
-fn a_real_browser_signs_in_on_the_hosted_pages_with_totp_and_lands_on_the_callback() {
+fn a_real_browser_signs_up_confirms_and_signs_in_with_totp_on_the_hosted_pages() {
     const CHROMIUM: &str = "/usr/bin/chromium";
     if !Path::new(CHROMIUM).exists() {
         println!(
@@ -425,9 +426,11 @@ fn a_real_browser_signs_in_on_the_hosted_pages_with_totp_and_lands_on_the_callba
         },
         PathBuf::from,
     );
+    let outbox = data.path().join("outbox.jsonl");
     let stdout = node_script(
         "browser.mjs",
         &setup,
+        &[&outbox],
         &[("PORTCULLIS_TEST_OUTPUT", &output)],
     );
     assert!(stdout.contains("node browser ok"), "{stdout}");

@@ -1,24 +1,28 @@
 // A real headless browser (Debian's chromium, driven by playwright-core) on Portcullis's
-// hosted pages: it signs a user in on the login page (first with a wrong password), passes
+// hosted pages: a newcomer signs up, confirms with the emailed code and signs in; a user
+// signs in on the login page (first with a wrong password), passes
 // the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
 // a second authorize is then silent, and signing out ends that. Another user signs in
 // with JavaScript turned off; a third chooses a new password for a temporary one; another
 // site cannot frame the sign-in page. Every main page is saved as a screenshot, one of them
 // at a phone-sized viewport, and no page may log a console error.
 //
-// Usage: node browser.mjs SETUP_JSON   (what e2e/oidc_node_setup.py prints; its first
-// callback URL must be http://localhost:<free port>/callback)
+// Usage: node browser.mjs SETUP_JSON OUTBOX   (SETUP_JSON is what e2e/oidc_node_setup.py
+// prints, its first callback URL http://localhost:<free port>/callback; OUTBOX is the
+// server's <data-dir>/outbox.jsonl, where it writes the codes it sends)
 // Screenshots go to $PORTCULLIS_TEST_OUTPUT, else <CARGO_TARGET_DIR or target>/test-output/hosted-ui.
 
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const setup = JSON.parse(process.argv[2]);
+const outbox = process.argv[3];
+assert.ok(outbox, 'usage: node browser.mjs SETUP_JSON OUTBOX_PATH');
 const callback = new URL(setup.callbacks[0]);
 assert.equal(callback.hostname, 'localhost', 'the callback is served here, on http://localhost');
 // Where the pool's domain serves its pages, as discovery says.
@@ -61,6 +65,17 @@ async function freshCode() {
     await new Promise((done) => setTimeout(done, 250));
   }
   return totp(setup.totp_secret, Math.floor(Date.now() / 1000 / 30));
+}
+
+/** The latest code the server sent `username` (it writes every message to the outbox). */
+async function outboxCode(username) {
+  for (let tries = 0; tries < 100; tries += 1) {
+    const lines = existsSync(outbox) ? readFileSync(outbox, 'utf8').split('\n').filter(Boolean) : [];
+    const mine = lines.map((line) => JSON.parse(line)).filter((message) => message.username === username);
+    if (mine.length) return mine.at(-1).code;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`no message for ${username} in ${outbox}`);
 }
 
 // --- the client's callback: a tiny local server ---------------------------------------
@@ -245,6 +260,37 @@ try {
   await first.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
   assert.ok(new URL(first.url()).searchParams.get('code'));
   await fresh.close();
+
+  // Sign up from the login page, confirm with the emailed code, then sign in.
+  const newcomer = await browser.newContext();
+  const join = watch(await newcomer.newPage());
+  const joinRequest = authorizeUrl();
+  await join.goto(joinRequest.url);
+  await join.getByRole('link', { name: 'Sign up' }).click();
+  await join.waitForURL((url) => url.pathname.endsWith('/signup'));
+  assert.equal(new URL(join.url()).searchParams.get('state'), joinRequest.params.state, 'the request goes along');
+  const name = `nia-${randomBytes(4).toString('hex')}`;
+  await join.getByLabel('Username').fill(name);
+  await join.getByLabel('Email').fill(`${name}@example.com`);
+  await join.getByLabel('Password').fill(setup.password);
+  await checkLayout(join, 1280);
+  await shoot(join, 'signup');
+  await join.getByRole('button', { name: 'Sign up' }).click();
+  await join.waitForURL((url) => url.pathname.endsWith('/confirmUser'));
+  assert.equal(await join.getByLabel('Username').inputValue(), name);
+  await checkLayout(join, 1280);
+  await shoot(join, 'confirm-user');
+  await join.getByLabel('Confirmation code').fill(await outboxCode(name));
+  await join.getByRole('button', { name: 'Confirm' }).click();
+  await join.waitForURL((url) => url.pathname.endsWith('/login'));
+  await shoot(join, 'login-after-confirmation');
+  await join.getByLabel('Username').fill(name);
+  await join.getByLabel('Password').fill(setup.password);
+  await join.getByRole('button', { name: 'Sign in' }).click();
+  await join.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.equal(new URL(join.url()).searchParams.get('state'), joinRequest.params.state);
+  assert.ok(new URL(join.url()).searchParams.get('code'));
+  await newcomer.close();
 
   // A phone: the login page fits a 375x667 screen.
   const phone = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
