@@ -1,11 +1,12 @@
 """Setup for the Node OIDC tests (oidc.mjs with openid-client, browser.mjs with a real
 browser): a pool with optional TOTP MFA, a public code-flow client, a confidential one
 (client_secret_basic), a user without MFA, a user with TOTP MFA set up and a user with a
-temporary password. Prints, as JSON: {"issuer", "pool_id", "public_client_id",
-"confidential_client_id", "confidential_client_secret", "callbacks", "logout_urls",
-"password", "user", "mfa_user", "totp_secret", "totp_spent_step", "new_password_user",
-"temporary_password"}; totp_spent_step is the RFC 6238 time step whose code the setup
-used (a code is not accepted twice).
+temporary password; and a pool that requires MFA, with a user who has none yet. Prints, as
+JSON: {"issuer", "pool_id", "public_client_id", "confidential_client_id",
+"confidential_client_secret", "callbacks", "logout_urls", "password", "user", "mfa_user",
+"totp_secret", "totp_spent_step", "new_password_user", "temporary_password",
+"mfa_required": {"issuer", "client_id", "user"}}; totp_spent_step is the RFC 6238 time
+step whose code the setup used (a code is not accepted twice).
 Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
 
 import json
@@ -78,6 +79,19 @@ public.verify_software_token(AccessToken=signed["AccessToken"], UserCode=pyotp.T
 public.set_user_mfa_preference(AccessToken=signed["AccessToken"],
                                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
 
+# A second pool requires MFA: Max has none yet, so his first sign-in sets up TOTP.
+strict_pool = admin.create_user_pool(
+    PoolName=f"node-oidc-mfa-{uuid.uuid4().hex[:8]}",
+)["UserPool"]["Id"]
+admin.set_user_pool_mfa_config(UserPoolId=strict_pool, MfaConfiguration="ON",
+                               SoftwareTokenMfaConfiguration={"Enabled": True})
+strict_client = admin.create_user_pool_client(
+    UserPoolId=strict_pool, ClientName="spa", AllowedOAuthScopes=["openid"], **oauth,
+)["UserPoolClient"]["ClientId"]
+admin.admin_create_user(UserPoolId=strict_pool, Username="max", MessageAction="SUPPRESS")
+admin.admin_set_user_password(UserPoolId=strict_pool, Username="max", Password=PASSWORD,
+                              Permanent=True)
+
 print(json.dumps({
     "issuer": f"{url}/{pool_id}", "pool_id": pool_id,
     "public_client_id": public_client["ClientId"],
@@ -85,5 +99,6 @@ print(json.dumps({
     "confidential_client_secret": confidential["ClientSecret"],
     "callbacks": callbacks, "logout_urls": oauth["LogoutURLs"], "password": PASSWORD, "user": "olive", "mfa_user": "tom",
     "new_password_user": "nell", "temporary_password": TEMPORARY,
+    "mfa_required": {"issuer": f"{url}/{strict_pool}", "client_id": strict_client, "user": "max"},
     "totp_secret": secret, "totp_spent_step": int(spent) // 30,
 }))

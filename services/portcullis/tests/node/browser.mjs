@@ -1,9 +1,11 @@
 // A real headless browser (Debian's chromium, driven by playwright-core) on Portcullis's
-// hosted pages: a newcomer signs up, confirms with the emailed code and signs in; a user
+// hosted pages: a newcomer signs up, confirms with the emailed code and signs in, then
+// resets a forgotten password with another emailed code and signs in with it; a user
 // signs in on the login page (first with a wrong password), passes
 // the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
 // a second authorize is then silent, and signing out ends that. Another user signs in
-// with JavaScript turned off; a third chooses a new password for a temporary one; another
+// with JavaScript turned off; a third chooses a new password for a temporary one; a fourth
+// sets up an authenticator app on a pool that requires MFA; another
 // site cannot frame the sign-in page. Every main page is saved as a screenshot, one of them
 // at a phone-sized viewport, and no page may log a console error.
 //
@@ -25,9 +27,12 @@ const outbox = process.argv[3];
 assert.ok(outbox, 'usage: node browser.mjs SETUP_JSON OUTBOX_PATH');
 const callback = new URL(setup.callbacks[0]);
 assert.equal(callback.hostname, 'localhost', 'the callback is served here, on http://localhost');
-// Where the pool's domain serves its pages, as discovery says.
-const discovery = await (await fetch(`${setup.issuer}/.well-known/openid-configuration`)).json();
-const base = discovery.authorization_endpoint.replace(/\/oauth2\/authorize$/, '');
+/** Where a pool's domain serves its pages, as discovery says. */
+async function pagesOf(issuer) {
+  const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  return discovery.authorization_endpoint.replace(/\/oauth2\/authorize$/, '');
+}
+const base = await pagesOf(setup.issuer);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const output = process.env.PORTCULLIS_TEST_OUTPUT
@@ -67,15 +72,20 @@ async function freshCode() {
   return totp(setup.totp_secret, Math.floor(Date.now() / 1000 / 30));
 }
 
-/** The latest code the server sent `username` (it writes every message to the outbox). */
-async function outboxCode(username) {
+/** The messages the server sent `username` (it writes each one to the outbox). */
+function sentTo(username) {
+  const lines = existsSync(outbox) ? readFileSync(outbox, 'utf8').split('\n').filter(Boolean) : [];
+  return lines.map((line) => JSON.parse(line)).filter((message) => message.username === username);
+}
+
+/** The code of the next message to `username`, after the `seen` it has had. */
+async function nextCode(username, seen = 0) {
   for (let tries = 0; tries < 100; tries += 1) {
-    const lines = existsSync(outbox) ? readFileSync(outbox, 'utf8').split('\n').filter(Boolean) : [];
-    const mine = lines.map((line) => JSON.parse(line)).filter((message) => message.username === username);
-    if (mine.length) return mine.at(-1).code;
+    const messages = sentTo(username);
+    if (messages.length > seen) return messages.at(-1).code;
     await new Promise((done) => setTimeout(done, 100));
   }
-  throw new Error(`no message for ${username} in ${outbox}`);
+  throw new Error(`no new message for ${username} in ${outbox}`);
 }
 
 // --- the client's callback: a tiny local server ---------------------------------------
@@ -95,7 +105,8 @@ const servers = (await Promise.all([serveCallback('127.0.0.1'), serveCallback(':
 assert.ok(servers.length, 'the callback server listens');
 
 // --- the authorization request ----------------------------------------------------------
-function authorizeUrl(extra = {}) {
+/** An authorization request to the pool whose pages are at `at`. */
+function authorizeUrl(extra = {}, at = base) {
   const verifier = randomBytes(32).toString('base64url');
   const params = {
     client_id: setup.public_client_id,
@@ -108,7 +119,7 @@ function authorizeUrl(extra = {}) {
     code_challenge_method: 'S256',
     ...extra,
   };
-  return { url: `${base}/oauth2/authorize?${new URLSearchParams(params)}`, params, verifier };
+  return { url: `${at}/oauth2/authorize?${new URLSearchParams(params)}`, params, verifier };
 }
 
 const screenshots = [];
@@ -261,6 +272,31 @@ try {
   assert.ok(new URL(first.url()).searchParams.get('code'));
   await fresh.close();
 
+  // A pool that requires MFA: the first sign-in sets up an authenticator app, with the
+  // key shown on the page.
+  const strict = setup.mfa_required;
+  const strictBase = await pagesOf(strict.issuer);
+  const enrolling = await browser.newContext();
+  const enrol = watch(await enrolling.newPage());
+  const enrolRequest = authorizeUrl({ client_id: strict.client_id, scope: 'openid' }, strictBase);
+  await enrol.goto(enrolRequest.url);
+  await enrol.getByLabel('Username').fill(strict.user);
+  await enrol.getByLabel('Password').fill(setup.password);
+  await enrol.getByRole('button', { name: 'Sign in' }).click();
+  await enrol.getByLabel('Code from the app').waitFor();
+  assert.equal(await enrol.locator('h1').innerText(), 'Set up an authenticator app');
+  const key = (await enrol.locator('#secret').innerText()).replace(/\s+/g, '');
+  assert.match(await enrol.getByRole('link', { name: 'Open in an authenticator app' }).getAttribute('href'),
+    new RegExp(`^otpauth://totp/.*secret=${key}`));
+  await checkLayout(enrol, 1280);
+  await shoot(enrol, 'mfa-setup');
+  await enrol.getByLabel('Code from the app').fill(totp(key, Math.floor(Date.now() / 1000 / 30)));
+  await enrol.getByRole('button', { name: 'Continue' }).click();
+  await enrol.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.equal(new URL(enrol.url()).searchParams.get('state'), enrolRequest.params.state);
+  assert.equal(new URL(enrol.url()).searchParams.get('iss'), strict.issuer);
+  await enrolling.close();
+
   // Sign up from the login page, confirm with the emailed code, then sign in.
   const newcomer = await browser.newContext();
   const join = watch(await newcomer.newPage());
@@ -280,7 +316,7 @@ try {
   assert.equal(await join.getByLabel('Username').inputValue(), name);
   await checkLayout(join, 1280);
   await shoot(join, 'confirm-user');
-  await join.getByLabel('Confirmation code').fill(await outboxCode(name));
+  await join.getByLabel('Confirmation code').fill(await nextCode(name));
   await join.getByRole('button', { name: 'Confirm' }).click();
   await join.waitForURL((url) => url.pathname.endsWith('/login'));
   await shoot(join, 'login-after-confirmation');
@@ -291,6 +327,31 @@ try {
   assert.equal(new URL(join.url()).searchParams.get('state'), joinRequest.params.state);
   assert.ok(new URL(join.url()).searchParams.get('code'));
   await newcomer.close();
+
+  // A forgotten password: a code by email, a new password, then sign in with it.
+  const forgetful = await browser.newContext();
+  const reset = watch(await forgetful.newPage());
+  const resetRequest = authorizeUrl();
+  await reset.goto(resetRequest.url);
+  await reset.getByRole('link', { name: 'Forgot your password?' }).click();
+  await reset.waitForURL((url) => url.pathname.endsWith('/forgotPassword'));
+  const seen = sentTo(name).length;
+  await reset.getByLabel('Username').fill(name);
+  await shoot(reset, 'forgot-password');
+  await reset.getByRole('button', { name: 'Send code' }).click();
+  await reset.waitForURL((url) => url.pathname.endsWith('/confirmForgotPassword'));
+  await reset.getByLabel('Code').fill(await nextCode(name, seen));
+  await reset.getByLabel('New password').fill(`${setup.password}-reset`);
+  await checkLayout(reset, 1280);
+  await shoot(reset, 'reset-password');
+  await reset.getByRole('button', { name: 'Change password' }).click();
+  await reset.waitForURL((url) => url.pathname.endsWith('/login'));
+  await reset.getByLabel('Username').fill(name);
+  await reset.getByLabel('Password').fill(`${setup.password}-reset`);
+  await reset.getByRole('button', { name: 'Sign in' }).click();
+  await reset.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  assert.equal(new URL(reset.url()).searchParams.get('state'), resetRequest.params.state);
+  await forgetful.close();
 
   // A phone: the login page fits a 375x667 screen.
   const phone = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
