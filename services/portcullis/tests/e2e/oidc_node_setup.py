@@ -1,12 +1,12 @@
 """Setup for the Node OIDC tests (oidc.mjs with openid-client, browser.mjs with a real
 browser): a pool with optional TOTP MFA, a public code-flow client, a confidential one
 (client_secret_basic), a user without MFA, a user with TOTP MFA set up and a user with a
-temporary password; and a pool that requires MFA, with a user who has none yet. Prints, as
-JSON: {"issuer", "pool_id", "public_client_id", "confidential_client_id",
-"confidential_client_secret", "callbacks", "logout_urls", "password", "user", "mfa_user",
-"totp_secret", "totp_spent_step", "new_password_user", "temporary_password",
-"mfa_required": {"issuer", "client_id", "user"}}; totp_spent_step is the RFC 6238 time
-step whose code the setup used (a code is not accepted twice).
+temporary password; and a pool that requires MFA and allows no self sign-up, with a user
+who has no MFA yet. Prints, as JSON: {"issuer", "pool_id", "public_client_id",
+"confidential_client_id", "confidential_client_secret", "callbacks", "logout_urls",
+"password", "user", "mfa_user", "totp_secret", "totp_spent_step", "new_password_user",
+"temporary_password", "mfa_required": {"issuer", "client_id", "user"}}; totp_spent_step
+is the RFC 6238 time step whose code the setup used (a code is not accepted twice).
 Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
 
 import json
@@ -79,9 +79,11 @@ public.verify_software_token(AccessToken=signed["AccessToken"], UserCode=pyotp.T
 public.set_user_mfa_preference(AccessToken=signed["AccessToken"],
                                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
 
-# A second pool requires MFA: Max has none yet, so his first sign-in sets up TOTP.
+# A second pool requires MFA: Max has none yet, so his first sign-in sets up TOTP. Only
+# an administrator creates its users.
 strict_pool = admin.create_user_pool(
     PoolName=f"node-oidc-mfa-{uuid.uuid4().hex[:8]}",
+    AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
 )["UserPool"]["Id"]
 admin.set_user_pool_mfa_config(UserPoolId=strict_pool, MfaConfiguration="ON",
                                SoftwareTokenMfaConfiguration={"Enabled": True})
