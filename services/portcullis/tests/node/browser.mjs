@@ -145,6 +145,23 @@ function watch(page) {
   return page;
 }
 
+/** Fills the sign-in form and sends it. */
+async function signIn(page, username, password) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Waits for the callback; checks it answers `request` (its state, a code, the issuer). */
+async function landsOnCallback(page, request, issuer = setup.issuer) {
+  await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
+  const landed = new URL(page.url());
+  assert.equal(landed.searchParams.get('state'), request.params.state);
+  assert.equal(landed.searchParams.get('iss'), issuer);
+  assert.ok(landed.searchParams.get('code'), 'a code on the callback');
+  return landed;
+}
+
 /** What a page shows a person: no text runs off a phone's screen, every input has a label. */
 async function checkLayout(page, width) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -155,6 +172,16 @@ async function checkLayout(page, width) {
 }
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'], headless: true });
+
+/** A new browser profile, opened at a new authorization request. */
+async function newVisitor(options = {}, extra = {}, at = base) {
+  const context = await browser.newContext(options);
+  const page = watch(await context.newPage());
+  const request = authorizeUrl(extra, at);
+  await page.goto(request.url);
+  return { context, page, request };
+}
+
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = watch(await context.newPage());
@@ -175,9 +202,7 @@ try {
   await shoot(page, 'login');
 
   // A wrong password: the page says so in plain words.
-  await page.getByLabel('Username').fill(setup.mfa_user);
-  await page.getByLabel('Password').fill('not-the-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, setup.mfa_user, 'not-the-password');
   await page.getByRole('alert').waitFor();
   assert.equal(await page.getByRole('alert').innerText(), 'Incorrect username or password.');
   assert.equal(await page.getByLabel('Username').inputValue(), setup.mfa_user, 'the username is kept');
@@ -201,12 +226,7 @@ try {
   await shoot(page, 'mfa-error');
   await page.getByLabel('Code').fill(code6);
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  const landed = new URL(page.url());
-  assert.equal(landed.searchParams.get('state'), request.params.state);
-  assert.equal(landed.searchParams.get('iss'), setup.issuer);
-  const code = landed.searchParams.get('code');
-  assert.ok(code, 'a code on the callback');
+  const code = (await landsOnCallback(page, request)).searchParams.get('code');
   assert.ok(arrivals.some((url) => url.searchParams.get('code') === code), 'the callback server saw it');
 
   // The code is real: the token endpoint takes it with the PKCE verifier.
@@ -229,9 +249,7 @@ try {
   page.on('framenavigated', (frame) => frame === page.mainFrame() && visited.push(frame.url()));
   const again = authorizeUrl();
   await page.goto(again.url);
-  await page.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.equal(new URL(page.url()).searchParams.get('state'), again.params.state);
-  assert.ok(new URL(page.url()).searchParams.get('code'));
+  await landsOnCallback(page, again);
   assert.ok(!visited.some((url) => url.includes('/login') || url.includes('/mfa')), visited.join('\n'));
 
   // Signing out returns to the app's sign-out URL; the next authorize asks again.
@@ -243,46 +261,32 @@ try {
   await context.close();
 
   // Without JavaScript (the pages need none), submitting with the Enter key.
-  const plain = await browser.newContext({ javaScriptEnabled: false });
-  const noScript = watch(await plain.newPage());
-  const plainRequest = authorizeUrl();
-  await noScript.goto(plainRequest.url);
+  const { context: plain, page: noScript, request: plainRequest } = await newVisitor({ javaScriptEnabled: false });
   await noScript.getByLabel('Username').fill(setup.user);
   await noScript.getByLabel('Password').fill(setup.password);
   await noScript.getByLabel('Password').press('Enter');
-  await noScript.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.equal(new URL(noScript.url()).searchParams.get('state'), plainRequest.params.state);
-  assert.ok(new URL(noScript.url()).searchParams.get('code'));
+  await landsOnCallback(noScript, plainRequest);
   await plain.close();
 
   // A temporary password: the next page asks for a new one, then on to the callback.
-  const fresh = await browser.newContext();
-  const first = watch(await fresh.newPage());
-  await first.goto(authorizeUrl().url);
-  await first.getByLabel('Username').fill(setup.new_password_user);
-  await first.getByLabel('Password').fill(setup.temporary_password);
-  await first.getByRole('button', { name: 'Sign in' }).click();
+  const { context: fresh, page: first, request: firstRequest } = await newVisitor();
+  await signIn(first, setup.new_password_user, setup.temporary_password);
   await first.getByLabel('New password').waitFor();
   assert.equal(await first.locator('h1').innerText(), 'Choose a new password');
   await checkLayout(first, 1280);
   await shoot(first, 'new-password');
   await first.getByLabel('New password').fill(`${setup.password}-new`);
   await first.getByRole('button', { name: 'Continue' }).click();
-  await first.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.ok(new URL(first.url()).searchParams.get('code'));
+  await landsOnCallback(first, firstRequest);
   await fresh.close();
 
   // A pool that requires MFA: the first sign-in sets up an authenticator app, with the
   // key shown on the page.
   const strict = setup.mfa_required;
   const strictBase = await pagesOf(strict.issuer);
-  const enrolling = await browser.newContext();
-  const enrol = watch(await enrolling.newPage());
-  const enrolRequest = authorizeUrl({ client_id: strict.client_id, scope: 'openid' }, strictBase);
-  await enrol.goto(enrolRequest.url);
-  await enrol.getByLabel('Username').fill(strict.user);
-  await enrol.getByLabel('Password').fill(setup.password);
-  await enrol.getByRole('button', { name: 'Sign in' }).click();
+  const { context: enrolling, page: enrol, request: enrolRequest } =
+    await newVisitor({}, { client_id: strict.client_id, scope: 'openid' }, strictBase);
+  await signIn(enrol, strict.user, setup.password);
   await enrol.getByLabel('Code from the app').waitFor();
   assert.equal(await enrol.locator('h1').innerText(), 'Set up an authenticator app');
   const key = (await enrol.locator('#secret').innerText()).replace(/\s+/g, '');
@@ -292,16 +296,11 @@ try {
   await shoot(enrol, 'mfa-setup');
   await enrol.getByLabel('Code from the app').fill(totp(key, Math.floor(Date.now() / 1000 / 30)));
   await enrol.getByRole('button', { name: 'Continue' }).click();
-  await enrol.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.equal(new URL(enrol.url()).searchParams.get('state'), enrolRequest.params.state);
-  assert.equal(new URL(enrol.url()).searchParams.get('iss'), strict.issuer);
+  await landsOnCallback(enrol, enrolRequest, strict.issuer);
   await enrolling.close();
 
   // Sign up from the login page, confirm with the emailed code, then sign in.
-  const newcomer = await browser.newContext();
-  const join = watch(await newcomer.newPage());
-  const joinRequest = authorizeUrl();
-  await join.goto(joinRequest.url);
+  const { context: newcomer, page: join, request: joinRequest } = await newVisitor();
   await join.getByRole('link', { name: 'Sign up' }).click();
   await join.waitForURL((url) => url.pathname.endsWith('/signup'));
   assert.equal(new URL(join.url()).searchParams.get('state'), joinRequest.params.state, 'the request goes along');
@@ -320,19 +319,12 @@ try {
   await join.getByRole('button', { name: 'Confirm' }).click();
   await join.waitForURL((url) => url.pathname.endsWith('/login'));
   await shoot(join, 'login-after-confirmation');
-  await join.getByLabel('Username').fill(name);
-  await join.getByLabel('Password').fill(setup.password);
-  await join.getByRole('button', { name: 'Sign in' }).click();
-  await join.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.equal(new URL(join.url()).searchParams.get('state'), joinRequest.params.state);
-  assert.ok(new URL(join.url()).searchParams.get('code'));
+  await signIn(join, name, setup.password);
+  await landsOnCallback(join, joinRequest);
   await newcomer.close();
 
   // A forgotten password: a code by email, a new password, then sign in with it.
-  const forgetful = await browser.newContext();
-  const reset = watch(await forgetful.newPage());
-  const resetRequest = authorizeUrl();
-  await reset.goto(resetRequest.url);
+  const { context: forgetful, page: reset, request: resetRequest } = await newVisitor();
   await reset.getByRole('link', { name: 'Forgot your password?' }).click();
   await reset.waitForURL((url) => url.pathname.endsWith('/forgotPassword'));
   const seen = sentTo(name).length;
@@ -346,11 +338,8 @@ try {
   await shoot(reset, 'reset-password');
   await reset.getByRole('button', { name: 'Change password' }).click();
   await reset.waitForURL((url) => url.pathname.endsWith('/login'));
-  await reset.getByLabel('Username').fill(name);
-  await reset.getByLabel('Password').fill(`${setup.password}-reset`);
-  await reset.getByRole('button', { name: 'Sign in' }).click();
-  await reset.waitForURL((url) => url.href.startsWith(`${callback.href}?`));
-  assert.equal(new URL(reset.url()).searchParams.get('state'), resetRequest.params.state);
+  await signIn(reset, name, `${setup.password}-reset`);
+  await landsOnCallback(reset, resetRequest);
   await forgetful.close();
 
   // A phone: the login page fits a 375x667 screen.
