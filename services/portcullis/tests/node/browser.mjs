@@ -1,13 +1,19 @@
 // A real headless browser (Debian's chromium, driven by playwright-core) on Portcullis's
-// hosted pages: a newcomer signs up, confirms with the emailed code and signs in, then
-// resets a forgotten password with another emailed code and signs in with it; a user
-// signs in on the login page (first with a wrong password), passes
-// the TOTP MFA page and lands on the client's callback, a local HTTP server started here;
-// a second authorize is then silent, and signing out ends that. Another user signs in
-// with JavaScript turned off; a third chooses a new password for a temporary one; a fourth
-// sets up an authenticator app on a pool that requires MFA; another
-// site cannot frame the sign-in page. Every main page is saved as a screenshot, one of them
-// at a phone-sized viewport, and no page may log a console error.
+// hosted pages, with the client's callback on a local HTTP server started here:
+// - a user signs in (first with a wrong password), passes the TOTP MFA page (first with a
+//   wrong code) and lands on the callback; a second authorize is silent; the callback page
+//   exchanges its code itself, as a single-page app does; signing out ends the session
+//   and leaves other applications' cookies alone;
+// - another user signs in with JavaScript turned off, pressing Enter;
+// - a temporary password is replaced on the new-password page (a first try that breaks
+//   the policy can be tried again);
+// - on a pool that requires MFA, a user sets up an authenticator app from the key on the
+//   page; that pool allows no self sign-up, and its sign-up form refuses one;
+// - a newcomer signs up, confirms with the emailed code and signs in, then resets a
+//   forgotten password with another emailed code;
+// - a bad redirect URI gets an error page; another site cannot frame the sign-in page.
+// Every main page is saved as a screenshot, one at a phone-sized viewport (375x667, where
+// nothing may overflow); every input has a label; no page may log a console error.
 //
 // Usage: node browser.mjs SETUP_JSON OUTBOX   (SETUP_JSON is what e2e/oidc_node_setup.py
 // prints, its first callback URL http://localhost:<free port>/callback; OUTBOX is the
@@ -252,10 +258,34 @@ try {
   await landsOnCallback(page, again);
   assert.ok(!visited.some((url) => url.includes('/login') || url.includes('/mfa')), visited.join('\n'));
 
-  // Signing out returns to the app's sign-out URL; the next authorize asks again.
+  // The app is a single-page app: its page exchanges the code and reads userInfo itself,
+  // across origins, which needs CORS on the token and userInfo endpoints.
+  const spa = await page.evaluate(async ({ base, clientId, redirectUri, verifier }) => {
+    try {
+      const code = new URL(location.href).searchParams.get('code');
+      const token = await fetch(`${base}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code, redirect_uri: redirectUri, code_verifier: verifier }),
+      });
+      const tokens = await token.json();
+      const info = await fetch(`${base}/oauth2/userInfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      return { token: token.status, info: info.status, username: (await info.json()).username };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  }, { base, clientId: setup.public_client_id, redirectUri: callback.href, verifier: again.verifier });
+  assert.deepEqual(spa, { token: 200, info: 200, username: setup.mfa_user }, 'a single-page app completes the code flow');
+
+  // Signing out returns to the app's sign-out URL; the next authorize asks again. It ends
+  // this pool's browser session only: another application's cookie on the same host stays.
+  await context.addCookies([{ name: 'another-app', value: 'kept', url: new URL(base).origin }]);
   const signedOut = setup.logout_urls[0];
   await page.goto(`${base}/logout?${new URLSearchParams({ client_id: setup.public_client_id, logout_uri: signedOut })}`);
   assert.equal(page.url(), signedOut);
+  const left = (await context.cookies(new URL(base).origin)).map((cookie) => cookie.name);
+  assert.ok(!left.includes('cognito'), 'the browser session cookie is gone');
+  assert.ok(left.includes('another-app'), `sign-out cleared cookies that are not its own: ${left}`);
   await page.goto(authorizeUrl().url);
   assert.ok(page.url().startsWith(`${base}/login?`), 'signed out: the form again');
   await context.close();
@@ -275,8 +305,19 @@ try {
   assert.equal(await first.locator('h1').innerText(), 'Choose a new password');
   await checkLayout(first, 1280);
   await shoot(first, 'new-password');
-  await first.getByLabel('New password').fill(`${setup.password}-new`);
+  // One that breaks the password policy: said in the page, and another try still works.
+  await first.getByLabel('New password').fill('short');
   await first.getByRole('button', { name: 'Continue' }).click();
+  await first.getByRole('alert').waitFor();
+  assert.match(await first.getByRole('alert').innerText(), /Password did not conform with policy/);
+  await shoot(first, 'new-password-error');
+  await first.getByLabel('New password').fill(`${setup.password}-new`);
+  await Promise.all([
+    first.waitForEvent('framenavigated', (frame) => frame === first.mainFrame()),
+    first.getByRole('button', { name: 'Continue' }).click(),
+  ]);
+  const shown = await first.getByRole('alert').innerText().catch(() => '');
+  assert.ok(first.url().startsWith(`${callback.href}?`), `a second try at a new password: ${shown || first.url()}`);
   await landsOnCallback(first, firstRequest);
   await fresh.close();
 
@@ -297,6 +338,16 @@ try {
   await enrol.getByLabel('Code from the app').fill(totp(key, Math.floor(Date.now() / 1000 / 30)));
   await enrol.getByRole('button', { name: 'Continue' }).click();
   await landsOnCallback(enrol, enrolRequest, strict.issuer);
+
+  // Only an administrator creates this pool's users: its sign-up form refuses.
+  const closed = watch(await enrolling.newPage());
+  await closed.goto(`${strictBase}/signup?${new URLSearchParams(authorizeUrl({ client_id: strict.client_id, scope: 'openid' }, strictBase).params)}`);
+  await closed.getByLabel('Username').fill('walk-in');
+  await closed.getByLabel('Password').fill(setup.password);
+  await closed.getByRole('button', { name: 'Sign up' }).click();
+  await closed.getByRole('alert').waitFor({ timeout: 5_000 }).catch(() => {});
+  assert.ok(!closed.url().includes('/confirmUser'), 'a pool with AllowAdminCreateUserOnly took a self sign-up');
+  assert.equal(await closed.getByRole('alert').innerText(), 'Sign-up is not available here.');
   await enrolling.close();
 
   // Sign up from the login page, confirm with the emailed code, then sign in.
