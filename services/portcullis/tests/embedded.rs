@@ -362,3 +362,85 @@ fn oauth_code_flow_hosted_sign_in_and_token_endpoint() {
         ],
     );
 }
+
+// OIDC relying party and browser (issue 5).
+
+/// Runs `node <script> <setup JSON> <args>` in tests/node and fails on a non-zero exit.
+fn node_script(script: &str, setup: &str, args: &[&Path], env: &[(&str, &Path)]) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    assert!(
+        dir.join("node_modules/openid-client").is_dir()
+            && dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci` in {} (.ci/test does)",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg(script)
+        .arg(setup.trim())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(&dir)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn openid_client_runs_the_code_flow_with_pkce_userinfo_refresh_revocation_and_introspection() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let setup = python(
+        &e2e("oidc_node_setup.py"),
+        &[&url, "https://app.example.com/callback"],
+    );
+    let stdout = node_script("oidc.mjs", &setup, &[], &[]);
+    assert!(stdout.contains("node oidc ok"), "{stdout}");
+}
+
+#[test]
+fn a_real_browser_signs_up_confirms_and_signs_in_with_totp_on_the_hosted_pages() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !Path::new(CHROMIUM).exists() {
+        println!(
+            "SKIPPED: {CHROMIUM} is missing (Debian's chromium package; .ci/test installs it)"
+        );
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let callback = format!(
+        "http://localhost:{}/callback",
+        portcullis_testkit::free_port()
+    );
+    let setup = python(&e2e("oidc_node_setup.py"), &[&url, &callback]);
+    // Screenshots: $PORTCULLIS_TEST_OUTPUT, else test-output/hosted-ui in the target dir.
+    let output = std::env::var_os("PORTCULLIS_TEST_OUTPUT").map_or_else(
+        || {
+            Path::new(env!("CARGO_BIN_EXE_portcullis"))
+                .ancestors()
+                .nth(2)
+                .unwrap()
+                .join("test-output/hosted-ui")
+        },
+        PathBuf::from,
+    );
+    let outbox = data.path().join("outbox.jsonl");
+    let stdout = node_script(
+        "browser.mjs",
+        &setup,
+        &[&outbox],
+        &[("PORTCULLIS_TEST_OUTPUT", &output)],
+    );
+    assert!(stdout.contains("node browser ok"), "{stdout}");
+    println!("{stdout}");
+}
