@@ -332,7 +332,13 @@ impl Flows {
         }
         let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
         let policy = pool.password_policy.unwrap_or_default();
-        password::check_policy(new_password, &Policy::from(&policy)).map_err(policy_error)?;
+        if let Err(violation) = password::check_policy(new_password, &Policy::from(&policy)) {
+            // A password the policy refuses proves nothing wrong: the session stays
+            // usable for another try, as for a wrong MFA code.
+            self.retry_session(&req.session, session, crate::mfa_flow::MAX_WRONG_ANSWERS)
+                .await?;
+            return Err(policy_error(violation));
+        }
         let attributes: Vec<Attribute> = responses
             .iter()
             .filter_map(|(k, v)| {

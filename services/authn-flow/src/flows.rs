@@ -428,6 +428,11 @@ impl Flows {
         )?;
         let pool = self.pool(client.pool_id()).await?;
         let settings = pool.settings.unwrap_or_default();
+        if settings.allow_admin_create_user_only {
+            return Err(ApiError::not_authorized(
+                "SignUp is not permitted for this user pool",
+            ));
+        }
         let settings_for_codes = settings.clone();
         let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;

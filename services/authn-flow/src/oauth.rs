@@ -283,6 +283,24 @@ impl Flows {
                 ));
             }
         };
+        if req.request_object {
+            return Ok(redirect_error("request_not_supported", ""));
+        }
+        if req.request_uri {
+            return Ok(redirect_error("request_uri_not_supported", ""));
+        }
+        // Tokens never go in a query string; a code may go in either part.
+        let fragment = match (req.response_mode.as_str(), implicit) {
+            ("", _) => implicit,
+            ("fragment", _) => true,
+            ("query", false) => false,
+            _ => {
+                return Ok(redirect_error(
+                    "invalid_request",
+                    "response_mode is not supported",
+                ));
+            }
+        };
         if !client.allows_oauth_flow(if implicit { "implicit" } else { "code" }) {
             return Ok(redirect_error(
                 "unauthorized_client",
@@ -400,7 +418,7 @@ impl Flows {
             .code;
         Ok(pb::AuthorizeResponse {
             code,
-            response_mode: "query".into(),
+            response_mode: if fragment { "fragment" } else { "query" }.into(),
             ..Default::default()
         })
     }

@@ -64,6 +64,16 @@ pub async fn base_of_pool(state: &AppState, pool_id: &str) -> Result<Option<Stri
 /// The look of a client's pages: its own customization, else the pool's (nothing when
 /// neither has one, or when the directory cannot say: the pages still work).
 pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> Customization {
+    let pool = dir::DescribeUserPoolRequest {
+        pool_id: pool_id.to_owned(),
+    };
+    let self_sign_up = match state.directory.clone().describe_user_pool(pool).await {
+        Ok(pool) => pool
+            .into_inner()
+            .settings
+            .is_some_and(|s| !s.allow_admin_create_user_only),
+        Err(_) => false,
+    };
     let request = dir::GetUiCustomizationRequest {
         pool_id: pool_id.to_owned(),
         client_id: client_id.to_owned(),
@@ -84,11 +94,15 @@ pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> 
             Customization {
                 css: answer.css,
                 logo_url,
+                self_sign_up,
             }
         }
         Err(status) => {
             tracing::debug!(code = ?status.code(), "no UI customization for the page");
-            Customization::default()
+            Customization {
+                self_sign_up,
+                ..Customization::default()
+            }
         }
     }
 }

@@ -131,7 +131,49 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/domain/{domain}", hosted::router())
         .merge(hosted::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(cors))
         .with_state(state)
+}
+
+/// Whether a path is one a single-page app calls across origins: the token, userInfo
+/// and revocation endpoints and the OIDC documents (never the pages or the admin API).
+fn cross_origin_path(path: &str) -> bool {
+    ["/oauth2/token", "/oauth2/userInfo", "/oauth2/revoke"]
+        .iter()
+        .any(|end| path.ends_with(end))
+        || path.contains("/.well-known/")
+}
+
+/// CORS for [`cross_origin_path`]s: any origin, without credentials (these endpoints take
+/// tokens and client credentials explicitly, never cookies), and their preflights.
+async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !cross_origin_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let any = HeaderValue::from_static("*");
+    if request.method() == Method::OPTIONS {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, any);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        return response;
+    }
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, any);
+    response
 }
 
 fn new_request_id() -> String {

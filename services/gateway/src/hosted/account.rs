@@ -383,7 +383,12 @@ pub async fn confirm(
     match state.authn.clone().confirm_sign_up(request).await {
         Ok(_) => redirect(
             StatusCode::SEE_OTHER,
-            &with_user(&hosted, "/login", params, &[("notice", "confirmed")]),
+            &with_user(
+                &hosted,
+                "/login",
+                params,
+                &[("notice", "confirmed"), ("username", &form.username)],
+            ),
         ),
         Err(status) => {
             let err = ApiError::from(status);
@@ -617,7 +622,12 @@ pub async fn reset(
     match state.authn.clone().confirm_forgot_password(request).await {
         Ok(_) => redirect(
             StatusCode::SEE_OTHER,
-            &with_user(&hosted, "/login", params, &[("notice", "reset")]),
+            &with_user(
+                &hosted,
+                "/login",
+                params,
+                &[("notice", "reset"), ("username", &form.username)],
+            ),
         ),
         Err(status) => {
             let err = ApiError::from(status);

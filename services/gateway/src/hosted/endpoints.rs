@@ -118,6 +118,7 @@ pub struct TokenForm {
     refresh_token: String,
     scope: String,
     token: String,
+    access_token: String,
 }
 
 /// The client a back-channel request authenticates as: HTTP Basic or the form's
@@ -274,13 +275,34 @@ pub async fn user_info(
     State(state): State<Arc<AppState>>,
     hosted: Hosted,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let token = headers
+    let in_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
+    // Or in a form body (RFC 6750 §2.2), but not both.
+    let in_body = if body.is_empty() {
+        None
+    } else {
+        match token_form(&headers, &body) {
+            Ok(form) if !form.access_token.is_empty() => Some(form.access_token),
+            Ok(_) => None,
+            Err(refusal) => return refusal.response(),
+        }
+    };
+    let token = match (in_header, in_body) {
+        (Some(_), Some(_)) => {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The access token was sent more than one way",
+            );
+        }
+        (header, body) => header.or(body),
+    };
     let Some(access_token) = token else {
         return bearer_error(
             StatusCode::UNAUTHORIZED,

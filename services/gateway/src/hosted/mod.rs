@@ -162,10 +162,11 @@ pub struct AuthParams {
     pub code_challenge_method: String,
     pub identity_provider: String,
     pub login_hint: String,
+    pub response_mode: String,
 }
 
 impl AuthParams {
-    pub fn pairs(&self) -> [(&'static str, &str); 10] {
+    pub fn pairs(&self) -> [(&'static str, &str); 11] {
         [
             ("client_id", &self.client_id),
             ("redirect_uri", &self.redirect_uri),
@@ -177,6 +178,7 @@ impl AuthParams {
             ("code_challenge_method", &self.code_challenge_method),
             ("identity_provider", &self.identity_provider),
             ("login_hint", &self.login_hint),
+            ("response_mode", &self.response_mode),
         ]
     }
 

@@ -50,6 +50,8 @@ fieldset{border:0;padding:0;margin:8px 0 0}
 pub struct Customization {
     pub css: String,
     pub logo_url: String,
+    /// The pool lets people sign themselves up (not `AllowAdminCreateUserOnly`).
+    pub self_sign_up: bool,
 }
 
 /// A whole page around `body`.
@@ -72,6 +74,7 @@ pub fn layout(title: &str, custom: &Customization, body: &str) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>{title}</title>
 <style>{BASE_CSS}</style>
 <style>{css}</style>
@@ -207,7 +210,7 @@ mod tests {
     fn pool_css_cannot_close_the_style_element() {
         let custom = Customization {
             css: "</style><script>alert(1)</script>".into(),
-            logo_url: String::new(),
+            ..Default::default()
         };
         let page = layout("t", &custom, "");
         assert!(!page.contains("<script>"));

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::{Form, http::HeaderValue};
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as authn;
 use portcullis_proto::directory::v1 as dir;
@@ -35,6 +35,8 @@ pub struct AuthorizeQuery {
     prompt: String,
     max_age: Option<String>,
     idp_identifier: String,
+    request: Option<String>,
+    request_uri: Option<String>,
 }
 
 fn authorize_request(
@@ -59,6 +61,9 @@ fn authorize_request(
         prompt,
         max_age,
         identity_provider: params.identity_provider.clone(),
+        response_mode: params.response_mode.clone(),
+        request_object: false,
+        request_uri: false,
     }
 }
 
@@ -79,6 +84,12 @@ fn callback_url(redirect_uri: &str, fragment: bool, pairs: &[(&str, &str)]) -> S
     }
 }
 
+/// Whether errors go back in the redirect URI's fragment: for the implicit grant and
+/// where the client asked for it.
+fn answers_in_fragment(params: &AuthParams) -> bool {
+    params.response_type == "token" || params.response_mode == "fragment"
+}
+
 /// What authn-flow decided, as a response: an error page, a redirect back to the client
 /// (an error or the grant), or the sign-in page.
 fn decision(
@@ -93,7 +104,7 @@ fn decision(
             &pages::error_page(&Customization::default(), &answer.fatal),
         ));
     }
-    let fragment = params.response_type == "token";
+    let fragment = answers_in_fragment(params);
     if !answer.error.is_empty() {
         let url = callback_url(
             &params.redirect_uri,
@@ -110,7 +121,7 @@ fn decision(
     if answer.login_required {
         return None;
     }
-    let url = if answer.response_mode == "fragment" {
+    let url = if !answer.access_token.is_empty() {
         let expires_in = answer.expires_in.to_string();
         callback_url(
             &params.redirect_uri,
@@ -127,7 +138,7 @@ fn decision(
     } else {
         callback_url(
             &params.redirect_uri,
-            false,
+            answer.response_mode == "fragment",
             &[
                 ("code", &answer.code),
                 ("state", &params.state),
@@ -174,7 +185,9 @@ pub async fn authorize(
     } else {
         cookie(&headers, SESSION_COOKIE).unwrap_or_default()
     };
-    let request = authorize_request(&hosted, &params, session, query.prompt, max_age.max(-1));
+    let mut request = authorize_request(&hosted, &params, session, query.prompt, max_age.max(-1));
+    request.request_object = query.request.is_some();
+    request.request_uri = query.request_uri.is_some();
     let answer = match state.authn.clone().authorize(request).await {
         Ok(answer) => answer.into_inner(),
         Err(status) => return unavailable(&status.into()),
@@ -182,7 +195,7 @@ pub async fn authorize(
     if max_age == -2 && answer.fatal.is_empty() {
         let url = callback_url(
             &params.redirect_uri,
-            params.response_type == "token",
+            answers_in_fragment(&params),
             &[
                 ("error", "invalid_request"),
                 ("error_description", "Invalid max_age"),
@@ -244,16 +257,18 @@ pub(super) async fn check_request(
 
 pub(super) fn login_form(
     hosted: &Hosted,
+    custom: &Customization,
     params: &AuthParams,
     csrf: &str,
     username: &str,
     error: &str,
 ) -> String {
-    login_form_with(hosted, params, csrf, username, error, "")
+    login_form_with(hosted, custom, params, csrf, username, error, "")
 }
 
 fn login_form_with(
     hosted: &Hosted,
+    custom: &Customization,
     params: &AuthParams,
     csrf: &str,
     username: &str,
@@ -265,12 +280,16 @@ fn login_form_with(
         pages::input("username", "Username", "text", username, "username"),
         pages::input("password", "Password", "password", "", "current-password")
     );
-    let footer = format!(
-        r#"<p class="redirect-customizable"><a href="{}">Forgot your password?</a></p>
-<p class="redirect-customizable">Need an account? <a href="{}">Sign up</a></p>"#,
+    let mut footer = format!(
+        r#"<p class="redirect-customizable"><a href="{}">Forgot your password?</a></p>"#,
         pages::escape(&hosted.url("/forgotPassword", params)),
-        pages::escape(&hosted.url("/signup", params)),
     );
+    if custom.self_sign_up {
+        footer.push_str(&format!(
+            r#"<p class="redirect-customizable">Need an account? <a href="{}">Sign up</a></p>"#,
+            pages::escape(&hosted.url("/signup", params)),
+        ));
+    }
     pages::Form {
         heading: "Sign in",
         intro: if notice.is_empty() {
@@ -295,6 +314,8 @@ pub struct LoginQuery {
     params: AuthParams,
     /// What the previous page finished: `confirmed` or `reset` (fixed texts only).
     notice: String,
+    /// The user the previous page was about, to fill in.
+    username: String,
 }
 
 /// `GET /login`: the sign-in form, after checking the authorization request.
@@ -314,14 +335,18 @@ pub async fn login_page(
         "reset" => "Your password was changed. Sign in with the new one.",
         _ => "",
     };
-    let hint = params.login_hint.clone();
+    let hint = if query.username.is_empty() {
+        params.login_hint.clone()
+    } else {
+        query.username.clone()
+    };
     form_page(
         &hosted,
         &headers,
         StatusCode::OK,
         "Sign in",
         &custom,
-        |csrf| login_form_with(&hosted, &params, csrf, &hint, "", notice),
+        |csrf| login_form_with(&hosted, &custom, &params, csrf, &hint, "", notice),
     )
 }
 
@@ -490,7 +515,16 @@ pub async fn login(
             StatusCode::BAD_REQUEST,
             "Sign in",
             &custom,
-            |csrf| login_form(&hosted, &params, csrf, &form.username, &plain_words(&err)),
+            |csrf| {
+                login_form(
+                    &hosted,
+                    &custom,
+                    &params,
+                    csrf,
+                    &form.username,
+                    &plain_words(&err),
+                )
+            },
         ),
     }
 }
@@ -664,7 +698,7 @@ fn restart(
         StatusCode::BAD_REQUEST,
         "Sign in",
         custom,
-        |csrf| login_form(hosted, params, csrf, username, &plain_words(err)),
+        |csrf| login_form(hosted, custom, params, csrf, username, &plain_words(err)),
     );
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -864,9 +898,6 @@ pub async fn logout(
     response
         .headers_mut()
         .append(header::SET_COOKIE, hosted.set_cookie(SESSION_COOKIE, "", 0));
-    response
-        .headers_mut()
-        .insert("Clear-Site-Data", HeaderValue::from_static("\"cookies\""));
     response
 }
 

@@ -383,6 +383,29 @@ wrong_type = Browser().request(f"{base}/oauth2/token", json.dumps({"grant_type":
                                {"Content-Type": "application/json"})
 assert wrong_type.status == 400 and wrong_type.json()["error"] == "invalid_request"
 
+# --- request objects, response modes, CORS for single-page apps, userinfo in a body ---
+params, _ = query_of(browser.request(authorize_url(request="eyJ.x.y")[0]).location)
+assert params["error"] == "request_not_supported"
+params, _ = query_of(browser.request(authorize_url(request_uri="https://app.example.com/r")[0]).location)
+assert params["error"] == "request_uri_not_supported"
+params, _ = query_of(browser.request(authorize_url(response_mode="form_post")[0]).location)
+assert params["error"] == "invalid_request"
+target, query = authorize_url(response_mode="fragment")
+in_fragment = fragment_of(browser.request(target).location)
+assert in_fragment["state"] == query["state"] and in_fragment["code"]
+tokens = exchange(in_fragment["code"]).json()
+opener = urllib.request.build_opener(NoRedirect)
+with opener.open(urllib.request.Request(f"{base}/oauth2/token", method="OPTIONS",
+                                        headers={"Origin": "https://spa.example",
+                                                 "Access-Control-Request-Method": "POST"})) as res:
+    assert res.status == 204 and res.headers["Access-Control-Allow-Origin"] == "*"
+    assert "content-type" in res.headers["Access-Control-Allow-Headers"]
+assert user_info(tokens["access_token"]).headers["Access-Control-Allow-Origin"] == "*"
+assert "Access-Control-Allow-Origin" not in browser.request(authorize_url()[0]).headers, "pages are not CORS"
+in_body = Browser().request(f"{base}/oauth2/userInfo", {"access_token": tokens["access_token"]},
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+assert in_body.status == 200 and in_body.json()["username"] == "ada"
+
 # --- the implicit grant, where the client allows it ---------------------------------
 target, query = authorize_url(client=secret_client["ClientId"], response_type="token", scope="openid",
                               nonce="imp")
@@ -568,6 +591,14 @@ old = submit(forgetful, reset.location, form, username="dee", password=PASSWORD)
 assert old.status == 400
 answer = submit(forgetful, reset.location, form_of(old), username="dee", password=NEW_PASSWORD)
 code_from(answer, query)
+closed = admin.create_user_pool(PoolName="closed", AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})[
+    "UserPool"]["Id"]
+closed_client = admin.create_user_pool_client(UserPoolId=closed, ClientName="c")["UserPoolClient"]["ClientId"]
+try:
+    public.sign_up(ClientId=closed_client, Username="walk-in", Password=PASSWORD)
+    raise AssertionError("sign-up in a pool where only administrators create users")
+except public.exceptions.NotAuthorizedException as err:
+    assert err.response["Error"]["Message"] == "SignUp is not permitted for this user pool"
 no_csrf = forgetful.request(signup_location, {"username": "eve", "email": "eve@example.com",
                                               "password": PASSWORD, **query})
 assert no_csrf.status == 303, "sign-up without the CSRF token does nothing"

@@ -34,6 +34,7 @@ pool_id = admin.create_user_pool(
     PoolName=f"node-oidc-{uuid.uuid4().hex[:8]}", AutoVerifiedAttributes=["email"],
     Schema=[{"Name": "email", "AttributeDataType": "String", "Mutable": True, "Required": False}],
 )["UserPool"]["Id"]
+admin.create_user_pool_domain(UserPoolId=pool_id, Domain=f"node-{uuid.uuid4().hex[:12]}")
 admin.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="OPTIONAL",
                                SoftwareTokenMfaConfiguration={"Enabled": True})
 oauth = {
@@ -85,6 +86,7 @@ strict_pool = admin.create_user_pool(
     PoolName=f"node-oidc-mfa-{uuid.uuid4().hex[:8]}",
     AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
 )["UserPool"]["Id"]
+admin.create_user_pool_domain(UserPoolId=strict_pool, Domain=f"node-mfa-{uuid.uuid4().hex[:12]}")
 admin.set_user_pool_mfa_config(UserPoolId=strict_pool, MfaConfiguration="ON",
                                SoftwareTokenMfaConfiguration={"Enabled": True})
 strict_client = admin.create_user_pool_client(
