@@ -122,6 +122,52 @@ impl Api {
         self.send(&target, body, headers).await
     }
 
+    /// A form POST to one of a pool domain's OAuth 2.0 endpoints at `path`, with HTTP
+    /// Basic client credentials when given; an error answer is labelled by its `error`.
+    ///
+    /// # Errors
+    /// A [`CallError`] with the OAuth error or the transport failure.
+    pub async fn oauth_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, CallError> {
+        let url = self
+            .url
+            .join(path)
+            .map_err(|e| CallError(format!("url: {e}")))?;
+        let body =
+            serde_urlencoded::to_string(form).map_err(|e| CallError(format!("encode: {e}")))?;
+        let mut request = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(CallError(
+            value
+                .get("error")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("HTTP {status}"), str::to_owned),
+        ))
+    }
+
     fn auth_headers(&self, target: &str, body: &[u8]) -> Result<HeaderMap, CallError> {
         let request = Request {
             host: &self.host,

@@ -31,13 +31,25 @@ pub enum Scenario {
     Srp,
     /// `REFRESH_TOKEN_AUTH`: each worker signs in once, unmeasured, then refreshes.
     Refresh,
+    /// `POST /oauth2/token` `grant_type=client_credentials` with HTTP Basic: one RS256
+    /// access token per call, no user.
+    ClientCredentials,
+    /// `POST /oauth2/token` `grant_type=refresh_token`: each worker signs in once,
+    /// unmeasured, then refreshes at the token endpoint.
+    RefreshGrant,
 }
 
 impl Scenario {
     /// Whether the scenario signs users in, and so needs seeded users.
     #[must_use]
     pub fn needs_users(self) -> bool {
-        !matches!(self, Self::Signup)
+        !matches!(self, Self::Signup | Self::ClientCredentials)
+    }
+
+    /// Whether the scenario calls the pool domain's token endpoint.
+    #[must_use]
+    pub fn needs_oauth(self) -> bool {
+        matches!(self, Self::ClientCredentials | Self::RefreshGrant)
     }
 
     /// Lower-case name as accepted on the command line.
@@ -49,6 +61,8 @@ impl Scenario {
             Self::Mixed => "mixed",
             Self::Srp => "srp",
             Self::Refresh => "refresh",
+            Self::ClientCredentials => "client-credentials",
+            Self::RefreshGrant => "refresh-grant",
         }
     }
 }
@@ -97,7 +111,7 @@ async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     let mut recorder = Recorder::default();
     let mut n = 0_usize;
     let mut refresh_token = None;
-    if shared.scenario == Scenario::Refresh {
+    if matches!(shared.scenario, Scenario::Refresh | Scenario::RefreshGrant) {
         match sign_in(&shared).await {
             Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/RefreshToken"),
             Err(error) => recorder.error("InitiateAuth", error.0),
@@ -121,6 +135,8 @@ enum Op {
     SignIn,
     SrpSignIn,
     Refresh,
+    ClientCredentials,
+    RefreshGrant,
 }
 
 impl Op {
@@ -130,6 +146,8 @@ impl Op {
             Self::SignIn => "InitiateAuth",
             Self::SrpSignIn => "SRP sign-in (2 calls)",
             Self::Refresh => "InitiateAuth REFRESH_TOKEN_AUTH",
+            Self::ClientCredentials => "token client_credentials",
+            Self::RefreshGrant => "token refresh_token",
         }
     }
 }
@@ -143,6 +161,8 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
         Scenario::Mixed => Op::SignIn,
         Scenario::Srp => Op::SrpSignIn,
         Scenario::Refresh => Op::Refresh,
+        Scenario::ClientCredentials => Op::ClientCredentials,
+        Scenario::RefreshGrant => Op::RefreshGrant,
     }
 }
 
@@ -166,6 +186,9 @@ async fn call(
             });
             shared.api.call("InitiateAuth", &body).await?
         }
+        Op::ClientCredentials | Op::RefreshGrant => {
+            return token_grant(shared, op, refresh_token).await;
+        }
     };
     // A 200 without tokens would be a server bug that looks like success; count it.
     match answer
@@ -174,6 +197,45 @@ async fn call(
     {
         Some(_) => Ok(()),
         None => Err(CallError("NoAuthenticationResult".into())),
+    }
+}
+
+/// One call to the token endpoint; an answer without `access_token` counts as an error.
+async fn token_grant(
+    shared: &Shared,
+    op: Op,
+    refresh_token: Option<&str>,
+) -> Result<(), CallError> {
+    let oauth = shared
+        .target
+        .oauth
+        .as_ref()
+        .ok_or_else(|| CallError("no OAuth set-up".into()))?;
+    let answer = if matches!(op, Op::ClientCredentials) {
+        let basic = Some((oauth.machine_id.as_str(), oauth.machine_secret.as_str()));
+        shared
+            .api
+            .oauth_form(
+                &oauth.token_path,
+                &[("grant_type", "client_credentials")],
+                basic,
+            )
+            .await?
+    } else {
+        let token = refresh_token.ok_or_else(|| CallError("no refresh token".into()))?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", shared.target.client_id.as_str()),
+            ("refresh_token", token),
+        ];
+        shared
+            .api
+            .oauth_form(&oauth.token_path, &form, None)
+            .await?
+    };
+    match answer.get("access_token").and_then(Value::as_str) {
+        Some(_) => Ok(()),
+        None => Err(CallError("NoAccessToken".into())),
     }
 }
 

@@ -20,13 +20,26 @@ const SEED_CONCURRENCY: usize = 4;
 pub struct Target {
     pub pool_id: String,
     pub client_id: String,
+    /// The pool's domain endpoints and a machine client, for the OAuth 2.0 grants.
+    pub oauth: Option<OAuth>,
 }
 
-/// Creates a pool and an app client allowing password, SRP and refresh-token sign-in.
+/// What the token-endpoint scenarios use.
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    /// `/domain/<prefix>/oauth2/token`, relative to the server URL.
+    pub token_path: String,
+    pub machine_id: String,
+    pub machine_secret: String,
+}
+
+/// Creates a pool and an app client allowing password, SRP and refresh-token sign-in
+/// (and the code grant); with `oauth`, also a domain, a resource server and a
+/// client_credentials client.
 ///
 /// # Errors
-/// When either admin call fails (bad credentials, server down).
-pub async fn create_target(api: &Api) -> anyhow::Result<Target> {
+/// When an admin call fails (bad credentials, server down).
+pub async fn create_target(api: &Api, oauth: bool) -> anyhow::Result<Target> {
     let name = format!(
         "loadtest-{}",
         time::OffsetDateTime::now_utc().unix_timestamp()
@@ -44,6 +57,11 @@ pub async fn create_target(api: &Api) -> anyhow::Result<Target> {
             "ALLOW_USER_SRP_AUTH",
             "ALLOW_REFRESH_TOKEN_AUTH",
         ],
+        "AllowedOAuthFlowsUserPoolClient": true,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email"],
+        "CallbackURLs": ["https://app.example.com/callback"],
+        "SupportedIdentityProviders": ["COGNITO"],
     });
     let client = api
         .call_signed("CreateUserPoolClient", &body)
@@ -51,7 +69,51 @@ pub async fn create_target(api: &Api) -> anyhow::Result<Target> {
         .context("CreateUserPoolClient")?;
     let client_id = string_at(&client, "/UserPoolClient/ClientId")
         .context("CreateUserPoolClient: no ClientId")?;
-    Ok(Target { pool_id, client_id })
+    let oauth = if oauth {
+        Some(create_oauth(api, &pool_id, &name).await?)
+    } else {
+        None
+    };
+    Ok(Target {
+        pool_id,
+        client_id,
+        oauth,
+    })
+}
+
+async fn create_oauth(api: &Api, pool_id: &str, name: &str) -> anyhow::Result<OAuth> {
+    let domain = json!({ "UserPoolId": pool_id, "Domain": name });
+    api.call_signed("CreateUserPoolDomain", &domain)
+        .await
+        .context("CreateUserPoolDomain")?;
+    let server = json!({
+        "UserPoolId": pool_id,
+        "Identifier": "loadtest",
+        "Name": "loadtest",
+        "Scopes": [{ "ScopeName": "read", "ScopeDescription": "read" }],
+    });
+    api.call_signed("CreateResourceServer", &server)
+        .await
+        .context("CreateResourceServer")?;
+    let machine = json!({
+        "UserPoolId": pool_id,
+        "ClientName": "machine",
+        "GenerateSecret": true,
+        "AllowedOAuthFlowsUserPoolClient": true,
+        "AllowedOAuthFlows": ["client_credentials"],
+        "AllowedOAuthScopes": ["loadtest/read"],
+    });
+    let machine = api
+        .call_signed("CreateUserPoolClient", &machine)
+        .await
+        .context("CreateUserPoolClient (machine)")?;
+    Ok(OAuth {
+        token_path: format!("/domain/{name}/oauth2/token"),
+        machine_id: string_at(&machine, "/UserPoolClient/ClientId")
+            .context("machine client: no ClientId")?,
+        machine_secret: string_at(&machine, "/UserPoolClient/ClientSecret")
+            .context("machine client: no ClientSecret")?,
+    })
 }
 
 /// Signs up and confirms `count` users named `seed-<i>`; returns the names that made it.

@@ -623,3 +623,205 @@ impl Issuer {
         Ok(keys.jwks.clone())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+    use portcullis_ephemeral::memory::MemoryStore;
+    use portcullis_eventlog::embedded::EmbeddedStore;
+    use portcullis_types::SystemClock;
+
+    const POOL: &str = "us-east-1_abcdefghi";
+
+    async fn issuer(dir: &tempfile::TempDir) -> Issuer {
+        let store = EmbeddedStore::open(&dir.path().join("log.redb"))
+            .await
+            .unwrap();
+        Issuer::new(
+            store.bucket("keys"),
+            MasterKey::from_bytes(&[7u8; MasterKey::LEN]).unwrap(),
+            Arc::new(MemoryStore::new()),
+            "http://issuer.test",
+            Arc::new(SystemClock),
+        )
+    }
+
+    fn payload(token: &str) -> Value {
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    fn request(scopes: &[&str]) -> pb::IssueTokensRequest {
+        pb::IssueTokensRequest {
+            pool_id: POOL.into(),
+            client_id: "client".into(),
+            sub: "sub-1".into(),
+            username: "ada".into(),
+            auth_time: 1_700_000_000,
+            validity: Some(pb::Validity {
+                access_seconds: 3_600,
+                id_seconds: 3_600,
+                refresh_seconds: 86_400,
+            }),
+            issue_refresh_token: true,
+            oauth: true,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            nonce: "n-1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn oauth_tokens_carry_scopes_nonce_and_at_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = issuer(&dir).await;
+        let tokens = issuer.issue(request(&["openid", "email"])).await.unwrap();
+        let access = payload(&tokens.access_token);
+        let id = payload(&tokens.id_token);
+        assert_eq!(access["scope"], "openid email");
+        assert_eq!(access["version"], 2);
+        assert_eq!(id["nonce"], "n-1");
+        assert_eq!(id["at_hash"], at_hash(&tokens.access_token));
+        // RFC OIDC Core 3.1.3.6: the left half of SHA-256, base64url.
+        let digest = digest::digest(&digest::SHA256, tokens.access_token.as_bytes());
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(id["at_hash"].as_str().unwrap())
+                .unwrap(),
+            &digest.as_ref()[..16]
+        );
+        // The refresh token keeps the session's scopes.
+        let grant = issuer
+            .resolve_refresh(&pb::ResolveRefreshTokenRequest {
+                refresh_token: tokens.refresh_token,
+                client_id: "client".into(),
+                rotate: false,
+                grace_seconds: 0,
+            })
+            .await
+            .unwrap();
+        assert!(grant.oauth);
+        assert_eq!(grant.scopes, ["openid", "email"]);
+    }
+
+    #[tokio::test]
+    async fn no_id_token_without_openid_or_for_a_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = issuer(&dir).await;
+        let tokens = issuer
+            .issue(request(&["aws.cognito.signin.user.admin"]))
+            .await
+            .unwrap();
+        assert!(tokens.id_token.is_empty());
+        let machine = pb::IssueTokensRequest {
+            client_credentials: true,
+            scopes: vec!["api/read".into()],
+            ..request(&[])
+        };
+        let tokens = issuer.issue(machine).await.unwrap();
+        assert!(tokens.id_token.is_empty() && tokens.refresh_token.is_empty());
+        let access = payload(&tokens.access_token);
+        assert_eq!(access["sub"], "client");
+        assert_eq!(access["scope"], "api/read");
+        assert!(access.get("username").is_none() && access.get("origin_jti").is_none());
+        let verified = issuer.verify_access(&tokens.access_token).await.unwrap();
+        assert_eq!(verified.sub, "client");
+        assert!(verified.username.is_empty());
+    }
+
+    #[tokio::test]
+    async fn api_tokens_keep_the_admin_scope_and_no_oauth_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = issuer(&dir).await;
+        let api = pb::IssueTokensRequest {
+            oauth: false,
+            nonce: String::new(),
+            ..request(&[])
+        };
+        let tokens = issuer.issue(api).await.unwrap();
+        assert_eq!(payload(&tokens.access_token)["scope"], ADMIN_SCOPE);
+        let id = payload(&tokens.id_token);
+        assert!(id.get("at_hash").is_none() && id.get("nonce").is_none());
+    }
+
+    fn grant() -> pb::AuthorizationCodeGrant {
+        pb::AuthorizationCodeGrant {
+            pool_id: POOL.into(),
+            client_id: "client".into(),
+            sub: "sub-1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            scopes: vec!["openid".into()],
+            nonce: "n".into(),
+            code_challenge: String::new(),
+            auth_time: 1_700_000_000,
+            origin_jti: String::new(),
+        }
+    }
+
+    fn redeem(code: &str, client_id: &str) -> pb::RedeemAuthorizationCodeRequest {
+        pb::RedeemAuthorizationCodeRequest {
+            code: code.into(),
+            client_id: client_id.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_and_a_replay_names_its_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = issuer(&dir).await;
+        let code = issuer.create_code(grant()).await.unwrap().code;
+        let first = issuer.redeem_code(&redeem(&code, "client")).await.unwrap();
+        let granted = first.grant.unwrap();
+        assert!(first.replayed.is_none());
+        assert_eq!(granted.redirect_uri, "https://app.example/cb");
+        assert!(
+            !granted.origin_jti.is_empty(),
+            "the session is named at issue"
+        );
+        let second = issuer.redeem_code(&redeem(&code, "client")).await.unwrap();
+        assert!(second.grant.is_none());
+        assert_eq!(second.replayed.unwrap().origin_jti, granted.origin_jti);
+    }
+
+    #[tokio::test]
+    async fn a_code_is_bound_to_its_client_and_spent_by_any_try() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = issuer(&dir).await;
+        let code = issuer.create_code(grant()).await.unwrap().code;
+        assert!(issuer.redeem_code(&redeem(&code, "other")).await.is_err());
+        // Spent by the wrong client's try: the owner now sees a replay.
+        let owner = issuer.redeem_code(&redeem(&code, "client")).await.unwrap();
+        assert!(owner.grant.is_none() && owner.replayed.is_some());
+        assert!(
+            issuer
+                .redeem_code(&redeem("unknown", "client"))
+                .await
+                .is_err()
+        );
+        assert!(issuer.redeem_code(&redeem("", "client")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn concurrent_redemptions_grant_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = Arc::new(issuer(&dir).await);
+        let code = issuer.create_code(grant()).await.unwrap().code;
+        let tries: Vec<_> = (0..16)
+            .map(|_| {
+                let issuer = Arc::clone(&issuer);
+                let code = code.clone();
+                tokio::spawn(async move { issuer.redeem_code(&redeem(&code, "client")).await })
+            })
+            .collect();
+        let mut granted = 0;
+        for attempt in tries {
+            if let Ok(Ok(answer)) = attempt.await
+                && answer.grant.is_some()
+            {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 1);
+    }
+}
