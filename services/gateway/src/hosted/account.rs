@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_errors::ApiError;
 use portcullis_proto::authn::v1 as authn;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Attribute, UserPoolSettings};
@@ -99,6 +99,25 @@ impl Page<'_> {
         form: impl FnOnce(&str) -> String,
     ) -> Response {
         form_page(self.hosted, headers, status, title, &self.custom, form)
+    }
+
+    /// The form again with a service's refusal in plain words (an error page when the
+    /// service is unavailable).
+    fn refused(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        status: tonic::Status,
+        form: impl FnOnce(&str, &str) -> String,
+    ) -> Response {
+        let err = ApiError::from(status);
+        if err.code.http_status() >= 500 {
+            return unavailable(&err);
+        }
+        let message = plain_words(&err);
+        self.show(headers, StatusCode::BAD_REQUEST, title, |csrf| {
+            form(csrf, &message)
+        })
     }
 
     fn back_to_sign_in(&self) -> String {
@@ -260,22 +279,9 @@ pub async fn signup(
             StatusCode::SEE_OTHER,
             &with_user(&hosted, "/confirmUser", &params, &[("username", &username)]),
         ),
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                return unavailable(&err);
-            }
-            let message = match err.code {
-                ErrorCode::UsernameExistsException => {
-                    "An account with this username already exists.".to_owned()
-                }
-                ErrorCode::NotAuthorizedException => "Sign-up is not available here.".to_owned(),
-                _ => plain_words(&err),
-            };
-            page.show(&headers, StatusCode::BAD_REQUEST, "Sign up", |csrf| {
-                signup_form(&page, &pool, &values, csrf, &message)
-            })
-        }
+        Err(status) => page.refused(&headers, "Sign up", status, |csrf, error| {
+            signup_form(&page, &pool, &values, csrf, error)
+        }),
     }
 }
 
@@ -390,26 +396,9 @@ pub async fn confirm(
                 &[("notice", "confirmed"), ("username", &form.username)],
             ),
         ),
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                return unavailable(&err);
-            }
-            page.show(
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "Confirm your account",
-                |csrf| {
-                    confirm_form(
-                        &page,
-                        &form.username,
-                        csrf,
-                        &plain_words(&err),
-                        CONFIRM_INTRO,
-                    )
-                },
-            )
-        }
+        Err(status) => page.refused(&headers, "Confirm your account", status, |csrf, error| {
+            confirm_form(&page, &form.username, csrf, error, CONFIRM_INTRO)
+        }),
     }
 }
 
@@ -446,26 +435,9 @@ pub async fn resend(
     };
     match state.authn.clone().resend_confirmation_code(request).await {
         Ok(_) => redirect(StatusCode::SEE_OTHER, &back("resent")),
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                return unavailable(&err);
-            }
-            page.show(
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "Confirm your account",
-                |csrf| {
-                    confirm_form(
-                        &page,
-                        &form.username,
-                        csrf,
-                        &plain_words(&err),
-                        CONFIRM_INTRO,
-                    )
-                },
-            )
-        }
+        Err(status) => page.refused(&headers, "Confirm your account", status, |csrf, error| {
+            confirm_form(&page, &form.username, csrf, error, CONFIRM_INTRO)
+        }),
     }
 }
 
@@ -536,18 +508,9 @@ pub async fn forgot(
                 &[("username", &form.username)],
             ),
         ),
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                return unavailable(&err);
-            }
-            page.show(
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "Forgot your password?",
-                |csrf| forgot_form(&page, &form.username, csrf, &plain_words(&err)),
-            )
-        }
+        Err(status) => page.refused(&headers, "Forgot your password?", status, |csrf, error| {
+            forgot_form(&page, &form.username, csrf, error)
+        }),
     }
 }
 
@@ -629,18 +592,9 @@ pub async fn reset(
                 &[("notice", "reset"), ("username", &form.username)],
             ),
         ),
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                return unavailable(&err);
-            }
-            page.show(
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "Reset your password",
-                |csrf| reset_form(&page, &form.username, csrf, &plain_words(&err)),
-            )
-        }
+        Err(status) => page.refused(&headers, "Reset your password", status, |csrf, error| {
+            reset_form(&page, &form.username, csrf, error)
+        }),
     }
 }
 

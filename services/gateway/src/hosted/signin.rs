@@ -368,6 +368,12 @@ fn expired_form(hosted: &Hosted, params: &AuthParams) -> Response {
 /// Words for the person at the page, for the errors a sign-in can meet.
 pub(super) fn plain_words(err: &ApiError) -> String {
     match err.code {
+        ErrorCode::UsernameExistsException => {
+            "An account with this username already exists.".into()
+        }
+        ErrorCode::NotAuthorizedException if err.message.starts_with("SignUp is not permitted") => {
+            "Sign-up is not available here.".into()
+        }
         ErrorCode::NotAuthorizedException if err.message == "Password attempts exceeded" => {
             "Too many failed attempts. Wait a while, then try again.".into()
         }
