@@ -17,7 +17,6 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_eventlog::KvError;
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::events::v1::UserPoolSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::challenges::{Session, store_error};
@@ -81,7 +80,10 @@ fn random_challenge() -> Result<[u8; 32], ApiError> {
 }
 
 /// Whether the pool offers passkeys, and as which relying party.
-pub(crate) fn relying_party(pool: &UserPoolSettings) -> Result<RelyingParty, ApiError> {
+/// The relying party is `WebAuthnConfiguration.RelyingPartyId`, else the pool's custom
+/// domain (as in Cognito).
+pub(crate) fn relying_party(full: &dir::UserPool) -> Result<RelyingParty, ApiError> {
+    let pool = full.settings.clone().unwrap_or_default();
     let allowed = pool
         .sign_in_policy
         .as_ref()
@@ -92,7 +94,10 @@ pub(crate) fn relying_party(pool: &UserPoolSettings) -> Result<RelyingParty, Api
             "Passkeys are not enabled for this user pool.",
         ));
     }
-    let config = pool.web_authn_configuration.clone().unwrap_or_default();
+    let mut config = pool.web_authn_configuration.clone().unwrap_or_default();
+    if config.relying_party_id.is_empty() {
+        config.relying_party_id.clone_from(&full.custom_domain);
+    }
     if config.relying_party_id.is_empty() {
         return Err(ApiError::new(
             ErrorCode::WebAuthnConfigurationMissingException,
@@ -193,7 +198,7 @@ impl Flows {
         req: pb::StartWebAuthnRegistrationRequest,
     ) -> Result<pb::StartWebAuthnRegistrationResponse, ApiError> {
         let who = token_user(req.user)?;
-        let pool = self.pool(&who.pool_id).await?.settings.unwrap_or_default();
+        let pool = self.pool(&who.pool_id).await?;
         let rp = relying_party(&pool)?;
         let user = self.token_user_record(&who).await?;
         let (registry, _) = self.registry(&who.pool_id, &who.sub).await?;
@@ -241,7 +246,7 @@ impl Flows {
         req: pb::CompleteWebAuthnRegistrationRequest,
     ) -> Result<pb::CompleteWebAuthnRegistrationResponse, ApiError> {
         let who = token_user(req.user)?;
-        let pool = self.pool(&who.pool_id).await?.settings.unwrap_or_default();
+        let pool = self.pool(&who.pool_id).await?;
         let rp = relying_party(&pool)?;
         let credential: serde_json::Value = serde_json::from_str(&req.credential_json)
             .map_err(|_| ApiError::invalid_parameter("Credential is not a JSON object"))?;
@@ -374,7 +379,7 @@ impl Flows {
         client: &ClientInfo,
         user: &dir::User,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let pool = self.pool(&user.pool_id).await?;
         let rp = relying_party(&pool)?;
         let (registry, _) = self.registry(&user.pool_id, &user.sub).await?;
         let allowed: Vec<Passkey> = registry
@@ -423,7 +428,7 @@ impl Flows {
             &[username, &user.username],
             responses.get("SECRET_HASH").map(String::as_str),
         )?;
-        let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+        let pool = self.pool(&user.pool_id).await?;
         let rp = relying_party(&pool)?;
         let challenge = hex::decode(&session.data).map_err(|_| ApiError::internal())?;
         let check =
@@ -480,5 +485,47 @@ fn friendly_name(passkey: &Passkey) -> String {
         Some("platform") => "Passkey on this device".to_owned(),
         Some("cross-platform") => "Security key".to_owned(),
         _ => "Passkey".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_proto::events::v1::{SignInPolicy, UserPoolSettings, WebAuthnConfiguration};
+
+    fn pool(rp_id: &str, custom_domain: &str) -> dir::UserPool {
+        dir::UserPool {
+            settings: Some(UserPoolSettings {
+                sign_in_policy: Some(SignInPolicy {
+                    allowed_first_auth_factors: vec!["PASSWORD".into(), WEB_AUTHN.into()],
+                }),
+                web_authn_configuration: Some(WebAuthnConfiguration {
+                    relying_party_id: rp_id.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            custom_domain: custom_domain.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_relying_party_is_the_configured_id_else_the_custom_domain() {
+        assert_eq!(
+            relying_party(&pool("example.com", "auth.example.com"))
+                .unwrap()
+                .id,
+            "example.com"
+        );
+        assert_eq!(
+            relying_party(&pool("", "auth.example.com")).unwrap().id,
+            "auth.example.com"
+        );
+        let missing = relying_party(&pool("", "")).err().unwrap();
+        assert_eq!(
+            missing.code,
+            ErrorCode::WebAuthnConfigurationMissingException
+        );
     }
 }

@@ -101,18 +101,15 @@ impl Flows {
         client: &ClientInfo,
         user: Option<&dir::User>,
     ) -> Result<Vec<String>, ApiError> {
-        let pool = self
-            .pool(client.pool_id())
-            .await?
-            .settings
-            .unwrap_or_default();
+        let full = self.pool(client.pool_id()).await?;
+        let pool = full.settings.clone().unwrap_or_default();
         let allowed = pool
             .sign_in_policy
             .as_ref()
             .map(|p| p.allowed_first_auth_factors.clone())
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| vec!["PASSWORD".to_owned()]);
-        let has_passkeys = match (user, relying_party(&pool)) {
+        let has_passkeys = match (user, relying_party(&full)) {
             (Some(user), Ok(rp)) => self.has_passkeys(user, &rp.id).await?,
             _ => false,
         };

@@ -455,6 +455,24 @@ fn forgot_form(page: &Page<'_>, username: &str, csrf: &str, error: &str) -> Stri
     .render()
 }
 
+/// A page whose form needs only the user's name filled in.
+async fn user_form_page(
+    state: &AppState,
+    hosted: &Hosted,
+    headers: &HeaderMap,
+    query: &UserQuery,
+    title: &str,
+    form: fn(&Page<'_>, &str, &str, &str) -> String,
+) -> Response {
+    let page = match page(state, hosted, &query.params, StatusCode::FOUND).await {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    page.show(headers, StatusCode::OK, title, |csrf| {
+        form(&page, &query.username, csrf, "")
+    })
+}
+
 /// `GET /forgotPassword`.
 pub async fn forgot_page(
     State(state): State<Arc<AppState>>,
@@ -462,13 +480,8 @@ pub async fn forgot_page(
     headers: HeaderMap,
     Query(query): Query<UserQuery>,
 ) -> Response {
-    let page = match page(&state, &hosted, &query.params, StatusCode::FOUND).await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
-    page.show(&headers, StatusCode::OK, "Forgot your password?", |csrf| {
-        forgot_form(&page, &query.username, csrf, "")
-    })
+    let title = "Forgot your password?";
+    user_form_page(&state, &hosted, &headers, &query, title, forgot_form).await
 }
 
 /// `POST /forgotPassword`: sends a reset code (or, where the pool hides which users
@@ -540,13 +553,8 @@ pub async fn reset_page(
     headers: HeaderMap,
     Query(query): Query<UserQuery>,
 ) -> Response {
-    let page = match page(&state, &hosted, &query.params, StatusCode::FOUND).await {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
-    page.show(&headers, StatusCode::OK, "Reset your password", |csrf| {
-        reset_form(&page, &query.username, csrf, "")
-    })
+    let title = "Reset your password";
+    user_form_page(&state, &hosted, &headers, &query, title, reset_form).await
 }
 
 /// `POST /confirmForgotPassword`.
