@@ -1,0 +1,365 @@
+//! IAM JSON policies, as the credentials broker's decision point evaluates them: a
+//! request (action, resource, context keys) against the policies of a role and, when
+//! the credentials carry one, a session policy.
+//!
+//! Evaluation follows IAM's order: an explicit `Deny` in any policy wins; otherwise an
+//! `Allow` is needed; otherwise the request is implicitly denied. A statement applies
+//! when its action (or `NotAction`), resource (or `NotResource`) and every condition
+//! match. Actions match case-insensitively, resources case-sensitively, both with `*`
+//! and `?` wildcards. `${...}` policy variables in resources and condition values are
+//! replaced from the request's context (`${aws:PrincipalTag/department}`,
+//! `${cognito-identity.amazonaws.com:sub}`); a statement whose variable has no value
+//! does not apply. The decision names the statement that made it.
+
+mod condition;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+pub use condition::ConditionError;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    #[error("the policy is not valid JSON: {0}")]
+    Json(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Condition(#[from] ConditionError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// A list of patterns, and whether the statement names them or everything but them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Patterns {
+    values: Vec<String>,
+    negated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sid: String,
+    pub effect: Effect,
+    actions: Patterns,
+    resources: Patterns,
+    conditions: Vec<condition::Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub statements: Vec<Statement>,
+}
+
+/// What is asked: an action such as `s3:GetObject`, a resource ARN, and the context
+/// keys (names are case-insensitive; each key may have several values).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub action: String,
+    pub resource: String,
+    context: HashMap<String, Vec<String>>,
+}
+
+impl Request {
+    #[must_use]
+    pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            resource: resource.into(),
+            context: HashMap::new(),
+        }
+    }
+
+    /// Adds a context key with one value.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.context
+            .entry(key.to_ascii_lowercase())
+            .or_default()
+            .push(value.into());
+        self
+    }
+
+    /// Adds a multi-valued context key.
+    #[must_use]
+    pub fn with_values(mut self, key: &str, values: Vec<String>) -> Self {
+        self.context
+            .entry(key.to_ascii_lowercase())
+            .or_default()
+            .extend(values);
+        self
+    }
+
+    fn values(&self, key: &str) -> Option<&[String]> {
+        self.context
+            .get(&key.to_ascii_lowercase())
+            .map(Vec::as_slice)
+    }
+
+    /// A single-valued key, as policy variables need.
+    fn single(&self, key: &str) -> Option<&str> {
+        match self.values(key) {
+            Some([one]) => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome and, unless implicit, the statement that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow { policy: usize, sid: String },
+    ExplicitDeny { policy: usize, sid: String },
+    ImplicitDeny,
+}
+
+impl Decision {
+    #[must_use]
+    pub fn allowed(&self) -> bool {
+        matches!(self, Self::Allow { .. })
+    }
+}
+
+fn invalid(text: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid(text.into())
+}
+
+/// A string or an array of strings.
+fn strings(value: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
+    match value {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid(format!("{what} must be strings")))
+            })
+            .collect(),
+        _ => Err(invalid(format!(
+            "{what} must be a string or a list of strings"
+        ))),
+    }
+}
+
+fn patterns(
+    statement: &serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<Patterns, PolicyError> {
+    let not_name = format!("Not{name}");
+    match (statement.get(name), statement.get(&not_name)) {
+        (Some(value), None) => Ok(Patterns {
+            values: strings(value, name)?,
+            negated: false,
+        }),
+        (None, Some(value)) => Ok(Patterns {
+            values: strings(value, &not_name)?,
+            negated: true,
+        }),
+        (Some(_), Some(_)) => Err(invalid(format!(
+            "a statement has both {name} and {not_name}"
+        ))),
+        (None, None) => Err(invalid(format!("a statement needs {name} or {not_name}"))),
+    }
+}
+
+impl Policy {
+    /// Parses a policy document.
+    ///
+    /// # Errors
+    /// [`PolicyError`] for invalid JSON, a missing or unknown element, or a condition
+    /// operator this evaluator does not know (refused rather than ignored).
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let document: Value =
+            serde_json::from_str(text).map_err(|e| PolicyError::Json(e.to_string()))?;
+        let Some(document) = document.as_object() else {
+            return Err(invalid("a policy is a JSON object"));
+        };
+        if let Some(version) = document.get("Version")
+            && !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17"))
+        {
+            return Err(invalid("Version must be 2012-10-17 or 2008-10-17"));
+        }
+        let statements = match document.get("Statement") {
+            Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => return Err(invalid("a policy needs a Statement")),
+        };
+        let statements = statements
+            .into_iter()
+            .map(Statement::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { statements })
+    }
+}
+
+impl Statement {
+    fn parse(value: &Value) -> Result<Self, PolicyError> {
+        let Some(statement) = value.as_object() else {
+            return Err(invalid("a statement is a JSON object"));
+        };
+        let effect = match statement.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => Effect::Allow,
+            Some("Deny") => Effect::Deny,
+            _ => return Err(invalid("Effect must be Allow or Deny")),
+        };
+        let conditions = match statement.get("Condition") {
+            None => Vec::new(),
+            Some(block) => condition::parse_block(block)?,
+        };
+        Ok(Self {
+            sid: statement
+                .get("Sid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            effect,
+            actions: patterns(statement, "Action")?,
+            resources: patterns(statement, "Resource")?,
+            conditions,
+        })
+    }
+
+    fn applies(&self, request: &Request) -> bool {
+        let action = self.actions.values.iter().any(|pattern| {
+            wildcard(
+                &pattern.to_ascii_lowercase(),
+                &request.action.to_ascii_lowercase(),
+            )
+        });
+        if action == self.actions.negated {
+            return false;
+        }
+        let mut resource_unknown = false;
+        let resource =
+            self.resources
+                .values
+                .iter()
+                .any(|pattern| match substitute(pattern, request) {
+                    Some(pattern) => wildcard(&pattern, &request.resource),
+                    None => {
+                        resource_unknown = true;
+                        false
+                    }
+                });
+        if resource == self.resources.negated || (self.resources.negated && resource_unknown) {
+            return false;
+        }
+        self.conditions.iter().all(|c| c.holds(request))
+    }
+}
+
+/// Replaces `${key}` with the request's single value for `key`; `${*}`, `${?}` and
+/// `${$}` are the literal characters. `None` when a variable has no value.
+pub(crate) fn substitute(text: &str, request: &Request) -> Option<String> {
+    if !text.contains("${") {
+        return Some(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        let key = &after[..end];
+        match key {
+            "*" | "?" | "$" => out.push_str(key),
+            _ => out.push_str(request.single(key)?),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `*` matches any run of characters (none included), `?` exactly one.
+#[must_use]
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some(p);
+                mark = t;
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    p = s + 1;
+                    mark += 1;
+                    t = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+/// Evaluates `policies` together: the first explicit deny found wins; otherwise the
+/// first allow; otherwise an implicit deny.
+#[must_use]
+pub fn evaluate(policies: &[&Policy], request: &Request) -> Decision {
+    let mut allow = None;
+    for (index, policy) in policies.iter().enumerate() {
+        for statement in &policy.statements {
+            if !statement.applies(request) {
+                continue;
+            }
+            match statement.effect {
+                Effect::Deny => {
+                    return Decision::ExplicitDeny {
+                        policy: index,
+                        sid: statement.sid.clone(),
+                    };
+                }
+                Effect::Allow if allow.is_none() => {
+                    allow = Some(Decision::Allow {
+                        policy: index,
+                        sid: statement.sid.clone(),
+                    });
+                }
+                Effect::Allow => {}
+            }
+        }
+    }
+    allow.unwrap_or(Decision::ImplicitDeny)
+}
+
+/// A role's policies narrowed by a session policy: allowed only where both allow, and
+/// denied by an explicit deny in either.
+#[must_use]
+pub fn evaluate_with_session(
+    role: &[&Policy],
+    session: Option<&Policy>,
+    request: &Request,
+) -> Decision {
+    let decision = evaluate(role, request);
+    let Some(session) = session else {
+        return decision;
+    };
+    match (&decision, evaluate(&[session], request)) {
+        (Decision::ExplicitDeny { .. }, _) => decision,
+        (_, Decision::ExplicitDeny { sid, .. }) => Decision::ExplicitDeny {
+            policy: role.len(),
+            sid,
+        },
+        (Decision::Allow { .. }, Decision::Allow { .. }) => decision,
+        _ => Decision::ImplicitDeny,
+    }
+}
+
+#[cfg(test)]
+mod tests;
