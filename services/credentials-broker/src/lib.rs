@@ -1,5 +1,8 @@
-//! The credentials-broker service. Its features are later work: for now it exists, serves gRPC
-//! health and `GetServiceInfo`, which reports that it offers no capabilities yet.
+//! The credentials-broker service. It serves gRPC health and `GetServiceInfo`, which
+//! reports that it offers no capabilities yet; `credentials` is the format of the
+//! temporary credentials it will issue.
+
+pub mod credentials;
 
 use std::future::Future;
 
