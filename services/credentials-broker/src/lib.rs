@@ -3,6 +3,7 @@
 //! temporary credentials it will issue.
 
 pub mod credentials;
+pub mod roles;
 
 use std::future::Future;
 

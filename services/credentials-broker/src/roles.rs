@@ -1,0 +1,240 @@
+//! Which role an authenticated identity gets: the identity pool's `RoleMappings` for the
+//! provider the identity signed in with, else its authenticated role.
+//!
+//! A `Token` mapping takes the role from the ID token: `cognito:preferred_role`, or the
+//! only entry of `cognito:roles`; `CustomRoleArn` picks one of `cognito:roles`. A `Rules`
+//! mapping tries its rules in order (`Equals`, `Contains`, `StartsWith`, `NotEqual` on a
+//! claim) and the first that matches names the role. When nothing decides,
+//! `AmbiguousRoleResolution` says whether the pool's authenticated role is used or the
+//! request is denied.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Equals,
+    Contains,
+    StartsWith,
+    NotEqual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub claim: String,
+    pub match_type: MatchType,
+    pub value: String,
+    pub role_arn: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ambiguous {
+    AuthenticatedRole,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    Token {
+        ambiguous: Ambiguous,
+    },
+    Rules {
+        rules: Vec<Rule>,
+        ambiguous: Ambiguous,
+    },
+}
+
+/// The outcome of role resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Role(String),
+    /// Nothing decided and the mapping says `Deny`, or no role is configured.
+    Denied,
+    /// A `CustomRoleArn` the token does not offer.
+    NotOffered,
+}
+
+/// The values of a claim: a string, a number or boolean as text, or each string of an
+/// array (as `cognito:groups` is).
+fn claim_values(claims: &Value, name: &str) -> Vec<String> {
+    match claims.get(name) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::Number(n)) => vec![n.to_string()],
+        Some(Value::Bool(b)) => vec![b.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+impl Rule {
+    fn matches(&self, claims: &Value) -> bool {
+        let values = claim_values(claims, &self.claim);
+        if values.is_empty() {
+            return false;
+        }
+        let value = self.value.as_str();
+        match self.match_type {
+            MatchType::Equals => values.iter().any(|v| v == value),
+            MatchType::Contains => values.iter().any(|v| v.contains(value)),
+            MatchType::StartsWith => values.iter().any(|v| v.starts_with(value)),
+            MatchType::NotEqual => values.iter().all(|v| v != value),
+        }
+    }
+}
+
+/// The role for an identity whose provider's `mapping` (if any) applies to `claims`.
+#[must_use]
+pub fn resolve(
+    mapping: Option<&Mapping>,
+    claims: &Value,
+    authenticated_role: Option<&str>,
+    custom_role_arn: Option<&str>,
+) -> Resolved {
+    let fallback = |ambiguous: Ambiguous| match (ambiguous, authenticated_role) {
+        (Ambiguous::AuthenticatedRole, Some(role)) => Resolved::Role(role.to_owned()),
+        _ => Resolved::Denied,
+    };
+    match mapping {
+        None => authenticated_role.map_or(Resolved::Denied, |r| Resolved::Role(r.to_owned())),
+        Some(Mapping::Token { ambiguous }) => {
+            let roles = claim_values(claims, "cognito:roles");
+            if let Some(custom) = custom_role_arn {
+                return if roles.iter().any(|r| r == custom) {
+                    Resolved::Role(custom.to_owned())
+                } else {
+                    Resolved::NotOffered
+                };
+            }
+            if let Some(preferred) = claims.get("cognito:preferred_role").and_then(Value::as_str) {
+                return Resolved::Role(preferred.to_owned());
+            }
+            match roles.as_slice() {
+                [only] => Resolved::Role(only.clone()),
+                _ => fallback(*ambiguous),
+            }
+        }
+        Some(Mapping::Rules { rules, ambiguous }) => {
+            rules.iter().find(|rule| rule.matches(claims)).map_or_else(
+                || fallback(*ambiguous),
+                |rule| Resolved::Role(rule.role_arn.clone()),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const AUTH: &str = "arn:aws:iam::000000000000:role/authenticated";
+
+    fn rule(claim: &str, match_type: MatchType, value: &str, role: &str) -> Rule {
+        Rule {
+            claim: claim.into(),
+            match_type,
+            value: value.into(),
+            role_arn: format!("arn:aws:iam::000000000000:role/{role}"),
+        }
+    }
+
+    fn role(name: &str) -> Resolved {
+        Resolved::Role(format!("arn:aws:iam::000000000000:role/{name}"))
+    }
+
+    #[test]
+    fn rules_are_tried_in_order_and_the_first_match_wins() {
+        let mapping = Mapping::Rules {
+            rules: vec![
+                rule("cognito:groups", MatchType::Equals, "admins", "admin"),
+                rule("email", MatchType::StartsWith, "ops-", "ops"),
+                rule("custom:team", MatchType::Contains, "red", "red"),
+                rule("custom:tier", MatchType::NotEqual, "free", "paid"),
+            ],
+            ambiguous: Ambiguous::Deny,
+        };
+        let resolve = |claims: Value| resolve(Some(&mapping), &claims, Some(AUTH), None);
+        assert_eq!(
+            resolve(json!({"cognito:groups": ["users", "admins"], "email": "ops-1@x"})),
+            role("admin")
+        );
+        assert_eq!(resolve(json!({"email": "ops-1@x"})), role("ops"));
+        assert_eq!(resolve(json!({"custom:team": "dark-red"})), role("red"));
+        assert_eq!(resolve(json!({"custom:tier": "gold"})), role("paid"));
+        assert_eq!(resolve(json!({"custom:tier": "free"})), Resolved::Denied);
+        // A rule on a claim the token lacks does not match (not even NotEqual).
+        assert_eq!(resolve(json!({})), Resolved::Denied);
+    }
+
+    #[test]
+    fn no_match_falls_back_to_the_authenticated_role_when_configured() {
+        let mapping = Mapping::Rules {
+            rules: vec![rule("email", MatchType::Equals, "x@y", "x")],
+            ambiguous: Ambiguous::AuthenticatedRole,
+        };
+        assert_eq!(
+            resolve(Some(&mapping), &json!({}), Some(AUTH), None),
+            Resolved::Role(AUTH.into())
+        );
+        assert_eq!(
+            resolve(Some(&mapping), &json!({}), None, None),
+            Resolved::Denied
+        );
+    }
+
+    #[test]
+    fn token_mappings_use_the_preferred_or_only_role() {
+        let mapping = Mapping::Token {
+            ambiguous: Ambiguous::Deny,
+        };
+        let a = "arn:aws:iam::000000000000:role/a";
+        let b = "arn:aws:iam::000000000000:role/b";
+        let claims = json!({"cognito:roles": [a, b], "cognito:preferred_role": a});
+        assert_eq!(
+            resolve(Some(&mapping), &claims, Some(AUTH), None),
+            Resolved::Role(a.into())
+        );
+        let only = json!({"cognito:roles": [b]});
+        assert_eq!(
+            resolve(Some(&mapping), &only, Some(AUTH), None),
+            Resolved::Role(b.into())
+        );
+        let two = json!({"cognito:roles": [a, b]});
+        assert_eq!(
+            resolve(Some(&mapping), &two, Some(AUTH), None),
+            Resolved::Denied
+        );
+        assert_eq!(
+            resolve(Some(&mapping), &two, Some(AUTH), Some(b)),
+            Resolved::Role(b.into())
+        );
+        assert_eq!(
+            resolve(
+                Some(&mapping),
+                &two,
+                Some(AUTH),
+                Some("arn:aws:iam::000000000000:role/c")
+            ),
+            Resolved::NotOffered
+        );
+        let lenient = Mapping::Token {
+            ambiguous: Ambiguous::AuthenticatedRole,
+        };
+        assert_eq!(
+            resolve(Some(&lenient), &two, Some(AUTH), None),
+            Resolved::Role(AUTH.into())
+        );
+    }
+
+    #[test]
+    fn without_a_mapping_the_authenticated_role_applies() {
+        assert_eq!(
+            resolve(None, &json!({}), Some(AUTH), None),
+            Resolved::Role(AUTH.into())
+        );
+        assert_eq!(resolve(None, &json!({}), None, None), Resolved::Denied);
+    }
+}
