@@ -238,3 +238,82 @@ mod tests {
         assert_eq!(resolve(None, &json!({}), None, None), Resolved::Denied);
     }
 }
+
+/// The mapping `UseDefaults` stands for: tag `username` from the `sub` claim and tag
+/// `client` from the `aud` claim.
+pub const DEFAULT_TAG_MAP: &[(&str, &str)] = &[("username", "sub"), ("client", "aud")];
+
+/// The principal tags of a session: each tag of `map` (tag -> claim) whose claim the
+/// token has as a single value, within IAM's session-tag limits (128-character keys,
+/// 256-character values, 50 tags); claims with several values cannot be a tag.
+#[must_use]
+pub fn principal_tags(map: &[(String, String)], claims: &Value) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = map
+        .iter()
+        .filter(|(tag, _)| !tag.is_empty() && tag.len() <= 128)
+        .filter_map(
+            |(tag, claim)| match claim_values(claims, claim).as_slice() {
+                [one]
+                    if one.len() <= 256
+                        && matches!(claims.get(claim), Some(v) if !v.is_array()) =>
+                {
+                    Some((tag.clone(), one.clone()))
+                }
+                _ => None,
+            },
+        )
+        .collect();
+    tags.sort();
+    tags.truncate(50);
+    tags
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(t, c)| ((*t).to_owned(), (*c).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn tags_take_single_valued_claims() {
+        let claims = json!({
+            "sub": "u-1", "aud": "client-1", "custom:department": "a",
+            "cognito:groups": ["x", "y"], "email_verified": true
+        });
+        assert_eq!(
+            principal_tags(&map(DEFAULT_TAG_MAP), &claims),
+            vec![
+                ("client".to_owned(), "client-1".to_owned()),
+                ("username".to_owned(), "u-1".to_owned())
+            ]
+        );
+        let custom = map(&[
+            ("department", "custom:department"),
+            ("groups", "cognito:groups"),
+            ("verified", "email_verified"),
+            ("missing", "custom:nothing"),
+        ]);
+        assert_eq!(
+            principal_tags(&custom, &claims),
+            vec![
+                ("department".to_owned(), "a".to_owned()),
+                ("verified".to_owned(), "true".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_tags_are_left_out() {
+        let claims = json!({"long": "v".repeat(257), "ok": "v"});
+        let tags = principal_tags(&map(&[("long", "long"), ("ok", "ok")]), &claims);
+        assert_eq!(tags, vec![("ok".to_owned(), "v".to_owned())]);
+        let long_key = "k".repeat(129);
+        assert!(principal_tags(&map(&[(&long_key, "ok")]), &claims).is_empty());
+    }
+}
