@@ -350,6 +350,9 @@ impl Flows {
                 ));
             }
         }
+        if req.max_age < -1 {
+            return Ok(redirect_error("invalid_request", "Invalid max_age"));
+        }
         let prompts: Vec<&str> = req.prompt.split_whitespace().collect();
         if prompts
             .iter()

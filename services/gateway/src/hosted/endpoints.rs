@@ -174,6 +174,13 @@ fn token_form(headers: &HeaderMap, body: &Bytes) -> Result<TokenForm, Refusal> {
     serde_urlencoded::from_bytes(body).map_err(|_| Refusal::new("invalid_request", ""))
 }
 
+/// The form of a back-channel request and the client it authenticates as.
+fn client_form(headers: &HeaderMap, body: &Bytes) -> Result<(TokenForm, String, String), Refusal> {
+    let form = token_form(headers, body)?;
+    let (client_id, client_secret) = client_credentials(headers, &form)?;
+    Ok((form, client_id, client_secret))
+}
+
 /// `POST /oauth2/token`.
 pub async fn token(
     State(state): State<Arc<AppState>>,
@@ -181,12 +188,8 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match token_form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return refusal.response(),
-    };
-    let (client_id, client_secret) = match client_credentials(&headers, &form) {
-        Ok(credentials) => credentials,
+    let (form, client_id, client_secret) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal.response(),
     };
     let request = authn::OAuthTokenRequest {
@@ -387,12 +390,8 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match token_form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return refusal.response(),
-    };
-    let (client_id, client_secret) = match client_credentials(&headers, &form) {
-        Ok(credentials) => credentials,
+    let (form, client_id, client_secret) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal.response(),
     };
     if form.token.is_empty() {
@@ -434,12 +433,8 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match token_form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return refusal.response(),
-    };
-    let (client_id, client_secret) = match client_credentials(&headers, &form) {
-        Ok(credentials) => credentials,
+    let (form, client_id, client_secret) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal.response(),
     };
     match introspection(&state, &hosted, &client_id, &client_secret, &form.token).await {

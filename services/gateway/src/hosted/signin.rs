@@ -185,26 +185,13 @@ pub async fn authorize(
     } else {
         cookie(&headers, SESSION_COOKIE).unwrap_or_default()
     };
-    let mut request = authorize_request(&hosted, &params, session, query.prompt, max_age.max(-1));
+    let mut request = authorize_request(&hosted, &params, session, query.prompt, max_age);
     request.request_object = query.request.is_some();
     request.request_uri = query.request_uri.is_some();
     let answer = match state.authn.clone().authorize(request).await {
         Ok(answer) => answer.into_inner(),
         Err(status) => return unavailable(&status.into()),
     };
-    if max_age == -2 && answer.fatal.is_empty() {
-        let url = callback_url(
-            &params.redirect_uri,
-            answers_in_fragment(&params),
-            &[
-                ("error", "invalid_request"),
-                ("error_description", "Invalid max_age"),
-                ("state", &params.state),
-                ("iss", &hosted.issuer),
-            ],
-        );
-        return redirect(StatusCode::FOUND, &url);
-    }
     if let Some(response) = decision(&hosted, &params, answer, StatusCode::FOUND) {
         return response;
     }

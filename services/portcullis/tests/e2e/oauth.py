@@ -304,6 +304,8 @@ assert "code" in query_of(browser.request(target).location)[0], "prompt=none wit
 time.sleep(1.1)
 target, query = authorize_url(max_age="0")
 assert browser.request(target).location.startswith(f"{base}/login?"), "max_age=0 asks again"
+params, _ = query_of(browser.request(authorize_url(max_age="soon")[0]).location)
+assert params["error"] == "invalid_request" and "code" not in params, "max_age must be seconds"
 target, query = authorize_url(max_age="3600")
 assert "code" in query_of(browser.request(target).location)[0]
 
