@@ -1,35 +1,85 @@
-//! The credentials-broker service. It serves gRPC health and `GetServiceInfo`, which
-//! reports that it offers no capabilities yet; `credentials` is the format of the
-//! temporary credentials it will issue.
+//! The credentials-broker service: identity pools and their identities (event-sourced),
+//! proof of identity from logins, temporary credentials for roles, and OpenID tokens.
 
+pub mod app;
 pub mod credentials;
+pub mod domain;
+pub mod grpc;
+pub mod logins;
+pub mod projection;
 pub mod roles;
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use portcullis_proto::credentials::v1 as pb;
-use portcullis_proto::credentials::v1::credentials_server::{Credentials, CredentialsServer};
+use portcullis_aggregate::AggregateStore;
+use portcullis_eventlog::{EventLog, KeyValue};
+use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_types::Clock;
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
+
+use app::{Broker, Parts, RoleDirectory};
+use credentials::Minter;
+
+/// What the broker needs from its environment.
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    /// Bucket of login -> identity claims.
+    pub links: Arc<dyn KeyValue>,
+    pub clock: Arc<dyn Clock>,
+    /// Where this replica keeps its read model.
+    pub projection_path: PathBuf,
+    pub directory: String,
+    pub token: String,
+    /// The key credentials are sealed and derived with (every replica the same).
+    pub credentials_key: [u8; 32],
+    pub roles: Arc<dyn RoleDirectory>,
+}
 
 pub struct Application {
     listener: TcpListener,
+    broker: Broker,
 }
 
 impl Application {
-    pub async fn build(listener: TcpListener) -> anyhow::Result<Self> {
-        Ok(Self { listener })
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let store = AggregateStore::new(deps.log.clone(), deps.clock);
+        let projection = projection::Projection::start(&deps.projection_path, deps.log)?;
+        let verifier = logins::Verifier {
+            token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
+            directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
+        };
+        let minter = Minter::new(&deps.credentials_key)
+            .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;
+        let broker = Broker::new(Parts {
+            store,
+            links: deps.links,
+            projection,
+            verifier,
+            minter: Arc::new(minter),
+            roles: deps.roles,
+        });
+        Ok(Self { listener, broker })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes = portcullis_runtime::Routes::new(CredentialsServer::new(Service));
+        let routes = portcullis_runtime::Routes::new(CredentialsServer::new(
+            grpc::CredentialsService::new(self.broker),
+        ));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,
@@ -37,20 +87,5 @@ impl Application {
             shutdown,
         )
         .await
-    }
-}
-
-struct Service;
-
-#[tonic::async_trait]
-impl Credentials for Service {
-    async fn get_service_info(
-        &self,
-        _req: Request<pb::GetServiceInfoRequest>,
-    ) -> Result<Response<pb::ServiceInfo>, Status> {
-        Ok(Response::new(pb::ServiceInfo {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            capabilities: Vec::new(),
-        }))
     }
 }

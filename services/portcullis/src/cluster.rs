@@ -144,8 +144,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
             let deps = portcullis_token::Deps {
                 keys: bucket(&store, "signing-keys").await?,
-                master_key: portcullis_token::MasterKey::from_hex(master)
-                    .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
+                master_key: crate::secrets::keys_from_hex(master)?.0,
                 refresh_tokens: Arc::new(redis(&config).await?),
                 issuer_base: config.public_base_url(),
                 clock,
@@ -160,7 +159,20 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Service::CredentialsBroker => {
-            let app = portcullis_credentials_broker::Application::build(listener).await?;
+            let store = jetstream(&config).await?;
+            let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
+            let (_, credentials_key) = crate::secrets::keys_from_hex(master)?;
+            let deps = portcullis_credentials_broker::Deps {
+                log: Arc::new(store.clone()),
+                links: bucket(&store, "identity-links").await?,
+                clock,
+                projection_path: config.data_dir.join("credentials-projection.redb"),
+                directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
+                token: need(&config.token_addr, "token_addr")?.to_owned(),
+                credentials_key,
+                roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+            };
+            let app = portcullis_credentials_broker::Application::build(listener, deps).await?;
             announce("credentials-broker", app.port());
             app.run_until_stopped(shutdown).await
         }

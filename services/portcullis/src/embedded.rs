@@ -32,7 +32,8 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         .clone()
         .zip(config.admin_secret_access_key.clone());
     let (admin, generated) = secrets::admin_credentials(&config.data_dir, configured)?;
-    let master_key = secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
+    let (master_key, credentials_key) =
+        secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
     let sender = crate::delivery::sender(&config).await?;
 
     let store = EmbeddedStore::open(&config.data_dir.join("portcullis.redb"))
@@ -95,7 +96,20 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     let federation = portcullis_federation::Application::build(loopback().await?).await?;
-    let credentials = portcullis_credentials_broker::Application::build(loopback().await?).await?;
+    let credentials = portcullis_credentials_broker::Application::build(
+        loopback().await?,
+        portcullis_credentials_broker::Deps {
+            log: log.clone(),
+            links: store.bucket("identity-links"),
+            clock: clock.clone(),
+            projection_path: config.data_dir.join("credentials-projection.redb"),
+            directory: directory_addr.clone(),
+            token: token_addr.clone(),
+            credentials_key,
+            roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+        },
+    )
+    .await?;
     let gateway = portcullis_gateway::Application::build(
         http,
         portcullis_gateway::Deps {

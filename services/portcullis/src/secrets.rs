@@ -74,23 +74,37 @@ pub fn admin_credentials(
     Ok((credentials, true))
 }
 
-/// The configured master key, or the one in the data directory, or a new one.
+/// The configured master key, or the one in the data directory, or a new one: the
+/// token service's key and the credentials broker's key derived from it.
 pub fn master_key(
     data_dir: &Path,
     configured: Option<&str>,
-) -> anyhow::Result<portcullis_token::MasterKey> {
-    if let Some(hex) = configured {
-        return portcullis_token::MasterKey::from_hex(hex)
-            .map_err(|e| anyhow::anyhow!("master key: {e}"));
-    }
-    let path = data_dir.join("master.key");
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| anyhow::anyhow!("no randomness available"))?;
-        write_private(&path, hex::encode(bytes).as_bytes())?;
-    }
-    let hex = fs::read_to_string(&path)?;
-    portcullis_token::MasterKey::from_hex(hex.trim())
-        .map_err(|e| anyhow::anyhow!("master key: {e}"))
+) -> anyhow::Result<(portcullis_token::MasterKey, [u8; 32])> {
+    let hex = match configured {
+        Some(hex) => hex.to_owned(),
+        None => {
+            let path = data_dir.join("master.key");
+            if !path.exists() {
+                let mut bytes = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut bytes)
+                    .map_err(|_| anyhow::anyhow!("no randomness available"))?;
+                write_private(&path, hex::encode(bytes).as_bytes())?;
+            }
+            fs::read_to_string(&path)?.trim().to_owned()
+        }
+    };
+    keys_from_hex(&hex)
+}
+
+/// The token service's master key and the credentials broker's key (an HMAC of a label
+/// under the master key, so neither key is used for the other's purpose).
+pub fn keys_from_hex(hex: &str) -> anyhow::Result<(portcullis_token::MasterKey, [u8; 32])> {
+    let master = portcullis_token::MasterKey::from_hex(hex)
+        .map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+    let raw = hex::decode(hex).map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &raw);
+    let tag = aws_lc_rs::hmac::sign(&key, b"portcullis credentials-broker key");
+    let mut derived = [0u8; 32];
+    derived.copy_from_slice(tag.as_ref());
+    Ok((master, derived))
 }

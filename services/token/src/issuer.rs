@@ -41,6 +41,10 @@ struct PoolKeys {
     jwks: String,
 }
 
+/// The name of the identity pools' signing key in the key bucket and in issuer URLs
+/// (no user pool id looks like it: those are `<region>_<id>`).
+pub const IDENTITY_KEYS: &str = "identity";
+
 pub struct Issuer {
     keys: Arc<dyn KeyValue>,
     master: MasterKey,
@@ -533,6 +537,61 @@ impl Issuer {
         })
     }
 
+    /// Verifies a user pool's ID token; the claims come back as JSON.
+    pub async fn verify_id(&self, token: &str) -> Result<pb::VerifiedToken, ApiError> {
+        let invalid = || ApiError::not_authorized("Invalid ID Token");
+        let pool_id = self.pool_of(token).ok_or_else(invalid)?;
+        let keys = self.pool_keys(&pool_id, false).await?.ok_or_else(invalid)?;
+        let claims = keys.verifier.verify(token).map_err(|err| match err {
+            JwtError::Expired => ApiError::not_authorized("ID Token has expired"),
+            _ => invalid(),
+        })?;
+        if claims.get("token_use").and_then(Value::as_str) != Some("id") {
+            return Err(invalid());
+        }
+        Ok(pb::VerifiedToken {
+            pool_id,
+            claims_json: claims.to_string(),
+        })
+    }
+
+    /// Signs an identity pool's OpenID token with the identity key (made on first use).
+    pub async fn sign_identity(
+        &self,
+        req: &pb::SignIdentityTokenRequest,
+    ) -> Result<pb::SignedIdentityToken, ApiError> {
+        let mut claims: Value = serde_json::from_str(&req.claims_json)
+            .map_err(|_| ApiError::invalid_parameter("claims must be a JSON object"))?;
+        let issuer = self.issuer(IDENTITY_KEYS);
+        let Some(object) = claims.as_object_mut() else {
+            return Err(ApiError::invalid_parameter("claims must be a JSON object"));
+        };
+        object.insert("iss".to_owned(), Value::String(issuer.clone()));
+        let keys = self
+            .pool_keys(IDENTITY_KEYS, true)
+            .await?
+            .ok_or_else(ApiError::internal)?;
+        let token = keys.signing.sign_rs256(&claims).map_err(internal)?;
+        Ok(pb::SignedIdentityToken { token, issuer })
+    }
+
+    /// Verifies an OpenID token signed by [`Issuer::sign_identity`].
+    pub async fn verify_identity(&self, token: &str) -> Result<pb::VerifiedToken, ApiError> {
+        let invalid = || ApiError::not_authorized("Invalid login token.");
+        let keys = self
+            .pool_keys(IDENTITY_KEYS, false)
+            .await?
+            .ok_or_else(invalid)?;
+        let claims = keys.verifier.verify(token).map_err(|err| match err {
+            JwtError::Expired => ApiError::not_authorized("Invalid login token. Token is expired."),
+            _ => invalid(),
+        })?;
+        Ok(pb::VerifiedToken {
+            pool_id: String::new(),
+            claims_json: claims.to_string(),
+        })
+    }
+
     /// The pool a token claims to come from (unverified: it only picks which keys to
     /// verify with; the verifier then checks `iss` exactly).
     fn pool_of(&self, token: &str) -> Option<String> {
@@ -615,7 +674,9 @@ impl Issuer {
     }
 
     pub async fn jwks(&self, pool_id: &str) -> Result<String, ApiError> {
-        PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        if pool_id != IDENTITY_KEYS {
+            PoolId::parse(pool_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
+        }
         let keys = self
             .pool_keys(pool_id, true)
             .await?

@@ -124,4 +124,31 @@ impl Token for TokenService {
             self.issuer.redeem_code(&req.into_inner()).await?,
         ))
     }
+
+    async fn verify_id_token(
+        &self,
+        req: Request<pb::VerifyIdTokenRequest>,
+    ) -> Result<Response<pb::VerifiedToken>, Status> {
+        Ok(Response::new(
+            self.issuer.verify_id(&req.into_inner().id_token).await?,
+        ))
+    }
+
+    async fn sign_identity_token(
+        &self,
+        req: Request<pb::SignIdentityTokenRequest>,
+    ) -> Result<Response<pb::SignedIdentityToken>, Status> {
+        Ok(Response::new(
+            self.issuer.sign_identity(&req.into_inner()).await?,
+        ))
+    }
+
+    async fn verify_identity_token(
+        &self,
+        req: Request<pb::VerifyIdentityTokenRequest>,
+    ) -> Result<Response<pb::VerifiedToken>, Status> {
+        Ok(Response::new(
+            self.issuer.verify_identity(&req.into_inner().token).await?,
+        ))
+    }
 }

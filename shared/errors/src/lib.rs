@@ -90,6 +90,17 @@ error_codes! {
     EnableSoftwareTokenMFAException => InvalidArgument, 400;
     SoftwareTokenMFANotFoundException => FailedPrecondition, 400;
     FeatureUnavailableInTierException => FailedPrecondition, 400;
+    // Identity pools.
+    ResourceConflictException => AlreadyExists, 400;
+    InvalidIdentityPoolConfigurationException => FailedPrecondition, 400;
+    ExternalServiceException => Unavailable, 400;
+    DeveloperUserAlreadyRegisteredException => AlreadyExists, 400;
+    // STS and IAM (query protocol: their codes carry no `Exception` suffix).
+    MalformedPolicyDocument => InvalidArgument, 400;
+    ValidationError => InvalidArgument, 400;
+    AccessDenied => PermissionDenied, 403;
+    InvalidIdentityToken => Unauthenticated, 400;
+    ExpiredTokenException => Unauthenticated, 400;
 }
 
 impl fmt::Display for ErrorCode {

@@ -21,6 +21,7 @@ use futures::stream::BoxStream;
 pub mod conformance;
 pub mod embedded;
 pub mod jetstream;
+pub mod projection;
 pub mod publish;
 pub mod resume;
 

@@ -48,6 +48,9 @@ pub struct Statement {
     pub effect: Effect,
     actions: Patterns,
     resources: Patterns,
+    /// A resource-based (trust) policy's `Principal` / `NotPrincipal`: who the
+    /// statement is about, as (kind, pattern) pairs; `None` in identity policies.
+    principals: Option<(Vec<(String, String)>, bool)>,
     conditions: Vec<condition::Condition>,
 }
 
@@ -62,6 +65,8 @@ pub struct Policy {
 pub struct Request {
     pub action: String,
     pub resource: String,
+    /// Who asks, for trust policies: (`Federated` / `AWS` / `Service`, identifier).
+    pub principal: Option<(String, String)>,
     context: HashMap<String, Vec<String>>,
 }
 
@@ -71,8 +76,16 @@ impl Request {
         Self {
             action: action.into(),
             resource: resource.into(),
+            principal: None,
             context: HashMap::new(),
         }
+    }
+
+    /// The principal a trust policy is asked about.
+    #[must_use]
+    pub fn by(mut self, kind: &str, id: impl Into<String>) -> Self {
+        self.principal = Some((kind.to_owned(), id.into()));
+        self
     }
 
     /// Adds a context key with one value.
@@ -168,6 +181,40 @@ fn patterns(
     }
 }
 
+/// `Principal` / `NotPrincipal`: `"*"` or `{"Federated": ..., "AWS": ..., "Service": ...}`.
+type Principals = Option<(Vec<(String, String)>, bool)>;
+
+fn principals(statement: &serde_json::Map<String, Value>) -> Result<Principals, PolicyError> {
+    let (value, negated) = match (statement.get("Principal"), statement.get("NotPrincipal")) {
+        (None, None) => return Ok(None),
+        (Some(v), None) => (v, false),
+        (None, Some(v)) => (v, true),
+        (Some(_), Some(_)) => {
+            return Err(invalid("a statement has both Principal and NotPrincipal"));
+        }
+    };
+    let pairs = match value {
+        Value::String(s) if s == "*" => vec![("*".to_owned(), "*".to_owned())],
+        Value::Object(kinds) => {
+            let mut pairs = Vec::new();
+            for (kind, ids) in kinds {
+                if !matches!(
+                    kind.as_str(),
+                    "AWS" | "Federated" | "Service" | "CanonicalUser"
+                ) {
+                    return Err(invalid(format!("unknown principal type {kind}")));
+                }
+                for id in strings(ids, "Principal")? {
+                    pairs.push((kind.clone(), id));
+                }
+            }
+            pairs
+        }
+        _ => return Err(invalid("Principal must be \"*\" or an object")),
+    };
+    Ok(Some((pairs, negated)))
+}
+
 impl Policy {
     /// Parses a policy document.
     ///
@@ -212,6 +259,19 @@ impl Statement {
             None => Vec::new(),
             Some(block) => condition::parse_block(block)?,
         };
+        let principals = principals(statement)?;
+        // A trust policy's statements name a principal and no resource (the role).
+        let resources = if principals.is_some()
+            && !statement.contains_key("Resource")
+            && !statement.contains_key("NotResource")
+        {
+            Patterns {
+                values: vec!["*".to_owned()],
+                negated: false,
+            }
+        } else {
+            patterns(statement, "Resource")?
+        };
         Ok(Self {
             sid: statement
                 .get("Sid")
@@ -220,12 +280,28 @@ impl Statement {
                 .to_owned(),
             effect,
             actions: patterns(statement, "Action")?,
-            resources: patterns(statement, "Resource")?,
+            resources,
+            principals,
             conditions,
         })
     }
 
+    fn principal_matches(&self, request: &Request) -> bool {
+        let Some((principals, negated)) = &self.principals else {
+            return true;
+        };
+        let named = request.principal.as_ref().is_some_and(|(kind, id)| {
+            principals
+                .iter()
+                .any(|(k, pattern)| (k == "*" || k == kind) && wildcard(pattern, id))
+        });
+        named != *negated
+    }
+
     fn applies(&self, request: &Request) -> bool {
+        if !self.principal_matches(request) {
+            return false;
+        }
         let action = self.actions.values.iter().any(|pattern| {
             wildcard(
                 &pattern.to_ascii_lowercase(),

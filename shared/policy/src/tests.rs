@@ -313,3 +313,56 @@ fn malformed_policies_are_refused() {
         r#"{"Statement": {"Effect": "Allow", "Action": 5, "Resource": "*"}}"#
     ));
 }
+
+#[test]
+fn a_trust_policy_names_its_principal_and_its_conditions_decide() {
+    let trust = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+            "Principal":{"Federated":"cognito-identity.amazonaws.com"},
+            "Action":"sts:AssumeRoleWithWebIdentity",
+            "Condition":{
+              "StringEquals":{"cognito-identity.amazonaws.com:aud":"us-east-1:pool"},
+              "ForAnyValue:StringLike":{"cognito-identity.amazonaws.com:amr":"authenticated"}}}]}"#,
+    )
+    .unwrap();
+    let ask = |aud: &str, amr: &str, by: &str| {
+        let request = Request::new("sts:AssumeRoleWithWebIdentity", "*")
+            .by("Federated", by)
+            .with("cognito-identity.amazonaws.com:aud", aud)
+            .with_values(
+                "cognito-identity.amazonaws.com:amr",
+                vec![amr.to_owned(), "provider".to_owned()],
+            );
+        evaluate(&[&trust], &request).allowed()
+    };
+    assert!(ask(
+        "us-east-1:pool",
+        "authenticated",
+        "cognito-identity.amazonaws.com"
+    ));
+    assert!(!ask(
+        "us-east-1:other",
+        "authenticated",
+        "cognito-identity.amazonaws.com"
+    ));
+    assert!(!ask(
+        "us-east-1:pool",
+        "unauthenticated",
+        "cognito-identity.amazonaws.com"
+    ));
+    assert!(!ask(
+        "us-east-1:pool",
+        "authenticated",
+        "accounts.google.com"
+    ));
+    let no_principal = Request::new("sts:AssumeRoleWithWebIdentity", "*")
+        .with("cognito-identity.amazonaws.com:aud", "us-east-1:pool")
+        .with("cognito-identity.amazonaws.com:amr", "authenticated");
+    assert!(!evaluate(&[&trust], &no_principal).allowed());
+    assert!(
+        Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Nobody":"x"},"Action":"*"}]}"#
+        )
+        .is_err()
+    );
+}

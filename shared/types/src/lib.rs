@@ -304,6 +304,9 @@ pub fn session_revoked(
             && session_started_ms(origin_jti, fallback_started_ms) < signed_out_ms)
 }
 
+/// The AWS account id in every ARN this server makes (one account per deployment).
+pub const ACCOUNT_ID: &str = "000000000000";
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -11,7 +11,7 @@ use super::{AggregateStore, CommandMeta, Directory, certificate, kv_error, pool_
 use crate::domain::pool::{Pool, PoolCommand, PoolState};
 
 /// The account id in every ARN Portcullis hands out.
-pub const ACCOUNT_ID: &str = "000000000000";
+pub use portcullis_types::ACCOUNT_ID;
 
 pub fn pool_arn(region: &str, pool_id: &str) -> String {
     format!("arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool_id}")

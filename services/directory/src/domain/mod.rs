@@ -21,92 +21,9 @@ pub mod schema;
 pub mod ui_customization;
 pub mod user;
 
+pub use portcullis_aggregate::{Aggregate, Ctx, Event, event_type};
 pub use portcullis_errors::{ApiError, ErrorCode};
-pub use portcullis_proto::events::v1::envelope::Payload as Event;
-
-/// What a decision may depend on besides state and command.
-#[derive(Debug, Clone, Copy)]
-pub struct Ctx {
-    /// Milliseconds since the Unix epoch.
-    pub now_ms: i64,
-}
-
-/// An event-sourced aggregate.
-pub trait Aggregate: Default + Send + 'static {
-    /// The aggregate's kind in stream ids (`<pool>/<KIND>/<id>`).
-    const KIND: &'static str;
-    type Command: Send;
-
-    fn decide(&self, command: &Self::Command, ctx: &Ctx) -> Result<Vec<Event>, ApiError>;
-
-    /// Applies one event that happened at `at_ms`. Never fails: events are facts.
-    fn evolve(&mut self, event: &Event, at_ms: i64);
-}
-
-/// The stable name of an event, used as its `event_type` and NATS subject token.
-pub fn event_type(event: &Event) -> &'static str {
-    match event {
-        Event::UserPoolCreated(_) => "UserPoolCreated",
-        Event::UserPoolClientCreated(_) => "UserPoolClientCreated",
-        Event::UserSignedUp(_) => "UserSignedUp",
-        Event::UserConfirmed(_) => "UserConfirmed",
-        Event::UserPasswordChanged(_) => "UserPasswordChanged",
-        Event::UserDisabled(_) => "UserDisabled",
-        Event::UserEnabled(_) => "UserEnabled",
-        Event::UserDeleted(_) => "UserDeleted",
-        Event::UserAttributesUpdated(_) => "UserAttributesUpdated",
-        Event::UserAttributesDeleted(_) => "UserAttributesDeleted",
-        Event::UserPasswordResetRequired(_) => "UserPasswordResetRequired",
-        Event::UserAddedToGroup(_) => "UserAddedToGroup",
-        Event::UserRemovedFromGroup(_) => "UserRemovedFromGroup",
-        Event::UserSettingsChanged(_) => "UserSettingsChanged",
-        Event::UserAttributeUpdatePending(_) => "UserAttributeUpdatePending",
-        Event::UserSignedOut(_) => "UserSignedOut",
-        Event::UserSessionRevoked(_) => "UserSessionRevoked",
-        Event::UserPoolUpdated(_) => "UserPoolUpdated",
-        Event::UserPoolDeleted(_) => "UserPoolDeleted",
-        Event::CustomAttributesAdded(_) => "CustomAttributesAdded",
-        Event::UserPoolTagsChanged(_) => "UserPoolTagsChanged",
-        Event::LogDeliveryConfigured(_) => "LogDeliveryConfigured",
-        Event::UserPoolClientUpdated(_) => "UserPoolClientUpdated",
-        Event::UserPoolClientDeleted(_) => "UserPoolClientDeleted",
-        Event::UserPoolClientSecretAdded(_) => "UserPoolClientSecretAdded",
-        Event::UserPoolClientSecretDeleted(_) => "UserPoolClientSecretDeleted",
-        Event::GroupCreated(_) => "GroupCreated",
-        Event::GroupUpdated(_) => "GroupUpdated",
-        Event::GroupDeleted(_) => "GroupDeleted",
-        Event::UserImportJobCreated(_) => "UserImportJobCreated",
-        Event::UserImportJobFileUploaded(_) => "UserImportJobFileUploaded",
-        Event::UserImportJobStarted(_) => "UserImportJobStarted",
-        Event::UserImportJobProgressed(_) => "UserImportJobProgressed",
-        Event::UserImportJobStopRequested(_) => "UserImportJobStopRequested",
-        Event::UserImportJobCompleted(_) => "UserImportJobCompleted",
-        Event::DeviceConfirmed(_) => "DeviceConfirmed",
-        Event::DeviceStatusUpdated(_) => "DeviceStatusUpdated",
-        Event::DeviceForgotten(_) => "DeviceForgotten",
-        Event::DeviceSignedIn(_) => "DeviceSignedIn",
-        Event::UserAuthEventRecorded(_) => "UserAuthEventRecorded",
-        Event::UserPoolMfaConfigured(_) => "UserPoolMfaConfigured",
-        Event::UserMfaPreferenceChanged(_) => "UserMfaPreferenceChanged",
-        Event::UserSoftwareTokenVerified(_) => "UserSoftwareTokenVerified",
-        Event::UserPoolDomainCreated(_) => "UserPoolDomainCreated",
-        Event::UserPoolDomainUpdated(_) => "UserPoolDomainUpdated",
-        Event::UserPoolDomainDeleted(_) => "UserPoolDomainDeleted",
-        Event::ResourceServerCreated(_) => "ResourceServerCreated",
-        Event::ResourceServerUpdated(_) => "ResourceServerUpdated",
-        Event::ResourceServerDeleted(_) => "ResourceServerDeleted",
-        Event::UiCustomizationSet(_) => "UiCustomizationSet",
-        Event::ManagedLoginBrandingSet(_) => "ManagedLoginBrandingSet",
-        Event::ManagedLoginBrandingDeleted(_) => "ManagedLoginBrandingDeleted",
-    }
-}
 
 /// Given/when/then for aggregates: feed past events, run a command, inspect the result.
 #[cfg(test)]
-pub(crate) fn given<A: Aggregate>(events: &[Event]) -> A {
-    let mut state = A::default();
-    for event in events {
-        state.evolve(event, 1_000);
-    }
-    state
-}
+pub(crate) use portcullis_aggregate::given;

@@ -12,15 +12,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use portcullis_errors::ApiError;
-use portcullis_eventlog::resume::follow_resiliently;
+use portcullis_eventlog::projection;
 use portcullis_eventlog::{EventLog, StoredRecord};
 use portcullis_proto::events::v1::{Batch, envelope::Payload};
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 mod config;
 mod users;
@@ -40,12 +38,8 @@ const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
 const VERSION_KEY: &str = "version";
 const VERSION: u64 = 4;
-/// Records applied per write transaction at most.
-const BATCH: usize = 512;
 /// How long a query waits for the projection to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pause before retrying a batch the read model failed to store.
-const RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PoolSummary {
@@ -89,7 +83,7 @@ fn pool_key(pool_id: &str, id: &str) -> String {
 #[derive(Clone)]
 pub struct Projection {
     db: Arc<Database>,
-    applied: watch::Receiver<u64>,
+    applied: projection::Applied,
 }
 
 fn db_error(err: impl std::fmt::Display) -> ApiError {
@@ -137,26 +131,20 @@ impl Projection {
             .open_table(CURSOR)?
             .get(CURSOR_KEY)?
             .map_or(0, |v| v.value());
-        let (tx, rx) = watch::channel(cursor);
-        tokio::spawn(run(db.clone(), log, cursor, tx));
-        Ok(Self { db, applied: rx })
+        let store = db.clone();
+        let applied = projection::spawn(log, cursor, move |records| apply(&store, records));
+        Ok(Self { db, applied })
     }
 
     /// Waits until every record up to `position` is applied.
     pub async fn wait_for(&self, position: u64) -> Result<(), ApiError> {
-        let mut rx = self.applied.clone();
-        let reached = tokio::time::timeout(
-            CATCH_UP_TIMEOUT,
-            rx.wait_for(|applied| *applied >= position),
-        )
-        .await;
-        match reached {
-            Ok(Ok(_)) => Ok(()),
-            _ => {
-                tracing::warn!(position, "projection did not catch up in time");
-                Err(ApiError::unavailable())
-            }
-        }
+        self.applied
+            .wait_for(position, CATCH_UP_TIMEOUT)
+            .await
+            .map_err(|behind| {
+                tracing::warn!(position = behind.0, "projection did not catch up in time");
+                ApiError::unavailable()
+            })
     }
 
     /// Pools whose id starts with `<region>_`, ordered by id, after `after` (exclusive).
@@ -351,27 +339,6 @@ impl Projection {
         })
         .await
         .map_err(db_error)?
-    }
-}
-
-async fn run(db: Arc<Database>, log: Arc<dyn EventLog>, cursor: u64, applied: watch::Sender<u64>) {
-    let mut records = follow_resiliently(log, cursor + 1).ready_chunks(BATCH);
-    while let Some(chunk) = records.next().await {
-        let chunk = Arc::new(chunk);
-        // A failure here is local (the read model's disk): keep the chunk and try again,
-        // so the cursor never skips a record.
-        loop {
-            let (db, chunk) = (db.clone(), chunk.clone());
-            match tokio::task::spawn_blocking(move || apply(&db, &chunk)).await {
-                Ok(Ok(position)) => {
-                    applied.send_replace(position);
-                    break;
-                }
-                Ok(Err(err)) => tracing::error!(error = %err, "projection batch failed; retrying"),
-                Err(err) => tracing::error!(error = %err, "projection task failed; retrying"),
-            }
-            tokio::time::sleep(RETRY).await;
-        }
     }
 }
 

@@ -16,7 +16,7 @@ use super::shapes::{compact, parse, required};
 use crate::AppState;
 
 /// Cognito's account id in answers: Portcullis has no AWS accounts.
-const ACCOUNT_ID: &str = "000000000000";
+use portcullis_types::ACCOUNT_ID;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -1,0 +1,292 @@
+//! Proof of identity in a `Logins` map: each entry names a provider and carries its
+//! token. A login is verified against the identity pool's configuration and becomes who
+//! the user is at that provider (the key that links it to one identity), the token's
+//! claims (for role rules and principal tags) and the `amr` entries of the identity's
+//! OpenID token.
+
+use std::collections::HashMap;
+
+use aws_lc_rs::digest;
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::token::v1 as tok;
+use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_runtime::GrpcChannel as Channel;
+use serde_json::Value;
+
+use crate::domain::identity::Login;
+use crate::domain::identity_pool::PoolState;
+
+/// The provider name under which an identity pool's own OpenID tokens are presented
+/// (the developer-authenticated flow).
+pub const IDENTITY_PROVIDER: &str = "cognito-identity.amazonaws.com";
+
+/// A verified login.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub login: Login,
+    pub claims: Value,
+    /// What an OpenID token's `amr` says of it after `authenticated`.
+    pub amr: Vec<String>,
+    /// The identity an identity-pool OpenID token speaks for.
+    pub identity_id: Option<String>,
+}
+
+/// The user pool a provider name stands for: `cognito-idp.<region>.amazonaws.com/<pool>`
+/// or any `<host>/<pool>` (this server's issuer without its scheme).
+pub fn user_pool_of(provider: &str) -> Option<String> {
+    let (_host, pool) = provider.rsplit_once('/')?;
+    portcullis_types::PoolId::parse(pool)
+        .ok()
+        .map(|p| p.to_string())
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(digest::digest(&digest::SHA256, text.as_bytes()))
+}
+
+fn invalid_token(detail: &str) -> ApiError {
+    ApiError::not_authorized(format!("Invalid login token. {detail}"))
+}
+
+fn text<'a>(claims: &'a Value, name: &str) -> &'a str {
+    claims.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+#[derive(Clone)]
+pub struct Verifier {
+    pub token: TokenClient<Channel>,
+    pub directory: DirectoryClient<Channel>,
+}
+
+impl Verifier {
+    /// Verifies every login; the map's order does not matter, the result is sorted by
+    /// provider so that decisions are the same whatever order the client sent.
+    pub async fn verify_all(
+        &self,
+        pool: &PoolState,
+        logins: &HashMap<String, String>,
+    ) -> Result<Vec<Verified>, ApiError> {
+        if logins.len() > 10 {
+            return Err(crate::domain::validate::too_many("logins", 10));
+        }
+        let mut names: Vec<&String> = logins.keys().collect();
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(self.verify(pool, name, &logins[name]).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn verify(
+        &self,
+        pool: &PoolState,
+        provider: &str,
+        token: &str,
+    ) -> Result<Verified, ApiError> {
+        crate::domain::validate::length(provider, "logins", 1, 128)?;
+        crate::domain::validate::length(token, "logins", 1, 50_000)?;
+        if provider == IDENTITY_PROVIDER {
+            return self.verify_identity_token(pool, token).await;
+        }
+        let clients: Vec<_> = pool
+            .settings
+            .cognito_identity_providers
+            .iter()
+            .filter(|p| p.provider_name == provider)
+            .collect();
+        if !clients.is_empty() {
+            return self.verify_user_pool_token(provider, &clients, token).await;
+        }
+        if pool
+            .settings
+            .supported_login_providers
+            .contains_key(provider)
+            || pool
+                .settings
+                .open_id_connect_provider_arns
+                .iter()
+                .any(|arn| arn.ends_with(&format!("/{provider}")))
+            || pool
+                .settings
+                .saml_provider_arns
+                .iter()
+                .any(|arn| arn == provider)
+        {
+            return Err(ApiError::new(
+                ErrorCode::ExternalServiceException,
+                format!("Tokens from {provider} cannot be verified by this server yet."),
+            ));
+        }
+        if !pool.settings.developer_provider_name.is_empty()
+            && provider == pool.settings.developer_provider_name
+        {
+            return Err(ApiError::not_authorized(
+                "Developer authenticated identities must sign in through GetOpenIdTokenForDeveloperIdentity.",
+            ));
+        }
+        Err(ApiError::not_authorized(
+            "Token is not from a supported provider of this identity pool.",
+        ))
+    }
+
+    async fn verify_user_pool_token(
+        &self,
+        provider: &str,
+        clients: &[&portcullis_proto::events::v1::CognitoIdentityProvider],
+        token: &str,
+    ) -> Result<Verified, ApiError> {
+        let request = tok::VerifyIdTokenRequest {
+            id_token: token.to_owned(),
+        };
+        let verified = match self.token.clone().verify_id_token(request).await {
+            Ok(v) => v.into_inner(),
+            Err(status) => {
+                let err = ApiError::from(status);
+                return Err(match err.code {
+                    ErrorCode::NotAuthorizedException if err.message.contains("expired") => {
+                        invalid_token("Token is expired.")
+                    }
+                    ErrorCode::NotAuthorizedException | ErrorCode::InvalidParameterException => {
+                        invalid_token("Not a valid OpenId Connect identity token.")
+                    }
+                    _ => err,
+                });
+            }
+        };
+        if user_pool_of(provider).as_deref() != Some(verified.pool_id.as_str()) {
+            return Err(invalid_token("Issuer doesn't match providerName"));
+        }
+        let claims: Value =
+            serde_json::from_str(&verified.claims_json).map_err(|_| ApiError::internal())?;
+        let aud = text(&claims, "aud");
+        let Some(client) = clients.iter().find(|c| c.client_id == aud) else {
+            return Err(invalid_token("Incorrect token audience."));
+        };
+        let sub = text(&claims, "sub").to_owned();
+        if client.server_side_token_check {
+            self.check_session(&verified.pool_id, &sub, &claims).await?;
+        }
+        Ok(Verified {
+            login: Login {
+                provider: provider.to_owned(),
+                key: sha256_hex(&sub),
+            },
+            amr: vec![
+                provider.to_owned(),
+                format!("{provider}:CognitoSignIn:{sub}"),
+            ],
+            claims,
+            identity_id: None,
+        })
+    }
+
+    /// `ServerSideTokenCheck`: the user still exists, is enabled and has not signed out
+    /// of the session the token belongs to.
+    async fn check_session(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        claims: &Value,
+    ) -> Result<(), ApiError> {
+        let request = dir::GetUserRequest {
+            pool_id: pool_id.to_owned(),
+            key: Some(dir::get_user_request::Key::Sub(sub.to_owned())),
+        };
+        let user = match self.directory.clone().get_user(request).await {
+            Ok(user) => user.into_inner(),
+            Err(status) => {
+                let err = ApiError::from(status);
+                return Err(match err.code {
+                    ErrorCode::UserNotFoundException | ErrorCode::ResourceNotFoundException => {
+                        invalid_token("Token has been revoked.")
+                    }
+                    _ => err,
+                });
+            }
+        };
+        let auth_time_ms = claims
+            .get("auth_time")
+            .and_then(Value::as_i64)
+            .unwrap_or_default()
+            .saturating_mul(1_000);
+        let revoked = portcullis_types::session_revoked(
+            user.signed_out_ms,
+            &user.revoked_sessions,
+            text(claims, "origin_jti"),
+            auth_time_ms,
+        );
+        if revoked || !user.enabled {
+            return Err(invalid_token("Token has been revoked."));
+        }
+        Ok(())
+    }
+
+    /// An OpenID token of this service (from GetOpenIdTokenForDeveloperIdentity or
+    /// GetOpenIdToken), for the pool it was issued for.
+    async fn verify_identity_token(
+        &self,
+        pool: &PoolState,
+        token: &str,
+    ) -> Result<Verified, ApiError> {
+        let request = tok::VerifyIdentityTokenRequest {
+            token: token.to_owned(),
+        };
+        let verified = self
+            .token
+            .clone()
+            .verify_identity_token(request)
+            .await
+            .map_err(ApiError::from)?
+            .into_inner();
+        let claims: Value =
+            serde_json::from_str(&verified.claims_json).map_err(|_| ApiError::internal())?;
+        if text(&claims, "aud") != pool.id {
+            return Err(invalid_token("Incorrect token audience."));
+        }
+        let identity_id = text(&claims, "sub").to_owned();
+        Ok(Verified {
+            login: Login {
+                provider: IDENTITY_PROVIDER.to_owned(),
+                key: identity_id.clone(),
+            },
+            amr: claims
+                .get("amr")
+                .and_then(Value::as_array)
+                .map(|amr| {
+                    amr.iter()
+                        .filter_map(Value::as_str)
+                        .filter(|a| *a != "authenticated")
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            claims,
+            identity_id: Some(identity_id),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_pool_provider_names_in_both_forms() {
+        assert_eq!(
+            user_pool_of("cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCd1234").as_deref(),
+            Some("us-east-1_AbCd1234")
+        );
+        assert_eq!(
+            user_pool_of("127.0.0.1:9339/us-east-1_AbCd1234").as_deref(),
+            Some("us-east-1_AbCd1234")
+        );
+        assert_eq!(user_pool_of("accounts.google.com"), None);
+        assert_eq!(
+            user_pool_of("cognito-idp.us-east-1.amazonaws.com/nope"),
+            None
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The loop every read model runs: follow the log from its cursor, apply records in
+//! chunks, publish how far it got, and let queries wait for a position.
+//!
+//! The read model stores the cursor in the same transaction as its change, so a restart
+//! resumes exactly where it left off; a chunk that fails to apply is retried, so the
+//! cursor never skips a record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::watch;
+
+use crate::resume::follow_resiliently;
+use crate::{EventLog, StoredRecord};
+
+/// Records applied per chunk at most.
+const CHUNK: usize = 512;
+/// Pause before retrying a chunk the read model failed to store.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// How far a read model has applied the log.
+#[derive(Clone)]
+pub struct Applied {
+    rx: watch::Receiver<u64>,
+}
+
+/// The read model did not reach the position in time.
+#[derive(Debug, thiserror::Error)]
+#[error("read model behind position {0}")]
+pub struct Behind(pub u64);
+
+impl Applied {
+    /// Waits up to `timeout` until every record up to `position` is applied.
+    pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<(), Behind> {
+        let mut rx = self.rx.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(|applied| *applied >= position)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Behind(position)),
+        }
+    }
+
+    pub fn position(&self) -> u64 {
+        *self.rx.borrow()
+    }
+}
+
+/// Starts applying the log after `cursor` with `apply`, which stores a chunk (on a
+/// blocking thread) and returns the position of its last record.
+pub fn spawn<F, E>(log: Arc<dyn EventLog>, cursor: u64, apply: F) -> Applied
+where
+    F: Fn(&[StoredRecord]) -> Result<u64, E> + Send + Sync + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let (tx, rx) = watch::channel(cursor);
+    let apply = Arc::new(apply);
+    tokio::spawn(async move {
+        let mut records = follow_resiliently(log, cursor + 1).ready_chunks(CHUNK);
+        while let Some(chunk) = records.next().await {
+            let chunk = Arc::new(chunk);
+            loop {
+                let (apply, chunk) = (apply.clone(), chunk.clone());
+                match tokio::task::spawn_blocking(move || apply(&chunk)).await {
+                    Ok(Ok(position)) => {
+                        tx.send_replace(position);
+                        break;
+                    }
+                    Ok(Err(err)) => {
+                        tracing::error!(error = %err, "read model chunk failed; retrying");
+                    }
+                    Err(err) => tracing::error!(error = %err, "read model task failed; retrying"),
+                }
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    });
+    Applied { rx }
+}
