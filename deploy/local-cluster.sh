@@ -398,24 +398,27 @@ EOF
   }
 
   # Layer 1: services that call no other service.
-  say "starting directory, token, federation, credentials-broker (x$REPLICAS)"
+  say "starting directory, token, federation (x$REPLICAS)"
   local layer=()
-  for service in directory token federation credentials-broker; do
+  for service in directory token federation; do
     for i in $(seq 1 "$REPLICAS"); do serve "$service" "$i"; layer+=("$service-$i"); done
   done
   wait_until "services to listen" "${layer[@]}" -- announced
 
-  # Layer 2: authn-flow replica i calls directory i and token i.
-  say "starting authn-flow (x$REPLICAS)"
+  # Layer 2: authn-flow and credentials-broker replica i call directory i and token i.
+  say "starting authn-flow, credentials-broker (x$REPLICAS)"
   layer=()
-  for i in $(seq 1 "$REPLICAS"); do
-    serve authn-flow "$i" --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
-      --token-addr "127.0.0.1:$(port_of "token-$i")"
-    layer+=("authn-flow-$i")
+  for service in authn-flow credentials-broker; do
+    for i in $(seq 1 "$REPLICAS"); do
+      serve "$service" "$i" --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
+        --token-addr "127.0.0.1:$(port_of "token-$i")"
+      layer+=("$service-$i")
+    done
   done
-  wait_until "authn-flow to listen" "${layer[@]}" -- announced
+  wait_until "authn-flow and credentials-broker to listen" "${layer[@]}" -- announced
 
-  # Layer 3: gateway replica i calls directory i, authn-flow i and token i. Every
+  # Layer 3: gateway replica i calls directory i, authn-flow i, token i and
+  # credentials-broker i. Every
   # gateway announces the same public URL (there is no load balancer; gateway 1's URL
   # stands for it), so issuers match whichever replica is asked.
   say "starting gateway (x$REPLICAS)"
@@ -424,7 +427,8 @@ EOF
     serve gateway "$i" --http "127.0.0.1:$(port_of "gateway-$i")" \
       --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
       --authn-addr "127.0.0.1:$(port_of "authn-flow-$i")" \
-      --token-addr "127.0.0.1:$(port_of "token-$i")"
+      --token-addr "127.0.0.1:$(port_of "token-$i")" \
+      --credentials-addr "127.0.0.1:$(port_of "credentials-broker-$i")"
     layer+=("gateway-$i")
   done
   wait_until "gateway to listen" "${layer[@]}" -- announced

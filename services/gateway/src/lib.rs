@@ -5,6 +5,7 @@
 pub mod cognito;
 pub mod domains;
 pub mod hosted;
+pub mod identity;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1::authn_client::AuthnClient;
+use portcullis_proto::credentials::v1 as cred;
+use portcullis_proto::credentials::v1::credentials_client::CredentialsClient;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::token::v1 as tok;
@@ -42,6 +45,7 @@ pub struct Deps {
     pub directory: String,
     pub authn: String,
     pub token: String,
+    pub credentials: String,
     /// Admin credentials: access key id -> secret access key.
     pub admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -53,6 +57,7 @@ pub struct AppState {
     pub directory: DirectoryClient<Channel>,
     pub authn: AuthnClient<Channel>,
     pub token: TokenClient<Channel>,
+    pub credentials: CredentialsClient<Channel>,
     peers: Vec<(&'static str, Channel)>,
     admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -75,14 +80,17 @@ impl Application {
         let directory = portcullis_runtime::channel(&deps.directory)?;
         let authn = portcullis_runtime::channel(&deps.authn)?;
         let token = portcullis_runtime::channel(&deps.token)?;
+        let credentials = portcullis_runtime::channel(&deps.credentials)?;
         let state = AppState {
             directory: DirectoryClient::new(directory.clone()),
             authn: AuthnClient::new(authn.clone()),
             token: TokenClient::new(token.clone()),
+            credentials: CredentialsClient::new(credentials.clone()),
             peers: vec![
                 ("directory", directory),
                 ("authn-flow", authn),
                 ("token", token),
+                ("credentials-broker", credentials),
             ],
             admin_credentials: deps.admin_credentials,
             default_region: deps.default_region,
@@ -122,6 +130,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/uicustomization/{pool_id}/{client_id}/logo",
             get(cognito::ui_ops::logo),
+        )
+        .route("/identity/.well-known/jwks.json", get(identity_jwks))
+        .route(
+            "/identity/.well-known/openid-configuration",
+            get(identity_openid_configuration),
         )
         .route("/{pool_id}/.well-known/jwks.json", get(jwks))
         .route(
@@ -235,6 +248,18 @@ async fn api(
     };
     let span = tracing::info_span!("api", operation, request_id = %request_id);
     match prefix {
+        identity::TARGET_PREFIX => {
+            let request = cognito::HttpRequest {
+                method: &method,
+                uri: &uri,
+                headers: &headers,
+                body: &body,
+                request_id: &request_id,
+            };
+            identity::handle(state, operation, &request)
+                .instrument(span)
+                .await
+        }
         cognito::TARGET_PREFIX => {
             cognito::handle(
                 state,
@@ -331,6 +356,50 @@ async fn jwks(State(state): State<Arc<AppState>>, Path(pool_id): Path<String>) -
                 .into_response()
         }
     }
+}
+
+fn json_document(text: String) -> Response {
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The identity pools' signing keys, for relying parties of their OpenID tokens.
+async fn identity_jwks(State(state): State<Arc<AppState>>) -> Response {
+    match state
+        .credentials
+        .clone()
+        .get_open_id_keys(cred::GetOpenIdKeysRequest {})
+        .await
+    {
+        Ok(keys) => json_document(keys.into_inner().jwks),
+        Err(status) => {
+            let err = ApiError::from(status);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"message": err.message})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The discovery document of the identity pools' OpenID tokens (`aud` is the identity
+/// pool id, `sub` the identity id).
+async fn identity_openid_configuration(State(state): State<Arc<AppState>>) -> Response {
+    let issuer = format!("{}/identity", state.public_base_url);
+    let document = json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["id_token"],
+        "claims_supported": ["sub", "aud", "iss", "exp", "iat", "amr"],
+    });
+    json_document(document.to_string())
 }
 
 /// The discovery document: the pool's issuer and keys, and, when the pool has a domain,

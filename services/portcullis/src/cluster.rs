@@ -190,6 +190,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 authn: need(&config.authn_addr, "authn_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
+                credentials: need(&config.credentials_addr, "credentials_addr")?.to_owned(),
                 admin_credentials: [(access.to_owned(), secret.to_owned())].into(),
                 default_region: config.region.clone(),
                 public_base_url: config.public_base_url(),

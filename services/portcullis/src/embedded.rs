@@ -116,6 +116,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             directory: directory_addr,
             authn: format!("127.0.0.1:{}", authn.port()),
             token: token_addr,
+            credentials: format!("127.0.0.1:{}", credentials.port()),
             admin_credentials: [(admin.access_key_id.clone(), admin.secret_access_key.clone())]
                 .into(),
             default_region: config.region.clone(),

@@ -82,6 +82,10 @@ struct ServeFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     token_addr: Option<String>,
+    /// Address of the credentials-broker service.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials_addr: Option<String>,
 }
 
 #[derive(Subcommand)]

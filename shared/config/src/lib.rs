@@ -43,6 +43,8 @@ pub struct Config {
     pub authn_addr: Option<String>,
     /// Address of a token service.
     pub token_addr: Option<String>,
+    /// Address of a credentials-broker service.
+    pub credentials_addr: Option<String>,
     /// Administrator access key id for signed (SigV4) operations.
     pub admin_access_key_id: Option<String>,
     /// Administrator secret access key.
@@ -76,6 +78,7 @@ const FIELDS: &[&str] = &[
     "directory_addr",
     "authn_addr",
     "token_addr",
+    "credentials_addr",
     "admin_access_key_id",
     "admin_secret_access_key",
     "master_key",
@@ -180,6 +183,7 @@ impl Default for Config {
             directory_addr: None,
             authn_addr: None,
             token_addr: None,
+            credentials_addr: None,
             admin_access_key_id: None,
             admin_secret_access_key: None,
             master_key: None,

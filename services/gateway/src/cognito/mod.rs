@@ -18,7 +18,7 @@ mod pool_ops;
 mod pool_shapes;
 mod resource_server_ops;
 mod session_ops;
-mod shapes;
+pub(crate) mod shapes;
 pub mod ui_ops;
 pub(crate) mod user_ops;
 
@@ -43,7 +43,7 @@ pub struct OperationTable {
 }
 
 impl OperationTable {
-    fn from_model(model: &str) -> Self {
+    pub(crate) fn from_model(model: &str) -> Self {
         let parsed: Value = serde_json::from_str(model).unwrap_or(Value::Null);
         let signed = parsed["operations"]
             .as_object()
@@ -117,19 +117,47 @@ async fn dispatch(
     body: &Bytes,
     request_id: &str,
 ) -> Result<Value, ApiError> {
-    let Some(signed) = OPERATIONS.is_signed(operation) else {
+    let request = HttpRequest {
+        method,
+        uri,
+        headers,
+        body,
+        request_id,
+    };
+    let call = prepare(&state, &OPERATIONS, operation, &request)?;
+    ops::run(&state, operation, call).await
+}
+
+/// The parts of an HTTP request that a JSON API call is made of.
+pub(crate) struct HttpRequest<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+    pub request_id: &'a str,
+}
+
+/// Checks the operation exists, verifies the signature of a signed one (admin
+/// credentials), and parses the body into a [`Call`].
+pub(crate) fn prepare(
+    state: &AppState,
+    table: &OperationTable,
+    operation: &str,
+    request: &HttpRequest<'_>,
+) -> Result<Call, ApiError> {
+    let Some(signed) = table.is_signed(operation) else {
         return Err(ApiError::new(ErrorCode::UnknownOperationException, ""));
     };
     let caller = if signed {
-        let request = SignedRequest {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or(""),
-            headers,
-            body,
+        let signed_request = SignedRequest {
+            method: request.method.as_str(),
+            path: request.uri.path(),
+            query: request.uri.query().unwrap_or(""),
+            headers: request.headers,
+            body: request.body,
         };
         let verified = sigv4::verify(
-            &request,
+            &signed_request,
             |key| state.admin_secret(key),
             time::OffsetDateTime::now_utc(),
         )
@@ -142,10 +170,10 @@ async fn dispatch(
         Caller::Admin(v) => v.region.clone(),
         Caller::Anonymous => state.default_region.clone(),
     };
-    let body: Value = if body.is_empty() {
+    let body: Value = if request.body.is_empty() {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body).map_err(|_| {
+        serde_json::from_slice(request.body).map_err(|_| {
             ApiError::new(
                 ErrorCode::SerializationException,
                 "Invalid JSON in request body.",
@@ -158,13 +186,12 @@ async fn dispatch(
             "The request body must be a JSON object.",
         ));
     }
-    let call = Call {
+    Ok(Call {
         caller,
         region,
-        request_id: request_id.to_owned(),
+        request_id: request.request_id.to_owned(),
         body,
-    };
-    ops::run(&state, operation, call).await
+    })
 }
 
 fn sigv4_code(type_name: &str) -> ErrorCode {

@@ -162,7 +162,7 @@ operations! { state, call;
     "DeleteManagedLoginBranding" => branding_ops::delete_managed_login_branding(state, call),
 }
 
-pub(super) fn caller(call: &Call) -> dir::Caller {
+pub(crate) fn caller(call: &Call) -> dir::Caller {
     let actor = match &call.caller {
         Caller::Admin(v) => Actor {
             kind: Kind::Admin as i32,
