@@ -7,7 +7,11 @@ use portcullis_proto::credentials::v1::credentials_server::Credentials;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
 use tonic::{Request, Response, Status};
 
-use crate::app::Broker;
+use std::collections::HashMap;
+
+use portcullis_policy::Decision;
+
+use crate::app::{Broker, Proof};
 use crate::credentials::Credentials as Minted;
 use crate::domain::identity::IdentityState;
 use crate::domain::identity_pool::PoolState;
@@ -520,5 +524,60 @@ impl Credentials for CredentialsService {
         };
         let jwks = self.broker.jwks(request).await;
         ok(jwks.map(|jwks| pb::OpenIdKeys { jwks }))
+    }
+
+    async fn authorize(&self, req: Request<pb::AuthorizeRequest>) -> Answer<pb::AuthorizeResponse> {
+        let req = req.into_inner();
+        let headers: Vec<(String, String)>;
+        let proof = match &req.proof {
+            Some(pb::authorize_request::Proof::Signed(signed)) => {
+                headers = signed
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.clone(), h.value.clone()))
+                    .collect();
+                Proof::Signed {
+                    method: &signed.method,
+                    path: &signed.path,
+                    query: &signed.query,
+                    headers: &headers,
+                    body: (!signed.body_absent).then_some(signed.body.as_slice()),
+                }
+            }
+            Some(pb::authorize_request::Proof::Credentials(c)) => Proof::Presented {
+                access_key_id: &c.access_key_id,
+                secret_access_key: &c.secret_access_key,
+                session_token: &c.session_token,
+                region: &c.region,
+            },
+            None => {
+                return Err(ApiError::not_authorized("No credentials were presented.").into());
+            }
+        };
+        let context: HashMap<String, Vec<String>> = req
+            .context
+            .into_iter()
+            .map(|(k, v)| (k, v.values))
+            .collect();
+        let decided = self
+            .broker
+            .authorize(&proof, &req.action, &req.resource, &context)
+            .await;
+        ok(decided.map(|d| {
+            let (decision, statement) = match d.decision {
+                Decision::Allow { sid, .. } => ("Allow", sid),
+                Decision::ExplicitDeny { sid, .. } => ("ExplicitDeny", sid),
+                Decision::ImplicitDeny => ("ImplicitDeny", String::new()),
+            };
+            pb::AuthorizeResponse {
+                allowed: decision == "Allow",
+                decision: decision.to_owned(),
+                policy: d.policy,
+                statement,
+                identity_id: d.grant.identity_id,
+                identity_pool_id: d.grant.identity_pool_id,
+                role_arn: d.grant.role_arn,
+            }
+        }))
     }
 }

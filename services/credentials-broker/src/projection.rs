@@ -99,7 +99,10 @@ impl Projection {
         after: Option<String>,
         limit: usize,
     ) -> Result<Vec<PoolEntry>, ApiError> {
-        self.page(POOLS, format!("{region}:"), after, limit).await
+        let prefix = format!("{region}:");
+        // The token is a whole pool id; keys are pool ids too.
+        let after = after.map(|a| a.strip_prefix(&prefix).unwrap_or(&a).to_owned());
+        self.page(POOLS, prefix, after, limit).await
     }
 
     /// A pool's identities by id, after `after`.

@@ -2,6 +2,7 @@
 //! each pool's OIDC documents, and answers `/health`; all work is done by the services
 //! it calls over gRPC.
 
+pub mod authorize;
 pub mod cognito;
 pub mod domains;
 pub mod hosted;
@@ -123,6 +124,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(api))
         .route("/health", get(health))
+        .route("/authorize", post(authorize::authorize))
+        .route("/authorize/forward", axum::routing::any(authorize::forward))
         .route(
             "/import/{pool_id}/{job_id}",
             put(upload_import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_FILE)),

@@ -132,6 +132,17 @@ fn groups_are_created_read_updated_listed_and_deleted_through_boto3() {
 }
 
 #[test]
+fn identity_pools_issue_credentials_that_the_decision_point_honours() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(
+        &e2e("identity_pools.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}
+
+#[test]
 fn domains_resource_servers_and_ui_customization_work_through_boto3() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

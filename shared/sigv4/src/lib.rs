@@ -192,6 +192,28 @@ pub fn verify(
     secret_for: impl Fn(&str) -> Option<String>,
     now: OffsetDateTime,
 ) -> Result<VerifiedCaller, SigV4Error> {
+    verify_with(req, secret_for, now, false)
+}
+
+/// Like [`verify`] for a request whose body did not come along (a reverse proxy asking
+/// whether to let it through): the signed `X-Amz-Content-Sha256` stands for the body,
+/// an empty body when the header is absent. The proxy still sends the body to the
+/// upstream, whose own checks see it; here only the signature over the declared hash
+/// is checked.
+pub fn verify_forwarded(
+    req: &SignedRequest<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+    now: OffsetDateTime,
+) -> Result<VerifiedCaller, SigV4Error> {
+    verify_with(req, secret_for, now, true)
+}
+
+fn verify_with(
+    req: &SignedRequest<'_>,
+    secret_for: impl Fn(&str) -> Option<String>,
+    now: OffsetDateTime,
+    body_absent: bool,
+) -> Result<VerifiedCaller, SigV4Error> {
     let header = single_header(req.headers, "authorization")?.ok_or(SigV4Error::Missing)?;
     let auth = Authorization::parse(header)?;
     let date = single_header(req.headers, "x-amz-date")?.ok_or_else(|| {
@@ -201,7 +223,11 @@ pub fn verify(
     auth.check_scope_date(date)?;
     check_clock_skew(signed_at, now)?;
     let security_token = signed_security_token(req.headers, &auth)?;
-    let payload_hash = payload_hash(req)?;
+    let payload_hash = if body_absent {
+        declared_payload_hash(req)?
+    } else {
+        payload_hash(req)?
+    };
     let secret = secret_for(auth.access_key_id).ok_or(SigV4Error::UnknownAccessKey)?;
     let signing_key = signing_key(&secret, &auth);
     let signature_matches = canonical_query_candidates(req.query).iter().any(|query| {
@@ -462,6 +488,19 @@ fn payload_hash(req: &SignedRequest<'_>) -> Result<String, SigV4Error> {
         return Err(SigV4Error::ContentHashMismatch);
     }
     Ok(declared.to_owned())
+}
+
+/// The hashed-payload line for a request seen without its body.
+fn declared_payload_hash(req: &SignedRequest<'_>) -> Result<String, SigV4Error> {
+    match single_header(req.headers, "x-amz-content-sha256")? {
+        Some(declared) if declared == "UNSIGNED-PAYLOAD" || declared.starts_with("STREAMING-") => {
+            Err(malformed(
+                "Unsigned or streaming payloads are not accepted; sign the body.",
+            ))
+        }
+        Some(declared) => Ok(declared.to_ascii_lowercase()),
+        None => Ok(hex::encode(digest::digest(&digest::SHA256, b""))),
+    }
 }
 
 fn signing_key(secret: &str, auth: &Authorization<'_>) -> hmac::Key {

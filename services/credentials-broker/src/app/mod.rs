@@ -1,6 +1,7 @@
 //! The broker's use cases over its aggregates: identity pools (`pools`), identities and
 //! their logins (`identities`), and what they are issued (`issue`).
 
+mod decide;
 mod identities;
 mod issue;
 mod pools;
@@ -21,6 +22,7 @@ use crate::domain::validate::{region_id, scope};
 use crate::logins::Verifier;
 use crate::projection::Projection;
 
+pub use decide::{Decided, Proof};
 pub use issue::{AssumedRole, Issued};
 pub use pools::pool_arn;
 
@@ -32,8 +34,8 @@ pub struct RoleInfo {
     pub role_id: String,
     /// The trust policy (JSON).
     pub trust_policy: String,
-    /// The inline permission policies (JSON).
-    pub policies: Vec<String>,
+    /// The inline permission policies: (name, JSON document).
+    pub policies: Vec<(String, String)>,
     pub max_session_duration: u32,
 }
 

@@ -1,5 +1,5 @@
-"""Checks every answer boto3 receives against the Cognito model in
-services/gateway/contracts: each member of a response is one the operation's output
+"""Checks every answer boto3 receives against the Cognito models in
+services/gateway/contracts (user pools and identity pools): each member of a response is one the operation's output
 shape declares, with the declared type and enum value, and every required member is
 present (lengths and ranges are input constraints: Cognito's own answers break some,
 e.g. `phone_number_verified` is longer than a custom attribute name may be); each error's `__type` is one the operation declares (or a
@@ -10,9 +10,20 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL_PATH = os.path.join(HERE, "..", "..", "..", "gateway", "contracts", "cognito-idp.service-2.json")
-with open(MODEL_PATH) as f:
-    MODEL = json.load(f)
+CONTRACTS = os.path.join(HERE, "..", "..", "..", "gateway", "contracts")
+
+
+def _load(name):
+    with open(os.path.join(CONTRACTS, name)) as f:
+        return json.load(f)
+
+
+# By botocore service id (the event name's suffix) and by boto3 client name.
+MODELS = {
+    "cognito-identity-provider": _load("cognito-idp.service-2.json"),
+    "cognito-identity": _load("cognito-identity.service-2.json"),
+}
+MODEL = MODELS["cognito-identity-provider"]
 SHAPES = MODEL["shapes"]
 
 # Errors any operation may answer: the protocol's own, and the service's generic ones.
@@ -39,8 +50,9 @@ def _fail(operation, path, problem):
     raise ContractViolation(f"{operation}: {path or '<response>'}: {problem}")
 
 
-def validate(operation, shape_name, value, path=""):
-    shape = SHAPES[shape_name]
+def validate(operation, shape_name, value, path="", shapes=None):
+    shapes = shapes or SHAPES
+    shape = shapes[shape_name]
     kind = shape["type"]
     if shape.get("document"):
         # A document member (e.g. WebAuthn options) holds any JSON value.
@@ -53,7 +65,7 @@ def validate(operation, shape_name, value, path=""):
         for name, member_value in value.items():
             if name not in members:
                 _fail(operation, f"{path}.{name}".lstrip("."), f"not a member of {shape_name}")
-            validate(operation, members[name]["shape"], member_value, f"{path}.{name}".lstrip("."))
+            validate(operation, members[name]["shape"], member_value, f"{path}.{name}".lstrip("."), shapes)
         for name in shape.get("required", []):
             if name not in value:
                 _fail(operation, f"{path}.{name}".lstrip("."), f"required by {shape_name}, missing")
@@ -61,13 +73,13 @@ def validate(operation, shape_name, value, path=""):
         if not isinstance(value, list):
             _fail(operation, path, f"expected a list for {shape_name}")
         for i, item in enumerate(value):
-            validate(operation, shape["member"]["shape"], item, f"{path}[{i}]")
+            validate(operation, shape["member"]["shape"], item, f"{path}[{i}]", shapes)
     elif kind == "map":
         if not isinstance(value, dict):
             _fail(operation, path, f"expected a map for {shape_name}")
         for k, v in value.items():
-            validate(operation, shape["key"]["shape"], k, f"{path}<key>")
-            validate(operation, shape["value"]["shape"], v, f"{path}[{k}]")
+            validate(operation, shape["key"]["shape"], k, f"{path}<key>", shapes)
+            validate(operation, shape["value"]["shape"], v, f"{path}[{k}]", shapes)
     elif kind == "string":
         if not isinstance(value, str):
             _fail(operation, path, f"expected a string for {shape_name}, got {value!r}")
@@ -90,8 +102,9 @@ def validate(operation, shape_name, value, path=""):
             _fail(operation, path, f"expected a number for {shape_name}")
 
 
-def check(operation, status, body):
-    op = MODEL["operations"][operation]
+def check(operation, status, body, model=None):
+    model = model or MODEL
+    op = model["operations"][operation]
     if status >= 400:
         error = body.get("__type", "").split("#")[-1]
         declared = {e["shape"] for e in op.get("errors", [])}
@@ -104,21 +117,22 @@ def check(operation, status, body):
         if body not in ({}, None):
             _fail(operation, "", f"no output declared, got {body!r}")
     else:
-        validate(operation, output, body)
+        validate(operation, output, body, shapes=model["shapes"])
     checked["responses"] += 1
 
 
-def _after_call(http_response, model, **_):
+def _after_call(http_response, model, event_name="", **_):
     raw = http_response.content
     body = json.loads(raw) if raw else {}
-    check(model.name, http_response.status_code, body)
+    service = event_name.split(".")[1] if event_name.count(".") >= 2 else "cognito-identity-provider"
+    check(model.name, http_response.status_code, body, MODELS.get(service, MODEL))
 
 
-def assert_returned(shape_name, absent_ok=()):
+def assert_returned(shape_name, absent_ok=(), service="cognito-identity-provider"):
     """Every member of `shape_name` appeared in some answer this script received, except
     the ones named in `absent_ok` (each with its reason in the caller)."""
     seen = returned.get(shape_name, set())
-    members = set(SHAPES[shape_name].get("members", {}))
+    members = set(MODELS[service]["shapes"][shape_name].get("members", {}))
     missing = members - seen - set(absent_ok)
     if missing:
         raise ContractViolation(f"{shape_name}: never returned: {sorted(missing)}")
@@ -129,7 +143,8 @@ def assert_returned(shape_name, absent_ok=()):
 
 def install(*clients):
     for client in clients:
-        client.meta.events.register("after-call.cognito-identity-provider", _after_call)
+        for service in MODELS:
+            client.meta.events.register(f"after-call.{service}", _after_call)
 
 
 def _install_on_every_client():
@@ -140,7 +155,7 @@ def _install_on_every_client():
 
     def client(service, *args, **kwargs):
         made = make(service, *args, **kwargs)
-        if service == "cognito-idp":
+        if service in ("cognito-idp", "cognito-identity"):
             install(made)
         return made
 
