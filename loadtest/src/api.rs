@@ -16,6 +16,16 @@ use portcullis_sigv4::sign::{Request, Signer};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const IDENTITY_PREFIX: &str = "AWSCognitoIdentityService.";
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// Temporary credentials from the identity pool API.
+#[derive(Clone, Debug)]
+pub struct TempCredentials {
+    pub access_key_id: String,
+    pub secret_key: String,
+    pub session_token: String,
+}
 /// Generous: a request slower than this is a failure worth counting, not a latency.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -122,6 +132,106 @@ impl Api {
         self.send(&target, body, headers).await
     }
 
+    /// A call to the identity-pool API (`AWSCognitoIdentityService`), signed with the
+    /// admin credentials when `signed`.
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn identity(&self, op: &str, body: &Value, signed: bool) -> Result<Value, CallError> {
+        let target = format!("{IDENTITY_PREFIX}{op}");
+        let body = serde_json::to_vec(body).map_err(|e| CallError(format!("encode: {e}")))?;
+        let headers = if signed {
+            self.auth_headers(&target, &body)?
+        } else {
+            HeaderMap::new()
+        };
+        self.send(&target, body, headers).await
+    }
+
+    /// An IAM query-protocol call (`Action=...`) signed with the admin credentials.
+    ///
+    /// # Errors
+    /// A [`CallError`] with the HTTP status or the transport failure.
+    pub async fn iam(&self, form: &[(&str, &str)]) -> Result<(), CallError> {
+        let body =
+            serde_urlencoded::to_string(form).map_err(|e| CallError(format!("encode: {e}")))?;
+        let request = Request {
+            host: &self.host,
+            content_type: FORM_CONTENT_TYPE,
+            target: "",
+            body: body.as_bytes(),
+            path: "/",
+            security_token: None,
+        };
+        let signature = self
+            .signer
+            .for_service("iam")
+            .sign(&request, OffsetDateTime::now_utc());
+        let response = self
+            .http
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, FORM_CONTENT_TYPE)
+            .header("x-amz-date", signature.amz_date)
+            .header("authorization", signature.authorization)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(CallError(format!("IAM HTTP {status}")))
+        }
+    }
+
+    /// `POST /authorize` with `body`, signed by temporary credentials: whether the
+    /// decision point allowed it (403 is a denial; anything else is an error).
+    ///
+    /// # Errors
+    /// A [`CallError`] for a 401, another status, or a transport failure.
+    pub async fn authorize(
+        &self,
+        credentials: &TempCredentials,
+        body: &[u8],
+    ) -> Result<bool, CallError> {
+        let signer = Signer::new(
+            &credentials.access_key_id,
+            &credentials.secret_key,
+            self.signer.region(),
+            "execute-api",
+        );
+        let request = Request {
+            host: &self.host,
+            content_type: "application/json",
+            target: "",
+            body,
+            path: "/authorize",
+            security_token: Some(&credentials.session_token),
+        };
+        let signature = signer.sign(&request, OffsetDateTime::now_utc());
+        let url = self
+            .url
+            .join("/authorize")
+            .map_err(|e| CallError(format!("url: {e}")))?;
+        let response = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-amz-date", signature.amz_date)
+            .header("x-amz-security-token", &credentials.session_token)
+            .header("authorization", signature.authorization)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| CallError(transport_label(&e)))?;
+        match response.status().as_u16() {
+            200 => Ok(true),
+            403 => Ok(false),
+            other => Err(CallError(format!("HTTP {other}"))),
+        }
+    }
+
     /// A form POST to one of a pool domain's OAuth 2.0 endpoints at `path`, with HTTP
     /// Basic client credentials when given; an error answer is labelled by its `error`.
     ///
@@ -174,6 +284,8 @@ impl Api {
             content_type: JSON_CONTENT_TYPE,
             target,
             body,
+            path: "/",
+            security_token: None,
         };
         let signature = self.signer.sign(&request, OffsetDateTime::now_utc());
         let mut headers = HeaderMap::new();

@@ -178,7 +178,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     let api = Api::new(&args.url, concurrency, signer)?;
     api.health().await.context("server not ready")?;
-    let target = setup::create_target(&api, args.scenario.needs_oauth()).await?;
+    let mut target = setup::create_target(&api, args.scenario.needs_oauth()).await?;
+    if args.scenario.needs_identity_pool() {
+        target.identity = Some(setup::create_identity_target(&api, &target).await?);
+    }
     let users = if args.scenario.needs_users() {
         setup::seed_users(&api, &target, args.users).await?
     } else {

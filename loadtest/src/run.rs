@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::api::{Api, CallError};
+use crate::api::{Api, CallError, TempCredentials};
 use crate::setup::{PASSWORD, Target, sign_up_body};
 use crate::stats::Recorder;
 
@@ -37,13 +37,35 @@ pub enum Scenario {
     /// `POST /oauth2/token` `grant_type=refresh_token`: each worker signs in once,
     /// unmeasured, then refreshes at the token endpoint.
     RefreshGrant,
+    /// The identity pool's enhanced flow for a signed-in user: `GetId` then
+    /// `GetCredentialsForIdentity` with the user's ID token (each worker signs in once,
+    /// unmeasured).
+    IdentityCredentials,
+    /// The same for guests: every `GetId` creates an identity (an append to the log).
+    GuestCredentials,
+    /// `POST /authorize` signed by temporary credentials: verify the SigV4 signature,
+    /// open the sealed session token, evaluate the role's policies (each worker gets
+    /// guest credentials once, unmeasured).
+    DecisionPoint,
 }
 
 impl Scenario {
     /// Whether the scenario signs users in, and so needs seeded users.
     #[must_use]
     pub fn needs_users(self) -> bool {
-        !matches!(self, Self::Signup | Self::ClientCredentials)
+        !matches!(
+            self,
+            Self::Signup | Self::ClientCredentials | Self::GuestCredentials | Self::DecisionPoint
+        )
+    }
+
+    /// Whether the scenario needs an identity pool and a role.
+    #[must_use]
+    pub fn needs_identity_pool(self) -> bool {
+        matches!(
+            self,
+            Self::IdentityCredentials | Self::GuestCredentials | Self::DecisionPoint
+        )
     }
 
     /// Whether the scenario calls the pool domain's token endpoint.
@@ -63,6 +85,9 @@ impl Scenario {
             Self::Refresh => "refresh",
             Self::ClientCredentials => "client-credentials",
             Self::RefreshGrant => "refresh-grant",
+            Self::IdentityCredentials => "identity-credentials",
+            Self::GuestCredentials => "guest-credentials",
+            Self::DecisionPoint => "decision-point",
         }
     }
 }
@@ -111,16 +136,31 @@ async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
     let mut recorder = Recorder::default();
     let mut n = 0_usize;
     let mut refresh_token = None;
-    if matches!(shared.scenario, Scenario::Refresh | Scenario::RefreshGrant) {
-        match sign_in(&shared).await {
+    let mut credentials = None;
+    match shared.scenario {
+        Scenario::Refresh | Scenario::RefreshGrant => match sign_in(&shared).await {
             Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/RefreshToken"),
             Err(error) => recorder.error("InitiateAuth", error.0),
-        }
+        },
+        // The ID token stands in the refresh token's place: the worker's login.
+        Scenario::IdentityCredentials => match sign_in(&shared).await {
+            Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/IdToken"),
+            Err(error) => recorder.error("InitiateAuth", error.0),
+        },
+        Scenario::DecisionPoint => match identity_credentials(&shared, None).await {
+            Ok(c) => credentials = Some(c),
+            Err(error) => recorder.error("GetCredentialsForIdentity", error.0),
+        },
+        _ => {}
     }
     while Instant::now() < shared.deadline {
         let op = pick_op(shared.scenario, id + n);
         let started = Instant::now();
-        match call(&shared, op, id, n, refresh_token.as_deref()).await {
+        let outcome = match op {
+            Op::Authorize => authorize(&shared, credentials.as_ref(), n).await,
+            _ => call(&shared, op, id, n, refresh_token.as_deref()).await,
+        };
+        match outcome {
             Ok(()) => recorder.ok(op.name(), started.elapsed()),
             Err(error) => recorder.error(op.name(), error.0),
         }
@@ -137,6 +177,9 @@ enum Op {
     Refresh,
     ClientCredentials,
     RefreshGrant,
+    IdentityCredentials,
+    GuestCredentials,
+    Authorize,
 }
 
 impl Op {
@@ -148,6 +191,9 @@ impl Op {
             Self::Refresh => "InitiateAuth REFRESH_TOKEN_AUTH",
             Self::ClientCredentials => "token client_credentials",
             Self::RefreshGrant => "token refresh_token",
+            Self::IdentityCredentials => "GetId + GetCredentialsForIdentity (user)",
+            Self::GuestCredentials => "GetId + GetCredentialsForIdentity (guest)",
+            Self::Authorize => "POST /authorize",
         }
     }
 }
@@ -163,6 +209,9 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
         Scenario::Refresh => Op::Refresh,
         Scenario::ClientCredentials => Op::ClientCredentials,
         Scenario::RefreshGrant => Op::RefreshGrant,
+        Scenario::IdentityCredentials => Op::IdentityCredentials,
+        Scenario::GuestCredentials => Op::GuestCredentials,
+        Scenario::DecisionPoint => Op::Authorize,
     }
 }
 
@@ -189,6 +238,12 @@ async fn call(
         Op::ClientCredentials | Op::RefreshGrant => {
             return token_grant(shared, op, refresh_token).await;
         }
+        Op::IdentityCredentials | Op::GuestCredentials => {
+            return identity_credentials(shared, refresh_token)
+                .await
+                .map(|_| ());
+        }
+        Op::Authorize => return Err(CallError("no credentials".into())),
     };
     // A 200 without tokens would be a server bug that looks like success; count it.
     match answer
@@ -236,6 +291,63 @@ async fn token_grant(
     match answer.get("access_token").and_then(Value::as_str) {
         Some(_) => Ok(()),
         None => Err(CallError("NoAccessToken".into())),
+    }
+}
+
+/// `GetId` then `GetCredentialsForIdentity`, with the user's ID token if given.
+async fn identity_credentials(
+    shared: &Shared,
+    id_token: Option<&str>,
+) -> Result<TempCredentials, CallError> {
+    let identity = shared
+        .target
+        .identity
+        .as_ref()
+        .ok_or_else(|| CallError("no identity pool".into()))?;
+    let logins = match id_token {
+        Some(token) => json!({ identity.provider.as_str(): token }),
+        None => json!({}),
+    };
+    let body = json!({ "IdentityPoolId": identity.identity_pool_id, "Logins": logins });
+    let id = shared.api.identity("GetId", &body, false).await?;
+    let identity_id =
+        string_at(&id, "/IdentityId").ok_or_else(|| CallError("NoIdentityId".into()))?;
+    let body = json!({ "IdentityId": identity_id, "Logins": logins });
+    let answer = shared
+        .api
+        .identity("GetCredentialsForIdentity", &body, false)
+        .await?;
+    let field = |name: &str| {
+        string_at(&answer, &format!("/Credentials/{name}"))
+            .ok_or_else(|| CallError("NoCredentials".into()))
+    };
+    Ok(TempCredentials {
+        access_key_id: field("AccessKeyId")?,
+        secret_key: field("SecretKey")?,
+        session_token: field("SessionToken")?,
+    })
+}
+
+/// One decision: alternately an allowed read and a denied delete, so both paths are
+/// measured; a wrong answer counts as an error.
+async fn authorize(
+    shared: &Shared,
+    credentials: Option<&TempCredentials>,
+    n: usize,
+) -> Result<(), CallError> {
+    let credentials = credentials.ok_or_else(|| CallError("no credentials".into()))?;
+    let (action, expected) = if n.is_multiple_of(2) {
+        ("demo:Read", true)
+    } else {
+        ("demo:Delete", false)
+    };
+    let body = json!({ "Action": action, "Resource": format!("arn:demo:::public/doc-{n}") });
+    let body = serde_json::to_vec(&body).map_err(|e| CallError(format!("encode: {e}")))?;
+    let allowed = shared.api.authorize(credentials, &body).await?;
+    if allowed == expected {
+        Ok(())
+    } else {
+        Err(CallError(format!("WrongDecision({action})")))
     }
 }
 

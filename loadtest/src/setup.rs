@@ -22,6 +22,16 @@ pub struct Target {
     pub client_id: String,
     /// The pool's domain endpoints and a machine client, for the OAuth 2.0 grants.
     pub oauth: Option<OAuth>,
+    /// An identity pool trusting the user pool, for the identity-pool scenarios.
+    pub identity: Option<IdentityTarget>,
+}
+
+/// What the identity-pool scenarios use.
+#[derive(Debug, Clone)]
+pub struct IdentityTarget {
+    pub identity_pool_id: String,
+    /// The user pool's provider name in `Logins`.
+    pub provider: String,
 }
 
 /// What the token-endpoint scenarios use.
@@ -78,6 +88,70 @@ pub async fn create_target(api: &Api, oauth: bool) -> anyhow::Result<Target> {
         pool_id,
         client_id,
         oauth,
+        identity: None,
+    })
+}
+
+/// An IAM role that trusts the identity pool for guests and users alike and allows
+/// `demo:*` on `arn:demo:::public/*`, and an identity pool whose roles are it.
+///
+/// # Errors
+/// When an admin call fails.
+pub async fn create_identity_target(api: &Api, target: &Target) -> anyhow::Result<IdentityTarget> {
+    let region = target.pool_id.split('_').next().unwrap_or("us-east-1");
+    let provider = format!("cognito-idp.{region}.amazonaws.com/{}", target.pool_id);
+    let pool = json!({
+        "IdentityPoolName": "loadtest",
+        "AllowUnauthenticatedIdentities": true,
+        "CognitoIdentityProviders": [{ "ProviderName": provider, "ClientId": target.client_id }],
+    });
+    let pool = api
+        .identity("CreateIdentityPool", &pool, true)
+        .await
+        .context("CreateIdentityPool")?;
+    let identity_pool_id =
+        string_at(&pool, "/IdentityPoolId").context("CreateIdentityPool: no IdentityPoolId")?;
+    let role = format!("loadtest-{}", target.pool_id.replace('_', "-"));
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool_id}},
+    }]})
+    .to_string();
+    let permissions = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Public", "Effect": "Allow", "Action": "demo:*", "Resource": "arn:demo:::public/*"},
+        {"Sid": "NoDeletes", "Effect": "Deny", "Action": "demo:Delete", "Resource": "*"},
+    ]})
+    .to_string();
+    api.iam(&[
+        ("Action", "CreateRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", &role),
+        ("AssumeRolePolicyDocument", &trust),
+    ])
+    .await
+    .context("IAM CreateRole")?;
+    api.iam(&[
+        ("Action", "PutRolePolicy"),
+        ("Version", "2010-05-08"),
+        ("RoleName", &role),
+        ("PolicyName", "public"),
+        ("PolicyDocument", &permissions),
+    ])
+    .await
+    .context("IAM PutRolePolicy")?;
+    let arn = format!("arn:aws:iam::000000000000:role/{role}");
+    let roles = json!({
+        "IdentityPoolId": identity_pool_id,
+        "Roles": { "authenticated": arn, "unauthenticated": arn },
+    });
+    api.identity("SetIdentityPoolRoles", &roles, true)
+        .await
+        .context("SetIdentityPoolRoles")?;
+    Ok(IdentityTarget {
+        identity_pool_id,
+        provider,
     })
 }
 

@@ -11,9 +11,6 @@ use crate::{ALGORITHM, derive_signing_key};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-/// Header names signed, lower-case and sorted as the canonical request requires.
-const SIGNED_HEADERS: &str = "content-type;host;x-amz-date;x-amz-target";
-
 /// Admin credentials and the scope (region, service) they sign for.
 #[derive(Clone, Debug)]
 pub struct Signer {
@@ -30,10 +27,15 @@ pub struct Request<'a> {
     pub host: &'a str,
     /// `Content-Type` header value.
     pub content_type: &'a str,
-    /// `X-Amz-Target` header value.
+    /// `X-Amz-Target` header value; empty for a request without one (the query
+    /// protocol, the decision point).
     pub target: &'a str,
     /// The request body.
     pub body: &'a [u8],
+    /// The request path (`/` for the JSON APIs), already percent-encoded.
+    pub path: &'a str,
+    /// `X-Amz-Security-Token`, for temporary credentials; must be sent when set.
+    pub security_token: Option<&'a str>,
 }
 
 /// Headers to add to the request so the server can verify it.
@@ -57,12 +59,27 @@ impl Signer {
         }
     }
 
+    /// The same credentials signing for another service.
+    #[must_use]
+    pub fn for_service(&self, service: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The region requests are signed for.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// Signs `request` as made at `now` (taken as a parameter so tests are reproducible).
     #[must_use]
     pub fn sign(&self, request: &Request<'_>, now: OffsetDateTime) -> Signature {
         let (amz_date, date) = timestamps(now);
         let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
-        let canonical = canonical_request(request, &amz_date);
+        let (canonical, signed_headers) = canonical_request(request, &amz_date);
         let to_sign = format!(
             "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
             sha256_hex(canonical.as_bytes())
@@ -70,7 +87,7 @@ impl Signer {
         let key = self.signing_key(&date);
         let signature = hex::encode(hmac::sign(&key, to_sign.as_bytes()));
         let authorization = format!(
-            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={SIGNED_HEADERS}, Signature={signature}",
+            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
             self.access_key_id
         );
         Signature {
@@ -96,15 +113,33 @@ fn timestamps(now: OffsetDateTime) -> (String, String) {
     (stamp, date)
 }
 
-/// The canonical request for `POST /` with no query string and our four headers.
-fn canonical_request(request: &Request<'_>, amz_date: &str) -> String {
-    format!(
-        "POST\n/\n\ncontent-type:{}\nhost:{}\nx-amz-date:{amz_date}\nx-amz-target:{}\n\n{SIGNED_HEADERS}\n{}",
-        request.content_type.trim(),
-        request.host.trim(),
-        request.target.trim(),
+/// The canonical request for a `POST` without a query string, and its signed headers:
+/// `content-type`, `host`, `x-amz-date`, and `x-amz-security-token` / `x-amz-target`
+/// when the request has them.
+fn canonical_request(request: &Request<'_>, amz_date: &str) -> (String, String) {
+    let mut headers = vec![
+        ("content-type", request.content_type.trim()),
+        ("host", request.host.trim()),
+        ("x-amz-date", amz_date),
+    ];
+    if let Some(token) = request.security_token {
+        headers.push(("x-amz-security-token", token.trim()));
+    }
+    if !request.target.is_empty() {
+        headers.push(("x-amz-target", request.target.trim()));
+    }
+    let signed: Vec<&str> = headers.iter().map(|(name, _)| *name).collect();
+    let signed = signed.join(";");
+    let lines: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}:{value}\n"))
+        .collect();
+    let canonical = format!(
+        "POST\n{}\n\n{lines}\n{signed}\n{}",
+        request.path,
         sha256_hex(request.body)
-    )
+    );
+    (canonical, signed)
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -126,6 +161,8 @@ mod tests {
             content_type: "application/x-amz-json-1.1",
             target: "AWSCognitoIdentityProviderService.CreateUserPool",
             body: br#"{"PoolName":"bench"}"#,
+            path: "/",
+            security_token: None,
         };
         let signature = signer.sign(&request, datetime!(2026-11-26 13:00:00 UTC));
         assert_eq!(signature.amz_date, "20261126T130000Z");
@@ -135,6 +172,60 @@ mod tests {
              SignedHeaders=content-type;host;x-amz-date;x-amz-target, \
              Signature=0dc6b886a1dfefd4b8763c37fdcdb1a9a6df93da47904d214d4e51e69a494a0e"
         );
+    }
+
+    /// What the signer makes, the verifier accepts: temporary credentials on another
+    /// path, with and without the body (the forwarded form trusts the declared hash).
+    #[test]
+    fn signed_with_a_session_token_verifies() {
+        let signer = Signer::new("ASIAEXAMPLE", "secret", "eu-west-1", "execute-api");
+        let body = br#"{"Action":"demo:Read","Resource":"*"}"#;
+        let request = Request {
+            host: "127.0.0.1:9229",
+            content_type: "application/json",
+            target: "",
+            body,
+            path: "/authorize",
+            security_token: Some("token-value"),
+        };
+        let now = datetime!(2026-11-26 13:00:00 UTC);
+        let signature = signer.sign(&request, now);
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("host", "127.0.0.1:9229"),
+            ("x-amz-date", signature.amz_date.as_str()),
+            ("x-amz-security-token", "token-value"),
+            ("authorization", signature.authorization.as_str()),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let signed = crate::SignedRequest {
+            method: "POST",
+            path: "/authorize",
+            query: "",
+            headers: &headers,
+            body,
+        };
+        let secret = |key: &str| (key == "ASIAEXAMPLE").then(|| "secret".to_owned());
+        let caller = crate::verify(&signed, secret, now).unwrap();
+        assert_eq!(caller.region, "eu-west-1");
+        assert_eq!(caller.security_token.as_deref(), Some("token-value"));
+        // Without its body the request verifies only if the hash is declared.
+        let bodiless = crate::SignedRequest {
+            body: b"",
+            ..signed
+        };
+        assert!(crate::verify_forwarded(&bodiless, secret, now).is_err());
+        let mut declared = headers.clone();
+        declared.insert("x-amz-content-sha256", sha256_hex(body).parse().unwrap());
+        let resigned = crate::SignedRequest {
+            headers: &declared,
+            ..bodiless
+        };
+        // The declared hash is not in SignedHeaders here, but it is the hashed payload.
+        assert!(crate::verify_forwarded(&resigned, secret, now).is_ok());
+        assert!(crate::verify(&resigned, secret, now).is_err());
     }
 
     #[test]
