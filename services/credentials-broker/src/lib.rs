@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod logins;
 pub mod projection;
 pub mod roles;
+pub mod social;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub struct Deps {
     /// The key credentials are sealed and derived with (every replica the same).
     pub credentials_key: [u8; 32],
     pub roles: Arc<dyn RoleDirectory>,
+    /// Where social providers' tokens are verified.
+    pub social: portcullis_config::SocialEndpoints,
 }
 
 pub struct Application {
@@ -51,6 +54,7 @@ impl Application {
         let verifier = logins::Verifier {
             token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
             directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
+            social: Arc::new(social::Social::new(deps.social)?),
         };
         let minter = Minter::new(&deps.credentials_key)
             .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;

@@ -58,6 +58,7 @@ fn text<'a>(claims: &'a Value, name: &str) -> &'a str {
 pub struct Verifier {
     pub token: TokenClient<Channel>,
     pub directory: DirectoryClient<Channel>,
+    pub social: std::sync::Arc<crate::social::Social>,
 }
 
 impl Verifier {
@@ -100,15 +101,26 @@ impl Verifier {
         if !clients.is_empty() {
             return self.verify_user_pool_token(provider, &clients, token).await;
         }
+        if let Some(app_id) = pool.settings.supported_login_providers.get(provider) {
+            let social = self.social.verify(provider, app_id, token).await?;
+            return Ok(Verified {
+                login: Login {
+                    provider: provider.to_owned(),
+                    key: sha256_hex(&social.subject),
+                },
+                amr: vec![
+                    provider.to_owned(),
+                    format!("{provider}:{app_id}:{}", social.subject),
+                ],
+                claims: social.claims,
+                identity_id: None,
+            });
+        }
         if pool
             .settings
-            .supported_login_providers
-            .contains_key(provider)
-            || pool
-                .settings
-                .open_id_connect_provider_arns
-                .iter()
-                .any(|arn| arn.ends_with(&format!("/{provider}")))
+            .open_id_connect_provider_arns
+            .iter()
+            .any(|arn| arn.ends_with(&format!("/{provider}")))
             || pool
                 .settings
                 .saml_provider_arns

@@ -171,6 +171,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
                 credentials_key,
                 roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+                social: config.social.clone(),
             };
             let app = portcullis_credentials_broker::Application::build(listener, deps).await?;
             announce("credentials-broker", app.port());

@@ -107,6 +107,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             token: token_addr.clone(),
             credentials_key,
             roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+            social: config.social.clone(),
         },
     )
     .await?;

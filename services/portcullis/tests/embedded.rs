@@ -143,6 +143,35 @@ fn identity_pools_issue_credentials_that_the_decision_point_honours() {
 }
 
 #[test]
+fn identity_pools_verify_social_logins_against_local_stand_ins() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let stand_in = portcullis_testkit::free_port();
+    let base = format!("http://127.0.0.1:{stand_in}");
+    let endpoints = [
+        (
+            "PORTCULLIS_SOCIAL_GOOGLE_JWKS_URL",
+            format!("{base}/google/certs"),
+        ),
+        (
+            "PORTCULLIS_SOCIAL_APPLE_JWKS_URL",
+            format!("{base}/apple/keys"),
+        ),
+        (
+            "PORTCULLIS_SOCIAL_FACEBOOK_GRAPH_URL",
+            format!("{base}/facebook"),
+        ),
+        ("PORTCULLIS_SOCIAL_AMAZON_API_URL", format!("{base}/amazon")),
+    ];
+    let env: Vec<(&str, &str)> = endpoints.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _server = start_with(data.path(), port, &env);
+    python(
+        &e2e("social_logins.py"),
+        &[&format!("http://127.0.0.1:{port}"), &stand_in.to_string()],
+    );
+}
+
+#[test]
 fn domains_resource_servers_and_ui_customization_work_through_boto3() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

@@ -12,10 +12,12 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 mod delivery;
+mod social;
 
 pub use delivery::{
     Delivery, EmailDelivery, NatsDelivery, SmsDelivery, SmtpDelivery, SmtpTls, WebhookDelivery,
 };
+pub use social::SocialEndpoints;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -62,6 +64,9 @@ pub struct Config {
     /// How codes and invitations reach users (`[delivery]` in the file,
     /// `PORTCULLIS_DELIVERY_*` in the environment).
     pub delivery: Delivery,
+    /// Where identity pools verify social providers' tokens (`[social]` in the file,
+    /// `PORTCULLIS_SOCIAL_*` in the environment).
+    pub social: SocialEndpoints,
 }
 
 /// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
@@ -104,6 +109,10 @@ const NESTED_FIELDS: &[&str] = &[
     "delivery.nats.url",
     "delivery.nats.subject",
     "delivery.nats.jetstream",
+    "social.google_jwks_url",
+    "social.apple_jwks_url",
+    "social.facebook_graph_url",
+    "social.amazon_api_url",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -191,6 +200,7 @@ impl Default for Config {
             log_format: "text".into(),
             otlp_endpoint: None,
             delivery: Delivery::default(),
+            social: SocialEndpoints::default(),
         }
     }
 }

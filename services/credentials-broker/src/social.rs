@@ -1,0 +1,253 @@
+//! Tokens of the social providers an identity pool names in `SupportedLoginProviders`,
+//! verified the way each provider expects:
+//!
+//! * Google (`accounts.google.com`) and Sign in with Apple (`appleid.apple.com`): an
+//!   OpenID Connect ID token, RS256 against the provider's published keys (cached for
+//!   an hour, fetched again for an unknown `kid` at most once a minute), with its issuer
+//!   and the pool's app id as audience;
+//! * Facebook (`graph.facebook.com`): an access token, which must belong to the pool's
+//!   app (`/app`) and names the user (`/me`);
+//! * Login with Amazon (`www.amazon.com`): an access token whose `tokeninfo` names the
+//!   pool's app as audience and the user.
+//!
+//! Every endpoint is configurable ([`SocialEndpoints`]), so tests point them at local
+//! stand-ins. The subject and the claims come back for linking and role rules.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use portcullis_config::SocialEndpoints;
+use portcullis_errors::{ApiError, ErrorCode};
+use serde_json::Value;
+
+/// How long published keys are used before they are fetched again.
+const KEYS_TTL: Duration = Duration::from_secs(3_600);
+/// The least time between two fetches of one key set (an unknown `kid` triggers one).
+const REFETCH_PAUSE: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Social {
+    http: reqwest::Client,
+    endpoints: SocialEndpoints,
+    keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+}
+
+fn invalid(detail: &str) -> ApiError {
+    ApiError::not_authorized(format!("Invalid login token. {detail}"))
+}
+
+fn unreachable(provider: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ExternalServiceException,
+        format!("{provider} could not be reached to verify the token."),
+    )
+}
+
+/// What a provider says of a token: who the user is, and the claims to decide with.
+pub struct SocialLogin {
+    pub subject: String,
+    pub claims: Value,
+}
+
+impl Social {
+    pub fn new(endpoints: SocialEndpoints) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+        Ok(Self {
+            http,
+            endpoints,
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub async fn verify(
+        &self,
+        provider: &str,
+        app_id: &str,
+        token: &str,
+    ) -> Result<SocialLogin, ApiError> {
+        match provider {
+            "accounts.google.com" => {
+                let issuers = ["https://accounts.google.com", "accounts.google.com"];
+                self.id_token(
+                    provider,
+                    &self.endpoints.google_jwks_url,
+                    &issuers,
+                    app_id,
+                    token,
+                )
+                .await
+            }
+            "appleid.apple.com" => {
+                let issuers = ["https://appleid.apple.com"];
+                self.id_token(
+                    provider,
+                    &self.endpoints.apple_jwks_url,
+                    &issuers,
+                    app_id,
+                    token,
+                )
+                .await
+            }
+            "graph.facebook.com" => self.facebook(app_id, token).await,
+            "www.amazon.com" => self.amazon(app_id, token).await,
+            _ => Err(ApiError::new(
+                ErrorCode::ExternalServiceException,
+                format!("Tokens from {provider} cannot be verified by this server yet."),
+            )),
+        }
+    }
+
+    async fn get_json(
+        &self,
+        provider: &str,
+        url: &str,
+        bearer: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, Value), ApiError> {
+        let mut request = self.http.get(url).query(query);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|err| {
+            tracing::warn!(provider, error = %err, "social provider unreachable");
+            unreachable(provider)
+        })?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// The provider's keys, from the cache unless stale or missing `kid`.
+    async fn key_set(&self, provider: &str, url: &str, kid: &str) -> Result<JwkSet, ApiError> {
+        let cached = self
+            .keys
+            .lock()
+            .ok()
+            .and_then(|keys| keys.get(url).cloned());
+        if let Some((fetched, set)) = &cached {
+            let fresh = fetched.elapsed() < KEYS_TTL;
+            let knows = set.find(kid).is_some();
+            if (fresh && knows) || fetched.elapsed() < REFETCH_PAUSE {
+                return Ok(set.clone());
+            }
+        }
+        let (status, body) = self.get_json(provider, url, None, &[]).await?;
+        if status != 200 {
+            return Err(unreachable(provider));
+        }
+        let set: JwkSet = serde_json::from_value(body).map_err(|_| unreachable(provider))?;
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(url.to_owned(), (Instant::now(), set.clone()));
+        }
+        Ok(set)
+    }
+
+    async fn id_token(
+        &self,
+        provider: &str,
+        jwks_url: &str,
+        issuers: &[&str],
+        app_id: &str,
+        token: &str,
+    ) -> Result<SocialLogin, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("Not a valid OpenId Connect identity token."))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(invalid("Not a valid OpenId Connect identity token."));
+        }
+        let kid = header.kid.unwrap_or_default();
+        let set = self.key_set(provider, jwks_url, &kid).await?;
+        let jwk = set
+            .find(&kid)
+            .ok_or_else(|| invalid("Not a valid OpenId Connect identity token."))?;
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|_| invalid("Not a valid OpenId Connect identity token."))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(issuers);
+        let audiences: Vec<&str> = app_id.split(',').map(str::trim).collect();
+        validation.set_audience(&audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|err| {
+            use jsonwebtoken::errors::ErrorKind;
+            match err.kind() {
+                ErrorKind::ExpiredSignature => invalid("Token is expired."),
+                ErrorKind::InvalidIssuer => invalid("Issuer doesn't match providerName"),
+                ErrorKind::InvalidAudience => invalid("Incorrect token audience."),
+                _ => invalid("Not a valid OpenId Connect identity token."),
+            }
+        })?;
+        let subject = data
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(SocialLogin {
+            subject,
+            claims: data.claims,
+        })
+    }
+
+    async fn facebook(&self, app_id: &str, token: &str) -> Result<SocialLogin, ApiError> {
+        let provider = "graph.facebook.com";
+        let base = self.endpoints.facebook_graph_url.trim_end_matches('/');
+        let (status, app) = self
+            .get_json(provider, &format!("{base}/app"), Some(token), &[])
+            .await?;
+        if status != 200 {
+            return Err(invalid("The Facebook access token is not valid."));
+        }
+        if app.get("id").and_then(Value::as_str) != Some(app_id) {
+            return Err(invalid("Incorrect token audience."));
+        }
+        let (status, me) = self
+            .get_json(
+                provider,
+                &format!("{base}/me"),
+                Some(token),
+                &[("fields", "id,name,email")],
+            )
+            .await?;
+        let subject = me.get("id").and_then(Value::as_str).unwrap_or_default();
+        if status != 200 || subject.is_empty() {
+            return Err(invalid("The Facebook access token is not valid."));
+        }
+        Ok(SocialLogin {
+            subject: subject.to_owned(),
+            claims: me,
+        })
+    }
+
+    async fn amazon(&self, app_id: &str, token: &str) -> Result<SocialLogin, ApiError> {
+        let provider = "www.amazon.com";
+        let base = self.endpoints.amazon_api_url.trim_end_matches('/');
+        let (status, info) = self
+            .get_json(
+                provider,
+                &format!("{base}/auth/o2/tokeninfo"),
+                None,
+                &[("access_token", token)],
+            )
+            .await?;
+        if status != 200 {
+            return Err(invalid("The Login with Amazon access token is not valid."));
+        }
+        if info.get("aud").and_then(Value::as_str) != Some(app_id) {
+            return Err(invalid("Incorrect token audience."));
+        }
+        let subject = info
+            .get("user_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if subject.is_empty() {
+            return Err(invalid("The Login with Amazon access token is not valid."));
+        }
+        Ok(SocialLogin {
+            subject: subject.to_owned(),
+            claims: info,
+        })
+    }
+}

@@ -1,0 +1,176 @@
+"""Social logins in an identity pool, against local stand-ins for Google, Sign in with
+Apple, Facebook and Login with Amazon (the server's `PORTCULLIS_SOCIAL_*` endpoints
+point here): tokens are verified, one identity per user, logins of several providers
+link to one identity and merge two, and forged, expired, foreign and misaddressed
+tokens are refused.
+
+Usage: social_logins.py URL STAND_IN_PORT"""
+
+import base64
+import json
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import jwt
+from botocore import UNSIGNED
+from botocore.config import Config
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from e2e_common import REGION, URL, check, expect_error
+
+PORT = int(sys.argv[2])
+admin = boto3.client("cognito-identity", endpoint_url=URL, region_name=REGION,
+                     config=Config(retries={"max_attempts": 1}))
+public = boto3.client("cognito-identity", endpoint_url=URL, region_name=REGION,
+                      config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+
+
+def b64(n):
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class Issuer:
+    """An OpenID provider's key and its JWKS."""
+
+    def __init__(self, iss, kid):
+        self.iss, self.kid = iss, kid
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self):
+        numbers = self.key.public_key().public_numbers()
+        return {"keys": [{"kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig",
+                          "n": b64(numbers.n), "e": b64(numbers.e)}]}
+
+    def token(self, sub, aud, ttl=600, **extra):
+        now = int(time.time())
+        claims = {"iss": self.iss, "sub": sub, "aud": aud, "iat": now, "exp": now + ttl, **extra}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
+google = Issuer("https://accounts.google.com", "g1")
+apple = Issuer("https://appleid.apple.com", "a1")
+impostor = Issuer("https://accounts.google.com", "g1")  # same kid, other key
+# access token -> (app, user)
+FACEBOOK = {"fb-token-ada": ("fb-app", "10001"), "fb-token-other-app": ("other-app", "10002")}
+AMAZON = {"amzn-token-ada": ("amzn-app", "amzn1.account.ADA")}
+
+
+class StandIn(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if url.path == "/google/certs":
+            return self.answer(200, google.jwks())
+        if url.path == "/apple/keys":
+            return self.answer(200, apple.jwks())
+        if url.path in ("/facebook/app", "/facebook/me"):
+            if bearer not in FACEBOOK:
+                return self.answer(400, {"error": {"message": "Invalid OAuth access token."}})
+            app, user = FACEBOOK[bearer]
+            if url.path == "/facebook/app":
+                return self.answer(200, {"id": app, "name": "demo"})
+            return self.answer(200, {"id": user, "name": "Ada"})
+        if url.path == "/amazon/auth/o2/tokeninfo":
+            token = query.get("access_token", [""])[0]
+            if token not in AMAZON:
+                return self.answer(400, {"error": "invalid_token"})
+            app, user = AMAZON[token]
+            return self.answer(200, {"aud": app, "user_id": user, "exp": 3600})
+        self.answer(404, {})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", PORT), StandIn)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+pool_id = admin.create_identity_pool(
+    IdentityPoolName="social", AllowUnauthenticatedIdentities=False,
+    SupportedLoginProviders={"accounts.google.com": "google-client",
+                             "appleid.apple.com": "com.example.app",
+                             "graph.facebook.com": "fb-app",
+                             "www.amazon.com": "amzn-app"},
+)["IdentityPoolId"]
+
+
+def get_id(logins):
+    return public.get_id(IdentityPoolId=pool_id, Logins=logins)["IdentityId"]
+
+
+def amr_of(identity_id, logins):
+    token = public.get_open_id_token(IdentityId=identity_id, Logins=logins)["Token"]
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["amr"]
+
+
+# Google and Apple ID tokens.
+ada_google = {"accounts.google.com": google.token("g-ada", "google-client", email="ada@x")}
+ada = get_id(ada_google)
+assert get_id({"accounts.google.com": google.token("g-ada", "google-client")}) == ada
+assert get_id({"accounts.google.com": google.token("g-bob", "google-client")}) != ada
+amr = amr_of(ada, ada_google)
+assert amr[:2] == ["authenticated", "accounts.google.com"], amr
+assert amr[2] == "accounts.google.com:google-client:g-ada", amr
+apple_id = get_id({"appleid.apple.com": apple.token("a-ada", "com.example.app")})
+assert apple_id != ada
+check("Google and Apple ID tokens are verified against the providers' keys")
+
+for label, token in [
+    ("wrong audience", google.token("g-ada", "someone-else")),
+    ("expired", google.token("g-ada", "google-client", ttl=-120)),
+    ("forged key", impostor.token("g-ada", "google-client")),
+    ("wrong issuer", apple.token("g-ada", "google-client")),
+    ("not a token", "not-a-jwt"),
+]:
+    message = expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+                           Logins={"accounts.google.com": token})
+    assert message.startswith("Invalid login token."), (label, message)
+check("wrong-audience, expired, forged, misissued and malformed ID tokens are refused")
+
+# Facebook and Amazon access tokens.
+fb = get_id({"graph.facebook.com": "fb-token-ada"})
+assert get_id({"graph.facebook.com": "fb-token-ada"}) == fb
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={"graph.facebook.com": "fb-token-other-app"})
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={"graph.facebook.com": "fb-token-unknown"})
+amzn = get_id({"www.amazon.com": "amzn-token-ada"})
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={"www.amazon.com": "nope"})
+check("Facebook and Amazon access tokens are checked with the providers' APIs")
+
+# Several logins: linking a new one, then merging two identities.
+linked = get_id({**ada_google, "graph.facebook.com": "fb-token-ada"})
+assert linked in (ada, fb)
+merged_away = fb if linked == ada else ada
+assert get_id({"graph.facebook.com": "fb-token-ada"}) == linked
+assert get_id(ada_google) == linked
+expect_error("ResourceNotFoundException", admin.describe_identity, IdentityId=merged_away)
+logins = admin.describe_identity(IdentityId=linked)["Logins"]
+assert sorted(logins) == ["accounts.google.com", "graph.facebook.com"], logins
+both = get_id({"www.amazon.com": "amzn-token-ada", "appleid.apple.com":
+               apple.token("a-ada", "com.example.app")})
+assert both in (amzn, apple_id)
+check("logins of several providers lead to one identity, merging two that existed")
+
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={"api.twitter.com": "token;secret"})
+unauth = expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id)
+assert unauth == "Unauthenticated access is not supported for this identity pool.", unauth
+check("providers the pool does not name and guests of a pool without them are refused")
+server.shutdown()
