@@ -55,6 +55,7 @@ impl Application {
             token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
             directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
             social: Arc::new(social::Social::new(deps.social)?),
+            providers: deps.roles.clone(),
         };
         let minter = Minter::new(&deps.credentials_key)
             .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;

@@ -59,6 +59,7 @@ pub struct Verifier {
     pub token: TokenClient<Channel>,
     pub directory: DirectoryClient<Channel>,
     pub social: std::sync::Arc<crate::social::Social>,
+    pub providers: std::sync::Arc<dyn crate::app::RoleDirectory>,
 }
 
 impl Verifier {
@@ -116,20 +117,54 @@ impl Verifier {
                 identity_id: None,
             });
         }
-        if pool
+        let oidc_arn = pool
             .settings
             .open_id_connect_provider_arns
             .iter()
-            .any(|arn| arn.ends_with(&format!("/{provider}")))
-            || pool
-                .settings
-                .saml_provider_arns
-                .iter()
-                .any(|arn| arn == provider)
+            .find(|arn| {
+                arn.split_once(":oidc-provider/")
+                    .is_some_and(|(_, name)| name == provider)
+            });
+        if let Some(arn) = oidc_arn {
+            let info = self.providers.oidc_provider(arn).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidIdentityPoolConfigurationException,
+                    format!("The OpenID Connect provider {arn} does not exist."),
+                )
+            })?;
+            let login = self
+                .social
+                .oidc(provider, &info.url, &info.client_ids, token)
+                .await?;
+            let aud = login
+                .claims
+                .get("aud")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            return Ok(Verified {
+                login: Login {
+                    provider: provider.to_owned(),
+                    key: sha256_hex(&login.subject),
+                },
+                amr: vec![
+                    provider.to_owned(),
+                    format!("{provider}:{aud}:{}", login.subject),
+                ],
+                claims: login.claims,
+                identity_id: None,
+            });
+        }
+        if pool
+            .settings
+            .saml_provider_arns
+            .iter()
+            .any(|arn| arn == provider)
         {
+            // SAML assertions need XML signature verification, which is not built yet.
             return Err(ApiError::new(
                 ErrorCode::ExternalServiceException,
-                format!("Tokens from {provider} cannot be verified by this server yet."),
+                format!("SAML assertions of {provider} cannot be verified by this server yet."),
             ));
         }
         if !pool.settings.developer_provider_name.is_empty()

@@ -33,6 +33,8 @@ pub struct Social {
     http: reqwest::Client,
     endpoints: SocialEndpoints,
     keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+    /// OpenID providers' `jwks_uri`, from their discovery documents.
+    jwks_uris: Mutex<HashMap<String, String>>,
 }
 
 fn invalid(detail: &str) -> ApiError {
@@ -59,6 +61,7 @@ impl Social {
             http,
             endpoints,
             keys: Mutex::new(HashMap::new()),
+            jwks_uris: Mutex::new(HashMap::new()),
         })
     }
 
@@ -98,6 +101,44 @@ impl Social {
                 format!("Tokens from {provider} cannot be verified by this server yet."),
             )),
         }
+    }
+
+    /// An ID token of an OpenID Connect provider registered in IAM: issued by `issuer`
+    /// (its URL), for one of `client_ids`, signed with a key from the `jwks_uri` its
+    /// discovery document names.
+    pub async fn oidc(
+        &self,
+        provider: &str,
+        issuer: &str,
+        client_ids: &[String],
+        token: &str,
+    ) -> Result<SocialLogin, ApiError> {
+        let issuer = issuer.trim_end_matches('/');
+        let known = self
+            .jwks_uris
+            .lock()
+            .ok()
+            .and_then(|uris| uris.get(issuer).cloned());
+        let jwks_uri = match known {
+            Some(uri) => uri,
+            None => {
+                let url = format!("{issuer}/.well-known/openid-configuration");
+                let (status, document) = self.get_json(provider, &url, None, &[]).await?;
+                let uri = document
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .filter(|_| status == 200)
+                    .ok_or_else(|| unreachable(provider))?
+                    .to_owned();
+                if let Ok(mut uris) = self.jwks_uris.lock() {
+                    uris.insert(issuer.to_owned(), uri.clone());
+                }
+                uri
+            }
+        };
+        let audiences = client_ids.join(",");
+        self.id_token(provider, &jwks_uri, &[issuer], &audiences, token)
+            .await
     }
 
     async fn get_json(

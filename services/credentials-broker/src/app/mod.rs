@@ -39,10 +39,23 @@ pub struct RoleInfo {
     pub max_session_duration: u32,
 }
 
-/// Where roles are defined (the IAM store).
+/// An OpenID Connect provider registered in IAM.
+#[derive(Debug, Clone)]
+pub struct OidcProviderInfo {
+    /// The issuer URL (`https://` and the ARN's name).
+    pub url: String,
+    pub client_ids: Vec<String>,
+}
+
+/// Where roles and identity providers are defined (the IAM store).
 #[async_trait]
 pub trait RoleDirectory: Send + Sync + 'static {
     async fn role(&self, arn: &str) -> Result<Option<RoleInfo>, ApiError>;
+
+    /// The OpenID Connect provider an ARN names.
+    async fn oidc_provider(&self, _arn: &str) -> Result<Option<OidcProviderInfo>, ApiError> {
+        Ok(None)
+    }
 }
 
 #[derive(Clone)]
