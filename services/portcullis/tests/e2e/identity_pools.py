@@ -15,6 +15,7 @@ signed by botocore with the credentials they issue, sent to the decision point.
 Usage: identity_pools.py URL"""
 
 import base64
+import concurrent.futures
 import json
 import time
 import urllib.error
@@ -360,6 +361,13 @@ assert status == 200, "the developer's principal tags reach the credentials"
 expect_error("NotAuthorizedException", public.get_credentials_for_identity,
              IdentityId=two["IdentityId"],
              Logins={"cognito-identity.amazonaws.com": one["Token"]})
+# Racing first logins of one user make one identity.
+with concurrent.futures.ThreadPoolExecutor(8) as pool_of_threads:
+    raced = set(pool_of_threads.map(
+        lambda _: admin.get_open_id_token_for_developer_identity(
+            IdentityPoolId=pool_id, Logins={"login.demo": "dev-race"})["IdentityId"],
+        range(8)))
+assert len(raced) == 1, raced
 found = admin.lookup_developer_identity(IdentityPoolId=pool_id, DeveloperUserIdentifier="dev-2")
 assert found["IdentityId"] == two["IdentityId"] and found["DeveloperUserIdentifierList"] == ["dev-2"]
 merged = admin.merge_developer_identities(
