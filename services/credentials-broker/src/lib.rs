@@ -5,6 +5,7 @@ pub mod app;
 pub mod credentials;
 pub mod domain;
 pub mod grpc;
+pub mod iam;
 pub mod logins;
 pub mod projection;
 pub mod roles;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use portcullis_aggregate::AggregateStore;
 use portcullis_eventlog::{EventLog, KeyValue};
 use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
+use portcullis_proto::credentials::v1::iam_server::IamServer;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::token::v1::token_client::TokenClient;
 use portcullis_types::Clock;
@@ -45,6 +47,7 @@ pub struct Deps {
 pub struct Application {
     listener: TcpListener,
     broker: Broker,
+    iam: iam::Roles,
 }
 
 impl Application {
@@ -59,6 +62,7 @@ impl Application {
         };
         let minter = Minter::new(&deps.credentials_key)
             .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;
+        let iam = iam::Roles::new(store.clone());
         let broker = Broker::new(Parts {
             store,
             links: deps.links,
@@ -67,7 +71,11 @@ impl Application {
             minter: Arc::new(minter),
             roles: deps.roles,
         });
-        Ok(Self { listener, broker })
+        Ok(Self {
+            listener,
+            broker,
+            iam,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -84,7 +92,8 @@ impl Application {
     ) -> anyhow::Result<()> {
         let routes = portcullis_runtime::Routes::new(CredentialsServer::new(
             grpc::CredentialsService::new(self.broker),
-        ));
+        ))
+        .add_service(IamServer::new(iam::grpc::IamService::new(self.iam)));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,

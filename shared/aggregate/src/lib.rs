@@ -101,6 +101,10 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::IamRolePolicyPut(_) => "IamRolePolicyPut",
         Event::IamRolePolicyDeleted(_) => "IamRolePolicyDeleted",
         Event::IamRoleTrustPolicyUpdated(_) => "IamRoleTrustPolicyUpdated",
+        Event::IamOpenIdConnectProviderCreated(_) => "IamOpenIdConnectProviderCreated",
+        Event::IamOpenIdConnectProviderDeleted(_) => "IamOpenIdConnectProviderDeleted",
+        Event::IamSamlProviderCreated(_) => "IamSamlProviderCreated",
+        Event::IamSamlProviderDeleted(_) => "IamSamlProviderDeleted",
     }
 }
 

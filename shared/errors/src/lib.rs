@@ -99,6 +99,10 @@ error_codes! {
     MalformedPolicyDocument => InvalidArgument, 400;
     ValidationError => InvalidArgument, 400;
     AccessDenied => PermissionDenied, 403;
+    EntityAlreadyExists => AlreadyExists, 409;
+    NoSuchEntity => NotFound, 404;
+    LimitExceeded => ResourceExhausted, 409;
+    DeleteConflict => FailedPrecondition, 409;
     InvalidIdentityToken => Unauthenticated, 400;
     ExpiredTokenException => Unauthenticated, 400;
 }
