@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod domains;
 pub mod hosted;
 pub mod identity;
+pub mod query;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,6 +23,7 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1::authn_client::AuthnClient;
 use portcullis_proto::credentials::v1 as cred;
 use portcullis_proto::credentials::v1::credentials_client::CredentialsClient;
+use portcullis_proto::credentials::v1::iam_client::IamClient;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::token::v1 as tok;
@@ -59,6 +61,7 @@ pub struct AppState {
     pub authn: AuthnClient<Channel>,
     pub token: TokenClient<Channel>,
     pub credentials: CredentialsClient<Channel>,
+    pub iam: IamClient<Channel>,
     peers: Vec<(&'static str, Channel)>,
     admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -87,6 +90,7 @@ impl Application {
             authn: AuthnClient::new(authn.clone()),
             token: TokenClient::new(token.clone()),
             credentials: CredentialsClient::new(credentials.clone()),
+            iam: IamClient::new(credentials.clone()),
             peers: vec![
                 ("directory", directory),
                 ("authn-flow", authn),
@@ -239,6 +243,9 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let request_id = new_request_id();
+    if !headers.contains_key("x-amz-target") && query::is_query_request(&headers) {
+        return query::handle(state, &method, &uri, &headers, &body, &request_id).await;
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -162,15 +162,19 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let store = jetstream(&config).await?;
             let master = need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?;
             let (_, credentials_key) = crate::secrets::keys_from_hex(master)?;
+            let log: Arc<dyn portcullis_eventlog::EventLog> = Arc::new(store.clone());
+            let roles = portcullis_credentials_broker::iam::Roles::new(
+                portcullis_aggregate::AggregateStore::new(log.clone(), clock.clone()),
+            );
             let deps = portcullis_credentials_broker::Deps {
-                log: Arc::new(store.clone()),
+                log,
                 links: bucket(&store, "identity-links").await?,
                 clock,
                 projection_path: config.data_dir.join("credentials-projection.redb"),
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
                 credentials_key,
-                roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+                roles: Arc::new(roles),
                 social: config.social.clone(),
             };
             let app = portcullis_credentials_broker::Application::build(listener, deps).await?;

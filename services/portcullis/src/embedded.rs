@@ -106,7 +106,9 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             directory: directory_addr.clone(),
             token: token_addr.clone(),
             credentials_key,
-            roles: Arc::new(portcullis_credentials_broker::app::NoRoles),
+            roles: Arc::new(portcullis_credentials_broker::iam::Roles::new(
+                portcullis_aggregate::AggregateStore::new(log.clone(), clock.clone()),
+            )),
             social: config.social.clone(),
         },
     )

@@ -484,3 +484,11 @@ fn a_real_browser_signs_up_confirms_and_signs_in_with_totp_on_the_hosted_pages()
     assert!(stdout.contains("node browser ok"), "{stdout}");
     println!("{stdout}");
 }
+
+#[test]
+fn iam_roles_and_providers_work_through_boto3_iam_and_sts() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(&e2e("iam.py"), &[&format!("http://127.0.0.1:{port}")]);
+}
