@@ -109,10 +109,17 @@ impl Iam for IamService {
     }
 
     async fn get_role(&self, req: Request<pb::RoleName>) -> Answer<pb::Role> {
-        ok(self.roles.role(&req.into_inner().role_name).await.map(role_out))
+        ok(self
+            .roles
+            .role_named(&req.into_inner().role_name)
+            .await
+            .map(role_out))
     }
 
-    async fn list_roles(&self, req: Request<pb::ListRolesRequest>) -> Answer<pb::ListRolesResponse> {
+    async fn list_roles(
+        &self,
+        req: Request<pb::ListRolesRequest>,
+    ) -> Answer<pb::ListRolesResponse> {
         let req = req.into_inner();
         let page = self
             .roles
@@ -162,7 +169,10 @@ impl Iam for IamService {
 
     async fn get_role_policy(&self, req: Request<pb::RolePolicyName>) -> Answer<pb::RolePolicy> {
         let req = req.into_inner();
-        let found = self.roles.role_policy(&req.role_name, &req.policy_name).await;
+        let found = self
+            .roles
+            .role_policy(&req.role_name, &req.policy_name)
+            .await;
         ok(found.map(|(role_name, policy_document)| pb::RolePolicy {
             caller: None,
             role_name,

@@ -10,6 +10,8 @@ pub mod providers;
 pub mod role;
 mod roles;
 mod store;
+#[cfg(test)]
+mod tests;
 pub mod validate;
 
 /// The stream scope of every IAM aggregate.

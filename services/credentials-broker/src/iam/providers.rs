@@ -79,7 +79,9 @@ fn validate_oidc(p: &IamOpenIdConnectProviderCreated) -> Result<(), ApiError> {
     if p.thumbprints.len() > MAX_THUMBPRINTS {
         return Err(ApiError::new(
             ErrorCode::LimitExceeded,
-            format!("Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: {MAX_THUMBPRINTS}"),
+            format!(
+                "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: {MAX_THUMBPRINTS}"
+            ),
         ));
     }
     for thumbprint in &p.thumbprints {
@@ -104,11 +106,11 @@ impl Aggregate for OidcProvider {
                 ErrorCode::EntityAlreadyExists,
                 format!("Provider with url {} already exists.", created.url),
             )),
-            (OidcCommand::Delete { arn }, Some(_)) => Ok(vec![
-                Event::IamOpenIdConnectProviderDeleted(IamOpenIdConnectProviderDeleted {
-                    arn: arn.clone(),
-                }),
-            ]),
+            (OidcCommand::Delete { arn }, Some(_)) => {
+                Ok(vec![Event::IamOpenIdConnectProviderDeleted(
+                    IamOpenIdConnectProviderDeleted { arn: arn.clone() },
+                )])
+            }
             (OidcCommand::Delete { arn }, None) => Err(oidc_not_found(arn)),
         }
     }
@@ -185,11 +187,9 @@ impl Aggregate for SamlProvider {
                 ErrorCode::EntityAlreadyExists,
                 format!("SAMLProvider {} already exists.", created.name),
             )),
-            (SamlCommand::Delete { arn }, Some(_)) => {
-                Ok(vec![Event::IamSamlProviderDeleted(IamSamlProviderDeleted {
-                    arn: arn.clone(),
-                })])
-            }
+            (SamlCommand::Delete { arn }, Some(_)) => Ok(vec![Event::IamSamlProviderDeleted(
+                IamSamlProviderDeleted { arn: arn.clone() },
+            )]),
             (SamlCommand::Delete { arn }, None) => Err(saml_not_found(arn)),
         }
     }
@@ -248,17 +248,25 @@ mod tests {
         let delete = OidcCommand::Delete {
             arn: provider.arn.clone(),
         };
-        let deleted = given::<OidcProvider>(&events).decide(&delete, &CTX).unwrap();
+        let deleted = given::<OidcProvider>(&events)
+            .decide(&delete, &CTX)
+            .unwrap();
         let all: Vec<Event> = events.into_iter().chain(deleted).collect();
         assert!(given::<OidcProvider>(&all).state.is_none());
-        let err = given::<OidcProvider>(&all).decide(&delete, &CTX).unwrap_err();
+        let err = given::<OidcProvider>(&all)
+            .decide(&delete, &CTX)
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::NoSuchEntity);
     }
 
     #[test]
     fn oidc_urls_and_thumbprints_are_validated() {
         let fresh = given::<OidcProvider>(&[]);
-        for url in ["http://issuer.example.com", "https://", "issuer.example.com"] {
+        for url in [
+            "http://issuer.example.com",
+            "https://",
+            "issuer.example.com",
+        ] {
             let err = fresh
                 .decide(&OidcCommand::Create(oidc(url)), &CTX)
                 .unwrap_err();
@@ -282,7 +290,10 @@ mod tests {
             .decide(&SamlCommand::Create(provider.clone()), &CTX)
             .unwrap();
         let state = given::<SamlProvider>(&events).state.unwrap();
-        assert_eq!(state.arn, "arn:aws:iam::000000000000:saml-provider/corp-idp");
+        assert_eq!(
+            state.arn,
+            "arn:aws:iam::000000000000:saml-provider/corp-idp"
+        );
         let mut short = provider.clone();
         short.metadata_document = "<x/>".into();
         assert!(fresh.decide(&SamlCommand::Create(short), &CTX).is_err());

@@ -99,7 +99,11 @@ impl RoleState {
     fn put_policy(&self, policy_name: &str, document: &str) -> Result<Vec<Event>, ApiError> {
         validate::name(policy_name, "policyName", 128)?;
         validate::policy_document(document, "policyDocument")?;
-        if self.policies.get(policy_name).is_some_and(|d| d == document) {
+        if self
+            .policies
+            .get(policy_name)
+            .is_some_and(|d| d == document)
+        {
             return Ok(vec![]);
         }
         let others: usize = self
@@ -313,7 +317,10 @@ mod tests {
         let err = then(&events, put("bad", "{\"Statement\": 3}")).unwrap_err();
         assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
         let state = given::<Role>(&events).state.unwrap();
-        assert_eq!(state.policies.get("read").map(String::as_str), Some(ALLOW_S3));
+        assert_eq!(
+            state.policies.get("read").map(String::as_str),
+            Some(ALLOW_S3)
+        );
 
         let delete_role = RoleCommand::Delete {
             role_name: "Reader".into(),

@@ -168,7 +168,7 @@ impl Roles {
             .ok_or_else(ApiError::internal)
     }
 
-    pub async fn role(&self, name: &str) -> Result<RoleState, ApiError> {
+    pub async fn role_named(&self, name: &str) -> Result<RoleState, ApiError> {
         validate::name(name, "roleName", 64)?;
         let loaded = self.shared.store.load::<Role>(&role_stream(name)?).await?;
         loaded.aggregate.state.ok_or_else(|| role_not_found(name))
@@ -233,7 +233,7 @@ impl Roles {
         policy_name: &str,
     ) -> Result<(String, String), ApiError> {
         validate::name(policy_name, "policyName", 128)?;
-        let role = self.role(name).await?;
+        let role = self.role_named(name).await?;
         let document = role
             .policies
             .get(policy_name)
@@ -248,7 +248,7 @@ impl Roles {
         marker: Option<&str>,
         max: Option<u32>,
     ) -> Result<Page<String>, ApiError> {
-        let role = self.role(name).await?;
+        let role = self.role_named(name).await?;
         page(
             role.policies.into_keys().collect(),
             String::clone,
@@ -393,6 +393,9 @@ mod tests {
         let id = new_role_id();
         assert_eq!(id.len(), 21);
         assert!(id.starts_with("AROA"));
-        assert!(id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
     }
 }

@@ -73,9 +73,9 @@ pub fn path(value: &str) -> Result<(), ApiError> {
 /// A role description: at most 1000 characters of tab, newlines and Latin-1 text.
 pub fn description(value: &str) -> Result<(), ApiError> {
     length(value, "description", 0, 1000)?;
-    let valid = value.chars().all(|c| {
-        matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A1}'..='\u{FF}')
-    });
+    let valid = value
+        .chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{A1}'..='\u{FF}'));
     if valid {
         Ok(())
     } else {
@@ -157,8 +157,8 @@ mod tests {
         let err = policy_document("{not json", "policyDocument").unwrap_err();
         assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
         assert_eq!(err.message, "This policy contains invalid Json");
-        let err = policy_document(r#"{"Statement":[{"Effect":"Maybe"}]}"#, "policyDocument")
-            .unwrap_err();
+        let err =
+            policy_document(r#"{"Statement":[{"Effect":"Maybe"}]}"#, "policyDocument").unwrap_err();
         assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
         let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
         assert!(policy_document(ok, "policyDocument").is_ok());

@@ -27,8 +27,11 @@ fn role_fields(xml: &mut Xml, role: &pb::Role) {
 
 /// `IsTruncated` and, when truncated, `Marker`.
 fn truncation(xml: &mut Xml, marker: &str) {
-    xml.text("IsTruncated", if marker.is_empty() { "false" } else { "true" })
-        .optional("Marker", marker);
+    xml.text(
+        "IsTruncated",
+        if marker.is_empty() { "false" } else { "true" },
+    )
+    .optional("Marker", marker);
 }
 
 fn one_role(role: &pb::Role) -> Answer {

@@ -39,7 +39,10 @@ pub async fn run(action: &str, req: Request<'_>) -> Answer {
         }
         "GetOpenIDConnectProvider" => {
             let request = arn(&req, "OpenIDConnectProviderArn")?;
-            let provider = iam.get_open_id_connect_provider(request).await?.into_inner();
+            let provider = iam
+                .get_open_id_connect_provider(request)
+                .await?
+                .into_inner();
             let mut xml = Xml::new();
             xml.text("Url", &provider.url)
                 .members("ClientIDList", &provider.client_ids, |xml, id| {

@@ -21,8 +21,8 @@ use portcullis_proto::events::v1::{Actor, actor::Kind};
 use portcullis_sigv4::{self as sigv4, SignedRequest, VerifiedCaller};
 
 use crate::AppState;
-use tracing::Instrument;
 use form::Params;
+use tracing::Instrument;
 
 const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -33,9 +33,10 @@ pub fn is_query_request(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         })
 }
 

@@ -151,8 +151,14 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_policies_percent_encoded() {
-        assert_eq!(escape(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
-        assert_eq!(url_encode(r#"{"a": "b/c"}"#), "%7B%22a%22%3A%20%22b%2Fc%22%7D");
+        assert_eq!(
+            escape(r#"<a href="x">&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"
+        );
+        assert_eq!(
+            url_encode(r#"{"a": "b/c"}"#),
+            "%7B%22a%22%3A%20%22b%2Fc%22%7D"
+        );
         let mut xml = Xml::new();
         xml.text("Message", "1 < 2 & 3");
         assert_eq!(xml.finish(), "<Message>1 &lt; 2 &amp; 3</Message>");
@@ -174,7 +180,13 @@ mod tests {
         );
         let empty = response("DeleteRole", "urn:ns", None, "r");
         assert!(empty.contains("<DeleteRoleResponse xmlns=\"urn:ns\"><ResponseMetadata>"));
-        let err = error("urn:ns", true, "NoSuchEntity", "The role <x> cannot be found.", "r");
+        let err = error(
+            "urn:ns",
+            true,
+            "NoSuchEntity",
+            "The role <x> cannot be found.",
+            "r",
+        );
         assert!(err.contains("<Type>Sender</Type><Code>NoSuchEntity</Code><Message>The role &lt;x&gt; cannot be found.</Message></Error><RequestId>r</RequestId>"));
     }
 }
