@@ -103,7 +103,7 @@ impl RoleDirectory for Roles {
             arn: role.arn,
             role_id: role.role_id,
             trust_policy: role.trust_policy,
-            policies: role.policies.into_iter().map(|(_, doc)| doc).collect(),
+            policies: role.policies,
             max_session_duration: role.max_session_duration,
         }))
     }

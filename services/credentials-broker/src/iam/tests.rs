@@ -55,7 +55,7 @@ async fn roles_are_found_by_exact_arn_with_their_policies() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(info.policies, [READ]);
+    assert_eq!(info.policies, [("read".to_owned(), READ.to_owned())]);
     assert_eq!(info.role_id, role.role_id);
     // Another path, another case, or another account is another role.
     for arn in [

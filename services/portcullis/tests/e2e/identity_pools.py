@@ -405,9 +405,9 @@ assert 800 < lifetime <= 900, lifetime
 status, _ = decide(assumed["Credentials"], "demo:Read", "arn:demo:::dept/b/plan")
 assert status == 403, "a token from GetOpenIdToken carries no tags of the user pool"
 expect_error("AccessDenied", sts.assume_role_with_web_identity, RoleArn=guest_role,
-             RoleSessionName="s", WebIdentityToken=open_id["Token"])
+             RoleSessionName="session", WebIdentityToken=open_id["Token"])
 expect_error("InvalidIdentityToken", sts.assume_role_with_web_identity, RoleArn=reader_role,
-             RoleSessionName="s", WebIdentityToken=open_id["Token"][:-4] + "AAAA")
+             RoleSessionName="session", WebIdentityToken=open_id["Token"][:-4] + "AAAA")
 guest_token = public.get_open_id_token(IdentityId=guest_id)["Token"]
 guest_sts = sts.assume_role_with_web_identity(RoleArn=guest_role, RoleSessionName="guest",
                                               WebIdentityToken=guest_token)
