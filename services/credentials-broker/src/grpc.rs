@@ -26,7 +26,7 @@ impl CredentialsService {
     }
 }
 
-fn meta(caller: Option<&pb::Caller>) -> CommandMeta {
+pub(crate) fn meta(caller: Option<&pb::Caller>) -> CommandMeta {
     let caller = caller.cloned().unwrap_or_default();
     let actor = caller.actor.unwrap_or(Actor {
         kind: Kind::System as i32,
@@ -68,13 +68,13 @@ fn credentials_out(c: Minted) -> pb::IssuedCredentials {
     }
 }
 
-fn none_if_empty(s: &str) -> Option<&str> {
+pub(crate) fn none_if_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-type Answer<T> = Result<Response<T>, Status>;
+pub(crate) type Answer<T> = Result<Response<T>, Status>;
 
-fn ok<T>(value: Result<T, ApiError>) -> Answer<T> {
+pub(crate) fn ok<T>(value: Result<T, ApiError>) -> Answer<T> {
     value.map(Response::new).map_err(Status::from)
 }
 

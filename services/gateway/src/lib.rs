@@ -196,6 +196,19 @@ async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> 
     response
 }
 
+/// Whether a request's body is `application/x-www-form-urlencoded`.
+pub(crate) fn is_form_request(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
 fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -243,8 +256,15 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let request_id = new_request_id();
-    if !headers.contains_key("x-amz-target") && query::is_query_request(&headers) {
-        return query::handle(state, &method, &uri, &headers, &body, &request_id).await;
+    if !headers.contains_key("x-amz-target") && is_form_request(&headers) {
+        let request = cognito::HttpRequest {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            body: &body,
+            request_id: &request_id,
+        };
+        return query::handle(state, &request).await;
     }
     let target = headers
         .get("x-amz-target")

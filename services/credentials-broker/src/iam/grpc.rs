@@ -1,15 +1,14 @@
 //! The `portcullis.credentials.v1.Iam` service over [`Roles`] and the providers.
 
-use portcullis_aggregate::CommandMeta;
 use portcullis_errors::ApiError;
 use portcullis_proto::credentials::v1 as pb;
 use portcullis_proto::credentials::v1::iam_server::Iam;
-use portcullis_proto::events::v1::{Actor, actor::Kind};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use super::providers::{OidcProviderState, SamlProviderState};
 use super::role::RoleState;
 use super::{OidcProviders, RoleInput, Roles, SamlProviders};
+use crate::grpc::{Answer, meta, none_if_empty, ok};
 
 pub struct IamService {
     roles: Roles,
@@ -25,19 +24,6 @@ impl IamService {
             roles,
         }
     }
-}
-
-fn meta(caller: Option<&pb::Caller>) -> CommandMeta {
-    let caller = caller.cloned().unwrap_or_default();
-    let actor = caller.actor.unwrap_or(Actor {
-        kind: Kind::System as i32,
-        id: String::new(),
-    });
-    CommandMeta::new(actor, &caller.correlation_id)
-}
-
-fn some(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
 }
 
 fn some_u32(n: u32) -> Option<u32> {
@@ -79,12 +65,6 @@ fn saml_out(p: SamlProviderState) -> pb::SamlProvider {
     }
 }
 
-type Answer<T> = Result<Response<T>, Status>;
-
-fn ok<T>(value: Result<T, ApiError>) -> Answer<T> {
-    value.map(Response::new).map_err(Status::from)
-}
-
 fn empty(value: Result<(), ApiError>) -> Answer<pb::Empty> {
     ok(value.map(|()| pb::Empty {}))
 }
@@ -95,7 +75,7 @@ impl Iam for IamService {
         let req = req.into_inner();
         let input = RoleInput {
             name: req.role_name,
-            path: some(&req.path).map(str::to_owned),
+            path: none_if_empty(&req.path).map(str::to_owned),
             trust_policy: req.assume_role_policy_document,
             description: req.description,
             max_session_duration: some_u32(req.max_session_duration),
@@ -124,8 +104,8 @@ impl Iam for IamService {
         let page = self
             .roles
             .list_roles(
-                some(&req.path_prefix),
-                some(&req.marker),
+                none_if_empty(&req.path_prefix),
+                none_if_empty(&req.marker),
                 some_u32(req.max_items),
             )
             .await;
@@ -188,7 +168,11 @@ impl Iam for IamService {
         let req = req.into_inner();
         let page = self
             .roles
-            .list_role_policies(&req.role_name, some(&req.marker), some_u32(req.max_items))
+            .list_role_policies(
+                &req.role_name,
+                none_if_empty(&req.marker),
+                some_u32(req.max_items),
+            )
             .await;
         ok(page.map(|page| pb::ListRolePoliciesResponse {
             policy_names: page.items,

@@ -36,20 +36,9 @@ pub struct RoleState {
     pub policies: BTreeMap<String, String>,
 }
 
-pub struct NewRole {
-    pub name: String,
-    /// `AROA` and 17 more characters, chosen by the caller.
-    pub role_id: String,
-    pub path: String,
-    pub arn: String,
-    pub trust_policy: String,
-    pub description: String,
-    pub max_session_duration: u32,
-    pub tags: HashMap<String, String>,
-}
-
 pub enum RoleCommand {
-    Create(NewRole),
+    /// Creates the role the event describes (its id and ARN chosen by the caller).
+    Create(IamRoleCreated),
     UpdateTrustPolicy {
         role_name: String,
         document: String,
@@ -86,13 +75,16 @@ pub fn role_policy_not_found(policy_name: &str) -> ApiError {
     )
 }
 
-fn validate_new(role: &NewRole) -> Result<(), ApiError> {
-    validate::name(&role.name, "roleName", 64)?;
+fn validate_new(role: &IamRoleCreated) -> Result<(), ApiError> {
+    validate::name(&role.role_name, "roleName", 64)?;
     validate::path(&role.path)?;
     validate::description(&role.description)?;
     validate::max_session_duration(role.max_session_duration)?;
     validate::tags(&role.tags)?;
-    validate::policy_document(&role.trust_policy, "assumeRolePolicyDocument")
+    validate::policy_document(
+        &role.assume_role_policy_document,
+        "assumeRolePolicyDocument",
+    )
 }
 
 impl RoleState {
@@ -137,21 +129,12 @@ impl Aggregate for Role {
         let state = match (command, &self.state) {
             (RoleCommand::Create(role), None) => {
                 validate_new(role)?;
-                return Ok(vec![Event::IamRoleCreated(IamRoleCreated {
-                    role_name: role.name.clone(),
-                    role_id: role.role_id.clone(),
-                    path: role.path.clone(),
-                    arn: role.arn.clone(),
-                    assume_role_policy_document: role.trust_policy.clone(),
-                    description: role.description.clone(),
-                    max_session_duration: role.max_session_duration,
-                    tags: role.tags.clone(),
-                })]);
+                return Ok(vec![Event::IamRoleCreated(role.clone())]);
             }
             (RoleCommand::Create(role), Some(_)) => {
                 return Err(ApiError::new(
                     ErrorCode::EntityAlreadyExists,
-                    format!("Role with name {} already exists.", role.name),
+                    format!("Role with name {} already exists.", role.role_name),
                 ));
             }
             (
@@ -254,12 +237,12 @@ mod tests {
     const ALLOW_S3: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
 
     fn create(name: &str) -> RoleCommand {
-        RoleCommand::Create(NewRole {
-            name: name.into(),
+        RoleCommand::Create(IamRoleCreated {
+            role_name: name.into(),
             role_id: "AROAABCDEFGHIJKLMNOPQ".into(),
             path: "/app/".into(),
             arn: role_arn("000000000000", "/app/", name),
-            trust_policy: TRUST.into(),
+            assume_role_policy_document: TRUST.into(),
             description: "reads things".into(),
             max_session_duration: DEFAULT_MAX_SESSION_DURATION,
             tags: HashMap::new(),
@@ -297,7 +280,7 @@ mod tests {
         let RoleCommand::Create(mut role) = create("Reader") else {
             unreachable!()
         };
-        role.trust_policy = "{".into();
+        role.assume_role_policy_document = "{".into();
         let err = then(&[], RoleCommand::Create(role)).unwrap_err();
         assert_eq!(err.code, ErrorCode::MalformedPolicyDocument);
     }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use portcullis_aggregate::CommandMeta;
 use portcullis_errors::{ApiError, ErrorCode};
-use portcullis_proto::events::v1::{IamOpenIdConnectProviderCreated, IamSamlProviderCreated};
+use portcullis_proto::events::v1::{
+    IamOpenIdConnectProviderCreated, IamRoleCreated, IamSamlProviderCreated,
+};
 
 use super::index::Catalog;
 use super::providers::{
@@ -13,10 +15,10 @@ use super::providers::{
     oidc_not_found, oidc_provider_arn, saml_not_found, saml_provider_arn,
 };
 use super::role::{
-    DEFAULT_MAX_SESSION_DURATION, NewRole, Role, RoleCommand, RoleState, role_arn, role_not_found,
+    DEFAULT_MAX_SESSION_DURATION, Role, RoleCommand, RoleState, role_arn, role_not_found,
     role_policy_not_found,
 };
-use super::store::{OidcProviders, Roles, SamlProviders, provider_stream, role_stream};
+use super::store::{OidcProviders, Roles, SamlProviders, role_stream};
 use super::validate;
 
 /// IAM's quota of roles per account.
@@ -151,12 +153,12 @@ impl Roles {
             ));
         }
         let path = input.path.unwrap_or_else(|| "/".to_owned());
-        let command = RoleCommand::Create(NewRole {
+        let command = RoleCommand::Create(IamRoleCreated {
             arn: role_arn(&self.shared.account, &path, &input.name),
             role_id: new_role_id(),
-            name: input.name.clone(),
+            role_name: input.name.clone(),
             path,
-            trust_policy: input.trust_policy,
+            assume_role_policy_document: input.trust_policy,
             description: input.description,
             max_session_duration: input
                 .max_session_duration
@@ -271,6 +273,12 @@ impl Roles {
     }
 }
 
+/// An ARN as IAM's provider operations take it.
+fn provider_arn<'a>(arn: &'a str, member: &str) -> Result<&'a str, ApiError> {
+    validate::length(arn, member, 20, 2048)?;
+    Ok(arn)
+}
+
 impl OidcProviders {
     pub async fn create(
         &self,
@@ -289,32 +297,26 @@ impl OidcProviders {
             thumbprints,
             tags,
         });
-        let stream = provider_stream::<OidcProvider>(&arn)?;
         self.shared
-            .store
-            .execute::<OidcProvider>(&stream, &command, meta)
+            .execute_provider::<OidcProvider>(&arn, &command, meta)
             .await?;
         Ok(arn)
     }
 
     pub async fn get(&self, arn: &str) -> Result<OidcProviderState, ApiError> {
-        validate::length(arn, "openIDConnectProviderArn", 20, 2048)?;
-        let stream = provider_stream::<OidcProvider>(arn)?;
-        let loaded = self.shared.store.load::<OidcProvider>(&stream).await?;
-        loaded.aggregate.state.ok_or_else(|| oidc_not_found(arn))
+        let arn = provider_arn(arn, "openIDConnectProviderArn")?;
+        let provider = self.shared.provider::<OidcProvider>(arn).await?;
+        provider.state.ok_or_else(|| oidc_not_found(arn))
     }
 
     pub async fn delete(&self, arn: &str, meta: &CommandMeta) -> Result<(), ApiError> {
-        validate::length(arn, "openIDConnectProviderArn", 20, 2048)?;
-        let stream = provider_stream::<OidcProvider>(arn)?;
+        let arn = provider_arn(arn, "openIDConnectProviderArn")?;
         let command = OidcCommand::Delete {
             arn: arn.to_owned(),
         };
         self.shared
-            .store
-            .execute::<OidcProvider>(&stream, &command, meta)
+            .execute_provider::<OidcProvider>(arn, &command, meta)
             .await
-            .map(drop)
     }
 
     pub async fn list(&self) -> Result<Vec<OidcProviderState>, ApiError> {
@@ -338,32 +340,26 @@ impl SamlProviders {
             metadata_document,
             tags,
         });
-        let stream = provider_stream::<SamlProvider>(&arn)?;
         self.shared
-            .store
-            .execute::<SamlProvider>(&stream, &command, meta)
+            .execute_provider::<SamlProvider>(&arn, &command, meta)
             .await?;
         Ok(arn)
     }
 
     pub async fn get(&self, arn: &str) -> Result<SamlProviderState, ApiError> {
-        validate::length(arn, "sAMLProviderArn", 20, 2048)?;
-        let stream = provider_stream::<SamlProvider>(arn)?;
-        let loaded = self.shared.store.load::<SamlProvider>(&stream).await?;
-        loaded.aggregate.state.ok_or_else(|| saml_not_found(arn))
+        let arn = provider_arn(arn, "sAMLProviderArn")?;
+        let provider = self.shared.provider::<SamlProvider>(arn).await?;
+        provider.state.ok_or_else(|| saml_not_found(arn))
     }
 
     pub async fn delete(&self, arn: &str, meta: &CommandMeta) -> Result<(), ApiError> {
-        validate::length(arn, "sAMLProviderArn", 20, 2048)?;
-        let stream = provider_stream::<SamlProvider>(arn)?;
+        let arn = provider_arn(arn, "sAMLProviderArn")?;
         let command = SamlCommand::Delete {
             arn: arn.to_owned(),
         };
         self.shared
-            .store
-            .execute::<SamlProvider>(&stream, &command, meta)
+            .execute_provider::<SamlProvider>(arn, &command, meta)
             .await
-            .map(drop)
     }
 
     pub async fn list(&self) -> Result<Vec<SamlProviderState>, ApiError> {

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use aws_lc_rs::digest::{SHA256, digest};
-use portcullis_aggregate::{Aggregate, AggregateStore};
+use portcullis_aggregate::{Aggregate, AggregateStore, CommandMeta};
 use portcullis_errors::ApiError;
 use portcullis_eventlog::StreamId;
 use portcullis_types::ACCOUNT_ID;
@@ -31,6 +31,25 @@ impl Shared {
             .get_or_init(|| Index::start(self.store.log().clone()));
         index.read(read).await
     }
+
+    /// A provider's aggregate, by ARN.
+    pub async fn provider<A: Aggregate>(&self, arn: &str) -> Result<A, ApiError> {
+        let stream = provider_stream::<A>(arn)?;
+        Ok(self.store.load::<A>(&stream).await?.aggregate)
+    }
+
+    pub async fn execute_provider<A: Aggregate>(
+        &self,
+        arn: &str,
+        command: &A::Command,
+        meta: &CommandMeta,
+    ) -> Result<(), ApiError> {
+        let stream = provider_stream::<A>(arn)?;
+        self.store
+            .execute::<A>(&stream, command, meta)
+            .await
+            .map(drop)
+    }
 }
 
 /// Role names are unique without regard to case: the stream is keyed on the lowercased
@@ -40,7 +59,7 @@ pub(super) fn role_stream(name: &str) -> Result<StreamId, ApiError> {
 }
 
 /// Providers are keyed on a digest of their ARN (a URL can be longer than a stream id).
-pub(super) fn provider_stream<A: Aggregate>(arn: &str) -> Result<StreamId, ApiError> {
+fn provider_stream<A: Aggregate>(arn: &str) -> Result<StreamId, ApiError> {
     let key = hex::encode(digest(&SHA256, arn.as_bytes()));
     AggregateStore::stream::<A>(SCOPE, &key)
 }
@@ -128,10 +147,8 @@ impl OidcProviders {
     }
 
     pub async fn get_by_arn(&self, arn: &str) -> Result<Option<OidcProviderDef>, ApiError> {
-        let stream = provider_stream::<OidcProvider>(arn)?;
-        let loaded = self.shared.store.load::<OidcProvider>(&stream).await?;
-        Ok(loaded
-            .aggregate
+        let provider = self.shared.provider::<OidcProvider>(arn).await?;
+        Ok(provider
             .state
             .filter(|p| p.arn == arn)
             .map(|p| OidcProviderDef {
@@ -161,10 +178,8 @@ impl SamlProviders {
     }
 
     pub async fn get_by_arn(&self, arn: &str) -> Result<Option<SamlProviderDef>, ApiError> {
-        let stream = provider_stream::<SamlProvider>(arn)?;
-        let loaded = self.shared.store.load::<SamlProvider>(&stream).await?;
-        Ok(loaded
-            .aggregate
+        let provider = self.shared.provider::<SamlProvider>(arn).await?;
+        Ok(provider
             .state
             .filter(|p| p.arn == arn)
             .map(|p| SamlProviderDef {

@@ -149,20 +149,7 @@ pub(crate) fn prepare(
         return Err(ApiError::new(ErrorCode::UnknownOperationException, ""));
     };
     let caller = if signed {
-        let signed_request = SignedRequest {
-            method: request.method.as_str(),
-            path: request.uri.path(),
-            query: request.uri.query().unwrap_or(""),
-            headers: request.headers,
-            body: request.body,
-        };
-        let verified = sigv4::verify(
-            &signed_request,
-            |key| state.admin_secret(key),
-            time::OffsetDateTime::now_utc(),
-        )
-        .map_err(|err| ApiError::new(sigv4_code(err.error_type()), err.message()))?;
-        Caller::Admin(verified)
+        Caller::Admin(verify_admin(state, request)?)
     } else {
         Caller::Anonymous
     };
@@ -192,6 +179,26 @@ pub(crate) fn prepare(
         request_id: request.request_id.to_owned(),
         body,
     })
+}
+
+/// Verifies a request's SigV4 signature by an administrator's credentials.
+pub(crate) fn verify_admin(
+    state: &AppState,
+    request: &HttpRequest<'_>,
+) -> Result<VerifiedCaller, ApiError> {
+    let signed_request = SignedRequest {
+        method: request.method.as_str(),
+        path: request.uri.path(),
+        query: request.uri.query().unwrap_or(""),
+        headers: request.headers,
+        body: request.body,
+    };
+    sigv4::verify(
+        &signed_request,
+        |key| state.admin_secret(key),
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|err| ApiError::new(sigv4_code(err.error_type()), err.message()))
 }
 
 fn sigv4_code(type_name: &str) -> ErrorCode {

@@ -149,16 +149,7 @@ fn client_credentials(headers: &HeaderMap, form: &TokenForm) -> Result<(String, 
 /// Parses an `application/x-www-form-urlencoded` body; a repeated parameter is invalid
 /// (RFC 6749 §3.2).
 fn token_form(headers: &HeaderMap, body: &Bytes) -> Result<TokenForm, Refusal> {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    if !form_type {
+    if !crate::is_form_request(headers) {
         return Err(Refusal::new(
             "invalid_request",
             "Content-Type must be application/x-www-form-urlencoded",

@@ -12,33 +12,20 @@ mod xml;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::credentials::v1 as pb;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
-use portcullis_sigv4::{self as sigv4, SignedRequest, VerifiedCaller};
+use portcullis_sigv4::VerifiedCaller;
 
 use crate::AppState;
+use crate::cognito::{HttpRequest, verify_admin};
 use form::Params;
 use tracing::Instrument;
 
 const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// Whether a request without `X-Amz-Target` is a query-protocol request.
-pub fn is_query_request(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        })
-}
 
 /// The request as an action sees it.
 pub struct Request<'a> {
@@ -75,15 +62,9 @@ impl Request<'_> {
 /// What an action answers: its `Result` element, or none.
 pub type Answer = Result<Option<xml::Xml>, ApiError>;
 
-pub async fn handle(
-    state: Arc<AppState>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    request_id: &str,
-) -> Response {
-    let params = match Params::parse(body) {
+pub(crate) async fn handle(state: Arc<AppState>, http: &HttpRequest<'_>) -> Response {
+    let request_id = http.request_id;
+    let params = match Params::parse(http.body) {
         Ok(params) => params,
         Err(err) => return error_response(IAM_NAMESPACE, &err, request_id),
     };
@@ -95,14 +76,7 @@ pub async fn handle(
     };
     let signed = action != "AssumeRoleWithWebIdentity";
     let admin = if signed {
-        let request = SignedRequest {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or(""),
-            headers,
-            body,
-        };
-        match verify(&state, &request, service) {
+        match verify(&state, http, service) {
             Ok(admin) => Some(admin),
             Err(err) => return error_response(namespace, &err, request_id),
         }
@@ -136,19 +110,10 @@ pub async fn handle(
 
 fn verify(
     state: &AppState,
-    request: &SignedRequest<'_>,
+    request: &HttpRequest<'_>,
     service: &str,
 ) -> Result<VerifiedCaller, ApiError> {
-    let verified = sigv4::verify(
-        request,
-        |key| state.admin_secret(key),
-        time::OffsetDateTime::now_utc(),
-    )
-    .map_err(|err| {
-        let code = ErrorCode::from_type_name(err.error_type())
-            .unwrap_or(ErrorCode::InvalidSignatureException);
-        ApiError::new(code, err.message())
-    })?;
+    let verified = verify_admin(state, request)?;
     if verified.service != service {
         return Err(ApiError::new(
             ErrorCode::InvalidSignatureException,
@@ -216,17 +181,6 @@ pub fn iso8601(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_requests_are_query_requests() {
-        let mut headers = HeaderMap::new();
-        assert!(!is_query_request(&headers));
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-        );
-        assert!(is_query_request(&headers));
-    }
 
     #[test]
     fn errors_take_the_query_protocols_names() {
