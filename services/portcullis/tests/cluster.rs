@@ -498,3 +498,24 @@ fn acknowledged_sign_ups_survive_killing_a_directory_replica_and_a_nats_node() {
     }
     assert_eq!(cluster.gateway_health(2), Some(200), "gateway-2 /health");
 }
+
+/// The IAM subset on a cluster: every operation through one gateway, then writes on one
+/// replica read and listed through the other.
+#[test]
+fn iam_roles_and_providers_work_across_replicas_of_a_cluster() {
+    let cluster = Cluster::up();
+    let out = run(
+        python(&e2e("iam.py")).arg(&cluster.gateways[0]),
+        SPINE_TIMEOUT,
+    );
+    assert!(out.status.success(), "iam.py failed\n{}", out.describe());
+    let out = run(
+        python(&e2e("iam_replicas.py")).args(&cluster.gateways[..2]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "iam_replicas.py failed\n{}",
+        out.describe()
+    );
+}
