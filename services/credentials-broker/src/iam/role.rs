@@ -81,7 +81,7 @@ fn validate_new(role: &IamRoleCreated) -> Result<(), ApiError> {
     validate::description(&role.description)?;
     validate::max_session_duration(role.max_session_duration)?;
     validate::tags(&role.tags)?;
-    validate::policy_document(
+    validate::trust_policy(
         &role.assume_role_policy_document,
         "assumeRolePolicyDocument",
     )
@@ -90,7 +90,7 @@ fn validate_new(role: &IamRoleCreated) -> Result<(), ApiError> {
 impl RoleState {
     fn put_policy(&self, policy_name: &str, document: &str) -> Result<Vec<Event>, ApiError> {
         validate::name(policy_name, "policyName", 128)?;
-        validate::policy_document(document, "policyDocument")?;
+        validate::permission_policy(document)?;
         if self
             .policies
             .get(policy_name)
@@ -149,7 +149,7 @@ impl Aggregate for Role {
         match command {
             RoleCommand::Create(_) => Ok(vec![]),
             RoleCommand::UpdateTrustPolicy { document, .. } => {
-                validate::policy_document(document, "policyDocument")?;
+                validate::trust_policy(document, "policyDocument")?;
                 Ok(vec![Event::IamRoleTrustPolicyUpdated(
                     IamRoleTrustPolicyUpdated {
                         role_name: state.name.clone(),
@@ -351,7 +351,7 @@ mod tests {
         let mut events = then(&[], create("Reader")).unwrap();
         let update = RoleCommand::UpdateTrustPolicy {
             role_name: "Reader".into(),
-            document: ALLOW_S3.replace("s3:GetObject", "sts:AssumeRole"),
+            document: TRUST.replace("sts:AssumeRoleWithWebIdentity", "sts:AssumeRole"),
         };
         events.extend(then(&events, update).unwrap());
         let state = given::<Role>(&events).state.unwrap();

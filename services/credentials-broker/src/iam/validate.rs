@@ -5,6 +5,8 @@ use portcullis_policy::{Policy, PolicyError};
 
 /// The largest policy document IAM accepts in a request.
 pub const MAX_POLICY_DOCUMENT: usize = 131_072;
+/// IAM's default quota on a role's trust policy, counted without whitespace.
+pub const MAX_TRUST_POLICY_SIZE: usize = 2048;
 /// IAM's tag quota per resource.
 pub const MAX_TAGS: usize = 50;
 
@@ -109,6 +111,53 @@ pub fn policy_document(document: &str, member: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The statements of a document that parsed as a policy: one object or an array.
+fn statements(document: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let parsed: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
+    match parsed.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|s| s.as_object().cloned())
+            .collect(),
+        Some(serde_json::Value::Object(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn names_principal(statement: &serde_json::Map<String, serde_json::Value>) -> bool {
+    statement.contains_key("Principal") || statement.contains_key("NotPrincipal")
+}
+
+/// A role's trust policy: every statement names a principal and no resource (the
+/// resource is the role), within IAM's size quota.
+pub fn trust_policy(document: &str, member: &str) -> Result<(), ApiError> {
+    policy_document(document, member)?;
+    for statement in statements(document) {
+        if !names_principal(&statement) {
+            return Err(malformed("Missing required field Principal"));
+        }
+        if statement.contains_key("Resource") || statement.contains_key("NotResource") {
+            return Err(malformed("Has prohibited field Resource"));
+        }
+    }
+    if policy_size(document) > MAX_TRUST_POLICY_SIZE {
+        return Err(ApiError::new(
+            ErrorCode::LimitExceeded,
+            format!("Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_SIZE}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An identity-based (inline) policy: it names no principal, the role is the principal.
+pub fn permission_policy(document: &str) -> Result<(), ApiError> {
+    policy_document(document, "policyDocument")?;
+    if statements(document).iter().any(names_principal) {
+        return Err(malformed("Policy document should not specify a principal."));
+    }
+    Ok(())
+}
+
 pub fn malformed(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::MalformedPolicyDocument, message)
 }
@@ -163,5 +212,26 @@ mod tests {
         let ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
         assert!(policy_document(ok, "policyDocument").is_ok());
         assert_eq!(policy_size("{ \"a\" : 1 }"), 7);
+    }
+
+    #[test]
+    fn trust_policies_name_principals_and_permission_policies_do_not() {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+        let permissions = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#;
+        assert!(trust_policy(trust, "policyDocument").is_ok());
+        assert!(permission_policy(permissions).is_ok());
+        let err = trust_policy(permissions, "policyDocument").unwrap_err();
+        assert_eq!(err.message, "Missing required field Principal");
+        let err = permission_policy(trust).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Policy document should not specify a principal."
+        );
+        let with_resource = trust.replace("\"Action\"", "\"Resource\":\"*\",\"Action\"");
+        let err = trust_policy(&with_resource, "policyDocument").unwrap_err();
+        assert_eq!(err.message, "Has prohibited field Resource");
+        let huge = trust.replace("sts:AssumeRoleWithWebIdentity", &"a".repeat(2100));
+        let err = trust_policy(&huge, "policyDocument").unwrap_err();
+        assert_eq!(err.code, ErrorCode::LimitExceeded);
     }
 }

@@ -63,6 +63,9 @@ message = expect_error("NoSuchEntity", iam.get_role, RoleName="Nobody")
 assert message == "The role with name Nobody cannot be found.", message
 expect_error("MalformedPolicyDocument", iam.create_role, RoleName="Broken",
              AssumeRolePolicyDocument="{not json")
+message = expect_error("MalformedPolicyDocument", iam.create_role, RoleName="NoPrincipal",
+                       AssumeRolePolicyDocument=json.dumps(READ))
+assert message == "Missing required field Principal", message
 expect_error("ValidationError", iam.create_role, RoleName="Long",
              AssumeRolePolicyDocument=json.dumps(TRUST), MaxSessionDuration=100000)
 check("duplicate, missing, malformed and invalid roles are refused as IAM does")
@@ -97,6 +100,9 @@ assert one["PolicyNames"] == ["also"] and one["IsTruncated"], one
 assert iam.list_role_policies(RoleName="Reader", Marker=one["Marker"])["PolicyNames"] == ["read"]
 expect_error("MalformedPolicyDocument", iam.put_role_policy, RoleName="Reader",
              PolicyName="bad", PolicyDocument='{"Statement": [{"Effect": "Perhaps"}]}')
+message = expect_error("MalformedPolicyDocument", iam.put_role_policy, RoleName="Reader",
+                       PolicyName="trust", PolicyDocument=json.dumps(TRUST))
+assert message == "Policy document should not specify a principal.", message
 expect_error("NoSuchEntity", iam.put_role_policy, RoleName="Nobody", PolicyName="p",
              PolicyDocument=json.dumps(READ))
 message = expect_error("NoSuchEntity", iam.get_role_policy, RoleName="Reader", PolicyName="zzz")
