@@ -16,8 +16,19 @@ pub const MAX_CLIENT_IDS: usize = 100;
 pub const MAX_THUMBPRINTS: usize = 5;
 
 pub fn oidc_provider_arn(account: &str, url: &str) -> String {
-    let host_and_path = url.strip_prefix("https://").unwrap_or(url);
+    let host_and_path = host_and_path(url).unwrap_or(url);
     format!("arn:aws:iam::{account}:oidc-provider/{host_and_path}")
+}
+
+/// The URL without its scheme: `https://`, or `http://` for a provider on this machine's
+/// loopback (a development identity provider; IAM itself takes `https://` only).
+fn host_and_path(url: &str) -> Option<&str> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        return Some(rest);
+    }
+    let rest = url.strip_prefix("http://")?;
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    matches!(host, "127.0.0.1" | "localhost").then_some(rest)
 }
 
 pub fn saml_provider_arn(account: &str, name: &str) -> String {
@@ -60,7 +71,7 @@ pub enum OidcCommand {
 
 fn validate_oidc(p: &IamOpenIdConnectProviderCreated) -> Result<(), ApiError> {
     validate::length(&p.url, "url", 1, 255)?;
-    let host = p.url.strip_prefix("https://").unwrap_or_default();
+    let host = host_and_path(&p.url).unwrap_or_default();
     if host.is_empty() || host.contains(['?', '#', ' ']) {
         return Err(validate::validation_error(format!(
             "Invalid url: {}. The url must begin with https:// and name a host.",

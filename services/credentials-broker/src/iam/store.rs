@@ -14,7 +14,7 @@ use super::SCOPE;
 use super::index::{Catalog, Index};
 use super::providers::{OidcProvider, SamlProvider};
 use super::role::Role;
-use crate::app::{RoleDirectory, RoleInfo};
+use crate::app::{OidcProviderInfo, RoleDirectory, RoleInfo};
 
 pub(super) struct Shared {
     pub store: AggregateStore,
@@ -124,6 +124,14 @@ impl RoleDirectory for Roles {
             trust_policy: role.trust_policy,
             policies: role.policies,
             max_session_duration: role.max_session_duration,
+        }))
+    }
+
+    async fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProviderInfo>, ApiError> {
+        let provider = self.oidc_providers().get_by_arn(arn).await?;
+        Ok(provider.map(|p| OidcProviderInfo {
+            url: p.url,
+            client_ids: p.client_ids,
         }))
     }
 }

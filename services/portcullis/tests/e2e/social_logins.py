@@ -53,6 +53,8 @@ class Issuer:
 
 
 google = Issuer("https://accounts.google.com", "g1")
+OIDC_URL = f"http://127.0.0.1:{PORT}/oidc"
+oidc = Issuer(OIDC_URL, "o1")
 apple = Issuer("https://appleid.apple.com", "a1")
 impostor = Issuer("https://accounts.google.com", "g1")  # same kid, other key
 # access token -> (app, user)
@@ -80,6 +82,10 @@ class StandIn(BaseHTTPRequestHandler):
             return self.answer(200, google.jwks())
         if url.path == "/apple/keys":
             return self.answer(200, apple.jwks())
+        if url.path == "/oidc/.well-known/openid-configuration":
+            return self.answer(200, {"issuer": OIDC_URL, "jwks_uri": f"{OIDC_URL}/keys"})
+        if url.path == "/oidc/keys":
+            return self.answer(200, oidc.jwks())
         if url.path in ("/facebook/app", "/facebook/me"):
             if bearer not in FACEBOOK:
                 return self.answer(400, {"error": {"message": "Invalid OAuth access token."}})
@@ -99,8 +105,15 @@ class StandIn(BaseHTTPRequestHandler):
 server = ThreadingHTTPServer(("127.0.0.1", PORT), StandIn)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 
+iam = boto3.client("iam", endpoint_url=URL, region_name=REGION,
+                   config=Config(retries={"max_attempts": 1}))
+oidc_arn = iam.create_open_id_connect_provider(
+    Url=OIDC_URL, ClientIDList=["oidc-client"])["OpenIDConnectProviderArn"]
+OIDC_KEY = OIDC_URL.removeprefix("http://")
+assert oidc_arn.endswith(f":oidc-provider/{OIDC_KEY}"), oidc_arn
 pool_id = admin.create_identity_pool(
     IdentityPoolName="social", AllowUnauthenticatedIdentities=False,
+    OpenIdConnectProviderARNs=[oidc_arn],
     SupportedLoginProviders={"accounts.google.com": "google-client",
                              "appleid.apple.com": "com.example.app",
                              "graph.facebook.com": "fb-app",
@@ -141,6 +154,15 @@ for label, token in [
                            Logins={"accounts.google.com": token})
     assert message.startswith("Invalid login token."), (label, message)
 check("wrong-audience, expired, forged, misissued and malformed ID tokens are refused")
+
+# An OpenID Connect provider registered in IAM, found through its discovery document.
+oidc_user = get_id({OIDC_KEY: oidc.token("o-ada", "oidc-client")})
+assert get_id({OIDC_KEY: oidc.token("o-ada", "oidc-client")}) == oidc_user
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={OIDC_KEY: oidc.token("o-ada", "another-client")})
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={OIDC_KEY: google.token("o-ada", "oidc-client")})
+check("an OpenID Connect provider's ID tokens are verified by its discovery document's keys")
 
 # Facebook and Amazon access tokens.
 fb = get_id({"graph.facebook.com": "fb-token-ada"})
