@@ -125,24 +125,7 @@ impl Projection {
     ) -> Result<Vec<T>, ApiError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
-            let table = db
-                .begin_read()
-                .map_err(db_error)?
-                .open_table(table)
-                .map_err(db_error)?;
-            let start = after.map_or_else(|| prefix.clone(), |a| format!("{prefix}{a}"));
-            let mut out = Vec::new();
-            for item in table.range(start.as_str()..).map_err(db_error)? {
-                let (key, value) = item.map_err(db_error)?;
-                if !key.value().starts_with(&prefix) || out.len() >= limit {
-                    break;
-                }
-                if key.value() == start && start != prefix {
-                    continue;
-                }
-                out.push(serde_json::from_slice(value.value()).map_err(db_error)?);
-            }
-            Ok(out)
+            projection::page(&db, table, &prefix, after.as_deref(), limit).map_err(db_error)
         })
         .await
         .map_err(db_error)?

@@ -2,6 +2,24 @@
 //! each pool's OIDC documents, and answers `/health`; all work is done by the services
 //! it calls over gRPC.
 
+/// Every implemented operation of a JSON API and its handler, as `IMPLEMENTED` and
+/// `run`; the model's other operations answer `UnsupportedOperationException`.
+macro_rules! operations {
+    ($state:ident, $call:ident; $($name:literal => $handler:expr),* $(,)?) => {
+        pub const IMPLEMENTED: &[&str] = &[$($name),*];
+
+        pub async fn run($state: &AppState, operation: &str, $call: Call) -> Result<Value, ApiError> {
+            match operation {
+                $($name => $handler.await,)*
+                other => Err(ApiError::new(
+                    ErrorCode::UnsupportedOperationException,
+                    format!("{other} is not implemented by this version of Portcullis."),
+                )),
+            }
+        }
+    };
+}
+
 pub mod authorize;
 pub mod cognito;
 pub mod domains;

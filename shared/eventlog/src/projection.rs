@@ -76,3 +76,37 @@ where
     });
     Applied { rx }
 }
+
+/// A read model's JSON rows keyed `<prefix><rest>`, in key order, after the row keyed
+/// `<prefix><after>` (exclusive) when given, at most `limit` of them.
+///
+/// # Errors
+/// The storage or decoding failure, as text for the caller's log.
+pub fn page<T: serde::de::DeserializeOwned>(
+    db: &redb::Database,
+    table: redb::TableDefinition<'static, &'static str, &'static [u8]>,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<T>, String> {
+    use redb::ReadableDatabase;
+    let text = |err: &dyn std::fmt::Display| err.to_string();
+    let table = db
+        .begin_read()
+        .map_err(|e| text(&e))?
+        .open_table(table)
+        .map_err(|e| text(&e))?;
+    let start = after.map_or_else(|| prefix.to_owned(), |a| format!("{prefix}{a}"));
+    let mut out = Vec::new();
+    for item in table.range(start.as_str()..).map_err(|e| text(&e))? {
+        let (key, value) = item.map_err(|e| text(&e))?;
+        if !key.value().starts_with(prefix) || out.len() >= limit {
+            break;
+        }
+        if after.is_some() && key.value() == start {
+            continue;
+        }
+        out.push(serde_json::from_slice(value.value()).map_err(|e| text(&e))?);
+    }
+    Ok(out)
+}

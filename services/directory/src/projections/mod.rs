@@ -300,24 +300,7 @@ impl Projection {
         let db = self.db.clone();
         let prefix = pool_key(pool_id, "");
         tokio::task::spawn_blocking(move || {
-            let table = db
-                .begin_read()
-                .map_err(db_error)?
-                .open_table(table)
-                .map_err(db_error)?;
-            let start = after.map_or_else(|| prefix.clone(), |a| format!("{prefix}{a}"));
-            let mut out = Vec::new();
-            for item in table.range(start.as_str()..).map_err(db_error)? {
-                let (key, value) = item.map_err(db_error)?;
-                if !key.value().starts_with(&prefix) || out.len() >= limit {
-                    break;
-                }
-                if key.value() == start {
-                    continue;
-                }
-                out.push(serde_json::from_slice(value.value()).map_err(db_error)?);
-            }
-            Ok(out)
+            projection::page(&db, table, &prefix, after.as_deref(), limit).map_err(db_error)
         })
         .await
         .map_err(db_error)?

@@ -22,25 +22,9 @@ use super::{
 };
 use crate::AppState;
 
-/// Every implemented operation and its handler; the model's other operations answer
-/// `UnsupportedOperationException`. `IMPLEMENTED` feeds the generated operations table
-/// in docs/.
-macro_rules! operations {
-    ($state:ident, $call:ident; $($name:literal => $handler:expr),* $(,)?) => {
-        pub const IMPLEMENTED: &[&str] = &[$($name),*];
-
-        pub async fn run($state: &AppState, operation: &str, $call: Call) -> Result<Value, ApiError> {
-            match operation {
-                $($name => $handler.await,)*
-                other => Err(ApiError::new(
-                    ErrorCode::UnsupportedOperationException,
-                    format!("{other} is not implemented by this version of Portcullis."),
-                )),
-            }
-        }
-    };
-}
-
+// Every implemented operation and its handler; the model's other operations answer
+// `UnsupportedOperationException`. `IMPLEMENTED` feeds the generated operations table
+// in docs/.
 operations! { state, call;
     // pools
     "CreateUserPool" => create_user_pool(state, call),

@@ -14,22 +14,6 @@ use crate::AppState;
 use crate::cognito::Call;
 use crate::cognito::shapes::parse;
 
-macro_rules! operations {
-    ($state:ident, $call:ident; $($name:literal => $handler:expr),* $(,)?) => {
-        pub const IMPLEMENTED: &[&str] = &[$($name),*];
-
-        pub async fn run($state: &AppState, operation: &str, $call: Call) -> Result<Value, ApiError> {
-            match operation {
-                $($name => $handler.await,)*
-                other => Err(ApiError::new(
-                    ErrorCode::UnsupportedOperationException,
-                    format!("{other} is not implemented by this version of Portcullis."),
-                )),
-            }
-        }
-    };
-}
-
 operations! { state, call;
     "CreateIdentityPool" => create_identity_pool(state, call),
     "DescribeIdentityPool" => describe_identity_pool(state, call),
