@@ -162,6 +162,10 @@ fn identity_pools_verify_social_logins_against_local_stand_ins() {
             format!("{base}/facebook"),
         ),
         ("PORTCULLIS_SOCIAL_AMAZON_API_URL", format!("{base}/amazon")),
+        (
+            "PORTCULLIS_SOCIAL_TWITTER_API_URL",
+            format!("{base}/twitter"),
+        ),
     ];
     let env: Vec<(&str, &str)> = endpoints.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let _server = start_with(data.path(), port, &env);

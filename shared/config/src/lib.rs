@@ -113,6 +113,7 @@ const NESTED_FIELDS: &[&str] = &[
     "social.apple_jwks_url",
     "social.facebook_graph_url",
     "social.amazon_api_url",
+    "social.twitter_api_url",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.

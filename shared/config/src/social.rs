@@ -12,8 +12,10 @@ pub struct SocialEndpoints {
     pub apple_jwks_url: String,
     /// The Facebook Graph API (`/me` and `/app` for an access token).
     pub facebook_graph_url: String,
-    /// Login with Amazon's API (`/auth/o2/tokeninfo` and `/user/profile`).
+    /// Login with Amazon's API (`/auth/o2/tokeninfo`).
     pub amazon_api_url: String,
+    /// Twitter's API (`/1.1/account/verify_credentials.json`).
+    pub twitter_api_url: String,
 }
 
 impl Default for SocialEndpoints {
@@ -23,6 +25,7 @@ impl Default for SocialEndpoints {
             apple_jwks_url: "https://appleid.apple.com/auth/keys".into(),
             facebook_graph_url: "https://graph.facebook.com".into(),
             amazon_api_url: "https://api.amazon.com".into(),
+            twitter_api_url: "https://api.twitter.com".into(),
         }
     }
 }

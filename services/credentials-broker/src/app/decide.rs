@@ -229,3 +229,240 @@ fn wrong_region(region: &str) -> ApiError {
         "The credentials are for region {region} and cannot be used in another."
     ))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use portcullis_aggregate::AggregateStore;
+    use portcullis_eventlog::embedded::EmbeddedStore;
+    use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+    use portcullis_proto::token::v1::token_client::TokenClient;
+    use portcullis_sigv4::sign::{Request as SignRequest, Signer};
+    use portcullis_types::SystemClock;
+
+    use super::*;
+    use crate::app::{Parts, RoleDirectory, RoleInfo};
+    use crate::credentials::{Credentials, Minter};
+
+    const ROLE: &str = "arn:aws:iam::000000000000:role/reader";
+
+    struct OneRole;
+
+    #[async_trait]
+    impl RoleDirectory for OneRole {
+        async fn role(&self, arn: &str) -> Result<Option<RoleInfo>, ApiError> {
+            let policy = r#"{"Version":"2012-10-17","Statement":[
+                {"Sid":"Own","Effect":"Allow","Action":"demo:*",
+                 "Resource":"arn:demo:::dept/${aws:PrincipalTag/department}/*"},
+                {"Sid":"NoDeletes","Effect":"Deny","Action":"demo:Delete","Resource":"*"}]}"#;
+            Ok((arn == ROLE).then(|| RoleInfo {
+                arn: ROLE.to_owned(),
+                role_id: "AROAEXAMPLE".to_owned(),
+                trust_policy: String::new(),
+                policies: vec![("own".to_owned(), policy.to_owned())],
+                max_session_duration: 3600,
+            }))
+        }
+    }
+
+    async fn broker(dir: &tempfile::TempDir) -> Broker {
+        let log = EmbeddedStore::open(&dir.path().join("log.redb"))
+            .await
+            .unwrap();
+        let links = log.bucket("links");
+        let log: Arc<dyn portcullis_eventlog::EventLog> = Arc::new(log);
+        let projection =
+            crate::projection::Projection::start(&dir.path().join("read.redb"), log.clone())
+                .unwrap();
+        let nowhere = portcullis_runtime::channel("127.0.0.1:1").unwrap();
+        let roles: Arc<dyn RoleDirectory> = Arc::new(OneRole);
+        Broker::new(Parts {
+            store: AggregateStore::new(log, Arc::new(SystemClock)),
+            links,
+            projection,
+            verifier: crate::logins::Verifier {
+                token: TokenClient::new(nowhere.clone()),
+                directory: DirectoryClient::new(nowhere),
+                social: Arc::new(
+                    crate::social::Social::new(portcullis_config::SocialEndpoints::default())
+                        .unwrap(),
+                ),
+                providers: roles.clone(),
+            },
+            minter: Arc::new(Minter::new(&[7; 32]).unwrap()),
+            roles,
+        })
+    }
+
+    fn mint(broker: &Broker, expires_ms: i64) -> Credentials {
+        let grant = Grant {
+            access_key_id: Minter::new_access_key_id().unwrap(),
+            identity_id: "us-east-1:1".into(),
+            identity_pool_id: "us-east-1:2".into(),
+            role_arn: ROLE.into(),
+            region: "us-east-1".into(),
+            principal_tags: vec![("department".into(), "b".into())],
+            session_policy: None,
+            amr: vec!["authenticated".into()],
+            expires_ms,
+        };
+        broker.minter.mint(&grant).unwrap()
+    }
+
+    fn presented<'a>(c: &'a Credentials, secret: &'a str, region: &'a str) -> Proof<'a> {
+        Proof::Presented {
+            access_key_id: &c.access_key_id,
+            secret_access_key: secret,
+            session_token: &c.session_token,
+            region,
+        }
+    }
+
+    async fn decide(
+        broker: &Broker,
+        proof: &Proof<'_>,
+        action: &str,
+        resource: &str,
+    ) -> Result<Decision, ApiError> {
+        let context = HashMap::new();
+        Ok(broker
+            .authorize(proof, action, resource, &context)
+            .await?
+            .decision)
+    }
+
+    #[tokio::test]
+    async fn presented_credentials_are_decided_by_the_role_and_the_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = broker(&dir).await;
+        let c = mint(&broker, broker.now_ms() + 60_000);
+        let proof = presented(&c, &c.secret_access_key, "us-east-1");
+        let own = decide(&broker, &proof, "demo:Read", "arn:demo:::dept/b/x")
+            .await
+            .unwrap();
+        assert!(matches!(own, Decision::Allow { ref sid, .. } if sid == "Own"));
+        let other = decide(&broker, &proof, "demo:Read", "arn:demo:::dept/a/x")
+            .await
+            .unwrap();
+        assert_eq!(other, Decision::ImplicitDeny);
+        let delete = decide(&broker, &proof, "demo:Delete", "arn:demo:::dept/b/x")
+            .await
+            .unwrap();
+        assert!(matches!(delete, Decision::ExplicitDeny { ref sid, .. } if sid == "NoDeletes"));
+    }
+
+    #[tokio::test]
+    async fn expired_wrong_secret_and_wrong_region_credentials_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = broker(&dir).await;
+        let expired = mint(&broker, broker.now_ms() - 1);
+        let proof = presented(&expired, &expired.secret_access_key, "us-east-1");
+        let err = decide(&broker, &proof, "demo:Read", "x").await.unwrap_err();
+        assert_eq!(
+            err.code,
+            portcullis_errors::ErrorCode::NotAuthorizedException
+        );
+        assert!(err.message.contains("expired"), "{}", err.message);
+        let c = mint(&broker, broker.now_ms() + 60_000);
+        let wrong = "x".repeat(40);
+        let err = decide(
+            &broker,
+            &presented(&c, &wrong, "us-east-1"),
+            "demo:Read",
+            "x",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.message.contains("invalid"), "{}", err.message);
+        let err = decide(
+            &broker,
+            &presented(&c, &c.secret_access_key, "eu-west-1"),
+            "demo:Read",
+            "x",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.message.contains("region"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_signed_request_proves_the_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = broker(&dir).await;
+        let c = mint(&broker, broker.now_ms() + 60_000);
+        let body = br#"{"Action":"demo:Read"}"#;
+        let sign = |region: &str, token: &str| {
+            let signer = Signer::new(
+                &c.access_key_id,
+                &c.secret_access_key,
+                region,
+                "execute-api",
+            );
+            let request = SignRequest {
+                host: "pdp.internal",
+                content_type: "application/json",
+                target: "",
+                body,
+                path: "/authorize",
+                security_token: Some(token),
+            };
+            let signature = signer.sign(&request, time::OffsetDateTime::now_utc());
+            vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("host".to_owned(), "pdp.internal".to_owned()),
+                ("x-amz-date".to_owned(), signature.amz_date),
+                ("x-amz-security-token".to_owned(), token.to_owned()),
+                ("authorization".to_owned(), signature.authorization),
+            ]
+        };
+        fn signed<'a>(headers: &'a [(String, String)], body: Option<&'a [u8]>) -> Proof<'a> {
+            Proof::Signed {
+                method: "POST",
+                path: "/authorize",
+                query: "",
+                headers,
+                body,
+            }
+        }
+        let good = sign("us-east-1", &c.session_token);
+        let allowed = decide(
+            &broker,
+            &signed(&good, Some(body)),
+            "demo:Read",
+            "arn:demo:::dept/b/1",
+        )
+        .await
+        .unwrap();
+        assert!(allowed.allowed());
+        // The body is what was signed.
+        let err = decide(
+            &broker,
+            &signed(&good, Some(b"{}")),
+            "demo:Read",
+            "arn:demo:::dept/b/1",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.code,
+            portcullis_errors::ErrorCode::NotAuthorizedException
+        );
+        // Another region's signature.
+        let other = sign("eu-west-1", &c.session_token);
+        let err = decide(&broker, &signed(&other, Some(body)), "demo:Read", "x")
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("region"), "{}", err.message);
+        // A session token altered after signing.
+        let mut tampered = c.session_token.clone();
+        tampered.replace_range(10..11, if &tampered[10..11] == "A" { "B" } else { "A" });
+        let forged = sign("us-east-1", &tampered);
+        let err = decide(&broker, &signed(&forged, Some(body)), "demo:Read", "x")
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("invalid"), "{}", err.message);
+    }
+}

@@ -1,5 +1,5 @@
 """Social logins in an identity pool, against local stand-ins for Google, Sign in with
-Apple, Facebook and Login with Amazon (the server's `PORTCULLIS_SOCIAL_*` endpoints
+Apple, Facebook, Login with Amazon and Twitter (the server's `PORTCULLIS_SOCIAL_*` endpoints
 point here): tokens are verified, one identity per user, logins of several providers
 link to one identity and merge two, and forged, expired, foreign and misaddressed
 tokens are refused.
@@ -7,6 +7,8 @@ tokens are refused.
 Usage: social_logins.py URL STAND_IN_PORT"""
 
 import base64
+import hashlib
+import hmac
 import json
 import sys
 import threading
@@ -60,6 +62,30 @@ impostor = Issuer("https://accounts.google.com", "g1")  # same kid, other key
 # access token -> (app, user)
 FACEBOOK = {"fb-token-ada": ("fb-app", "10001"), "fb-token-other-app": ("other-app", "10002")}
 AMAZON = {"amzn-token-ada": ("amzn-app", "amzn1.account.ADA")}
+# Twitter: consumer key/secret of the app, access token/secret of the user.
+TWITTER_APP = ("tw-key", "tw-secret")
+TWITTER = {"tw-token-ada": ("tw-token-secret", "777")}
+
+
+def quote(text):
+    return urllib.parse.quote(text, safe="-._~")
+
+
+def oauth1_valid(method, url, header):
+    """Checks an OAuth 1.0a HMAC-SHA1 Authorization header as Twitter would."""
+    if not header.startswith("OAuth "):
+        return None
+    fields = dict(part.strip().split("=", 1) for part in header[6:].split(","))
+    fields = {k: urllib.parse.unquote(v.strip('"')) for k, v in fields.items()}
+    signature = fields.pop("oauth_signature", "")
+    token = fields.get("oauth_token")
+    if fields.get("oauth_consumer_key") != TWITTER_APP[0] or token not in TWITTER:
+        return None
+    joined = "&".join(f"{quote(k)}={quote(v)}" for k, v in sorted(fields.items()))
+    base = f"{method}&{quote(url)}&{quote(joined)}"
+    key = f"{quote(TWITTER_APP[1])}&{quote(TWITTER[token][0])}"
+    expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest())
+    return TWITTER[token][1] if hmac.compare_digest(expected.decode(), signature) else None
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -93,6 +119,12 @@ class StandIn(BaseHTTPRequestHandler):
             if url.path == "/facebook/app":
                 return self.answer(200, {"id": app, "name": "demo"})
             return self.answer(200, {"id": user, "name": "Ada"})
+        if url.path == "/twitter/1.1/account/verify_credentials.json":
+            full = f"http://127.0.0.1:{PORT}{url.path}"
+            user = oauth1_valid("GET", full, self.headers.get("Authorization", ""))
+            if user is None:
+                return self.answer(401, {"errors": [{"code": 89}]})
+            return self.answer(200, {"id_str": user, "screen_name": "ada"})
         if url.path == "/amazon/auth/o2/tokeninfo":
             token = query.get("access_token", [""])[0]
             if token not in AMAZON:
@@ -117,7 +149,8 @@ pool_id = admin.create_identity_pool(
     SupportedLoginProviders={"accounts.google.com": "google-client",
                              "appleid.apple.com": "com.example.app",
                              "graph.facebook.com": "fb-app",
-                             "www.amazon.com": "amzn-app"},
+                             "www.amazon.com": "amzn-app",
+                             "api.twitter.com": ";".join(TWITTER_APP)},
 )["IdentityPoolId"]
 
 
@@ -190,9 +223,15 @@ both = get_id({"www.amazon.com": "amzn-token-ada", "appleid.apple.com":
 assert both in (amzn, apple_id)
 check("logins of several providers lead to one identity, merging two that existed")
 
+tw = get_id({"api.twitter.com": "tw-token-ada;tw-token-secret"})
+assert get_id({"api.twitter.com": "tw-token-ada;tw-token-secret"}) == tw
 expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
-             Logins={"api.twitter.com": "token;secret"})
+             Logins={"api.twitter.com": "tw-token-ada;wrong-secret"})
+expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
+             Logins={"api.twitter.com": "no-separator"})
+check("Twitter logins are proven by an OAuth 1.0a-signed verify_credentials call")
+
 unauth = expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id)
 assert unauth == "Unauthenticated access is not supported for this identity pool.", unauth
-check("providers the pool does not name and guests of a pool without them are refused")
+check("guests of a pool without them are refused")
 server.shutdown()
