@@ -500,9 +500,9 @@ fn acknowledged_sign_ups_survive_killing_a_directory_replica_and_a_nats_node() {
 }
 
 /// The IAM subset on a cluster: every operation through one gateway, then writes on one
-/// replica read and listed through the other.
+/// replica read and listed through the other; then identity pools across the replicas.
 #[test]
-fn iam_roles_and_providers_work_across_replicas_of_a_cluster() {
+fn iam_and_identity_pools_work_across_replicas_of_a_cluster() {
     let cluster = Cluster::up();
     let out = run(
         python(&e2e("iam.py")).arg(&cluster.gateways[0]),
@@ -516,6 +516,15 @@ fn iam_roles_and_providers_work_across_replicas_of_a_cluster() {
     assert!(
         out.status.success(),
         "iam_replicas.py failed\n{}",
+        out.describe()
+    );
+    let out = run(
+        python(&e2e("identity_replicas.py")).args(&cluster.gateways[..2]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "identity_replicas.py failed\n{}",
         out.describe()
     );
 }
