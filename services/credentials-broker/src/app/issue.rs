@@ -199,11 +199,14 @@ impl Broker {
     }
 
     /// The role, if its trust policy lets identities of `pool_id` with `amr` assume it.
+    /// Session tags need the trust policy to allow `sts:TagSession` as well, as IAM
+    /// requires of a role that identity pools pass principal tags to.
     async fn trusted_role(
         &self,
         role_arn: &str,
         pool_id: &str,
         amr: &[String],
+        tagged: bool,
     ) -> Result<RoleInfo, ApiError> {
         let role = self
             .roles
@@ -211,11 +214,14 @@ impl Broker {
             .await?
             .ok_or_else(bad_configuration)?;
         let trust = Policy::parse(&role.trust_policy).map_err(|_| bad_configuration())?;
-        let request = Request::new("sts:AssumeRoleWithWebIdentity", role_arn)
-            .by("Federated", FEDERATED_PRINCIPAL)
-            .with("cognito-identity.amazonaws.com:aud", pool_id)
-            .with_values("cognito-identity.amazonaws.com:amr", amr.to_vec());
-        if evaluate(&[&trust], &request).allowed() {
+        let allows = |action: &str| {
+            let request = Request::new(action, role_arn)
+                .by("Federated", FEDERATED_PRINCIPAL)
+                .with("cognito-identity.amazonaws.com:aud", pool_id)
+                .with_values("cognito-identity.amazonaws.com:amr", amr.to_vec());
+            evaluate(&[&trust], &request).allowed()
+        };
+        if allows("sts:AssumeRoleWithWebIdentity") && (!tagged || allows("sts:TagSession")) {
             Ok(role)
         } else {
             Err(bad_configuration())
@@ -264,7 +270,8 @@ impl Broker {
         } else {
             Self::authenticated_session(&pool, &verified, custom_role_arn)?
         };
-        self.trusted_role(&session.role_arn, &pool.id, &session.amr)
+        let tagged = !session.principal_tags.is_empty();
+        self.trusted_role(&session.role_arn, &pool.id, &session.amr, tagged)
             .await?;
         let grant = Grant {
             access_key_id: Minter::new_access_key_id().map_err(internal)?,
@@ -474,16 +481,27 @@ impl Broker {
             )
         })?;
         let trust = Policy::parse(&role.trust_policy).ok();
-        let request = Request::new("sts:AssumeRoleWithWebIdentity", role_arn)
-            .by("Federated", FEDERATED_PRINCIPAL)
-            .with("cognito-identity.amazonaws.com:aud", pool_id.clone())
-            .with("cognito-identity.amazonaws.com:sub", identity_id.clone())
-            .with_values("cognito-identity.amazonaws.com:amr", amr.clone());
-        if !trust.is_some_and(|t| evaluate(&[&t], &request).allowed()) {
-            return Err(ApiError::new(
-                ErrorCode::AccessDenied,
-                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-            ));
+        let allows = |action: &str| {
+            let request = Request::new(action, role_arn)
+                .by("Federated", FEDERATED_PRINCIPAL)
+                .with("cognito-identity.amazonaws.com:aud", pool_id.clone())
+                .with("cognito-identity.amazonaws.com:sub", identity_id.clone())
+                .with_values("cognito-identity.amazonaws.com:amr", amr.clone());
+            trust
+                .as_ref()
+                .is_some_and(|t| evaluate(&[t], &request).allowed())
+        };
+        let principal_tags = token_tags(&claims);
+        for action in ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"] {
+            if action == "sts:TagSession" && principal_tags.is_empty() {
+                continue;
+            }
+            if !allows(action) {
+                return Err(ApiError::new(
+                    ErrorCode::AccessDenied,
+                    format!("Not authorized to perform {action}"),
+                ));
+            }
         }
         let max = i64::from(role.max_session_duration.max(3_600));
         let duration = duration_s.unwrap_or(DEFAULT_SESSION_S);
@@ -520,7 +538,7 @@ impl Broker {
             identity_pool_id: pool_id.clone(),
             role_arn: role_arn.to_owned(),
             region: region.to_owned(),
-            principal_tags: token_tags(&claims),
+            principal_tags,
             session_policy: session_policy.map(str::to_owned),
             amr,
             expires_ms,

@@ -71,11 +71,11 @@ def sign_in(name):
 # --- roles --------------------------------------------------------------------------------
 
 
-def trust(pool_id, amr):
+def trust(pool_id, amr, actions=("sts:AssumeRoleWithWebIdentity", "sts:TagSession")):
     return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Action": list(actions),
         "Condition": {
             "StringEquals": {"cognito-identity.amazonaws.com:aud": pool_id},
             "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": amr},
@@ -437,6 +437,23 @@ expect_error("ResourceNotFoundException", admin.describe_identity, IdentityId=bo
 assert public.get_id(IdentityPoolId=pool_id, Logins={PROVIDER: fresh["IdToken"]})[
     "IdentityId"] != bob_id
 check("identities are unlinked, listed page by page and deleted")
+
+# A role that may be assumed but not tagged cannot take principal tags.
+untagged = iam.create_role(RoleName="demo-untagged", AssumeRolePolicyDocument=trust(
+    pool_id, "authenticated", actions=["sts:AssumeRoleWithWebIdentity"]))["Role"]["Arn"]
+admin.set_identity_pool_roles(IdentityPoolId=pool_id,
+                              Roles={"authenticated": untagged, "unauthenticated": guest_role})
+tagged_token = admin.get_open_id_token_for_developer_identity(
+    IdentityPoolId=pool_id, Logins={"login.demo": "dev-1"}, PrincipalTags={"department": "a"})
+expect_error("InvalidIdentityPoolConfigurationException", public.get_credentials_for_identity,
+             IdentityId=tagged_token["IdentityId"],
+             Logins={"cognito-identity.amazonaws.com": tagged_token["Token"]})
+untagged_token = admin.get_open_id_token_for_developer_identity(
+    IdentityPoolId=pool_id, Logins={"login.demo": "dev-1"})
+public.get_credentials_for_identity(
+    IdentityId=untagged_token["IdentityId"],
+    Logins={"cognito-identity.amazonaws.com": untagged_token["Token"]})
+check("principal tags need a role that trusts sts:TagSession")
 
 contract.assert_returned("IdentityPool", absent_ok=(), service="cognito-identity")
 print(json.dumps(contract.checked))
