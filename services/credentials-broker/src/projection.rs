@@ -10,12 +10,12 @@ use portcullis_errors::ApiError;
 use portcullis_eventlog::{EventLog, StoredRecord, projection};
 use portcullis_proto::events::v1::{Batch, envelope::Payload};
 use prost::Message;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::validate::scope;
 
-const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
+const CURSOR: TableDefinition<&str, u64> = projection::CURSOR_TABLE;
 /// Identity pools by id.
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("identity_pools");
 /// Identities by `<pool scope>/<identity id>`.
@@ -23,7 +23,6 @@ const IDENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("identitie
 /// The pool scope of each identity (its events name the identity only).
 const IDENTITY_POOLS: TableDefinition<&str, &str> = TableDefinition::new("identity_pools_of");
 const CURSOR_KEY: &str = "credentials";
-const VERSION_KEY: &str = "version";
 const VERSION: u64 = 1;
 /// How long a query waits for the read model to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,27 +55,12 @@ fn db_error(err: impl std::fmt::Display) -> ApiError {
 
 impl Projection {
     pub fn start(path: &Path, log: Arc<dyn EventLog>) -> anyhow::Result<Self> {
-        let db = Arc::new(Database::create(path)?);
-        let txn = db.begin_write()?;
-        {
-            let version = txn.open_table(CURSOR)?.get(VERSION_KEY)?.map(|v| v.value());
-            if version != Some(VERSION) {
-                txn.delete_table(CURSOR)?;
-                txn.delete_table(POOLS)?;
-                txn.delete_table(IDENTITIES)?;
-                txn.delete_table(IDENTITY_POOLS)?;
-                txn.open_table(CURSOR)?.insert(VERSION_KEY, VERSION)?;
-            }
+        let (db, cursor) = projection::open_read_model(path, CURSOR_KEY, VERSION, |txn| {
             txn.open_table(POOLS)?;
             txn.open_table(IDENTITIES)?;
             txn.open_table(IDENTITY_POOLS)?;
-        }
-        txn.commit()?;
-        let cursor = db
-            .begin_read()?
-            .open_table(CURSOR)?
-            .get(CURSOR_KEY)?
-            .map_or(0, |v| v.value());
+            Ok(())
+        })?;
         let store = db.clone();
         let applied = projection::spawn(log, cursor, move |records| apply(&store, records));
         Ok(Self { db, applied })

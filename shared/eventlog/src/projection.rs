@@ -110,3 +110,47 @@ pub fn page<T: serde::de::DeserializeOwned>(
     }
     Ok(out)
 }
+
+/// The table every read model keeps its cursor (and its layout version) in.
+pub const CURSOR_TABLE: redb::TableDefinition<'static, &'static str, u64> =
+    redb::TableDefinition::new("cursor");
+const VERSION_KEY: &str = "version";
+
+/// Opens (or creates) a read model's redb file. A file of another layout `version` (or
+/// a new one) is emptied, so the log is folded into it again from the start; `create`
+/// then opens every table queries read. Returns the database and the position of the
+/// last record applied under `cursor_key`.
+///
+/// # Errors
+/// A storage failure.
+pub fn open_read_model(
+    path: &std::path::Path,
+    cursor_key: &str,
+    version: u64,
+    create: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+) -> Result<(Arc<redb::Database>, u64), redb::Error> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = Arc::new(redb::Database::create(path)?);
+    let txn = db.begin_write()?;
+    {
+        let stored = txn
+            .open_table(CURSOR_TABLE)?
+            .get(VERSION_KEY)?
+            .map(|v| v.value());
+        if stored != Some(version) {
+            let tables: Vec<_> = txn.list_tables()?.collect();
+            for table in tables {
+                txn.delete_table(table)?;
+            }
+            txn.open_table(CURSOR_TABLE)?.insert(VERSION_KEY, version)?;
+        }
+        create(&txn)?;
+    }
+    txn.commit()?;
+    let cursor = db
+        .begin_read()?
+        .open_table(CURSOR_TABLE)?
+        .get(cursor_key)?
+        .map_or(0, |v| v.value());
+    Ok((db, cursor))
+}

@@ -25,7 +25,7 @@ mod users;
 pub use config::DomainEntry;
 pub use users::{UserFilter, UserPage};
 
-const CURSOR: TableDefinition<&str, u64> = TableDefinition::new("cursor");
+const CURSOR: TableDefinition<&str, u64> = projection::CURSOR_TABLE;
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
 /// App clients by `<pool>/<client id>`.
@@ -36,7 +36,6 @@ const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_jobs");
 const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
-const VERSION_KEY: &str = "version";
 const VERSION: u64 = 4;
 /// How long a query waits for the projection to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,25 +94,7 @@ impl Projection {
     /// Opens (or creates) the read model at `path` and starts folding the log into it
     /// from its cursor on.
     pub fn start(path: &Path, log: Arc<dyn EventLog>) -> anyhow::Result<Self> {
-        let db = Arc::new(Database::create(path)?);
-        let txn = db.begin_write()?;
-        {
-            let version = txn.open_table(CURSOR)?.get(VERSION_KEY)?.map(|v| v.value());
-            if version != Some(VERSION) {
-                // Written by another layout (or new): fold the whole log again.
-                txn.delete_table(CURSOR)?;
-                txn.delete_table(POOLS)?;
-                txn.delete_table(USER_COUNTS)?;
-                txn.delete_table(CLIENTS)?;
-                txn.delete_table(GROUPS)?;
-                txn.delete_table(IMPORT_JOBS)?;
-                txn.delete_table(users::USERS)?;
-                txn.delete_table(users::USER_INDEX)?;
-                for table in config::TABLES {
-                    txn.delete_table(table)?;
-                }
-                txn.open_table(CURSOR)?.insert(VERSION_KEY, VERSION)?;
-            }
+        let (db, cursor) = projection::open_read_model(path, CURSOR_KEY, VERSION, |txn| {
             for table in config::TABLES {
                 txn.open_table(table)?;
             }
@@ -124,13 +105,8 @@ impl Projection {
             txn.open_table(CLIENTS)?;
             txn.open_table(GROUPS)?;
             txn.open_table(IMPORT_JOBS)?;
-        }
-        txn.commit()?;
-        let cursor = db
-            .begin_read()?
-            .open_table(CURSOR)?
-            .get(CURSOR_KEY)?
-            .map_or(0, |v| v.value());
+            Ok(())
+        })?;
         let store = db.clone();
         let applied = projection::spawn(log, cursor, move |records| apply(&store, records));
         Ok(Self { db, applied })
