@@ -29,6 +29,7 @@ const BEHIND_ATTEMPTS: u32 = 50;
 const STATUS_END_OF_BATCH: u16 = 204;
 pub(super) const STATUS_BEHIND: u16 = 412;
 pub(super) const STATUS_NOT_FOUND: u16 = 404;
+const STATUS_NO_RESPONDERS: u16 = 503;
 const NUM_PENDING: &str = "Nats-Num-Pending";
 pub(super) const SEQUENCE: &str = "Nats-Sequence";
 const SUBJECT: &str = "Nats-Subject";
@@ -153,7 +154,9 @@ async fn request_batch(
                 let more = false;
                 return Ok(Some(Batch { records, more }));
             }
-            Some(STATUS_BEHIND) => return Ok(None),
+            // 503 "no responders": no replica serves direct gets yet (a stream just
+            // created, a leader change); asked again like a replica that is behind.
+            Some(STATUS_BEHIND | STATUS_NO_RESPONDERS) => return Ok(None),
             Some(code) => {
                 let reason = message.description.unwrap_or_default();
                 return Err(unavailable(format!("direct get failed: {code} {reason}")));
