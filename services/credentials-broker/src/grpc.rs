@@ -350,7 +350,7 @@ impl Credentials for CredentialsService {
                 none_if_empty(&req.identity_id),
                 &req.logins,
                 &req.principal_tags,
-                (req.token_duration != 0).then_some(req.token_duration),
+                req.token_duration,
                 &meta(req.caller.as_ref()),
             )
             .await;
@@ -368,7 +368,7 @@ impl Credentials for CredentialsService {
                 &req.identity_pool_id,
                 none_if_empty(&req.identity_id),
                 none_if_empty(&req.developer_user_identifier),
-                (req.max_results != 0).then_some(req.max_results),
+                req.max_results,
                 none_if_empty(&req.next_token),
             )
             .await;
@@ -519,10 +519,7 @@ impl Credentials for CredentialsService {
         &self,
         _req: Request<pb::GetOpenIdKeysRequest>,
     ) -> Answer<pb::OpenIdKeys> {
-        let request = portcullis_proto::token::v1::GetJwksRequest {
-            pool_id: "identity".to_owned(),
-        };
-        let jwks = self.broker.jwks(request).await;
+        let jwks = self.broker.jwks().await;
         ok(jwks.map(|jwks| pb::OpenIdKeys { jwks }))
     }
 

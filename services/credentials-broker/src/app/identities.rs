@@ -37,6 +37,10 @@ fn link_key(pool_id: &str, login: &Login) -> String {
     format!("link/{}/{}", scope(pool_id), hex::encode(ctx.finish()))
 }
 
+pub fn no_guests() -> ApiError {
+    ApiError::not_authorized("Unauthenticated access is not supported for this identity pool.")
+}
+
 pub fn logins_do_not_match() -> ApiError {
     ApiError::not_authorized(
         "Logins don't match. Please include at least one valid login for this identity or identity pool.",
@@ -199,9 +203,7 @@ impl Broker {
         let pool = self.pool(pool_id).await?;
         if logins.is_empty() {
             if !pool.settings.allow_unauthenticated_identities {
-                return Err(ApiError::not_authorized(
-                    "Unauthenticated access is not supported for this identity pool.",
-                ));
+                return Err(no_guests());
             }
             let id = new_identity_id(&pool.id);
             let create = IdentityCommand::Create {

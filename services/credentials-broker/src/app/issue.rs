@@ -101,6 +101,44 @@ fn token_tags(claims: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// `authenticated` and what each verified login adds to `amr`.
+fn authenticated_amr(verified: &[Verified]) -> Vec<String> {
+    let mut amr = vec!["authenticated".to_owned()];
+    for v in verified {
+        amr.extend(v.amr.iter().cloned());
+    }
+    amr
+}
+
+/// The first action the role's trust policy refuses to an identity of `pool_id` with
+/// `amr`: `sts:AssumeRoleWithWebIdentity`, then `sts:TagSession` when the session
+/// carries principal tags (as IAM requires); `None` when it trusts the identity.
+fn refused_by_trust(
+    role: &RoleInfo,
+    pool_id: &str,
+    identity_id: Option<&str>,
+    amr: &[String],
+    tagged: bool,
+) -> Option<&'static str> {
+    let trust = Policy::parse(&role.trust_policy).ok();
+    let allows = |action: &str| {
+        let mut request = Request::new(action, role.arn.clone())
+            .by("Federated", FEDERATED_PRINCIPAL)
+            .with("cognito-identity.amazonaws.com:aud", pool_id)
+            .with_values("cognito-identity.amazonaws.com:amr", amr.to_vec());
+        if let Some(sub) = identity_id {
+            request = request.with("cognito-identity.amazonaws.com:sub", sub);
+        }
+        trust
+            .as_ref()
+            .is_some_and(|t| evaluate(&[t], &request).allowed())
+    };
+    ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+        .into_iter()
+        .filter(|action| tagged || *action != "sts:TagSession")
+        .find(|action| !allows(action))
+}
+
 /// What an identity is, for a role decision: its role, principal tags and `amr`.
 struct Session {
     role_arn: String,
@@ -169,22 +207,16 @@ impl Broker {
             let map: Vec<(String, String)> = map.into_iter().collect();
             roles::principal_tags(&map, &decider.claims)
         };
-        let mut amr = vec!["authenticated".to_owned()];
-        for v in verified {
-            amr.extend(v.amr.iter().cloned());
-        }
         Ok(Session {
             role_arn,
             principal_tags,
-            amr,
+            amr: authenticated_amr(verified),
         })
     }
 
     fn guest_session(pool: &PoolState) -> Result<Session, ApiError> {
         if !pool.settings.allow_unauthenticated_identities {
-            return Err(ApiError::not_authorized(
-                "Unauthenticated access is not supported for this identity pool.",
-            ));
+            return Err(super::identities::no_guests());
         }
         let role_arn = pool
             .roles
@@ -199,8 +231,7 @@ impl Broker {
     }
 
     /// The role, if its trust policy lets identities of `pool_id` with `amr` assume it.
-    /// Session tags need the trust policy to allow `sts:TagSession` as well, as IAM
-    /// requires of a role that identity pools pass principal tags to.
+    /// The role, if its trust policy lets identities of `pool_id` with `amr` assume it.
     async fn trusted_role(
         &self,
         role_arn: &str,
@@ -213,18 +244,9 @@ impl Broker {
             .role(role_arn)
             .await?
             .ok_or_else(bad_configuration)?;
-        let trust = Policy::parse(&role.trust_policy).map_err(|_| bad_configuration())?;
-        let allows = |action: &str| {
-            let request = Request::new(action, role_arn)
-                .by("Federated", FEDERATED_PRINCIPAL)
-                .with("cognito-identity.amazonaws.com:aud", pool_id)
-                .with_values("cognito-identity.amazonaws.com:amr", amr.to_vec());
-            evaluate(&[&trust], &request).allowed()
-        };
-        if allows("sts:AssumeRoleWithWebIdentity") && (!tagged || allows("sts:TagSession")) {
-            Ok(role)
-        } else {
-            Err(bad_configuration())
+        match refused_by_trust(&role, pool_id, None, amr, tagged) {
+            None => Ok(role),
+            Some(_) => Err(bad_configuration()),
         }
     }
 
@@ -324,17 +346,11 @@ impl Broker {
         let (identity, pool, verified) = self.proven(identity_id, logins).await?;
         let amr = if verified.is_empty() {
             if !pool.settings.allow_unauthenticated_identities {
-                return Err(ApiError::not_authorized(
-                    "Unauthenticated access is not supported for this identity pool.",
-                ));
+                return Err(super::identities::no_guests());
             }
             vec!["unauthenticated".to_owned()]
         } else {
-            let mut amr = vec!["authenticated".to_owned()];
-            for v in &verified {
-                amr.extend(v.amr.iter().cloned());
-            }
-            amr
+            authenticated_amr(&verified)
         };
         let mut claims = self.open_id_claims(&identity, &amr, OPEN_ID_TOKEN_TTL_S);
         // A developer token's principal tags carry over to the tokens it is traded for.
@@ -364,8 +380,13 @@ impl Broker {
         };
         let duration = token_duration.unwrap_or(DEVELOPER_TOKEN_TTL_S);
         if !(1..=86_400).contains(&duration) {
+            let bound = if duration < 1 {
+                "greater than or equal to 1"
+            } else {
+                "less than or equal to 86400"
+            };
             return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{duration}' at 'tokenDuration' failed to satisfy constraint: Member must have value less than or equal to 86400"
+                "1 validation error detected: Value '{duration}' at 'tokenDuration' failed to satisfy constraint: Member must have value {bound}"
             )));
         }
         if principal_tags.len() > 50 {
@@ -480,28 +501,13 @@ impl Broker {
                 "Not authorized to perform sts:AssumeRoleWithWebIdentity",
             )
         })?;
-        let trust = Policy::parse(&role.trust_policy).ok();
-        let allows = |action: &str| {
-            let request = Request::new(action, role_arn)
-                .by("Federated", FEDERATED_PRINCIPAL)
-                .with("cognito-identity.amazonaws.com:aud", pool_id.clone())
-                .with("cognito-identity.amazonaws.com:sub", identity_id.clone())
-                .with_values("cognito-identity.amazonaws.com:amr", amr.clone());
-            trust
-                .as_ref()
-                .is_some_and(|t| evaluate(&[t], &request).allowed())
-        };
         let principal_tags = token_tags(&claims);
-        for action in ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"] {
-            if action == "sts:TagSession" && principal_tags.is_empty() {
-                continue;
-            }
-            if !allows(action) {
-                return Err(ApiError::new(
-                    ErrorCode::AccessDenied,
-                    format!("Not authorized to perform {action}"),
-                ));
-            }
+        let tagged = !principal_tags.is_empty();
+        if let Some(action) = refused_by_trust(&role, &pool_id, Some(&identity_id), &amr, tagged) {
+            return Err(ApiError::new(
+                ErrorCode::AccessDenied,
+                format!("Not authorized to perform {action}"),
+            ));
         }
         let max = i64::from(role.max_session_duration.max(3_600));
         let duration = duration_s.unwrap_or(DEFAULT_SESSION_S);

@@ -100,11 +100,12 @@ impl Broker {
         &self.roles
     }
 
-    /// The identity pools' signing keys (JWKS document), from the token service.
-    pub async fn jwks(
-        &self,
-        request: portcullis_proto::token::v1::GetJwksRequest,
-    ) -> Result<String, ApiError> {
+    /// The identity pools' signing keys (JWKS document), from the token service, which
+    /// keeps them under the name `identity`.
+    pub async fn jwks(&self) -> Result<String, ApiError> {
+        let request = portcullis_proto::token::v1::GetJwksRequest {
+            pool_id: "identity".to_owned(),
+        };
         Ok(self
             .token
             .clone()

@@ -61,19 +61,6 @@ pub fn pool_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("IdentityPool '{id}' not found."))
 }
 
-impl PoolState {
-    /// The app clients of user pools that may sign in, by provider name.
-    pub fn cognito_provider(
-        &self,
-        provider: &str,
-    ) -> Option<&portcullis_proto::events::v1::CognitoIdentityProvider> {
-        self.settings
-            .cognito_identity_providers
-            .iter()
-            .find(|p| p.provider_name == provider)
-    }
-}
-
 impl Aggregate for IdentityPool {
     const KIND: &'static str = "identitypool";
     type Command = PoolCommand;
@@ -100,6 +87,7 @@ impl Aggregate for IdentityPool {
         };
         let id = state.id.clone();
         match command {
+            // Both cases were answered above.
             PoolCommand::Create { .. } => Ok(Vec::new()),
             PoolCommand::Update { settings, tags } => {
                 validate_settings(settings)?;

@@ -417,17 +417,8 @@ async fn get_open_id_token_for_developer_identity(
         identity_id: req.identity_id.unwrap_or_default(),
         logins: required(req.logins, "logins")?,
         principal_tags: req.principal_tags.unwrap_or_default(),
-        token_duration: req.token_duration.unwrap_or(0),
+        token_duration: req.token_duration,
     };
-    if req
-        .token_duration
-        .is_some_and(|d| !(1..=86_400).contains(&d))
-    {
-        return Err(ApiError::invalid_parameter(format!(
-            "1 validation error detected: Value '{}' at 'tokenDuration' failed to satisfy constraint: Member must have value between 1 and 86400",
-            request.token_duration
-        )));
-    }
     let token = state
         .credentials
         .clone()
@@ -449,17 +440,12 @@ async fn lookup_developer_identity(state: &AppState, call: Call) -> Result<Value
     }
     let caller = caller(&call);
     let req: Req = parse(call.body)?;
-    if req.max_results == Some(0) {
-        return Err(ApiError::invalid_parameter(
-            "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1",
-        ));
-    }
     let request = cred::LookupDeveloperIdentityRequest {
         caller: Some(caller),
         identity_pool_id: required(req.identity_pool_id, "identityPoolId")?,
         identity_id: req.identity_id.unwrap_or_default(),
         developer_user_identifier: req.developer_user_identifier.unwrap_or_default(),
-        max_results: req.max_results.unwrap_or(0),
+        max_results: req.max_results,
         next_token: req.next_token.unwrap_or_default(),
     };
     let found = state

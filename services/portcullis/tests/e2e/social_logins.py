@@ -180,13 +180,18 @@ for label, token in [
     ("wrong audience", google.token("g-ada", "someone-else")),
     ("expired", google.token("g-ada", "google-client", ttl=-120)),
     ("forged key", impostor.token("g-ada", "google-client")),
-    ("wrong issuer", apple.token("g-ada", "google-client")),
+    ("unknown key", apple.token("g-ada", "google-client")),
+    ("wrong issuer", google.token("g-ada", "google-client", iss="https://evil.example")),
     ("not a token", "not-a-jwt"),
 ]:
     message = expect_error("NotAuthorizedException", public.get_id, IdentityPoolId=pool_id,
                            Logins={"accounts.google.com": token})
     assert message.startswith("Invalid login token."), (label, message)
-check("wrong-audience, expired, forged, misissued and malformed ID tokens are refused")
+    if label == "wrong issuer":
+        assert "Issuer" in message, message
+    if label == "expired":
+        assert "expired" in message, message
+check("wrong-audience, expired, forged, unknown-key, misissued and malformed ID tokens are refused")
 
 # An OpenID Connect provider registered in IAM, found through its discovery document.
 oidc_user = get_id({OIDC_KEY: oidc.token("o-ada", "oidc-client")})
