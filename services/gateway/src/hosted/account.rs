@@ -142,6 +142,22 @@ async fn page<'a>(
     })
 }
 
+/// The page a posted form belongs to, after its CSRF check; a failed check sends the
+/// browser back to `back()` (303), where the form is shown again.
+async fn posted_page<'a>(
+    state: &AppState,
+    hosted: &'a Hosted,
+    headers: &HeaderMap,
+    params: &'a AuthParams,
+    csrf: &str,
+    back: impl FnOnce() -> String,
+) -> Result<Page<'a>, Response> {
+    if !csrf_ok(headers, csrf) {
+        return Err(redirect(StatusCode::SEE_OTHER, &back()));
+    }
+    page(state, hosted, params, StatusCode::SEE_OTHER).await
+}
+
 fn signup_form(
     page: &Page<'_>,
     pool: &UserPoolSettings,
@@ -231,10 +247,8 @@ pub async fn signup(
 ) -> Response {
     let (params, values) = split_form(fields);
     let field = |name: &str| values.get(name).cloned().unwrap_or_default();
-    if !csrf_ok(&headers, &field("_csrf")) {
-        return redirect(StatusCode::SEE_OTHER, &hosted.url("/signup", &params));
-    }
-    let page = match page(&state, &hosted, &params, StatusCode::SEE_OTHER).await {
+    let back = || hosted.url("/signup", &params);
+    let page = match posted_page(&state, &hosted, &headers, &params, &field("_csrf"), back).await {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -361,18 +375,15 @@ pub async fn confirm(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let params = &form.params;
-    if !csrf_ok(&headers, &form._csrf) {
-        return redirect(
-            StatusCode::SEE_OTHER,
-            &with_user(
-                &hosted,
-                "/confirmUser",
-                params,
-                &[("username", &form.username)],
-            ),
-        );
-    }
-    let page = match page(&state, &hosted, params, StatusCode::SEE_OTHER).await {
+    let back = || {
+        with_user(
+            &hosted,
+            "/confirmUser",
+            params,
+            &[("username", &form.username)],
+        )
+    };
+    let page = match posted_page(&state, &hosted, &headers, params, &form._csrf, back).await {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -418,10 +429,8 @@ pub async fn resend(
             &[("username", &form.username), ("notice", notice)],
         )
     };
-    if !csrf_ok(&headers, &form._csrf) {
-        return redirect(StatusCode::SEE_OTHER, &back(""));
-    }
-    let page = match page(&state, &hosted, params, StatusCode::SEE_OTHER).await {
+    let page = match posted_page(&state, &hosted, &headers, params, &form._csrf, || back("")).await
+    {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -493,13 +502,8 @@ pub async fn forgot(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let params = &form.params;
-    if !csrf_ok(&headers, &form._csrf) {
-        return redirect(
-            StatusCode::SEE_OTHER,
-            &hosted.url("/forgotPassword", params),
-        );
-    }
-    let page = match page(&state, &hosted, params, StatusCode::SEE_OTHER).await {
+    let back = || hosted.url("/forgotPassword", params);
+    let page = match posted_page(&state, &hosted, &headers, params, &form._csrf, back).await {
         Ok(page) => page,
         Err(response) => return response,
     };
@@ -565,18 +569,15 @@ pub async fn reset(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let params = &form.params;
-    if !csrf_ok(&headers, &form._csrf) {
-        return redirect(
-            StatusCode::SEE_OTHER,
-            &with_user(
-                &hosted,
-                "/confirmForgotPassword",
-                params,
-                &[("username", &form.username)],
-            ),
-        );
-    }
-    let page = match page(&state, &hosted, params, StatusCode::SEE_OTHER).await {
+    let back = || {
+        with_user(
+            &hosted,
+            "/confirmForgotPassword",
+            params,
+            &[("username", &form.username)],
+        )
+    };
+    let page = match posted_page(&state, &hosted, &headers, params, &form._csrf, back).await {
         Ok(page) => page,
         Err(response) => return response,
     };
