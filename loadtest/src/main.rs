@@ -9,6 +9,7 @@ mod listing;
 mod procstat;
 mod report;
 mod run;
+mod saml_verify;
 mod setup;
 mod srp_math;
 mod stats;
@@ -37,7 +38,10 @@ enum Command {
     /// Measure one argon2id verification with the server's parameters.
     Argon2(Argon2Args),
     /// Measure the server's modular exponentiations of one SRP sign-in.
-    SrpMath(SrpMathArgs),
+    SrpMath(IterationsArgs),
+    /// Measure the server's acceptance of one signed SAML response (parse, canonicalize,
+    /// digest, signature, checks) with the SAML crate's test documents.
+    SamlVerify(IterationsArgs),
     /// Seed a pool with N users through a user import job (CSV upload), then measure
     /// ListUsers paging through all of them and email filters.
     ListUsers(ListUsersArgs),
@@ -117,8 +121,8 @@ struct Argon2Args {
 }
 
 #[derive(Debug, Args)]
-struct SrpMathArgs {
-    /// Sign-ins' worth of exponentiations to time.
+struct IterationsArgs {
+    /// Sign-ins' (or responses') worth of work to time.
     #[arg(long, default_value_t = 200)]
     iterations: usize,
     /// Print one JSON line on stdout (the table then goes to stderr).
@@ -140,6 +144,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::SrpMath(args) => {
             let report = srp_math::bench(args.iterations)?;
+            emit(&report.table(), args.json.then(|| report.json()));
+            Ok(())
+        }
+        Command::SamlVerify(args) => {
+            let report = saml_verify::bench(args.iterations)?;
             emit(&report.table(), args.json.then(|| report.json()));
             Ok(())
         }

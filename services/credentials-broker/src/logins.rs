@@ -7,12 +7,15 @@
 use std::collections::HashMap;
 
 use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::token_client::TokenClient;
 use portcullis_runtime::GrpcChannel as Channel;
+use portcullis_saml::{Expectations, IdentityProvider, read_response};
 use serde_json::Value;
 
 use crate::domain::identity::Login;
@@ -31,6 +34,9 @@ pub struct Verified {
     pub amr: Vec<String>,
     /// The identity an identity-pool OpenID token speaks for.
     pub identity_id: Option<String>,
+    /// The roles a SAML assertion lets its user take (its `Role` attribute), if it
+    /// names any.
+    pub offered_roles: Vec<String>,
 }
 
 /// The user pool a provider name stands for: `cognito-idp.<region>.amazonaws.com/<pool>`
@@ -40,6 +46,29 @@ pub fn user_pool_of(provider: &str) -> Option<String> {
     portcullis_types::PoolId::parse(pool)
         .ok()
         .map(|p| p.to_string())
+}
+
+/// The service provider identity providers are configured for when they sign users in
+/// to AWS, which SAML responses for identity pools are addressed to: its entity id and
+/// its assertion consumer (also a regional one, `https://<region>.signin...`).
+const SAML_ENTITY: &str = "urn:amazon:webservices";
+const SAML_ACS: &str = "https://signin.aws.amazon.com/saml";
+/// The attribute whose values pair a role with the SAML provider it is for.
+const SAML_ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
+/// Clock difference tolerated between this server and an identity provider.
+const SAML_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// The role of a `Role` attribute value (`<role arn>,<provider arn>`, either order) when
+/// it is paired with `provider`.
+fn role_for_provider(pair: &str, provider: &str) -> Option<String> {
+    let (a, b) = pair.split_once(',')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (role, saml) = if a.contains(":saml-provider/") {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    (saml == provider && role.contains(":role/")).then(|| role.to_owned())
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -115,6 +144,7 @@ impl Verifier {
                 ],
                 claims: social.claims,
                 identity_id: None,
+                offered_roles: Vec::new(),
             });
         }
         let oidc_arn = pool
@@ -153,6 +183,7 @@ impl Verifier {
                 ],
                 claims: login.claims,
                 identity_id: None,
+                offered_roles: Vec::new(),
             });
         }
         if pool
@@ -161,11 +192,7 @@ impl Verifier {
             .iter()
             .any(|arn| arn == provider)
         {
-            // SAML assertions need XML signature verification, which is not built yet.
-            return Err(ApiError::new(
-                ErrorCode::ExternalServiceException,
-                format!("SAML assertions of {provider} cannot be verified by this server yet."),
-            ));
+            return self.verify_saml(pool, provider, token).await;
         }
         if !pool.settings.developer_provider_name.is_empty()
             && provider == pool.settings.developer_provider_name
@@ -227,6 +254,78 @@ impl Verifier {
             ],
             claims,
             identity_id: None,
+            offered_roles: Vec::new(),
+        })
+    }
+
+    /// A base64 SAML response from an identity provider registered in IAM: signed by a
+    /// key of its metadata and addressed to AWS as a service provider (identity
+    /// providers are set up for identity pools that way).
+    async fn verify_saml(
+        &self,
+        pool: &PoolState,
+        provider: &str,
+        token: &str,
+    ) -> Result<Verified, ApiError> {
+        let unusable = || {
+            ApiError::new(
+                ErrorCode::InvalidIdentityPoolConfigurationException,
+                format!("The SAML provider {provider} does not exist."),
+            )
+        };
+        let metadata = self
+            .providers
+            .saml_provider(provider)
+            .await?
+            .ok_or_else(unusable)?;
+        let idp = IdentityProvider::from_metadata(&metadata).map_err(|_| unusable())?;
+        let compact: String = token.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let xml = STANDARD
+            .decode(compact)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| invalid_token("The SAML response is not base64-encoded XML."))?;
+        let region = pool.id.split_once(':').map_or("", |(r, _)| r);
+        let regional = format!("https://{region}.signin.aws.amazon.com/saml");
+        let acs = [SAML_ACS, regional.as_str()];
+        let audiences = [SAML_ENTITY, SAML_ACS, regional.as_str()];
+        let expect = Expectations {
+            audiences: &audiences,
+            recipients: &acs,
+            in_response_to: None,
+            now: time::OffsetDateTime::now_utc(),
+            skew: SAML_SKEW,
+        };
+        let assertion =
+            read_response(&xml, &idp, &expect).map_err(|e| invalid_token(&e.to_string()))?;
+        let offered_roles = assertion
+            .attribute(SAML_ROLE)
+            .iter()
+            .filter_map(|pair| role_for_provider(pair, provider))
+            .collect();
+        let mut claims = serde_json::Map::new();
+        for (name, values) in &assertion.attributes {
+            let value = match values.as_slice() {
+                [one] => Value::String(one.clone()),
+                many => Value::from(many.to_vec()),
+            };
+            claims.insert(name.clone(), value);
+        }
+        claims.insert("sub".into(), Value::String(assertion.name_id.clone()));
+        claims.insert("aud".into(), Value::String(assertion.audience.clone()));
+        claims.insert("iss".into(), Value::String(assertion.issuer.clone()));
+        Ok(Verified {
+            login: Login {
+                provider: provider.to_owned(),
+                key: sha256_hex(&assertion.name_id),
+            },
+            amr: vec![
+                provider.to_owned(),
+                format!("{provider}:{}", assertion.name_id),
+            ],
+            claims: Value::Object(claims),
+            identity_id: None,
+            offered_roles,
         })
     }
 
@@ -312,6 +411,7 @@ impl Verifier {
                 .unwrap_or_default(),
             claims,
             identity_id: Some(identity_id),
+            offered_roles: Vec::new(),
         })
     }
 }
@@ -335,5 +435,25 @@ mod tests {
             user_pool_of("cognito-idp.us-east-1.amazonaws.com/nope"),
             None
         );
+    }
+
+    #[test]
+    fn saml_role_pairs_in_either_order_for_this_provider_only() {
+        let provider = "arn:aws:iam::000000000000:saml-provider/corp";
+        let role = "arn:aws:iam::000000000000:role/reader";
+        assert_eq!(
+            role_for_provider(&format!("{role},{provider}"), provider).as_deref(),
+            Some(role)
+        );
+        assert_eq!(
+            role_for_provider(&format!("{provider}, {role}"), provider).as_deref(),
+            Some(role)
+        );
+        let other = "arn:aws:iam::000000000000:saml-provider/other";
+        assert_eq!(
+            role_for_provider(&format!("{role},{other}"), provider),
+            None
+        );
+        assert_eq!(role_for_provider(role, provider), None);
     }
 }

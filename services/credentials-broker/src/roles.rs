@@ -7,6 +7,9 @@
 //! claim) and the first that matches names the role. When nothing decides,
 //! `AmbiguousRoleResolution` says whether the pool's authenticated role is used or the
 //! request is denied.
+//!
+//! A SAML assertion may itself name the roles its user can take (AWS's `Role`
+//! attribute): then the role is the only one it names, or the one `CustomRoleArn` picks.
 
 use serde_json::Value;
 
@@ -51,6 +54,8 @@ pub enum Resolved {
     Denied,
     /// A `CustomRoleArn` the token does not offer.
     NotOffered,
+    /// Several roles offered and none chosen.
+    Choose,
 }
 
 /// The values of a claim: a string, a number or boolean as text, or each string of an
@@ -82,6 +87,18 @@ impl Rule {
             MatchType::StartsWith => values.iter().any(|v| v.starts_with(value)),
             MatchType::NotEqual => values.iter().all(|v| v != value),
         }
+    }
+}
+
+/// The role among those a SAML assertion offers: the one `custom_role_arn` names, or
+/// the only one.
+#[must_use]
+pub fn offered(roles: &[String], custom_role_arn: Option<&str>) -> Resolved {
+    match (custom_role_arn, roles) {
+        (Some(custom), _) if roles.iter().any(|r| r == custom) => Resolved::Role(custom.to_owned()),
+        (Some(_), _) => Resolved::NotOffered,
+        (None, [only]) => Resolved::Role(only.clone()),
+        (None, _) => Resolved::Choose,
     }
 }
 
@@ -131,6 +148,15 @@ mod tests {
     use serde_json::json;
 
     const AUTH: &str = "arn:aws:iam::000000000000:role/authenticated";
+
+    #[test]
+    fn saml_offers_one_role_or_a_choice() {
+        let roles = vec!["r1".to_owned(), "r2".to_owned()];
+        assert_eq!(offered(&roles[..1], None), Resolved::Role("r1".into()));
+        assert_eq!(offered(&roles, None), Resolved::Choose);
+        assert_eq!(offered(&roles, Some("r2")), Resolved::Role("r2".into()));
+        assert_eq!(offered(&roles, Some("r3")), Resolved::NotOffered);
+    }
 
     fn rule(claim: &str, match_type: MatchType, value: &str, role: &str) -> Rule {
         Rule {

@@ -176,6 +176,17 @@ fn identity_pools_verify_social_logins_against_local_stand_ins() {
 }
 
 #[test]
+fn identity_pools_take_saml_responses_signed_by_the_identity_provider() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(
+        &e2e("saml_logins.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}
+
+#[test]
 fn domains_resource_servers_and_ui_customization_work_through_boto3() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

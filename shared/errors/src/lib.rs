@@ -98,6 +98,7 @@ error_codes! {
     // STS and IAM (query protocol: their codes carry no `Exception` suffix).
     MalformedPolicyDocument => InvalidArgument, 400;
     ValidationError => InvalidArgument, 400;
+    InvalidInput => InvalidArgument, 400;
     AccessDenied => PermissionDenied, 403;
     EntityAlreadyExists => AlreadyExists, 409;
     NoSuchEntity => NotFound, 404;

@@ -101,6 +101,11 @@ fn token_tags(claims: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Whether a `Logins` key is a SAML provider's ARN.
+fn is_saml_provider(provider: &str) -> bool {
+    provider.starts_with("arn:") && provider.contains(":saml-provider/")
+}
+
 /// `authenticated` and what each verified login adds to `amr`.
 fn authenticated_amr(verified: &[Verified]) -> Vec<String> {
     let mut amr = vec!["authenticated".to_owned()];
@@ -172,10 +177,17 @@ impl Broker {
                 .map(|m| (v, mapping(m)))
         });
         let (decider, resolved) = match &mapped {
+            // Roles a SAML assertion offers come before the pool's mapping.
+            Some((v, _)) if !v.offered_roles.is_empty() => {
+                (*v, roles::offered(&v.offered_roles, custom_role_arn))
+            }
             Some((v, m)) => (
                 *v,
                 roles::resolve(Some(m), &v.claims, authenticated, custom_role_arn),
             ),
+            None if !first.offered_roles.is_empty() => {
+                (first, roles::offered(&first.offered_roles, custom_role_arn))
+            }
             None => (
                 first,
                 roles::resolve(None, &first.claims, authenticated, custom_role_arn),
@@ -192,6 +204,11 @@ impl Broker {
             Resolved::NotOffered => {
                 return Err(ApiError::invalid_parameter(
                     "The CustomRoleArn is not one of the roles the token offers.",
+                ));
+            }
+            Resolved::Choose => {
+                return Err(ApiError::invalid_parameter(
+                    "The SAML assertion offers several roles: choose one with CustomRoleArn.",
                 ));
             }
         };
@@ -230,7 +247,6 @@ impl Broker {
         })
     }
 
-    /// The role, if its trust policy lets identities of `pool_id` with `amr` assume it.
     /// The role, if its trust policy lets identities of `pool_id` with `amr` assume it.
     async fn trusted_role(
         &self,
@@ -344,6 +360,11 @@ impl Broker {
         logins: &HashMap<String, String>,
     ) -> Result<String, ApiError> {
         let (identity, pool, verified) = self.proven(identity_id, logins).await?;
+        if verified.iter().any(|v| is_saml_provider(&v.login.provider)) {
+            return Err(ApiError::invalid_parameter(
+                "SAML logins are supported only in the enhanced flow (GetCredentialsForIdentity).",
+            ));
+        }
         let amr = if verified.is_empty() {
             if !pool.settings.allow_unauthenticated_identities {
                 return Err(super::identities::no_guests());

@@ -56,6 +56,11 @@ pub trait RoleDirectory: Send + Sync + 'static {
     async fn oidc_provider(&self, _arn: &str) -> Result<Option<OidcProviderInfo>, ApiError> {
         Ok(None)
     }
+
+    /// The metadata document of the SAML provider an ARN names.
+    async fn saml_provider(&self, _arn: &str) -> Result<Option<String>, ApiError> {
+        Ok(None)
+    }
 }
 
 #[derive(Clone)]

@@ -181,6 +181,15 @@ fn validate_saml(p: &IamSamlProviderCreated) -> Result<(), ApiError> {
         1000,
         10_000_000,
     )?;
+    // The document must describe an identity provider with a signing key, or no
+    // assertion of it could ever be verified.
+    if let Err(err) = portcullis_saml::IdentityProvider::from_metadata(&p.metadata_document) {
+        tracing::debug!(error = %err, "SAML metadata refused");
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "Could not parse metadata",
+        ));
+    }
     validate::tags(&p.tags)
 }
 
@@ -288,12 +297,14 @@ mod tests {
         assert!(fresh.decide(&OidcCommand::Create(short), &CTX).is_err());
     }
 
+    const METADATA: &str = include_str!("../../../../shared/saml/testdata/metadata.xml");
+
     #[test]
     fn saml_providers_need_a_name_and_a_metadata_document() {
         let provider = IamSamlProviderCreated {
             arn: saml_provider_arn(ACCOUNT, "corp-idp"),
             name: "corp-idp".into(),
-            metadata_document: format!("<EntityDescriptor>{}</EntityDescriptor>", "x".repeat(1000)),
+            metadata_document: METADATA.into(),
             tags: HashMap::new(),
         };
         let fresh = given::<SamlProvider>(&[]);
@@ -308,6 +319,19 @@ mod tests {
         let mut short = provider.clone();
         short.metadata_document = "<x/>".into();
         assert!(fresh.decide(&SamlCommand::Create(short), &CTX).is_err());
+        // Long enough, but no identity provider with a signing key.
+        let mut keyless = provider.clone();
+        keyless.metadata_document = format!(
+            "<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata' entityID='x'>{}</EntityDescriptor>",
+            " ".repeat(1000)
+        );
+        let err = fresh
+            .decide(&SamlCommand::Create(keyless), &CTX)
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::InvalidInput, "Could not parse metadata")
+        );
         let mut bad = provider;
         bad.name = "has space".into();
         assert!(fresh.decide(&SamlCommand::Create(bad), &CTX).is_err());

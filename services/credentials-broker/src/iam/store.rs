@@ -134,6 +134,11 @@ impl RoleDirectory for Roles {
             client_ids: p.client_ids,
         }))
     }
+
+    async fn saml_provider(&self, arn: &str) -> Result<Option<String>, ApiError> {
+        let provider = self.saml_providers().get_by_arn(arn).await?;
+        Ok(provider.map(|p| p.metadata_document))
+    }
 }
 
 /// An OpenID Connect provider as identity pools use it.

@@ -114,7 +114,7 @@ async fn providers_are_found_by_arn() {
     assert_eq!(found.client_ids, ["app"]);
     assert_eq!(oidc.list().await.unwrap().len(), 1);
     let saml = roles.saml_providers();
-    let metadata = format!("<EntityDescriptor>{}</EntityDescriptor>", " ".repeat(1000));
+    let metadata = include_str!("../../../../shared/saml/testdata/metadata.xml").to_owned();
     let arn = saml
         .create("corp", metadata.clone(), Default::default(), &meta())
         .await

@@ -1,5 +1,6 @@
 """What the boto3 e2e scripts share: an admin client, expected errors with Cognito's
-codes, signed requests botocore would refuse to send, and progress lines. Importing it
+codes, signed requests botocore would refuse to send, requests to the decision point
+signed with issued credentials, and progress lines. Importing it
 also installs the model checks (`contract`) on every cognito-idp client.
 
 The server's URL is the script's first argument."""
@@ -13,6 +14,7 @@ import boto3
 import botocore
 import botocore.auth
 import botocore.awsrequest
+import botocore.credentials
 import contract  # noqa: F401  (checks every answer against the model)
 from botocore.config import Config
 
@@ -56,3 +58,34 @@ def raw(target, body):
 
 def check(label):
     print(f"ok - {label}", flush=True)
+
+
+# --- requests to the decision point, signed with issued credentials ---------------------
+
+
+def signed(credentials, body, region=REGION, path="/authorize", headers=None):
+    """A request signed by botocore with temporary credentials."""
+    creds = botocore.credentials.Credentials(credentials["AccessKeyId"],
+                                             credentials.get("SecretKey")
+                                             or credentials["SecretAccessKey"],
+                                             credentials["SessionToken"])
+    request = botocore.awsrequest.AWSRequest(method="POST", url=URL + path, data=body,
+                                             headers={"Content-Type": "application/json",
+                                                      **(headers or {})})
+    botocore.auth.SigV4Auth(creds, "execute-api", region).add_auth(request)
+    return request
+
+
+def send(request):
+    prepared = urllib.request.Request(request.url, data=request.body, method=request.method,
+                                      headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(prepared) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def decide(credentials, action, resource, region=REGION, context=None):
+    body = json.dumps({"Action": action, "Resource": resource, "Context": context or {}})
+    return send(signed(credentials, body.encode(), region))

@@ -14,6 +14,7 @@ import urllib.request
 import boto3
 from botocore.config import Config
 from e2e_common import REGION, URL, check, expect_error
+from saml_idp import IdentityProvider
 
 ACCOUNT = "000000000000"
 TRUST = {
@@ -150,9 +151,7 @@ assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 check("OpenID Connect providers are created, read, listed and deleted")
 
 # SAML providers.
-metadata = ('<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" '
-            'entityID="https://idp.example.com/">' + "<!-- padding -->" * 80
-            + "</EntityDescriptor>")
+metadata = IdentityProvider("corp").metadata()
 saml_arn = iam.create_saml_provider(Name="corp-idp", SAMLMetadataDocument=metadata)[
     "SAMLProviderArn"]
 assert saml_arn == f"arn:aws:iam::{ACCOUNT}:saml-provider/corp-idp", saml_arn

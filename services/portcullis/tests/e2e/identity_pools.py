@@ -30,7 +30,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 import contract
-from e2e_common import REGION, URL, check, expect_error, idp
+from e2e_common import REGION, URL, check, decide, expect_error, idp, send
 
 ONE_TRY = Config(retries={"max_attempts": 1})
 admin = boto3.client("cognito-identity", endpoint_url=URL, region_name=REGION, config=ONE_TRY)
@@ -196,34 +196,6 @@ assert got["UseDefaults"] is False and got["PrincipalTags"] == {"department": "c
 check("roles, a rules mapping and a principal tag map are set and read back")
 
 # --- the decision point ------------------------------------------------------------------
-
-
-def signed(credentials, body, region=REGION, path="/authorize", headers=None):
-    """A request signed by botocore with temporary credentials."""
-    creds = botocore.credentials.Credentials(credentials["AccessKeyId"],
-                                             credentials.get("SecretKey")
-                                             or credentials["SecretAccessKey"],
-                                             credentials["SessionToken"])
-    request = botocore.awsrequest.AWSRequest(method="POST", url=URL + path, data=body,
-                                             headers={"Content-Type": "application/json",
-                                                      **(headers or {})})
-    botocore.auth.SigV4Auth(creds, "execute-api", region).add_auth(request)
-    return request
-
-
-def send(request):
-    prepared = urllib.request.Request(request.url, data=request.body, method=request.method,
-                                      headers=dict(request.headers))
-    try:
-        with urllib.request.urlopen(prepared) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def decide(credentials, action, resource, region=REGION, context=None):
-    body = json.dumps({"Action": action, "Resource": resource, "Context": context or {}})
-    return send(signed(credentials, body.encode(), region))
 
 
 # --- guests ------------------------------------------------------------------------------
