@@ -155,6 +155,22 @@ fn a_signature_elsewhere_vouches_for_nothing_else() {
 }
 
 #[test]
+fn a_comment_inside_a_value_does_not_cut_it_short() {
+    // Canonicalization leaves comments out, so the signature still verifies; the value
+    // read must be the whole signed text, not the part before the comment.
+    for name in SIGNED {
+        let xml = fixture(name).replace(">alice@example.com<", ">alice@example.com<!---->.evil<");
+        let err = read(&xml).unwrap_err();
+        assert!(
+            matches!(err, SamlError::Signature(_, SignatureError::Altered)),
+            "{name}: {err}"
+        );
+        let xml = fixture(name).replace(">alice@example.com<", ">alice@<!-- x -->example.com<");
+        assert_eq!(read(&xml).unwrap().name_id, "alice@example.com", "{name}");
+    }
+}
+
+#[test]
 fn unsigned_and_failed_responses_are_refused() {
     let signed = fixture("response-exc.xml");
     let start = signed.find("<ds:Signature").unwrap();
