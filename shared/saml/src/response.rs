@@ -14,6 +14,9 @@ pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+/// The longest response read, in bytes of XML (Cognito caps a `SAMLResponse` at
+/// 100,000 characters).
+pub const MAX_RESPONSE_LEN: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SamlError {
@@ -121,6 +124,11 @@ pub fn read_response(
     idp: &IdentityProvider,
     expect: &Expectations<'_>,
 ) -> Result<Assertion, SamlError> {
+    if xml.len() > MAX_RESPONSE_LEN {
+        return invalid(format!(
+            "The SAML response is longer than {MAX_RESPONSE_LEN} bytes."
+        ));
+    }
     let doc = Document::parse(xml)?;
     let response = doc.root();
     if !doc

@@ -217,6 +217,16 @@ fn time_audience_and_recipient_are_checked() {
 }
 
 #[test]
+fn oversized_responses_are_not_read() {
+    let padded = fixture("assertion-exc.xml").replace(
+        "</samlp:Response>",
+        &format!("<!--{}--></samlp:Response>", " ".repeat(100_000)),
+    );
+    let err = read(&padded).unwrap_err();
+    assert!(err.to_string().contains("longer than"), "{err}");
+}
+
+#[test]
 fn wrong_issuer_is_refused() {
     let mut idp = idp();
     idp.entity_id = "https://other.example.com".into();
