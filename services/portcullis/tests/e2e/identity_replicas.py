@@ -1,7 +1,8 @@
 """Identity pools across gateway replicas of a cluster: an identity made through one
 replica is found through the other, credentials minted by one broker replica are
 verified by the other's decision point without any shared lookup, and a developer
-login racing on both replicas makes one identity.
+login (and a SAML login of a provider registered through one replica) racing on both
+replicas makes one identity.
 
 Usage: identity_replicas.py URL URL
 Admin credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Exits non-zero
@@ -21,6 +22,8 @@ import botocore.awsrequest
 import botocore.credentials
 from botocore import UNSIGNED
 from botocore.config import Config
+
+from saml_idp import IdentityProvider
 
 URLS = sys.argv[1:3]
 ONE_TRY = Config(retries={"max_attempts": 1})
@@ -86,3 +89,24 @@ with concurrent.futures.ThreadPoolExecutor(8) as threads:
         range(8)))
 assert len(ids) == 1, ids
 print("ok - first logins racing on two replicas make one identity", flush=True)
+
+corp = IdentityProvider("replicas")
+provider = iam.create_saml_provider(Name=f"replicas-{uuid.uuid4().hex[:8]}",
+                                    SAMLMetadataDocument=corp.metadata())["SAMLProviderArn"]
+admin[1].update_identity_pool(IdentityPoolId=pool_id, IdentityPoolName="replicas",
+                              AllowUnauthenticatedIdentities=True,
+                              DeveloperProviderName="login.replicas",
+                              SamlProviderARNs=[provider])
+response = corp.response("erin", {})
+with concurrent.futures.ThreadPoolExecutor(8) as threads:
+    ids = set(threads.map(
+        lambda i: public[i % 2].get_id(IdentityPoolId=pool_id,
+                                       Logins={provider: response})["IdentityId"],
+        range(8)))
+assert len(ids) == 1, ids
+(saml_identity,) = ids
+got = public[0].get_credentials_for_identity(IdentityId=saml_identity,
+                                             Logins={provider: response})
+assert got["IdentityId"] == saml_identity
+print("ok - a SAML provider registered through one replica signs in through both, "
+      "racing first logins making one identity", flush=True)
