@@ -176,22 +176,13 @@ impl Broker {
                 .or_else(|| pool.role_mappings.get(&v.login.provider))
                 .map(|m| (v, mapping(m)))
         });
-        let (decider, resolved) = match &mapped {
-            // Roles a SAML assertion offers come before the pool's mapping.
-            Some((v, _)) if !v.offered_roles.is_empty() => {
-                (*v, roles::offered(&v.offered_roles, custom_role_arn))
-            }
-            Some((v, m)) => (
-                *v,
-                roles::resolve(Some(m), &v.claims, authenticated, custom_role_arn),
-            ),
-            None if !first.offered_roles.is_empty() => {
-                (first, roles::offered(&first.offered_roles, custom_role_arn))
-            }
-            None => (
-                first,
-                roles::resolve(None, &first.claims, authenticated, custom_role_arn),
-            ),
+        let decider = mapped.as_ref().map_or(first, |(v, _)| *v);
+        // Roles a SAML assertion offers come before the pool's mapping.
+        let resolved = if decider.offered_roles.is_empty() {
+            let mapping = mapped.as_ref().map(|(_, m)| m);
+            roles::resolve(mapping, &decider.claims, authenticated, custom_role_arn)
+        } else {
+            roles::offered(&decider.offered_roles, custom_role_arn)
         };
         let role_arn = match resolved {
             Resolved::Role(role) => role,
