@@ -274,14 +274,14 @@ async fn api(
     body: Bytes,
 ) -> Response {
     let request_id = new_request_id();
+    let request = cognito::HttpRequest {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        request_id: &request_id,
+    };
     if !headers.contains_key("x-amz-target") && is_form_request(&headers) {
-        let request = cognito::HttpRequest {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body: &body,
-            request_id: &request_id,
-        };
         return query::handle(state, &request).await;
     }
     let target = headers
@@ -297,29 +297,14 @@ async fn api(
     let span = tracing::info_span!("api", operation, request_id = %request_id);
     match prefix {
         identity::TARGET_PREFIX => {
-            let request = cognito::HttpRequest {
-                method: &method,
-                uri: &uri,
-                headers: &headers,
-                body: &body,
-                request_id: &request_id,
-            };
             identity::handle(state, operation, &request)
                 .instrument(span)
                 .await
         }
         cognito::TARGET_PREFIX => {
-            cognito::handle(
-                state,
-                operation,
-                &method,
-                &uri,
-                &headers,
-                &body,
-                &request_id,
-            )
-            .instrument(span)
-            .await
+            cognito::handle(state, operation, &request)
+                .instrument(span)
+                .await
         }
         _ => error_response(
             &ApiError::new(ErrorCode::UnknownOperationException, ""),

@@ -40,6 +40,22 @@ pub fn constraint_error(member: &str, value: &str, constraint: &str) -> ParseErr
     ))
 }
 
+/// The model's length constraint (in characters) that `value` fails, if any.
+pub fn length_constraint(value: &str, min: usize, max: usize) -> Option<String> {
+    let len = value.chars().count();
+    if len < min {
+        Some(format!(
+            "Member must have length greater than or equal to {min}"
+        ))
+    } else if len > max {
+        Some(format!(
+            "Member must have length less than or equal to {max}"
+        ))
+    } else {
+        None
+    }
+}
+
 fn pick(alphabet: &[u8], random: &[u8], len: usize) -> String {
     // Rejection-free mapping: the bias of `byte % 62` over 256 values is ~1.5%, which is
     // irrelevant for identifiers (they are not secrets).
@@ -150,6 +166,16 @@ impl ClientId {
     pub fn generate(random: &[u8]) -> Self {
         Self(pick(LOWER_ALNUM, random, 26))
     }
+}
+
+/// Cuts a page that was read one item longer than `limit` back to `limit` items; the
+/// token of the next page is the key of the last item kept, when more followed.
+pub fn cut_page<T>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(key)
 }
 
 /// A client secret: 51 lowercase alphanumerics, as Cognito generates them.
@@ -330,6 +356,16 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn pages_are_cut_to_their_limit_with_the_last_key_as_token() {
+        let mut short = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(cut_page(&mut short, 2, String::clone), None);
+        assert_eq!(short.len(), 2);
+        let mut long = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(cut_page(&mut long, 2, String::clone).as_deref(), Some("b"));
+        assert_eq!(long, ["a", "b"]);
+    }
 
     #[test]
     fn pool_ids_carry_their_region() {

@@ -277,12 +277,7 @@ impl Broker {
             .projection
             .identities(pool_id, next_token, limit + 1)
             .await?;
-        let next = if identities.len() > limit {
-            identities.truncate(limit);
-            identities.last().map(|i| i.id.clone())
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut identities, limit, |i| i.id.clone());
         Ok((identities, next))
     }
 
@@ -451,12 +446,7 @@ impl Broker {
             users.retain(|u| u.as_str() > after);
         }
         let limit = max_results.unwrap_or(60) as usize;
-        let next = if users.len() > limit {
-            users.truncate(limit);
-            users.last().cloned()
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut users, limit, String::clone);
         Ok((identity.id, users, next))
     }
 

@@ -11,19 +11,14 @@ pub const SOCIAL_PROVIDERS: &[&str] = &[
     "api.twitter.com",
 ];
 
+/// A length constraint on `member`; Cognito's message does not repeat the value.
 pub fn length(value: &str, member: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(ApiError::invalid_parameter(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {min}"
-        )));
+    match portcullis_types::length_constraint(value, min, max) {
+        Some(failed) => Err(ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: {failed}"
+        ))),
+        None => Ok(()),
     }
-    if len > max {
-        return Err(ApiError::invalid_parameter(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length less than or equal to {max}"
-        )));
-    }
-    Ok(())
 }
 
 /// Every character of `value` must pass `allowed` (the model's `pattern`, shown as such).

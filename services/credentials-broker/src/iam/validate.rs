@@ -15,29 +15,15 @@ pub fn validation_error(message: impl Into<String>) -> ApiError {
 }
 
 fn constraint(value: &str, member: &str, constraint: &str) -> ApiError {
-    validation_error(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-    ))
+    validation_error(portcullis_types::constraint_error(member, value, constraint).0)
 }
 
 /// A length constraint on `member` (in characters).
 pub fn length(value: &str, member: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(constraint(
-            value,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
+    match portcullis_types::length_constraint(value, min, max) {
+        Some(failed) => Err(constraint(value, member, &failed)),
+        None => Ok(()),
     }
-    if n > max {
-        return Err(constraint(
-            value,
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
 }
 
 /// `[\w+=,.@-]+` with a length bound: role, policy and SAML provider names.

@@ -261,12 +261,7 @@ impl Directory {
             .projection
             .clients(pool_id, next_token, limit + 1)
             .await?;
-        let next = if clients.len() > limit {
-            clients.truncate(limit);
-            clients.last().map(|c| c.client_id.clone())
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut clients, limit, |c| c.client_id.clone());
         Ok((clients, next))
     }
 

@@ -138,12 +138,8 @@ impl Directory {
         self.pool(pool_id).await?;
         self.wait_for_log().await?;
         let mut groups = self.projection.groups(pool_id, after, limit + 1).await?;
-        let next = if groups.len() > limit {
-            groups.truncate(limit);
-            groups.last().map(|g| hex::encode(g.name.as_bytes()))
-        } else {
-            None
-        };
+        let next =
+            portcullis_types::cut_page(&mut groups, limit, |g| hex::encode(g.name.as_bytes()));
         Ok((groups, next))
     }
 }

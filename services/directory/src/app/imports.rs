@@ -453,12 +453,7 @@ impl Directory {
             .projection
             .import_jobs(pool_id, token, limit + 1)
             .await?;
-        let next = if entries.len() > limit {
-            entries.truncate(limit);
-            entries.last().map(|e| e.sort_key.clone())
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut entries, limit, |e| e.sort_key.clone());
         let mut jobs = Vec::with_capacity(entries.len());
         for entry in entries {
             jobs.push(self.import_job(pool_id, &entry.job_id).await?);

@@ -70,12 +70,8 @@ impl Directory {
         } else {
             limit as usize
         };
-        let next = if groups.len() > limit {
-            groups.truncate(limit);
-            groups.last().map(|g| hex::encode(g.name.as_bytes()))
-        } else {
-            None
-        };
+        let next =
+            portcullis_types::cut_page(&mut groups, limit, |g| hex::encode(g.name.as_bytes()));
         Ok((groups, next))
     }
 

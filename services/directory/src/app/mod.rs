@@ -148,12 +148,7 @@ impl Directory {
         self.wait_for_log().await?;
         let limit = max_results as usize;
         let mut pools = self.projection.pools(region, next_token, limit + 1).await?;
-        let next = if pools.len() > limit {
-            pools.truncate(limit);
-            pools.last().map(|p| p.id.clone())
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut pools, limit, |p| p.id.clone());
         Ok((pools, next))
     }
 

@@ -129,12 +129,9 @@ impl Directory {
             .projection
             .resource_servers(pool_id, after, limit + 1)
             .await?;
-        let next = if servers.len() > limit {
-            servers.truncate(limit);
-            servers.last().map(|s| hex::encode(s.identifier.as_bytes()))
-        } else {
-            None
-        };
+        let next = portcullis_types::cut_page(&mut servers, limit, |s| {
+            hex::encode(s.identifier.as_bytes())
+        });
         Ok((servers, next))
     }
 

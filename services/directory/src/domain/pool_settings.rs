@@ -25,9 +25,8 @@ const MAX_TAGS: usize = 50;
 
 /// AWS's validation error for one member.
 pub fn invalid(value: impl Display, member: &str, constraint: &str) -> ApiError {
-    ApiError::invalid_parameter(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-    ))
+    let value = value.to_string();
+    ApiError::invalid_parameter(portcullis_types::constraint_error(member, &value, constraint).0)
 }
 
 fn check_enum(value: &str, allowed: &[&str], member: &str) -> Result<(), ApiError> {
@@ -78,25 +77,10 @@ fn check_range(value: u32, min: u32, max: u32, member: &str) -> Result<(), ApiEr
 
 /// Checks the length of a set string; an empty string is a member not given.
 fn check_length(value: &str, min: usize, max: usize, member: &str) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    if value.is_empty() {
-        return Ok(());
+    match portcullis_types::length_constraint(value, min, max) {
+        Some(failed) if !value.is_empty() => Err(invalid(value, member, &failed)),
+        _ => Ok(()),
     }
-    if len < min {
-        return Err(invalid(
-            value,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if len > max {
-        return Err(invalid(
-            value,
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
 }
 
 fn check_pattern(ok: bool, value: &str, member: &str, pattern: &str) -> Result<(), ApiError> {

@@ -93,39 +93,20 @@ pub struct Call {
     pub body: Value,
 }
 
-pub async fn handle(
+/// Serves one `AWSCognitoIdentityProviderService` operation.
+pub(crate) async fn handle(
     state: Arc<AppState>,
     operation: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    request_id: &str,
+    request: &HttpRequest<'_>,
 ) -> Response {
-    match dispatch(state, operation, method, uri, headers, body, request_id).await {
-        Ok(value) => json_response(&value, request_id),
-        Err(err) => error_response(&err, request_id),
-    }
-}
-
-async fn dispatch(
-    state: Arc<AppState>,
-    operation: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-    request_id: &str,
-) -> Result<Value, ApiError> {
-    let request = HttpRequest {
-        method,
-        uri,
-        headers,
-        body,
-        request_id,
+    let result = async {
+        let call = prepare(&state, &OPERATIONS, operation, request)?;
+        ops::run(&state, operation, call).await
     };
-    let call = prepare(&state, &OPERATIONS, operation, &request)?;
-    ops::run(&state, operation, call).await
+    match result.await {
+        Ok(value) => json_response(&value, request.request_id),
+        Err(err) => error_response(&err, request.request_id),
+    }
 }
 
 /// The parts of an HTTP request that a JSON API call is made of.
