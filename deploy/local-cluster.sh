@@ -313,10 +313,13 @@ up() {
     generated=1
   fi
   local master="${PORTCULLIS_MASTER_KEY:-$(random_hex 32)}"
+  # Services refuse gRPC calls that do not carry this secret.
+  local peer_secret="${PORTCULLIS_PEER_SECRET:-$(random_hex 32)}"
   (umask 077; cat >"$STATE/env" <<EOF
 PORTCULLIS_ADMIN_ACCESS_KEY_ID=$access
 PORTCULLIS_ADMIN_SECRET_ACCESS_KEY=$secret
 PORTCULLIS_MASTER_KEY=$master
+PORTCULLIS_PEER_SECRET=$peer_secret
 EOF
   )
 
@@ -385,7 +388,7 @@ EOF
   done
   local service_env=(env "${unset_vars[@]+"${unset_vars[@]}"}"
     PORTCULLIS_ADMIN_ACCESS_KEY_ID="$access" PORTCULLIS_ADMIN_SECRET_ACCESS_KEY="$secret"
-    PORTCULLIS_MASTER_KEY="$master")
+    PORTCULLIS_MASTER_KEY="$master" PORTCULLIS_PEER_SECRET="$peer_secret")
   local log_filter="${PORTCULLIS_LOG:-info}"
   serve() { # serve SERVICE REPLICA EXTRA_FLAGS...
     local service="$1" n="$2"; shift 2

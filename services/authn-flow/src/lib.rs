@@ -53,11 +53,14 @@ pub struct Deps {
     pub ephemeral: Arc<dyn portcullis_ephemeral::EphemeralStore>,
     /// How codes reach users.
     pub sender: Arc<dyn sender::MessageSender>,
+    /// The deployment's peer key: callers must present it, and calls to peers carry it.
+    pub peer: portcullis_runtime::PeerKey,
 }
 
 pub struct Application {
     listener: TcpListener,
     flows: Flows,
+    peer: portcullis_runtime::PeerKey,
 }
 
 /// Requests allowed to wait for a hashing thread before new ones are refused.
@@ -69,8 +72,11 @@ impl Application {
             .hash_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let flows = Flows {
-            directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
-            token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
+            directory: DirectoryClient::new(portcullis_runtime::channel(
+                &deps.directory,
+                &deps.peer,
+            )?),
+            token: TokenClient::new(portcullis_runtime::channel(&deps.token, &deps.peer)?),
             credentials: deps.credentials,
             hasher: Arc::new(PasswordHasherPool::new(
                 threads,
@@ -82,7 +88,11 @@ impl Application {
             delivery_time: Arc::default(),
             sender: deps.sender,
         };
-        Ok(Self { listener, flows })
+        Ok(Self {
+            listener,
+            flows,
+            peer: deps.peer,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,8 +105,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let routes =
             portcullis_runtime::Routes::new(AuthnServer::new(AuthnService { flows: self.flows }));
-        portcullis_runtime::serve_grpc(self.listener, routes, "portcullis.authn.v1.Authn", shutdown)
-            .await
+        portcullis_runtime::serve_grpc(
+            self.listener,
+            routes,
+            "portcullis.authn.v1.Authn",
+            self.peer,
+            shutdown,
+        )
+        .await
     }
 }
 

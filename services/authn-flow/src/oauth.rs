@@ -43,6 +43,20 @@ struct BrowserSession {
     sub: String,
     /// Seconds since the epoch of the sign-in.
     auth_time: i64,
+    /// Milliseconds since the epoch of the sign-in: a sign-out or disable earlier in
+    /// the same second must not end it (0 in sessions stored before it was kept).
+    #[serde(default)]
+    started_ms: i64,
+}
+
+impl BrowserSession {
+    fn started_ms(&self) -> i64 {
+        if self.started_ms > 0 {
+            self.started_ms
+        } else {
+            self.auth_time.saturating_mul(1_000)
+        }
+    }
 }
 
 fn browser_key(token: &str) -> String {
@@ -152,10 +166,12 @@ impl Flows {
         let mut random = [0u8; 48];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
         let token = URL_SAFE_NO_PAD.encode(random);
+        let now_ms = self.clock.now_ms();
         let session = BrowserSession {
             pool_id: user.pool_id.clone(),
             sub: user.sub.clone(),
-            auth_time: self.clock.now_ms() / 1_000,
+            auth_time: now_ms / 1_000,
+            started_ms: now_ms,
         };
         let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
         self.sessions
@@ -208,7 +224,7 @@ impl Flows {
         pool_id: &str,
         sub: &str,
         origin_jti: &str,
-        auth_time: i64,
+        started_ms: i64,
     ) -> Result<Option<dir::User>, ApiError> {
         let request = dir::GetUserRequest {
             pool_id: pool_id.to_owned(),
@@ -228,7 +244,7 @@ impl Flows {
             user.signed_out_ms,
             &user.revoked_sessions,
             origin_jti,
-            auth_time.saturating_mul(1_000),
+            started_ms,
         );
         Ok((user.enabled && !revoked && user.status == "CONFIRMED").then_some(user))
     }
@@ -371,7 +387,7 @@ impl Flows {
             .filter(|s| req.max_age < 0 || now.saturating_sub(s.auth_time) <= req.max_age);
         let user = match session {
             Some(session) => self
-                .active_user(&session.pool_id, &session.sub, "", session.auth_time)
+                .active_user(&session.pool_id, &session.sub, "", session.started_ms())
                 .await?
                 .map(|user| (user, session.auth_time)),
             None => None,
@@ -518,7 +534,7 @@ impl Flows {
                 &grant.pool_id,
                 &grant.sub,
                 &grant.origin_jti,
-                grant.auth_time,
+                grant.auth_time.saturating_mul(1_000),
             )
             .await?
         else {

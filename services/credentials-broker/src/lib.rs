@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use portcullis_aggregate::AggregateStore;
+use portcullis_ephemeral::EphemeralStore;
 use portcullis_eventlog::{EventLog, KeyValue};
 use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
 use portcullis_proto::credentials::v1::iam_server::IamServer;
@@ -42,12 +43,17 @@ pub struct Deps {
     pub roles: Arc<dyn RoleDirectory>,
     /// Where social providers' tokens are verified.
     pub social: portcullis_config::SocialEndpoints,
+    /// Shared by every replica: spent SAML assertions.
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    /// The deployment's peer key: callers must present it, and calls to peers carry it.
+    pub peer: portcullis_runtime::PeerKey,
 }
 
 pub struct Application {
     listener: TcpListener,
     broker: Broker,
     iam: iam::Roles,
+    peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
@@ -55,10 +61,14 @@ impl Application {
         let store = AggregateStore::new(deps.log.clone(), deps.clock);
         let projection = projection::Projection::start(&deps.projection_path, deps.log)?;
         let verifier = logins::Verifier {
-            token: TokenClient::new(portcullis_runtime::channel(&deps.token)?),
-            directory: DirectoryClient::new(portcullis_runtime::channel(&deps.directory)?),
+            token: TokenClient::new(portcullis_runtime::channel(&deps.token, &deps.peer)?),
+            directory: DirectoryClient::new(portcullis_runtime::channel(
+                &deps.directory,
+                &deps.peer,
+            )?),
             social: Arc::new(social::Social::new(deps.social)?),
             providers: deps.roles.clone(),
+            spent: deps.ephemeral,
         };
         let minter = Minter::new(&deps.credentials_key)
             .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;
@@ -75,6 +85,7 @@ impl Application {
             listener,
             broker,
             iam,
+            peer: deps.peer,
         })
     }
 
@@ -98,6 +109,7 @@ impl Application {
             self.listener,
             routes,
             "portcullis.credentials.v1.Credentials",
+            self.peer,
             shutdown,
         )
         .await

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use portcullis_ephemeral::EphemeralStore;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
@@ -25,6 +26,15 @@ use crate::domain::identity_pool::PoolState;
 /// (the developer-authenticated flow).
 pub const IDENTITY_PROVIDER: &str = "cognito-identity.amazonaws.com";
 
+/// Whether a `Logins` map may carry an identity pool's own OpenID token. Cognito takes
+/// one only in `GetCredentialsForIdentity` (the developer-authenticated enhanced flow);
+/// everywhere else the provider name is refused like an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityTokens {
+    Accepted,
+    Refused,
+}
+
 /// A verified login.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -37,6 +47,17 @@ pub struct Verified {
     /// The roles a SAML assertion lets its user take (its `Role` attribute), if it
     /// names any.
     pub offered_roles: Vec<String>,
+    /// A login that buys credentials once (a SAML assertion): spent by
+    /// [`Verifier::spend`].
+    pub single_use: Option<SingleUse>,
+}
+
+/// What marks a single-use login as spent: a key in the ephemeral store (every replica
+/// sees it) kept until the login would expire anyway.
+#[derive(Debug, Clone)]
+pub struct SingleUse {
+    key: String,
+    ttl: std::time::Duration,
 }
 
 /// The user pool a provider name stands for: `cognito-idp.<region>.amazonaws.com/<pool>`
@@ -89,6 +110,8 @@ pub struct Verifier {
     pub directory: DirectoryClient<Channel>,
     pub social: std::sync::Arc<crate::social::Social>,
     pub providers: std::sync::Arc<dyn crate::app::RoleDirectory>,
+    /// Where spent single-use logins are remembered.
+    pub spent: std::sync::Arc<dyn EphemeralStore>,
 }
 
 impl Verifier {
@@ -98,6 +121,7 @@ impl Verifier {
         &self,
         pool: &PoolState,
         logins: &HashMap<String, String>,
+        identity_tokens: IdentityTokens,
     ) -> Result<Vec<Verified>, ApiError> {
         if logins.len() > 10 {
             return Err(crate::domain::validate::too_many("logins", 10));
@@ -106,9 +130,36 @@ impl Verifier {
         names.sort();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
+            if name == IDENTITY_PROVIDER && identity_tokens == IdentityTokens::Refused {
+                return Err(invalid_token(
+                    "cognito-identity.amazonaws.com logins are accepted only by GetCredentialsForIdentity.",
+                ));
+            }
             out.push(self.verify(pool, name, &logins[name]).await?);
         }
         Ok(out)
+    }
+
+    /// Marks the single-use logins among `verified` as spent; refused when one was
+    /// spent before. Of concurrent uses exactly one succeeds (create-if-absent).
+    pub async fn spend(&self, verified: &[Verified]) -> Result<(), ApiError> {
+        for once in verified.iter().filter_map(|v| v.single_use.as_ref()) {
+            let fresh = self
+                .spent
+                .put_if_absent(&once.key, bytes::Bytes::from_static(b"1"), once.ttl)
+                .await
+                .map_err(|err| {
+                    tracing::warn!(error = %err, "ephemeral store unavailable");
+                    ApiError::new(
+                        ErrorCode::ServiceUnavailableException,
+                        "Service temporarily unavailable.",
+                    )
+                })?;
+            if !fresh {
+                return Err(invalid_token("The SAML response has already been used."));
+            }
+        }
+        Ok(())
     }
 
     pub async fn verify(
@@ -145,6 +196,7 @@ impl Verifier {
                 claims: social.claims,
                 identity_id: None,
                 offered_roles: Vec::new(),
+                single_use: None,
             });
         }
         let oidc_arn = pool
@@ -184,6 +236,7 @@ impl Verifier {
                 claims: login.claims,
                 identity_id: None,
                 offered_roles: Vec::new(),
+                single_use: None,
             });
         }
         if pool
@@ -255,6 +308,7 @@ impl Verifier {
             claims,
             identity_id: None,
             offered_roles: Vec::new(),
+            single_use: None,
         })
     }
 
@@ -298,6 +352,20 @@ impl Verifier {
         };
         let assertion =
             read_response(&xml, &idp, &expect).map_err(|e| invalid_token(&e.to_string()))?;
+        // Spendable until it expires (skew included); an assertion without an end is
+        // remembered for a day, longer than any provider's validity.
+        let lasts = assertion
+            .not_on_or_after
+            .map_or(time::Duration::days(1), |end| end - expect.now + SAML_SKEW);
+        let single_use = SingleUse {
+            key: format!(
+                "saml-spent/{}",
+                sha256_hex(&format!("{}\n{}", assertion.issuer, assertion.id))
+            ),
+            ttl: std::time::Duration::try_from(lasts)
+                .unwrap_or_default()
+                .max(std::time::Duration::from_secs(1)),
+        };
         let offered_roles = assertion
             .attribute(SAML_ROLE)
             .iter()
@@ -326,6 +394,7 @@ impl Verifier {
             claims: Value::Object(claims),
             identity_id: None,
             offered_roles,
+            single_use: Some(single_use),
         })
     }
 
@@ -392,6 +461,11 @@ impl Verifier {
         if text(&claims, "aud") != pool.id {
             return Err(invalid_token("Incorrect token audience."));
         }
+        // A guest's token says `unauthenticated`: presenting it as a login must not
+        // make its holder an authenticated identity.
+        if !says_authenticated(&claims) {
+            return Err(invalid_token("Token is not for an authenticated identity."));
+        }
         let identity_id = text(&claims, "sub").to_owned();
         Ok(Verified {
             login: Login {
@@ -412,8 +486,17 @@ impl Verifier {
             claims,
             identity_id: Some(identity_id),
             offered_roles: Vec::new(),
+            single_use: None,
         })
     }
+}
+
+/// Whether an identity-pool OpenID token's `amr` names `authenticated`.
+fn says_authenticated(claims: &Value) -> bool {
+    claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .is_some_and(|amr| amr.iter().any(|a| a.as_str() == Some("authenticated")))
 }
 
 #[cfg(test)]
@@ -435,6 +518,22 @@ mod tests {
             user_pool_of("cognito-idp.us-east-1.amazonaws.com/nope"),
             None
         );
+    }
+
+    #[test]
+    fn only_tokens_that_say_authenticated_are_authenticated() {
+        let claims = |amr: Value| serde_json::json!({ "amr": amr });
+        assert!(says_authenticated(&claims(serde_json::json!([
+            "authenticated",
+            "login.demo"
+        ]))));
+        assert!(!says_authenticated(&claims(serde_json::json!([
+            "unauthenticated"
+        ]))));
+        assert!(!says_authenticated(&claims(serde_json::json!(
+            "authenticated"
+        ))));
+        assert!(!says_authenticated(&serde_json::json!({})));
     }
 
     #[test]

@@ -38,11 +38,14 @@ pub struct Deps {
     /// Publishes events to NATS subjects (cluster); `None` on the embedded default,
     /// whose subscribers follow the log.
     pub relay: Option<relay::Relay>,
+    /// The deployment's peer key: callers must present it, and calls to peers carry it.
+    pub peer: portcullis_runtime::PeerKey,
 }
 
 pub struct Application {
     listener: TcpListener,
     directory: Directory,
+    peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
@@ -71,6 +74,7 @@ impl Application {
         Ok(Self {
             listener,
             directory,
+            peer: deps.peer,
         })
     }
 
@@ -89,6 +93,7 @@ impl Application {
             self.listener,
             routes,
             "portcullis.directory.v1.Directory",
+            self.peer,
             shutdown,
         )
         .await

@@ -19,13 +19,14 @@ use portcullis_proto::events::v1::{
     Attribute, LogConfiguration, SchemaAttribute, Tag, UserPoolClientSettings, UserPoolSettings,
     envelope::Payload,
 };
+use portcullis_runtime::{GrpcChannel, PeerKey};
 use portcullis_testkit::nats::NatsServer;
 use portcullis_types::SystemClock;
 use tokio::sync::oneshot;
-use tonic::transport::Channel;
 
 pub struct Running {
-    client: DirectoryClient<Channel>,
+    client: DirectoryClient<GrpcChannel>,
+    port: u16,
     claims: Arc<dyn KeyValue>,
     nats: Option<NatsServer>,
     _stop: oneshot::Sender<()>,
@@ -36,6 +37,12 @@ pub struct Running {
 pub enum Backend {
     Embedded,
     JetStream,
+}
+
+/// The peer key of the deployment under test (one fixed key, as every replica of a
+/// cluster shares one).
+fn peer() -> PeerKey {
+    PeerKey::from_hex(&"5e".repeat(32)).unwrap()
 }
 
 async fn deps(backend: Backend, dir: &std::path::Path) -> (Deps, Option<NatsServer>) {
@@ -51,6 +58,7 @@ async fn deps(backend: Backend, dir: &std::path::Path) -> (Deps, Option<NatsServ
                 clock: Arc::new(SystemClock),
                 projection_path,
                 relay: None,
+                peer: peer(),
             };
             (deps, None)
         }
@@ -71,6 +79,7 @@ async fn deps(backend: Backend, dir: &std::path::Path) -> (Deps, Option<NatsServ
                 clock: Arc::new(SystemClock),
                 projection_path,
                 relay: Some(relay),
+                peer: peer(),
             };
             (deps, Some(nats))
         }
@@ -88,11 +97,12 @@ async fn spawn_directory(backend: Backend) -> Running {
     tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    let client = DirectoryClient::connect(format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let client = DirectoryClient::new(
+        portcullis_runtime::channel(&format!("127.0.0.1:{port}"), &peer()).unwrap(),
+    );
     Running {
         client,
+        port,
         claims,
         nats,
         _stop: stop,
@@ -107,7 +117,7 @@ fn caller() -> Option<pb::Caller> {
     })
 }
 
-async fn new_pool(client: &mut DirectoryClient<Channel>) -> String {
+async fn new_pool(client: &mut DirectoryClient<GrpcChannel>) -> String {
     let settings = UserPoolSettings {
         pool_name: "grpc".into(),
         ..Default::default()
@@ -745,7 +755,7 @@ async fn pools_are_updated_tagged_extended_and_deleted(running: Running) {
 }
 
 async fn new_client(
-    client: &mut DirectoryClient<Channel>,
+    client: &mut DirectoryClient<GrpcChannel>,
     pool_id: &str,
     name: &str,
 ) -> pb::UserPoolClient {
@@ -1000,7 +1010,10 @@ fn new_domain(
     }
 }
 
-async fn resolve(client: &mut DirectoryClient<Channel>, host: &str) -> pb::ResolveDomainResponse {
+async fn resolve(
+    client: &mut DirectoryClient<GrpcChannel>,
+    host: &str,
+) -> pb::ResolveDomainResponse {
     let request = pb::ResolveDomainRequest {
         host_or_prefix: host.into(),
     };
@@ -1218,7 +1231,7 @@ async fn events_are_published_to_nats_subjects() {
 }
 
 async fn list_users(
-    client: &mut DirectoryClient<Channel>,
+    client: &mut DirectoryClient<GrpcChannel>,
     pool_id: &str,
     filter: &str,
     limit: u32,
@@ -1345,6 +1358,28 @@ async fn users_are_listed_filtered_and_paged_from_the_read_model(mut running: Ru
     };
     let err = ApiError::from(client.list_users(bad).await.unwrap_err());
     assert_eq!(err.code, ErrorCode::InvalidParameterException);
+}
+
+/// Only peers of the deployment may call the service: a call without the peer key, or
+/// with another deployment's, is refused before the service sees it.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_without_the_peer_key_are_refused() {
+    let mut running = spawn_directory(Backend::Embedded).await;
+    let address = format!("http://127.0.0.1:{}", running.port);
+    let request = || pb::ListUserPoolsRequest {
+        region: "us-east-1".into(),
+        max_results: 10,
+        ..Default::default()
+    };
+    let mut stranger = DirectoryClient::connect(address).await.unwrap();
+    let status = stranger.list_user_pools(request()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    let other = PeerKey::from_hex(&"5f".repeat(32)).unwrap();
+    let address = format!("127.0.0.1:{}", running.port);
+    let mut impostor = DirectoryClient::new(portcullis_runtime::channel(&address, &other).unwrap());
+    let status = impostor.list_user_pools(request()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    running.client.list_user_pools(request()).await.unwrap();
 }
 
 /// Runs each listed test once per backend, as `on::embedded::<test>` and

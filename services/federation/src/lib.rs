@@ -10,11 +10,16 @@ use tonic::{Request, Response, Status};
 
 pub struct Application {
     listener: TcpListener,
+    peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
-    pub async fn build(listener: TcpListener) -> anyhow::Result<Self> {
-        Ok(Self { listener })
+    /// `peer`: the deployment's peer key, which callers must present.
+    pub async fn build(
+        listener: TcpListener,
+        peer: portcullis_runtime::PeerKey,
+    ) -> anyhow::Result<Self> {
+        Ok(Self { listener, peer })
     }
 
     pub fn port(&self) -> u16 {
@@ -30,6 +35,7 @@ impl Application {
             self.listener,
             routes,
             "portcullis.federation.v1.Federation",
+            self.peer,
             shutdown,
         )
         .await

@@ -107,9 +107,10 @@ pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> 
     }
 }
 
-/// Whether `client_id` is a client of the pool and `secret` one of its current secrets
-/// (empty for a public client), compared in constant time.
-pub async fn client_authenticates(
+/// Whether `client_id` is a confidential client of the pool and `secret` one of its
+/// current secrets, compared in constant time. A public client cannot authenticate: its
+/// id is no secret, so it proves nothing about the caller.
+pub async fn confidential_client_authenticates(
     state: &AppState,
     pool_id: &str,
     client_id: &str,
@@ -145,7 +146,7 @@ pub async fn client_authenticates(
         secrets.extend(client.client_secret.iter());
     }
     if secrets.is_empty() {
-        return Ok(secret.is_empty());
+        return Ok(false);
     }
     Ok(secrets.iter().fold(false, |found, s| {
         found | bool::from(s.as_bytes().ct_eq(secret.as_bytes()))

@@ -72,6 +72,8 @@ pub struct Deps {
     pub default_region: String,
     /// Base of every issuer URL and of the OIDC documents' links.
     pub public_base_url: String,
+    /// The deployment's peer key, which every call to a service carries.
+    pub peer: portcullis_runtime::PeerKey,
 }
 
 pub struct AppState {
@@ -99,10 +101,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
-        let directory = portcullis_runtime::channel(&deps.directory)?;
-        let authn = portcullis_runtime::channel(&deps.authn)?;
-        let token = portcullis_runtime::channel(&deps.token)?;
-        let credentials = portcullis_runtime::channel(&deps.credentials)?;
+        let directory = portcullis_runtime::channel(&deps.directory, &deps.peer)?;
+        let authn = portcullis_runtime::channel(&deps.authn, &deps.peer)?;
+        let token = portcullis_runtime::channel(&deps.token, &deps.peer)?;
+        let credentials = portcullis_runtime::channel(&deps.credentials, &deps.peer)?;
         let state = AppState {
             directory: DirectoryClient::new(directory.clone()),
             authn: AuthnClient::new(authn.clone()),

@@ -96,6 +96,11 @@ async fn redis(config: &Config) -> anyhow::Result<RedisStore> {
 
 pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
+    let peer = portcullis_runtime::PeerKey::from_hex(need(
+        &config.peer_secret,
+        "peer_secret (PORTCULLIS_PEER_SECRET)",
+    )?)
+    .context("peer_secret (PORTCULLIS_PEER_SECRET)")?;
     let clock = Arc::new(SystemClock);
     let listener = TcpListener::bind(config.listen)
         .await
@@ -118,6 +123,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                     .await?,
                     cursor: bucket(&store, "relay").await?,
                 }),
+                peer: peer.clone(),
             };
             let app = portcullis_directory::Application::build(listener, deps).await?;
             announce("directory", app.port());
@@ -134,6 +140,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 hash_threads: None,
                 ephemeral: Arc::new(redis(&config).await?),
                 sender,
+                peer: peer.clone(),
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());
@@ -148,13 +155,14 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 refresh_tokens: Arc::new(redis(&config).await?),
                 issuer_base: config.public_base_url(),
                 clock,
+                peer: peer.clone(),
             };
             let app = portcullis_token::Application::build(listener, deps).await?;
             announce("token", app.port());
             app.run_until_stopped(shutdown).await
         }
         Service::Federation => {
-            let app = portcullis_federation::Application::build(listener).await?;
+            let app = portcullis_federation::Application::build(listener, peer).await?;
             announce("federation", app.port());
             app.run_until_stopped(shutdown).await
         }
@@ -176,6 +184,8 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 credentials_key,
                 roles: Arc::new(roles),
                 social: config.social.clone(),
+                ephemeral: Arc::new(redis(&config).await?),
+                peer: peer.clone(),
             };
             let app = portcullis_credentials_broker::Application::build(listener, deps).await?;
             announce("credentials-broker", app.port());
@@ -199,6 +209,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 admin_credentials: [(access.to_owned(), secret.to_owned())].into(),
                 default_region: config.region.clone(),
                 public_base_url: config.public_base_url(),
+                peer: peer.clone(),
             };
             let app = portcullis_gateway::Application::build(http, deps).await?;
             announce("gateway", app.port());

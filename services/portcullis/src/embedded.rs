@@ -35,6 +35,9 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     let (master_key, credentials_key) =
         secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
     let sender = crate::delivery::sender(&config).await?;
+    // Made now and never written anywhere: only this process can call its services'
+    // loopback ports.
+    let peer = portcullis_runtime::PeerKey::random()?;
 
     let store = EmbeddedStore::open(&config.data_dir.join("portcullis.redb"))
         .await
@@ -66,6 +69,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             clock: clock.clone(),
             projection_path: config.data_dir.join("directory-projection.redb"),
             relay: None,
+            peer: peer.clone(),
         },
     )
     .await?;
@@ -77,6 +81,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             refresh_tokens: ephemeral.clone(),
             issuer_base: public_url.clone(),
             clock: clock.clone(),
+            peer: peer.clone(),
         },
     )
     .await?;
@@ -92,10 +97,12 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             hash_threads: None,
             ephemeral: ephemeral.clone(),
             sender,
+            peer: peer.clone(),
         },
     )
     .await?;
-    let federation = portcullis_federation::Application::build(loopback().await?).await?;
+    let federation =
+        portcullis_federation::Application::build(loopback().await?, peer.clone()).await?;
     let credentials = portcullis_credentials_broker::Application::build(
         loopback().await?,
         portcullis_credentials_broker::Deps {
@@ -110,6 +117,8 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 portcullis_aggregate::AggregateStore::new(log.clone(), clock.clone()),
             )),
             social: config.social.clone(),
+            ephemeral: ephemeral.clone(),
+            peer: peer.clone(),
         },
     )
     .await?;
@@ -124,6 +133,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 .into(),
             default_region: config.region.clone(),
             public_base_url: public_url.clone(),
+            peer,
         },
     )
     .await?;

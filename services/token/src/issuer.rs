@@ -118,6 +118,14 @@ fn random_token(len: usize) -> Result<String, ApiError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The mark of a refresh token rotated out, holding until when it is honoured.
+fn rotation_key(token: &str) -> String {
+    format!(
+        "rtr/{}",
+        hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
+    )
+}
+
 fn refresh_key(token: &str) -> String {
     format!(
         "rt/{}",
@@ -430,57 +438,79 @@ impl Issuer {
         &self,
         token: &str,
         client_id: &str,
-        take: bool,
     ) -> Result<RefreshRecord, ApiError> {
         let invalid = || ApiError::not_authorized("Invalid Refresh Token");
         if token.is_empty() || token.len() > 4096 {
             return Err(invalid());
         }
-        let key = refresh_key(token);
-        let value = if take {
-            self.refresh.take(&key).await
-        } else {
-            self.refresh.get(&key).await
-        };
-        let value = value.map_err(internal)?.ok_or_else(invalid)?;
+        let value = self
+            .refresh
+            .get(&refresh_key(token))
+            .await
+            .map_err(internal)?
+            .ok_or_else(invalid)?;
         let record: RefreshRecord = serde_json::from_slice(&value).map_err(internal)?;
         if record.client_id != client_id {
-            if take {
-                // Not this client's to rotate: put it back untouched.
-                self.store_refresh(token, &record).await?;
-            }
             return Err(invalid());
         }
         Ok(record)
     }
 
+    /// Until when a rotated-out token is honoured, or `None` while it has not been
+    /// rotated out. With `rotate`, this use rotates it unless another did first: the
+    /// mark is created once (create-if-absent), so of concurrent rotations exactly one
+    /// is the rotation, the others are later uses, and the grace window never restarts.
+    async fn rotated_until(
+        &self,
+        token: &str,
+        record: &RefreshRecord,
+        rotate: bool,
+        grace_seconds: u32,
+    ) -> Result<Option<i64>, ApiError> {
+        // Rotated by an earlier version, which kept the mark in the record.
+        if record.rotated_until_ms.is_some() {
+            return Ok(record.rotated_until_ms);
+        }
+        let key = rotation_key(token);
+        if rotate {
+            let now = self.clock.now_ms();
+            let until = now + i64::from(grace_seconds) * 1_000;
+            let expires_ms = if record.expires_ms == 0 {
+                now + DEFAULT_REFRESH_MS
+            } else {
+                record.expires_ms
+            };
+            let ttl = Duration::from_millis(expires_ms.saturating_sub(now).max(1).unsigned_abs());
+            let mark = Bytes::from(until.to_string().into_bytes());
+            if self
+                .refresh
+                .put_if_absent(&key, mark, ttl)
+                .await
+                .map_err(internal)?
+            {
+                return Ok(None);
+            }
+        }
+        let mark = self.refresh.get(&key).await.map_err(internal)?;
+        Ok(mark.and_then(|m| std::str::from_utf8(&m).ok()?.parse().ok()))
+    }
+
     /// The sign-in a refresh token continues. With `rotate`, the token is rotated out:
     /// it stays usable for `grace_seconds`, and a use after that comes back as `reused`
     /// (the caller revokes the session). Of concurrent rotations of one token, exactly
-    /// one wins; the others find no token.
+    /// one is the rotation; the others are uses of a rotated-out token.
     pub async fn resolve_refresh(
         &self,
         req: &pb::ResolveRefreshTokenRequest,
     ) -> Result<pb::RefreshGrant, ApiError> {
         let record = self
-            .refresh_record(&req.refresh_token, &req.client_id, false)
+            .refresh_record(&req.refresh_token, &req.client_id)
+            .await?;
+        let rotated_until = self
+            .rotated_until(&req.refresh_token, &record, req.rotate, req.grace_seconds)
             .await?;
         let now = self.clock.now_ms();
-        let reused = record.rotated_until_ms.is_some_and(|until| now > until);
-        let record = match record.rotated_until_ms {
-            None if req.rotate => {
-                let mut record = self
-                    .refresh_record(&req.refresh_token, &req.client_id, true)
-                    .await?;
-                record.rotated_until_ms = Some(now + i64::from(req.grace_seconds) * 1_000);
-                if record.expires_ms == 0 {
-                    record.expires_ms = now + DEFAULT_REFRESH_MS;
-                }
-                self.store_refresh(&req.refresh_token, &record).await?;
-                record
-            }
-            _ => record,
-        };
+        let reused = rotated_until.is_some_and(|until| now >= until);
         Ok(pb::RefreshGrant {
             pool_id: record.pool_id,
             client_id: record.client_id,
@@ -689,6 +719,7 @@ impl Issuer {
 #[allow(clippy::unwrap_used)] // tests fail loudly by design
 mod tests {
     use super::*;
+    use portcullis_ephemeral::StoreError;
     use portcullis_ephemeral::memory::MemoryStore;
     use portcullis_eventlog::embedded::EmbeddedStore;
     use portcullis_types::SystemClock;
@@ -696,16 +727,161 @@ mod tests {
     const POOL: &str = "us-east-1_abcdefghi";
 
     async fn issuer(dir: &tempfile::TempDir) -> Issuer {
-        let store = EmbeddedStore::open(&dir.path().join("log.redb"))
+        issuer_with(dir, Arc::new(MemoryStore::new()), Arc::new(SystemClock)).await
+    }
+
+    async fn issuer_with(
+        dir: &tempfile::TempDir,
+        store: Arc<dyn EphemeralStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Issuer {
+        let log = EmbeddedStore::open(&dir.path().join("log.redb"))
             .await
             .unwrap();
         Issuer::new(
-            store.bucket("keys"),
+            log.bucket("keys"),
             MasterKey::from_bytes(&[7u8; MasterKey::LEN]).unwrap(),
-            Arc::new(MemoryStore::new()),
+            store,
             "http://issuer.test",
-            Arc::new(SystemClock),
+            clock,
         )
+    }
+
+    /// A clock the test moves.
+    #[derive(Default)]
+    struct ManualClock(std::sync::atomic::AtomicI64);
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    /// A memory store whose first two reads of a refresh token wait for each other, so
+    /// two uses of one token both read it before either goes on: the interleaving in
+    /// which a read-then-write rotation lets both succeed.
+    struct BothRead {
+        inner: MemoryStore,
+        barrier: tokio::sync::Barrier,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl EphemeralStore for BothRead {
+        async fn put(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+            self.inner.put(key, value, ttl).await
+        }
+        async fn put_if_absent(
+            &self,
+            key: &str,
+            value: Bytes,
+            ttl: Duration,
+        ) -> Result<bool, StoreError> {
+            self.inner.put_if_absent(key, value, ttl).await
+        }
+        async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+            let value = self.inner.get(key).await;
+            if key.starts_with("rt/")
+                && self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2
+            {
+                self.barrier.wait().await;
+            }
+            value
+        }
+        async fn take(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+            self.inner.take(key).await
+        }
+        async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+            self.inner.delete(key).await
+        }
+        async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+            self.inner.incr(key, ttl).await
+        }
+    }
+
+    fn rotate(token: &str, grace_seconds: u32) -> pb::ResolveRefreshTokenRequest {
+        pb::ResolveRefreshTokenRequest {
+            refresh_token: token.into(),
+            client_id: "client".into(),
+            rotate: true,
+            grace_seconds,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_two_concurrent_rotations_without_grace_one_is_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(BothRead {
+            inner: MemoryStore::new(),
+            barrier: tokio::sync::Barrier::new(2),
+            reads: Default::default(),
+        });
+        let issuer = Arc::new(issuer_with(&dir, store, Arc::new(SystemClock)).await);
+        let token = issuer
+            .issue(request(&["openid"]))
+            .await
+            .unwrap()
+            .refresh_token;
+        let uses: Vec<_> = (0..2)
+            .map(|_| {
+                let (issuer, token) = (Arc::clone(&issuer), token.clone());
+                tokio::spawn(async move { issuer.resolve_refresh(&rotate(&token, 0)).await })
+            })
+            .collect();
+        let mut reused = Vec::new();
+        for used in uses {
+            reused.push(used.await.unwrap().unwrap().reused);
+        }
+        reused.sort();
+        assert_eq!(reused, [false, true], "exactly one use is the rotation");
+    }
+
+    #[tokio::test]
+    async fn the_grace_window_of_a_rotated_token_never_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::default());
+        clock
+            .0
+            .store(1_700_000_000_000, std::sync::atomic::Ordering::SeqCst);
+        let issuer = issuer_with(&dir, Arc::new(MemoryStore::new()), clock.clone()).await;
+        let token = issuer
+            .issue(request(&["openid"]))
+            .await
+            .unwrap()
+            .refresh_token;
+        let advance = |ms: i64| {
+            clock.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+        };
+        assert!(
+            !issuer
+                .resolve_refresh(&rotate(&token, 10))
+                .await
+                .unwrap()
+                .reused
+        );
+        advance(6_000);
+        assert!(
+            !issuer
+                .resolve_refresh(&rotate(&token, 10))
+                .await
+                .unwrap()
+                .reused,
+            "a retry within the grace period"
+        );
+        advance(6_000);
+        assert!(
+            issuer
+                .resolve_refresh(&rotate(&token, 10))
+                .await
+                .unwrap()
+                .reused,
+            "ten seconds after the first rotation, not after the retry"
+        );
+        let plain = pb::ResolveRefreshTokenRequest {
+            rotate: false,
+            ..rotate(&token, 10)
+        };
+        assert!(issuer.resolve_refresh(&plain).await.unwrap().reused);
     }
 
     fn payload(token: &str) -> Value {

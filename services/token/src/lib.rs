@@ -28,11 +28,14 @@ pub struct Deps {
     /// Tokens' `iss` is `<issuer_base>/<pool-id>`.
     pub issuer_base: String,
     pub clock: Arc<dyn Clock>,
+    /// The deployment's peer key: callers must present it, and calls to peers carry it.
+    pub peer: portcullis_runtime::PeerKey,
 }
 
 pub struct Application {
     listener: TcpListener,
     issuer: Arc<Issuer>,
+    peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
@@ -47,6 +50,7 @@ impl Application {
         Ok(Self {
             listener,
             issuer: Arc::new(issuer),
+            peer: deps.peer,
         })
     }
 
@@ -61,8 +65,14 @@ impl Application {
         let routes = portcullis_runtime::Routes::new(TokenServer::new(TokenService {
             issuer: self.issuer,
         }));
-        portcullis_runtime::serve_grpc(self.listener, routes, "portcullis.token.v1.Token", shutdown)
-            .await
+        portcullis_runtime::serve_grpc(
+            self.listener,
+            routes,
+            "portcullis.token.v1.Token",
+            self.peer,
+            shutdown,
+        )
+        .await
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Config {
     /// 32-byte master key (hex) sealing signing keys at rest. Generated into the data
     /// directory on the embedded default; required for a clustered token service.
     pub master_key: Option<String>,
+    /// Secret (hex, at least 32 bytes) every service process of a cluster shares; a
+    /// service refuses gRPC calls that do not present it. Required for `serve`; `up`
+    /// makes its own at start.
+    pub peer_secret: Option<String>,
     /// Log filter (`info`, `portcullis_directory=debug`, ...).
     pub log: String,
     /// Log format: `text` or `json`.
@@ -87,6 +91,7 @@ const FIELDS: &[&str] = &[
     "admin_access_key_id",
     "admin_secret_access_key",
     "master_key",
+    "peer_secret",
     "log",
     "log_format",
     "otlp_endpoint",
@@ -121,6 +126,7 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "admin_access_key_id",
     "admin_secret_access_key",
     "master_key",
+    "peer_secret",
     "delivery.smtp.username",
     "delivery.smtp.password",
     "delivery.webhook.bearer_token",
@@ -197,6 +203,7 @@ impl Default for Config {
             admin_access_key_id: None,
             admin_secret_access_key: None,
             master_key: None,
+            peer_secret: None,
             log: "info".into(),
             log_format: "text".into(),
             otlp_endpoint: None,

@@ -13,15 +13,33 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
+pub use peer::PeerKey;
 pub use tonic::service::Routes;
 
+mod peer;
 mod propagation;
 
-/// A channel to a peer service that carries the caller's trace context along.
-pub type GrpcChannel = InterceptedService<Channel, propagation::InjectTraceContext>;
+/// A channel to a peer service that carries the caller's trace context and the
+/// deployment's peer key along.
+pub type GrpcChannel = InterceptedService<Channel, Outgoing>;
 
-/// Serves `routes` plus `grpc.health.v1.Health` on `listener` until `shutdown`
-/// resolves, then lets in-flight calls finish.
+/// What every outgoing call carries: the trace context and the peer key.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    peer: PeerKey,
+}
+
+impl tonic::service::Interceptor for Outgoing {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request =
+            tonic::service::Interceptor::call(&mut propagation::InjectTraceContext, request)?;
+        self.peer.attach(request.metadata_mut());
+        Ok(request)
+    }
+}
+
+/// Serves `routes` plus `grpc.health.v1.Health` on `listener`, to callers that present
+/// `peer`, until `shutdown` resolves, then lets in-flight calls finish.
 ///
 /// `ready` is called with the health reporter before serving, so the service can mark
 /// itself serving (or not) by name.
@@ -29,6 +47,7 @@ pub async fn serve_grpc(
     listener: TcpListener,
     routes: Routes,
     service_name: &'static str,
+    peer: PeerKey,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -42,6 +61,7 @@ pub async fn serve_grpc(
             propagation::continue_trace(&span, request.headers());
             span
         })
+        .layer(peer::RequirePeer::new(peer))
         .add_routes(routes)
         // TCP_NODELAY: without it a reply larger than one segment (a page of users)
         // waits ~40 ms for the peer's delayed ACK.
@@ -90,7 +110,7 @@ pub async fn shutdown_signal() {
 
 /// A lazily connecting channel to a peer service; calls fail fast while it is down and
 /// succeed again once it is back.
-pub fn channel(address: &str) -> anyhow::Result<GrpcChannel> {
+pub fn channel(address: &str, peer: &PeerKey) -> anyhow::Result<GrpcChannel> {
     let uri = if address.starts_with("http://") || address.starts_with("https://") {
         address.to_owned()
     } else {
@@ -103,6 +123,6 @@ pub fn channel(address: &str) -> anyhow::Result<GrpcChannel> {
         .connect_lazy();
     Ok(InterceptedService::new(
         channel,
-        propagation::InjectTraceContext,
+        Outgoing { peer: peer.clone() },
     ))
 }

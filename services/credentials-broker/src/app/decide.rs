@@ -277,7 +277,11 @@ mod tests {
         let projection =
             crate::projection::Projection::start(&dir.path().join("read.redb"), log.clone())
                 .unwrap();
-        let nowhere = portcullis_runtime::channel("127.0.0.1:1").unwrap();
+        let nowhere = portcullis_runtime::channel(
+            "127.0.0.1:1",
+            &portcullis_runtime::PeerKey::random().unwrap(),
+        )
+        .unwrap();
         let roles: Arc<dyn RoleDirectory> = Arc::new(OneRole);
         Broker::new(Parts {
             store: AggregateStore::new(log, Arc::new(SystemClock)),
@@ -291,6 +295,7 @@ mod tests {
                         .unwrap(),
                 ),
                 providers: roles.clone(),
+                spent: Arc::new(portcullis_ephemeral::memory::MemoryStore::new()),
             },
             minter: Arc::new(Minter::new(&[7; 32]).unwrap()),
             roles,

@@ -18,7 +18,7 @@ use super::{Broker, check_max_results};
 use crate::domain::identity::{Identity, IdentityCommand, IdentityState, Login};
 use crate::domain::identity_pool::PoolState;
 use crate::domain::validate::{length, region_id, scope};
-use crate::logins::{IDENTITY_PROVIDER, Verified};
+use crate::logins::{IdentityTokens, Verified};
 use crate::projection::IdentityEntry;
 
 /// Rounds of claim-then-link before a GetId that keeps losing races gives up.
@@ -214,13 +214,12 @@ impl Broker {
             self.execute_identity(&id, create, meta).await?;
             return Ok(id);
         }
-        let verified = self.verifier.verify_all(&pool, logins).await?;
-        let (explicit, links) = split_identity_token(&verified)?;
-        if let Some(id) = &explicit {
-            self.identity_in_pool(id, &pool.id).await?;
-        }
-        self.identity_for(&pool, &links, explicit.as_deref(), meta)
-            .await
+        let verified = self
+            .verifier
+            .verify_all(&pool, logins, IdentityTokens::Refused)
+            .await?;
+        let links: Vec<Login> = verified.into_iter().map(|v| v.login).collect();
+        self.identity_for(&pool, &links, None, meta).await
     }
 
     /// The identity, which must belong to `pool_id`.
@@ -336,7 +335,10 @@ impl Broker {
         if logins.is_empty() {
             return Err(logins_do_not_match());
         }
-        let verified = self.verifier.verify_all(&pool, logins).await?;
+        let verified = self
+            .verifier
+            .verify_all(&pool, logins, IdentityTokens::Refused)
+            .await?;
         Self::check_logins_match(&identity, &verified)?;
         for provider in logins_to_remove {
             if provider == &pool.settings.developer_provider_name {
@@ -510,24 +512,4 @@ impl Broker {
 fn new_identity_id(pool_id: &str) -> String {
     let region = pool_id.split(':').next().unwrap_or_default();
     format!("{region}:{}", uuid::Uuid::new_v4())
-}
-
-/// An identity-pool OpenID token among the logins names the identity outright; the
-/// other logins are to be linked to it. Two such tokens must agree.
-fn split_identity_token(verified: &[Verified]) -> Result<(Option<String>, Vec<Login>), ApiError> {
-    let mut explicit: Option<String> = None;
-    let mut links = Vec::new();
-    for v in verified {
-        match &v.identity_id {
-            Some(id) => {
-                if explicit.as_ref().is_some_and(|e| e != id) {
-                    return Err(logins_do_not_match());
-                }
-                explicit = Some(id.clone());
-            }
-            None if v.login.provider == IDENTITY_PROVIDER => return Err(logins_do_not_match()),
-            None => links.push(v.login.clone()),
-        }
-    }
-    Ok((explicit, links))
 }

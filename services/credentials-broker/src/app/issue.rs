@@ -14,7 +14,7 @@ use super::{Broker, RoleInfo};
 use crate::credentials::{Credentials, Grant, Minter};
 use crate::domain::identity::{IdentityState, Login};
 use crate::domain::identity_pool::PoolState;
-use crate::logins::{IDENTITY_PROVIDER, Verified};
+use crate::logins::{IDENTITY_PROVIDER, IdentityTokens, Verified};
 use crate::roles::{self, Ambiguous, Mapping, MatchType, Resolved, Rule};
 
 /// Credentials from GetCredentialsForIdentity last an hour, as Cognito's do.
@@ -266,6 +266,7 @@ impl Broker {
         &self,
         identity_id: &str,
         logins: &HashMap<String, String>,
+        identity_tokens: IdentityTokens,
     ) -> Result<(IdentityState, PoolState, Vec<Verified>), ApiError> {
         let identity = self.identity(identity_id).await?;
         let pool = self.pool(&identity.pool_id).await?;
@@ -275,7 +276,10 @@ impl Broker {
             }
             return Ok((identity, pool, Vec::new()));
         }
-        let verified = self.verifier.verify_all(&pool, logins).await?;
+        let verified = self
+            .verifier
+            .verify_all(&pool, logins, identity_tokens)
+            .await?;
         Self::check_logins_match(&identity, &verified)?;
         Ok((identity, pool, verified))
     }
@@ -288,7 +292,9 @@ impl Broker {
         custom_role_arn: Option<&str>,
         region: &str,
     ) -> Result<Issued, ApiError> {
-        let (identity, pool, verified) = self.proven(identity_id, logins).await?;
+        let (identity, pool, verified) = self
+            .proven(identity_id, logins, IdentityTokens::Accepted)
+            .await?;
         let session = if verified.is_empty() {
             if custom_role_arn.is_some() {
                 return Err(ApiError::invalid_parameter(
@@ -302,6 +308,8 @@ impl Broker {
         let tagged = !session.principal_tags.is_empty();
         self.trusted_role(&session.role_arn, &pool.id, &session.amr, tagged)
             .await?;
+        // Last, so that a refused request leaves a SAML response usable.
+        self.verifier.spend(&verified).await?;
         let grant = Grant {
             access_key_id: Minter::new_access_key_id().map_err(internal)?,
             identity_id: identity.id.clone(),
@@ -350,7 +358,9 @@ impl Broker {
         identity_id: &str,
         logins: &HashMap<String, String>,
     ) -> Result<String, ApiError> {
-        let (identity, pool, verified) = self.proven(identity_id, logins).await?;
+        let (identity, pool, verified) = self
+            .proven(identity_id, logins, IdentityTokens::Refused)
+            .await?;
         if verified.iter().any(|v| is_saml_provider(&v.login.provider)) {
             return Err(ApiError::invalid_parameter(
                 "SAML logins are supported only in the enhanced flow (GetCredentialsForIdentity).",
@@ -414,7 +424,10 @@ impl Broker {
             .filter(|(k, _)| **k != provider)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let verified = self.verifier.verify_all(&pool, &others).await?;
+        let verified = self
+            .verifier
+            .verify_all(&pool, &others, IdentityTokens::Refused)
+            .await?;
         let mut links = vec![developer.clone()];
         links.extend(verified.iter().map(|v| v.login.clone()));
         if let Some(id) = identity_id {

@@ -557,7 +557,12 @@ impl Aggregate for User {
                 state.password_set_ms = at_ms;
             }
             Event::UserPasswordResetRequired(_) => state.status = UserStatus::ResetRequired,
-            Event::UserDisabled(_) => state.enabled = false,
+            // Disabling a user revokes every token issued before it, as a global
+            // sign-out does: enabling them again does not bring those tokens back.
+            Event::UserDisabled(_) => {
+                state.enabled = false;
+                state.signed_out_ms = state.signed_out_ms.max(at_ms);
+            }
             Event::UserEnabled(_) => state.enabled = true,
             Event::UserAttributesUpdated(e) => {
                 for attribute in &e.attributes {
@@ -1142,6 +1147,11 @@ mod tests {
         );
         let user = given::<User>(&events);
         assert!(!user.state.as_ref().unwrap().enabled);
+        assert_eq!(
+            user.state.as_ref().unwrap().signed_out_ms,
+            1_000,
+            "disabling revokes the tokens issued before it"
+        );
         assert!(
             user.decide(&UserCommand::SetEnabled(false), &CTX)
                 .unwrap()

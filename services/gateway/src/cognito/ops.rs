@@ -480,6 +480,11 @@ pub(crate) async fn token_user(
     ) {
         return Err(ApiError::not_authorized("Access Token has been revoked"));
     }
+    // Disabling revokes every earlier token (above); this also covers one issued in
+    // the same millisecond as the disable.
+    if !user.enabled {
+        return Err(ApiError::not_authorized("User is disabled."));
+    }
     Ok(user)
 }
 

@@ -415,7 +415,9 @@ pub async fn revoke(
 }
 
 /// `POST /oauth2/introspect` (RFC 7662): is a token active, and what does it say. The
-/// caller authenticates as a client of the pool. Access tokens are active while valid
+/// caller authenticates as a confidential client of the pool (RFC 7662 section 4: a
+/// public client's id is known to anyone, and would let anyone scan for tokens). Access
+/// tokens are active while valid
 /// and not revoked (a revoked session shows at once); refresh tokens only to their own
 /// client. Anything else is `{"active": false}`.
 pub async fn introspect(
@@ -435,7 +437,8 @@ pub async fn introspect(
     }
 }
 
-/// The introspection answer, or `None` when the caller is not a client of the pool.
+/// The introspection answer, or `None` when the caller is not a confidential client of
+/// the pool.
 async fn introspection(
     state: &AppState,
     hosted: &Hosted,
@@ -443,8 +446,13 @@ async fn introspection(
     client_secret: &str,
     token: &str,
 ) -> Result<Option<Value>, ApiError> {
-    if !crate::domains::client_authenticates(state, &hosted.pool_id, client_id, client_secret)
-        .await?
+    if !crate::domains::confidential_client_authenticates(
+        state,
+        &hosted.pool_id,
+        client_id,
+        client_secret,
+    )
+    .await?
     {
         return Ok(None);
     }

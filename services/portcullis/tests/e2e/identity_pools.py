@@ -387,6 +387,26 @@ status, _ = decide(guest_sts["Credentials"], "demo:Read", "arn:demo:::public/rea
 assert status == 200
 check("the basic flow: an OpenID token is traded for role credentials at STS")
 
+# A guest's own token, presented as a login, proves nothing more than being a guest:
+# never the authenticated role, and no upgraded token to take to STS.
+guest_login = {"cognito-identity.amazonaws.com": guest_token}
+message = expect_error("NotAuthorizedException", public.get_credentials_for_identity,
+                       IdentityId=guest_id, Logins=guest_login)
+assert "not for an authenticated identity" in message, message
+for call, args in ((public.get_open_id_token, {"IdentityId": guest_id}),
+                   (public.get_id, {"IdentityPoolId": pool_id})):
+    expect_error("NotAuthorizedException", call, Logins=guest_login, **args)
+expect_error("AccessDenied", sts.assume_role_with_web_identity, RoleArn=reader_role,
+             RoleSessionName="guest", WebIdentityToken=guest_token)
+# The provider name is only for GetCredentialsForIdentity, even with an authenticated
+# developer token.
+developer = admin.get_open_id_token_for_developer_identity(
+    IdentityPoolId=pool_id, Logins={"login.demo": "dev-basic"})
+expect_error("NotAuthorizedException", public.get_open_id_token,
+             IdentityId=developer["IdentityId"],
+             Logins={"cognito-identity.amazonaws.com": developer["Token"]})
+check("a guest's token never buys the authenticated role")
+
 # --- unlinking and deleting identities ---------------------------------------------------
 
 public.unlink_identity(IdentityId=alice_id, Logins={PROVIDER: alice["IdToken"]},

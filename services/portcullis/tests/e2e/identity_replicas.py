@@ -20,6 +20,7 @@ import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
+import botocore.exceptions
 from botocore import UNSIGNED
 from botocore.config import Config
 
@@ -108,5 +109,11 @@ assert len(ids) == 1, ids
 got = public[0].get_credentials_for_identity(IdentityId=saml_identity,
                                              Logins={provider: response})
 assert got["IdentityId"] == saml_identity
+try:
+    public[1].get_credentials_for_identity(IdentityId=saml_identity, Logins={provider: response})
+    raise AssertionError("a SAML response bought credentials twice")
+except botocore.exceptions.ClientError as err:
+    assert err.response["Error"]["Code"] == "NotAuthorizedException", err.response
 print("ok - a SAML provider registered through one replica signs in through both, "
-      "racing first logins making one identity", flush=True)
+      "racing first logins making one identity, and a response buys credentials once "
+      "across replicas", flush=True)

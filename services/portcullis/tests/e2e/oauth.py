@@ -336,6 +336,40 @@ assert introspect("garbage") == {"active": False}
 bad_caller = token_request({"token": refreshed["access_token"]}, auth=f"{secret_client['ClientId']}:wrong",
                            endpoint="introspect")
 assert bad_caller.status == 401 and bad_caller.json()["error"] == "invalid_client"
+# A public client's id is no secret: it cannot introspect (RFC 7662 section 4).
+public_caller = token_request({"token": refreshed["access_token"], "client_id": client_id},
+                              endpoint="introspect")
+assert public_caller.status == 401 and public_caller.json()["error"] == "invalid_client"
+
+# --- disabling a user revokes every token they hold, on every path ---------------------
+make_user("cleo")
+answer, query = sign_in(Browser(), username="cleo")
+held = exchange(code_from(answer, query)).json()
+assert user_info(held["access_token"]).status == 200
+assert introspect(held["access_token"])["active"] is True
+admin.admin_disable_user(UserPoolId=pool, Username="cleo")
+for attempt in (lambda: public.get_user(AccessToken=held["access_token"]),
+                lambda: public.update_user_attributes(
+                    AccessToken=held["access_token"],
+                    UserAttributes=[{"Name": "name", "Value": "Cleo"}]),
+                lambda: public.global_sign_out(AccessToken=held["access_token"])):
+    try:
+        attempt()
+        raise AssertionError("a disabled user's access token was accepted")
+    except botocore.exceptions.ClientError as err:
+        assert err.response["Error"]["Code"] == "NotAuthorizedException", err.response
+        assert err.response["Error"]["Message"] == "Access Token has been revoked", err.response
+assert user_info(held["access_token"]).status == 401
+assert introspect(held["access_token"]) == {"active": False}
+refused = token_request({"grant_type": "refresh_token", "client_id": client_id,
+                         "refresh_token": held["refresh_token"]})
+assert refused.json()["error"] == "invalid_grant", refused.body
+admin.admin_enable_user(UserPoolId=pool, Username="cleo")
+assert user_info(held["access_token"]).status == 401, "enabling does not bring tokens back"
+assert introspect(held["access_token"]) == {"active": False}
+answer, query = sign_in(Browser(), username="cleo")
+fresh = exchange(code_from(answer, query)).json()
+assert user_info(fresh["access_token"]).status == 200, "a new sign-in works again"
 
 # Without openid: no ID token, and no userinfo.
 target, query = authorize_url(scope="aws.cognito.signin.user.admin")

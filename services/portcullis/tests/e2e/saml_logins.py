@@ -162,3 +162,14 @@ message = expect_error("InvalidParameterException", public.get_open_id_token, Id
                        Logins={provider: corp.response("alice", role_attribute(reader))})
 assert "enhanced flow" in message, message
 check("a pool without the provider refuses its assertions; the basic flow refuses SAML")
+
+once = corp.response("erin", role_attribute(reader))
+erin, creds = sign_in(once)
+assert role_of(creds) == reader
+# GetId with the same response still finds the identity (the enhanced flow passes one
+# response to both calls), but it buys credentials only once, on every replica.
+assert public.get_id(IdentityPoolId=pool_id, Logins={provider: once})["IdentityId"] == erin
+message = expect_error("NotAuthorizedException", public.get_credentials_for_identity,
+                       IdentityId=erin, Logins={provider: once})
+assert "already been used" in message, message
+check("a SAML response buys credentials once")

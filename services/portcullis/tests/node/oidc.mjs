@@ -168,20 +168,24 @@ assert.equal(refreshed.scope ?? 'openid email profile', 'openid email profile');
 
 assert.equal(refreshed.claims().at_hash, atHash(refreshed.access_token), 'at_hash on a refreshed ID token');
 
-let introspection = await client.tokenIntrospection(publicConfig, refreshed.access_token);
+// Introspection is for confidential clients (a resource server), of any client's
+// access tokens; a public client cannot introspect at all (RFC 7662 section 4).
+const introspector = await client.discovery(issuer, setup.confidential_client_id, undefined,
+  client.ClientSecretBasic(setup.confidential_client_secret), { execute: checks });
+await rejects(client.tokenIntrospection(publicConfig, refreshed.access_token), 'invalid_client',
+  'a public client cannot introspect');
+let introspection = await client.tokenIntrospection(introspector, refreshed.access_token);
 assert.equal(introspection.active, true);
 assert.equal(introspection.sub, sub);
 assert.equal(introspection.client_id, setup.public_client_id);
 assert.equal(introspection.username, setup.user);
 assert.deepEqual(introspection.scope.split(' ').sort(), ['email', 'openid', 'profile']);
-introspection = await client.tokenIntrospection(publicConfig, second.refresh_token);
-assert.equal(introspection.active, true, 'a refresh token, to its own client');
+introspection = await client.tokenIntrospection(introspector, second.refresh_token);
+assert.equal(introspection.active, false, "a refresh token only to its own client");
 
 await client.tokenRevocation(publicConfig, second.refresh_token, { token_type_hint: 'refresh_token' });
-introspection = await client.tokenIntrospection(publicConfig, refreshed.access_token);
+introspection = await client.tokenIntrospection(introspector, refreshed.access_token);
 assert.equal(introspection.active, false, 'revocation is visible to introspection');
-introspection = await client.tokenIntrospection(publicConfig, second.refresh_token);
-assert.equal(introspection.active, false);
 await rejects(client.refreshTokenGrant(publicConfig, second.refresh_token), 'invalid_grant', 'a revoked refresh token');
 await rejects(client.fetchUserInfo(publicConfig, refreshed.access_token, sub), 'invalid_token', 'userinfo after revocation');
 
@@ -254,7 +258,7 @@ assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.acce
 landed = await signIn(new Browser(), url, setup.user, setup.password);
 const publicTokens = await client.authorizationCodeGrant(publicConfig, landed, expected);
 await client.tokenRevocation(confidential, publicTokens.refresh_token).catch(() => {});
-assert.equal((await client.tokenIntrospection(publicConfig, publicTokens.access_token)).active, true,
+assert.equal((await client.tokenIntrospection(confidential, publicTokens.access_token)).active, true,
   "another client's revocation does nothing");
 await client.tokenRevocation(confidential, serverTokens.refresh_token);
 assert.equal((await client.tokenIntrospection(confidential, serverRefreshed.access_token)).active, false);
