@@ -287,7 +287,15 @@ impl Api {
             path: "/",
             security_token: None,
         };
-        let signature = self.signer.sign(&request, OffsetDateTime::now_utc());
+        // Each API takes signatures scoped to its own service, as AWS does.
+        let identity;
+        let signer = if target.starts_with(IDENTITY_PREFIX) {
+            identity = self.signer.for_service("cognito-identity");
+            &identity
+        } else {
+            &self.signer
+        };
+        let signature = signer.sign(&request, OffsetDateTime::now_utc());
         let mut headers = HeaderMap::new();
         for (name, value) in [
             ("x-amz-date", signature.amz_date),

@@ -271,16 +271,18 @@ pub const DEFAULT_TAG_MAP: &[(&str, &str)] = &[("username", "sub"), ("client", "
 
 /// The principal tags of a session: each tag of `map` (tag -> claim) whose claim the
 /// token has as a single value, within IAM's session-tag limits (128-character keys,
-/// 256-character values, 50 tags); claims with several values cannot be a tag.
+/// 256-character values in IAM's tag character set, 50 tags). A claim outside those
+/// limits is left out rather than refusing the sign-in (the session simply lacks that
+/// tag, so policies that name it do not apply), and so is a claim with several values.
 #[must_use]
 pub fn principal_tags(map: &[(String, String)], claims: &Value) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = map
         .iter()
-        .filter(|(tag, _)| !tag.is_empty() && tag.len() <= 128)
+        .filter(|(tag, _)| !tag.is_empty() && tag.chars().count() <= 128)
         .filter_map(
             |(tag, claim)| match claim_values(claims, claim).as_slice() {
                 [one]
-                    if one.len() <= 256
+                    if is_tag_value(one)
                         && matches!(claims.get(claim), Some(v) if !v.is_array()) =>
                 {
                     Some((tag.clone(), one.clone()))
@@ -292,6 +294,27 @@ pub fn principal_tags(map: &[(String, String)], claims: &Value) -> Vec<(String, 
     tags.sort();
     tags.truncate(50);
     tags
+}
+
+/// IAM's session-tag value: up to 256 characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+/// (letters, separators, numbers and `_.:/=+-@`), so never a policy wildcard (`*`,
+/// `?`), a variable (`$`, `{`) or a control character.
+#[must_use]
+pub fn is_tag_value(value: &str) -> bool {
+    value.chars().count() <= 256
+        && value.chars().all(|c| {
+            c.is_alphabetic() || c.is_numeric() || is_separator(c) || "_.:/=+-@".contains(c)
+        })
+}
+
+/// Unicode's separators (`\p{Z}`): the space characters and the line and paragraph
+/// separators, but not tabs or line feeds (those are control characters).
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
 }
 
 #[cfg(test)]
@@ -341,5 +364,33 @@ mod tag_tests {
         assert_eq!(tags, vec![("ok".to_owned(), "v".to_owned())]);
         let long_key = "k".repeat(129);
         assert!(principal_tags(&map(&[(&long_key, "ok")]), &claims).is_empty());
+    }
+
+    #[test]
+    fn values_outside_the_tag_character_set_are_left_out() {
+        let claims = json!({
+            "cognito:username": "*", "q": "a?", "var": "${aws:username}", "nl": "a\nb",
+            "tab": "a\tb", "email": "first.last+tag@example.com", "name": "José Müller",
+            "path": "a/b:c=d_e-f", "empty": "", "cjk": "東京\u{3000}1"
+        });
+        let names = [
+            "cognito:username",
+            "q",
+            "var",
+            "nl",
+            "tab",
+            "email",
+            "name",
+            "path",
+            "empty",
+            "cjk",
+        ];
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (*n, *n)).collect();
+        let kept: Vec<String> = principal_tags(&map(&pairs), &claims)
+            .into_iter()
+            .map(|(tag, _)| tag)
+            .collect();
+        assert_eq!(kept, ["cjk", "email", "empty", "name", "path"]);
+        assert!(is_tag_value(&"é".repeat(256)) && !is_tag_value(&"é".repeat(257)));
     }
 }

@@ -7,7 +7,9 @@
 //! * `/authorize/forward` (any method), the forward-auth form: a reverse proxy passes
 //!   the original request's headers with `X-Forwarded-Method`, `X-Forwarded-Uri` and
 //!   `X-Forwarded-Host`. The action is `http:<METHOD>` and the resource
-//!   `<host><path>`; the body stays with the proxy, so the signed
+//!   `<host><path>`, both as the upstream will read them (see [`crate::forwarded`]:
+//!   dot segments and `//` resolved, ambiguous encodings refused with 400, the query
+//!   left out, the host lower-cased); the body stays with the proxy, so the signed
 //!   `X-Amz-Content-Sha256` stands for it. On success the answer carries
 //!   `X-Portcullis-Identity-Id` and `X-Portcullis-Role-Arn` for the upstream.
 
@@ -24,7 +26,7 @@ use portcullis_proto::credentials::v1 as cred;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::AppState;
+use crate::{AppState, forwarded};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -189,6 +191,19 @@ pub async fn forward(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
     let host = header("x-forwarded-host")
         .or_else(|| header("host"))
         .unwrap_or_default();
+    // Decide on what the upstream will serve, not on the text as sent; the signature is
+    // still checked over the request as the client signed it.
+    let resource = match (forwarded::host(host), forwarded::path(uri.path())) {
+        (Ok(host), Ok(path)) => format!("{host}{path}"),
+        (Err(err), _) | (_, Err(err)) => {
+            return answer(Err(ApiError::invalid_parameter(err.to_string())));
+        }
+    };
+    if method.is_empty() || !method.bytes().all(is_token_char) {
+        return answer(Err(ApiError::invalid_parameter(
+            "X-Forwarded-Method must be an HTTP method.",
+        )));
+    }
     let request = cred::AuthorizeRequest {
         proof: Some(cred::authorize_request::Proof::Signed(
             cred::SignedHttpRequest {
@@ -201,8 +216,13 @@ pub async fn forward(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
             },
         )),
         action: format!("http:{}", method.to_ascii_uppercase()),
-        resource: format!("{host}{}", uri.path()),
+        resource,
         context: HashMap::new(),
     };
     answer(ask(&state, request).await)
+}
+
+/// RFC 9110's `tchar`, the characters of a method name.
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }

@@ -23,6 +23,7 @@ macro_rules! operations {
 pub mod authorize;
 pub mod cognito;
 pub mod domains;
+pub mod forwarded;
 pub mod hosted;
 pub mod identity;
 pub mod query;

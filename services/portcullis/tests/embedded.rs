@@ -507,3 +507,14 @@ fn iam_roles_and_providers_work_through_boto3_iam_and_sts() {
     let _server = start(data.path(), port);
     python(&e2e("iam.py"), &[&format!("http://127.0.0.1:{port}")]);
 }
+
+#[test]
+fn policy_variables_forwarded_paths_and_signatures_hold_against_an_attacker() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(
+        &e2e("security_policy.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}

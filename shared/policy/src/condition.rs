@@ -2,7 +2,10 @@
 //! must hold, within an operator every key, and a key holds when any of the listed
 //! values matches (for a negated operator: when none does). A missing key makes a
 //! positive operator false and a negated one true; `...IfExists` makes a missing key
-//! true; `ForAnyValue:` / `ForAllValues:` compare multi-valued keys as IAM does.
+//! true; `ForAnyValue:` / `ForAllValues:` compare multi-valued keys as IAM does: some
+//! value (every value) must satisfy the operator, a negated operator being satisfied
+//! by a value that matches none of the listed ones; a missing key fails `ForAnyValue:`
+//! and passes `ForAllValues:`. Policy variables in the listed values match literally.
 
 use std::net::IpAddr;
 
@@ -10,7 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::{Request, substitute};
+use crate::{Pattern, Request, substitute};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConditionError {
@@ -179,27 +182,30 @@ fn in_network(network: &str, address: &str) -> bool {
 
 impl Condition {
     /// Whether one context value matches one policy value (policy variables replaced).
-    fn matches(&self, pattern: &str, value: &str) -> bool {
+    fn matches(&self, pattern: &Pattern, value: &str) -> bool {
+        if self.kind == Kind::StringLike {
+            return pattern.matches(value);
+        }
+        let pattern = pattern.text();
         match self.kind {
             Kind::StringEquals => pattern == value,
             Kind::StringEqualsIgnoreCase => pattern.eq_ignore_ascii_case(value),
-            Kind::StringLike => crate::wildcard(pattern, value),
             Kind::Numeric(ordering) => match (value.parse::<f64>(), pattern.parse::<f64>()) {
                 (Ok(left), Ok(right)) => compare(ordering, left, right),
                 _ => false,
             },
-            Kind::Date(ordering) => match (epoch(value), epoch(pattern)) {
+            Kind::Date(ordering) => match (epoch(value), epoch(&pattern)) {
                 (Some(left), Some(right)) => compare(ordering, left, right),
                 _ => false,
             },
             Kind::Bool => pattern.eq_ignore_ascii_case(value),
-            Kind::IpAddress => in_network(pattern, value),
-            Kind::Null => false,
+            Kind::IpAddress => in_network(&pattern, value),
+            Kind::StringLike | Kind::Null => false,
         }
     }
 
     /// Whether a context value matches any of the condition's values.
-    fn any_value(&self, patterns: &[String], value: &str) -> bool {
+    fn any_value(&self, patterns: &[Pattern], value: &str) -> bool {
         patterns.iter().any(|p| self.matches(p, value))
     }
 
@@ -217,27 +223,27 @@ impl Condition {
             return match self.set {
                 // Nothing to check against every value: vacuously true.
                 SetOperator::ForAllValues => true,
-                _ => self.negated || self.if_exists,
+                // No value at all, so none that matches, nor one that does not.
+                SetOperator::ForAnyValue => self.if_exists,
+                SetOperator::Single => self.negated || self.if_exists,
             };
         };
-        let patterns: Vec<String> = self
+        let patterns: Vec<Pattern> = self
             .values
             .iter()
             .filter_map(|v| substitute(v, request))
             .collect();
-        let hit = |value: &String| self.any_value(&patterns, value);
+        // For a negated operator a value "matches" when it matches none of the
+        // condition's values (IAM: `ForAnyValue:StringNotLike` holds when some value is
+        // unlike every pattern, `ForAllValues:StringNotLike` when every value is).
+        let hit = |value: &String| self.any_value(&patterns, value) != self.negated;
         match self.set {
-            SetOperator::Single | SetOperator::ForAnyValue => {
-                let any = context.iter().any(hit);
+            SetOperator::Single => {
+                let any = context.iter().any(|v| self.any_value(&patterns, v));
                 any != self.negated
             }
-            SetOperator::ForAllValues => {
-                if self.negated {
-                    context.iter().all(|v| !hit(v))
-                } else {
-                    context.iter().all(hit)
-                }
-            }
+            SetOperator::ForAnyValue => context.iter().any(hit),
+            SetOperator::ForAllValues => context.iter().all(hit),
         }
     }
 }

@@ -8,8 +8,9 @@
 //! match. Actions match case-insensitively, resources case-sensitively, both with `*`
 //! and `?` wildcards. `${...}` policy variables in resources and condition values are
 //! replaced from the request's context (`${aws:PrincipalTag/department}`,
-//! `${cognito-identity.amazonaws.com:sub}`); a statement whose variable has no value
-//! does not apply. The decision names the statement that made it.
+//! `${cognito-identity.amazonaws.com:sub}`); a replaced value matches literally (a tag
+//! `*` is the character `*`, never a wildcard), and a statement whose variable has no
+//! value does not apply. The decision names the statement that made it.
 
 mod condition;
 
@@ -317,7 +318,7 @@ impl Statement {
                 .values
                 .iter()
                 .any(|pattern| match substitute(pattern, request) {
-                    Some(pattern) => wildcard(&pattern, &request.resource),
+                    Some(pattern) => pattern.matches(&request.resource),
                     None => {
                         resource_unknown = true;
                         false
@@ -330,58 +331,132 @@ impl Statement {
     }
 }
 
-/// Replaces `${key}` with the request's single value for `key`; `${*}`, `${?}` and
-/// `${$}` are the literal characters. `None` when a variable has no value.
-pub(crate) fn substitute(text: &str, request: &Request) -> Option<String> {
-    if !text.contains("${") {
-        return Some(text.to_owned());
+/// One element of a [`Pattern`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// A character that matches only itself.
+    Char(char),
+    /// `*` in the policy's own text: any run of characters, none included.
+    AnyRun,
+    /// `?` in the policy's own text: exactly one character.
+    AnyOne,
+}
+
+/// A resource or condition value with its policy variables replaced.
+///
+/// Only the policy author's own `*` and `?` are wildcards; text that came from a
+/// variable (a principal tag, a user's identity id, a caller's context key) or from the
+/// `${*}` / `${?}` / `${$}` escapes matches only itself. Keeping the two apart, rather
+/// than pasting the value into a string that is parsed again, is what stops a user named
+/// `*` from matching every user's resources.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pattern(Vec<Piece>);
+
+impl Pattern {
+    /// The policy's own text: `*` and `?` are wildcards.
+    #[must_use]
+    pub fn wildcards(text: &str) -> Self {
+        let mut pattern = Self::default();
+        pattern.push_wildcards(text);
+        pattern
     }
-    let mut out = String::with_capacity(text.len());
+
+    /// Text that matches only itself.
+    #[must_use]
+    pub fn literal(text: &str) -> Self {
+        let mut pattern = Self::default();
+        pattern.push_literal(text);
+        pattern
+    }
+
+    fn push_wildcards(&mut self, text: &str) {
+        self.0.extend(text.chars().map(|c| match c {
+            '*' => Piece::AnyRun,
+            '?' => Piece::AnyOne,
+            c => Piece::Char(c),
+        }));
+    }
+
+    fn push_literal(&mut self, text: &str) {
+        self.0.extend(text.chars().map(Piece::Char));
+    }
+
+    /// The characters themselves, for the operators that compare without wildcards
+    /// (`StringEquals`, `NumericEquals`, ...): a wildcard is its own character there.
+    #[must_use]
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|piece| match piece {
+                Piece::Char(c) => *c,
+                Piece::AnyRun => '*',
+                Piece::AnyOne => '?',
+            })
+            .collect()
+    }
+
+    /// Whether `text` matches: a wildcard run matches any characters (none included),
+    /// a single wildcard exactly one, every other piece only its own character.
+    #[must_use]
+    pub fn matches(&self, text: &str) -> bool {
+        let pieces = &self.0;
+        let text: Vec<char> = text.chars().collect();
+        let (mut p, mut t) = (0, 0);
+        let (mut star, mut mark) = (None, 0);
+        while t < text.len() {
+            match pieces.get(p) {
+                Some(Piece::AnyRun) => {
+                    star = Some(p);
+                    mark = t;
+                    p += 1;
+                }
+                Some(Piece::AnyOne) => {
+                    p += 1;
+                    t += 1;
+                }
+                Some(Piece::Char(c)) if *c == text[t] => {
+                    p += 1;
+                    t += 1;
+                }
+                _ => match star {
+                    Some(s) => {
+                        p = s + 1;
+                        mark += 1;
+                        t = mark;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pieces[p..].iter().all(|piece| *piece == Piece::AnyRun)
+    }
+}
+
+/// Replaces `${key}` with the request's single value for `key`, as literal text;
+/// `${*}`, `${?}` and `${$}` are the literal characters. `None` when a variable has no
+/// value (or is not closed).
+pub(crate) fn substitute(text: &str, request: &Request) -> Option<Pattern> {
+    let mut out = Pattern::default();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
+        out.push_wildcards(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find('}')?;
         let key = &after[..end];
         match key {
-            "*" | "?" | "$" => out.push_str(key),
-            _ => out.push_str(request.single(key)?),
+            "*" | "?" | "$" => out.push_literal(key),
+            _ => out.push_literal(request.single(key)?),
         }
         rest = &after[end + 1..];
     }
-    out.push_str(rest);
+    out.push_wildcards(rest);
     Some(out)
 }
 
 /// `*` matches any run of characters (none included), `?` exactly one.
 #[must_use]
 pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some(p);
-                mark = t;
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some(s) => {
-                    p = s + 1;
-                    mark += 1;
-                    t = mark;
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
+    Pattern::wildcards(pattern).matches(text)
 }
 
 /// Evaluates `policies` together: the first explicit deny found wins; otherwise the

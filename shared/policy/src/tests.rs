@@ -123,9 +123,174 @@ fn wildcards_match_runs_and_single_characters() {
 #[test]
 fn literal_variables_escape_wildcards() {
     let request = Request::new("a:b", "x");
-    assert_eq!(substitute("${*}${?}${$}", &request).as_deref(), Some("*?$"));
+    let escaped = substitute("${*}${?}${$}", &request).unwrap();
+    assert_eq!(escaped.text(), "*?$");
+    assert!(escaped.matches("*?$"));
+    assert!(!escaped.matches("a?$") && !escaped.matches("*x$"));
     assert_eq!(substitute("${missing}", &request), None);
     assert_eq!(substitute("${unterminated", &request), None);
+    let mixed = substitute("a*/${*}", &request).unwrap();
+    assert!(mixed.matches("abc/*") && !mixed.matches("abc/d"));
+}
+
+const HOME: &str = r#"{"Statement": [
+    {"Sid": "OwnHome", "Effect": "Allow", "Action": "docs:*",
+     "Resource": "arn:docs:::home/${aws:PrincipalTag/owner}/*"}]}"#;
+
+fn owner(name: &str, resource: &str) -> Request {
+    Request::new("docs:Read", resource).with("aws:PrincipalTag/owner", name)
+}
+
+#[test]
+fn a_substituted_value_is_never_a_wildcard_in_a_resource() {
+    let role = policy(HOME);
+    assert!(allowed(&role, owner("alice", "arn:docs:::home/alice/doc")));
+    assert!(!allowed(&role, owner("*", "arn:docs:::home/alice/doc")));
+    assert!(allowed(&role, owner("*", "arn:docs:::home/*/doc")));
+    assert!(!allowed(&role, owner("?????", "arn:docs:::home/alice/doc")));
+    assert!(allowed(&role, owner("?????", "arn:docs:::home/?????/doc")));
+    assert!(!allowed(&role, owner("al*", "arn:docs:::home/alice/doc")));
+    // The policy's own wildcard after the value still matches anything.
+    assert!(allowed(&role, owner("al*", "arn:docs:::home/al*/x/y")));
+    // A value that looks like a variable is not replaced again.
+    let nested = owner("${aws:PrincipalTag/other}", "arn:docs:::home/b/doc")
+        .with("aws:PrincipalTag/other", "b");
+    assert!(!allowed(&role, nested));
+}
+
+#[test]
+fn a_substituted_value_is_never_a_wildcard_in_not_resource() {
+    let role = policy(
+        r#"{"Statement": [
+            {"Sid": "All", "Effect": "Allow", "Action": "docs:*", "Resource": "*"},
+            {"Sid": "OnlyOwnHome", "Effect": "Deny", "Action": "docs:*",
+             "NotResource": "arn:docs:::home/${aws:PrincipalTag/owner}/*"}]}"#,
+    );
+    assert!(allowed(&role, owner("alice", "arn:docs:::home/alice/doc")));
+    assert_eq!(
+        evaluate(&[&role], &owner("*", "arn:docs:::home/alice/doc")),
+        Decision::ExplicitDeny {
+            policy: 0,
+            sid: "OnlyOwnHome".into()
+        }
+    );
+}
+
+#[test]
+fn a_substituted_value_is_never_a_wildcard_in_like_conditions() {
+    let base = |name: &str, key: &str, value: &str| {
+        Request::new("docs:List", "r")
+            .with("aws:PrincipalTag/owner", name)
+            .with(key, value)
+    };
+    for operator in [
+        "StringLike",
+        "ArnLike",
+        "ForAnyValue:StringLike",
+        "ForAllValues:StringLike",
+    ] {
+        let role = conditional(&format!(
+            r#"{{"{operator}": {{"docs:prefix": "home/${{aws:PrincipalTag/owner}}/*"}}}}"#
+        ));
+        assert!(
+            allowed(&role, base("alice", "docs:prefix", "home/alice/x")),
+            "{operator}"
+        );
+        assert!(
+            !allowed(&role, base("*", "docs:prefix", "home/alice/x")),
+            "{operator}"
+        );
+        assert!(
+            allowed(&role, base("*", "docs:prefix", "home/*/x")),
+            "{operator}"
+        );
+    }
+    for operator in [
+        "StringNotLike",
+        "ArnNotLike",
+        "ForAnyValue:StringNotLike",
+        "ForAllValues:StringNotLike",
+    ] {
+        let role = conditional(&format!(
+            r#"{{"{operator}": {{"docs:prefix": "home/${{aws:PrincipalTag/owner}}/*"}}}}"#
+        ));
+        assert!(
+            !allowed(&role, base("alice", "docs:prefix", "home/alice/x")),
+            "{operator}"
+        );
+        assert!(
+            allowed(&role, base("*", "docs:prefix", "home/alice/x")),
+            "{operator}: a value unlike the literal tag"
+        );
+    }
+    let role = conditional(r#"{"StringEquals": {"docs:prefix": "${aws:PrincipalTag/owner}"}}"#);
+    assert!(allowed(&role, base("*", "docs:prefix", "*")));
+    assert!(!allowed(&role, base("*", "docs:prefix", "alice")));
+}
+
+/// Every negated operator, with a context value it matches and one it does not.
+const NEGATED: &[(&str, &str, &str, &str)] = &[
+    ("StringNotEquals", "a", "a", "b"),
+    ("StringNotEqualsIgnoreCase", "A", "a", "b"),
+    ("StringNotLike", "a*", "ab", "b"),
+    ("ArnNotLike", "arn:x:*", "arn:x:1", "arn:y:1"),
+    ("ArnNotEquals", "arn:x:*", "arn:x:1", "arn:y:1"),
+    ("NumericNotEquals", "5", "5", "6"),
+    (
+        "DateNotEquals",
+        "2030-01-01T00:00:00Z",
+        "1893456000",
+        "2029-01-01T00:00:00Z",
+    ),
+    ("NotIpAddress", "10.0.0.0/8", "10.1.2.3", "192.168.0.1"),
+];
+
+#[test]
+fn negated_operators_under_set_operators_follow_iam() {
+    let ask = |role: &Policy, values: &[&str]| {
+        let request = Request::new("x:y", "r");
+        let request = if values.is_empty() {
+            request
+        } else {
+            request.with_values("ctx:k", values.iter().map(|v| (*v).to_owned()).collect())
+        };
+        allowed(role, request)
+    };
+    for (operator, value, matching, other) in NEGATED {
+        let any = conditional(&format!(
+            r#"{{"ForAnyValue:{operator}": {{"ctx:k": "{value}"}}}}"#
+        ));
+        let all = conditional(&format!(
+            r#"{{"ForAllValues:{operator}": {{"ctx:k": "{value}"}}}}"#
+        ));
+        // (context values, ForAnyValue holds, ForAllValues holds)
+        let table: [(&[&str], bool, bool); 4] = [
+            (&[matching, other], true, false),
+            (&[matching], false, false),
+            (&[other], true, true),
+            (&[], false, true),
+        ];
+        for (values, any_holds, all_holds) in table {
+            assert_eq!(
+                ask(&any, values),
+                any_holds,
+                "ForAnyValue:{operator} {values:?}"
+            );
+            assert_eq!(
+                ask(&all, values),
+                all_holds,
+                "ForAllValues:{operator} {values:?}"
+            );
+        }
+        let single = conditional(&format!(r#"{{"{operator}": {{"ctx:k": "{value}"}}}}"#));
+        assert!(!ask(&single, &[matching]), "{operator}");
+        assert!(ask(&single, &[other]), "{operator}");
+        assert!(ask(&single, &[]), "{operator}: a missing key passes");
+    }
+    let any_if_exists = conditional(r#"{"ForAnyValue:StringNotEqualsIfExists": {"ctx:k": "a"}}"#);
+    assert!(ask(&any_if_exists, &[]), "IfExists passes a missing key");
+    let any_positive = conditional(r#"{"ForAnyValue:StringEquals": {"ctx:k": "a"}}"#);
+    assert!(!ask(&any_positive, &[]), "a missing key fails ForAnyValue");
 }
 
 fn conditional(block: &str) -> Policy {

@@ -16,6 +16,9 @@
 //!   and are rejected rather than half-supported.
 //! * `UNSIGNED-PAYLOAD` is rejected: for a JSON-RPC API the body *is* the
 //!   operation, and no SDK leaves it unsigned for these services.
+//! * `X-Amz-Target` and `Content-Type`, when sent, must be signed (every SDK signs
+//!   them): they choose the operation and how the body is read, so leaving them out
+//!   would let one captured request be replayed as another operation.
 //! * The `host` header must be signed and present. Under HTTP/2 there is no
 //!   `host` header (only `:authority`), so the caller must copy the authority
 //!   into `host` before calling [`verify`]. A proxy that rewrites `Host`
@@ -223,6 +226,7 @@ fn verify_with(
     auth.check_scope_date(date)?;
     check_clock_skew(signed_at, now)?;
     let security_token = signed_security_token(req.headers, &auth)?;
+    check_operation_headers_signed(req.headers, &auth)?;
     let payload_hash = if body_absent {
         declared_payload_hash(req)?
     } else {
@@ -467,6 +471,31 @@ fn signed_security_token<'h>(
         ));
     }
     Ok(token)
+}
+
+/// Headers that say what a request does, as (name, AWS's spelling): `X-Amz-Target`
+/// names the operation of a JSON API and `Content-Type` how the body is read. Every
+/// AWS SDK signs them when it sends them.
+const OPERATION_HEADERS: &[(&str, &str)] = &[
+    ("x-amz-target", "X-Amz-Target"),
+    ("content-type", "Content-Type"),
+];
+
+/// Insists that the [`OPERATION_HEADERS`] a request carries are signed: otherwise
+/// anyone who sees one signed request could send its signature, body and all, as a
+/// different operation for as long as [`MAX_CLOCK_SKEW`] allows.
+fn check_operation_headers_signed(
+    headers: &HeaderMap,
+    auth: &Authorization<'_>,
+) -> Result<(), SigV4Error> {
+    for (name, spelled) in OPERATION_HEADERS {
+        if headers.contains_key(*name) && !auth.signs(name) {
+            return Err(malformed(format!(
+                "'{spelled}' must be a 'SignedHeader' in the AWS Authorization."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The hashed-payload line of the canonical request.
@@ -925,6 +954,82 @@ mod tests {
                 "{}",
                 v.name
             );
+        });
+    }
+
+    /// Signs `req` again as `v`'s signer would, over `signed_headers` only.
+    fn resign(v: &Vector, req: &mut Request, signed_headers: &str) {
+        let scope = format!("{}/{}/{}", &v.timestamp[..8], v.region, v.service);
+        let unsigned = format!(
+            "{ALGORITHM} Credential={}/{scope}/{SCOPE_TERMINATOR}, SignedHeaders={signed_headers}, Signature={}",
+            v.access_key_id,
+            "0".repeat(64)
+        );
+        let auth = Authorization::parse(&unsigned).unwrap();
+        let parts = SignedRequest {
+            method: &req.method,
+            path: req.uri.path(),
+            query: req.uri.query().unwrap_or_default(),
+            headers: &req.headers,
+            body: &req.body,
+        };
+        let payload = payload_hash(&parts).unwrap();
+        let query = canonical_query_normalized(parts.query);
+        let canonical = canonical_request(&parts, &query, &auth, &payload);
+        let signature = hmac::sign(
+            &signing_key(&v.secret, &auth),
+            &string_to_sign(&v.timestamp, &auth, &canonical),
+        );
+        let signed = unsigned.replace(&"0".repeat(64), &hex::encode(signature.as_ref()));
+        req.set("authorization", &signed);
+    }
+
+    /// The vector's `SignedHeaders` without `name`.
+    fn signed_headers_without(v: &Vector, name: &str) -> String {
+        let auth = v
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.clone())
+            .unwrap();
+        let list = auth
+            .split("SignedHeaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap();
+        list.split(';')
+            .filter(|h| *h != name)
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    #[test]
+    fn target_and_content_type_must_be_signed_when_sent() {
+        each_vector(|v, req| {
+            // The re-signing helper itself agrees with botocore.
+            let mut same = req.clone();
+            resign(v, &mut same, &signed_headers_without(v, "no-such-header"));
+            assert!(check(v, &same).is_ok(), "{}", v.name);
+            for (name, spelled) in OPERATION_HEADERS {
+                let mut unsigned = req.clone();
+                if !unsigned.headers.contains_key(*name) {
+                    continue;
+                }
+                resign(v, &mut unsigned, &signed_headers_without(v, name));
+                let err = check(v, &unsigned).unwrap_err();
+                assert_eq!(
+                    err,
+                    SigV4Error::Malformed(format!(
+                        "'{spelled}' must be a 'SignedHeader' in the AWS Authorization."
+                    )),
+                    "{}",
+                    v.name
+                );
+                assert_eq!(err.error_type(), "IncompleteSignatureException");
+                // Without the header at all, the same signature is fine.
+                unsigned.headers.remove(*name);
+                assert!(check(v, &unsigned).is_ok(), "{}: {name} absent", v.name);
+            }
         });
     }
 

@@ -37,9 +37,11 @@ use portcullis_sigv4::{self as sigv4, SignedRequest, VerifiedCaller};
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService";
 const MODEL: &str = include_str!("../../contracts/cognito-idp.service-2.json");
 
-/// Every operation of the model, and whether clients sign it.
+/// Every operation of the model, whether clients sign it, and the service name their
+/// signatures are scoped to (the model's `signingName`, else its `endpointPrefix`).
 pub struct OperationTable {
     signed: HashMap<String, bool>,
+    signing_name: String,
 }
 
 impl OperationTable {
@@ -59,7 +61,22 @@ impl OperationTable {
                     .collect()
             })
             .unwrap_or_default();
-        Self { signed }
+        // botocore signs with `signingName`, else the `endpointPrefix`.
+        let metadata = &parsed["metadata"];
+        let signing_name = metadata["signingName"]
+            .as_str()
+            .or_else(|| metadata["endpointPrefix"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Self {
+            signed,
+            signing_name,
+        }
+    }
+
+    /// The service a signature for this API must be scoped to, e.g. `cognito-idp`.
+    pub fn signing_name(&self) -> &str {
+        &self.signing_name
     }
 
     /// `None` for an operation the API does not have.
@@ -130,7 +147,7 @@ pub(crate) fn prepare(
         return Err(ApiError::new(ErrorCode::UnknownOperationException, ""));
     };
     let caller = if signed {
-        Caller::Admin(verify_admin(state, request)?)
+        Caller::Admin(verify_admin(state, request, table.signing_name())?)
     } else {
         Caller::Anonymous
     };
@@ -162,10 +179,12 @@ pub(crate) fn prepare(
     })
 }
 
-/// Verifies a request's SigV4 signature by an administrator's credentials.
+/// Verifies a request's SigV4 signature by an administrator's credentials, scoped to
+/// `service` as AWS insists (a signature for one API is no signature for another).
 pub(crate) fn verify_admin(
     state: &AppState,
     request: &HttpRequest<'_>,
+    service: &str,
 ) -> Result<VerifiedCaller, ApiError> {
     let signed_request = SignedRequest {
         method: request.method.as_str(),
@@ -174,12 +193,19 @@ pub(crate) fn verify_admin(
         headers: request.headers,
         body: request.body,
     };
-    sigv4::verify(
+    let verified = sigv4::verify(
         &signed_request,
         |key| state.admin_secret(key),
         time::OffsetDateTime::now_utc(),
     )
-    .map_err(|err| ApiError::new(sigv4_code(err.error_type()), err.message()))
+    .map_err(|err| ApiError::new(sigv4_code(err.error_type()), err.message()))?;
+    if verified.service != service {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSignatureException,
+            format!("Credential should be scoped to correct service: '{service}'."),
+        ));
+    }
+    Ok(verified)
 }
 
 fn sigv4_code(type_name: &str) -> ErrorCode {
@@ -199,5 +225,6 @@ mod tests {
         assert_eq!(OPERATIONS.is_signed("CreateUserPool"), Some(true));
         assert_eq!(OPERATIONS.is_signed("AdminGetUser"), Some(true));
         assert_eq!(OPERATIONS.is_signed("MakeCoffee"), None);
+        assert_eq!(OPERATIONS.signing_name(), "cognito-idp");
     }
 }

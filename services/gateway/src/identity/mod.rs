@@ -89,6 +89,7 @@ mod tests {
             assert!(OPERATIONS.is_signed(op).is_some(), "{op} is in the model");
         }
         assert_eq!(IMPLEMENTED.len(), 23);
+        assert_eq!(OPERATIONS.signing_name(), "cognito-identity");
     }
 
     #[test]

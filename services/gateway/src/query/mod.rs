@@ -113,14 +113,7 @@ fn verify(
     request: &HttpRequest<'_>,
     service: &str,
 ) -> Result<VerifiedCaller, ApiError> {
-    let verified = verify_admin(state, request)?;
-    if verified.service != service {
-        return Err(ApiError::new(
-            ErrorCode::InvalidSignatureException,
-            format!("Credential should be scoped to correct service: '{service}'."),
-        ));
-    }
-    Ok(verified)
+    verify_admin(state, request, service)
 }
 
 /// The query protocol's name for an error and its HTTP status: the signature failures
