@@ -507,3 +507,18 @@ fn iam_roles_and_providers_work_through_boto3_iam_and_sts() {
     let _server = start(data.path(), port);
     python(&e2e("iam.py"), &[&format!("http://127.0.0.1:{port}")]);
 }
+
+#[test]
+fn codes_are_limited_per_user_and_asking_again_buys_no_guesses() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("security_codes.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
+}
