@@ -7,6 +7,8 @@
 #   deploy/local-cluster.sh up     [--state DIR]   start everything in the background
 #   deploy/local-cluster.sh status [--state DIR]   show what runs and where
 #   deploy/local-cluster.sh down   [--state DIR]   stop everything and remove DIR
+#   deploy/local-cluster.sh restart-redis [--state DIR]
+#                                     SIGKILL redis-server and start it again (fault tests)
 #
 # `up` prints one line `gateway http://127.0.0.1:<port>` per gateway replica once every
 # gateway's /health answers 200. See docs/cluster.md for the layout and the environment
@@ -27,10 +29,12 @@ die() { say "error: $*"; exit 1; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: deploy/local-cluster.sh up|status|down [--state DIR]
+usage: deploy/local-cluster.sh up|status|down|restart-redis [--state DIR]
   up      start 3 nats-server nodes, redis-server and 2 replicas of every service
   status  list the processes of the cluster and whether they are alive
   down    stop everything `up` started and remove the state directory
+  restart-redis
+          kill redis-server (SIGKILL) and start it again on the same port and directory
 The state directory (pids, ports, logs, data) defaults to ./.cluster.
 EOF
   exit 2
@@ -91,7 +95,7 @@ start() {
   pid=$!
   if [ -d /proc ]; then started="$(proc_stat "$pid" | cut -d' ' -f2)" || true; fi
   echo "$pid $started" >"$STATE/pids/$name"
-  echo "$name" >>"$STATE/order"
+  grep -qx "$name" "$STATE/order" 2>/dev/null || echo "$name" >>"$STATE/order"
 }
 
 log_tail() {
@@ -272,6 +276,26 @@ gateway_healthy() { [ "$(http_status "$(cat "$STATE/ports/$1")" /health)" = 200 
 
 port_of() { cat "$STATE/ports/$1"; }
 
+# Lockout counters, code limits and sessions live in Redis: a restart must not forget
+# them, so every write is in the append-only file before Redis answers.
+start_redis() {
+  local port
+  port="$(port_of redis)"
+  say "starting redis-server on port $port"
+  start redis redis-server --port "$port" --bind 127.0.0.1 --save "" \
+    --appendonly yes --appendfsync always --daemonize no --dir "$STATE/redis"
+}
+
+restart_redis() {
+  [ -s "$STATE/ports/redis" ] || die "no cluster in $STATE"
+  if alive redis; then
+    kill -KILL "$(pid_of redis)"
+    while alive redis; do sleep 0.05; done
+  fi
+  start_redis
+  wait_until "redis to answer" redis -- redis_ready
+}
+
 # --- up ----------------------------------------------------------------------------------
 
 up() {
@@ -366,9 +390,7 @@ EOF
     nats_names+=("nats-$i")
   done
 
-  say "starting redis-server on port $redis_port"
-  start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-    --daemonize no --dir "$STATE/redis"
+  start_redis
 
   wait_until "JetStream to be healthy" "${nats_names[@]}" -- nats_healthy
   wait_until "a JetStream meta leader" "${nats_names[@]}" -- nats_meta_ready
@@ -486,5 +508,6 @@ case "$COMMAND" in
   up) up ;;
   status) status ;;
   down) down ;;
+  restart-redis) restart_redis ;;
   *) usage ;;
 esac

@@ -86,7 +86,8 @@ impl Flows {
             if changed.iter().any(|c| c == attribute)
                 && (pending || needs_verification(&settings, &user, attribute))
             {
-                details.push(self.send_verification(&settings, &user, attribute).await?);
+                let sent = self.send_verification(&settings, &user, attribute).await;
+                details.push(sent.map_err(crate::flows::too_many_requests)?);
             }
         }
         Ok(pb::UpdateUserAttributesResponse {
@@ -159,7 +160,7 @@ impl Flows {
         }
         let key = verify_code_key(&req.pool_id, &req.sub, &req.attribute_name);
         self.codes
-            .redeem(&key, &req.code, VERIFY_VALIDITY)
+            .redeem(&key, &req.code)
             .await
             .map_err(code_error)?;
         let request = dir::VerifyUserAttributeRequest {

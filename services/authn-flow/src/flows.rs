@@ -91,7 +91,7 @@ pub(crate) fn code_error(err: CodeError) -> ApiError {
             ErrorCode::ExpiredCodeException,
             "Invalid code provided, please request a code again.",
         ),
-        CodeError::TooManyAttempts => ApiError::new(
+        CodeError::TooManyAttempts | CodeError::TooManyIssued => ApiError::new(
             ErrorCode::LimitExceededException,
             "Attempt limit exceeded, please try after some time.",
         ),
@@ -99,6 +99,16 @@ pub(crate) fn code_error(err: CodeError) -> ApiError {
             tracing::error!(%reason, "code store failure");
             ApiError::unavailable()
         }
+    }
+}
+
+/// The code limit as answered by operations whose model has no `LimitExceededException`
+/// (sign-in, attribute updates): `TooManyRequestsException`, with the same message.
+pub(crate) fn too_many_requests(err: ApiError) -> ApiError {
+    if err.code == ErrorCode::LimitExceededException {
+        ApiError::new(ErrorCode::TooManyRequestsException, err.message)
+    } else {
+        err
     }
 }
 
@@ -614,7 +624,7 @@ impl Flows {
         let key = signup_code_key(&user.pool_id, &user.sub);
         let attribute = self
             .codes
-            .redeem(&key, &req.confirmation_code, codes::SIGN_UP_VALIDITY)
+            .redeem(&key, &req.confirmation_code)
             .await
             .map_err(code_error)?;
         let request = dir::ConfirmUserRequest {
@@ -647,11 +657,20 @@ impl Flows {
             .await?
             .settings
             .unwrap_or_default();
+        self.codes
+            .admit_client(&req.client_id)
+            .await
+            .map_err(code_error)?;
         let Some(user) = user else {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
             }
-            // Answer as for a real user, without sending anything.
+            // Answer as for a real user, without sending anything, under the same limit.
+            let subject = crate::lockout::unknown_subject(&req.username);
+            self.codes
+                .admit(&signup_code_key(client.pool_id(), &subject))
+                .await
+                .map_err(code_error)?;
             let sms = pool
                 .auto_verified_attributes
                 .iter()
@@ -682,10 +701,20 @@ impl Flows {
         let (client, user) = self
             .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
+        self.codes
+            .admit_client(&req.client_id)
+            .await
+            .map_err(code_error)?;
         let Some(user) = user else {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
             }
+            // Answer as for a real user, without sending anything, under the same limit.
+            let subject = crate::lockout::unknown_subject(&req.username);
+            self.codes
+                .admit(&forgot_code_key(client.pool_id(), &subject))
+                .await
+                .map_err(code_error)?;
             tokio::time::sleep(self.delivery_time.current()).await;
             return Ok(pb::ForgotPasswordResponse {
                 code_delivery_details: Some(decoy_delivery(Medium::Email, &req.username)),
@@ -740,7 +769,7 @@ impl Flows {
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
         let key = forgot_code_key(&user.pool_id, &user.sub);
         self.codes
-            .redeem(&key, &req.confirmation_code, codes::RESET_VALIDITY)
+            .redeem(&key, &req.confirmation_code)
             .await
             .map_err(code_error)?;
         self.replace_password(&user, req.password, policy.password_history_size)

@@ -158,7 +158,8 @@ impl Flows {
                     CODE_VALIDITY,
                     template,
                 )
-                .await?;
+                .await
+                .map_err(crate::flows::too_many_requests)?;
             params.insert(
                 "CODE_DELIVERY_DELIVERY_MEDIUM".into(),
                 details.delivery_medium,
@@ -256,7 +257,7 @@ impl Flows {
                 Factor::SoftwareToken => self.redeem_totp(&user.pool_id, &user.sub, code).await,
                 Factor::Sms | Factor::Email => {
                     let key = mfa_code_key(&user.pool_id, &user.sub);
-                    match self.codes.redeem(&key, code, CODE_VALIDITY).await {
+                    match self.codes.redeem(&key, code).await {
                         Ok(_) => Ok(true),
                         Err(CodeError::Mismatch) => Ok(false),
                         Err(CodeError::Expired | CodeError::TooManyAttempts) => {

@@ -209,6 +209,12 @@ impl Flows {
                     .auth_parameters
                     .get("DEVICE_KEY")
                     .map_or("", String::as_str);
+                // Anyone who knows a user name can ask for this code: count it against
+                // the client too, not only against the user.
+                self.codes
+                    .admit_client(&client.client.client_id)
+                    .await
+                    .map_err(|e| crate::flows::too_many_requests(crate::flows::code_error(e)))?;
                 self.otp_first_factor(client, user, factor, device_key)
                     .await
             }

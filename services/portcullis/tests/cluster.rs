@@ -528,3 +528,44 @@ fn iam_and_identity_pools_work_across_replicas_of_a_cluster() {
         out.describe()
     );
 }
+
+/// Redis holds the lockout counters and code limits in a cluster, so it runs with every
+/// write in its append-only file before it answers: a user locked through the gateways
+/// stays locked after Redis is killed (SIGKILL) and started again on the same port and
+/// directory, and the hour's code limit still holds.
+#[test]
+fn a_lockout_survives_a_redis_restart() {
+    let cluster = Cluster::up();
+    let out = run(
+        python(&e2e("cluster_lockout.py"))
+            .arg("lock")
+            .args(&cluster.gateways),
+        SPINE_TIMEOUT,
+    );
+    assert!(out.status.success(), "locking failed\n{}", out.describe());
+    let state = out.stdout.lines().last().unwrap_or_default().to_owned();
+
+    // SIGKILL, then the same port, directory and settings `up` used.
+    let restarted = run(
+        &mut cluster.command("restart-redis"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        restarted.status.success(),
+        "restart-redis failed\n{}",
+        restarted.describe()
+    );
+
+    let out = run(
+        python(&e2e("cluster_lockout.py"))
+            .args(["check", &state])
+            .args(&cluster.gateways),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success(),
+        "the lock did not survive the restart\n{}",
+        out.describe()
+    );
+    eprint!("{}", out.stdout);
+}

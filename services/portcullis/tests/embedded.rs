@@ -518,3 +518,18 @@ fn policy_variables_forwarded_paths_and_signatures_hold_against_an_attacker() {
         &[&format!("http://127.0.0.1:{port}")],
     );
 }
+
+#[test]
+fn codes_are_limited_per_user_and_asking_again_buys_no_guesses() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let outbox = data.path().join("outbox.jsonl");
+    python(
+        &e2e("security_codes.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            outbox.to_str().unwrap(),
+        ],
+    );
+}

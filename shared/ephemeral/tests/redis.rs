@@ -87,17 +87,21 @@ async fn operations_fail_closed_once_redis_is_gone() {
 }
 
 #[tokio::test]
-async fn the_store_reconnects_after_a_redis_restart() {
+async fn the_store_reconnects_after_a_redis_restart_and_keeps_counters_and_values() {
     let mut server = RedisServer::start().await.unwrap();
     let store = RedisStore::connect(&server.url, "t:").await.unwrap();
     store
         .put("k", Bytes::from_static(b"before"), TTL)
         .await
         .unwrap();
+    for _ in 0..4 {
+        store.incr("failures", TTL).await.unwrap();
+    }
     server.restart().await.unwrap();
 
     // The first call after the restart may see the dropped connection; the manager then
-    // reconnects, so a later call succeeds. Data is gone: the server kept none.
+    // reconnects, so a later call succeeds. The data is still there: the server persists
+    // every write before acknowledging it, as a cluster's Redis must (lockout counters).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let value = loop {
         match store.get("k").await {
@@ -108,7 +112,9 @@ async fn the_store_reconnects_after_a_redis_restart() {
             Err(error) => panic!("never reconnected: {error}"),
         }
     };
-    assert_eq!(value, None);
+    assert_eq!(value.as_deref(), Some(&b"before"[..]));
+    // A lockout or code-attempt counter goes on from where it was, not from zero.
+    assert_eq!(store.incr("failures", TTL).await.unwrap(), 5);
     store
         .put("k", Bytes::from_static(b"after"), TTL)
         .await

@@ -1,8 +1,10 @@
 //! Starts redis-server (see crate docs).
 //!
-//! Each [`RedisServer`] is a private, throw-away instance: its own free loopback port,
-//! its own temporary directory, no persistence. It is never the machine's shared Redis
-//! on 6379, so tests cannot see each other's keys or anyone else's.
+//! Each [`RedisServer`] is a private, throw-away instance: its own free loopback port and
+//! its own temporary directory. It is never the machine's shared Redis on 6379, so tests
+//! cannot see each other's keys or anyone else's. It persists as a cluster's Redis must
+//! (`deploy/local-cluster.sh`, docs/cluster.md): every write in the append-only file,
+//! fsynced before the answer, so a killed and restarted server keeps what it acknowledged.
 
 use std::fs::File;
 use std::path::Path;
@@ -58,8 +60,8 @@ impl RedisServer {
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("redis-server never started")))
     }
 
-    /// Kills the server and starts a new one on the same port, so clients can be tested
-    /// across a restart. Data is lost, as with any restart of a server without persistence.
+    /// Kills the server (SIGKILL) and starts a new one on the same port and directory, so
+    /// clients can be tested across a restart. Acknowledged writes survive (see above).
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         stop(&mut self.child);
         self.child = launch_ready(self.port, self.dir.path()).await?;
@@ -98,7 +100,15 @@ fn spawn(port: u16, dir: &Path) -> anyhow::Result<Child> {
     let log_err = log.try_clone().context("clone redis-server log file")?;
     Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ])
+        .args(["--daemonize", "no"])
         .arg("--dir")
         .arg(dir)
         .stdin(Stdio::null())
