@@ -1193,6 +1193,12 @@ impl DirectoryRpc for DirectoryService {
         req: Request<pb::UploadUserImportChunkRequest>,
     ) -> Result<Response<pb::UploadUserImportChunkResponse>, Status> {
         let req = req.into_inner();
+        if req.check {
+            self.app
+                .check_import_upload(&req.pool_id, &req.job_id, &req.token)
+                .await?;
+            return Ok(Response::new(pb::UploadUserImportChunkResponse {}));
+        }
         let meta = meta(req.caller);
         self.app
             .upload_import_chunk(

@@ -21,6 +21,7 @@ macro_rules! operations {
 }
 
 pub mod authorize;
+mod body_limit;
 pub mod cognito;
 pub mod domains;
 pub mod forwarded;
@@ -55,10 +56,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
-/// Request bodies larger than this are refused before parsing.
-const MAX_BODY: usize = 1024 * 1024;
 /// The largest user import file (Cognito's limit is 100 MB).
-const MAX_IMPORT_FILE: usize = 100 * 1024 * 1024;
+const MAX_IMPORT_FILE: usize = body_limit::IMPORT_FILE;
 /// Pieces an import file is passed to the directory in: under gRPC's message limit and
 /// the key/value stores' value limit.
 const IMPORT_PIECE: usize = 512 * 1024;
@@ -151,10 +150,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/authorize", post(authorize::authorize))
         .route("/authorize/forward", axum::routing::any(authorize::forward))
-        .route(
-            "/import/{pool_id}/{job_id}",
-            put(upload_import_file).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_FILE)),
-        )
+        .route("/import/{pool_id}/{job_id}", put(upload_import_file))
         .route(
             "/uicustomization/{pool_id}/{client_id}/logo",
             get(cognito::ui_ops::logo),
@@ -171,7 +167,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .nest("/domain/{domain}", hosted::router())
         .merge(hosted::router())
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_limit::limit_body,
+        ))
         .layer(axum::middleware::from_fn(cors))
         .with_state(state)
 }
@@ -498,57 +497,127 @@ async fn openid_configuration(
 
 /// The pre-signed URL of a user import job, like S3's: no signature, but only with the
 /// job's unguessable token and only while the job is Created. Answers 200 when stored.
+///
+/// The pool, job and token are checked before a byte of the body is read, and the body
+/// is passed on in pieces as it arrives: no caller can make the gateway hold a file, and
+/// only the job's holder can make it read one.
 async fn upload_import_file(
     State(state): State<Arc<AppState>>,
     Path((pool_id, job_id)): Path<(String, String)>,
     axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
     let token = query.get("token").cloned().unwrap_or_default();
-    let upload_id = uuid::Uuid::new_v4().simple().to_string();
-    let pieces: Vec<Bytes> = if body.is_empty() {
-        vec![Bytes::new()]
-    } else {
-        body.chunks(IMPORT_PIECE)
-            .map(|piece| body.slice_ref(piece))
-            .collect()
+    if declared_length(&headers).is_some_and(|n| n > MAX_IMPORT_FILE as u64) {
+        return too_large_upload();
+    }
+    let piece = |index: usize, data: Bytes, last: Option<u64>| dir::UploadUserImportChunkRequest {
+        caller: None,
+        pool_id: pool_id.clone(),
+        job_id: job_id.clone(),
+        token: token.clone(),
+        upload_id: String::new(),
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        data: data.to_vec(),
+        last: last.is_some(),
+        size_bytes: last.unwrap_or(0),
+        check: false,
     };
-    let count = pieces.len();
-    for (index, data) in pieces.into_iter().enumerate() {
-        let request = dir::UploadUserImportChunkRequest {
-            caller: None,
-            pool_id: pool_id.clone(),
-            job_id: job_id.clone(),
-            token: token.clone(),
-            upload_id: upload_id.clone(),
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            data: data.to_vec(),
-            last: index + 1 == count,
-            size_bytes: body.len() as u64,
+    let mut directory = state.directory.clone();
+    let check = dir::UploadUserImportChunkRequest {
+        check: true,
+        ..piece(0, Bytes::new(), None)
+    };
+    if let Err(status) = directory.upload_user_import_chunk(check).await {
+        return upload_error(&ApiError::from(status));
+    }
+    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut stream = body.into_data_stream();
+    let mut pending = bytes::BytesMut::new();
+    let mut total = 0u64;
+    let mut index = 0usize;
+    loop {
+        let data = match futures::StreamExt::next(&mut stream).await {
+            Some(Ok(data)) => data,
+            Some(Err(_)) => return incomplete_upload(),
+            None => break,
         };
-        if let Err(status) = state
-            .directory
-            .clone()
-            .upload_user_import_chunk(request)
-            .await
-        {
-            let err = ApiError::from(status);
-            let (code, name) = match err.code {
-                ErrorCode::ResourceNotFoundException => (StatusCode::NOT_FOUND, "NoSuchKey"),
-                ErrorCode::NotAuthorizedException | ErrorCode::InvalidParameterException => {
-                    (StatusCode::FORBIDDEN, "AccessDenied")
-                }
-                ErrorCode::ServiceUnavailableException => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
-                }
-                _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        total += data.len() as u64;
+        if total > MAX_IMPORT_FILE as u64 {
+            return too_large_upload();
+        }
+        pending.extend_from_slice(&data);
+        // A full piece is held back until more arrives, so the last piece is never empty.
+        while pending.len() > IMPORT_PIECE {
+            let data = pending.split_to(IMPORT_PIECE).freeze();
+            let request = dir::UploadUserImportChunkRequest {
+                upload_id: upload_id.clone(),
+                ..piece(index, data, None)
             };
-            let xml = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{name}</Code><Message>{}</Message></Error>",
-                err.message
-            );
-            return (code, [(header::CONTENT_TYPE, "application/xml")], xml).into_response();
+            if let Err(status) = directory.upload_user_import_chunk(request).await {
+                return upload_error(&ApiError::from(status));
+            }
+            index += 1;
         }
     }
-    StatusCode::OK.into_response()
+    let request = dir::UploadUserImportChunkRequest {
+        upload_id,
+        ..piece(index, pending.freeze(), Some(total))
+    };
+    match directory.upload_user_import_chunk(request).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(status) => upload_error(&ApiError::from(status)),
+    }
+}
+
+/// The `Content-Length` a request declares, if any.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// An S3-style error document, as a pre-signed URL answers.
+/// The message is escaped: it may repeat the job id from the URL, and a browser runs
+/// script elements of an XML document.
+fn s3_error(code: StatusCode, name: &str, message: &str) -> Response {
+    let mut xml = query::xml::Xml::new();
+    xml.open("Error")
+        .text("Code", name)
+        .text("Message", message)
+        .close("Error");
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}", xml.finish());
+    (code, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
+}
+
+fn too_large_upload() -> Response {
+    s3_error(
+        StatusCode::BAD_REQUEST,
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size.",
+    )
+}
+
+fn incomplete_upload() -> Response {
+    s3_error(
+        StatusCode::BAD_REQUEST,
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
+}
+
+fn upload_error(err: &ApiError) -> Response {
+    let (code, name) = match err.code {
+        ErrorCode::ResourceNotFoundException => (StatusCode::NOT_FOUND, "NoSuchKey"),
+        ErrorCode::NotAuthorizedException | ErrorCode::InvalidParameterException => {
+            (StatusCode::FORBIDDEN, "AccessDenied")
+        }
+        ErrorCode::ServiceUnavailableException => {
+            (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+    };
+    s3_error(code, name, &err.message)
 }

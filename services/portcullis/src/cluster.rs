@@ -95,7 +95,7 @@ async fn redis(config: &Config) -> anyhow::Result<RedisStore> {
 }
 
 pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    crate::secrets::secure_data_dir(&config.data_dir)?;
     let peer = portcullis_runtime::PeerKey::from_hex(need(
         &config.peer_secret,
         "peer_secret (PORTCULLIS_PEER_SECRET)",
@@ -112,7 +112,11 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let deps = portcullis_directory::Deps {
                 log: Arc::new(store.clone()),
                 claims: bucket(&store, "claims").await?,
-                secrets: bucket(&store, "client-secrets").await?,
+                secrets: crate::secrets::sealed(
+                    bucket(&store, "client-secrets").await?,
+                    need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
+                    "client-secrets",
+                )?,
                 import_files: bucket(&store, "import-files").await?,
                 clock,
                 projection_path: config.data_dir.join("directory-projection.redb"),
@@ -135,7 +139,11 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let deps = portcullis_authn_flow::Deps {
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
-                credentials: bucket(&store, "credentials").await?,
+                credentials: crate::secrets::sealed(
+                    bucket(&store, "credentials").await?,
+                    need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
+                    "credentials",
+                )?,
                 clock,
                 hash_threads: None,
                 ephemeral: Arc::new(redis(&config).await?),

@@ -25,15 +25,14 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 }
 
 pub async fn up(config: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    secrets::secure_data_dir(&config.data_dir)?;
     let configured = config
         .admin_access_key_id
         .clone()
         .zip(config.admin_secret_access_key.clone());
     let (admin, generated) = secrets::admin_credentials(&config.data_dir, configured)?;
-    let (master_key, credentials_key) =
-        secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
+    let master_hex = secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
+    let (master_key, credentials_key) = secrets::keys_from_hex(&master_hex)?;
     let sender = crate::delivery::sender(&config).await?;
     // Made now and never written anywhere: only this process can call its services'
     // loopback ports.
@@ -64,7 +63,11 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         portcullis_directory::Deps {
             log: log.clone(),
             claims: store.bucket("claims"),
-            secrets: store.bucket("client-secrets"),
+            secrets: secrets::sealed(
+                store.bucket("client-secrets"),
+                &master_hex,
+                "client-secrets",
+            )?,
             import_files: store.bucket("import-files"),
             clock: clock.clone(),
             projection_path: config.data_dir.join("directory-projection.redb"),
@@ -92,7 +95,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         portcullis_authn_flow::Deps {
             directory: directory_addr.clone(),
             token: token_addr.clone(),
-            credentials: store.bucket("credentials"),
+            credentials: secrets::sealed(store.bucket("credentials"), &master_hex, "credentials")?,
             clock: clock.clone(),
             hash_threads: None,
             ephemeral: ephemeral.clone(),

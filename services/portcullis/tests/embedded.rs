@@ -533,3 +533,246 @@ fn codes_are_limited_per_user_and_asking_again_buys_no_guesses() {
         ],
     );
 }
+
+/// `portcullis up` with its log (stderr, at `filter`) written to `log`.
+#[allow(clippy::disallowed_methods)] // a plain test thread: sleeping between polls blocks nothing
+fn start_logging(data_dir: &Path, port: u16, log: &Path, filter: &str) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args(["--http", &format!("127.0.0.1:{port}"), "--log", filter])
+        .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("start portcullis up");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(port, "/health").map(|(status, _)| status) != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "portcullis up did not become healthy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+/// Every entry under `dir` (itself included) with its permission bits.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = vec![(
+        dir.to_owned(),
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o7777,
+    )];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(modes(&path));
+        } else {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+            out.push((path, mode));
+        }
+    }
+    out
+}
+
+fn assert_owner_only(dir: &Path) {
+    let entries = modes(dir);
+    assert!(
+        entries.len() > 3,
+        "the data directory is nearly empty: {entries:?}"
+    );
+    for (path, mode) in entries {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, wanted, "{} has mode {mode:o}", path.display());
+    }
+}
+
+type Bucket = std::sync::Arc<dyn portcullis_eventlog::KeyValue>;
+
+/// The sealed buckets of a data directory: name, raw bucket, the bucket read through
+/// the seal.
+fn sealed_buckets(data_dir: &Path) -> (tokio::runtime::Runtime, Vec<(String, Bucket, Bucket)>) {
+    use portcullis_eventlog::sealed::{SealedBucket, SealingKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = runtime
+        .block_on(portcullis_eventlog::embedded::EmbeddedStore::open(
+            &data_dir.join("portcullis.redb"),
+        ))
+        .unwrap();
+    let master = std::fs::read_to_string(data_dir.join("master.key")).unwrap();
+    let master = hex_decode(master.trim());
+    let buckets = ["client-secrets", "credentials"]
+        .into_iter()
+        .map(|name| {
+            let raw = store.bucket(name);
+            let key = SealingKey::derive(&master, name).unwrap();
+            (name.to_owned(), raw.clone(), SealedBucket::wrap(raw, key))
+        })
+        .collect();
+    (runtime, buckets)
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn secrets_at_rest_are_owner_only_sealed_and_values_of_earlier_versions_still_work() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data"); // created by portcullis, not by the test
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let script = e2e("security_storage.py");
+    let data_arg = data.to_str().unwrap();
+
+    let log = parent.path().join("portcullis.log");
+    let server = start_logging(&data, port, &log, "debug");
+    let out = python(&script, &[&url, data_arg, "setup"]);
+    let state_json = out.lines().last().unwrap().to_owned();
+    let state: serde_json::Value = serde_json::from_str(&state_json).unwrap();
+    assert_owner_only(&data);
+    drop(server);
+    let text = |key: &str| state[key].as_str().unwrap().to_owned();
+    let log = std::fs::read(&log).unwrap();
+    assert!(log.len() > 1000, "the debug log is nearly empty");
+    for secret in [text("client_secret"), text("totp_secret")] {
+        assert!(!contains(&log, secret.as_bytes()), "the log holds a secret");
+    }
+
+    // Put the values back in plain text, as an earlier version stored them.
+    let keys = [
+        format!("{}/{}", text("pool_id"), text("client_id")),
+        format!("{}/{}", text("pool_id"), text("sub")),
+    ];
+    {
+        let (runtime, buckets) = sealed_buckets(&data);
+        for ((_, raw, sealed), key) in buckets.iter().zip(&keys) {
+            runtime.block_on(async {
+                let plain = sealed.get(key).await.unwrap().unwrap().value;
+                let stored = raw.get(key).await.unwrap().unwrap();
+                assert!(stored.value.starts_with(b"\0pcs1"), "{key} is not sealed");
+                raw.update(key, plain, stored.revision).await.unwrap();
+            });
+        }
+        let stored = runtime
+            .block_on(buckets[0].1.get(&keys[0]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(&stored.value[..], text("client_secret").as_bytes());
+    }
+
+    let server = start(&data, port);
+    python(&script, &[&url, data_arg, "sign-in", &state_json]);
+    drop(server);
+    let (runtime, buckets) = sealed_buckets(&data);
+    for ((name, raw, _), key) in buckets.iter().zip(&keys) {
+        let stored = runtime.block_on(raw.get(key)).unwrap().unwrap().value;
+        assert!(
+            stored.starts_with(b"\0pcs1"),
+            "{name} {key} was not sealed again"
+        );
+        for secret in [text("client_secret"), text("totp_secret")] {
+            assert!(
+                !contains(&stored, secret.as_bytes()),
+                "{name} {key} holds a secret"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_data_directory_open_to_others_is_restricted_on_start_and_the_log_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let port = portcullis_testkit::free_port();
+    drop(start(&data, port));
+    // As an earlier version left it, plus a directory an operator added.
+    std::fs::create_dir(data.join("backups")).unwrap();
+    std::fs::write(data.join("backups/notes.txt"), "kept").unwrap();
+    for (path, _) in modes(&data) {
+        let mode = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let log = parent.path().join("portcullis.log");
+    drop(start_logging(&data, port, &log, "warn"));
+    assert_owner_only(&data);
+    let log = std::fs::read_to_string(&log).unwrap();
+    for path in [data.join("master.key"), data.join("backups/notes.txt")] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&*path.to_string_lossy()) && l.contains("restricting"))
+            .unwrap_or_else(|| panic!("no warning for {}:\n{log}", path.display()));
+        assert!(line.contains("WARN") && line.contains("644"), "{line}");
+    }
+    assert!(
+        log.contains("755"),
+        "the directory's old mode is not logged:\n{log}"
+    );
+}
+
+/// Sends a request's head (and none of its body) on a raw connection; the status of an
+/// answer that comes without the body being sent.
+fn status_without_body(port: u16, head: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).ok()?;
+    let text = String::from_utf8_lossy(&answer[..n]);
+    text.split(' ').nth(1)?.parse().ok()
+}
+
+#[test]
+fn bodies_are_not_read_before_the_caller_is_known_and_are_capped_per_route() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let out = python(
+        &e2e("security_storage.py"),
+        &[&url, data.path().to_str().unwrap(), "bodies"],
+    );
+    let state: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let pool_id = state["pool_id"].as_str().unwrap();
+
+    // 90 MB announced and never sent: the answer must come from the headers alone.
+    let upload = format!(
+        "PUT /import/{pool_id}/import-nosuchjob?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\nContent-Length: 94371840\r\n\r\n"
+    );
+    let status = status_without_body(port, &upload);
+    assert!(
+        matches!(status, Some(404 | 403)),
+        "the upload answered {status:?} (none means it waited for the body)"
+    );
+    let too_large = format!(
+        "PUT /import/{pool_id}/import-nosuchjob?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 104857601\r\n\r\n"
+    );
+    assert_eq!(status_without_body(port, &too_large), Some(413));
+    for (path, length) in [
+        ("/oauth2/token", 1_000_000),
+        ("/authorize", 1_000_000),
+        ("/", 5_000_000),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        );
+        assert_eq!(status_without_body(port, &head), Some(413), "POST {path}");
+    }
+}

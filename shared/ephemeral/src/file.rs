@@ -70,6 +70,18 @@ fn decode(bytes: &[u8]) -> (u64, &[u8]) {
     }
 }
 
+/// Creates the file 0600 unless it exists: sessions and codes are secrets.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}
+
 fn begin_write(db: &Database) -> Result<WriteTransaction, StoreError> {
     let mut txn = db.begin_write().map_err(unavailable)?;
     txn.set_durability(Durability::Immediate)
@@ -82,6 +94,7 @@ impl FileStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || {
+            create_private_file(&path).map_err(unavailable)?;
             let db = Database::create(&path).map_err(unavailable)?;
             let store = Self {
                 db: Arc::new(db),

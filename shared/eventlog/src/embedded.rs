@@ -69,6 +69,7 @@ impl EmbeddedStore {
 }
 
 fn open_blocking(path: &Path) -> Result<EmbeddedStore, LogError> {
+    crate::create_private_file(path).map_err(unavailable)?;
     let db = Database::create(path).map_err(unavailable)?;
     let txn = begin_write(&db).map_err(unavailable)?;
     let last = {

@@ -24,6 +24,7 @@ pub mod jetstream;
 pub mod projection;
 pub mod publish;
 pub mod resume;
+pub mod sealed;
 
 /// Identifies the stream of one aggregate: `<pool>/<kind>/<id>`.
 ///
@@ -197,3 +198,20 @@ pub trait KeyValue: Send + Sync + 'static {
 
 /// How long followers wait between polls when a backend has no push notification.
 pub const FOLLOW_POLL: Duration = Duration::from_millis(50);
+
+/// Creates `path` empty, readable and writable by its owner only (0600), unless it
+/// exists, so a database opened on it never exists with the default mode: the stores
+/// hold password hashes, verifiers and sealed secrets.
+///
+/// # Errors
+/// When the file cannot be created.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}

@@ -130,6 +130,7 @@ pub fn open_read_model(
     create: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
 ) -> Result<(Arc<redb::Database>, u64), redb::Error> {
     use redb::{ReadableDatabase, ReadableTable};
+    crate::create_private_file(path).map_err(redb::StorageError::from)?;
     let db = Arc::new(redb::Database::create(path)?);
     let txn = db.begin_write()?;
     {

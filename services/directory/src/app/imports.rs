@@ -343,19 +343,13 @@ impl Directory {
         Ok(done.aggregate.existing()?.clone())
     }
 
-    /// Stores one piece of an upload; the last piece completes it. Refused unless the
-    /// token is the job's and the job is still Created.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload_import_chunk(
+    /// Whether the job takes an upload with `token`: the pool and the job exist, the
+    /// token is the job's (compared in constant time) and the job is still Created.
+    pub async fn check_import_upload(
         &self,
         pool_id: &str,
         job_id: &str,
         token: &str,
-        upload_id: &str,
-        index: u32,
-        data: Bytes,
-        last: Option<u64>,
-        meta: &CommandMeta,
     ) -> Result<(), ApiError> {
         let denied = || ApiError::not_authorized("The upload URL is not valid for this job.");
         let view = self.import_job(pool_id, job_id).await?;
@@ -371,6 +365,24 @@ impl Directory {
                 "The job is no longer accepting uploads.",
             ));
         }
+        Ok(())
+    }
+
+    /// Stores one piece of an upload; the last piece completes it. Refused unless the
+    /// token is the job's and the job is still Created.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_import_chunk(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+        token: &str,
+        upload_id: &str,
+        index: u32,
+        data: Bytes,
+        last: Option<u64>,
+        meta: &CommandMeta,
+    ) -> Result<(), ApiError> {
+        self.check_import_upload(pool_id, job_id, token).await?;
         let valid_upload = !upload_id.is_empty()
             && upload_id.len() <= 64
             && upload_id

@@ -8,7 +8,7 @@ mod form;
 mod iam_ops;
 mod iam_providers;
 mod sts_ops;
-mod xml;
+pub(crate) mod xml;
 
 use std::sync::Arc;
 
