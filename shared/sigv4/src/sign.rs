@@ -118,15 +118,15 @@ fn timestamps(now: OffsetDateTime) -> (String, String) {
 /// when the request has them.
 fn canonical_request(request: &Request<'_>, amz_date: &str) -> (String, String) {
     let mut headers = vec![
-        ("content-type", request.content_type.trim()),
-        ("host", request.host.trim()),
-        ("x-amz-date", amz_date),
+        ("content-type", trim_all(request.content_type)),
+        ("host", trim_all(request.host)),
+        ("x-amz-date", amz_date.to_owned()),
     ];
     if let Some(token) = request.security_token {
-        headers.push(("x-amz-security-token", token.trim()));
+        headers.push(("x-amz-security-token", trim_all(token)));
     }
     if !request.target.is_empty() {
-        headers.push(("x-amz-target", request.target.trim()));
+        headers.push(("x-amz-target", trim_all(request.target)));
     }
     let signed: Vec<&str> = headers.iter().map(|(name, _)| *name).collect();
     let signed = signed.join(";");
@@ -140,6 +140,16 @@ fn canonical_request(request: &Request<'_>, amz_date: &str) -> (String, String) 
         sha256_hex(request.body)
     );
     (canonical, signed)
+}
+
+/// A header value as SigV4 canonicalises it ("Trimall"): trimmed, and every run of
+/// inner whitespace one space, as the verifier reads it.
+fn trim_all(value: &str) -> String {
+    value
+        .split([' ', '\t', '\x0b', '\x0c'])
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -226,6 +236,43 @@ mod tests {
         // The declared hash is not in SignedHeaders here, but it is the hashed payload.
         assert!(crate::verify_forwarded(&resigned, secret, now).is_ok());
         assert!(crate::verify(&resigned, secret, now).is_err());
+    }
+
+    /// Found by the `sigv4` fuzz target: a header value with a run of inner spaces was
+    /// signed as sent, while SigV4 (and the verifier) canonicalise the run to one space.
+    #[test]
+    fn inner_whitespace_is_signed_as_one_space() {
+        let signer = Signer::new("AKIDEXAMPLE", "secret", "us-east-1", "cognito-idp");
+        let content_type = "application/x-amz-json-1.1;   charset=utf-8";
+        let request = Request {
+            host: "127.0.0.1:9229",
+            content_type,
+            target: "AWSCognitoIdentityProviderService.ListUserPools",
+            body: b"{}",
+            path: "/",
+            security_token: None,
+        };
+        let now = datetime!(2026-11-26 13:00:00 UTC);
+        let signature = signer.sign(&request, now);
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", content_type),
+            ("host", "127.0.0.1:9229"),
+            ("x-amz-target", request.target),
+            ("x-amz-date", signature.amz_date.as_str()),
+            ("authorization", signature.authorization.as_str()),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let signed = crate::SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"{}",
+        };
+        let secret = |key: &str| (key == "AKIDEXAMPLE").then(|| "secret".to_owned());
+        assert!(crate::verify(&signed, secret, now).is_ok());
     }
 
     #[test]

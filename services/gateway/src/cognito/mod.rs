@@ -155,28 +155,73 @@ pub(crate) fn prepare(
         Caller::Admin(v) => v.region.clone(),
         Caller::Anonymous => state.default_region.clone(),
     };
-    let body: Value = if request.body.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(request.body).map_err(|_| {
-            ApiError::new(
-                ErrorCode::SerializationException,
-                "Invalid JSON in request body.",
-            )
-        })?
-    };
-    if !body.is_object() {
+    Ok(Call {
+        caller,
+        region,
+        request_id: request.request_id.to_owned(),
+        body: request_value(request.body)?,
+    })
+}
+
+/// The request value of an awsJson 1.1 body, which every operation reads its members
+/// from: an empty body is `{}`, anything but a JSON object a `SerializationException`.
+pub fn request_value(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        ApiError::new(
+            ErrorCode::SerializationException,
+            "Invalid JSON in request body.",
+        )
+    })?;
+    if !value.is_object() {
         return Err(ApiError::new(
             ErrorCode::SerializationException,
             "The request body must be a JSON object.",
         ));
     }
-    Ok(Call {
-        caller,
-        region,
-        request_id: request.request_id.to_owned(),
-        body,
-    })
+    Ok(value)
+}
+
+/// Decodes `body` as `operation`'s request up to where a service would be called: the
+/// request value, then, for the operations whose typed shapes the gateway converts
+/// itself (user-pool, app-client and identity-pool settings, role mappings), that
+/// conversion. What any caller's body goes through at the edge; the fuzz targets drive
+/// it.
+pub fn decode_request(operation: &str, body: &[u8]) -> Result<(), ApiError> {
+    let value = request_value(body)?;
+    match operation {
+        "CreateUserPool" => {
+            shapes::parse::<pool_shapes::CreateUserPoolRequest>(value)?.into_settings()?;
+        }
+        "UpdateUserPool" => {
+            shapes::parse::<pool_shapes::UpdateUserPoolRequest>(value)?.into_parts()?;
+        }
+        "CreateUserPoolClient" | "UpdateUserPoolClient" => {
+            shapes::parse::<shapes::CreateUserPoolClientRequest>(value)?.into_settings()?;
+        }
+        "AdminCreateUser" | "SignUp" | "AdminUpdateUserAttributes" | "UpdateUserAttributes" => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Attributes {
+                user_attributes: Option<Vec<shapes::AttributeType>>,
+            }
+            let attributes = shapes::parse::<Attributes>(value)?.user_attributes;
+            shapes::attributes_in(attributes, "userAttributes")?;
+        }
+        "AddCustomAttributes" => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Custom {
+                custom_attributes: Option<Vec<pool_shapes::SchemaAttributeType>>,
+            }
+            let custom = shapes::parse::<Custom>(value)?.custom_attributes;
+            pool_shapes::schema_in(custom, "customAttributes")?;
+        }
+        other => crate::identity::decode_request(other, value)?,
+    }
+    Ok(())
 }
 
 /// Verifies a request's SigV4 signature by an administrator's credentials, scoped to
@@ -226,5 +271,44 @@ mod tests {
         assert_eq!(OPERATIONS.is_signed("AdminGetUser"), Some(true));
         assert_eq!(OPERATIONS.is_signed("MakeCoffee"), None);
         assert_eq!(OPERATIONS.signing_name(), "cognito-idp");
+    }
+
+    fn code_of(result: Result<impl std::fmt::Debug, ApiError>) -> ErrorCode {
+        result.expect_err("an error").code
+    }
+
+    #[test]
+    fn a_body_is_a_json_object_or_a_serialization_error() {
+        assert_eq!(request_value(b"").unwrap(), serde_json::json!({}));
+        assert_eq!(request_value(b" {\"A\": 1} ").unwrap()["A"], 1);
+        for bad in [&b"[]"[..], b"null", b"{", b"\"x\"", b"\xff", b"1"] {
+            assert_eq!(
+                code_of(request_value(bad)),
+                ErrorCode::SerializationException
+            );
+        }
+    }
+
+    #[test]
+    fn decoding_converts_the_shapes_the_gateway_reads_itself() {
+        decode_request("CreateUserPool", br#"{"PoolName": "p"}"#).unwrap();
+        decode_request("MakeCoffee", br#"{"Any": ["thing"]}"#).unwrap();
+        assert_eq!(
+            code_of(decode_request("CreateUserPool", br#"{"PoolName": 1}"#)),
+            ErrorCode::SerializationException
+        );
+        assert_eq!(
+            code_of(decode_request(
+                "AdminCreateUser",
+                br#"{"UserAttributes": [{"Value": "v"}]}"#
+            )),
+            ErrorCode::InvalidParameterException
+        );
+        let empty_rules =
+            br#"{"RoleMappings": {"p": {"Type": "Rules", "RulesConfiguration": {"Rules": []}}}}"#;
+        assert_eq!(
+            code_of(decode_request("SetIdentityPoolRoles", empty_rules)),
+            ErrorCode::InvalidParameterException
+        );
     }
 }

@@ -50,6 +50,29 @@ fn region_of_ids(body: &Value) -> Option<String> {
     })
 }
 
+/// The identity-pool half of [`crate::cognito::decode_request`]: the settings of
+/// `CreateIdentityPool`/`UpdateIdentityPool` and the role mappings of
+/// `SetIdentityPoolRoles`, converted as their operations convert them.
+pub(crate) fn decode_request(operation: &str, value: Value) -> Result<(), ApiError> {
+    use crate::cognito::shapes::parse;
+    match operation {
+        "CreateIdentityPool" | "UpdateIdentityPool" => {
+            parse::<shapes::PoolShape>(value)?.settings()?;
+        }
+        "SetIdentityPoolRoles" => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Roles {
+                role_mappings: Option<std::collections::HashMap<String, shapes::RoleMappingShape>>,
+            }
+            let mappings = parse::<Roles>(value)?.role_mappings;
+            shapes::role_mappings_in(mappings.unwrap_or_default())?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// The caller as the credentials broker records it.
 fn caller(call: &Call) -> portcullis_proto::credentials::v1::Caller {
     let cognito = crate::cognito::ops::caller(call);
