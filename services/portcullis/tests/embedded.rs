@@ -30,17 +30,34 @@ fn start(data_dir: &Path, port: u16) -> Running {
     start_with(data_dir, port, &[])
 }
 
+fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Running {
+    spawn_up(data_dir, port, env, "warn", Stdio::inherit())
+}
+
+/// `portcullis up` with its log (stderr, at `filter`) written to `log`.
+fn start_logging(data_dir: &Path, port: u16, log: &Path, filter: &str) -> Running {
+    let stderr = std::fs::File::create(log).unwrap();
+    spawn_up(data_dir, port, &[], filter, Stdio::from(stderr))
+}
+
 // A plain test thread, not an async runtime: sleeping between polls blocks nothing.
 #[allow(clippy::disallowed_methods)]
-fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Running {
+fn spawn_up(
+    data_dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    filter: &str,
+    stderr: Stdio,
+) -> Running {
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["up", "--data-dir"])
         .arg(data_dir)
-        .args(["--http", &format!("127.0.0.1:{port}"), "--log", "warn"])
+        .args(["--http", &format!("127.0.0.1:{port}"), "--log", filter])
         .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
         .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start portcullis up");
     let running = Running(child);
@@ -532,31 +549,6 @@ fn codes_are_limited_per_user_and_asking_again_buys_no_guesses() {
             outbox.to_str().unwrap(),
         ],
     );
-}
-
-/// `portcullis up` with its log (stderr, at `filter`) written to `log`.
-#[allow(clippy::disallowed_methods)] // a plain test thread: sleeping between polls blocks nothing
-fn start_logging(data_dir: &Path, port: u16, log: &Path, filter: &str) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .args(["--http", &format!("127.0.0.1:{port}"), "--log", filter])
-        .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("start portcullis up");
-    let running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(port, "/health").map(|(status, _)| status) != Some(200) {
-        assert!(
-            Instant::now() < deadline,
-            "portcullis up did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    running
 }
 
 /// Every entry under `dir` (itself included) with its permission bits.
