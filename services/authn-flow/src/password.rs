@@ -1,6 +1,6 @@
 //! Password hashing, verification and Cognito's password policy.
 //!
-//! Argon2id costs ~16 ms of CPU per hash here (`shared/PERFORMANCE.md`), so it must never
+//! Argon2id costs ~16 ms of CPU per hash on this kind of machine, so it must never
 //! run on the async runtime's threads: a handful of logins would stall every other
 //! request. [`PasswordHasherPool`] runs it on a fixed set of OS threads (one per core),
 //! each reusing its 19 MiB argon2 memory (fresh allocation per hash costs ~35% of

@@ -4,7 +4,7 @@
 //!   backups never hold a usable private key.
 //! * [`SigningKey`] is an RSA-2048 key pair that stays parsed in memory: re-parsing the
 //!   PKCS#8 DER on every signature (what `jsonwebtoken::encode` does) costs 2.5× the raw
-//!   RSA operation (see `shared/PERFORMANCE.md`), so signing goes straight to aws-lc-rs.
+//!   RSA operation (measured on this kind of machine), so signing goes straight to aws-lc-rs.
 
 use std::fmt;
 
