@@ -24,7 +24,7 @@ import botocore.credentials
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from e2e_common import REGION, URL, check, decide, idp
+from e2e_common import REGION, URL, check, decide, idp, send
 
 ONE_TRY = Config(retries={"max_attempts": 1})
 admin = boto3.client("cognito-identity", endpoint_url=URL, region_name=REGION, config=ONE_TRY)
@@ -170,13 +170,7 @@ def api(target, body, service, leave_out=(), content_type="application/x-amz-jso
         method="POST", url=URL + "/", data=json.dumps(body).encode(),
         headers={"Content-Type": content_type, "X-Amz-Target": target})
     LeavingOut(admin_credentials, service, REGION, leave_out).add_auth(request)
-    prepared = urllib.request.Request(URL + "/", data=request.body, method="POST",
-                                      headers=dict(request.headers))
-    try:
-        with urllib.request.urlopen(prepared) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return send(request)
 
 
 LIST_POOLS = "AWSCognitoIdentityProviderService.ListUserPools"
