@@ -8,7 +8,7 @@ use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::UserPoolSettings;
 
 use crate::codes;
-use crate::flows::{Flows, code_error, incorrect_credentials, policy_error, pool_error};
+use crate::context::{Flows, code_error, incorrect_credentials, policy_error, pool_error};
 use crate::lockout::Proof;
 use crate::password::{self, Policy};
 use crate::sender::Medium;
@@ -87,7 +87,7 @@ impl Flows {
                 && (pending || needs_verification(&settings, &user, attribute))
             {
                 let sent = self.send_verification(&settings, &user, attribute).await;
-                details.push(sent.map_err(crate::flows::too_many_requests)?);
+                details.push(sent.map_err(crate::context::too_many_requests)?);
             }
         }
         Ok(pb::UpdateUserAttributesResponse {

@@ -6,11 +6,11 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 
 use crate::codes;
+use crate::context::{Flows, kv_error, policy_error, pool_error};
 use crate::credential::Credential;
-use crate::flows::{
-    Flows, credential_key, forgot_code_key, kv_error, policy_error, pool_error, recovery_target,
-};
+use crate::delivery::{forgot_code_key, recovery_target};
 use crate::password::{self, Policy};
+use crate::passwords::credential_key;
 use crate::sender::{self, Medium};
 
 /// Cognito's invitation when the pool sets no template.

@@ -10,9 +10,10 @@
 //! with the device group key as the pool name and the device key as the user. A
 //! remembered device skips MFA; a not-remembered one does MFA first.
 //!
-//! The order in [`Flows::signed_in`]: [`Flows::device_step`] (no I/O beyond reading the
-//! pool and the device), then MFA unless [`DeviceStep::skips_mfa`], then
-//! [`Flows::after_device_step`] (the device challenge, or tokens).
+//! Where devices enter a sign-in is the core's to decide ([`crate::machine`]): its
+//! device step judges the named device, a remembered one skips MFA, a tracked one
+//! proves itself with [`Flows::open_device_challenge`], and tokens come with a new
+//! device from [`Flows::issue_with_new_device`].
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,13 +24,13 @@ use bytes::Bytes;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::events::v1::UserPoolSettings;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
 use serde::{Deserialize, Serialize};
 
-use crate::challenges::{invalid_session, store_error};
-use crate::flows::{ClientInfo, Flows, authenticated, incorrect_credentials};
+use crate::auth_session::{invalid_session, store_error};
+use crate::context::{ClientInfo, Flows, authenticated, incorrect_credentials};
 use crate::lockout::Proof;
+use crate::machine::{Step, TokenDevice};
 use crate::srp;
 use crate::srp_flow::{Exchange, client_public, random, sha256_hex};
 
@@ -37,18 +38,6 @@ pub const DEVICE_SRP_AUTH: &str = "DEVICE_SRP_AUTH";
 pub const DEVICE_PASSWORD_VERIFIER: &str = "DEVICE_PASSWORD_VERIFIER";
 const REMEMBERED: &str = "remembered";
 const NOT_REMEMBERED: &str = "not_remembered";
-
-/// What the device step decided after the first factor. Serializable, so that a
-/// challenge in between (MFA) can carry it to the answer that resumes the sign-in.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeviceStep {
-    /// The sign-in is on a remembered device: MFA is skipped.
-    pub skips_mfa: bool,
-    /// A tracked device of the user: it must prove itself (DEVICE_SRP_AUTH).
-    pub known_device: Option<String>,
-    /// The pool tracks devices: a sign-in without a known one gets a new device.
-    pub tracks_devices: bool,
-}
 
 /// A device issued at a sign-in and not confirmed yet.
 #[derive(Serialize, Deserialize)]
@@ -83,6 +72,11 @@ fn state_key(secret_block: &[u8]) -> String {
 /// The session of the `DEVICE_SRP_AUTH` challenge open for a user's device.
 fn pending_challenge_key(pool_id: &str, sub: &str, device_key: &str) -> String {
     format!("device-challenge/{pool_id}/{sub}/{device_key}")
+}
+
+/// Whether a tracked device is remembered (and so skips MFA).
+pub(crate) fn is_remembered(device: &dir::Device) -> bool {
+    device.remembered_status == REMEMBERED
 }
 
 fn device_not_found() -> ApiError {
@@ -127,7 +121,7 @@ fn user_caller(region: &str, sub: &str, correlation_id: &str) -> dir::Caller {
 
 impl Flows {
     /// The user's tracked device named `device_key`, if there is one.
-    async fn tracked_device(
+    pub(crate) async fn tracked_device(
         &self,
         user: &dir::User,
         device_key: &str,
@@ -150,67 +144,46 @@ impl Flows {
         }
     }
 
-    /// The device step of a sign-in, after the first factor and the account checks.
-    pub(crate) async fn device_step(
-        &self,
-        user: &dir::User,
-        pool: &UserPoolSettings,
-        device_key: Option<&str>,
-    ) -> Result<DeviceStep, ApiError> {
-        let tracks_devices = pool.device_configuration.is_some();
-        if !tracks_devices {
-            return Ok(DeviceStep::default());
-        }
-        let device = match device_key.filter(|k| !k.is_empty()) {
-            Some(key) => self.tracked_device(user, key).await?,
-            None => None,
-        };
-        Ok(DeviceStep {
-            skips_mfa: device
-                .as_ref()
-                .is_some_and(|d| d.remembered_status == REMEMBERED),
-            known_device: device.map(|d| d.device_key),
-            tracks_devices,
-        })
-    }
-
-    /// After MFA (or instead of it): a known device proves itself, else tokens, with a
-    /// new device where the pool tracks them.
-    pub(crate) async fn after_device_step(
+    /// The `DEVICE_SRP_AUTH` challenge for a tracked device the client named.
+    pub(crate) async fn open_device_challenge(
         &self,
         client: &ClientInfo,
         user: &dir::User,
-        step: DeviceStep,
+        device_key: String,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        if let Some(device_key) = step.known_device {
-            // Bound to the device the step judged: the answer cannot switch to another
-            // device (which might not be remembered, and so not skip MFA).
-            let response = self
-                .device_challenge(
-                    client,
-                    user,
-                    DEVICE_SRP_AUTH,
-                    HashMap::new(),
-                    device_key.clone(),
-                )
-                .await?;
-            // Clients that do not echo `Session` (pycognito) find the challenge by user
-            // and device: only a sign-in that passed the steps before opens one.
-            let value = Bytes::from(response.session.clone());
-            self.sessions
-                .put(
-                    &pending_challenge_key(&user.pool_id, &user.sub, &device_key),
-                    value,
-                    client.session_validity(),
-                )
-                .await
-                .map_err(store_error)?;
-            return Ok(response);
-        }
-        // The hosted UI does not track devices.
-        if !step.tracks_devices || client.hosted {
-            return self.complete_sign_in(client, user).await;
-        }
+        // Bound to the device the core judged: the answer cannot switch to another
+        // device (which might not be remembered, and so not skip MFA).
+        let response = self
+            .device_challenge(
+                client,
+                user,
+                DEVICE_SRP_AUTH,
+                HashMap::new(),
+                device_key.clone(),
+            )
+            .await?;
+        // Clients that do not echo `Session` (pycognito) find the challenge by user
+        // and device: only a sign-in that passed the steps before opens one.
+        let value = Bytes::from(response.session.clone());
+        self.sessions
+            .put(
+                &pending_challenge_key(&user.pool_id, &user.sub, &device_key),
+                value,
+                client.session_validity(),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(response)
+    }
+
+    /// Tokens with a new device, which the user may confirm with `ConfirmDevice`.
+    pub(crate) async fn issue_with_new_device(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        auth_time: i64,
+        groups: Option<Vec<dir::Group>>,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let device_key = new_device_key(&user.pool_id);
         let device_group_key = new_group_key()?;
         let pending = Pending {
@@ -225,9 +198,16 @@ impl Flows {
             .put(&pending_key(&user.pool_id, &device_key), value, ttl)
             .await
             .map_err(store_error)?;
-        let auth_time = self.clock.now_ms() / 1_000;
         let tokens = self
-            .issue(client, user, auth_time, String::new(), true, &device_key)
+            .issue(
+                client,
+                user,
+                auth_time,
+                String::new(),
+                true,
+                &device_key,
+                groups,
+            )
             .await?;
         let mut response = authenticated(tokens);
         if let Some(result) = response.authentication_result.as_mut() {
@@ -335,7 +315,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| crate::flows::required_param(responses, name);
+        let required = |name: &str| crate::context::required_param(responses, name);
         let username = required("USERNAME")?;
         let device_key = required("DEVICE_KEY")?;
         let srp_a = required("SRP_A")?;
@@ -404,7 +384,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| crate::flows::required_param(responses, name);
+        let required = |name: &str| crate::context::required_param(responses, name);
         let username = required("USERNAME")?;
         let device_key = required("DEVICE_KEY")?;
         let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
@@ -464,18 +444,8 @@ impl Flows {
             .clone()
             .record_device_sign_in(request)
             .await?;
-        let auth_time = self.clock.now_ms() / 1_000;
-        let tokens = self
-            .issue(
-                client,
-                &user,
-                auth_time,
-                String::new(),
-                true,
-                &device.device_key,
-            )
-            .await?;
-        Ok(authenticated(tokens))
+        let tokens = Step::Tokens(TokenDevice::Proven(device.device_key));
+        self.advance(client, &user, tokens, None, None).await
     }
 }
 

@@ -4,20 +4,25 @@
 
 mod account;
 mod admin;
+mod auth_session;
 mod challenges;
 pub mod codes;
+pub mod context;
 pub mod credential;
+mod delivery;
 pub mod devices;
 pub mod flows;
 pub mod lockout;
-mod mfa;
+pub mod machine;
 mod mfa_flow;
 pub mod oauth;
 mod passkeys;
 pub mod password;
+mod passwords;
 pub mod secret_hash;
 pub mod sender;
 mod sessions;
+mod sign_in;
 pub mod srp;
 mod srp_flow;
 pub mod totp;
@@ -37,7 +42,7 @@ use portcullis_types::Clock;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
-use flows::Flows;
+use context::Flows;
 use password::PasswordHasherPool;
 
 pub struct Deps {
@@ -133,9 +138,9 @@ impl Authn for AuthnService {
         &self,
         req: Request<pb::InitiateAuthRequest>,
     ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
-        Ok(Response::new(
-            self.flows.initiate_auth(req.into_inner()).await?,
-        ))
+        // Boxed: a sign-in's future holds every step it may take.
+        let answer = Box::pin(self.flows.initiate_auth(req.into_inner())).await?;
+        Ok(Response::new(answer))
     }
 
     async fn confirm_sign_up(

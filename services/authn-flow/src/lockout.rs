@@ -16,8 +16,8 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_types::Clock;
 use serde::{Deserialize, Serialize};
 
-use crate::challenges::store_error;
-use crate::flows::Flows;
+use crate::auth_session::store_error;
+use crate::context::Flows;
 
 /// Failures tolerated before the first lock.
 pub const FREE_FAILURES: u32 = 5;

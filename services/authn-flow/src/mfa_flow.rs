@@ -1,7 +1,7 @@
-//! The MFA step of a sign-in: after the first factor (`signed_in`), `mfa_step` decides
-//! (see [`crate::mfa::decide`]) whether the user answers SMS_MFA, EMAIL_OTP,
-//! SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE or MFA_SETUP; `answer_mfa` checks the answer and
-//! `finish_mfa` completes the sign-in.
+//! The MFA step of a sign-in: after the first factor, the core decides (see
+//! [`crate::machine::mfa::decide`]) whether the user answers SMS_MFA, EMAIL_OTP,
+//! SOFTWARE_TOKEN_MFA, SELECT_MFA_TYPE or MFA_SETUP, and `mfa_challenge` opens it;
+//! `answer_mfa` checks the answer and `finish_mfa` resumes the core after MFA.
 //!
 //! Every code check runs under the user's lockout (`guarded`). A wrong code answers
 //! CodeMismatchException and leaves the session usable for [`MAX_WRONG_ANSWERS`] - 1
@@ -16,12 +16,12 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::UserPoolSettings;
 
-use crate::challenges::{Session, invalid_session};
+use crate::auth_session::{Session, invalid_session};
 use crate::codes::CodeError;
-use crate::devices::DeviceStep;
-use crate::flows::{ClientInfo, Flows, code_error};
+use crate::context::{ClientInfo, Flows, code_error};
 use crate::lockout::Proof;
-use crate::mfa::{self, Factor, PoolMfa, Step, UserMfa};
+use crate::machine::mfa::{self, Factor, Step};
+use crate::machine::{DeviceStep, FirstFactor, Step as SignInStep};
 use crate::sender::Medium;
 
 /// SMS and email MFA codes are valid for three minutes, as in Cognito.
@@ -62,30 +62,33 @@ impl Flows {
             .await
     }
 
-    /// The MFA challenge this sign-in must answer, if any. Its session carries `device`,
-    /// for the steps after MFA.
-    pub(crate) async fn mfa_step(
+    /// The MFA challenge the core decided on. Its session carries `device`, for the
+    /// steps after MFA.
+    pub(crate) async fn mfa_challenge(
         &self,
         client: &ClientInfo,
         user: &dir::User,
         pool: &UserPoolSettings,
+        step: &Step,
         device: &DeviceStep,
-    ) -> Result<Option<pb::InitiateAuthResponse>, ApiError> {
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let carried = serde_json::to_string(device).map_err(|_| ApiError::internal())?;
-        let step = mfa::decide(&PoolMfa::of(pool), &UserMfa::of(user));
         let parameters = |extra: Vec<(&str, String)>| {
             let mut p = HashMap::from([("USER_ID_FOR_SRP".to_owned(), user.username.clone())]);
             p.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
             p
         };
-        Ok(Some(match step {
-            Step::None => return Ok(None),
+        Ok(match step {
+            Step::None => {
+                tracing::error!("an MFA challenge without a factor");
+                return Err(ApiError::internal());
+            }
             Step::Challenge(factor) => {
-                self.factor_challenge(client, user, pool, factor, carried, false)
+                self.factor_challenge(client, user, pool, *factor, carried, false)
                     .await?
             }
             Step::Select(factors) => {
-                let params = parameters(vec![("MFAS_CAN_CHOOSE", mfa::factor_list(&factors))]);
+                let params = parameters(vec![("MFAS_CAN_CHOOSE", mfa::factor_list(factors))]);
                 let names: Vec<&str> = factors.iter().map(|f| f.name()).collect();
                 let token = self
                     .open_step_session(client, user, mfa::SELECT_MFA_TYPE, names.join(","), carried)
@@ -93,13 +96,13 @@ impl Flows {
                 challenge_response(mfa::SELECT_MFA_TYPE, token, params)
             }
             Step::Setup(factors) => {
-                let params = parameters(vec![("MFAS_CAN_SETUP", mfa::factor_list(&factors))]);
+                let params = parameters(vec![("MFAS_CAN_SETUP", mfa::factor_list(factors))]);
                 let token = self
                     .open_step_session(client, user, mfa::MFA_SETUP, String::new(), carried)
                     .await?;
                 challenge_response(mfa::MFA_SETUP, token, params)
             }
-        }))
+        })
     }
 
     /// Opens the challenge of one factor, sending its code for SMS and email.
@@ -141,7 +144,7 @@ impl Flows {
                 Some((
                     target("email", Medium::Email)?,
                     (
-                        non_empty(&email.message, crate::flows::DEFAULT_CODE_MESSAGE),
+                        non_empty(&email.message, crate::delivery::DEFAULT_CODE_MESSAGE),
                         Some(non_empty(&email.subject, DEFAULT_EMAIL_SUBJECT)),
                     ),
                 ))
@@ -159,7 +162,7 @@ impl Flows {
                     template,
                 )
                 .await
-                .map_err(crate::flows::too_many_requests)?;
+                .map_err(crate::context::too_many_requests)?;
             params.insert(
                 "CODE_DELIVERY_DELIVERY_MEDIUM".into(),
                 details.delivery_medium,
@@ -180,7 +183,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| crate::flows::required_param(responses, name);
+        let required = |name: &str| crate::context::required_param(responses, name);
         let username = required("USERNAME")?;
         let session = self
             .take_any_session(&req.session)
@@ -234,7 +237,9 @@ impl Flows {
                 if self.check_factor(&user, factor, code).await? {
                     if session.step == FIRST_FACTOR {
                         let device_key = Some(session.data.as_str()).filter(|d| !d.is_empty());
-                        return self.signed_in(client, &user, device_key).await;
+                        return self
+                            .signed_in(client, &user, FirstFactor::OneTimeCode, device_key)
+                            .await;
                     }
                     return self.finish_mfa(client, &user, &session.data).await;
                 }
@@ -281,7 +286,8 @@ impl Flows {
         carried: &str,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let device: DeviceStep = serde_json::from_str(carried).map_err(|_| invalid_session())?;
-        self.after_device_step(client, user, device).await
+        self.advance(client, user, SignInStep::AfterMfa(device), None, None)
+            .await
     }
 
     /// A session of an MFA_SETUP challenge, for AssociateSoftwareToken and

@@ -22,8 +22,8 @@ use portcullis_proto::token::v1 as tok;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::challenges::store_error;
-use crate::flows::{ClientInfo, Flows};
+use crate::auth_session::store_error;
+use crate::context::{ClientInfo, Flows};
 
 /// How long a hosted-UI sign-in is remembered by the browser (Cognito: one hour).
 pub const BROWSER_SESSION_TTL: Duration = Duration::from_secs(3_600);

@@ -19,8 +19,8 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use serde::{Deserialize, Serialize};
 
-use crate::challenges::{Session, store_error};
-use crate::flows::{ClientInfo, Flows, kv_error};
+use crate::auth_session::{Session, store_error};
+use crate::context::{ClientInfo, Flows, kv_error};
 use crate::lockout::Proof;
 use crate::webauthn::{self, B64URL, Expected, Passkey, UserEntity, WebAuthnError};
 
@@ -414,7 +414,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| crate::flows::required_param(responses, name);
+        let required = |name: &str| crate::context::required_param(responses, name);
         let username = required("USERNAME")?;
         let credential: serde_json::Value = serde_json::from_str(required("CREDENTIAL")?)
             .map_err(|_| ApiError::invalid_parameter("CREDENTIAL is not a JSON object"))?;
@@ -423,7 +423,7 @@ impl Flows {
             .user_by_name(&session.pool_id, username)
             .await?
             .filter(|u| u.sub == session.sub)
-            .ok_or_else(crate::challenges::invalid_session)?;
+            .ok_or_else(crate::auth_session::invalid_session)?;
         client.check_secret_hash(
             &[username, &user.username],
             responses.get("SECRET_HASH").map(String::as_str),
@@ -473,6 +473,7 @@ impl Flows {
         self.signed_in(
             client,
             &user,
+            crate::machine::FirstFactor::Passkey,
             responses.get("DEVICE_KEY").map(String::as_str),
         )
         .await

@@ -13,7 +13,7 @@ use portcullis_proto::events::v1::{Actor, actor::Kind};
 use portcullis_proto::token::v1 as tok;
 use subtle::ConstantTimeEq;
 
-use crate::flows::{ClientInfo, Flows, authenticated};
+use crate::context::{ClientInfo, Flows, authenticated};
 
 /// What a refresh asks of the session, beyond the token itself.
 pub(crate) struct RefreshRequest<'a> {

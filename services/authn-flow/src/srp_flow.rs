@@ -18,10 +18,11 @@ use portcullis_proto::authn::v1 as pb;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::challenges::{invalid_session, store_error};
+use crate::auth_session::{invalid_session, store_error};
+use crate::context::{ClientInfo, Flows, incorrect_credentials, kv_error};
 use crate::credential::Credential;
-use crate::flows::{ClientInfo, Flows, credential_key, incorrect_credentials, kv_error};
 use crate::lockout::Proof;
+use crate::passwords::credential_key;
 use crate::srp::{self, Verifier};
 use crypto_bigint::U3072;
 
@@ -226,6 +227,7 @@ impl Flows {
         let user = self.user_by_name(client.pool_id(), username).await?;
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
+        self.before_first_factor(user.is_some());
 
         let (sub, verifier) = match &user {
             None if !client.hides_user_existence() => {
@@ -289,7 +291,7 @@ impl Flows {
         req: &pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let responses = &req.challenge_responses;
-        let required = |name: &str| crate::flows::required_param(responses, name);
+        let required = |name: &str| crate::context::required_param(responses, name);
         let username = required("USERNAME")?;
         let block = required("PASSWORD_CLAIM_SECRET_BLOCK")?;
         let signature = required("PASSWORD_CLAIM_SIGNATURE")?;
@@ -341,6 +343,7 @@ impl Flows {
         self.signed_in(
             client,
             &user,
+            crate::machine::FirstFactor::Srp,
             responses.get("DEVICE_KEY").map(String::as_str),
         )
         .await

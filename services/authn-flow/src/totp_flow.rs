@@ -11,11 +11,12 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
 
-use crate::challenges::{Session, invalid_session};
+use crate::auth_session::{Session, invalid_session};
+use crate::context::{Flows, kv_error};
 use crate::credential::{Credential, Totp};
-use crate::flows::{Flows, credential_key, kv_error};
 use crate::lockout::Proof;
-use crate::mfa;
+use crate::machine::mfa;
+use crate::passwords::credential_key;
 use crate::totp;
 
 fn no_software_token() -> ApiError {

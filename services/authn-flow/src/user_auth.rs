@@ -10,10 +10,11 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 
-use crate::challenges::{Session, invalid_session};
-use crate::flows::{ClientInfo, Flows, credential_key, kv_error};
-use crate::mfa::Factor;
+use crate::auth_session::{Session, invalid_session};
+use crate::context::{ClientInfo, Flows, kv_error};
+use crate::machine::mfa::Factor;
 use crate::passkeys::{WEB_AUTHN, relying_party};
+use crate::passwords::credential_key;
 
 pub const SELECT_CHALLENGE: &str = "SELECT_CHALLENGE";
 
@@ -195,7 +196,7 @@ impl Flows {
                 self.web_authn_challenge(client, user).await
             }
             ("PASSWORD", _) => {
-                self.password_auth(client, req, "ALLOW_USER_AUTH", "USER_AUTH")
+                self.password_auth(client, req, "ALLOW_USER_AUTH", "USER_AUTH", None)
                     .await
             }
             ("PASSWORD_SRP", _) => self.srp_start(client, req).await,
@@ -214,7 +215,9 @@ impl Flows {
                 self.codes
                     .admit_client(&client.client.client_id)
                     .await
-                    .map_err(|e| crate::flows::too_many_requests(crate::flows::code_error(e)))?;
+                    .map_err(|e| {
+                        crate::context::too_many_requests(crate::context::code_error(e))
+                    })?;
                 self.otp_first_factor(client, user, factor, device_key)
                     .await
             }

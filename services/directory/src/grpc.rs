@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
-use portcullis_errors::ApiError;
+use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as pb;
 use portcullis_proto::directory::v1::directory_server::Directory as DirectoryRpc;
 use portcullis_proto::events::v1::{Actor, Batch, Record, actor::Kind};
@@ -323,6 +323,55 @@ impl DirectoryRpc for DirectoryService {
             }
         };
         Ok(Response::new(user_message(user)))
+    }
+
+    async fn get_sign_in_context(
+        &self,
+        req: Request<pb::GetSignInContextRequest>,
+    ) -> Result<Response<pb::SignInContext>, Status> {
+        use pb::get_sign_in_context_request::User as Named;
+        let req = req.into_inner();
+        let (client, secrets) = self.app.client("", &req.client_id).await?;
+        let pool_id = client.pool_id.clone();
+        let (pool, users) = self.app.pool(&pool_id).await?;
+        let found = match &req.user {
+            Some(Named::Username(name)) => self.app.user_by_name(&pool_id, name).await,
+            Some(Named::Sub(sub)) => self.app.user_by_sub(&pool_id, sub).await,
+            None => Err(ApiError::new(ErrorCode::UserNotFoundException, "")),
+        };
+        let user = match found {
+            Ok(user) => Some(user),
+            Err(err) if err.code == ErrorCode::UserNotFoundException => None,
+            Err(err) => return Err(err.into()),
+        };
+        let mut groups = Vec::new();
+        let mut device = None;
+        if let Some(user) = &user {
+            if req.groups {
+                for name in &user.groups {
+                    match self.app.group(&pool_id, name).await {
+                        Ok(group) => groups.push(group_message(group)),
+                        // Deleted since the user joined it.
+                        Err(err) if err.code == ErrorCode::ResourceNotFoundException => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+            if !req.device_key.is_empty() && pool.settings.device_configuration.is_some() {
+                device = crate::domain::device::find(&user.devices, &req.device_key)
+                    .ok()
+                    .cloned()
+                    .map(device_message);
+            }
+        }
+        let region = region_of(&pool_id).to_owned();
+        Ok(Response::new(pb::SignInContext {
+            client: Some(client_message(client, secrets)),
+            pool: Some(pool_message(pool, users, &region)),
+            user: user.map(user_message),
+            groups,
+            device,
+        }))
     }
 
     async fn confirm_user(
