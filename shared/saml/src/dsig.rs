@@ -113,29 +113,33 @@ pub fn verify_enveloped(
         ));
     }
 
-    // Transforms: the enveloped signature and at most one canonicalization; without
-    // one, Canonical XML 1.0 turns the node set into octets.
-    let mut enveloped = false;
-    let mut reference_c14n = None;
-    if let Some(transforms) = doc
+    // Transforms: the enveloped signature, then at most one canonicalization; without
+    // one, Canonical XML 1.0 turns the node set into octets. In the other order the
+    // canonicalization would hand octets to the enveloped-signature transform, which
+    // takes a node set: such a signature never verifies (xmlsec1 refuses it too).
+    let transforms = doc
         .only_child(reference, DSIG_NS, "Transforms")
-        .map_err(SignatureError::Malformed)?
+        .map_err(SignatureError::Malformed)?;
+    let mut transforms = transforms
+        .into_iter()
+        .flat_map(|t| doc.children_named(t, DSIG_NS, "Transform"));
+    if transforms
+        .next()
+        .is_none_or(|t| algorithm(doc, t) != ENVELOPED)
     {
-        for transform in doc.children_named(transforms, DSIG_NS, "Transform") {
-            let uri = algorithm(doc, transform);
-            if uri == ENVELOPED && !enveloped {
-                enveloped = true;
-            } else if let (Some(c14n), None) = (canonicalization(doc, transform), &reference_c14n) {
-                reference_c14n = Some(c14n);
-            } else {
-                return Err(SignatureError::Unsupported(uri.to_owned()));
-            }
-        }
-    }
-    if !enveloped {
         return Err(SignatureError::Malformed(
-            "the reference lacks the enveloped-signature transform",
+            "the reference's first transform is not the enveloped signature",
         ));
+    }
+    let reference_c14n = match transforms.next() {
+        Some(t) => Some(
+            canonicalization(doc, t)
+                .ok_or_else(|| SignatureError::Unsupported(algorithm(doc, t).to_owned()))?,
+        ),
+        None => None,
+    };
+    if let Some(t) = transforms.next() {
+        return Err(SignatureError::Unsupported(algorithm(doc, t).to_owned()));
     }
     // A same-document reference leaves comments out, whatever the algorithm says.
     let reference_c14n = Canonicalization {

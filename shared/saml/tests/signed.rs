@@ -155,6 +155,24 @@ fn a_signature_elsewhere_vouches_for_nothing_else() {
 }
 
 #[test]
+fn the_enveloped_signature_transform_comes_first() {
+    // A canonicalization before it would hand it octets, which it cannot take: such a
+    // signature never verifies, and xmlsec1 refuses it (found by `differential.rs`).
+    let enveloped =
+        "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>";
+    let signed = fixture("assertion-exc.xml");
+    assert!(signed.contains(&format!("<ds:Transforms>{enveloped}")));
+    let swapped = signed
+        .replace(enveloped, "")
+        .replace("</ds:Transforms>", &format!("{enveloped}</ds:Transforms>"));
+    let err = read(&swapped).unwrap_err();
+    assert!(
+        matches!(err, SamlError::Signature(_, SignatureError::Malformed(_))),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_comment_inside_a_value_does_not_cut_it_short() {
     // Canonicalization leaves comments out, so the signature still verifies; the value
     // read must be the whole signed text, not the part before the comment.

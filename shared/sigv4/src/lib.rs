@@ -7,7 +7,8 @@
 //! client sent. It is pure and synchronous: the caller supplies the request
 //! parts, a secret lookup and the current time, which keeps it trivially
 //! testable against vectors produced by botocore itself
-//! (`tests/data/make_sigv4_vectors.py`).
+//! (`tests/data/make_sigv4_vectors.py`) and against botocore on generated
+//! requests (`tests/differential.rs`).
 //!
 //! Scope and deliberate limits:
 //! * Only header-based signing (`Authorization: AWS4-HMAC-SHA256 ...`) with the
@@ -606,7 +607,7 @@ fn canonical_header_value(headers: &HeaderMap, name: &str) -> Vec<u8> {
 /// removed (botocore's `normalize_url_path`), then percent-encoded *again*
 /// with `/` kept — so `%20` on the wire becomes `%2520`. Every AWS SDK
 /// double-encodes the path for non-S3 services.
-fn canonical_uri(path: &str) -> String {
+pub(crate) fn canonical_uri(path: &str) -> String {
     uri_encode(remove_dot_segments(path).as_bytes(), true)
 }
 

@@ -3,11 +3,12 @@
 //! The load generator only ever sends `POST /` with a JSON body, so this signs exactly
 //! that shape (headers `content-type`, `host`, `x-amz-date`, `x-amz-target`) instead of
 //! pulling in the AWS SDK: the admin operations it needs are few and the signer is
-//! checked against a botocore-generated vector in the tests.
+//! checked against botocore in the tests (a vector here, and `tests/differential.rs`
+//! on generated requests).
 
 use aws_lc_rs::{digest, hmac};
 
-use crate::{ALGORITHM, derive_signing_key};
+use crate::{ALGORITHM, canonical_uri, derive_signing_key};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -32,7 +33,8 @@ pub struct Request<'a> {
     pub target: &'a str,
     /// The request body.
     pub body: &'a [u8],
-    /// The request path (`/` for the JSON APIs), already percent-encoded.
+    /// The request path (`/` for the JSON APIs) as sent, percent-encoded; it is signed
+    /// in SigV4's canonical form (dot segments resolved, encoded once more).
     pub path: &'a str,
     /// `X-Amz-Security-Token`, for temporary credentials; must be sent when set.
     pub security_token: Option<&'a str>,
@@ -136,7 +138,7 @@ fn canonical_request(request: &Request<'_>, amz_date: &str) -> (String, String) 
         .collect();
     let canonical = format!(
         "POST\n{}\n\n{lines}\n{signed}\n{}",
-        request.path,
+        canonical_uri(request.path),
         sha256_hex(request.body)
     );
     (canonical, signed)
@@ -267,6 +269,50 @@ mod tests {
         let signed = crate::SignedRequest {
             method: "POST",
             path: "/",
+            query: "",
+            headers: &headers,
+            body: b"{}",
+        };
+        let secret = |key: &str| (key == "AKIDEXAMPLE").then(|| "secret".to_owned());
+        assert!(crate::verify(&signed, secret, now).is_ok());
+    }
+
+    /// Found by the differential test against botocore: a path with escapes or dot
+    /// segments was signed as sent, where SigV4 (botocore, and the verifier) signs it
+    /// resolved and encoded once more.
+    #[test]
+    fn a_path_is_signed_in_canonical_form() {
+        let signer = Signer::new("AKIDEXAMPLE", "secret", "us-east-1", "execute-api");
+        let path = "/a%20b/./c/../d+e//";
+        let request = Request {
+            host: "127.0.0.1:9229",
+            content_type: "application/json",
+            target: "",
+            body: b"{}",
+            path,
+            security_token: None,
+        };
+        let now = datetime!(2026-11-26 13:00:00 UTC);
+        let signature = signer.sign(&request, now);
+        // botocore 1.44 `SigV4Auth` on the same request signs "/a%2520b/d%2Be/".
+        assert_eq!(
+            signature.authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261126/us-east-1/execute-api/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date, \
+             Signature=cd531092a7b6fbd790d7fc3a929b97158a912b88760a14a6de89a2f77241ef35"
+        );
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("host", "127.0.0.1:9229"),
+            ("x-amz-date", signature.amz_date.as_str()),
+            ("authorization", signature.authorization.as_str()),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let signed = crate::SignedRequest {
+            method: "POST",
+            path,
             query: "",
             headers: &headers,
             body: b"{}",
