@@ -56,6 +56,13 @@ impl LatencyEstimate {
         samples.push_back(took);
     }
 
+    /// Waits until the current estimate has passed since `started`: work done since
+    /// then (the decoy's own store writes) counts towards it, as it does in a real
+    /// delivery's recorded time.
+    pub async fn pad_from(&self, started: std::time::Instant) {
+        tokio::time::sleep_until((started + self.current()).into()).await;
+    }
+
     pub fn current(&self) -> std::time::Duration {
         let mut sorted: Vec<_> = self
             .0

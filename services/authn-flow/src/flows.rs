@@ -180,6 +180,7 @@ impl Flows {
                 return Err(username_client_not_found());
             }
             // Answer as for a real user, without sending anything, under the same limit.
+            let started = std::time::Instant::now();
             let subject = crate::lockout::unknown_subject(&req.username);
             self.codes
                 .admit(&signup_code_key(client.pool_id(), &subject))
@@ -190,7 +191,7 @@ impl Flows {
                 .iter()
                 .any(|a| a == "phone_number");
             let medium = if sms { Medium::Sms } else { Medium::Email };
-            tokio::time::sleep(self.delivery_time.current()).await;
+            self.delivery_time.pad_from(started).await;
             return Ok(pb::ResendConfirmationCodeResponse {
                 code_delivery_details: Some(decoy_delivery(medium, &req.username)),
             });
@@ -224,12 +225,13 @@ impl Flows {
                 return Err(username_client_not_found());
             }
             // Answer as for a real user, without sending anything, under the same limit.
+            let started = std::time::Instant::now();
             let subject = crate::lockout::unknown_subject(&req.username);
             self.codes
                 .admit(&forgot_code_key(client.pool_id(), &subject))
                 .await
                 .map_err(code_error)?;
-            tokio::time::sleep(self.delivery_time.current()).await;
+            self.delivery_time.pad_from(started).await;
             return Ok(pb::ForgotPasswordResponse {
                 code_delivery_details: Some(decoy_delivery(Medium::Email, &req.username)),
             });

@@ -1,6 +1,8 @@
 //! `portcullis up`: every service in one process, on the embedded backends (a redb
 //! event log and key/value store in the data directory, in-process ephemeral store).
-//! The services still talk gRPC to each other, over loopback, exactly as in a cluster.
+//! The services talk gRPC to each other as in a cluster; since they serve in this
+//! process, their calls go to each other's routes without a socket
+//! (`portcullis_runtime::Link`).
 
 use std::sync::Arc;
 

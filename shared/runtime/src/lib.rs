@@ -3,25 +3,28 @@
 //! Ctrl-C, and connecting to peers.
 //!
 //! Taking a bound listener rather than an address is what lets tests bind port 0 and
-//! learn the port before the server starts.
+//! learn the port before the server starts. A service served here is also reachable by
+//! the other services of the process without a socket (`local`).
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
+pub use local::Link;
 pub use peer::PeerKey;
 pub use tonic::service::Routes;
 
+mod local;
 mod peer;
 mod propagation;
 
 /// A channel to a peer service that carries the caller's trace context and the
-/// deployment's peer key along.
-pub type GrpcChannel = InterceptedService<Channel, Outgoing>;
+/// deployment's peer key along; in this process when the peer serves here.
+pub type GrpcChannel = InterceptedService<Link, Outgoing>;
 
 /// What every outgoing call carries: the trace context and the peer key.
 #[derive(Clone, Debug)]
@@ -54,6 +57,13 @@ pub async fn serve_grpc(
     mark_serving(&reporter, service_name).await;
     let routes = routes.add_service(health);
     let addr = listener.local_addr()?;
+    // Callers in this process reach the service without the socket, through the same
+    // peer-key check.
+    let in_process = tower::Layer::layer(&peer::RequirePeer::new(peer.clone()), routes.clone());
+    let _registration = local::register(
+        &addr.to_string(),
+        tower::util::BoxCloneSyncService::new(in_process),
+    );
     tracing::info!(service = service_name, %addr, "grpc serving");
     Server::builder()
         .trace_fn(|request| {
@@ -122,7 +132,7 @@ pub fn channel(address: &str, peer: &PeerKey) -> anyhow::Result<GrpcChannel> {
         .tcp_nodelay(true)
         .connect_lazy();
     Ok(InterceptedService::new(
-        channel,
+        Link::new(address, channel),
         Outgoing { peer: peer.clone() },
     ))
 }
