@@ -1,15 +1,17 @@
 //! The SAML reader: the XML parser, the canonicalisations, signature verification and
 //! the checks of a response (as the federation service reads a posted `SAMLResponse`),
-//! and identity-provider metadata.
+//! identity-provider metadata, and the X.509 reading of the keys metadata carries.
 //!
 //! Input: a document (the seeds are the signed responses of `shared/saml/testdata`).
 //! The response is checked against that directory's provider at the fixtures' time, so
-//! signed seeds verify and mutations reach every check behind the signature.
+//! signed seeds verify and mutations reach every check behind the signature. The same
+//! bytes are also read as a DER certificate.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use portcullis_saml::c14n::{self, Canonicalization};
+use portcullis_saml::key::PublicKey;
 use portcullis_saml::xml::Document;
 use portcullis_saml::{Expectations, IdentityProvider, read_response};
 use std::sync::LazyLock;
@@ -30,6 +32,7 @@ const METHODS: [&str; 6] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
+    let _ = PublicKey::from_certificate(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -1,6 +1,13 @@
 //! The part of CBOR (RFC 8949) that WebAuthn uses: definite-length integers, byte and
-//! text strings, arrays, maps and the simple values. Authenticator data comes from the
-//! client, so every length is checked against what is left and nesting is bounded.
+//! text strings, arrays, maps, `false`, `true` and `null`. The encoding is read by
+//! ciborium's low-level decoder (`ciborium-ll`); this module builds the values and
+//! refuses what WebAuthn does not use (indefinite lengths, tags, floats, `undefined`
+//! and other simple values). Authenticator data comes from the client, so every length
+//! is checked against what is left before anything is allocated, nesting is bounded,
+//! and `decode` refuses bytes after the item.
+
+use ciborium_io::Read as _;
+use ciborium_ll::{Decoder, Header, simple};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -68,9 +75,14 @@ impl Value {
 
 /// Decodes one item from the start of `input` and returns it with the rest.
 pub fn decode_prefix(input: &[u8]) -> Result<(Value, &[u8]), Malformed> {
-    let mut reader = Reader { input, depth: 0 };
+    let mut reader = Reader {
+        decoder: Decoder::from(input),
+        len: input.len(),
+        depth: 0,
+    };
     let value = reader.item()?;
-    Ok((value, reader.input))
+    let rest = input.get(reader.decoder.offset()..).ok_or(Malformed)?;
+    Ok((value, rest))
 }
 
 /// Decodes `input`, which must hold exactly one item.
@@ -81,146 +93,133 @@ pub fn decode(input: &[u8]) -> Result<Value, Malformed> {
     }
 }
 
+/// Builds [`Value`]s from the headers ciborium's decoder reads.
 struct Reader<'a> {
-    input: &'a [u8],
+    decoder: Decoder<&'a [u8]>,
+    /// The length of the whole input.
+    len: usize,
     depth: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
-        if n > self.input.len() {
-            return Err(Malformed);
-        }
-        let (head, rest) = self.input.split_at(n);
-        self.input = rest;
-        Ok(head)
+impl Reader<'_> {
+    /// What is left of the input.
+    fn left(&mut self) -> usize {
+        self.len.saturating_sub(self.decoder.offset())
     }
 
-    /// The argument of an item whose initial byte had `info` in its low five bits.
-    fn argument(&mut self, info: u8) -> Result<u64, Malformed> {
-        let width = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            // Reserved values and indefinite lengths: not in WebAuthn's encoding.
-            _ => return Err(Malformed),
-        };
-        let bytes = self.take(width)?;
-        Ok(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    /// A definite length no longer than what is left: each element takes at least one
+    /// byte, so a longer claim is a lie (and must not size an allocation).
+    fn length(&mut self, len: Option<usize>) -> Result<usize, Malformed> {
+        match len {
+            Some(n) if n <= self.left() => Ok(n),
+            // Indefinite lengths: not in WebAuthn's encoding.
+            _ => Err(Malformed),
+        }
     }
 
-    fn length(&mut self, info: u8) -> Result<usize, Malformed> {
-        let n = usize::try_from(self.argument(info)?).map_err(|_| Malformed)?;
-        // Each element takes at least one byte: a longer claim is a lie.
-        if n > self.input.len() {
-            return Err(Malformed);
-        }
-        Ok(n)
+    fn contents(&mut self, len: Option<usize>) -> Result<Vec<u8>, Malformed> {
+        let mut contents = vec![0; self.length(len)?];
+        self.decoder
+            .read_exact(&mut contents)
+            .map_err(|_| Malformed)?;
+        Ok(contents)
     }
 
     fn item(&mut self) -> Result<Value, Malformed> {
-        let initial = *self.take(1)?.first().ok_or(Malformed)?;
-        let (major, info) = (initial >> 5, initial & 0x1f);
-        match major {
-            0 => Ok(Value::Int(i128::from(self.argument(info)?))),
-            1 => Ok(Value::Int(-1 - i128::from(self.argument(info)?))),
-            2 => {
-                let n = self.length(info)?;
-                Ok(Value::Bytes(self.take(n)?.to_vec()))
-            }
-            3 => {
-                let n = self.length(info)?;
-                let text = std::str::from_utf8(self.take(n)?).map_err(|_| Malformed)?;
-                Ok(Value::Text(text.to_owned()))
-            }
-            4 | 5 => {
-                if self.depth == MAX_DEPTH {
-                    return Err(Malformed);
-                }
-                self.depth += 1;
-                let n = self.length(info)?;
-                let value = if major == 4 {
+        let start = self.decoder.offset();
+        let header = self.decoder.pull().map_err(|_| Malformed)?;
+        match header {
+            Header::Positive(n) => Ok(Value::Int(i128::from(n))),
+            Header::Negative(n) => Ok(Value::Int(-1 - i128::from(n))),
+            Header::Bytes(len) => Ok(Value::Bytes(self.contents(len)?)),
+            Header::Text(len) => String::from_utf8(self.contents(len)?)
+                .map(Value::Text)
+                .map_err(|_| Malformed),
+            Header::Array(len) => {
+                let n = self.length(len)?;
+                self.nested(|reader| {
                     let mut items = Vec::with_capacity(n);
                     for _ in 0..n {
-                        items.push(self.item()?);
+                        items.push(reader.item()?);
                     }
-                    Value::Array(items)
-                } else {
+                    Ok(Value::Array(items))
+                })
+            }
+            Header::Map(len) => {
+                let n = self.length(len)?;
+                self.nested(|reader| {
                     let mut entries = Vec::with_capacity(n);
                     for _ in 0..n {
-                        let key = self.item()?;
-                        entries.push((key, self.item()?));
+                        let key = reader.item()?;
+                        entries.push((key, reader.item()?));
                     }
-                    Value::Map(entries)
-                };
-                self.depth -= 1;
-                Ok(value)
+                    Ok(Value::Map(entries))
+                })
             }
-            7 => match info {
-                20 => Ok(Value::Bool(false)),
-                21 => Ok(Value::Bool(true)),
-                22 => Ok(Value::Null),
+            // false, true and null in their one-byte form; the two-byte form of a
+            // simple value under 32 is not well-formed CBOR.
+            Header::Simple(simple) if self.decoder.offset() == start + 1 => match simple {
+                simple::FALSE => Ok(Value::Bool(false)),
+                simple::TRUE => Ok(Value::Bool(true)),
+                simple::NULL => Ok(Value::Null),
                 _ => Err(Malformed),
             },
-            // Tags (6) do not occur in authenticator data.
-            _ => Err(Malformed),
+            // Tags, floats, undefined, other simple values and a stray break do not
+            // occur in authenticator data.
+            Header::Simple(_) | Header::Tag(_) | Header::Float(_) | Header::Break => Err(Malformed),
         }
+    }
+
+    /// Runs `read` one level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<Value, Malformed>,
+    ) -> Result<Value, Malformed> {
+        if self.depth == MAX_DEPTH {
+            return Err(Malformed);
+        }
+        self.depth += 1;
+        let value = read(self);
+        self.depth -= 1;
+        value
     }
 }
 
 /// Encoding, for building authenticator responses in tests.
 #[cfg(test)]
 pub fn encode(value: &Value) -> Vec<u8> {
-    fn head(out: &mut Vec<u8>, major: u8, n: u64) {
-        let major = major << 5;
-        match n {
-            0..=23 => out.push(major | n as u8),
-            24..=0xff => out.extend([major | 24, n as u8]),
-            0x100..=0xffff => {
-                out.push(major | 25);
-                out.extend((n as u16).to_be_bytes());
-            }
-            0x1_0000..=0xffff_ffff => {
-                out.push(major | 26);
-                out.extend((n as u32).to_be_bytes());
-            }
-            _ => {
-                out.push(major | 27);
-                out.extend(n.to_be_bytes());
-            }
-        }
-    }
-    fn go(out: &mut Vec<u8>, value: &Value) {
+    use ciborium_ll::Encoder;
+    fn go(out: &mut Encoder<&mut Vec<u8>>, value: &Value) -> std::io::Result<()> {
         match value {
-            Value::Int(i) if *i >= 0 => head(out, 0, *i as u64),
-            Value::Int(i) => head(out, 1, (-1 - *i) as u64),
-            Value::Bytes(b) => {
-                head(out, 2, b.len() as u64);
-                out.extend(b);
-            }
-            Value::Text(t) => {
-                head(out, 3, t.len() as u64);
-                out.extend(t.as_bytes());
-            }
+            Value::Int(i) => match u64::try_from(*i) {
+                Ok(n) => out.push(Header::Positive(n)),
+                Err(_) => out.push(Header::Negative(
+                    u64::try_from(-1 - *i).expect("an integer CBOR can hold"),
+                )),
+            },
+            Value::Bytes(b) => out.bytes(b, None),
+            Value::Text(t) => out.text(t, None),
             Value::Array(items) => {
-                head(out, 4, items.len() as u64);
-                items.iter().for_each(|i| go(out, i));
+                out.push(Header::Array(Some(items.len())))?;
+                items.iter().try_for_each(|i| go(out, i))
             }
             Value::Map(entries) => {
-                head(out, 5, entries.len() as u64);
-                for (k, v) in entries {
-                    go(out, k);
-                    go(out, v);
-                }
+                out.push(Header::Map(Some(entries.len())))?;
+                entries.iter().try_for_each(|(k, v)| {
+                    go(out, k)?;
+                    go(out, v)
+                })
             }
-            Value::Bool(b) => out.push(if *b { 0xf5 } else { 0xf4 }),
-            Value::Null => out.push(0xf6),
+            Value::Bool(b) => out.push(Header::Simple(if *b {
+                simple::TRUE
+            } else {
+                simple::FALSE
+            })),
+            Value::Null => out.push(Header::Simple(simple::NULL)),
         }
     }
     let mut out = Vec::new();
-    go(&mut out, value);
+    go(&mut Encoder::from(&mut out), value).expect("writing to memory");
     out
 }
 
@@ -285,5 +284,81 @@ mod tests {
         assert_eq!(decode(&[0xc2, 0x40]), Err(Malformed));
         assert_eq!(decode(&[0x81; 40]), Err(Malformed));
         assert_eq!(decode(&[]), Err(Malformed));
+    }
+
+    #[test]
+    fn refuses_what_webauthn_does_not_use() {
+        // Indefinite-length text, array and map, and a stray break.
+        assert_eq!(decode(&[0x7f, 0x61, 0x61, 0xff]), Err(Malformed));
+        assert_eq!(decode(&[0x9f, 0x01, 0xff]), Err(Malformed));
+        assert_eq!(decode(&[0xbf, 0x01, 0x02, 0xff]), Err(Malformed));
+        assert_eq!(decode(&[0xff]), Err(Malformed));
+        // Floats (half, single, double), undefined and other simple values.
+        assert_eq!(decode(&[0xf9, 0x3c, 0x00]), Err(Malformed));
+        assert_eq!(decode(&[0xfa, 0x3f, 0x80, 0x00, 0x00]), Err(Malformed));
+        assert_eq!(
+            decode(&[0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]),
+            Err(Malformed)
+        );
+        assert_eq!(decode(&[0xf7]), Err(Malformed));
+        assert_eq!(decode(&[0xf0]), Err(Malformed));
+        assert_eq!(decode(&[0xf8, 0x20]), Err(Malformed));
+        // true in the two-byte form RFC 8949 does not allow.
+        assert_eq!(decode(&[0xf8, 0x15]), Err(Malformed));
+        // Reserved additional information (28 to 30), and 31 on an integer.
+        for initial in [0x1c, 0x1d, 0x1e, 0x1f, 0x3f, 0x5c, 0xdf] {
+            assert_eq!(decode(&[initial, 0x00]), Err(Malformed), "{initial:#x}");
+        }
+        // A tag on a COSE key.
+        assert_eq!(decode(&[0xd8, 0x18, 0xa0]), Err(Malformed));
+    }
+
+    #[test]
+    fn refuses_huge_lengths_before_allocating() {
+        // Byte and text strings, arrays and maps that claim 2^64 - 1 elements.
+        for major in [0x5b, 0x7b, 0x9b, 0xbb] {
+            let mut input = vec![major];
+            input.extend([0xff; 8]);
+            input.extend([0x00; 16]);
+            assert_eq!(decode(&input), Err(Malformed), "{major:#x}");
+        }
+        // A map one entry short.
+        assert_eq!(decode(&[0xa2, 0x01, 0x02, 0x03]), Err(Malformed));
+        // An array that claims more elements than there are bytes left.
+        assert_eq!(decode(&[0x83, 0x01, 0x02]), Err(Malformed));
+    }
+
+    #[test]
+    fn every_truncation_and_extension_of_a_cose_key_is_refused() {
+        let key = encode(&Value::Map(vec![
+            (Value::Int(1), Value::Int(2)),
+            (Value::Int(3), Value::Int(-7)),
+            (Value::Int(-1), Value::Int(1)),
+            (Value::Int(-2), Value::Bytes(vec![0x11; 32])),
+            (Value::Int(-3), Value::Bytes(vec![0x22; 32])),
+            (Value::Text("x".into()), Value::Array(vec![Value::Null])),
+        ]));
+        assert!(decode(&key).is_ok());
+        for len in 0..key.len() {
+            assert_eq!(decode(&key[..len]), Err(Malformed), "cut at {len}");
+        }
+        let mut longer = key.clone();
+        longer.push(0x00);
+        assert_eq!(decode(&longer), Err(Malformed));
+        let (value, rest) = decode_prefix(&longer).unwrap();
+        assert_eq!(value, decode(&key).unwrap());
+        assert_eq!(rest, [0x00]);
+    }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        // Every one- and two-byte input, then each with a long tail of every byte.
+        for a in 0..=u8::MAX {
+            let _ = decode(&[a]);
+            for b in 0..=u8::MAX {
+                let _ = decode(&[a, b]);
+                let _ = decode_prefix(&[a, b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+            }
+        }
     }
 }
