@@ -233,6 +233,14 @@ impl ClientInfo {
     }
 }
 
+/// How a sign-in step names its user.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Named<'a> {
+    /// As typed: a user name or an alias.
+    Username(&'a str),
+    Sub(&'a str),
+}
+
 /// What [`Flows::read_sign_in`] read.
 pub(crate) struct SignInRead {
     pub(crate) client: ClientInfo,
@@ -261,19 +269,22 @@ impl Flows {
         })
     }
 
-    /// Everything a sign-in by `username` reads, in one directory call: the client, its
-    /// pool, the user (if one has that name), the user's groups and the device named.
+    /// Everything a sign-in step reads, in one directory call: the client, its pool, the
+    /// user named (if there is one), the user's groups and the device named.
     pub(crate) async fn read_sign_in(
         &self,
         client_id: &str,
         hosted: bool,
-        username: Option<&str>,
+        user: Option<Named<'_>>,
         device_key: Option<&str>,
     ) -> Result<SignInRead, ApiError> {
+        use dir::get_sign_in_context_request::User;
         let request = dir::GetSignInContextRequest {
             client_id: client_id.to_owned(),
-            user: username
-                .map(|name| dir::get_sign_in_context_request::User::Username(name.to_owned())),
+            user: user.map(|named| match named {
+                Named::Username(name) => User::Username(name.to_owned()),
+                Named::Sub(sub) => User::Sub(sub.to_owned()),
+            }),
             device_key: device_key.unwrap_or_default().to_owned(),
             groups: true,
         };

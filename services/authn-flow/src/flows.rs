@@ -8,8 +8,8 @@ use portcullis_proto::events::v1::{Actor, UserPoolSettings, actor::Kind};
 
 use crate::codes::{self, CodeError};
 use crate::context::{
-    ClientInfo, Flows, code_error, incorrect_credentials, kv_error, policy_error, pool_error,
-    username_client_not_found,
+    ClientInfo, Flows, Named, code_error, incorrect_credentials, kv_error, policy_error,
+    pool_error, username_client_not_found,
 };
 use crate::credential::Credential;
 use crate::delivery::{
@@ -329,7 +329,7 @@ impl Flows {
                 .read_sign_in(
                     &req.client_id,
                     req.hosted,
-                    param("USERNAME"),
+                    param("USERNAME").map(Named::Username),
                     param("DEVICE_KEY"),
                 )
                 .await;

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth_session::{invalid_session, store_error};
-use crate::context::{ClientInfo, Flows, incorrect_credentials, kv_error};
+use crate::context::{ClientInfo, Flows, Named, incorrect_credentials, kv_error};
 use crate::credential::Credential;
 use crate::lockout::Proof;
 use crate::passwords::credential_key;
@@ -308,12 +308,23 @@ impl Flows {
             &[username, &state.username],
             responses.get("SECRET_HASH").map(String::as_str),
         )?;
-        let user = if state.sub.is_empty() {
-            None
+        let device_key = responses.get("DEVICE_KEY").map(String::as_str);
+        // The user and what the steps after the password need, in one read.
+        let (user, known) = if state.sub.is_empty() {
+            (None, None)
         } else {
-            self.user_by_name(&state.pool_id, &state.username)
-                .await?
-                .filter(|u| u.sub == state.sub)
+            let read = self
+                .read_sign_in(
+                    &client.client.client_id,
+                    client.hosted,
+                    Some(Named::Sub(&state.sub)),
+                    device_key,
+                )
+                .await?;
+            let user = read
+                .user
+                .filter(|u| u.pool_id == state.pool_id && u.username == state.username);
+            (user, Some(read.known))
         };
         let verifier = match &user {
             Some(user) => self.stored_verifier(&user.pool_id, &user.sub).await?,
@@ -340,12 +351,13 @@ impl Flows {
         {
             return Err(incorrect_credentials());
         }
-        self.signed_in(
-            client,
-            &user,
-            crate::machine::FirstFactor::Srp,
-            responses.get("DEVICE_KEY").map(String::as_str),
-        )
-        .await
+        let factor = crate::machine::FirstFactor::Srp;
+        match known {
+            Some(known) => {
+                self.signed_in_knowing(client, &user, factor, device_key, known)
+                    .await
+            }
+            None => self.signed_in(client, &user, factor, device_key).await,
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! through others. Read from the sources: every `crate::<module>` outside comments and
 //! test modules is an edge.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
