@@ -4,9 +4,12 @@
 //! See `docs/benchmarks.md` for how the published figures were produced.
 
 mod api;
+mod append;
 mod argon2;
 mod listing;
 mod procstat;
+mod rebuild;
+mod records;
 mod report;
 mod run;
 mod saml_verify;
@@ -45,6 +48,96 @@ enum Command {
     /// Seed a pool with N users through a user import job (CSV upload), then measure
     /// ListUsers paging through all of them and email filters.
     ListUsers(ListUsersArgs),
+    /// Import N users into a new pool through a user import job (CSV upload) and
+    /// report users/s.
+    Import(ImportArgs),
+    /// Create a pool with a domain and a client_credentials client, and print its token
+    /// URL and credentials as one JSON line (for HTTP load tools such as wrk).
+    OauthTarget(AdminArgs),
+    /// Durable appends per second through the event log, embedded or JetStream.
+    Append(AppendArgs),
+    /// Rebuild the directory's read models from an event log and report events/s.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    /// Base URL of the Cognito API.
+    #[arg(long, default_value = "http://127.0.0.1:9229")]
+    url: String,
+    /// Region of the SigV4 credential scope.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key_id: String,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
+}
+
+impl AdminArgs {
+    fn api(&self, idle_per_host: usize) -> anyhow::Result<Api> {
+        let signer = Signer::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            &self.region,
+            "cognito-idp",
+        );
+        Api::new(&self.url, idle_per_host, signer)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// Users in the CSV file.
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    /// Process whose CPU time (utime+stime) to charge to the import.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print one JSON line on stdout (the summary then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct AppendArgs {
+    #[arg(long, value_enum, default_value_t = append::Backend::Embedded)]
+    backend: append::Backend,
+    /// Appends in flight (closed-loop workers).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Length of the measured phase.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured appends before it.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Append to this NATS server (JetStream enabled) instead of starting nats-server
+    /// ($PORTCULLIS_NATS_SERVER, else the first recent enough one on PATH).
+    #[arg(long)]
+    nats_url: Option<String>,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RebuildArgs {
+    /// Replay this embedded log (the `portcullis.redb` of a stopped `portcullis up`)
+    /// instead of writing one.
+    #[arg(long)]
+    log: Option<std::path::PathBuf>,
+    /// User changes to write into a new log first (without `--log`).
+    #[arg(long, default_value_t = 20_000)]
+    events: u64,
+    /// Appends in flight while writing it.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Print one JSON line on stdout (the summary then goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +183,14 @@ struct RunArgs {
     /// Length of the measured phase: `20s`, `1m`, `500ms`, or plain seconds.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     duration: Duration,
+    /// Unmeasured load before the measured phase, by the same workers over the same
+    /// connections (its errors are still reported).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// End the measured phase after this many operations in all, if that comes before
+    /// `--duration`.
+    #[arg(long)]
+    requests: Option<usize>,
     #[arg(long, value_enum, default_value_t = Scenario::Signin)]
     scenario: Scenario,
     /// Users signed up and confirmed before a sign-in run.
@@ -153,7 +254,65 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ListUsers(args) => list_users(args).await,
+        Command::Import(args) => import(args).await,
+        Command::OauthTarget(args) => oauth_target(args).await,
+        Command::Append(args) => {
+            let plan = append::AppendPlan {
+                backend: args.backend,
+                concurrency: usize::from(args.concurrency),
+                warmup: args.warmup,
+                duration: args.duration,
+                nats_url: args.nats_url,
+            };
+            let report = append::bench(plan).await?;
+            emit(&report.table(), args.json.then(|| report.json()));
+            Ok(())
+        }
+        Command::Rebuild(args) => {
+            let plan = rebuild::RebuildPlan {
+                log: args.log,
+                events: args.events,
+                concurrency: args.concurrency,
+            };
+            let report = rebuild::bench(&plan).await?;
+            emit(&rebuild::table(&report), args.json.then_some(report));
+            Ok(())
+        }
     }
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let api = args.admin.api(1)?;
+    api.health().await.context("server not ready")?;
+    let pid = args.server_pid.map(|pid| pid.to_string());
+    let (pool_id, import) = listing::seed(&api, args.users, pid.as_deref()).await?;
+    let report = serde_json::json!({ "users": args.users, "pool_id": pool_id, "import": import });
+    let table = format!(
+        "imported {} users into {pool_id} in {} s: {} users/s (server CPU {} ms per user)\n",
+        args.users,
+        report["import"]["import_s"],
+        report["import"]["users_per_s"],
+        report["import"]["server_cpu_ms_per_user"],
+    );
+    emit(&table, args.json.then_some(report));
+    Ok(())
+}
+
+async fn oauth_target(args: AdminArgs) -> anyhow::Result<()> {
+    let api = args.api(1)?;
+    api.health().await.context("server not ready")?;
+    let target = setup::create_target(&api, true).await?;
+    let oauth = target.oauth.context("no OAuth set-up")?;
+    let token_url = reqwest::Url::parse(&args.url)?.join(&oauth.token_path)?;
+    let line = serde_json::json!({
+        "pool_id": target.pool_id,
+        "token_url": token_url.as_str(),
+        "client_id": oauth.machine_id,
+        "client_secret": oauth.machine_secret,
+        "scope": setup::MACHINE_SCOPE,
+    });
+    println!("{line}");
+    Ok(())
 }
 
 async fn list_users(args: ListUsersArgs) -> anyhow::Result<()> {
@@ -197,17 +356,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         Vec::new()
     };
     let server_pid = args.server_pid.map(|pid| pid.to_string());
-    let before = CpuSnapshot::take(server_pid.as_deref())?;
     let user_count = users.len();
-    let recorder = run::drive(
-        api,
-        target,
-        users,
-        args.scenario,
-        concurrency,
-        args.duration,
-    )
-    .await;
+    let mut load = run::Load::prepare(api, target, users, args.scenario, concurrency).await;
+    if !args.warmup.is_zero() {
+        let warmup = load.phase(args.warmup, None).await.total();
+        if !warmup.errors.is_empty() {
+            eprintln!("warning: errors during the warm-up: {:?}", warmup.errors);
+        }
+    }
+    let before = CpuSnapshot::take(server_pid.as_deref())?;
+    let recorder = load.phase(args.duration, args.requests).await;
     let (server, client) = before.finish(server_pid.as_deref())?;
     let info = RunInfo {
         scenario: args.scenario.name(),

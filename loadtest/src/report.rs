@@ -116,7 +116,7 @@ impl Report {
             i.elapsed.as_secs_f64()
         );
         out += &format!(
-            "{:<14} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:<14} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             "op", "ok", "errors", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
         );
         for row in self.rows.iter().chain(std::iter::once(&self.total)) {
@@ -172,10 +172,10 @@ fn table_row(row: &Row) -> String {
     let cell = |pick: fn(&Percentiles) -> Duration| {
         row.latency
             .as_ref()
-            .map_or_else(|| "-".to_owned(), |p| format!("{:.2}", millis(pick(p))))
+            .map_or_else(|| "-".to_owned(), |p| format!("{:.3}", millis(pick(p))))
     };
     format!(
-        "{:<14} {:>8} {:>7} {:>9.1} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:<14} {:>8} {:>7} {:>9.1} {:>9} {:>9} {:>9} {:>9}\n",
         row.op,
         row.ok,
         row.errors,
@@ -198,4 +198,36 @@ pub fn millis(d: Duration) -> f64 {
 pub fn round(value: f64, digits: i32) -> f64 {
     let scale = 10_f64.powi(digits);
     (value * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_millisecond_latencies_keep_microseconds() {
+        let mut recorder = Recorder::default();
+        for micros in [180, 240, 250, 260, 1_900] {
+            recorder.ok("GetUser", Duration::from_micros(micros));
+        }
+        let info = RunInfo {
+            scenario: "get-user",
+            concurrency: 1,
+            users: 1,
+            elapsed: Duration::from_secs(1),
+            server: None,
+            client: None,
+        };
+        let report = Report::new(info, recorder);
+        let json = report.json();
+        assert_eq!(json["total"]["p50_ms"], 0.25);
+        assert_eq!(json["total"]["p99_ms"], 1.9);
+        assert_eq!(json["total"]["ops_per_sec"], 5.0);
+        let table = report.table();
+        // p50, then p90, p99 and max, at microsecond resolution.
+        assert!(
+            table.contains("    0.250     1.900     1.900     1.900"),
+            "{table}"
+        );
+    }
 }

@@ -4,6 +4,11 @@
 //! Closed-loop load (each worker waits for its answer before sending again) keeps the
 //! number of requests in flight equal to `--concurrency`, so latency and throughput
 //! describe the server at that level of parallelism rather than a queue we built.
+//!
+//! Each worker does its once-off preparation (a sign-in, temporary credentials) before
+//! any phase, and a warm-up phase may run before the measured one with the same
+//! workers and connections, so neither preparation nor connection set-up lands in the
+//! figures; at `--concurrency 1` that leaves the plain request-to-answer latency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +42,9 @@ pub enum Scenario {
     /// `POST /oauth2/token` `grant_type=refresh_token`: each worker signs in once,
     /// unmeasured, then refreshes at the token endpoint.
     RefreshGrant,
+    /// `GetUser` with an access token (each worker signs in once, unmeasured): the
+    /// token verified, the user and the app client read from the directory.
+    GetUser,
     /// The identity pool's enhanced flow for a signed-in user: `GetId` then
     /// `GetCredentialsForIdentity` with the user's ID token (each worker signs in once,
     /// unmeasured).
@@ -85,6 +93,7 @@ impl Scenario {
             Self::Refresh => "refresh",
             Self::ClientCredentials => "client-credentials",
             Self::RefreshGrant => "refresh-grant",
+            Self::GetUser => "get-user",
             Self::IdentityCredentials => "identity-credentials",
             Self::GuestCredentials => "guest-credentials",
             Self::DecisionPoint => "decision-point",
@@ -99,74 +108,134 @@ struct Shared {
     users: Vec<String>,
     next_user: AtomicUsize,
     scenario: Scenario,
-    deadline: Instant,
 }
 
-/// Runs `concurrency` workers for `duration` and merges what they recorded.
-pub async fn drive(
-    api: Api,
-    target: Target,
-    users: Vec<String>,
-    scenario: Scenario,
-    concurrency: usize,
-    duration: Duration,
-) -> Recorder {
-    let shared = Arc::new(Shared {
-        api,
-        target,
-        users,
-        next_user: AtomicUsize::new(0),
-        scenario,
-        deadline: Instant::now() + duration,
-    });
-    let workers: Vec<_> = (0..concurrency)
-        .map(|id| tokio::spawn(worker(Arc::clone(&shared), id)))
-        .collect();
-    let mut merged = Recorder::default();
-    for result in futures::future::join_all(workers).await {
-        match result {
-            Ok(recorder) => merged.merge(recorder),
-            Err(error) => merged.error("worker", format!("worker task failed: {error}")),
+/// One closed-loop worker between phases: what its once-off preparation got it, and
+/// how many operations it has sent (which keeps sign-up names unique across phases).
+struct Worker {
+    id: usize,
+    n: usize,
+    /// The worker's login: a refresh token, an ID token or an access token.
+    token: Option<String>,
+    credentials: Option<TempCredentials>,
+    /// Failures of the preparation, reported with the first phase.
+    setup: Recorder,
+}
+
+/// The workers of one run, prepared and ready for measured phases.
+pub struct Load {
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+}
+
+impl Load {
+    /// Prepares `concurrency` workers: each does what its scenario needs once before
+    /// the clock starts (signs in, or gets credentials), so that work is in no phase.
+    pub async fn prepare(
+        api: Api,
+        target: Target,
+        users: Vec<String>,
+        scenario: Scenario,
+        concurrency: usize,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            api,
+            target,
+            users,
+            next_user: AtomicUsize::new(0),
+            scenario,
+        });
+        let workers =
+            futures::future::join_all((0..concurrency).map(|id| prepare(&shared, id))).await;
+        Self { shared, workers }
+    }
+
+    /// Runs every worker until `duration` has passed, or until `requests` operations
+    /// were sent in all when given, and merges what they recorded.
+    pub async fn phase(&mut self, duration: Duration, requests: Option<usize>) -> Recorder {
+        let deadline = Instant::now() + duration;
+        let budget = requests.map(|n| Arc::new(AtomicUsize::new(n)));
+        let tasks: Vec<_> = self
+            .workers
+            .drain(..)
+            .map(|worker| {
+                let shared = Arc::clone(&self.shared);
+                tokio::spawn(run_worker(shared, worker, deadline, budget.clone()))
+            })
+            .collect();
+        let mut merged = Recorder::default();
+        for result in futures::future::join_all(tasks).await {
+            match result {
+                Ok((worker, recorder)) => {
+                    merged.merge(recorder);
+                    self.workers.push(worker);
+                }
+                Err(error) => merged.error("worker", format!("worker task failed: {error}")),
+            }
         }
+        merged
     }
-    merged
 }
 
-async fn worker(shared: Arc<Shared>, id: usize) -> Recorder {
-    let mut recorder = Recorder::default();
-    let mut n = 0_usize;
-    let mut refresh_token = None;
-    let mut credentials = None;
-    match shared.scenario {
-        Scenario::Refresh | Scenario::RefreshGrant => match sign_in(&shared).await {
-            Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/RefreshToken"),
-            Err(error) => recorder.error("InitiateAuth", error.0),
-        },
+async fn prepare(shared: &Shared, id: usize) -> Worker {
+    let mut worker = Worker {
+        id,
+        n: 0,
+        token: None,
+        credentials: None,
+        setup: Recorder::default(),
+    };
+    let token_at = match shared.scenario {
+        Scenario::Refresh | Scenario::RefreshGrant => "/AuthenticationResult/RefreshToken",
         // The ID token stands in the refresh token's place: the worker's login.
-        Scenario::IdentityCredentials => match sign_in(&shared).await {
-            Ok(answer) => refresh_token = string_at(&answer, "/AuthenticationResult/IdToken"),
-            Err(error) => recorder.error("InitiateAuth", error.0),
-        },
-        Scenario::DecisionPoint => match identity_credentials(&shared, None).await {
-            Ok(c) => credentials = Some(c),
-            Err(error) => recorder.error("GetCredentialsForIdentity", error.0),
-        },
-        _ => {}
+        Scenario::IdentityCredentials => "/AuthenticationResult/IdToken",
+        Scenario::GetUser => "/AuthenticationResult/AccessToken",
+        Scenario::DecisionPoint => {
+            match identity_credentials(shared, None).await {
+                Ok(c) => worker.credentials = Some(c),
+                Err(error) => worker.setup.error("GetCredentialsForIdentity", error.0),
+            }
+            return worker;
+        }
+        _ => return worker,
+    };
+    match sign_in(shared).await {
+        Ok(answer) => worker.token = string_at(&answer, token_at),
+        Err(error) => worker.setup.error("InitiateAuth", error.0),
     }
-    while Instant::now() < shared.deadline {
+    worker
+}
+
+/// Takes one operation from the budget; false once it is spent.
+fn take(budget: Option<&AtomicUsize>) -> bool {
+    budget.is_none_or(|left| {
+        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    })
+}
+
+async fn run_worker(
+    shared: Arc<Shared>,
+    mut worker: Worker,
+    deadline: Instant,
+    budget: Option<Arc<AtomicUsize>>,
+) -> (Worker, Recorder) {
+    let mut recorder = std::mem::take(&mut worker.setup);
+    while Instant::now() < deadline && take(budget.as_deref()) {
+        let (id, n) = (worker.id, worker.n);
         let op = pick_op(shared.scenario, id + n);
         let started = Instant::now();
         let outcome = match op {
-            Op::Authorize => authorize(&shared, credentials.as_ref(), n).await,
-            _ => call(&shared, op, id, n, refresh_token.as_deref()).await,
+            Op::Authorize => authorize(&shared, worker.credentials.as_ref(), n).await,
+            _ => call(&shared, op, id, n, worker.token.as_deref()).await,
         };
         match outcome {
             Ok(()) => recorder.ok(op.name(), started.elapsed()),
             Err(error) => recorder.error(op.name(), error.0),
         }
-        n += 1;
+        worker.n += 1;
     }
-    recorder
+    (worker, recorder)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -177,6 +246,7 @@ enum Op {
     Refresh,
     ClientCredentials,
     RefreshGrant,
+    GetUser,
     IdentityCredentials,
     GuestCredentials,
     Authorize,
@@ -191,6 +261,7 @@ impl Op {
             Self::Refresh => "InitiateAuth REFRESH_TOKEN_AUTH",
             Self::ClientCredentials => "token client_credentials",
             Self::RefreshGrant => "token refresh_token",
+            Self::GetUser => "GetUser",
             Self::IdentityCredentials => "GetId + GetCredentialsForIdentity (user)",
             Self::GuestCredentials => "GetId + GetCredentialsForIdentity (guest)",
             Self::Authorize => "POST /authorize",
@@ -209,6 +280,7 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
         Scenario::Refresh => Op::Refresh,
         Scenario::ClientCredentials => Op::ClientCredentials,
         Scenario::RefreshGrant => Op::RefreshGrant,
+        Scenario::GetUser => Op::GetUser,
         Scenario::IdentityCredentials => Op::IdentityCredentials,
         Scenario::GuestCredentials => Op::GuestCredentials,
         Scenario::DecisionPoint => Op::Authorize,
@@ -220,14 +292,14 @@ async fn call(
     op: Op,
     worker: usize,
     n: usize,
-    refresh_token: Option<&str>,
+    login: Option<&str>,
 ) -> Result<(), CallError> {
     let answer = match op {
         Op::SignUp => return sign_up(shared, worker, n).await,
         Op::SignIn => sign_in(shared).await?,
         Op::SrpSignIn => srp_sign_in(shared).await?,
         Op::Refresh => {
-            let token = refresh_token.ok_or_else(|| CallError("no refresh token".into()))?;
+            let token = login.ok_or_else(|| CallError("no refresh token".into()))?;
             let body = json!({
                 "ClientId": shared.target.client_id,
                 "AuthFlow": "REFRESH_TOKEN_AUTH",
@@ -236,13 +308,12 @@ async fn call(
             shared.api.call("InitiateAuth", &body).await?
         }
         Op::ClientCredentials | Op::RefreshGrant => {
-            return token_grant(shared, op, refresh_token).await;
+            return token_grant(shared, op, login).await;
         }
         Op::IdentityCredentials | Op::GuestCredentials => {
-            return identity_credentials(shared, refresh_token)
-                .await
-                .map(|_| ());
+            return identity_credentials(shared, login).await.map(|_| ());
         }
+        Op::GetUser => return get_user(shared, login).await,
         Op::Authorize => return Err(CallError("no credentials".into())),
     };
     // A 200 without tokens would be a server bug that looks like success; count it.
@@ -252,6 +323,20 @@ async fn call(
     {
         Some(_) => Ok(()),
         None => Err(CallError("NoAuthenticationResult".into())),
+    }
+}
+
+/// `GetUser` with the worker's access token; an answer without `Username` counts as an
+/// error.
+async fn get_user(shared: &Shared, access_token: Option<&str>) -> Result<(), CallError> {
+    let token = access_token.ok_or_else(|| CallError("no access token".into()))?;
+    let answer = shared
+        .api
+        .call("GetUser", &json!({ "AccessToken": token }))
+        .await?;
+    match answer.get("Username").and_then(Value::as_str) {
+        Some(_) => Ok(()),
+        None => Err(CallError("NoUsername".into())),
     }
 }
 

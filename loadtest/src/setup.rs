@@ -11,6 +11,8 @@ use crate::api::Api;
 
 /// Satisfies Cognito's default password policy (length, cases, digit, symbol).
 pub const PASSWORD: &str = "Passw0rd!";
+/// The one scope the client_credentials client may ask for (`<resource server>/<scope>`).
+pub const MACHINE_SCOPE: &str = "loadtest/read";
 /// Seeding is a prelude, not the measurement: enough parallelism to be quick without
 /// queueing so much argon2 work that the server sheds it.
 const SEED_CONCURRENCY: usize = 4;
@@ -50,9 +52,10 @@ pub struct OAuth {
 /// # Errors
 /// When an admin call fails (bad credentials, server down).
 pub async fn create_target(api: &Api, oauth: bool) -> anyhow::Result<Target> {
+    // Also the domain's prefix, which must be unique: runs may start within a second.
     let name = format!(
         "loadtest-{}",
-        time::OffsetDateTime::now_utc().unix_timestamp()
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     );
     let pool = api
         .call_signed("CreateUserPool", &json!({ "PoolName": name }))
@@ -175,7 +178,7 @@ async fn create_oauth(api: &Api, pool_id: &str, name: &str) -> anyhow::Result<OA
         "GenerateSecret": true,
         "AllowedOAuthFlowsUserPoolClient": true,
         "AllowedOAuthFlows": ["client_credentials"],
-        "AllowedOAuthScopes": ["loadtest/read"],
+        "AllowedOAuthScopes": [MACHINE_SCOPE],
     });
     let machine = api
         .call_signed("CreateUserPoolClient", &machine)

@@ -56,6 +56,11 @@ impl NatsServer {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The server's process id (to read its CPU time, for one).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for NatsServer {
@@ -342,6 +347,7 @@ mod tests {
         assert_eq!(server.url, format!("nats://127.0.0.1:{port}"));
         let config = std::fs::read_to_string(server.dir().join("nats-server.conf")).unwrap();
         assert!(config.contains("sync_interval: always"), "{config}");
+        assert!(Path::new(&format!("/proc/{}", server.pid())).exists());
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_ok());
         drop(server);
         // Drop waits for the process to exit, so the port is closed right away.
