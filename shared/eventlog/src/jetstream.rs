@@ -7,15 +7,20 @@
 //! retried append inside the stream's duplicate window (two minutes by default) returns
 //! the original position.
 //!
-//! Reads use batched direct gets (`allow_direct`). In a replicated stream any replica
-//! may answer those, so a read straight after an append on another connection can miss
-//! it for a moment; that costs at most a [`LogError::Conflict`] and a retry, never a
-//! lost write, because every append is checked by the stream leader.
+//! Reads see every write acknowledged before they began, on any connection. Bulk reads
+//! use batched direct gets (`allow_direct`), which any replica may answer, lagging ones
+//! included (a restarted node catching up, a follower a few writes behind); so each
+//! read first learns from the stream leader how far it must reach, and a replica's
+//! answer that stops short is asked again. Key/value reads go to the bucket's leader.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_nats::jetstream::{self, stream::StorageType};
+use std::time::Duration;
+
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{RawMessageErrorKind, StorageType};
+use async_nats::jetstream::{self};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -97,14 +102,137 @@ fn is_wrong_last_sequence(err: &(dyn std::error::Error + 'static)) -> bool {
         jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT,
         jetstream::ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY,
     ];
+    server_code(err).is_some_and(|code| conflict_codes.contains(&code))
+}
+
+/// Whether the leader refused a write only because another write to the same subject
+/// is still being replicated (10163): its outcome is not known yet.
+fn is_write_in_flight(err: &(dyn std::error::Error + 'static)) -> bool {
+    server_code(err) == Some(jetstream::ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY)
+}
+
+/// First pause before offering a write again while another to its subject is in
+/// flight; doubled each time, given up (the refusal returned) once it reaches
+/// [`IN_FLIGHT_GIVE_UP`], about five seconds in all.
+const IN_FLIGHT_PAUSE: Duration = Duration::from_millis(10);
+const IN_FLIGHT_GIVE_UP: Duration = Duration::from_millis(5_000);
+
+/// Runs `write` again while the leader refuses it because another write to its subject
+/// is still in flight (perhaps an earlier attempt of this very write whose answer was
+/// lost). Until that one settles neither "conflict" nor "stored" can be told; a refused
+/// write was not stored, so offering it again is safe.
+pub(super) async fn settled<T, E, F, Fut>(mut write: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::error::Error + 'static,
+{
+    let mut pause = IN_FLIGHT_PAUSE;
+    loop {
+        match write().await {
+            Err(err) if is_write_in_flight(&err) && pause < IN_FLIGHT_GIVE_UP => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The JetStream error code in `err`'s source chain.
+fn server_code(err: &(dyn std::error::Error + 'static)) -> Option<jetstream::ErrorCode> {
     let mut current = Some(err);
     while let Some(err) = current {
         if let Some(js) = err.downcast_ref::<jetstream::Error>() {
-            return conflict_codes.contains(&js.error_code());
+            return Some(js.error_code());
         }
         current = err.source();
     }
-    false
+    None
+}
+
+/// How long a read waits for a stream to have a leader again (an election after the
+/// leader's node died takes a few seconds).
+const LEADER_WAIT: Duration = Duration::from_secs(15);
+
+/// The last message on `subject` as the stream's leader holds it (`None`: no message
+/// on it), waiting out an election: while no leader answers, the request is repeated.
+pub(super) async fn leader_last(
+    stream: &jetstream::stream::Stream,
+    subject: &str,
+) -> Result<Option<StreamMessage>, LogError> {
+    leader_get(|| stream.raw_message_builder().last_by_subject(subject).send()).await
+}
+
+/// The first message on `subject` at or after `sequence`, as the leader holds it.
+pub(super) async fn leader_next(
+    stream: &jetstream::stream::Stream,
+    subject: &str,
+    sequence: u64,
+) -> Result<Option<StreamMessage>, LogError> {
+    leader_get(|| {
+        stream
+            .raw_message_builder()
+            .next_by_subject(subject)
+            .sequence(sequence)
+            .send()
+    })
+    .await
+}
+
+async fn leader_get<F, Fut>(mut get: F) -> Result<Option<StreamMessage>, LogError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<StreamMessage, jetstream::stream::RawMessageError>>,
+{
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match get().await {
+            Ok(message) => return Ok(Some(message)),
+            Err(err) if matches!(err.kind(), RawMessageErrorKind::NoMessageFound) => {
+                return Ok(None);
+            }
+            Err(err) if matches!(err.kind(), RawMessageErrorKind::InvalidSubject) => {
+                return Err(unavailable(err));
+            }
+            // No leader (no responders, a timeout, "stream not available"): an election
+            // is under way or the cluster has lost its quorum; only time tells which.
+            Err(err) => {
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(unavailable(format!("stream leader read: {err}")));
+                }
+                tracing::debug!(error = %err, "no stream leader answered, asking again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Waits until `stream` has a leader: a stream just created in a cluster answers
+/// neither writes ("no stream found") nor leader reads until its replicas elect one.
+pub(super) async fn wait_for_leader(
+    stream: &mut jetstream::stream::Stream,
+) -> Result<(), LogError> {
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    loop {
+        let led = match stream.info().await {
+            // A single server's stream has no cluster information and is its own leader.
+            Ok(info) => info.cluster.as_ref().is_none_or(|c| c.leader.is_some()),
+            Err(err) => {
+                tracing::debug!(error = %err, "stream info unanswered, asking again");
+                false
+            }
+        };
+        if led {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(unavailable("the stream has no leader"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl JetStreamStore {
@@ -119,7 +247,7 @@ impl JetStreamStore {
             .map_err(|e| unavailable(format!("bad NATS url {:?}: {e}", config.url)))?;
         let client = async_nats::connect(addrs).await.map_err(unavailable)?;
         let js = jetstream::new(client.clone());
-        let stream = js
+        let mut stream = js
             .get_or_create_stream(jetstream::stream::Config {
                 name: config.stream_name.clone(),
                 subjects: vec![format!("{}.>", config.subject_prefix)],
@@ -130,6 +258,7 @@ impl JetStreamStore {
             })
             .await
             .map_err(unavailable)?;
+        wait_for_leader(&mut stream).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -153,7 +282,8 @@ impl JetStreamStore {
     pub async fn event_publisher(
         &self,
     ) -> Result<Arc<dyn crate::publish::EventPublisher>, LogError> {
-        self.inner
+        let mut stream = self
+            .inner
             .js
             .get_or_create_stream(jetstream::stream::Config {
                 name: "PORTCULLIS_EVENTS".into(),
@@ -164,6 +294,7 @@ impl JetStreamStore {
             })
             .await
             .map_err(unavailable)?;
+        wait_for_leader(&mut stream).await?;
         Ok(Arc::new(EventsPublisher {
             js: self.inner.js.clone(),
         }))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use portcullis_eventlog::conformance::{run_kv_suite, run_log_suite};
 use portcullis_eventlog::jetstream::{JetStreamConfig, JetStreamStore};
-use portcullis_eventlog::{EventLog, Expected, NewRecord, StreamId};
+use portcullis_eventlog::{EventLog, Expected, KvError, LogError, NewRecord, StreamId};
 use portcullis_testkit::nats::{NatsCluster, NatsServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -84,4 +84,173 @@ async fn connect_fails_cleanly_without_a_server() {
             .await
             .is_err()
     );
+}
+
+/// Reads on one connection see every write acknowledged on another, even when the
+/// replica nearest the reader is a follower that was killed, missed writes, and is
+/// catching up. (nats-server 2.15 keeps a node that is catching up from answering
+/// direct gets, so this holds without the store's own checks too; it guards the
+/// restart path, and the checks, against servers that answer sooner.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_see_acknowledged_writes_while_a_follower_catches_up() {
+    let mut cluster = NatsCluster::start(3).await.unwrap();
+    let store = |url: String| {
+        JetStreamStore::connect(JetStreamConfig {
+            replicas: 3,
+            ..JetStreamConfig::new(url)
+        })
+    };
+    let setup = store(cluster.url()).await.unwrap();
+    setup.bucket("claims").await.unwrap();
+    drop(setup);
+    // A node that leads neither the log nor the bucket (one always exists among three).
+    let leaders = stream_leaders(
+        &cluster.urls[0],
+        &["PORTCULLIS_LOG", "KV_portcullis_claims"],
+    )
+    .await;
+    let follower = (0..3)
+        .find(|&i| !leaders.iter().any(|l| l == cluster.name(i)))
+        .unwrap();
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != follower)
+        .map(|i| cluster.urls[i].clone())
+        .collect();
+    // The writer talks to the other two nodes; the reader only to the follower, whose
+    // own replica answers its direct gets first.
+    let writer = store(others.join(",")).await.unwrap();
+    let reader = store(cluster.urls[follower].clone()).await.unwrap();
+    let (writes, reads) = (
+        writer.bucket("claims").await.unwrap(),
+        reader.bucket("claims").await.unwrap(),
+    );
+
+    let mut written = Vec::new();
+    let write = async |i: usize| {
+        let stream = StreamId::new("pool1", "user", &format!("u{i}")).unwrap();
+        let record = NewRecord {
+            command_id: format!("create-{i}"),
+            data: Bytes::from(vec![b'x'; 2048]),
+        };
+        let position = writer
+            .append(&stream, Expected::NoStream, record)
+            .await
+            .unwrap();
+        let revision = writes
+            .create(&format!("name/{i}"), Bytes::from(format!("owner-{i}")))
+            .await
+            .unwrap();
+        // The writer reads its own write through the whole-log read too.
+        let own = writer.read_from(position, 1).await.unwrap();
+        assert_eq!(own.first().map(|r| r.position), Some(position));
+        (i, stream, position, revision)
+    };
+    let check = async |(i, stream, position, revision): &(usize, StreamId, u64, u64)| {
+        let records = reader.read_stream(stream).await.unwrap();
+        let positions: Vec<u64> = records.iter().map(|r| r.position).collect();
+        assert_eq!(positions, [*position], "stream of write {i} read stale");
+        let entry = reads.get(&format!("name/{i}")).await.unwrap();
+        assert_eq!(
+            entry.map(|e| e.revision),
+            Some(*revision),
+            "claim of write {i} read stale"
+        );
+    };
+
+    for i in 0..40 {
+        let w = write(i).await;
+        check(&w).await;
+        written.push(w);
+    }
+    cluster.kill(follower);
+    for i in 40..400 {
+        written.push(write(i).await);
+    }
+    cluster.restart(follower).await.unwrap();
+    // Straight away, newest first: what the follower missed is what it lacks longest.
+    for w in written.iter().rev() {
+        check(w).await;
+    }
+    for i in 400..440 {
+        let w = write(i).await;
+        check(&w).await;
+    }
+}
+
+/// The nodes leading `streams`, by server name.
+async fn stream_leaders(url: &str, streams: &[&str]) -> Vec<String> {
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+    let mut leaders = Vec::new();
+    for name in streams {
+        let mut stream = js.get_stream(*name).await.unwrap();
+        let info = stream.info().await.unwrap();
+        leaders.push(
+            info.cluster
+                .as_ref()
+                .and_then(|c| c.leader.clone())
+                .unwrap(),
+        );
+    }
+    leaders
+}
+
+/// Two writers on different nodes race for each key and each new stream; the loser's
+/// read straight after its refusal sees the winner's write, whichever replica is
+/// nearest to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_loser_of_a_race_reads_the_winners_write() {
+    let cluster = NatsCluster::start(3).await.unwrap();
+    let mut stores = Vec::new();
+    for url in &cluster.urls {
+        let config = JetStreamConfig {
+            replicas: 3,
+            ..JetStreamConfig::new(url.clone())
+        };
+        let store = JetStreamStore::connect(config).await.unwrap();
+        let bucket = store.bucket("claims").await.unwrap();
+        stores.push((store, bucket));
+    }
+    for i in 0..300 {
+        let (a, b) = (&stores[i % 3], &stores[(i + 1) % 3]);
+        let key = format!("name/{i}");
+        let (ra, rb) = tokio::join!(
+            a.1.create(&key, Bytes::from_static(b"a")),
+            b.1.create(&key, Bytes::from_static(b"b"))
+        );
+        let (winner, loser) = match (ra, rb) {
+            (Ok(revision), Err(KvError::Conflict)) => (revision, b),
+            (Err(KvError::Conflict), Ok(revision)) => (revision, a),
+            other => panic!("race {i} for a key ended {other:?}"),
+        };
+        let seen = loser.1.get(&key).await.unwrap().map(|e| e.revision);
+        assert_eq!(seen, Some(winner), "the loser of race {i} read stale");
+
+        let stream = StreamId::new("pool1", "user", &format!("u{i}")).unwrap();
+        let record = |who: &str| NewRecord {
+            command_id: format!("{who}-{i}"),
+            data: Bytes::from_static(b"x"),
+        };
+        let (ra, rb) = tokio::join!(
+            a.0.append(&stream, Expected::NoStream, record("a")),
+            b.0.append(&stream, Expected::NoStream, record("b"))
+        );
+        let (winner, loser) = match (ra, rb) {
+            (Ok(position), Err(LogError::Conflict { .. })) => (position, b),
+            (Err(LogError::Conflict { .. }), Ok(position)) => (position, a),
+            other => panic!("race {i} for a stream ended {other:?}"),
+        };
+        let seen: Vec<u64> = loser
+            .0
+            .read_stream(&stream)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.position)
+            .collect();
+        assert_eq!(
+            seen,
+            [winner],
+            "the loser of race {i} read the stream stale"
+        );
+    }
 }

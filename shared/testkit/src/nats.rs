@@ -74,7 +74,10 @@ impl Drop for NatsServer {
 pub struct NatsCluster {
     /// One client URL per node.
     pub urls: Vec<String>,
-    children: Vec<Child>,
+    /// `None` while a node is killed.
+    children: Vec<Option<Child>>,
+    nodes: Vec<NodeSpec>,
+    binary: PathBuf,
     dir: TempDir,
 }
 
@@ -99,19 +102,57 @@ impl NatsCluster {
             })
             .collect();
         let mut cluster = Self {
-            urls: Vec::new(),
+            urls: nodes.iter().map(NodeSpec::url).collect(),
             children: Vec::new(),
+            nodes,
+            binary,
             dir,
         };
-        for node in &nodes {
+        for node in &cluster.nodes {
             std::fs::create_dir_all(&node.dir).context("create node dir")?;
-            cluster.children.push(node.spawn(&binary)?);
-            cluster.urls.push(node.url());
+            cluster.children.push(Some(node.spawn(&cluster.binary)?));
         }
-        for (node, child) in nodes.iter().zip(cluster.children.iter_mut()) {
-            node.wait_healthy(child).await?;
+        for (node, child) in cluster.nodes.iter().zip(cluster.children.iter_mut()) {
+            if let Some(child) = child {
+                node.wait_healthy(child).await?;
+            }
         }
         Ok(cluster)
+    }
+
+    /// The `server_name` of node `index` (`n1`, `n2`, ...), as stream infos name leaders.
+    pub fn name(&self, index: usize) -> &str {
+        &self.nodes[index].name
+    }
+
+    /// Kills node `index` with SIGKILL (no clean shutdown) and waits for it to exit.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.children[index].take() {
+            stop(&mut child);
+        }
+    }
+
+    /// Starts a killed node `index` again on its ports and store, and returns as soon as
+    /// it accepts clients: it may still be catching up on its streams, and answering
+    /// reads from what it has so far.
+    pub async fn restart(&mut self, index: usize) -> anyhow::Result<()> {
+        if self.children[index].is_some() {
+            bail!("node {} is running", self.nodes[index].name);
+        }
+        let node = &self.nodes[index];
+        self.children[index] = Some(node.spawn(&self.binary)?);
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        while !port_accepts(node.port).await {
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "nats-server {} did not come back:\n{}",
+                    node.name,
+                    node.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
     }
 
     /// All client URLs joined by commas, the form `JetStreamConfig::url` accepts.
@@ -127,7 +168,7 @@ impl NatsCluster {
 
 impl Drop for NatsCluster {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        for child in self.children.iter_mut().flatten() {
             stop(child);
         }
     }
@@ -200,7 +241,12 @@ impl NodeSpec {
     fn spawn(&self, binary: &Path) -> anyhow::Result<Child> {
         let config_path = self.dir.join("nats-server.conf");
         std::fs::write(&config_path, self.config()).context("write nats-server config")?;
-        let log = File::create(self.log_path()).context("create nats-server log")?;
+        // Appended to, so a restarted node's log follows its first life's.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .context("open nats-server log")?;
         Command::new(binary)
             .arg("-c")
             .arg(&config_path)

@@ -3,11 +3,10 @@
 use async_nats::HeaderMap;
 use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
-use async_nats::jetstream::stream::RawMessageErrorKind;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Inner, is_wrong_last_sequence, unavailable};
+use super::{Inner, is_wrong_last_sequence, leader_last, leader_next, settled, unavailable};
 use crate::{Expected, LogError, NewRecord};
 
 /// Marks a command id that had to be encoded to be a safe header value.
@@ -31,12 +30,22 @@ pub(super) async fn append(
         NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
         expected_seq.to_string(),
     );
-    let published = inner
-        .js
-        .publish_with_headers(subject.to_owned(), headers, record.data)
-        .await
-        .map_err(unavailable)?
-        .await;
+    let published = settled(|| async {
+        match inner
+            .js
+            .publish_with_headers(subject.to_owned(), headers.clone(), record.data.clone())
+            .await
+        {
+            Ok(ack) => ack.await.map_err(Published::Refused),
+            Err(err) => Err(Published::Unsent(unavailable(err))),
+        }
+    })
+    .await;
+    let published = match published {
+        Err(Published::Unsent(err)) => return Err(err),
+        Err(Published::Refused(err)) => Err(err),
+        Ok(ack) => Ok(ack),
+    };
     match published {
         // A duplicate's ack carries the sequence of the original message.
         Ok(ack) => {
@@ -56,6 +65,15 @@ pub(super) async fn append(
     }
 }
 
+/// A publish that failed before the server had it, or that the server refused.
+#[derive(Debug, thiserror::Error)]
+enum Published {
+    #[error(transparent)]
+    Unsent(LogError),
+    #[error(transparent)]
+    Refused(PublishError),
+}
+
 fn is_conflict(err: &PublishError) -> bool {
     err.kind() == PublishErrorKind::WrongLastSequence || is_wrong_last_sequence(err)
 }
@@ -72,21 +90,11 @@ async fn earlier_attempt(
     expected_seq: u64,
     msg_id: &str,
 ) -> Result<Option<u64>, LogError> {
-    let next = inner
-        .stream
-        .raw_message_builder()
-        .next_by_subject(subject)
-        .sequence(expected_seq + 1)
-        .send()
-        .await;
-    match next {
-        Ok(message) => {
-            let id = message.headers.get(NATS_MESSAGE_ID).map(|v| v.as_str());
-            Ok((id == Some(msg_id)).then_some(message.sequence))
-        }
-        Err(err) if matches!(err.kind(), RawMessageErrorKind::NoMessageFound) => Ok(None),
-        Err(err) => Err(unavailable(err)),
-    }
+    let next = leader_next(&inner.stream, subject, expected_seq + 1).await?;
+    Ok(next.and_then(|message| {
+        let id = message.headers.get(NATS_MESSAGE_ID).map(|v| v.as_str());
+        (id == Some(msg_id)).then_some(message.sequence)
+    }))
 }
 
 /// The subject's last sequence, as the server reported it (`wrong last sequence: 5`),
@@ -100,17 +108,8 @@ async fn current_position(
     if let Some(seq) = reported {
         return Ok((seq > 0).then_some(seq));
     }
-    let last = inner
-        .stream
-        .raw_message_builder()
-        .last_by_subject(subject)
-        .send()
-        .await;
-    match last {
-        Ok(message) => Ok(Some(message.sequence)),
-        Err(err) if matches!(err.kind(), RawMessageErrorKind::NoMessageFound) => Ok(None),
-        Err(err) => Err(unavailable(err)),
-    }
+    let last = leader_last(&inner.stream, subject).await?;
+    Ok(last.map(|message| message.sequence))
 }
 
 /// Parses `wrong last sequence: 5 (code 400, error code 10071)`.

@@ -3,10 +3,12 @@
 //! by an end-of-batch marker, without creating a consumer. That makes reading a short
 //! aggregate stream one round trip.
 //!
-//! In a replicated stream any replica may answer a direct get. Every request therefore
-//! carries `min_last_seq` (nats-server 2.12+): the highest log position this store has
-//! written or seen. A replica that is behind it answers 412 instead of stale data and
-//! the request is retried, so a process always reads its own writes.
+//! In a replicated stream any replica may answer a direct get, and one that is behind
+//! answers from what it has. Requests carry `min_last_seq` (the highest position this
+//! store has written or seen), but servers do not all refuse on it, so freshness is
+//! checked here: a read knows where it must reach (a stream's last record, asked of
+//! the stream leader; for the whole log, the highest position seen) and an answer that
+//! stops short is asked again, usually of another replica.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{Inner, unavailable};
+use super::{Inner, leader_last, unavailable};
 use crate::{LogError, StoredRecord};
 
 /// Messages asked for per request.
@@ -23,15 +25,18 @@ const BATCH: usize = 256;
 /// How long to wait for each message of a batch.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Attempts when replicas keep answering that they are behind.
-const BEHIND_ATTEMPTS: u32 = 50;
+/// Attempts when replicas keep answering from behind, and the pauses between them
+/// (growing, about ten seconds in all).
+const BEHIND_ATTEMPTS: u32 = 30;
+const BEHIND_PAUSE: Duration = Duration::from_millis(5);
+const MAX_BEHIND_PAUSE: Duration = Duration::from_millis(500);
 
 const STATUS_END_OF_BATCH: u16 = 204;
-pub(super) const STATUS_BEHIND: u16 = 412;
-pub(super) const STATUS_NOT_FOUND: u16 = 404;
+const STATUS_BEHIND: u16 = 412;
+const STATUS_NOT_FOUND: u16 = 404;
 const STATUS_NO_RESPONDERS: u16 = 503;
 const NUM_PENDING: &str = "Nats-Num-Pending";
-pub(super) const SEQUENCE: &str = "Nats-Sequence";
+const SEQUENCE: &str = "Nats-Sequence";
 const SUBJECT: &str = "Nats-Subject";
 
 #[derive(Serialize)]
@@ -43,7 +48,7 @@ struct BatchRequest<'a> {
     min_last_seq: u64,
 }
 
-pub(super) fn is_zero(n: &u64) -> bool {
+fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
@@ -53,18 +58,52 @@ struct Batch {
     more: bool,
 }
 
-/// Every record on `subject`, in order.
+/// Every record on `subject`, in order, through the last one the stream leader holds
+/// when the read begins.
 pub(super) async fn read_all(inner: &Inner, subject: &str) -> Result<Vec<StoredRecord>, LogError> {
-    collect(inner, subject, 1, usize::MAX).await
+    let Some(last) = leader_last(&inner.stream, subject).await? else {
+        return Ok(Vec::new());
+    };
+    inner.saw(last.sequence);
+    let mut pause = BEHIND_PAUSE;
+    for _ in 0..BEHIND_ATTEMPTS {
+        let records = collect(inner, subject, 1, usize::MAX).await?;
+        if records.last().is_some_and(|r| r.position >= last.sequence) {
+            return Ok(records);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_BEHIND_PAUSE);
+    }
+    Err(unavailable("every replica answering direct gets is behind"))
 }
 
-/// Up to `max` records of the whole log from position `from`.
+/// Up to `max` records of the whole log from position `from`, reaching at least the
+/// highest position this store has written or seen.
 pub(super) async fn read_range(
     inner: &Inner,
     from: u64,
     max: usize,
 ) -> Result<Vec<StoredRecord>, LogError> {
-    collect(inner, &inner.all_subjects(), from.max(1), max).await
+    let from = from.max(1);
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    // Log positions have no gaps (nothing is ever removed from the log's stream), so
+    // the answer must run through `needed`.
+    let needed = inner
+        .seen()
+        .min(from.saturating_add(u64::try_from(max - 1).unwrap_or(u64::MAX)));
+    let mut pause = BEHIND_PAUSE;
+    for _ in 0..BEHIND_ATTEMPTS {
+        let records = collect(inner, &inner.all_subjects(), from, max).await?;
+        let through = records.last().map_or(from - 1, |r| r.position);
+        if through >= needed {
+            return Ok(records);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_BEHIND_PAUSE);
+    }
+    Err(unavailable("every replica answering direct gets is behind"))
 }
 
 async fn collect(
@@ -96,7 +135,7 @@ async fn get_batch(inner: &Inner, filter: &str, seq: u64, batch: usize) -> Resul
 /// Repeats `request` (which yields `None` when the replica that answered was behind
 /// `min_last_seq`) with a growing pause; the queue group usually routes the next try
 /// to another replica, or the same one has caught up by then.
-pub(super) async fn retry_while_behind<T, F, Fut>(mut request: F) -> Result<T, LogError>
+async fn retry_while_behind<T, F, Fut>(mut request: F) -> Result<T, LogError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, LogError>>,
@@ -177,10 +216,10 @@ fn to_record(inner: &Inner, message: &Message) -> Result<StoredRecord, LogError>
     })
 }
 
-pub(super) fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
+fn header<'a>(message: &'a Message, name: &str) -> Option<&'a str> {
     message.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
-pub(super) fn header_u64(message: &Message, name: &str) -> Option<u64> {
+fn header_u64(message: &Message, name: &str) -> Option<u64> {
     header(message, name)?.parse().ok()
 }

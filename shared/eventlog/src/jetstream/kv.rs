@@ -5,11 +5,9 @@
 //! alphabet, with the `k` keeping even the empty key valid.
 //!
 //! Writes go through the client library's key/value API (compare-and-set on the
-//! subject's last sequence, checked by the stream leader). Reads are direct gets that
-//! carry `min_last_seq`, like the log's, so a handle reads its own writes even when a
-//! lagging replica answers.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! subject's last sequence, checked by the stream leader). Reads ask the bucket's
+//! leader too, so they see every write acknowledged before them: a claim read back
+//! after a lost acknowledgement, or by another process, is never a stale replica's.
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Store, UpdateErrorKind};
 use async_nats::jetstream::stream::StorageType;
@@ -17,29 +15,17 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use serde::Serialize;
 
-use super::direct::{self, STATUS_BEHIND, STATUS_NOT_FOUND};
-use super::{Inner, is_wrong_last_sequence};
-use crate::{Entry, KeyValue, KvError, LogError};
+use super::{Inner, is_wrong_last_sequence, leader_last, settled, wait_for_leader};
+use crate::{Entry, KeyValue, KvError};
 
 /// The header the key/value API puts on delete (`DEL`) and purge (`PURGE`) markers.
 const KV_OPERATION: &str = "KV-Operation";
 
 pub(super) struct JetStreamBucket {
     store: Store,
-    client: async_nats::Client,
     /// The JetStream bucket name (with the configured prefix).
     bucket: String,
-    /// The highest revision this handle has written or read.
-    seen: AtomicU64,
-}
-
-#[derive(Serialize)]
-struct LastRequest<'a> {
-    last_by_subj: &'a str,
-    #[serde(skip_serializing_if = "direct::is_zero")]
-    min_last_seq: u64,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> KvError {
@@ -65,68 +51,32 @@ impl JetStreamBucket {
             return Err(unavailable(format!("invalid bucket name {name:?}")));
         }
         let bucket = format!("{}_{name}", inner.config.kv_prefix);
-        let store = match inner.js.get_key_value(&bucket).await {
+        let mut store = match inner.js.get_key_value(&bucket).await {
             Ok(store) => store,
             Err(_) => create_bucket(inner, &bucket).await?,
         };
-        let client = inner.client.clone();
-        Ok(Self {
-            store,
-            client,
-            bucket,
-            seen: AtomicU64::new(0),
-        })
-    }
-
-    fn saw(&self, revision: u64) -> u64 {
-        self.seen.fetch_max(revision, Ordering::Relaxed);
-        revision
+        wait_for_leader(&mut store.stream)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self { store, bucket })
     }
 
     /// The live entry, or `None` for an absent or deleted key.
     async fn live_entry(&self, key: &str) -> Result<Option<Entry>, KvError> {
         let subject = format!("$KV.{}.{}", self.bucket, encode_key(key));
-        direct::retry_while_behind(|| self.request_last(&subject))
+        let Some(message) = leader_last(&self.store.stream, &subject)
             .await
-            .map_err(unavailable)
-    }
-
-    /// `None` when the replica that answered is behind this handle's revisions.
-    async fn request_last(&self, subject: &str) -> Result<Option<Option<Entry>>, LogError> {
-        let min_last_seq = self.seen.load(Ordering::Relaxed);
-        let request = LastRequest {
-            last_by_subj: subject,
-            min_last_seq,
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
         };
-        let payload = serde_json::to_vec(&request).map_err(log_unavailable)?;
-        let api = format!("$JS.API.DIRECT.GET.KV_{}", self.bucket);
-        let message = match self.client.request(api, payload.into()).await {
-            Ok(message) => message,
-            // No replica answers direct gets yet (a bucket just created, a leader being
-            // elected): like a replica that is behind, worth another try shortly.
-            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
-                return Ok(None);
-            }
-            Err(err) => return Err(log_unavailable(err)),
-        };
-        match message.status.map(|s| s.as_u16()) {
-            Some(STATUS_NOT_FOUND) => Ok(Some(None)),
-            Some(STATUS_BEHIND) => Ok(None),
-            None | Some(200) => {
-                let revision = direct::header_u64(&message, direct::SEQUENCE)
-                    .ok_or_else(|| LogError::Corrupt("direct get without a sequence".into()))?;
-                self.saw(revision);
-                let live = direct::header(&message, KV_OPERATION).is_none();
-                let value = message.payload;
-                Ok(Some(live.then_some(Entry { value, revision })))
-            }
-            Some(code) => Err(log_unavailable(format!("direct get failed: {code}"))),
-        }
+        let revision = message.sequence;
+        let live = message.headers.get(KV_OPERATION).is_none();
+        Ok(live.then_some(Entry {
+            value: message.payload,
+            revision,
+        }))
     }
-}
-
-fn log_unavailable(err: impl std::fmt::Display) -> LogError {
-    LogError::Unavailable(err.to_string())
 }
 
 async fn create_bucket(inner: &Inner, bucket: &str) -> Result<Store, KvError> {
@@ -166,8 +116,9 @@ impl KeyValue for JetStreamBucket {
     /// delete marker it just read, so concurrent creators race on the server and
     /// exactly one wins.
     async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        let created = self.store.create(encode_key(key), value).await;
-        created.map(|r| self.saw(r)).map_err(|err| {
+        let key = encode_key(key);
+        let created = settled(|| self.store.create(&key, value.clone())).await;
+        created.map_err(|err| {
             if err.kind() == CreateErrorKind::AlreadyExists || is_wrong_last_sequence(&err) {
                 KvError::Conflict
             } else {
@@ -177,8 +128,9 @@ impl KeyValue for JetStreamBucket {
     }
 
     async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
-        let updated = self.store.update(encode_key(key), value, revision).await;
-        updated.map(|r| self.saw(r)).map_err(update_error)
+        let key = encode_key(key);
+        let updated = settled(|| self.store.update(&key, value.clone(), revision)).await;
+        updated.map_err(update_error)
     }
 
     /// A delete marker is a message too, so without the liveness check a "delete" at
@@ -187,8 +139,8 @@ impl KeyValue for JetStreamBucket {
         if self.live_entry(key).await?.is_none() {
             return Err(KvError::Conflict);
         }
-        self.store
-            .delete_expect_revision(encode_key(key), Some(revision))
+        let key = encode_key(key);
+        settled(|| self.store.delete_expect_revision(&key, Some(revision)))
             .await
             .map_err(update_error)
     }
