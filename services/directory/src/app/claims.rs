@@ -107,7 +107,23 @@ impl Claims {
                 })));
             }
             Err(KvError::Conflict) => {}
-            Err(err) => return Err(kv_error(err)),
+            // The answer was lost (the store's leader died, say), not necessarily the
+            // write: what the key holds now tells, and a claim this very value made is
+            // held rather than left to orphan.
+            Err(KvError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "claim unanswered, reading it back");
+                match self.kv.get(key).await {
+                    Ok(Some(entry)) if entry.value == *value => {
+                        return Ok(Some(Ok(Held {
+                            key: key.to_owned(),
+                            revision: entry.revision,
+                        })));
+                    }
+                    Ok(Some(_) | None) | Err(_) => {
+                        return Err(kv_error(KvError::Unavailable(reason)));
+                    }
+                }
+            }
         }
         let Some(entry) = self.kv.get(key).await.map_err(kv_error)? else {
             return Ok(None);
@@ -295,5 +311,66 @@ impl Claims {
         let claim: Claim =
             serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
         Ok(Some(claim.owner))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use portcullis_eventlog::embedded::EmbeddedStore;
+    use portcullis_eventlog::{Entry, KeyValue, KvError};
+    use portcullis_types::SystemClock;
+
+    use super::{AggregateStore, ClaimOutcome, Claims};
+
+    /// A bucket whose first create is stored but answered with a failure, as when the
+    /// store's leader dies before acknowledging.
+    struct LostAck {
+        inner: Arc<dyn KeyValue>,
+        lost: AtomicBool,
+    }
+
+    #[async_trait]
+    impl KeyValue for LostAck {
+        async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
+            self.inner.get(key).await
+        }
+        async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+            let revision = self.inner.create(key, value).await?;
+            if !self.lost.swap(true, Ordering::SeqCst) {
+                return Err(KvError::Unavailable("acknowledgement lost".into()));
+            }
+            Ok(revision)
+        }
+        async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
+            self.inner.update(key, value, revision).await
+        }
+        async fn delete(&self, key: &str, revision: u64) -> Result<(), KvError> {
+            self.inner.delete(key, revision).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_acknowledgement_was_lost_is_held_not_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedStore::open(&dir.path().join("log.redb"))
+            .await
+            .unwrap();
+        let kv = Arc::new(LostAck {
+            inner: log.bucket("claims"),
+            lost: AtomicBool::new(false),
+        });
+        let store = AggregateStore::new(Arc::new(log), Arc::new(SystemClock));
+        let claims = Claims::new(kv, store, 30_000);
+        let key = "us-east-1_abc/name/alice";
+        let outcome = claims.claim("us-east-1_abc", key, "sub-1").await.unwrap();
+        assert!(matches!(outcome, ClaimOutcome::Held(_)));
+        // Someone else's claim on the name is still refused.
+        let other = claims.claim("us-east-1_abc", key, "sub-2").await.unwrap();
+        assert!(matches!(other, ClaimOutcome::Taken));
     }
 }
