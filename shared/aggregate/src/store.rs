@@ -14,6 +14,9 @@ use crate::{Aggregate, Ctx, Event, event_type};
 
 /// How often a command is re-decided after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
+/// First pause after a repeated conflict; doubled on each one after (at most about
+/// a quarter of a second in all over [`MAX_ATTEMPTS`]).
+const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
 /// Base pause between retries of an append the log did not answer.
 const UNAVAILABLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -189,6 +192,12 @@ impl AggregateStore {
                 }
                 Err(LogError::Conflict { .. }) => {
                     tracing::debug!(%stream, attempt, "concurrent write, deciding again");
+                    // A competing write can refuse this one a moment before it can be
+                    // read back (a replicated log applies it after the refusal): from
+                    // the second conflict on, give it a growing moment.
+                    if attempt > 1 {
+                        tokio::time::sleep(CONFLICT_PAUSE * (1 << (attempt - 2))).await;
+                    }
                 }
                 Err(LogError::Unavailable(reason)) => {
                     tracing::warn!(%stream, attempt, %reason, "append unanswered, retrying");
@@ -200,10 +209,13 @@ impl AggregateStore {
         }
         match last_error {
             Some(err) => Err(log_error(err)),
-            None => Err(ApiError::new(
-                ErrorCode::ConcurrentModificationException,
-                "Too many concurrent modifications, retry the request.",
-            )),
+            None => {
+                tracing::warn!(%stream, "gave up after {MAX_ATTEMPTS} concurrent writes");
+                Err(ApiError::new(
+                    ErrorCode::ConcurrentModificationException,
+                    "Too many concurrent modifications, retry the request.",
+                ))
+            }
         }
     }
 

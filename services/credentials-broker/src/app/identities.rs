@@ -87,7 +87,7 @@ impl Broker {
         explicit: Option<&str>,
         meta: &CommandMeta,
     ) -> Result<String, ApiError> {
-        'round: for _ in 0..MAX_ROUNDS {
+        'round: for round in 1..=MAX_ROUNDS {
             let mut links = Vec::with_capacity(logins.len());
             for login in logins {
                 links.push(self.linked(&pool.id, login).await?);
@@ -104,7 +104,10 @@ impl Broker {
                 match self.links.create(&link_key(&pool.id, login), claim).await {
                     Ok(_) => {}
                     // Another request linked this login meanwhile: start again.
-                    Err(KvError::Conflict) => continue 'round,
+                    Err(KvError::Conflict) => {
+                        tracing::debug!(round, "a login was linked concurrently");
+                        continue 'round;
+                    }
                     Err(err) => return Err(kv_error(err)),
                 }
             }
@@ -126,6 +129,7 @@ impl Broker {
             }
             return Ok(target);
         }
+        tracing::warn!("logins were linked concurrently {MAX_ROUNDS} times over");
         Err(ApiError::new(
             ErrorCode::ConcurrentModificationException,
             "Too many concurrent modifications, retry the request.",

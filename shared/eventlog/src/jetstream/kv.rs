@@ -11,6 +11,8 @@
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Store, UpdateErrorKind};
 use async_nats::jetstream::stream::StorageType;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +20,9 @@ use bytes::Bytes;
 
 use super::{Inner, is_wrong_last_sequence, leader_last, settled, wait_for_leader};
 use crate::{Entry, KeyValue, KvError};
+
+/// How long a create waits for a competing write to become readable at the leader.
+const SETTLE: Duration = Duration::from_secs(5);
 
 /// The header the key/value API puts on delete (`DEL`) and purge (`PURGE`) markers.
 const KV_OPERATION: &str = "KV-Operation";
@@ -115,16 +120,35 @@ impl KeyValue for JetStreamBucket {
     /// The library's create is a compare-and-set against "no message" or against the
     /// delete marker it just read, so concurrent creators race on the server and
     /// exactly one wins.
+    ///
+    /// A refusal is reported as a conflict only once the leader shows a live value: a
+    /// competing write can refuse this one before the leader has applied it (or a
+    /// replica can have it before the leader), and a caller that reads back after a
+    /// conflict must find what beat it.
     async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        let key = encode_key(key);
-        let created = settled(|| self.store.create(&key, value.clone())).await;
-        created.map_err(|err| {
-            if err.kind() == CreateErrorKind::AlreadyExists || is_wrong_last_sequence(&err) {
-                KvError::Conflict
-            } else {
-                unavailable(err)
+        let encoded = encode_key(key);
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let created = settled(|| self.store.create(&encoded, value.clone())).await;
+            match created {
+                Ok(revision) => return Ok(revision),
+                Err(err)
+                    if err.kind() == CreateErrorKind::AlreadyExists
+                        || is_wrong_last_sequence(&err) =>
+                {
+                    if self.live_entry(key).await?.is_some() {
+                        return Err(KvError::Conflict);
+                    }
+                    if tokio::time::Instant::now() + pause > deadline {
+                        return Err(unavailable("a competing write did not settle"));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                Err(err) => return Err(unavailable(err)),
             }
-        })
+        }
     }
 
     async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
