@@ -65,7 +65,10 @@ def client(url, signed):
         found = _clients.get(key)
     if found is not None:
         return found
-    config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=15)
+    # One attempt per call: botocore's own retry (its "max_attempts" counts retries)
+    # would resend a sign-up whose first attempt failed without this script knowing,
+    # and that attempt's claim would then look like someone else's.
+    config = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=15)
     if not signed:
         config = config.merge(Config(signature_version=botocore.UNSIGNED))
     made = boto3.client("cognito-idp", endpoint_url=url, region_name=REGION, config=config)
