@@ -45,8 +45,8 @@ command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
 command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
-  as_root apt-get update -q
-  as_root apt-get install -y -q "${missing[@]}"
+  as_root apt-get update -q >&2
+  as_root apt-get install -y -q "${missing[@]}" >&2
 fi
 venv="${PORTCULLIS_TEST_VENV:-$HOME/.cache/portcullis/test-venv}"
 if [ -z "${PORTCULLIS_NATS_SERVER:-}" ] && [ -x "$venv/bin/nats-server" ]; then
