@@ -56,6 +56,15 @@ impl EmbeddedStore {
         Arc::new(kv::EmbeddedBucket::new(self.clone(), name))
     }
 
+    /// Runs a short read `f` on the calling thread. A redb read takes no lock that a
+    /// writer holds and never fsyncs: it is served from redb's page cache, or one file
+    /// read on a miss, in microseconds, less than the two thread hand-offs a trip
+    /// through the blocking pool costs (the request profiles in docs/benchmarks.md).
+    /// Writes (which fsync) and long scans stay on the pool.
+    fn read_now<T, E>(&self, f: impl FnOnce(&Inner) -> Result<T, E>) -> Result<T, E> {
+        f(&self.inner)
+    }
+
     /// Runs `f` on the blocking pool, because redb calls block on disk I/O and fsync.
     async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where

@@ -204,11 +204,12 @@ impl Projection {
     }
 
     /// The domain serving `host` (lower case), as this replica has applied the log.
+    ///
+    /// One key read, done on the calling thread: every hosted page and token request
+    /// asks it, and a redb read costs less than the blocking pool's two thread
+    /// hand-offs (see `EmbeddedStore::read_now`).
     pub async fn resolve_domain(&self, host: &str) -> Result<Option<DomainEntry>, ApiError> {
-        let (db, host) = (self.db.clone(), host.to_owned());
-        tokio::task::spawn_blocking(move || config::resolve_domain(&db, &host))
-            .await
-            .map_err(db_error)?
+        config::resolve_domain(&self.db, host)
     }
 
     /// The app client a managed login branding belongs to.

@@ -110,8 +110,7 @@ fn next_revision(txn: &WriteTransaction) -> Result<u64, KvError> {
 #[async_trait]
 impl KeyValue for EmbeddedBucket {
     async fn get(&self, key: &str) -> Result<Option<Entry>, KvError> {
-        self.run(key, |inner, bucket, key| inner.kv_get(bucket, key))
-            .await
+        self.store.read_now(|inner| inner.kv_get(&self.name, key))
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {

@@ -135,8 +135,8 @@ impl EventLog for EmbeddedStore {
     }
 
     async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredRecord>, LogError> {
-        let stream = stream.clone();
-        self.blocking(move |inner| inner.read_stream(&stream)).await
+        // One aggregate's records: short, read on the spot.
+        self.read_now(|inner| inner.read_stream(stream))
     }
 
     async fn read_from(&self, from: u64, max: usize) -> Result<Vec<StoredRecord>, LogError> {
