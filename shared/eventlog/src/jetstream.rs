@@ -119,8 +119,9 @@ const IN_FLIGHT_GIVE_UP: Duration = Duration::from_millis(5_000);
 
 /// Runs `write` again while the leader refuses it because another write to its subject
 /// is still in flight (perhaps an earlier attempt of this very write whose answer was
-/// lost). Until that one settles neither "conflict" nor "stored" can be told; a refused
-/// write was not stored, so offering it again is safe.
+/// lost), or while no stream answers at all. Until the other write settles neither
+/// "conflict" nor "stored" can be told; a refused or unheard write was not stored, so
+/// offering it again is safe.
 pub(super) async fn settled<T, E, F, Fut>(mut write: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
@@ -130,13 +131,30 @@ where
     let mut pause = IN_FLIGHT_PAUSE;
     loop {
         match write().await {
-            Err(err) if is_write_in_flight(&err) && pause < IN_FLIGHT_GIVE_UP => {
+            Err(err)
+                if (is_write_in_flight(&err) || is_unheard(&err)) && pause < IN_FLIGHT_GIVE_UP =>
+            {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
             other => return other,
         }
     }
+}
+
+/// Whether a publish found no stream to take it ("no responders"): the server the
+/// client talks to does not know the stream's subjects yet (a stream just created in
+/// a cluster) or no replica listens for the moment (an election). Nothing was stored.
+fn is_unheard(err: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(publish) = err.downcast_ref::<PublishError>() {
+            return publish.kind() == PublishErrorKind::StreamNotFound;
+        }
+        current = err.source();
+    }
+    false
 }
 
 /// The JetStream error code in `err`'s source chain.

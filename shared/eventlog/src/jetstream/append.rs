@@ -70,8 +70,10 @@ pub(super) async fn append(
 enum Published {
     #[error(transparent)]
     Unsent(LogError),
-    #[error(transparent)]
-    Refused(PublishError),
+    /// Not transparent: the refusal itself is the first source, so the checks that walk
+    /// the source chain see the publish error and then the server's code.
+    #[error("{0}")]
+    Refused(#[source] PublishError),
 }
 
 fn is_conflict(err: &PublishError) -> bool {
