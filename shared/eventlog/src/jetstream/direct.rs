@@ -65,16 +65,7 @@ pub(super) async fn read_all(inner: &Inner, subject: &str) -> Result<Vec<StoredR
         return Ok(Vec::new());
     };
     inner.saw(last.sequence);
-    let mut pause = BEHIND_PAUSE;
-    for _ in 0..BEHIND_ATTEMPTS {
-        let records = collect(inner, subject, 1, usize::MAX).await?;
-        if records.last().is_some_and(|r| r.position >= last.sequence) {
-            return Ok(records);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(MAX_BEHIND_PAUSE);
-    }
-    Err(unavailable("every replica answering direct gets is behind"))
+    reaching(last.sequence, 0, || collect(inner, subject, 1, usize::MAX)).await
 }
 
 /// Up to `max` records of the whole log from position `from`, reaching at least the
@@ -93,11 +84,26 @@ pub(super) async fn read_range(
     let needed = inner
         .seen()
         .min(from.saturating_add(u64::try_from(max - 1).unwrap_or(u64::MAX)));
+    let filter = inner.all_subjects();
+    reaching(needed, from - 1, || collect(inner, &filter, from, max)).await
+}
+
+/// Runs `read` until its last record is at `needed` or beyond (no records count as
+/// `empty`), pausing a growing moment between tries: a replica that stops short is
+/// behind, and the next try usually goes to another or finds it caught up.
+async fn reaching<F, Fut>(
+    needed: u64,
+    empty: u64,
+    mut read: F,
+) -> Result<Vec<StoredRecord>, LogError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Vec<StoredRecord>, LogError>>,
+{
     let mut pause = BEHIND_PAUSE;
     for _ in 0..BEHIND_ATTEMPTS {
-        let records = collect(inner, &inner.all_subjects(), from, max).await?;
-        let through = records.last().map_or(from - 1, |r| r.position);
-        if through >= needed {
+        let records = read().await?;
+        if records.last().map_or(empty, |r| r.position) >= needed {
             return Ok(records);
         }
         tokio::time::sleep(pause).await;
