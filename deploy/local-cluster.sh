@@ -185,15 +185,23 @@ find_portcullis() {
   echo "${CARGO_TARGET_DIR:-$REPO/target}/release/portcullis"
 }
 
-# free_ports N: N distinct loopback ports that are free right now (held open together
-# while chosen, so they differ from each other).
+# free_ports N: N distinct loopback ports that are free right now, taken below the
+# kernel's ephemeral range: they are bound seconds after being chosen, and a port from
+# the ephemeral range can be handed meanwhile to any outgoing connection or port-0
+# bind on the machine (a test running beside this one).
 free_ports() {
   python3 - "$1" <<'EOF'
-import socket, sys
+import random, socket, sys
+with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+    ephemeral_low = int(f.read().split()[0])
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", random.randrange(10000, ephemeral_low)))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
