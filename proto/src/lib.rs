@@ -11,6 +11,16 @@ pub mod events {
 pub mod directory {
     pub mod v1 {
         tonic::include_proto!("portcullis.directory.v1");
+
+        impl GetUserRequest {
+            /// The user of the pool whose `sub` this is.
+            pub fn by_sub(pool_id: &str, sub: &str) -> Self {
+                Self {
+                    pool_id: pool_id.to_owned(),
+                    key: Some(get_user_request::Key::Sub(sub.to_owned())),
+                }
+            }
+        }
     }
 }
 pub mod authn {

@@ -36,14 +36,6 @@ fn attribute_value(user: &dir::User, name: &str) -> Option<String> {
 }
 
 impl Flows {
-    async fn user_by_sub(&self, pool_id: &str, sub: &str) -> Result<dir::User, ApiError> {
-        let request = dir::GetUserRequest {
-            pool_id: pool_id.to_owned(),
-            key: Some(dir::get_user_request::Key::Sub(sub.to_owned())),
-        };
-        Ok(self.directory.clone().get_user(request).await?.into_inner())
-    }
-
     /// Updates attributes, then sends a code to each new email or phone number the pool
     /// verifies automatically and that the change left unverified.
     pub async fn update_user_attributes(

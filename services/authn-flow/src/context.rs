@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
@@ -35,6 +36,10 @@ pub struct Flows {
     /// How long issuing and delivering a code takes lately, so that answering for a
     /// user who does not exist takes as long (`PreventUserExistenceErrors`).
     pub delivery_time: Arc<LatencyEstimate>,
+    /// App clients (`client/<id>`) and pools (`pool/<id>`) as the directory describes
+    /// them, kept until the log records a change to the pool's configuration; users
+    /// (`user/<pool>/<sub>`) until the log records a change to the user.
+    pub cache: LogCache,
 }
 
 /// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow
@@ -251,16 +256,19 @@ pub(crate) struct SignInRead {
 
 impl Flows {
     pub(crate) async fn client(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
-        let request = dir::DescribeUserPoolClientRequest {
-            pool_id: String::new(),
-            client_id: client_id.to_owned(),
-        };
         let client = self
-            .directory
-            .clone()
-            .describe_user_pool_client(request)
-            .await?
-            .into_inner();
+            .cache
+            .get(&format!("client/{client_id}"), || async {
+                let request = dir::DescribeUserPoolClientRequest {
+                    pool_id: String::new(),
+                    client_id: client_id.to_owned(),
+                };
+                let mut directory = self.directory.clone();
+                let client = directory.describe_user_pool_client(request).await?;
+                let client = client.into_inner();
+                Ok::<_, ApiError>((client.pool_id.clone(), client))
+            })
+            .await?;
         let settings = client.settings.clone().unwrap_or_default();
         Ok(ClientInfo {
             client,
@@ -323,15 +331,49 @@ impl Flows {
     }
 
     pub(crate) async fn pool(&self, pool_id: &str) -> Result<dir::UserPool, ApiError> {
-        let request = dir::DescribeUserPoolRequest {
-            pool_id: pool_id.to_owned(),
+        self.cache
+            .get(&format!("pool/{pool_id}"), || async {
+                let request = dir::DescribeUserPoolRequest {
+                    pool_id: pool_id.to_owned(),
+                };
+                let pool = self.directory.clone().describe_user_pool(request).await?;
+                Ok((pool_id.to_owned(), pool.into_inner()))
+            })
+            .await
+    }
+
+    /// A user by sub, from the cache while the log records no change to the user.
+    pub(crate) async fn user_by_sub(
+        &self,
+        pool_id: &str,
+        sub: &str,
+    ) -> Result<dir::User, ApiError> {
+        let request = dir::GetUserRequest::by_sub(pool_id, sub);
+        let load = || async { Ok(self.directory.clone().get_user(request).await?.into_inner()) };
+        self.cache
+            .get_of("user", (pool_id, "user", sub), load)
+            .await
+    }
+
+    /// A user's groups (names, precedence and roles), from the cache while the log
+    /// records no change to the user or to the pool's groups.
+    async fn groups_of(&self, pool_id: &str, sub: &str) -> Result<Vec<dir::Group>, ApiError> {
+        let load = || async {
+            let request = dir::ListGroupsForUserRequest {
+                user: Some(dir::UserRef {
+                    pool_id: pool_id.to_owned(),
+                    username: String::new(),
+                    sub: sub.to_owned(),
+                }),
+                limit: 0,
+                next_token: String::new(),
+            };
+            let groups = self.directory.clone().list_groups_for_user(request).await?;
+            Ok(groups.into_inner().groups)
         };
-        Ok(self
-            .directory
-            .clone()
-            .describe_user_pool(request)
-            .await?
-            .into_inner())
+        self.cache
+            .get_of("groups", (pool_id, "user", sub), load)
+            .await
     }
 
     pub(crate) async fn user_by_name(
@@ -443,21 +485,7 @@ impl Flows {
         } else if user.groups.is_empty() {
             Vec::new()
         } else {
-            let request = dir::ListGroupsForUserRequest {
-                user: Some(dir::UserRef {
-                    pool_id: user.pool_id.clone(),
-                    username: String::new(),
-                    sub: user.sub.clone(),
-                }),
-                limit: 0,
-                next_token: String::new(),
-            };
-            self.directory
-                .clone()
-                .list_groups_for_user(request)
-                .await?
-                .into_inner()
-                .groups
+            self.groups_of(&user.pool_id, &user.sub).await?
         };
         let claims = GroupClaims::of(groups);
         Ok(tok::IssueTokensRequest {

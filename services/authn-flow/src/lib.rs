@@ -34,6 +34,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use portcullis_eventlog::KeyValue;
+use portcullis_eventlog::cache::LogCache;
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::authn::v1::authn_server::{Authn, AuthnServer};
 use portcullis_proto::directory::v1::directory_client::DirectoryClient;
@@ -46,6 +47,8 @@ use context::Flows;
 use password::PasswordHasherPool;
 
 pub struct Deps {
+    /// The event log, which the caches of pools and app clients follow.
+    pub log: Arc<dyn portcullis_eventlog::EventLog>,
     /// Address of a directory replica (or its load balancer).
     pub directory: String,
     /// Address of a token replica.
@@ -76,7 +79,12 @@ impl Application {
         let threads = deps
             .hash_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let watch = portcullis_eventlog::cache::Watch {
+            scope_kinds: portcullis_types::POOL_CONFIGURATION_KINDS,
+            stream_kinds: portcullis_types::USER_KINDS,
+        };
         let flows = Flows {
+            cache: LogCache::start(deps.log, watch).await?,
             directory: DirectoryClient::new(portcullis_runtime::channel(
                 &deps.directory,
                 &deps.peer,

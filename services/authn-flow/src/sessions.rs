@@ -103,18 +103,12 @@ impl Flows {
                 "Refresh Token has been reused",
             ));
         }
-        let request = dir::GetUserRequest {
-            pool_id: grant.pool_id.clone(),
-            key: Some(dir::get_user_request::Key::Sub(grant.sub.clone())),
-        };
-        let user = match self.directory.clone().get_user(request).await {
-            Ok(user) => user.into_inner(),
-            Err(status)
-                if ApiError::from(status.clone()).code == ErrorCode::UserNotFoundException =>
-            {
+        let user = match self.user_by_sub(&grant.pool_id, &grant.sub).await {
+            Ok(user) => user,
+            Err(err) if err.code == ErrorCode::UserNotFoundException => {
                 return Err(revoked_refresh_token());
             }
-            Err(status) => return Err(status.into()),
+            Err(err) => return Err(err),
         };
         check_user(&user)?;
         if !req.device_key.is_empty() && req.device_key != grant.device_key {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use portcullis_aggregate::AggregateStore;
 use portcullis_ephemeral::EphemeralStore;
+use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{EventLog, KeyValue};
 use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
 use portcullis_proto::credentials::v1::iam_server::IamServer;
@@ -59,6 +60,9 @@ pub struct Application {
 impl Application {
     pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
         let store = AggregateStore::new(deps.log.clone(), deps.clock);
+        let cache = LogCache::start(deps.log.clone(), app::WATCH).await?;
+        let roles: Arc<dyn app::RoleDirectory> =
+            Arc::new(app::CachedRoles::new(deps.roles, cache.clone()));
         let projection = projection::Projection::start(&deps.projection_path, deps.log)?;
         let verifier = logins::Verifier {
             token: TokenClient::new(portcullis_runtime::channel(&deps.token, &deps.peer)?),
@@ -67,8 +71,9 @@ impl Application {
                 &deps.peer,
             )?),
             social: Arc::new(social::Social::new(deps.social)?),
-            providers: deps.roles.clone(),
+            providers: roles.clone(),
             spent: deps.ephemeral,
+            cache: cache.clone(),
         };
         let minter = Minter::new(&deps.credentials_key)
             .map_err(|e| anyhow::anyhow!("credentials key: {e}"))?;
@@ -79,7 +84,8 @@ impl Application {
             projection,
             verifier,
             minter: Arc::new(minter),
-            roles: deps.roles,
+            roles,
+            cache,
         });
         Ok(Self {
             listener,

@@ -112,6 +112,8 @@ pub struct Verifier {
     pub providers: std::sync::Arc<dyn crate::app::RoleDirectory>,
     /// Where spent single-use logins are remembered.
     pub spent: std::sync::Arc<dyn EphemeralStore>,
+    /// Users by sub (`user/<pool>/<sub>`), kept while the log records no change to them.
+    pub cache: portcullis_eventlog::cache::LogCache,
 }
 
 impl Verifier {
@@ -406,14 +408,18 @@ impl Verifier {
         sub: &str,
         claims: &Value,
     ) -> Result<(), ApiError> {
-        let request = dir::GetUserRequest {
-            pool_id: pool_id.to_owned(),
-            key: Some(dir::get_user_request::Key::Sub(sub.to_owned())),
+        let request = dir::GetUserRequest::by_sub(pool_id, sub);
+        let load = || async {
+            let user = self.directory.clone().get_user(request).await?;
+            Ok::<_, ApiError>(user.into_inner())
         };
-        let user = match self.directory.clone().get_user(request).await {
-            Ok(user) => user.into_inner(),
-            Err(status) => {
-                let err = ApiError::from(status);
+        let user = self
+            .cache
+            .get_of("user", (pool_id, "user", sub), load)
+            .await;
+        let user = match user {
+            Ok(user) => user,
+            Err(err) => {
                 return Err(match err.code {
                     ErrorCode::UserNotFoundException | ErrorCode::ResourceNotFoundException => {
                         invalid_token("Token has been revoked.")

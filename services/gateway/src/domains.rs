@@ -1,7 +1,6 @@
 //! Which pool a domain belongs to, and what a domain's pages look like.
 
 use portcullis_errors::{ApiError, ErrorCode};
-use portcullis_proto::directory::v1 as dir;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -17,41 +16,18 @@ pub async fn pool_of_domain(
     if domain.is_empty() || domain.len() > 253 {
         return Err(StatusCode::NOT_FOUND);
     }
-    let request = dir::ResolveDomainRequest {
-        host_or_prefix: domain.to_owned(),
-    };
-    match state.directory.clone().resolve_domain(request).await {
-        Ok(answer) => {
-            let answer = answer.into_inner();
-            if answer.found {
-                Ok(answer.pool_id)
-            } else {
-                Err(StatusCode::NOT_FOUND)
-            }
-        }
-        Err(status) => {
-            let err = ApiError::from(status);
-            if err.code.http_status() >= 500 {
-                Err(StatusCode::SERVICE_UNAVAILABLE)
-            } else {
-                Err(StatusCode::NOT_FOUND)
-            }
-        }
+    match crate::config::domain_pool(state, domain).await {
+        Ok(Some(pool_id)) => Ok(pool_id),
+        Ok(None) => Err(StatusCode::NOT_FOUND),
+        Err(err) if err.code.http_status() >= 500 => Err(StatusCode::SERVICE_UNAVAILABLE),
+        Err(_) => Err(StatusCode::NOT_FOUND),
     }
 }
 
 /// Where a pool's domain serves its endpoints, if the pool has a domain: a custom
 /// domain at its host name (https), else the prefix under this server's `/domain/`.
 pub async fn base_of_pool(state: &AppState, pool_id: &str) -> Result<Option<String>, ApiError> {
-    let request = dir::DescribeUserPoolRequest {
-        pool_id: pool_id.to_owned(),
-    };
-    let pool = state
-        .directory
-        .clone()
-        .describe_user_pool(request)
-        .await?
-        .into_inner();
+    let pool = crate::config::pool(state, pool_id).await?;
     Ok(if !pool.custom_domain.is_empty() {
         Some(format!("https://{}", pool.custom_domain))
     } else if !pool.domain.is_empty() {
@@ -64,25 +40,14 @@ pub async fn base_of_pool(state: &AppState, pool_id: &str) -> Result<Option<Stri
 /// The look of a client's pages: its own customization, else the pool's (nothing when
 /// neither has one, or when the directory cannot say: the pages still work).
 pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> Customization {
-    let pool = dir::DescribeUserPoolRequest {
-        pool_id: pool_id.to_owned(),
-    };
-    let self_sign_up = match state.directory.clone().describe_user_pool(pool).await {
+    let self_sign_up = match crate::config::pool(state, pool_id).await {
         Ok(pool) => pool
-            .into_inner()
             .settings
             .is_some_and(|s| !s.allow_admin_create_user_only),
         Err(_) => false,
     };
-    let request = dir::GetUiCustomizationRequest {
-        pool_id: pool_id.to_owned(),
-        client_id: client_id.to_owned(),
-        without_image: true,
-        cached: true,
-    };
-    match state.directory.clone().get_ui_customization(request).await {
+    match crate::config::ui_customization(state, pool_id, client_id).await {
         Ok(answer) => {
-            let answer = answer.into_inner();
             let logo_url = if answer.has_image {
                 format!(
                     "{}/uicustomization/{pool_id}/{}/logo",
@@ -97,8 +62,8 @@ pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> 
                 self_sign_up,
             }
         }
-        Err(status) => {
-            tracing::debug!(code = ?status.code(), "no UI customization for the page");
+        Err(err) => {
+            tracing::debug!(code = ?err.code, "no UI customization for the page");
             Customization {
                 self_sign_up,
                 ..Customization::default()
@@ -116,19 +81,9 @@ pub async fn confidential_client_authenticates(
     client_id: &str,
     secret: &str,
 ) -> Result<bool, ApiError> {
-    let request = dir::DescribeUserPoolClientRequest {
-        pool_id: pool_id.to_owned(),
-        client_id: client_id.to_owned(),
-    };
-    let client = match state
-        .directory
-        .clone()
-        .describe_user_pool_client(request)
-        .await
-    {
-        Ok(client) => client.into_inner(),
-        Err(status) => {
-            let err = ApiError::from(status);
+    let client = match crate::config::client(state, pool_id, client_id).await {
+        Ok(client) => client,
+        Err(err) => {
             if matches!(
                 err.code,
                 ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException

@@ -23,6 +23,7 @@ macro_rules! operations {
 pub mod authorize;
 mod body_limit;
 pub mod cognito;
+pub mod config;
 pub mod domains;
 pub mod forwarded;
 pub mod hosted;
@@ -63,6 +64,8 @@ const MAX_IMPORT_FILE: usize = body_limit::IMPORT_FILE;
 const IMPORT_PIECE: usize = 512 * 1024;
 
 pub struct Deps {
+    /// The event log, which the cache of pools' configuration follows.
+    pub log: std::sync::Arc<dyn portcullis_eventlog::EventLog>,
     pub directory: String,
     pub authn: String,
     pub token: String,
@@ -86,6 +89,9 @@ pub struct AppState {
     admin_credentials: HashMap<String, String>,
     pub default_region: String,
     pub public_base_url: String,
+    /// Pools' settings, app clients, domains, page customizations and the users that
+    /// access tokens name (`config`), as the directory last answered.
+    pub cache: portcullis_eventlog::cache::LogCache,
 }
 
 impl AppState {
@@ -120,6 +126,14 @@ impl Application {
             admin_credentials: deps.admin_credentials,
             default_region: deps.default_region,
             public_base_url: deps.public_base_url.trim_end_matches('/').to_owned(),
+            cache: portcullis_eventlog::cache::LogCache::start(
+                deps.log,
+                portcullis_eventlog::cache::Watch {
+                    scope_kinds: portcullis_types::POOL_CONFIGURATION_KINDS,
+                    stream_kinds: portcullis_types::USER_KINDS,
+                },
+            )
+            .await?,
         };
         Ok(Self {
             listener,
@@ -343,13 +357,9 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 use axum::Json;
 
 async fn existing_pool(state: &AppState, pool_id: String) -> Result<String, Response> {
-    let request = dir::DescribeUserPoolRequest {
-        pool_id: pool_id.clone(),
-    };
-    match state.directory.clone().describe_user_pool(request).await {
+    match config::pool(state, &pool_id).await {
         Ok(_) => Ok(pool_id),
-        Err(status) => {
-            let err = ApiError::from(status);
+        Err(err) => {
             let code = if matches!(
                 err.code,
                 ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException

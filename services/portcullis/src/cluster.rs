@@ -137,6 +137,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             let store = jetstream(&config).await?;
             let sender = crate::delivery::sender(&config).await?;
             let deps = portcullis_authn_flow::Deps {
+                log: Arc::new(store.clone()),
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
                 credentials: crate::secrets::sealed(
@@ -210,6 +211,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             )?;
             let secret = need(&config.admin_secret_access_key, "admin_secret_access_key")?;
             let deps = portcullis_gateway::Deps {
+                log: Arc::new(jetstream(&config).await?),
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 authn: need(&config.authn_addr, "authn_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),

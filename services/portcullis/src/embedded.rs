@@ -95,6 +95,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     let authn = portcullis_authn_flow::Application::build(
         loopback().await?,
         portcullis_authn_flow::Deps {
+            log: log.clone(),
             directory: directory_addr.clone(),
             token: token_addr.clone(),
             credentials: secrets::sealed(store.bucket("credentials"), &master_hex, "credentials")?,
@@ -130,6 +131,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     let gateway = portcullis_gateway::Application::build(
         http,
         portcullis_gateway::Deps {
+            log: log.clone(),
             directory: directory_addr,
             authn: format!("127.0.0.1:{}", authn.port()),
             token: token_addr,

@@ -403,15 +403,16 @@ impl EventLog for JetStreamStore {
     }
 
     async fn last_position(&self) -> Result<u64, LogError> {
-        let mut stream = self
+        // One STREAM.INFO request, answered by the stream's leader.
+        let stream = self
             .inner
             .js
             .get_stream(&self.inner.config.stream_name)
             .await
             .map_err(unavailable)?;
-        let info = stream.info().await.map_err(unavailable)?;
-        self.inner.saw(info.state.last_sequence);
-        Ok(info.state.last_sequence)
+        let last = stream.cached_info().state.last_sequence;
+        self.inner.saw(last);
+        Ok(last)
     }
 
     fn follow(&self, from: u64) -> BoxStream<'static, Result<StoredRecord, LogError>> {

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+pub mod cache;
 pub mod conformance;
 pub mod embedded;
 pub mod jetstream;

@@ -31,6 +31,10 @@ pub struct Applied {
 pub struct Behind(pub u64);
 
 impl Applied {
+    pub(crate) fn new(rx: watch::Receiver<u64>) -> Self {
+        Self { rx }
+    }
+
     /// Waits up to `timeout` until every record up to `position` is applied.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<(), Behind> {
         let mut rx = self.rx.clone();

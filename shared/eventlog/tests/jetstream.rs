@@ -94,32 +94,7 @@ async fn connect_fails_cleanly_without_a_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_see_acknowledged_writes_while_a_follower_catches_up() {
     let mut cluster = NatsCluster::start(3).await.unwrap();
-    let store = |url: String| {
-        JetStreamStore::connect(JetStreamConfig {
-            replicas: 3,
-            ..JetStreamConfig::new(url)
-        })
-    };
-    let setup = store(cluster.url()).await.unwrap();
-    setup.bucket("claims").await.unwrap();
-    drop(setup);
-    // A node that leads neither the log nor the bucket (one always exists among three).
-    let leaders = stream_leaders(
-        &cluster.urls[0],
-        &["PORTCULLIS_LOG", "KV_portcullis_claims"],
-    )
-    .await;
-    let follower = (0..3)
-        .find(|&i| !leaders.iter().any(|l| l == cluster.name(i)))
-        .unwrap();
-    let others: Vec<String> = (0..3)
-        .filter(|&i| i != follower)
-        .map(|i| cluster.urls[i].clone())
-        .collect();
-    // The writer talks to the other two nodes; the reader only to the follower, whose
-    // own replica answers its direct gets first.
-    let writer = store(others.join(",")).await.unwrap();
-    let reader = store(cluster.urls[follower].clone()).await.unwrap();
+    let (follower, writer, reader) = writer_and_follower(&cluster, &["claims"]).await;
     let (writes, reads) = (
         writer.bucket("claims").await.unwrap(),
         reader.bucket("claims").await.unwrap(),
@@ -175,6 +150,131 @@ async fn reads_see_acknowledged_writes_while_a_follower_catches_up() {
         let w = write(i).await;
         check(&w).await;
     }
+}
+
+/// A cache that follows the log through one node sees every acknowledged write on its
+/// next lookup, and keeps doing so after that node is killed while writes go on and is
+/// restarted: its follower catches up, and until it has, lookups read around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cache_follows_the_log_through_a_node_that_is_killed_and_restarted() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use portcullis_eventlog::cache::{LogCache, Watch};
+
+    let mut cluster = NatsCluster::start(3).await.unwrap();
+    let (follower, writer, reader) = writer_and_follower(&cluster, &[]).await;
+    let watch = Watch {
+        scope_kinds: &["client"],
+        stream_kinds: &[],
+    };
+    let cache = LogCache::start(Arc::new(reader.clone()), watch)
+        .await
+        .unwrap();
+    let loads = AtomicUsize::new(0);
+
+    let clients: Vec<StreamId> = (0..4)
+        .map(|c| StreamId::new(&format!("pool{c}"), "client", &format!("c{c}")).unwrap())
+        .collect();
+    let mut last = vec![None::<u64>; clients.len()];
+    let mut write = async |i: usize| {
+        let c = i % clients.len();
+        let expected = last[c].map_or(Expected::NoStream, Expected::At);
+        let record = NewRecord {
+            command_id: format!("w-{i}"),
+            data: Bytes::from(format!("v{i}")),
+        };
+        last[c] = Some(writer.append(&clients[c], expected, record).await.unwrap());
+        (c, format!("v{i}"))
+    };
+    let lookup = async |c: usize| {
+        let stream = &clients[c];
+        cache
+            .get(&format!("client/{c}"), || async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                let records = reader.read_stream(stream).await?;
+                let newest = records.last().map(|r| r.data.clone()).unwrap_or_default();
+                let value = String::from_utf8_lossy(&newest).into_owned();
+                Ok::<_, LogError>((stream.scope().to_owned(), value))
+            })
+            .await
+            .unwrap()
+    };
+
+    for i in 0..40 {
+        let (c, value) = write(i).await;
+        assert_eq!(lookup(c).await, value, "write {i} not seen");
+    }
+    cluster.kill(follower);
+    let mut newest = vec![String::new(); clients.len()];
+    for i in 40..240 {
+        let (c, value) = write(i).await;
+        newest[c] = value;
+    }
+    cluster.restart(follower).await.unwrap();
+    for (c, value) in newest.iter().enumerate() {
+        assert_eq!(
+            &lookup(c).await,
+            value,
+            "client {c} stale after the restart"
+        );
+    }
+    for i in 240..280 {
+        let (c, value) = write(i).await;
+        assert_eq!(
+            lookup(c).await,
+            value,
+            "write {i} not seen after the restart"
+        );
+    }
+    // Caught up: a lookup with no write since is answered from the cache again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        lookup(0).await;
+        let before = loads.load(Ordering::SeqCst);
+        lookup(0).await;
+        if loads.load(Ordering::SeqCst) == before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache never caught up"
+        );
+    }
+}
+
+/// On a three-node cluster whose log (and `buckets`) exist: a node that leads none of
+/// them (one always exists among three), a store talking to the other two nodes (the
+/// writer), and one talking only to that node (the reader, whose own replica answers
+/// its direct gets first).
+async fn writer_and_follower(
+    cluster: &NatsCluster,
+    buckets: &[&str],
+) -> (usize, JetStreamStore, JetStreamStore) {
+    let store = |url: String| {
+        JetStreamStore::connect(JetStreamConfig {
+            replicas: 3,
+            ..JetStreamConfig::new(url)
+        })
+    };
+    let setup = store(cluster.url()).await.unwrap();
+    let mut streams = vec!["PORTCULLIS_LOG".to_owned()];
+    for bucket in buckets {
+        setup.bucket(bucket).await.unwrap();
+        streams.push(format!("KV_portcullis_{bucket}"));
+    }
+    drop(setup);
+    let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+    let leaders = stream_leaders(&cluster.urls[0], &streams).await;
+    let follower = (0..3)
+        .find(|&i| !leaders.iter().any(|l| l == cluster.name(i)))
+        .unwrap();
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != follower)
+        .map(|i| cluster.urls[i].clone())
+        .collect();
+    let writer = store(others.join(",")).await.unwrap();
+    let reader = store(cluster.urls[follower].clone()).await.unwrap();
+    (follower, writer, reader)
 }
 
 /// The nodes leading `streams`, by server name.

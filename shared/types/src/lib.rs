@@ -333,6 +333,24 @@ pub fn session_revoked(
 /// The AWS account id in every ARN this server makes (one account per deployment).
 pub const ACCOUNT_ID: &str = "000000000000";
 
+/// The directory's aggregate kinds that make up a pool's configuration: its settings,
+/// app clients, groups, domains, hosted-UI customizations, branding and resource
+/// servers. A record of one of them changes what another service may cache about the
+/// pool (users, auth events and import jobs do not).
+pub const POOL_CONFIGURATION_KINDS: &[&str] = &[
+    "pool",
+    "client",
+    "group",
+    "domains",
+    "uicustomization",
+    "branding",
+    "resourceserver",
+];
+
+/// The directory's user aggregate kind: a user's record changes what another service
+/// may cache about that user (the user an access token or a refresh token names).
+pub const USER_KINDS: &[&str] = &["user"];
+
 #[cfg(test)]
 mod tests {
     #[test]

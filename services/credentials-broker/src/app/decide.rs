@@ -237,6 +237,7 @@ mod tests {
 
     use async_trait::async_trait;
     use portcullis_aggregate::AggregateStore;
+    use portcullis_eventlog::cache::LogCache;
     use portcullis_eventlog::embedded::EmbeddedStore;
     use portcullis_proto::directory::v1::directory_client::DirectoryClient;
     use portcullis_proto::token::v1::token_client::TokenClient;
@@ -283,7 +284,11 @@ mod tests {
         )
         .unwrap();
         let roles: Arc<dyn RoleDirectory> = Arc::new(OneRole);
+        let cache = LogCache::start(log.clone(), super::super::WATCH)
+            .await
+            .unwrap();
         Broker::new(Parts {
+            cache: cache.clone(),
             store: AggregateStore::new(log, Arc::new(SystemClock)),
             links,
             projection,
@@ -296,6 +301,7 @@ mod tests {
                 ),
                 providers: roles.clone(),
                 spent: Arc::new(portcullis_ephemeral::memory::MemoryStore::new()),
+                cache: cache.clone(),
             },
             minter: Arc::new(Minter::new(&[7; 32]).unwrap()),
             roles,

@@ -1,6 +1,7 @@
 //! The broker's use cases over its aggregates: identity pools (`pools`), identities and
 //! their logins (`identities`), and what they are issued (`issue`).
 
+mod cached;
 mod decide;
 mod identities;
 mod issue;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_aggregate::{AggregateStore, CommandMeta, log_error};
 use portcullis_errors::ApiError;
+use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{KeyValue, StreamId};
 use portcullis_proto::token::v1::token_client::TokenClient;
 use portcullis_runtime::GrpcChannel as Channel;
@@ -22,6 +24,7 @@ use crate::domain::validate::{region_id, scope};
 use crate::logins::Verifier;
 use crate::projection::Projection;
 
+pub use cached::{CachedRoles, WATCH};
 pub use decide::{Decided, Proof};
 pub use issue::{AssumedRole, Issued};
 pub use pools::pool_arn;
@@ -73,6 +76,8 @@ pub struct Broker {
     token: TokenClient<Channel>,
     minter: Arc<Minter>,
     roles: Arc<dyn RoleDirectory>,
+    /// Identity pools by id (`pool/<id>`), kept until the log records a change.
+    cache: LogCache,
 }
 
 pub struct Parts {
@@ -82,6 +87,7 @@ pub struct Parts {
     pub verifier: Verifier,
     pub minter: Arc<Minter>,
     pub roles: Arc<dyn RoleDirectory>,
+    pub cache: LogCache,
 }
 
 impl Broker {
@@ -94,6 +100,7 @@ impl Broker {
             verifier: parts.verifier,
             minter: parts.minter,
             roles: parts.roles,
+            cache: parts.cache,
         }
     }
 
@@ -140,11 +147,14 @@ impl Broker {
 
     pub async fn pool(&self, pool_id: &str) -> Result<PoolState, ApiError> {
         let stream = Self::pool_stream(pool_id)?;
-        let loaded = self.store.load::<IdentityPool>(&stream).await?;
-        loaded
-            .aggregate
-            .state
-            .ok_or_else(|| pool_not_found(pool_id))
+        self.cache
+            .get(&format!("pool/{pool_id}"), || async {
+                let loaded = self.store.load::<IdentityPool>(&stream).await?;
+                let pool = loaded.aggregate.state;
+                let pool = pool.ok_or_else(|| pool_not_found(pool_id))?;
+                Ok((stream.scope().to_owned(), pool))
+            })
+            .await
     }
 
     pub async fn identity(&self, identity_id: &str) -> Result<IdentityState, ApiError> {

@@ -27,3 +27,25 @@ pub use portcullis_errors::{ApiError, ErrorCode};
 /// Given/when/then for aggregates: feed past events, run a command, inspect the result.
 #[cfg(test)]
 pub(crate) use portcullis_aggregate::given;
+
+#[cfg(test)]
+mod kinds {
+    use super::Aggregate;
+
+    /// Other services drop what they cached about a pool or a user when the log records
+    /// one of these kinds; a kind renamed here must be renamed there.
+    #[test]
+    fn the_kinds_other_services_watch_are_the_directorys() {
+        let configuration = [
+            super::pool::Pool::KIND,
+            super::client::Client::KIND,
+            super::group::Group::KIND,
+            super::pool_domain::PoolDomains::KIND,
+            super::ui_customization::UiCustomization::KIND,
+            super::branding::Branding::KIND,
+            super::resource_server::ResourceServer::KIND,
+        ];
+        assert_eq!(portcullis_types::POOL_CONFIGURATION_KINDS, configuration);
+        assert_eq!(portcullis_types::USER_KINDS, [super::user::User::KIND]);
+    }
+}

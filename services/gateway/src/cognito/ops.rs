@@ -461,17 +461,9 @@ pub(crate) async fn token_user(
     state: &AppState,
     verified: &tok::VerifiedAccessToken,
 ) -> Result<dir::User, ApiError> {
-    let request = dir::GetUserRequest {
-        pool_id: verified.pool_id.clone(),
-        key: Some(dir::get_user_request::Key::Sub(verified.sub.clone())),
-    };
-    let user = state
-        .directory
-        .clone()
-        .get_user(request)
+    let user = crate::config::user(state, &verified.pool_id, &verified.sub)
         .await
-        .map_err(token_user_error)?
-        .into_inner();
+        .map_err(token_user_error)?;
     if portcullis_types::session_revoked(
         user.signed_out_ms,
         &user.revoked_sessions,
@@ -489,8 +481,8 @@ pub(crate) async fn token_user(
 }
 
 /// A user that a valid token names but that no longer exists is not authorized.
-pub(super) fn token_user_error(status: tonic::Status) -> ApiError {
-    let err = ApiError::from(status);
+pub(super) fn token_user_error(err: impl Into<ApiError>) -> ApiError {
+    let err = err.into();
     if err.code == ErrorCode::UserNotFoundException {
         ApiError::not_authorized("User does not exist.")
     } else {

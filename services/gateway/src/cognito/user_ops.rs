@@ -82,19 +82,9 @@ pub(crate) async fn token_client(
     state: &AppState,
     verified: &tok::VerifiedAccessToken,
 ) -> Result<portcullis_proto::events::v1::UserPoolClientSettings, ApiError> {
-    let request = dir::DescribeUserPoolClientRequest {
-        pool_id: verified.pool_id.clone(),
-        client_id: verified.client_id.clone(),
-    };
-    match state
-        .directory
-        .clone()
-        .describe_user_pool_client(request)
-        .await
-    {
-        Ok(client) => Ok(client.into_inner().settings.unwrap_or_default()),
-        Err(status) => {
-            let err = ApiError::from(status);
+    match crate::config::client(state, &verified.pool_id, &verified.client_id).await {
+        Ok(client) => Ok(client.settings.unwrap_or_default()),
+        Err(err) => {
             if err.code == portcullis_errors::ErrorCode::ResourceNotFoundException {
                 Err(ApiError::not_authorized("Access Token has been revoked"))
             } else {

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_errors::ApiError;
 use portcullis_proto::authn::v1 as authn;
-use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Attribute, UserPoolSettings};
 use serde::Deserialize;
 
@@ -64,15 +63,8 @@ fn signup_attributes(pool: &UserPoolSettings) -> (bool, Vec<String>) {
 }
 
 async fn pool_settings(state: &AppState, pool_id: &str) -> Result<UserPoolSettings, ApiError> {
-    let request = dir::DescribeUserPoolRequest {
-        pool_id: pool_id.to_owned(),
-    };
-    Ok(state
-        .directory
-        .clone()
-        .describe_user_pool(request)
+    Ok(crate::config::pool(state, pool_id)
         .await?
-        .into_inner()
         .settings
         .unwrap_or_default())
 }

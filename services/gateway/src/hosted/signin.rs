@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as authn;
-use portcullis_proto::directory::v1 as dir;
 use serde::{Deserialize, Serialize};
 
 use super::pages::{self, Customization};
@@ -831,19 +830,10 @@ pub async fn logout(
     Query(query): Query<LogoutQuery>,
 ) -> Response {
     let custom = Customization::default();
-    let request = dir::DescribeUserPoolClientRequest {
-        pool_id: hosted.pool_id.clone(),
-        client_id: query.params.client_id.clone(),
-    };
-    let client = match state
-        .directory
-        .clone()
-        .describe_user_pool_client(request)
-        .await
+    let client = match crate::config::client(&state, &hosted.pool_id, &query.params.client_id).await
     {
-        Ok(client) => client.into_inner(),
-        Err(status) => {
-            let err = ApiError::from(status);
+        Ok(client) => client,
+        Err(err) => {
             if err.code.http_status() >= 500 {
                 return unavailable(&err);
             }
