@@ -1,9 +1,11 @@
 //! The single-process backend: one redb file in the data directory.
 //!
 //! Every write transaction commits with `Durability::Immediate`, so an append or a
-//! key/value write is on disk (fsynced) before it returns. redb is synchronous, so each
-//! operation runs on tokio's blocking pool. redb admits one write transaction at a time,
-//! which is what makes "check the expected position, then write" a single atomic step.
+//! key/value write is on disk (fsynced) before it returns. Writes go to one writer
+//! thread that commits the writes waiting at once in one transaction (group commit,
+//! `writer`); in it, "check the expected position, then write" is one atomic step, as
+//! every write of the store runs there one after another. Long reads run on tokio's
+//! blocking pool, short ones on the calling thread.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use crate::{KeyValue, KvError, LogError};
 
 mod kv;
 mod log;
+mod writer;
 
 /// position -> (stream id, data)
 const RECORDS: TableDefinition<u64, (&str, &[u8])> = TableDefinition::new("log_records");
@@ -38,10 +41,11 @@ pub struct EmbeddedStore {
 }
 
 struct Inner {
-    db: Database,
+    db: Arc<Database>,
     /// Last committed log position, updated after each commit, so followers wake on
     /// appends instead of polling.
-    last: watch::Sender<u64>,
+    last: Arc<watch::Sender<u64>>,
+    writer: writer::Writer,
 }
 
 impl EmbeddedStore {
@@ -79,7 +83,7 @@ impl EmbeddedStore {
 
 fn open_blocking(path: &Path) -> Result<EmbeddedStore, LogError> {
     crate::create_private_file(path).map_err(unavailable)?;
-    let db = Database::create(path).map_err(unavailable)?;
+    let db = Arc::new(Database::create(path).map_err(unavailable)?);
     let txn = begin_write(&db).map_err(unavailable)?;
     let last = {
         // Creating every table up front means readers never meet a missing table.
@@ -95,8 +99,13 @@ fn open_blocking(path: &Path) -> Result<EmbeddedStore, LogError> {
     };
     txn.commit().map_err(unavailable)?;
     let (last, _) = watch::channel(last);
+    let writer = writer::Writer::start(db.clone()).map_err(unavailable)?;
     Ok(EmbeddedStore {
-        inner: Arc::new(Inner { db, last }),
+        inner: Arc::new(Inner {
+            db,
+            last: Arc::new(last),
+            writer,
+        }),
     })
 }
 
@@ -110,6 +119,24 @@ fn begin_write(db: &Database) -> Result<WriteTransaction, redb::Error> {
 
 fn unavailable(err: impl std::fmt::Display) -> LogError {
     LogError::Unavailable(err.to_string())
+}
+
+impl writer::WriteError for LogError {
+    fn is_failure(&self) -> bool {
+        !matches!(self, LogError::Conflict { .. })
+    }
+    fn abandoned(reason: &str) -> Self {
+        unavailable(reason)
+    }
+}
+
+impl writer::WriteError for KvError {
+    fn is_failure(&self) -> bool {
+        !matches!(self, KvError::Conflict)
+    }
+    fn abandoned(reason: &str) -> Self {
+        KvError::Unavailable(reason.to_owned())
+    }
 }
 
 impl From<tokio::task::JoinError> for LogError {

@@ -92,3 +92,60 @@ async fn open_fails_cleanly_on_a_non_database_file() {
     std::fs::write(&path, b"this is not a redb file, just some text bytes").unwrap();
     assert!(EmbeddedStore::open(&path).await.is_err());
 }
+
+/// Writes that arrive together share one commit, yet each is decided as if it ran
+/// alone, in arrival order: of many racing creations of one stream or one key exactly
+/// one wins, and every append to a stream of its own lands at a position of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writes_sharing_commits_are_each_decided_alone() {
+    use portcullis_eventlog::{KvError, LogError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("log.redb"))
+        .await
+        .unwrap();
+    let claims = store.bucket("claims");
+    let contested = StreamId::new("pool1", "user", "contested").unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (store, claims, contested) = (store.clone(), claims.clone(), contested.clone());
+        tasks.spawn(async move {
+            let record = |id: String| NewRecord {
+                command_id: id,
+                data: Bytes::from(format!("{i}")),
+            };
+            let own = StreamId::new("pool1", "user", &format!("u{i}")).unwrap();
+            let mine = store
+                .append(&own, Expected::NoStream, record(format!("own-{i}")))
+                .await;
+            let race = store
+                .append(&contested, Expected::NoStream, record(format!("race-{i}")))
+                .await;
+            let claim = claims.create("alice", Bytes::from(format!("{i}"))).await;
+            (mine, race, claim)
+        });
+    }
+    let (mut own, mut won, mut claimed) = (Vec::new(), 0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let (mine, race, claim) = joined.unwrap();
+        own.push(mine.unwrap());
+        match race {
+            Ok(_) => won += 1,
+            Err(LogError::Conflict { current: Some(_) }) => {}
+            Err(other) => panic!("unexpected answer to a racing append: {other:?}"),
+        }
+        match claim {
+            Ok(_) => claimed += 1,
+            Err(KvError::Conflict) => {}
+            Err(other) => panic!("unexpected answer to a racing create: {other:?}"),
+        }
+    }
+    assert_eq!((won, claimed), (1, 1));
+    own.sort_unstable();
+    own.dedup();
+    assert_eq!(own.len(), 64, "each append has a position of its own");
+    let log = store.read_from(1, 1000).await.unwrap();
+    assert_eq!(log.len(), 65);
+    assert!(log.windows(2).all(|w| w[1].position == w[0].position + 1));
+    assert_eq!(store.last_position().await.unwrap(), 65);
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use super::{COUNTERS, EmbeddedStore, Inner, KV, KV_REVISION, begin_write};
+use super::{COUNTERS, EmbeddedStore, Inner, KV, KV_REVISION};
 use crate::{Entry, KeyValue, KvError};
 
 pub(super) struct EmbeddedBucket {
@@ -21,15 +21,18 @@ impl EmbeddedBucket {
         }
     }
 
-    async fn run<T, F>(&self, key: &str, f: F) -> Result<T, KvError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Inner, &str, &str) -> Result<T, KvError> + Send + 'static,
-    {
+    /// Writes (`Some`) or removes (`None`) the value if `pre` holds; returns the new
+    /// revision.
+    async fn write(
+        &self,
+        key: &str,
+        pre: Precondition,
+        value: Option<Bytes>,
+    ) -> Result<u64, KvError> {
         let (bucket, key) = (self.name.clone(), key.to_owned());
-        self.store
-            .blocking(move |inner| f(inner, &bucket, &key))
-            .await
+        let write =
+            move |txn: &WriteTransaction| kv_write(txn, &bucket, &key, pre, value.as_deref());
+        self.store.inner.writer.write(write, |_| {}).await
     }
 }
 
@@ -57,41 +60,36 @@ impl Inner {
             }
         }))
     }
+}
 
-    /// Writes (`Some`) or removes (`None`) the value if `pre` holds, all in one write
-    /// transaction; returns the new revision.
-    fn kv_write(
-        &self,
-        bucket: &str,
-        key: &str,
-        pre: Precondition,
-        value: Option<&[u8]>,
-    ) -> Result<u64, KvError> {
-        let txn = begin_write(&self.db).map_err(unavailable)?;
-        let revision = {
-            let mut table = txn.open_table(KV).map_err(unavailable)?;
-            let current = table
-                .get((bucket, key))
-                .map_err(unavailable)?
-                .map(|e| e.value().0);
-            let holds = match pre {
-                Precondition::Absent => current.is_none(),
-                Precondition::Revision(expected) => current == Some(expected),
-            };
-            if !holds {
-                return Err(KvError::Conflict);
-            }
-            let revision = next_revision(&txn)?;
-            match value {
-                Some(value) => table.insert((bucket, key), (revision, value)).map(drop),
-                None => table.remove((bucket, key)).map(drop),
-            }
-            .map_err(unavailable)?;
-            revision
-        };
-        txn.commit().map_err(unavailable)?;
-        Ok(revision)
+/// Writes (`Some`) or removes (`None`) the value in the writer's transaction `txn` if
+/// `pre` holds (else nothing is written); returns the new revision.
+fn kv_write(
+    txn: &WriteTransaction,
+    bucket: &str,
+    key: &str,
+    pre: Precondition,
+    value: Option<&[u8]>,
+) -> Result<u64, KvError> {
+    let mut table = txn.open_table(KV).map_err(unavailable)?;
+    let current = table
+        .get((bucket, key))
+        .map_err(unavailable)?
+        .map(|e| e.value().0);
+    let holds = match pre {
+        Precondition::Absent => current.is_none(),
+        Precondition::Revision(expected) => current == Some(expected),
+    };
+    if !holds {
+        return Err(KvError::Conflict);
     }
+    let revision = next_revision(txn)?;
+    match value {
+        Some(value) => table.insert((bucket, key), (revision, value)).map(drop),
+        None => table.remove((bucket, key)).map(drop),
+    }
+    .map_err(unavailable)?;
+    Ok(revision)
 }
 
 fn next_revision(txn: &WriteTransaction) -> Result<u64, KvError> {
@@ -114,25 +112,17 @@ impl KeyValue for EmbeddedBucket {
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
-        self.run(key, move |inner, bucket, key| {
-            inner.kv_write(bucket, key, Precondition::Absent, Some(&value))
-        })
-        .await
+        self.write(key, Precondition::Absent, Some(value)).await
     }
 
     async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
-        self.run(key, move |inner, bucket, key| {
-            inner.kv_write(bucket, key, Precondition::Revision(revision), Some(&value))
-        })
-        .await
+        self.write(key, Precondition::Revision(revision), Some(value))
+            .await
     }
 
     async fn delete(&self, key: &str, revision: u64) -> Result<(), KvError> {
-        self.run(key, move |inner, bucket, key| {
-            inner
-                .kv_write(bucket, key, Precondition::Revision(revision), None)
-                .map(drop)
-        })
-        .await
+        self.write(key, Precondition::Revision(revision), None)
+            .await
+            .map(drop)
     }
 }

@@ -8,52 +8,48 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use super::{COMMANDS, EmbeddedStore, Inner, RECORDS, STREAM_INDEX, begin_write, unavailable};
+use super::{COMMANDS, EmbeddedStore, Inner, RECORDS, STREAM_INDEX, unavailable};
 use crate::{EventLog, Expected, LogError, NewRecord, StoredRecord, StreamId};
 
 /// How many records one read transaction of `follow` fetches.
 const FOLLOW_BATCH: usize = 256;
 
-impl Inner {
-    fn append(
-        &self,
-        stream: &str,
-        expected: Expected,
-        record: &NewRecord,
-    ) -> Result<u64, LogError> {
-        let txn = begin_write(&self.db).map_err(unavailable)?;
-        let position = {
-            let mut commands = txn.open_table(COMMANDS).map_err(unavailable)?;
-            // Dedupe comes before the concurrency check: a retried command carries the
-            // expected position it had before its first attempt succeeded.
-            if let Some(position) = commands
-                .get(record.command_id.as_str())
-                .map_err(unavailable)?
-            {
-                return Ok(position.value());
-            }
-            check_expected(&txn, stream, expected)?;
-            let mut records = txn.open_table(RECORDS).map_err(unavailable)?;
-            let position = records
-                .last()
-                .map_err(unavailable)?
-                .map_or(0, |(k, _)| k.value())
-                + 1;
-            records
-                .insert(position, (stream, record.data.as_ref()))
-                .map_err(unavailable)?;
-            let mut index = txn.open_table(STREAM_INDEX).map_err(unavailable)?;
-            index.insert((stream, position), ()).map_err(unavailable)?;
-            commands
-                .insert(record.command_id.as_str(), position)
-                .map_err(unavailable)?;
-            position
-        };
-        txn.commit().map_err(unavailable)?;
-        self.last.send_replace(position);
-        Ok(position)
+/// Appends `record` in the writer's transaction `txn`, unless the command is known or
+/// the stream is not where the writer expects it (then nothing is written).
+fn append(
+    txn: &WriteTransaction,
+    stream: &str,
+    expected: Expected,
+    record: &NewRecord,
+) -> Result<u64, LogError> {
+    let mut commands = txn.open_table(COMMANDS).map_err(unavailable)?;
+    // Dedupe comes before the concurrency check: a retried command carries the
+    // expected position it had before its first attempt succeeded.
+    if let Some(position) = commands
+        .get(record.command_id.as_str())
+        .map_err(unavailable)?
+    {
+        return Ok(position.value());
     }
+    check_expected(txn, stream, expected)?;
+    let mut records = txn.open_table(RECORDS).map_err(unavailable)?;
+    let position = records
+        .last()
+        .map_err(unavailable)?
+        .map_or(0, |(k, _)| k.value())
+        + 1;
+    records
+        .insert(position, (stream, record.data.as_ref()))
+        .map_err(unavailable)?;
+    let mut index = txn.open_table(STREAM_INDEX).map_err(unavailable)?;
+    index.insert((stream, position), ()).map_err(unavailable)?;
+    commands
+        .insert(record.command_id.as_str(), position)
+        .map_err(unavailable)?;
+    Ok(position)
+}
 
+impl Inner {
     fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredRecord>, LogError> {
         let name = stream.to_string();
         let txn = self.db.begin_read().map_err(unavailable)?;
@@ -130,8 +126,16 @@ impl EventLog for EmbeddedStore {
         record: NewRecord,
     ) -> Result<u64, LogError> {
         let stream = stream.to_string();
-        self.blocking(move |inner| inner.append(&stream, expected, &record))
-            .await
+        let last = self.inner.last.clone();
+        let published = move |position: &u64| {
+            last.send_if_modified(|last| {
+                let later = *position > *last;
+                *last = (*last).max(*position);
+                later
+            });
+        };
+        let write = move |txn: &WriteTransaction| append(txn, &stream, expected, &record);
+        self.inner.writer.write(write, published).await
     }
 
     async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredRecord>, LogError> {
