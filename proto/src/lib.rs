@@ -18,6 +18,7 @@ pub mod directory {
                 Self {
                     pool_id: pool_id.to_owned(),
                     key: Some(get_user_request::Key::Sub(sub.to_owned())),
+                    ..Self::default()
                 }
             }
         }

@@ -43,20 +43,6 @@ impl Flows {
         req: pb::UpdateUserAttributesRequest,
     ) -> Result<pb::UpdateUserAttributesResponse, ApiError> {
         let user_ref = req.user.clone().unwrap_or_default();
-        if !req.by_admin {
-            let client = self.client(&req.client_id).await?;
-            let allowed = &client.settings.write_attributes;
-            if let Some(denied) = req
-                .attributes
-                .iter()
-                .find(|a| !allowed.is_empty() && !allowed.contains(&a.name))
-            {
-                return Err(ApiError::not_authorized(format!(
-                    "A client attempted to write unauthorized attribute {}",
-                    denied.name
-                )));
-            }
-        }
         let pool = self.pool(&user_ref.pool_id).await?;
         let settings = pool.settings.unwrap_or_default();
         let changed: Vec<String> = req.attributes.iter().map(|a| a.name.clone()).collect();
@@ -65,6 +51,13 @@ impl Flows {
             user: Some(user_ref),
             attributes: req.attributes,
             by_admin: req.by_admin,
+            // The client's WriteAttributes bound what its user writes (the directory
+            // checks them).
+            client_id: if req.by_admin {
+                String::new()
+            } else {
+                req.client_id
+            },
         };
         let user = self
             .directory

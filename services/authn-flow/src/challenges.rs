@@ -172,6 +172,7 @@ impl Flows {
                 }),
                 attributes,
                 by_admin: false,
+                client_id: String::new(),
             };
             self.directory
                 .clone()

@@ -384,6 +384,7 @@ impl Flows {
         let request = dir::GetUserRequest {
             pool_id: pool_id.to_owned(),
             key: Some(dir::get_user_request::Key::Username(username.to_owned())),
+            client_id: String::new(),
         };
         match self.directory.clone().get_user(request).await {
             Ok(user) => Ok(Some(user.into_inner())),
@@ -477,7 +478,7 @@ impl Flows {
         let attributes = user
             .attributes
             .iter()
-            .filter(|a| readable.is_empty() || readable.contains(&a.name))
+            .filter(|a| portcullis_types::client_reads(readable, &a.name))
             .map(|a| (a.name.clone(), a.value.clone()))
             .collect();
         let groups = if let Some(groups) = groups {

@@ -229,6 +229,7 @@ impl Flows {
         let request = dir::GetUserRequest {
             pool_id: pool_id.to_owned(),
             key: Some(dir::get_user_request::Key::Sub(sub.to_owned())),
+            client_id: String::new(),
         };
         let user = match self.directory.clone().get_user(request).await {
             Ok(user) => user.into_inner(),

@@ -189,6 +189,7 @@ impl Flows {
         let request = dir::GetUserRequest {
             pool_id: user.pool_id.clone(),
             key: Some(dir::get_user_request::Key::Sub(user.sub.clone())),
+            client_id: String::new(),
         };
         Ok(self.directory.clone().get_user(request).await?.into_inner())
     }

@@ -151,6 +151,29 @@ fn writer(by_admin: bool) -> Writer {
 }
 
 impl DirectoryService {
+    /// Refuses a user's write of attributes that the app client it writes through (if
+    /// it names one) may not write.
+    async fn check_client_writes(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        names: Vec<&str>,
+    ) -> Result<(), ApiError> {
+        if client_id.is_empty() {
+            return Ok(());
+        }
+        let client = self.app.client_state(pool_id, client_id).await?;
+        match portcullis_types::client_write_denied(
+            &client.settings.write_attributes,
+            names.into_iter(),
+        ) {
+            Some(denied) => Err(ApiError::not_authorized(format!(
+                "A client attempted to write unauthorized attribute {denied}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The `(pool, sub)` a reference names: the sub as given, or the owner of the name.
     async fn user_ref(&self, user: Option<pb::UserRef>) -> Result<(String, String), ApiError> {
         let user = user.unwrap_or_default();
@@ -322,7 +345,14 @@ impl DirectoryRpc for DirectoryService {
                 return Err(ApiError::invalid_parameter("A user name or sub is required.").into());
             }
         };
-        Ok(Response::new(user_message(user)))
+        let mut user = user_message(user);
+        if !req.client_id.is_empty() {
+            let client = self.app.client_state(&req.pool_id, &req.client_id).await?;
+            let readable = &client.settings.read_attributes;
+            user.attributes
+                .retain(|a| portcullis_types::client_reads(readable, &a.name));
+        }
+        Ok(Response::new(user))
     }
 
     async fn get_sign_in_context(
@@ -443,6 +473,10 @@ impl DirectoryRpc for DirectoryService {
     ) -> Result<Response<pb::User>, Status> {
         let req = req.into_inner();
         let meta = meta(req.caller);
+        let pool_id = req.user.as_ref().map_or("", |u| u.pool_id.as_str());
+        let names = req.attributes.iter().map(|a| a.name.as_str()).collect();
+        self.check_client_writes(pool_id, &req.client_id, names)
+            .await?;
         let (pool_id, sub) = self.user_ref(req.user).await?;
         let user = self
             .app
@@ -457,6 +491,10 @@ impl DirectoryRpc for DirectoryService {
     ) -> Result<Response<pb::User>, Status> {
         let req = req.into_inner();
         let meta = meta(req.caller);
+        let pool_id = req.user.as_ref().map_or("", |u| u.pool_id.as_str());
+        let names = req.names.iter().map(String::as_str).collect();
+        self.check_client_writes(pool_id, &req.client_id, names)
+            .await?;
         let (pool_id, sub) = self.user_ref(req.user).await?;
         let user = self
             .app

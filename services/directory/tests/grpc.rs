@@ -204,6 +204,7 @@ async fn pools_clients_and_users_round_trip(running: Running) {
     let by_name = pb::GetUserRequest {
         pool_id: pool_id.clone(),
         key: Some(pb::get_user_request::Key::Username("Dana".into())),
+        client_id: String::new(),
     };
     assert_eq!(
         client.get_user(by_name).await.unwrap().into_inner().sub,
@@ -217,6 +218,7 @@ async fn pools_clients_and_users_round_trip(running: Running) {
     let missing = pb::GetUserRequest {
         pool_id,
         key: Some(pb::get_user_request::Key::Username("nobody".into())),
+        client_id: String::new(),
     };
     assert_eq!(
         code(client.get_user(missing).await.unwrap_err()),
@@ -301,6 +303,7 @@ async fn an_orphaned_name_claim_does_not_block_the_name(running: Running) {
     let by_name = pb::GetUserRequest {
         pool_id,
         key: Some(pb::get_user_request::Key::Username("frank".into())),
+        client_id: String::new(),
     };
     assert_eq!(
         client.get_user(by_name).await.unwrap().into_inner().sub,
@@ -340,6 +343,7 @@ async fn a_deleted_users_name_is_free_even_if_its_claim_was_left_behind(running:
     let by_name = pb::GetUserRequest {
         pool_id,
         key: Some(pb::get_user_request::Key::Username("kai".into())),
+        client_id: String::new(),
     };
     assert_eq!(
         client.get_user(by_name).await.unwrap().into_inner().sub,
@@ -489,6 +493,7 @@ async fn auth_events_are_appended_in_streams_of_their_own(running: Running) {
         .get_user(pb::GetUserRequest {
             pool_id: pool_id.clone(),
             key: Some(pb::get_user_request::Key::Sub(user.sub.clone())),
+            client_id: String::new(),
         })
         .await
         .unwrap()
@@ -724,6 +729,7 @@ async fn pools_are_updated_tagged_extended_and_deleted(running: Running) {
     let user = pb::GetUserRequest {
         pool_id: pool_id.clone(),
         key: Some(pb::get_user_request::Key::Username("dora".into())),
+        client_id: String::new(),
     };
     assert_eq!(
         code(client.get_user(user).await.unwrap_err()),
@@ -1302,6 +1308,7 @@ async fn users_are_listed_filtered_and_paged_from_the_read_model(mut running: Ru
             value: "zed@example.com".into(),
         }],
         by_admin: true,
+        client_id: String::new(),
     };
     let updated = client
         .update_user_attributes(update)

@@ -97,10 +97,19 @@ pub async fn ui_customization(
         .await
 }
 
-/// A user by sub, as `GetUser` gives it.
-pub async fn user(state: &AppState, pool_id: &str, sub: &str) -> Result<dir::User, ApiError> {
+/// A user by sub, as `GetUser` gives it; with a `client_id`, as that app client's users
+/// read it (the directory applies its `ReadAttributes`).
+pub async fn user(
+    state: &AppState,
+    pool_id: &str,
+    sub: &str,
+    client_id: Option<&str>,
+) -> Result<dir::User, ApiError> {
     let stream = (pool_id, "user", sub);
-    let request = dir::GetUserRequest::by_sub(pool_id, sub);
+    let request = dir::GetUserRequest {
+        client_id: client_id.unwrap_or_default().to_owned(),
+        ..dir::GetUserRequest::by_sub(pool_id, sub)
+    };
     let load = || async {
         Ok(state
             .directory
@@ -109,5 +118,11 @@ pub async fn user(state: &AppState, pool_id: &str, sub: &str) -> Result<dir::Use
             .await?
             .into_inner())
     };
-    state.cache.get_of("user", stream, load).await
+    match client_id {
+        Some(client_id) => {
+            let what = format!("user-as-{client_id}");
+            state.cache.get_of(&what, stream, load).await
+        }
+        None => state.cache.get_of("user", stream, load).await,
+    }
 }

@@ -347,6 +347,23 @@ pub const POOL_CONFIGURATION_KINDS: &[&str] = &[
     "resourceserver",
 ];
 
+/// Whether an app client's users may read attribute `name` through it (their own
+/// `GetUser`, `/oauth2/userInfo`, the ID token): its `ReadAttributes` name it, or name
+/// nothing (then every attribute is readable).
+pub fn client_reads(read_attributes: &[String], name: &str) -> bool {
+    read_attributes.is_empty() || read_attributes.iter().any(|a| a == name)
+}
+
+/// The first of `names` that an app client's users may not write through it (their own
+/// `UpdateUserAttributes` and `DeleteUserAttributes`): its `WriteAttributes` name the
+/// writable ones, or name nothing (then every attribute is writable).
+pub fn client_write_denied<'a>(
+    write_attributes: &[String],
+    mut names: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    names.find(|n| !write_attributes.is_empty() && !write_attributes.iter().any(|a| a == n))
+}
+
 /// The directory's user aggregate kind: a user's record changes what another service
 /// may cache about that user (the user an access token or a refresh token names).
 pub const USER_KINDS: &[&str] = &["user"];

@@ -165,7 +165,11 @@ impl Directory {
         Ok((state, values))
     }
 
-    async fn client_state(&self, pool_id: &str, client_id: &str) -> Result<ClientState, ApiError> {
+    pub async fn client_state(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+    ) -> Result<ClientState, ApiError> {
         ClientId::parse(client_id).map_err(|e| ApiError::invalid_parameter(e.0))?;
         let pool_id = if pool_id.is_empty() {
             self.claims

@@ -337,6 +337,7 @@ pub(super) async fn get_user_auth_factors(
                 req.username,
                 "username",
             )?)),
+            client_id: String::new(),
         };
         state
             .directory

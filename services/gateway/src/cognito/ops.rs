@@ -292,6 +292,7 @@ async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError>
             req.username,
             "username",
         )?)),
+        client_id: String::new(),
     };
     let user = state
         .directory
@@ -461,7 +462,7 @@ pub(crate) async fn token_user(
     state: &AppState,
     verified: &tok::VerifiedAccessToken,
 ) -> Result<dir::User, ApiError> {
-    let user = crate::config::user(state, &verified.pool_id, &verified.sub)
+    let user = crate::config::user(state, &verified.pool_id, &verified.sub, None)
         .await
         .map_err(token_user_error)?;
     if portcullis_types::session_revoked(
@@ -491,13 +492,9 @@ pub(super) fn token_user_error(err: impl Into<ApiError>) -> ApiError {
 }
 
 async fn get_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    let (verified, mut user) = authorize_user_token(state, call.body).await?;
-    let readable = super::user_ops::token_client(state, &verified)
-        .await?
-        .read_attributes;
-    // A client sees the attributes it may read (all of them by default); `sub` always.
-    user.attributes
-        .retain(|a| readable.is_empty() || readable.contains(&a.name));
+    let (verified, _) = authorize_user_token(state, call.body).await?;
+    // The attributes the token's client may read (the directory applies its rules).
+    let user = super::user_ops::token_client_user(state, &verified).await?;
     let (mfa_list, preferred_mfa) = mfa_ops::mfa_settings_out(&user);
     Ok(shapes::compact(json!({
         "Username": user.username,

@@ -76,21 +76,26 @@ pub(super) fn user_caller(call: &Call, sub: &str) -> dir::Caller {
     }
 }
 
-/// The settings of the app client an access token was issued to, whose
-/// `ReadAttributes` / `WriteAttributes` bound what its user reads and writes.
-pub(crate) async fn token_client(
+/// The user an access token names as the app client it was issued to reads it: the
+/// attributes that client's `ReadAttributes` allow. A client deleted since revoked the
+/// token.
+pub(crate) async fn token_client_user(
     state: &AppState,
     verified: &tok::VerifiedAccessToken,
-) -> Result<portcullis_proto::events::v1::UserPoolClientSettings, ApiError> {
-    match crate::config::client(state, &verified.pool_id, &verified.client_id).await {
-        Ok(client) => Ok(client.settings.unwrap_or_default()),
-        Err(err) => {
-            if err.code == portcullis_errors::ErrorCode::ResourceNotFoundException {
-                Err(ApiError::not_authorized("Access Token has been revoked"))
-            } else {
-                Err(err)
-            }
-        }
+) -> Result<dir::User, ApiError> {
+    let (pool_id, sub) = (&verified.pool_id, &verified.sub);
+    match crate::config::user(state, pool_id, sub, Some(&verified.client_id)).await {
+        Ok(user) => Ok(user),
+        Err(err) => Err(revoked_with_client(err)),
+    }
+}
+
+/// A token whose client no longer exists is revoked.
+fn revoked_with_client(err: ApiError) -> ApiError {
+    if err.code == portcullis_errors::ErrorCode::ResourceNotFoundException {
+        ApiError::not_authorized("Access Token has been revoked")
+    } else {
+        token_user_error(err)
     }
 }
 
@@ -239,6 +244,7 @@ pub(super) async fn admin_delete_user_attributes(
         })?),
         names: required(req.user_attribute_names, "userAttributeNames")?,
         by_admin: true,
+        client_id: String::new(),
     };
     state
         .directory
@@ -349,27 +355,20 @@ pub(super) async fn delete_user_attributes(
     let req: AttributesReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
     let names = required(req.user_attribute_names, "userAttributeNames")?;
-    let writable = token_client(state, &verified).await?.write_attributes;
-    if let Some(denied) = names
-        .iter()
-        .find(|n| !writable.is_empty() && !writable.contains(n))
-    {
-        return Err(ApiError::not_authorized(format!(
-            "A client attempted to write unauthorized attribute {denied}"
-        )));
-    }
+    // The client's WriteAttributes bound what its user deletes (the directory checks).
     let request = dir::DeleteUserAttributesRequest {
         caller: Some(user_caller(&call, &verified.sub)),
         user: Some(by_sub(&verified)),
         names,
         by_admin: false,
+        client_id: verified.client_id.clone(),
     };
-    state
+    let deleted = state
         .directory
         .clone()
         .delete_user_attributes(request)
-        .await
-        .map_err(token_user_error)?;
+        .await;
+    deleted.map_err(|status| revoked_with_client(status.into()))?;
     Ok(json!({}))
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::Hosted;
 use crate::AppState;
 use crate::cognito::ops::token_user;
-use crate::cognito::user_ops::token_client;
+use crate::cognito::user_ops::token_client_user;
 
 /// A JSON answer that no cache keeps (RFC 6749 §5.1).
 fn json_no_store(status: StatusCode, body: &Value) -> Response {
@@ -338,8 +338,9 @@ pub async fn user_info(
             "Access token does not contain openid scope",
         );
     }
-    let user = match token_user(&state, &verified).await {
-        Ok(user) => user,
+    // Revoked sessions and disabled users first, as for every access token.
+    match token_user(&state, &verified).await {
+        Ok(_) => {}
         Err(err) if err.code.http_status() >= 500 => return server_error(&err),
         Err(_) => {
             return bearer_error(
@@ -349,8 +350,9 @@ pub async fn user_info(
             );
         }
     };
-    let readable = match token_client(&state, &verified).await {
-        Ok(settings) => settings.read_attributes,
+    // The attributes the token's client may read (the directory applies its rules).
+    let user = match token_client_user(&state, &verified).await {
+        Ok(user) => user,
         Err(err) if err.code.http_status() >= 500 => return server_error(&err),
         Err(_) => {
             return bearer_error(
@@ -363,10 +365,7 @@ pub async fn user_info(
     let mut body = Map::new();
     body.insert("sub".into(), json!(user.sub));
     for attribute in &user.attributes {
-        if attribute.name != "sub"
-            && (readable.is_empty() || readable.contains(&attribute.name))
-            && userinfo_allows(&scopes, &attribute.name)
-        {
+        if attribute.name != "sub" && userinfo_allows(&scopes, &attribute.name) {
             body.insert(attribute.name.clone(), json!(attribute.value));
         }
     }

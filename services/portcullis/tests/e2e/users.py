@@ -339,6 +339,11 @@ expect_error("NotAuthorizedException", public.update_user_attributes, AccessToke
              UserAttributes=[{"Name": "given_name", "Value": "x"}])
 expect_error("NotAuthorizedException", public.delete_user_attributes, AccessToken=result["AccessToken"],
              UserAttributeNames=["given_name"])
+# A change to the client's rules holds for the very next call.
+admin.update_user_pool_client(UserPoolId=pool_id, ClientId=narrow, ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+                              ReadAttributes=["email", "name", "given_name"], WriteAttributes=["name"])
+seen = attributes(public.get_user(AccessToken=result["AccessToken"]))
+assert set(seen) == {"sub", "email", "name", "given_name"}, seen
 print("ok - ReadAttributes bound GetUser and the ID token, WriteAttributes bound updates")
 
 # --- message templates and account recovery ---------------------------------------------
