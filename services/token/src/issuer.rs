@@ -52,6 +52,9 @@ pub struct Issuer {
     refresh: Arc<dyn EphemeralStore>,
     issuer_base: String,
     clock: Arc<dyn Clock>,
+    /// Held while a pool's first key is made, so that the requests racing for a new
+    /// pool's first token wait for one RSA key instead of each generating its own.
+    creating: tokio::sync::Mutex<()>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,6 +168,7 @@ impl Issuer {
             refresh,
             issuer_base: issuer_base.trim_end_matches('/').to_owned(),
             clock,
+            creating: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -187,7 +191,17 @@ impl Issuer {
         }
         let signing = match self.keys.get(pool_id).await.map_err(internal)? {
             Some(entry) => self.unseal(pool_id, &entry.value)?,
-            None if create => self.create_key(pool_id).await?,
+            None if create => {
+                let _creating = self.creating.lock().await;
+                // Made by another request of this replica while this one waited?
+                if let Some(keys) = self.cached(pool_id) {
+                    return Ok(Some(keys));
+                }
+                match self.keys.get(pool_id).await.map_err(internal)? {
+                    Some(entry) => self.unseal(pool_id, &entry.value)?,
+                    None => self.create_key(pool_id).await?,
+                }
+            }
             None => return Ok(None),
         };
         let mut verifier = Verifier::new(self.issuer(pool_id));
@@ -940,6 +954,49 @@ mod tests {
             .unwrap();
         assert!(grant.oauth);
         assert_eq!(grant.scopes, ["openid", "email"]);
+    }
+
+    /// Counts the keys created in the bucket it wraps.
+    struct CountingCreates(Arc<dyn KeyValue>, std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl KeyValue for CountingCreates {
+        async fn get(&self, key: &str) -> Result<Option<portcullis_eventlog::Entry>, KvError> {
+            self.0.get(key).await
+        }
+        async fn create(&self, key: &str, value: Bytes) -> Result<u64, KvError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.create(key, value).await
+        }
+        async fn update(&self, key: &str, value: Bytes, revision: u64) -> Result<u64, KvError> {
+            self.0.update(key, value, revision).await
+        }
+        async fn delete(&self, key: &str, revision: u64) -> Result<(), KvError> {
+            self.0.delete(key, revision).await
+        }
+    }
+
+    /// The requests racing for a new pool's first token wait for one key: before, each
+    /// generated an RSA key of its own (a second of CPU for 32 of them on two cores).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_first_tokens_of_a_pool_make_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedStore::open(&dir.path().join("log.redb"))
+            .await
+            .unwrap();
+        let keys = Arc::new(CountingCreates(log.bucket("keys"), Default::default()));
+        let issuer = Issuer::new(
+            keys.clone(),
+            MasterKey::from_bytes(&[7u8; MasterKey::LEN]).unwrap(),
+            Arc::new(MemoryStore::new()),
+            "http://issuer.test",
+            Arc::new(SystemClock),
+        );
+        let racing = (0..16).map(|_| issuer.issue(request(&["openid"])));
+        for tokens in futures::future::join_all(racing).await {
+            tokens.unwrap();
+        }
+        assert_eq!(keys.1.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
