@@ -34,8 +34,8 @@ pub const MAX_CHUNK_BYTES: usize = 512 * 1024;
 const MAX_CHUNKS: u32 = (MAX_FILE_BYTES / MAX_CHUNK_BYTES as u64) as u32 + 1;
 /// Rows handled between progress records: what a restart may redo.
 const CHUNK_ROWS: usize = 256;
-/// Rows imported at once.
-const PARALLEL_ROWS: usize = 8;
+/// Rows imported at once: each its own writes, which the store commits together.
+const PARALLEL_ROWS: usize = 64;
 const SUCCEEDED: &str = "Import Job Completed Successfully.";
 
 /// The runners of this process, by `<pool>/<job>`, so a job runs once here.
