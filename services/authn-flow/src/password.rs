@@ -4,7 +4,8 @@
 //! run on the async runtime's threads: a handful of logins would stall every other
 //! request. [`PasswordHasherPool`] runs it on a fixed set of OS threads (one per core),
 //! each reusing its 19 MiB argon2 memory (fresh allocation per hash costs ~35% of
-//! throughput), behind a bounded queue that refuses work immediately when full. Shedding
+//! throughput) while it has work, and giving it back after [`IDLE_RELEASE`] without any
+//! (an idle server holds no hashing memory), behind a bounded queue that refuses work immediately when full. Shedding
 //! early keeps latency bounded for the requests we do accept, instead of letting a burst
 //! queue up seconds of work that clients will have abandoned.
 
@@ -208,22 +209,46 @@ fn spawn_workers(count: usize, receiver: &SharedReceiver, params: &Params) -> us
     started
 }
 
+/// How long a hashing thread keeps its argon2 memory without work.
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn worker_loop(receiver: &SharedReceiver, params: Params) {
     let mut worker = Worker::new(params);
-    while let Some(job) = next_job(receiver) {
-        worker.run(job);
+    loop {
+        let idle_after = (!worker.memory.is_empty()).then_some(IDLE_RELEASE);
+        match next_job(receiver, idle_after) {
+            Next::Job(job) => worker.run(job),
+            Next::Idle => worker.release(),
+            Next::Closed => return,
+        }
     }
 }
 
-/// Waits for the next job; `None` once every pool handle is gone.
-fn next_job(receiver: &Mutex<Receiver<Job>>) -> Option<Job> {
+enum Next {
+    Job(Job),
+    /// No job came within the time given.
+    Idle,
+    /// Every pool handle is gone.
+    Closed,
+}
+
+/// Waits for the next job, for at most `idle_after` when given.
+fn next_job(receiver: &Mutex<Receiver<Job>>, idle_after: Option<std::time::Duration>) -> Next {
     // The lock is only held while waiting, never while hashing; a poisoned lock still
     // guards a usable receiver.
     let receiver = receiver.lock().unwrap_or_else(PoisonError::into_inner);
-    receiver.recv().ok()
+    match idle_after {
+        Some(timeout) => match receiver.recv_timeout(timeout) {
+            Ok(job) => Next::Job(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => Next::Idle,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Next::Closed,
+        },
+        None => receiver.recv().map_or(Next::Closed, Next::Job),
+    }
 }
 
-/// A hashing thread's state: the argon2id instance and its reusable memory.
+/// A hashing thread's state: the argon2id instance and its reusable memory (empty
+/// until the first job after start or after an idle release).
 struct Worker {
     argon2: Argon2<'static>,
     memory: Vec<Block>,
@@ -231,9 +256,24 @@ struct Worker {
 
 impl Worker {
     fn new(params: Params) -> Self {
-        let memory = vec![Block::new(); params.block_count()];
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        Self { argon2, memory }
+        Self {
+            argon2,
+            memory: Vec::new(),
+        }
+    }
+
+    /// The reusable memory, allocated if the worker holds none.
+    fn memory(&mut self) -> &mut [Block] {
+        if self.memory.is_empty() {
+            self.memory = vec![Block::new(); self.argon2.params().block_count()];
+        }
+        &mut self.memory
+    }
+
+    /// Gives the memory back to the allocator (and, at this size, to the system).
+    fn release(&mut self) {
+        self.memory = Vec::new();
     }
 
     /// Runs a job unless its requester has gone away (timed out or disconnected), in
@@ -258,8 +298,9 @@ impl Worker {
         let mut salt = [0u8; SALT_LEN];
         aws_lc_rs::rand::fill(&mut salt).map_err(|_| PoolError::Hash)?;
         let mut out = [0u8; OUTPUT_LEN];
-        self.argon2
-            .hash_password_into_with_memory(password, &salt, &mut out, &mut self.memory[..])
+        let argon2 = self.argon2.clone();
+        argon2
+            .hash_password_into_with_memory(password, &salt, &mut out, self.memory())
             .map_err(|_| PoolError::Hash)?;
         let phc = PasswordHash {
             algorithm: ARGON2ID_IDENT,
@@ -281,7 +322,7 @@ impl Worker {
         let block_count = stored.params.block_count();
         let argon2 = Argon2::new(stored.algorithm, stored.version, stored.params);
         let salt = stored.salt.as_ref();
-        let result = match self.memory.get_mut(..block_count) {
+        let result = match self.memory().get_mut(..block_count) {
             Some(memory) => argon2.hash_password_into_with_memory(password, salt, out, memory),
             // Older, larger parameters (bounded by `check_limits`): a one-off buffer.
             None => argon2.hash_password_into(password, salt, out),
@@ -536,6 +577,26 @@ fn has_symbol(password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker allocates its argon2 memory for its first job and gives it back when
+    /// told it is idle; the next job allocates it again.
+    #[test]
+    fn a_worker_holds_its_memory_only_while_it_has_work() {
+        let params = our_params().unwrap();
+        let blocks = params.block_count();
+        let mut worker = Worker::new(params);
+        assert!(
+            worker.memory.is_empty(),
+            "nothing held before the first job"
+        );
+        let phc = worker.hash(b"correct horse").unwrap();
+        assert_eq!(worker.memory.len(), blocks);
+        worker.release();
+        assert!(worker.memory.is_empty());
+        assert!(worker.verify(b"correct horse", &phc).unwrap());
+        assert!(!worker.verify(b"wrong horse", &phc).unwrap());
+        assert_eq!(worker.memory.len(), blocks);
+    }
 
     fn pool() -> PasswordHasherPool {
         PasswordHasherPool::new(1, 8)
