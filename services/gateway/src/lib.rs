@@ -1,6 +1,7 @@
-//! The gateway: the stateless HTTP edge. It speaks Cognito's JSON API (`POST /`), serves
-//! each pool's OIDC documents, and answers `/health`; all work is done by the services
-//! it calls over gRPC.
+//! The gateway: the HTTP edge, which keeps nothing of its own (only a cache that follows
+//! the log, `config`). It speaks Cognito's JSON API (`POST /`), serves each pool's OIDC
+//! documents, and answers `/health`; all work is done by the services it calls over
+//! gRPC.
 
 /// Every implemented operation of a JSON API and its handler, as `IMPLEMENTED` and
 /// `run`; the model's other operations answer `UnsupportedOperationException`.
