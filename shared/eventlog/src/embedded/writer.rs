@@ -8,8 +8,9 @@
 //! A write that refuses (a conflict, a key that exists) writes nothing and is answered
 //! with its refusal; the batch goes on. A storage failure part way through a write
 //! may leave half of it in the transaction, so the whole batch is abandoned and every
-//! write in it is answered `Unavailable` (it did not happen; retrying is safe). A
-//! write is answered only after its batch's commit returned.
+//! write in it is answered `Unavailable` (it did not happen; retrying is safe); so is
+//! a write that panics, and the writer goes on with the next batch. A write is
+//! answered only after its batch's commit returned.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -113,8 +114,9 @@ impl Writer {
         if jobs.send(job).is_err() {
             return Err(E::abandoned("the writer thread stopped"));
         }
+        // No answer: the write panicked (its batch was abandoned) or the thread is gone.
         rx.await
-            .unwrap_or_else(|_| Err(E::abandoned("the writer thread stopped")))
+            .unwrap_or_else(|_| Err(E::abandoned("the write was not carried out")))
     }
 }
 
@@ -151,9 +153,19 @@ fn run(db: &Database, queue: &mpsc::Receiver<Job>) {
         let mut answers = Vec::with_capacity(batch.len());
         let mut failed = false;
         for job in batch {
-            let ran = job((!failed).then_some(&txn));
-            failed |= ran.failed;
-            answers.push(ran.answer);
+            let run = std::panic::AssertUnwindSafe(|| job((!failed).then_some(&txn)));
+            match std::panic::catch_unwind(run) {
+                Ok(ran) => {
+                    failed |= ran.failed;
+                    answers.push(ran.answer);
+                }
+                Err(_) => {
+                    tracing::error!(
+                        "a write of the embedded store panicked; its batch is abandoned"
+                    );
+                    failed = true;
+                }
+            }
         }
         let outcome = if failed {
             drop(txn); // abandoned: nothing of the batch is written
@@ -164,5 +176,50 @@ fn run(db: &Database, queue: &mpsc::Receiver<Job>) {
         for answer in answers {
             answer(outcome.as_ref().copied().map_err(String::as_str));
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly by design
+mod tests {
+    use redb::TableDefinition;
+
+    use super::*;
+    use crate::LogError;
+
+    const T: TableDefinition<u64, u64> = TableDefinition::new("t");
+
+    fn put(key: u64) -> impl FnOnce(&WriteTransaction) -> Result<u64, LogError> + Send {
+        move |txn| {
+            let mut table = txn.open_table(T).map_err(super::super::unavailable)?;
+            table.insert(key, key).map_err(super::super::unavailable)?;
+            Ok(key)
+        }
+    }
+
+    fn stored(db: &Database, key: u64) -> Option<u64> {
+        use redb::ReadableDatabase;
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(T).ok()?;
+        table.get(key).unwrap().map(|v| v.value())
+    }
+
+    /// A write that panics is answered `Unavailable`, nothing of it is stored, and the
+    /// writer carries on with the writes after it.
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::create(dir.path().join("w.redb")).unwrap());
+        let writer = Writer::start(db.clone()).unwrap();
+        let panics = writer.write(
+            |txn: &WriteTransaction| -> Result<u64, LogError> {
+                put(1)(txn)?;
+                panic!("a write that panics half way")
+            },
+            |_| {},
+        );
+        assert!(matches!(panics.await, Err(LogError::Unavailable(_))));
+        assert_eq!(writer.write(put(2), |_| {}).await.unwrap(), 2);
+        assert_eq!((stored(&db, 1), stored(&db, 2)), (None, Some(2)));
     }
 }
