@@ -6,13 +6,15 @@
 //!
 //! Arithmetic on secrets (the verifier, the server's ephemeral b) is constant time:
 //! Montgomery residues of `crypto-bigint` and exponentiation with a fixed 256-bit bound
-//! (b is 256 random bits; u and x are SHA-256 outputs).
+//! (b is 256 random bits; u and x are SHA-256 outputs). Powers of g, the one base that
+//! never changes, come from a table made once (`g_pow`): one multiplication per four
+//! bits of the exponent and no squaring.
 
 use std::sync::LazyLock;
 
 use aws_lc_rs::{digest, hmac};
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, U256, U3072};
+use crypto_bigint::{Choice, CtAssign, Odd, U256, U3072};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -55,6 +57,57 @@ static GROUP: LazyLock<Group> = LazyLock::new(|| {
         params,
     }
 });
+
+/// Exponent bits per window of the table of powers of g.
+const WINDOW_BITS: usize = 4;
+/// Windows of an exponent: 64.
+const WINDOWS: usize = EXPONENT_BITS as usize / WINDOW_BITS;
+/// Values of a window's digit: 16.
+const DIGITS: usize = 1 << WINDOW_BITS;
+
+/// `G_POWERS[i][d]` = g^(d·16^i) in Montgomery form, for every window i of a 256-bit
+/// exponent: 1,024 elements, 384 KiB, made on first use (about 1,200 multiplications).
+/// The squarings an exponentiation of g would repeat every time are done once here.
+static G_POWERS: LazyLock<Vec<[U3072; DIGITS]>> = LazyLock::new(|| {
+    let group = &*GROUP;
+    let one = Residue::one(&group.params);
+    // g^(16^i) for the window being filled.
+    let mut base = group.g;
+    (0..WINDOWS)
+        .map(|_| {
+            let mut row = [*one.as_montgomery(); DIGITS];
+            let mut power = one;
+            for entry in row.iter_mut().skip(1) {
+                power *= base;
+                *entry = *power.as_montgomery();
+            }
+            // g^(16^(i+1)) = g^(15·16^i) · g^(16^i)
+            base = power * base;
+            row
+        })
+        .collect()
+});
+
+/// g^e mod N in constant time: per window, every entry of its row is read and the one
+/// the digit names kept (`ct_assign`), then multiplied in; a zero digit multiplies by 1.
+fn g_pow(e: &U256) -> Residue {
+    let params = &GROUP.params;
+    let words = e.as_words();
+    let mut acc = Residue::one(params);
+    for (i, row) in G_POWERS.iter().enumerate() {
+        let bit = i * WINDOW_BITS;
+        // A window never straddles two words: 64 is a multiple of 4.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = ((words[bit / 64] >> (bit % 64)) & (DIGITS as u64 - 1)) as u8;
+        let mut pick = row[0];
+        for (d, entry) in row.iter().enumerate().skip(1) {
+            #[allow(clippy::cast_possible_truncation)]
+            pick.ct_assign(entry, Choice::from_u8_eq(d as u8, digit));
+        }
+        acc *= Residue::from_montgomery(pick, params);
+    }
+    acc
+}
 
 /// What the credential store keeps for SRP: the salt (as sent in `SALT`) and the
 /// verifier g^x mod N, both hex.
@@ -170,7 +223,7 @@ fn private_key(pool_name: &str, user_id: &str, password: &str, salt: &[u8]) -> U
 /// The verifier of a password under `salt` (hex, as sent in `SALT`).
 pub fn verifier_for(pool_id: &str, user_id: &str, password: &str, salt: &str) -> Option<Verifier> {
     let x = private_key(pool_name(pool_id), user_id, password, &salt_bytes(salt)?);
-    let v = GROUP.g.pow_bounded_exp(&x, EXPONENT_BITS).retrieve();
+    let v = g_pow(&x).retrieve();
     Some(Verifier {
         salt: salt.to_owned(),
         verifier: hex::encode(v.to_be_bytes().as_slice()),
@@ -233,7 +286,7 @@ pub fn secret_from_hex(hex: &str) -> Option<U256> {
 pub fn server_public(verifier: &Verifier, b: &U256) -> Option<U3072> {
     let group = &*GROUP;
     let v = Residue::new(&verifier.value()?, &group.params);
-    Some((group.k * v + group.g.pow_bounded_exp(b, EXPONENT_BITS)).retrieve())
+    Some((group.k * v + g_pow(b)).retrieve())
 }
 
 /// Whether A ≡ 0 (mod N), which the server must refuse.
@@ -400,7 +453,7 @@ pub mod client {
     ) -> (Vec<u8>, Vec<u8>) {
         let salt = pad(&from_bytes(raw_salt).unwrap_or_default());
         let x = private_key(device_group_key, device_key, password, &salt);
-        let v = GROUP.g.pow_bounded_exp(&x, EXPONENT_BITS).retrieve();
+        let v = g_pow(&x).retrieve();
         (pad(&v), salt)
     }
 
@@ -492,6 +545,20 @@ mod tests {
 
     fn int(v: &Value, name: &str) -> U3072 {
         parse_hex(v[name].as_str().expect(name)).expect(name)
+    }
+
+    #[test]
+    fn powers_of_g_from_the_table_are_powers_of_g() {
+        let max = U256::MAX;
+        let mut exponents = vec![U256::ZERO, U256::ONE, U256::from_u8(16), max];
+        exponents.extend((0..8).map(|_| random_secret().unwrap()));
+        for e in exponents {
+            assert_eq!(
+                g_pow(&e).retrieve(),
+                GROUP.g.pow_bounded_exp(&e, EXPONENT_BITS).retrieve(),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -10,12 +10,11 @@ use portcullis_errors::ApiError;
 use portcullis_eventlog::{EventLog, StoredRecord, projection};
 use portcullis_proto::events::v1::{Batch, envelope::Payload};
 use prost::Message;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::validate::scope;
 
-const CURSOR: TableDefinition<&str, u64> = projection::CURSOR_TABLE;
 /// Identity pools by id.
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("identity_pools");
 /// Identities by `<pool scope>/<identity id>`.
@@ -62,7 +61,7 @@ impl Projection {
             Ok(())
         })?;
         let store = db.clone();
-        let applied = projection::spawn(log, cursor, move |records| apply(&store, records));
+        let applied = projection::spawn_redb(log, store, CURSOR_KEY, cursor, apply);
         Ok(Self { db, applied })
     }
 
@@ -118,16 +117,13 @@ impl Projection {
 
 type Table<'t> = redb::Table<'t, &'static str, &'static [u8]>;
 
-fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
-    let txn = db.begin_write()?;
-    let mut position = 0;
+fn apply(txn: &WriteTransaction, records: &[StoredRecord]) -> Result<(), redb::Error> {
     {
-        let mut cursor = txn.open_table(CURSOR)?;
         let mut pools = txn.open_table(POOLS)?;
         let mut identities = txn.open_table(IDENTITIES)?;
         let mut pools_of = txn.open_table(IDENTITY_POOLS)?;
         for record in records {
-            position = record.position;
+            let position = record.position;
             let Ok(batch) = Batch::decode(record.data.as_ref()) else {
                 tracing::error!(position, "undecodable record skipped by read model");
                 continue;
@@ -155,10 +151,8 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                 apply_identity(&mut identities, &mut pools_of, payload, envelope.time_ms)?;
             }
         }
-        cursor.insert(CURSOR_KEY, position)?;
     }
-    txn.commit()?;
-    Ok(position)
+    Ok(())
 }
 
 fn put<T: Serialize>(table: &mut Table<'_>, key: &str, value: &T) -> Result<(), redb::Error> {

@@ -17,7 +17,7 @@ use portcullis_eventlog::projection;
 use portcullis_eventlog::{EventLog, StoredRecord};
 use portcullis_proto::events::v1::{Batch, envelope::Payload};
 use prost::Message;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 mod config;
@@ -25,7 +25,6 @@ mod users;
 pub use config::DomainEntry;
 pub use users::{UserFilter, UserPage};
 
-const CURSOR: TableDefinition<&str, u64> = projection::CURSOR_TABLE;
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
 /// App clients by `<pool>/<client id>`.
@@ -108,7 +107,7 @@ impl Projection {
             Ok(())
         })?;
         let store = db.clone();
-        let applied = projection::spawn(log, cursor, move |records| apply(&store, records));
+        let applied = projection::spawn_redb(log, store, CURSOR_KEY, cursor, apply);
         Ok(Self { db, applied })
     }
 
@@ -326,11 +325,8 @@ fn touch_pool(
 
 /// Applies records in one transaction with the cursor; returns the new cursor.
 #[tracing::instrument(name = "projection_batch", skip_all, fields(records = records.len()))]
-fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
-    let txn = db.begin_write()?;
-    let mut position = 0;
+fn apply(txn: &WriteTransaction, records: &[StoredRecord]) -> Result<(), redb::Error> {
     {
-        let mut cursor = txn.open_table(CURSOR)?;
         let mut pools = txn.open_table(POOLS)?;
         let mut counts = txn.open_table(USER_COUNTS)?;
         let mut user_rows = txn.open_table(users::USERS)?;
@@ -338,8 +334,9 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
         let mut clients = txn.open_table(CLIENTS)?;
         let mut groups = txn.open_table(GROUPS)?;
         let mut import_jobs = txn.open_table(IMPORT_JOBS)?;
+        let mut changed = users::Changed::default();
         for record in records {
-            position = record.position;
+            let position = record.position;
             let Ok(batch) = Batch::decode(record.data.as_ref()) else {
                 tracing::error!(position, "undecodable record skipped by projection");
                 continue;
@@ -348,18 +345,7 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                 if let (Some(payload), Some((pool_id, sub))) =
                     (&envelope.payload, user_stream(&envelope.stream))
                 {
-                    let delta = users::apply(
-                        &mut user_rows,
-                        &mut user_index,
-                        pool_id,
-                        sub,
-                        payload,
-                        envelope.time_ms,
-                    )?;
-                    if delta != 0 {
-                        let count = counts.get(pool_id)?.map_or(0, |v| v.value());
-                        counts.insert(pool_id, count.saturating_add_signed(delta))?;
-                    }
+                    changed.apply(&user_rows, pool_id, sub, payload, envelope.time_ms)?;
                     continue;
                 }
                 match envelope.payload {
@@ -393,22 +379,23 @@ fn apply(db: &Database, records: &[StoredRecord]) -> Result<u64, redb::Error> {
                         import_jobs.insert(key.as_str(), bytes.as_slice())?;
                     }
                     Some(Payload::UserPoolDeleted(deleted)) => {
+                        // The pool's users counted before its count goes.
+                        changed.write(&mut user_rows, &mut user_index, &mut counts)?;
                         pools.remove(deleted.pool_id.as_str())?;
                         counts.remove(deleted.pool_id.as_str())?;
                     }
                     Some(payload) => {
                         apply_client(&mut clients, &payload)?;
                         apply_group(&mut groups, &payload, envelope.time_ms)?;
-                        config::apply(&txn, &payload, envelope.time_ms)?;
+                        config::apply(txn, &payload, envelope.time_ms)?;
                     }
                     None => {}
                 }
             }
         }
-        cursor.insert(CURSOR_KEY, position)?;
+        changed.write(&mut user_rows, &mut user_index, &mut counts)?;
     }
-    txn.commit()?;
-    Ok(position)
+    Ok(())
 }
 
 /// `(pool, sub)` of a user stream id (`<pool>/user/<sub>`).

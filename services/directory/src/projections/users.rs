@@ -2,6 +2,9 @@
 //! aggregate's own `evolve`) and an index of `(attribute, value, sub)` keys for the
 //! attributes Cognito's `ListUsers` can filter on, plus group membership.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_errors::ApiError;
@@ -191,47 +194,105 @@ fn row_key(pool_id: &str, sub: &str) -> String {
     format!("{pool_id}{SEP}{sub}")
 }
 
-/// Folds one event of a user stream into the read model. Returns the change in the
-/// pool's number of users (+1 created, -1 deleted, 0 otherwise).
-pub(super) fn apply(
-    users: &mut Table<&str, &[u8]>,
-    index: &mut Table<&str, ()>,
-    pool_id: &str,
-    sub: &str,
-    event: &Event,
-    at_ms: i64,
-) -> Result<i64, redb::Error> {
-    let key = row_key(pool_id, sub);
-    let before: Option<UserState> = users
-        .get(key.as_str())?
-        .and_then(|row| serde_json::from_slice::<Row>(row.value()).ok())
-        .map(UserState::from);
-    let mut user = User {
-        state: before.clone(),
-    };
-    user.evolve(event, at_ms);
-    let old_keys = before.as_ref().map(index_keys).unwrap_or_default();
-    let new_keys = user.state.as_ref().map(index_keys).unwrap_or_default();
-    for stale in old_keys.iter().filter(|k| !new_keys.contains(k)) {
-        index.remove(stale.as_str())?;
+/// The users a chunk of records changes, folded in memory: each is read once, takes
+/// every event of the chunk, and is written once with its index keys' change, however
+/// many events it had. A rebuild, where a chunk holds hundreds of records, reads and
+/// writes each user of the chunk once instead of once per event.
+#[derive(Default)]
+pub(super) struct Changed {
+    /// By row key, in key order so the writes go through the tables in order.
+    users: BTreeMap<String, Folded>,
+}
+
+struct Folded {
+    pool_id: String,
+    /// As the read model holds it before the chunk.
+    before: Option<UserState>,
+    now: Option<UserState>,
+}
+
+impl Changed {
+    /// Folds one event of a user stream.
+    pub(super) fn apply(
+        &mut self,
+        users: &Table<&str, &[u8]>,
+        pool_id: &str,
+        sub: &str,
+        event: &Event,
+        at_ms: i64,
+    ) -> Result<(), redb::Error> {
+        let folded = match self.users.entry(row_key(pool_id, sub)) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let before: Option<UserState> = users
+                    .get(entry.key().as_str())?
+                    .and_then(|row| serde_json::from_slice::<Row>(row.value()).ok())
+                    .map(UserState::from);
+                entry.insert(Folded {
+                    pool_id: pool_id.to_owned(),
+                    now: before.clone(),
+                    before,
+                })
+            }
+        };
+        let mut user = User {
+            state: folded.now.take(),
+        };
+        user.evolve(event, at_ms);
+        folded.now = user.state;
+        Ok(())
     }
-    for fresh in new_keys.iter().filter(|k| !old_keys.contains(k)) {
-        index.insert(fresh.as_str(), ())?;
-    }
-    match &user.state {
-        Some(state) => {
-            let bytes = serde_json::to_vec(&Row::from(state)).unwrap_or_default();
-            users.insert(key.as_str(), bytes.as_slice())?;
+
+    /// Writes every user folded since the last call: the row, the index keys that
+    /// changed, and the pools' user counts.
+    pub(super) fn write(
+        &mut self,
+        users: &mut Table<&str, &[u8]>,
+        index: &mut Table<&str, ()>,
+        counts: &mut Table<&str, u64>,
+    ) -> Result<(), redb::Error> {
+        let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
+        // Index keys gathered first and written in key order: consecutive writes then
+        // land on the same pages of the index.
+        let (mut stale, mut fresh) = (Vec::new(), Vec::new());
+        for (key, folded) in std::mem::take(&mut self.users) {
+            let old_keys = folded.before.as_ref().map(index_keys).unwrap_or_default();
+            let new_keys = folded.now.as_ref().map(index_keys).unwrap_or_default();
+            stale.extend(old_keys.iter().filter(|k| !new_keys.contains(k)).cloned());
+            fresh.extend(new_keys.into_iter().filter(|k| !old_keys.contains(k)));
+            match &folded.now {
+                Some(state) => {
+                    let bytes = serde_json::to_vec(&Row::from(state)).unwrap_or_default();
+                    users.insert(key.as_str(), bytes.as_slice())?;
+                }
+                None => {
+                    users.remove(key.as_str())?;
+                }
+            }
+            let delta = match (folded.before.is_some(), folded.now.is_some()) {
+                (false, true) => 1,
+                (true, false) => -1,
+                _ => 0,
+            };
+            if delta != 0 {
+                *deltas.entry(folded.pool_id).or_default() += delta;
+            }
         }
-        None => {
-            users.remove(key.as_str())?;
+        // A key names its user, so one user's stale keys are never another's fresh ones.
+        stale.sort_unstable();
+        fresh.sort_unstable();
+        for key in &stale {
+            index.remove(key.as_str())?;
         }
+        for key in &fresh {
+            index.insert(key.as_str(), ())?;
+        }
+        for (pool_id, delta) in deltas {
+            let count = counts.get(pool_id.as_str())?.map_or(0, |v| v.value());
+            counts.insert(pool_id.as_str(), count.saturating_add_signed(delta))?;
+        }
+        Ok(())
     }
-    Ok(match (before.is_some(), user.state.is_some()) {
-        (false, true) => 1,
-        (true, false) => -1,
-        _ => 0,
-    })
 }
 
 /// A parsed `ListUsers` filter: `attribute = "value"` or `attribute ^= "value"`.

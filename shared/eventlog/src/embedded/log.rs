@@ -12,7 +12,7 @@ use super::{COMMANDS, EmbeddedStore, Inner, RECORDS, STREAM_INDEX, unavailable};
 use crate::{EventLog, Expected, LogError, NewRecord, StoredRecord, StreamId};
 
 /// How many records one read transaction of `follow` fetches.
-const FOLLOW_BATCH: usize = 256;
+const FOLLOW_BATCH: usize = 2048;
 
 /// Appends `record` in the writer's transaction `txn`, unless the command is known or
 /// the stream is not where the writer expects it (then nothing is written).
