@@ -5,10 +5,13 @@
 //! Each entry is stored as its deadline (wall-clock milliseconds, big-endian, so that it
 //! means the same after a restart) followed by the value. Expiry is checked on every
 //! read; entries nobody reads again are dropped by a sweep of the whole table once every
-//! [`SWEEP_EVERY`] writes, and when the file is opened. Every write commits with
-//! `Durability::Immediate` (fsync): a code that was acknowledged as sent, or a session
-//! that was consumed, stays so after a crash. redb runs one write transaction at a time,
-//! which is what makes `take` and `incr` atomic.
+//! [`SWEEP_EVERY`] writes, and when the file is opened. Every write is durable (fsynced)
+//! before it is answered: a code that was acknowledged as sent, or a session that was
+//! consumed, stays so after a crash. Writes go to one writer thread that commits the
+//! writes waiting at once in one transaction (group commit, the embedded event log's
+//! `writer`), one after another, which is what makes `take` and `incr` atomic. A read
+//! of one key runs on the calling thread: it never waits for a writer or the disk's
+//! flush.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use portcullis_eventlog::embedded::writer::{WriteError, Writer};
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
@@ -30,6 +34,7 @@ const SWEEP_EVERY: u64 = 4096;
 /// A file-backed [`EphemeralStore`].
 pub struct FileStore {
     db: Arc<Database>,
+    writer: Writer,
     writes: AtomicU64,
 }
 
@@ -95,52 +100,67 @@ impl FileStore {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || {
             create_private_file(&path).map_err(unavailable)?;
-            let db = Database::create(&path).map_err(unavailable)?;
-            let store = Self {
-                db: Arc::new(db),
+            let db = Arc::new(Database::create(&path).map_err(unavailable)?);
+            sweep(&db)?;
+            Ok(Self {
+                writer: Writer::start(db.clone()).map_err(unavailable)?,
+                db,
                 writes: AtomicU64::new(0),
-            };
-            store.sweep()?;
-            Ok(store)
+            })
         })
         .await
         .map_err(unavailable)?
     }
 
-    fn sweep(&self) -> Result<(), StoreError> {
-        let now = now_ms();
-        let txn = begin_write(&self.db)?;
-        txn.open_table(ENTRIES)
-            .map_err(unavailable)?
-            .retain(|_, bytes| decode(bytes).0 > now)
-            .map_err(unavailable)?;
-        txn.commit().map_err(unavailable)
-    }
-
-    /// Runs `f` in one write transaction on a blocking thread, sweeping now and then.
+    /// Runs `f` in the writer's next transaction, sweeping now and then; answers once
+    /// the transaction committed.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut redb::Table<&str, &[u8]>, u64) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let db = self.db.clone();
         let sweep = self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1;
-        tokio::task::spawn_blocking(move || {
+        let write = move |txn: &WriteTransaction| {
             let now = now_ms();
-            let txn = begin_write(&db)?;
-            let result = {
-                let mut table = txn.open_table(ENTRIES).map_err(unavailable)?;
-                if sweep {
-                    table
-                        .retain(|_, bytes| decode(bytes).0 > now)
-                        .map_err(unavailable)?;
-                }
-                f(&mut table, now)?
-            };
-            txn.commit().map_err(unavailable)?;
-            Ok(result)
-        })
-        .await
+            let mut table = txn.open_table(ENTRIES).map_err(failed)?;
+            if sweep {
+                table
+                    .retain(|_, bytes| decode(bytes).0 > now)
+                    .map_err(failed)?;
+            }
+            f(&mut table, now).map_err(Failed)
+        };
+        self.writer
+            .write(write, |_| {})
+            .await
+            .map_err(|Failed(err)| err)
+    }
+}
+
+fn sweep(db: &Database) -> Result<(), StoreError> {
+    let now = now_ms();
+    let txn = begin_write(db)?;
+    txn.open_table(ENTRIES)
         .map_err(unavailable)?
+        .retain(|_, bytes| decode(bytes).0 > now)
+        .map_err(unavailable)?;
+    txn.commit().map_err(unavailable)
+}
+
+/// A write's failure as the writer sees it: every failure of this store may have
+/// left part of the write in the transaction, so it abandons the batch.
+struct Failed(StoreError);
+
+fn failed(err: impl std::fmt::Display) -> Failed {
+    Failed(unavailable(err))
+}
+
+impl WriteError for Failed {
+    fn is_failure(&self) -> bool {
+        true
+    }
+
+    fn abandoned(reason: &str) -> Self {
+        failed(reason)
     }
 }
 
@@ -189,26 +209,18 @@ impl EphemeralStore for FileStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        let db = self.db.clone();
-        let key = key.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let table = match txn.open_table(ENTRIES) {
-                Ok(table) => table,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(err) => return Err(unavailable(err)),
-            };
-            let now = now_ms();
-            Ok(table
-                .get(key.as_str())
-                .map_err(unavailable)?
-                .and_then(|guard| {
-                    let (expires_at, value) = decode(guard.value());
-                    (expires_at > now).then(|| Bytes::copy_from_slice(value))
-                }))
-        })
-        .await
-        .map_err(unavailable)?
+        // One key: read on the calling thread (see the module's documentation).
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(ENTRIES) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(err) => return Err(unavailable(err)),
+        };
+        let now = now_ms();
+        Ok(table.get(key).map_err(unavailable)?.and_then(|guard| {
+            let (expires_at, value) = decode(guard.value());
+            (expires_at > now).then(|| Bytes::copy_from_slice(value))
+        }))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Bytes>, StoreError> {

@@ -17,7 +17,7 @@ use crate::{KeyValue, KvError, LogError};
 
 mod kv;
 mod log;
-mod writer;
+pub mod writer;
 
 /// position -> (stream id, data)
 const RECORDS: TableDefinition<u64, (&str, &[u8])> = TableDefinition::new("log_records");

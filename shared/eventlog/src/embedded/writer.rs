@@ -5,6 +5,9 @@
 //! batch or an earlier one, exactly as if each had its own transaction. Under many,
 //! the fsync that bounded the store to one write per disk flush is shared.
 //!
+//! The ephemeral store of `portcullis up` (`portcullis_ephemeral::FileStore`) writes
+//! through a writer of its own, on its own file.
+//!
 //! A write that refuses (a conflict, a key that exists) writes nothing and is answered
 //! with its refusal; the batch goes on. A storage failure part way through a write
 //! may leave half of it in the transaction, so the whole batch is abandoned and every
@@ -26,7 +29,7 @@ const MAX_BATCH: usize = 256;
 
 /// An error a write can answer: some are refusals (nothing written), others storage
 /// failures that abandon the batch.
-pub(super) trait WriteError: Send + 'static {
+pub trait WriteError: Send + 'static {
     /// Whether the write may have left part of itself in the transaction.
     fn is_failure(&self) -> bool;
     /// The answer for a write whose batch was abandoned or did not commit.
@@ -47,13 +50,17 @@ struct Ran {
     answer: Answer,
 }
 
-pub(super) struct Writer {
+pub struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    pub(super) fn start(db: Arc<Database>) -> std::io::Result<Self> {
+    /// Starts the writer thread of `db`.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn start(db: Arc<Database>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("portcullis-redb-writer".into())
@@ -67,7 +74,10 @@ impl Writer {
     /// Runs `write` in the next batch and answers what it answered, once its batch
     /// committed. `then` runs on the writer thread after the commit, before the answer
     /// (to publish what the write made visible).
-    pub(super) async fn write<T, E, F>(
+    ///
+    /// # Errors
+    /// What `write` answered, or `E::abandoned` when its batch did not commit.
+    pub async fn write<T, E, F>(
         &self,
         write: F,
         then: impl FnOnce(&T) + Send + 'static,
