@@ -3,14 +3,21 @@
 
 #![allow(clippy::all, missing_docs, unreachable_pub)]
 
+pub mod local;
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("portcullis.events.v1");
+        include!(concat!(env!("OUT_DIR"), "/portcullis.events.v1.links.rs"));
     }
 }
 pub mod directory {
     pub mod v1 {
         tonic::include_proto!("portcullis.directory.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/portcullis.directory.v1.links.rs"
+        ));
 
         impl GetUserRequest {
             /// The user of the pool whose `sub` this is.
@@ -27,20 +34,30 @@ pub mod directory {
 pub mod authn {
     pub mod v1 {
         tonic::include_proto!("portcullis.authn.v1");
+        include!(concat!(env!("OUT_DIR"), "/portcullis.authn.v1.links.rs"));
     }
 }
 pub mod token {
     pub mod v1 {
         tonic::include_proto!("portcullis.token.v1");
+        include!(concat!(env!("OUT_DIR"), "/portcullis.token.v1.links.rs"));
     }
 }
 pub mod federation {
     pub mod v1 {
         tonic::include_proto!("portcullis.federation.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/portcullis.federation.v1.links.rs"
+        ));
     }
 }
 pub mod credentials {
     pub mod v1 {
         tonic::include_proto!("portcullis.credentials.v1");
+        include!(concat!(
+            env!("OUT_DIR"),
+            "/portcullis.credentials.v1.links.rs"
+        ));
     }
 }

@@ -8,10 +8,10 @@ use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::directory::v1::DirectoryLink;
 use portcullis_proto::events::v1::UserPoolSettings;
 use portcullis_proto::token::v1 as tok;
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
 use portcullis_types::{Clock, validity_seconds};
 
@@ -23,8 +23,8 @@ use crate::sender::MessageSender;
 /// Everything the flows need.
 #[derive(Clone)]
 pub struct Flows {
-    pub directory: DirectoryClient<Channel>,
-    pub token: TokenClient<Channel>,
+    pub directory: DirectoryLink<Channel>,
+    pub token: TokenLink<Channel>,
     /// Password hashes by `<pool>/<sub>`; kept out of the event log.
     pub credentials: Arc<dyn KeyValue>,
     pub hasher: Arc<PasswordHasherPool>,

@@ -36,9 +36,10 @@ use std::sync::Arc;
 use portcullis_eventlog::KeyValue;
 use portcullis_eventlog::cache::LogCache;
 use portcullis_proto::authn::v1 as pb;
+use portcullis_proto::authn::v1::LocalAuthn;
 use portcullis_proto::authn::v1::authn_server::{Authn, AuthnServer};
-use portcullis_proto::directory::v1::directory_client::DirectoryClient;
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
@@ -85,11 +86,14 @@ impl Application {
         };
         let flows = Flows {
             cache: LogCache::start(deps.log, watch).await?,
-            directory: DirectoryClient::new(portcullis_runtime::channel(
+            directory: DirectoryLink::connect(
+                portcullis_runtime::channel(&deps.directory, &deps.peer)?,
                 &deps.directory,
-                &deps.peer,
-            )?),
-            token: TokenClient::new(portcullis_runtime::channel(&deps.token, &deps.peer)?),
+            ),
+            token: TokenLink::connect(
+                portcullis_runtime::channel(&deps.token, &deps.peer)?,
+                &deps.token,
+            ),
             credentials: deps.credentials,
             hasher: Arc::new(PasswordHasherPool::new(
                 threads,
@@ -116,8 +120,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes =
-            portcullis_runtime::Routes::new(AuthnServer::new(AuthnService { flows: self.flows }));
+        let service = Arc::new(AuthnService { flows: self.flows });
+        // Callers in this process call the implementation itself (`portcullis_proto::local`).
+        let _local = portcullis_proto::local::register::<LocalAuthn>(
+            &self.listener.local_addr()?.to_string(),
+            service.clone(),
+        );
+        let routes = portcullis_runtime::Routes::new(AuthnServer::from_arc(service));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,

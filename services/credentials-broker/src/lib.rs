@@ -21,8 +21,9 @@ use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{EventLog, KeyValue};
 use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
 use portcullis_proto::credentials::v1::iam_server::IamServer;
-use portcullis_proto::directory::v1::directory_client::DirectoryClient;
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::credentials::v1::{LocalCredentials, LocalIam};
+use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
 
@@ -65,11 +66,14 @@ impl Application {
             Arc::new(app::CachedRoles::new(deps.roles, cache.clone()));
         let projection = projection::Projection::start(&deps.projection_path, deps.log)?;
         let verifier = logins::Verifier {
-            token: TokenClient::new(portcullis_runtime::channel(&deps.token, &deps.peer)?),
-            directory: DirectoryClient::new(portcullis_runtime::channel(
+            token: TokenLink::connect(
+                portcullis_runtime::channel(&deps.token, &deps.peer)?,
+                &deps.token,
+            ),
+            directory: DirectoryLink::connect(
+                portcullis_runtime::channel(&deps.directory, &deps.peer)?,
                 &deps.directory,
-                &deps.peer,
-            )?),
+            ),
             social: Arc::new(social::Social::new(deps.social)?),
             providers: roles.clone(),
             spent: deps.ephemeral,
@@ -107,10 +111,17 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes = portcullis_runtime::Routes::new(CredentialsServer::new(
-            grpc::CredentialsService::new(self.broker),
-        ))
-        .add_service(IamServer::new(iam::grpc::IamService::new(self.iam)));
+        let credentials = Arc::new(grpc::CredentialsService::new(self.broker));
+        let iam = Arc::new(iam::grpc::IamService::new(self.iam));
+        // Callers in this process call the implementations themselves
+        // (`portcullis_proto::local`).
+        let address = self.listener.local_addr()?.to_string();
+        let _local = (
+            portcullis_proto::local::register::<LocalCredentials>(&address, credentials.clone()),
+            portcullis_proto::local::register::<LocalIam>(&address, iam.clone()),
+        );
+        let routes = portcullis_runtime::Routes::new(CredentialsServer::from_arc(credentials))
+            .add_service(IamServer::from_arc(iam));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,

@@ -12,9 +12,9 @@ use base64::engine::general_purpose::STANDARD;
 use portcullis_ephemeral::EphemeralStore;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::directory::v1::DirectoryLink;
 use portcullis_proto::token::v1 as tok;
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
 use portcullis_saml::{Expectations, IdentityProvider, read_response};
 use serde_json::Value;
@@ -106,8 +106,8 @@ fn text<'a>(claims: &'a Value, name: &str) -> &'a str {
 
 #[derive(Clone)]
 pub struct Verifier {
-    pub token: TokenClient<Channel>,
-    pub directory: DirectoryClient<Channel>,
+    pub token: TokenLink<Channel>,
+    pub directory: DirectoryLink<Channel>,
     pub social: std::sync::Arc<crate::social::Social>,
     pub providers: std::sync::Arc<dyn crate::app::RoleDirectory>,
     /// Where spent single-use logins are remembered.

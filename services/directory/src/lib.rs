@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use portcullis_eventlog::{EventLog, KeyValue};
+use portcullis_proto::directory::v1::LocalDirectory;
 use portcullis_proto::directory::v1::directory_server::DirectoryServer;
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
@@ -86,9 +87,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes = portcullis_runtime::Routes::new(DirectoryServer::new(
-            grpc::DirectoryService::new(self.directory),
-        ));
+        let service = Arc::new(grpc::DirectoryService::new(self.directory));
+        // Callers in this process call the implementation itself (`portcullis_proto::local`).
+        let _local = portcullis_proto::local::register::<LocalDirectory>(
+            &self.listener.local_addr()?.to_string(),
+            service.clone(),
+        );
+        let routes = portcullis_runtime::Routes::new(DirectoryServer::from_arc(service));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,

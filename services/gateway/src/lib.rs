@@ -42,14 +42,14 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use portcullis_errors::{ApiError, ErrorCode};
-use portcullis_proto::authn::v1::authn_client::AuthnClient;
+use portcullis_proto::authn::v1::AuthnLink;
 use portcullis_proto::credentials::v1 as cred;
-use portcullis_proto::credentials::v1::credentials_client::CredentialsClient;
-use portcullis_proto::credentials::v1::iam_client::IamClient;
+use portcullis_proto::credentials::v1::CredentialsLink;
+use portcullis_proto::credentials::v1::IamLink;
 use portcullis_proto::directory::v1 as dir;
-use portcullis_proto::directory::v1::directory_client::DirectoryClient;
+use portcullis_proto::directory::v1::DirectoryLink;
 use portcullis_proto::token::v1 as tok;
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -81,11 +81,11 @@ pub struct Deps {
 }
 
 pub struct AppState {
-    pub directory: DirectoryClient<Channel>,
-    pub authn: AuthnClient<Channel>,
-    pub token: TokenClient<Channel>,
-    pub credentials: CredentialsClient<Channel>,
-    pub iam: IamClient<Channel>,
+    pub directory: DirectoryLink<Channel>,
+    pub authn: AuthnLink<Channel>,
+    pub token: TokenLink<Channel>,
+    pub credentials: CredentialsLink<Channel>,
+    pub iam: IamLink<Channel>,
     peers: Vec<(&'static str, Channel)>,
     admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -113,11 +113,11 @@ impl Application {
         let token = portcullis_runtime::channel(&deps.token, &deps.peer)?;
         let credentials = portcullis_runtime::channel(&deps.credentials, &deps.peer)?;
         let state = AppState {
-            directory: DirectoryClient::new(directory.clone()),
-            authn: AuthnClient::new(authn.clone()),
-            token: TokenClient::new(token.clone()),
-            credentials: CredentialsClient::new(credentials.clone()),
-            iam: IamClient::new(credentials.clone()),
+            directory: DirectoryLink::connect(directory.clone(), &deps.directory),
+            authn: AuthnLink::connect(authn.clone(), &deps.authn),
+            token: TokenLink::connect(token.clone(), &deps.token),
+            credentials: CredentialsLink::connect(credentials.clone(), &deps.credentials),
+            iam: IamLink::connect(credentials.clone(), &deps.credentials),
             peers: vec![
                 ("directory", directory),
                 ("authn-flow", authn),

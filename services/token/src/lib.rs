@@ -11,6 +11,7 @@ use std::sync::Arc;
 use portcullis_ephemeral::EphemeralStore;
 use portcullis_eventlog::KeyValue;
 use portcullis_proto::token::v1 as pb;
+use portcullis_proto::token::v1::LocalToken;
 use portcullis_proto::token::v1::token_server::{Token, TokenServer};
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
@@ -62,9 +63,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes = portcullis_runtime::Routes::new(TokenServer::new(TokenService {
+        let service = Arc::new(TokenService {
             issuer: self.issuer,
-        }));
+        });
+        // Callers in this process call the implementation itself (`portcullis_proto::local`).
+        let _local = portcullis_proto::local::register::<LocalToken>(
+            &self.listener.local_addr()?.to_string(),
+            service.clone(),
+        );
+        let routes = portcullis_runtime::Routes::new(TokenServer::from_arc(service));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,

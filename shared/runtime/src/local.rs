@@ -1,19 +1,21 @@
 //! Calls between services of one process without a socket.
 //!
-//! Every service that [`crate::serve_grpc`] serves is also entered in a registry of this
-//! process, under the address it listens on. A [`Link`] to that address then hands each
-//! call straight to the service's routes: no TCP, no HTTP/2 framing, the same peer-key
-//! check and trace context as over the network. In `portcullis up` every service runs in
-//! one process, so every call between them takes this path; in a cluster the registry
-//! holds only the process's own service and calls to peers go over the network.
+//! Every service that [`crate::serve_grpc`] serves is also entered in the registry of
+//! this process (`portcullis_proto::local`), under the address it listens on. A
+//! [`Link`] to that address then hands each call straight to the service's routes: no
+//! TCP, no HTTP/2 framing, the same peer-key check and trace context as over the
+//! network. Calls between services go through the generated `<Service>Link`s, which
+//! call the implementation itself and skip even this; what remains on this path is
+//! what uses a plain channel (health checks, streams). In a cluster the registry holds
+//! only the process's own service and calls to peers go over the network.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use portcullis_proto::local::{Registration, key, lookup};
 use tonic::body::Body;
 use tonic::transport::Channel;
 use tower::Service;
@@ -23,48 +25,10 @@ use tower::util::BoxCloneSyncService;
 pub(crate) type LocalService =
     BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
-static REGISTRY: LazyLock<RwLock<HashMap<String, LocalService>>> = LazyLock::new(RwLock::default);
-
-/// The key an address is registered under: `host:port`, without a scheme.
-pub(crate) fn key(address: &str) -> String {
-    address
-        .strip_prefix("http://")
-        .or_else(|| address.strip_prefix("https://"))
-        .unwrap_or(address)
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// Enters `service` under `address` until the returned guard is dropped.
+/// Enters `service` under `address` (in the registry of `portcullis_proto::local`, as
+/// the routes of that address) until the returned guard is dropped.
 pub(crate) fn register(address: &str, service: LocalService) -> Registration {
-    let key = key(address);
-    REGISTRY
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key.clone(), service);
-    Registration { key }
-}
-
-fn lookup(key: &str) -> Option<LocalService> {
-    REGISTRY
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(key)
-        .cloned()
-}
-
-/// Removes a registration when the service stops serving.
-pub(crate) struct Registration {
-    key: String,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        REGISTRY
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.key);
-    }
+    portcullis_proto::local::register::<LocalService>(address, Arc::new(service))
 }
 
 /// A connection to a peer service: in this process when it serves here (looked up on
@@ -96,7 +60,7 @@ impl Service<http::Request<Body>> for Link {
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if self.ready.is_none() {
-            self.ready = lookup(&self.key);
+            self.ready = lookup::<LocalService>(&self.key).map(|routes| (*routes).clone());
         }
         match self.ready.as_mut() {
             // The routes are always ready (their error type is Infallible).

@@ -239,8 +239,8 @@ mod tests {
     use portcullis_aggregate::AggregateStore;
     use portcullis_eventlog::cache::LogCache;
     use portcullis_eventlog::embedded::EmbeddedStore;
-    use portcullis_proto::directory::v1::directory_client::DirectoryClient;
-    use portcullis_proto::token::v1::token_client::TokenClient;
+    use portcullis_proto::directory::v1::DirectoryLink;
+    use portcullis_proto::token::v1::TokenLink;
     use portcullis_sigv4::sign::{Request as SignRequest, Signer};
     use portcullis_types::SystemClock;
 
@@ -278,11 +278,11 @@ mod tests {
         let projection =
             crate::projection::Projection::start(&dir.path().join("read.redb"), log.clone())
                 .unwrap();
-        let nowhere = portcullis_runtime::channel(
-            "127.0.0.1:1",
-            &portcullis_runtime::PeerKey::random().unwrap(),
-        )
-        .unwrap();
+        // Nothing serves there, in this process or on the network.
+        const NOWHERE: &str = "127.0.0.1:1";
+        let nowhere =
+            portcullis_runtime::channel(NOWHERE, &portcullis_runtime::PeerKey::random().unwrap())
+                .unwrap();
         let roles: Arc<dyn RoleDirectory> = Arc::new(OneRole);
         let cache = LogCache::start(log.clone(), super::super::WATCH)
             .await
@@ -293,8 +293,8 @@ mod tests {
             links,
             projection,
             verifier: crate::logins::Verifier {
-                token: TokenClient::new(nowhere.clone()),
-                directory: DirectoryClient::new(nowhere),
+                token: TokenLink::connect(nowhere.clone(), NOWHERE),
+                directory: DirectoryLink::connect(nowhere, NOWHERE),
                 social: Arc::new(
                     crate::social::Social::new(portcullis_config::SocialEndpoints::default())
                         .unwrap(),

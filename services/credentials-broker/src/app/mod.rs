@@ -14,7 +14,7 @@ use portcullis_aggregate::{AggregateStore, CommandMeta, log_error};
 use portcullis_errors::ApiError;
 use portcullis_eventlog::cache::LogCache;
 use portcullis_eventlog::{KeyValue, StreamId};
-use portcullis_proto::token::v1::token_client::TokenClient;
+use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
 
 use crate::credentials::Minter;
@@ -73,7 +73,7 @@ pub struct Broker {
     links: Arc<dyn KeyValue>,
     projection: Projection,
     verifier: Verifier,
-    token: TokenClient<Channel>,
+    token: TokenLink<Channel>,
     minter: Arc<Minter>,
     roles: Arc<dyn RoleDirectory>,
     /// Identity pools by id (`pool/<id>`), kept until the log records a change.

@@ -1,0 +1,109 @@
+//! Services of this process by the address they listen on, so that a link
+//! (`<Service>Link`, generated beside each client) calls the implementation directly:
+//! no socket, no HTTP/2, no protobuf encoding. In `portcullis up` every service runs in
+//! one process and every call between them takes this path; in a cluster a process
+//! holds only its own service, and calls to peers go over the network.
+//!
+//! A caller in this process is trusted as the process itself: the peer-key check that
+//! guards the network path does not apply, and the call runs in the caller's task and
+//! trace span.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
+type Entries = HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>;
+
+static REGISTRY: LazyLock<RwLock<Entries>> = LazyLock::new(RwLock::default);
+
+/// The key an address is registered under: `host:port`, without a scheme.
+pub fn key(address: &str) -> String {
+    address
+        .strip_prefix("http://")
+        .or_else(|| address.strip_prefix("https://"))
+        .unwrap_or(address)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Enters `service` (a `Local<Service>` trait object) under `address` until the
+/// returned guard is dropped.
+#[must_use = "the service is registered only while the guard lives"]
+pub fn register<S: ?Sized + Send + Sync + 'static>(address: &str, service: Arc<S>) -> Registration {
+    let entry = (TypeId::of::<S>(), key(address));
+    REGISTRY
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(entry.clone(), Box::new(service));
+    Registration { entry }
+}
+
+/// The service of kind `S` registered under `address` (a key), if any.
+pub fn lookup<S: ?Sized + Send + Sync + 'static>(address: &str) -> Option<Arc<S>> {
+    REGISTRY
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&(TypeId::of::<S>(), address.to_owned()))
+        .and_then(|entry| entry.downcast_ref::<Arc<S>>())
+        .cloned()
+}
+
+/// Removes a registration when dropped.
+pub struct Registration {
+    entry: (TypeId, String),
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        REGISTRY
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.entry);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by design
+mod tests {
+    use super::*;
+    use crate::federation::v1::federation_server::Federation;
+    use crate::federation::v1::{
+        FederationLink, GetServiceInfoRequest, LocalFederation, ServiceInfo,
+    };
+
+    struct Fake;
+
+    #[tonic::async_trait]
+    impl Federation for Fake {
+        async fn get_service_info(
+            &self,
+            _request: tonic::Request<GetServiceInfoRequest>,
+        ) -> Result<tonic::Response<ServiceInfo>, tonic::Status> {
+            Ok(tonic::Response::new(ServiceInfo {
+                version: "in this process".into(),
+                capabilities: Vec::new(),
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_link_calls_the_implementation_registered_in_this_process_else_the_network() {
+        // Nothing listens on port 1: only the implementation itself can answer.
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        let mut link = FederationLink::connect(channel, "http://127.0.0.1:1/");
+        let registration = register::<LocalFederation>("127.0.0.1:1", Arc::new(Fake));
+        let answer = link
+            .get_service_info(GetServiceInfoRequest {})
+            .await
+            .unwrap();
+        assert_eq!(answer.into_inner().version, "in this process");
+
+        // Once it is gone, the link takes the network, where nobody answers.
+        drop(registration);
+        let refused = link
+            .get_service_info(GetServiceInfoRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+    }
+}
