@@ -252,8 +252,7 @@ impl Changed {
         counts: &mut Table<&str, u64>,
     ) -> Result<(), redb::Error> {
         let mut deltas: BTreeMap<String, i64> = BTreeMap::new();
-        // Index keys gathered first and written in key order: consecutive writes then
-        // land on the same pages of the index.
+        // Index keys gathered first, then removed and inserted in key order.
         let (mut stale, mut fresh) = (Vec::new(), Vec::new());
         for (key, folded) in std::mem::take(&mut self.users) {
             let old_keys = folded.before.as_ref().map(index_keys).unwrap_or_default();
