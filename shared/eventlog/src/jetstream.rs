@@ -31,6 +31,7 @@ mod append;
 mod direct;
 mod follow;
 mod kv;
+mod last;
 
 /// Where and how the JetStream backend keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,8 @@ struct Inner {
     /// The highest log position this store has written or seen; reads demand replicas
     /// at least this far along (read-your-writes).
     seen: AtomicU64,
+    /// `last_position`'s requests, shared between concurrent callers.
+    last: last::SharedLast,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> LogError {
@@ -284,6 +287,7 @@ impl JetStreamStore {
                 stream,
                 config,
                 seen: AtomicU64::new(0),
+                last: last::SharedLast::default(),
             }),
         })
     }
@@ -403,15 +407,21 @@ impl EventLog for JetStreamStore {
     }
 
     async fn last_position(&self) -> Result<u64, LogError> {
-        // One STREAM.INFO request, answered by the stream's leader.
-        let stream = self
-            .inner
-            .js
-            .get_stream(&self.inner.config.stream_name)
-            .await
-            .map_err(unavailable)?;
-        let last = stream.cached_info().state.last_sequence;
-        self.inner.saw(last);
+        // One STREAM.INFO request, answered by the stream's leader, and shared with
+        // the callers that arrive while an earlier one is in flight (`last`).
+        let inner = &self.inner;
+        let last = inner
+            .last
+            .ask(|| async {
+                let stream = inner
+                    .js
+                    .get_stream(&inner.config.stream_name)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(stream.cached_info().state.last_sequence)
+            })
+            .await?;
+        inner.saw(last);
         Ok(last)
     }
 
