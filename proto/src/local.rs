@@ -12,7 +12,9 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
-type Entries = HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>;
+/// By address, then by the kind of service (a link's trait object, a channel's routes):
+/// a lookup borrows the address, so the per-call path allocates nothing.
+type Entries = HashMap<String, HashMap<TypeId, Box<dyn Any + Send + Sync>>>;
 
 static REGISTRY: LazyLock<RwLock<Entries>> = LazyLock::new(RwLock::default);
 
@@ -30,12 +32,14 @@ pub fn key(address: &str) -> String {
 /// returned guard is dropped.
 #[must_use = "the service is registered only while the guard lives"]
 pub fn register<S: ?Sized + Send + Sync + 'static>(address: &str, service: Arc<S>) -> Registration {
-    let entry = (TypeId::of::<S>(), key(address));
+    let (address, kind) = (key(address), TypeId::of::<S>());
     REGISTRY
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(entry.clone(), Box::new(service));
-    Registration { entry }
+        .entry(address.clone())
+        .or_default()
+        .insert(kind, Box::new(service));
+    Registration { address, kind }
 }
 
 /// The service of kind `S` registered under `address` (a key), if any.
@@ -43,22 +47,29 @@ pub fn lookup<S: ?Sized + Send + Sync + 'static>(address: &str) -> Option<Arc<S>
     REGISTRY
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&(TypeId::of::<S>(), address.to_owned()))
-        .and_then(|entry| entry.downcast_ref::<Arc<S>>())
+        .get(address)?
+        .get(&TypeId::of::<S>())?
+        .downcast_ref::<Arc<S>>()
         .cloned()
 }
 
 /// Removes a registration when dropped.
 pub struct Registration {
-    entry: (TypeId, String),
+    address: String,
+    kind: TypeId,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        REGISTRY
+        let mut registry = REGISTRY
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.entry);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(kinds) = registry.get_mut(&self.address) {
+            kinds.remove(&self.kind);
+            if kinds.is_empty() {
+                registry.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -98,12 +109,18 @@ mod tests {
             .unwrap();
         assert_eq!(answer.into_inner().version, "in this process");
 
+        // Another kind of entry at the same address stays when this one goes.
+        let other = register::<u32>("127.0.0.1:1", Arc::new(5));
         // Once it is gone, the link takes the network, where nobody answers.
         drop(registration);
+        assert_eq!(lookup::<u32>("127.0.0.1:1").as_deref(), Some(&5));
+        assert!(lookup::<LocalFederation>("127.0.0.1:1").is_none());
         let refused = link
             .get_service_info(GetServiceInfoRequest {})
             .await
             .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unavailable);
+        drop(other);
+        assert!(lookup::<u32>("127.0.0.1:1").is_none());
     }
 }

@@ -77,20 +77,9 @@ where
         let mut records = follow_resiliently(log, cursor + 1).ready_chunks(CHUNK);
         while let Some(chunk) = records.next().await {
             let chunk = Arc::new(chunk);
-            loop {
-                let (apply, chunk) = (apply.clone(), chunk.clone());
-                match tokio::task::spawn_blocking(move || apply(&chunk)).await {
-                    Ok(Ok(position)) => {
-                        tx.send_replace(position);
-                        break;
-                    }
-                    Ok(Err(err)) => {
-                        tracing::error!(error = %err, "read model chunk failed; retrying");
-                    }
-                    Err(err) => tracing::error!(error = %err, "read model task failed; retrying"),
-                }
-                tokio::time::sleep(RETRY).await;
-            }
+            let apply = apply.clone();
+            let position = retrying("read model chunk", move || apply(&chunk)).await;
+            tx.send_replace(position);
         }
     });
     Applied { rx }
@@ -183,16 +172,19 @@ fn sync(db: &redb::Database) -> Result<(), redb::Error> {
     Ok(())
 }
 
-/// Runs `work` on a blocking thread until it succeeds, pausing between tries.
-async fn retrying<F>(what: &'static str, work: F)
+/// Runs `work` on a blocking thread until it succeeds, pausing between tries; what it
+/// answered then.
+async fn retrying<T, E, F>(what: &'static str, work: F) -> T
 where
-    F: Fn() -> Result<(), redb::Error> + Send + Sync + 'static,
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+    F: Fn() -> Result<T, E> + Send + Sync + 'static,
 {
     let work = Arc::new(work);
     loop {
         let work = work.clone();
         match tokio::task::spawn_blocking(move || work()).await {
-            Ok(Ok(())) => return,
+            Ok(Ok(answer)) => return answer,
             Ok(Err(err)) => tracing::error!(error = %err, "{what} failed; retrying"),
             Err(err) => tracing::error!(error = %err, "{what} task failed; retrying"),
         }
