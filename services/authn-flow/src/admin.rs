@@ -52,6 +52,29 @@ impl Flows {
             req.temporary_password.clone()
         };
 
+        // Pre sign-up runs for a new user, before anything is created.
+        let mut attributes = req.user_attributes.clone();
+        let sub = uuid::Uuid::new_v4().to_string();
+        if !resend {
+            // Where an email or phone number is the user name, the internal name is the sub.
+            let user_name = if settings.username_attributes.is_empty() {
+                req.username.as_str()
+            } else {
+                sub.as_str()
+            };
+            let answer = self
+                .pre_sign_up(
+                    &settings.lambda_config.clone().unwrap_or_default(),
+                    "PreSignUp_AdminCreateUser",
+                    &req.pool_id,
+                    user_name,
+                    &crate::triggers::Caller::admin(req.caller_context.as_ref()),
+                    &req.user_attributes,
+                    &req.validation_data,
+                )
+                .await?;
+            answer.verify(&mut attributes);
+        }
         let user = if resend {
             let user = self.existing_user(&req.pool_id, &req.username).await?;
             if user.status != "FORCE_CHANGE_PASSWORD" {
@@ -72,7 +95,6 @@ impl Flows {
                 .hash(temporary.clone())
                 .await
                 .map_err(pool_error)?;
-            let sub = uuid::Uuid::new_v4().to_string();
             let key = credential_key(&req.pool_id, &sub);
             let credential = Credential::new(hash);
             let revision = self
@@ -85,7 +107,7 @@ impl Flows {
                 pool_id: req.pool_id.clone(),
                 sub,
                 username: req.username.clone(),
-                attributes: req.user_attributes.clone(),
+                attributes,
                 confirmed: false,
                 temporary_password: true,
                 force_alias_creation: req.force_alias_creation,

@@ -58,7 +58,8 @@ impl Flows {
         &self,
         req: pb::RespondToAuthChallengeRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let client = self.client_for(&req.client_id, req.hosted).await?;
+        let mut client = self.client_for(&req.client_id, req.hosted).await?;
+        client.caller = req.caller_context.clone().unwrap_or_default();
         if !req.admin_pool_id.is_empty() && req.admin_pool_id != client.pool_id() {
             return Err(ApiError::not_found(format!(
                 "User pool client {} does not exist.",

@@ -40,6 +40,8 @@ pub struct Flows {
     /// them, kept until the log records a change to the pool's configuration; users
     /// (`user/<pool>/<sub>`) until the log records a change to the user.
     pub cache: LogCache,
+    /// Calls the pools' triggers.
+    pub triggers: Arc<portcullis_triggers::Invoker>,
 }
 
 /// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow
@@ -167,6 +169,8 @@ pub(crate) struct ClientInfo {
     /// Signing in on the hosted UI for this client: the UI may use any flow, sends no
     /// secret hash, and gets a browser session instead of tokens.
     pub(crate) hosted: bool,
+    /// What the request tells the pool's triggers (`ClientMetadata`, the caller).
+    pub(crate) caller: pb::CallerContext,
 }
 
 impl ClientInfo {
@@ -274,6 +278,7 @@ impl Flows {
             client,
             settings,
             hosted: false,
+            caller: pb::CallerContext::default(),
         })
     }
 
@@ -309,6 +314,7 @@ impl Flows {
                 client,
                 settings,
                 hosted,
+                caller: pb::CallerContext::default(),
             },
             user: read.user,
             known: Known {
@@ -415,32 +421,6 @@ impl Flows {
         let given = Some(secret_hash).filter(|s| !s.is_empty());
         client.check_secret_hash(&[username, internal], given)?;
         Ok((client, user))
-    }
-
-    /// Tokens for a sign-in. `groups` are the user's groups when already read.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn issue(
-        &self,
-        client: &ClientInfo,
-        user: &dir::User,
-        auth_time: i64,
-        origin_jti: String,
-        issue_refresh_token: bool,
-        device_key: &str,
-        groups: Option<Vec<dir::Group>>,
-    ) -> Result<tok::TokenSet, ApiError> {
-        let mut request = self
-            .issue_request_with(
-                client,
-                user,
-                auth_time,
-                origin_jti,
-                issue_refresh_token,
-                groups,
-            )
-            .await?;
-        device_key.clone_into(&mut request.device_key);
-        Ok(self.token.clone().issue_tokens(request).await?.into_inner())
     }
 
     /// What to ask the token service for: the user's claims as the client may see them.

@@ -183,6 +183,7 @@ impl Flows {
         user: &dir::User,
         auth_time: i64,
         groups: Option<Vec<dir::Group>>,
+        source: crate::triggers::TokenSource,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let device_key = new_device_key(&user.pool_id);
         let device_group_key = new_group_key()?;
@@ -207,6 +208,7 @@ impl Flows {
                 true,
                 &device_key,
                 groups,
+                source,
             )
             .await?;
         let mut response = authenticated(tokens);

@@ -20,6 +20,7 @@ use crate::machine::FirstFactor;
 use crate::password::{self, Policy};
 use crate::passwords::credential_key;
 use crate::sender::Medium;
+use crate::triggers::Caller;
 
 impl Flows {
     pub async fn sign_up(&self, req: pb::SignUpRequest) -> Result<pb::SignUpResponse, ApiError> {
@@ -40,9 +41,31 @@ impl Flows {
         let settings_for_codes = settings.clone();
         let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
-        self.invoke_trigger(crate::machine::Trigger::PreSignUp);
 
         let sub = uuid::Uuid::new_v4().to_string();
+        // Where an email or phone number is the user name, the internal name is the sub.
+        let user_name = if settings.username_attributes.is_empty() {
+            req.username.as_str()
+        } else {
+            sub.as_str()
+        };
+        let caller = Caller {
+            client_id: &req.client_id,
+            context: req.caller_context.as_ref(),
+        };
+        let answer = self
+            .pre_sign_up(
+                &settings.lambda_config.unwrap_or_default(),
+                "PreSignUp_SignUp",
+                client.pool_id(),
+                user_name,
+                &caller,
+                &req.user_attributes,
+                &req.validation_data,
+            )
+            .await?;
+        let mut attributes = req.user_attributes;
+        answer.verify(&mut attributes);
         let hash = self
             .hasher
             .hash(req.password.clone())
@@ -70,8 +93,8 @@ impl Flows {
             pool_id: client.pool_id().to_owned(),
             sub: sub.clone(),
             username: req.username,
-            attributes: req.user_attributes,
-            confirmed: false,
+            attributes,
+            confirmed: answer.auto_confirm,
             temporary_password: false,
             force_alias_creation: false,
         };
@@ -80,7 +103,8 @@ impl Flows {
                 let user = user.into_inner();
                 self.add_srp(&user, req.password, credential, revision)
                     .await;
-                let target = verification_target(&settings_for_codes, &user);
+                let target = verification_target(&settings_for_codes, &user)
+                    .filter(|_| !answer.auto_confirm);
                 let code_delivery_details = match target {
                     Some(target) => Some(
                         self.send_signup_code(&settings_for_codes, &user, target, "SignUp")
@@ -155,8 +179,42 @@ impl Flows {
             verified_attribute: attribute,
             force_alias_creation: req.force_alias_creation,
         };
-        self.directory.clone().confirm_user(request).await?;
+        let confirmed = self.directory.clone().confirm_user(request).await?;
+        let caller = Caller {
+            client_id: &req.client_id,
+            context: req.caller_context.as_ref(),
+        };
+        self.post_confirmation(
+            "PostConfirmation_ConfirmSignUp",
+            &confirmed.into_inner(),
+            &caller,
+        )
+        .await?;
         Ok(pb::ConfirmSignUpResponse {})
+    }
+
+    /// `AdminConfirmSignUp`: confirms without a code, then runs the post confirmation
+    /// trigger (whose failure is answered; the confirmation stays).
+    pub async fn admin_confirm_sign_up(
+        &self,
+        req: pb::AdminConfirmSignUpRequest,
+    ) -> Result<pb::AdminConfirmSignUpResponse, ApiError> {
+        let request = dir::ConfirmUserRequest {
+            caller: req.caller,
+            pool_id: req.pool_id,
+            username: req.username,
+            verified_attribute: String::new(),
+            force_alias_creation: false,
+        };
+        let confirmed = self.directory.clone().confirm_user(request).await?;
+        let caller = Caller::admin(req.caller_context.as_ref());
+        self.post_confirmation(
+            "PostConfirmation_ConfirmSignUp",
+            &confirmed.into_inner(),
+            &caller,
+        )
+        .await?;
+        Ok(pb::AdminConfirmSignUpResponse {})
     }
 
     pub async fn resend_confirmation_code(
@@ -304,9 +362,17 @@ impl Flows {
             method: "FORGOT_PASSWORD".into(),
             status: String::new(),
         };
-        self.directory
+        let changed = self
+            .directory
             .clone()
             .record_password_change(request)
+            .await?
+            .into_inner();
+        let caller = Caller {
+            client_id: &req.client_id,
+            context: req.caller_context.as_ref(),
+        };
+        self.post_confirmation("PostConfirmation_ConfirmForgotPassword", &changed, &caller)
             .await?;
         Ok(pb::ConfirmForgotPasswordResponse {})
     }
@@ -343,10 +409,11 @@ impl Flows {
         } else {
             None
         };
-        let (client, read) = match read {
+        let (mut client, read) = match read {
             Some(read) => (read.client, Some((read.user, read.known))),
             None => (self.client_for(&req.client_id, req.hosted).await?, None),
         };
+        client.caller = req.caller_context.clone().unwrap_or_default();
         if admin && req.admin_pool_id != client.pool_id() {
             return Err(ApiError::not_found(format!(
                 "User pool client {} does not exist.",
@@ -419,7 +486,7 @@ impl Flows {
         };
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
-        self.before_first_factor(user.is_some());
+        self.before_first_factor(client, user.as_ref()).await?;
 
         let Some(user) = user else {
             // Same work as for a real user, so timing does not reveal who exists.

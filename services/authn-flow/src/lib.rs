@@ -27,6 +27,7 @@ pub mod srp;
 mod srp_flow;
 pub mod totp;
 mod totp_flow;
+mod triggers;
 mod user_auth;
 pub mod webauthn;
 
@@ -64,6 +65,8 @@ pub struct Deps {
     pub sender: Arc<dyn sender::MessageSender>,
     /// The deployment's peer key: callers must present it, and calls to peers carry it.
     pub peer: portcullis_runtime::PeerKey,
+    /// Calls the pools' triggers.
+    pub triggers: Arc<portcullis_triggers::Invoker>,
 }
 
 pub struct Application {
@@ -104,6 +107,7 @@ impl Application {
             sessions: deps.ephemeral,
             delivery_time: Arc::default(),
             sender: deps.sender,
+            triggers: deps.triggers,
         };
         Ok(Self {
             listener,
@@ -166,6 +170,15 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::ConfirmSignUpResponse>, Status> {
         Ok(Response::new(
             self.flows.confirm_sign_up(req.into_inner()).await?,
+        ))
+    }
+
+    async fn admin_confirm_sign_up(
+        &self,
+        req: Request<pb::AdminConfirmSignUpRequest>,
+    ) -> Result<Response<pb::AdminConfirmSignUpResponse>, Status> {
+        Ok(Response::new(
+            self.flows.admin_confirm_sign_up(req.into_inner()).await?,
         ))
     }
 
@@ -268,11 +281,9 @@ impl Authn for AuthnService {
         &self,
         req: Request<pb::RespondToAuthChallengeRequest>,
     ) -> Result<Response<pb::InitiateAuthResponse>, Status> {
-        Ok(Response::new(
-            self.flows
-                .respond_to_auth_challenge(req.into_inner())
-                .await?,
-        ))
+        // Boxed: an answer's future holds every step the sign-in may take after it.
+        let answer = Box::pin(self.flows.respond_to_auth_challenge(req.into_inner())).await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_tokens_from_refresh_token(

@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth_session::store_error;
 use crate::context::{ClientInfo, Flows};
+use crate::triggers::TokenSource;
 
 /// How long a hosted-UI sign-in is remembered by the browser (Cognito: one hour).
 pub const BROWSER_SESSION_TTL: Duration = Duration::from_secs(3_600);
@@ -409,6 +410,8 @@ impl Flows {
             request.oauth = true;
             request.scopes = scopes;
             request.nonce = req.nonce;
+            self.pre_token_generation(&client, &user, TokenSource::HostedAuth, &mut request)
+                .await?;
             let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
             return Ok(pb::AuthorizeResponse {
                 access_token: tokens.access_token,
@@ -547,6 +550,8 @@ impl Flows {
         request.oauth = true;
         request.scopes = grant.scopes;
         request.nonce = grant.nonce;
+        self.pre_token_generation(client, &user, TokenSource::HostedAuth, &mut request)
+            .await?;
         let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
         Ok(pb::OAuthTokenResponse {
             access_token: tokens.access_token,

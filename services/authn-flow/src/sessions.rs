@@ -14,6 +14,7 @@ use portcullis_proto::token::v1 as tok;
 use subtle::ConstantTimeEq;
 
 use crate::context::{ClientInfo, Flows, authenticated};
+use crate::triggers::TokenSource;
 
 /// What a refresh asks of the session, beyond the token itself.
 pub(crate) struct RefreshRequest<'a> {
@@ -139,6 +140,8 @@ impl Flows {
         request.device_key = grant.device_key;
         request.oauth = grant.oauth;
         request.scopes = grant.scopes;
+        self.pre_token_generation(client, &user, TokenSource::RefreshTokens, &mut request)
+            .await?;
         let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
         Ok(authenticated(tokens))
     }
@@ -149,7 +152,8 @@ impl Flows {
         &self,
         req: pb::GetTokensFromRefreshTokenRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        let client = self.client(&req.client_id).await?;
+        let mut client = self.client(&req.client_id).await?;
+        client.caller = req.caller_context.clone().unwrap_or_default();
         if !client.allows("ALLOW_REFRESH_TOKEN_AUTH") {
             return Err(ApiError::invalid_parameter(
                 "REFRESH_TOKEN_AUTH flow not enabled for this client",

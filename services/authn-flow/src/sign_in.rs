@@ -13,6 +13,7 @@ use crate::machine::{
     self, Account, Context, Device, Effect, Facts, FirstFactor, NamedDevice, Refusal, Status, Step,
     TokenDevice, Trigger,
 };
+use crate::triggers::TokenSource;
 
 impl Flows {
     /// The steps after a proven first factor. `device_key` is the device the client
@@ -55,6 +56,10 @@ impl Flows {
             hosted: client.hosted,
             context: None,
         };
+        let mut source = match step {
+            Step::Proven(FirstFactor::NewPassword) => TokenSource::NewPasswordChallenge,
+            _ => TokenSource::Authentication,
+        };
         loop {
             let decision = machine::decide(&step, &facts);
             for effect in decision.effects {
@@ -67,7 +72,16 @@ impl Flows {
                         facts.context = Some(self.context(user, &known));
                         loaded = Some(known);
                     }
-                    Effect::InvokeTrigger(trigger) => self.invoke_trigger(trigger),
+                    Effect::InvokeTrigger(Trigger::PostAuthentication) => {
+                        let new_device = step == Step::Tokens(TokenDevice::New);
+                        self.post_authentication(client, user, new_device).await?;
+                    }
+                    // Run where the tokens are issued, on the claims it customizes.
+                    Effect::InvokeTrigger(Trigger::PreTokenGeneration) => {}
+                    Effect::InvokeTrigger(trigger) => {
+                        tracing::error!(?trigger, "a trigger the sign-in core does not run");
+                        return Err(ApiError::internal());
+                    }
                     Effect::AssessRisk => {}
                     Effect::Refuse(refusal) => return Err(refused(refusal)),
                     Effect::NewPasswordChallenge => {
@@ -83,7 +97,12 @@ impl Flows {
                     }
                     Effect::IssueTokens(device) => {
                         let groups = loaded.and_then(|known| known.groups);
-                        return self.issue_for_device(client, user, device, groups).await;
+                        if matches!(device, TokenDevice::Proven(_)) {
+                            source = TokenSource::AuthenticateDevice;
+                        }
+                        return self
+                            .issue_for_device(client, user, device, groups, source)
+                            .await;
                     }
                     Effect::OpenBrowserSession => return self.open_browser_session(user).await,
                 }
@@ -146,19 +165,27 @@ impl Flows {
         }
     }
 
-    /// The seams before a first factor given with a user name is checked
-    /// ([`machine::begin`]).
-    pub(crate) fn before_first_factor(&self, user_exists: bool) {
-        for effect in machine::begin(user_exists) {
-            if let Effect::InvokeTrigger(trigger) = effect {
-                self.invoke_trigger(trigger);
+    /// The triggers before a first factor given with a user name is checked
+    /// ([`machine::begin`]): pre authentication for a user who exists.
+    pub(crate) async fn before_first_factor(
+        &self,
+        client: &ClientInfo,
+        user: Option<&dir::User>,
+    ) -> Result<(), ApiError> {
+        for effect in machine::begin(user.is_some()) {
+            match (effect, user) {
+                (Effect::InvokeTrigger(Trigger::PreAuthentication), Some(user)) => {
+                    self.pre_authentication(client, user).await?;
+                }
+                // User migration: not run yet.
+                (Effect::InvokeTrigger(Trigger::UserMigration), None) => {}
+                (effect, _) => {
+                    tracing::error!(?effect, "an effect the sign-in start does not carry out");
+                    return Err(ApiError::internal());
+                }
             }
         }
-    }
-
-    /// A trigger's seam: no triggers are invoked yet.
-    pub(crate) fn invoke_trigger(&self, trigger: Trigger) {
-        tracing::trace!(?trigger, "trigger point");
+        Ok(())
     }
 
     async fn issue_for_device(
@@ -167,6 +194,7 @@ impl Flows {
         user: &dir::User,
         device: TokenDevice,
         groups: Option<Vec<dir::Group>>,
+        source: TokenSource,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let auth_time = self.clock.now_ms() / 1_000;
         let device_key = match device {
@@ -174,7 +202,7 @@ impl Flows {
             TokenDevice::Proven(device_key) => device_key,
             TokenDevice::New => {
                 return self
-                    .issue_with_new_device(client, user, auth_time, groups)
+                    .issue_with_new_device(client, user, auth_time, groups, source)
                     .await;
             }
         };
@@ -187,6 +215,7 @@ impl Flows {
                 true,
                 &device_key,
                 groups,
+                source,
             )
             .await?;
         Ok(authenticated(tokens))

@@ -227,7 +227,7 @@ impl Flows {
         let user = self.user_by_name(client.pool_id(), username).await?;
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
-        self.before_first_factor(user.is_some());
+        self.before_first_factor(client, user.as_ref()).await?;
 
         let (sub, verifier) = match &user {
             None if !client.hides_user_existence() => {

@@ -268,6 +268,7 @@ impl Flows {
             )));
         }
         let as_initiate = pb::InitiateAuthRequest {
+            caller_context: req.caller_context.clone(),
             region: req.region.clone(),
             auth_flow: "USER_AUTH".into(),
             auth_parameters: responses.clone(),

@@ -136,6 +136,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
         Service::AuthnFlow => {
             let store = jetstream(&config).await?;
             let sender = crate::delivery::sender(&config).await?;
+            let triggers = crate::triggers::invoker(&config).await?;
             let deps = portcullis_authn_flow::Deps {
                 log: Arc::new(store.clone()),
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
@@ -150,6 +151,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 ephemeral: Arc::new(redis(&config).await?),
                 sender,
                 peer: peer.clone(),
+                triggers,
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());

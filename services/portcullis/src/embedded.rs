@@ -36,6 +36,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     let master_hex = secrets::master_key(&config.data_dir, config.master_key.as_deref())?;
     let (master_key, credentials_key) = secrets::keys_from_hex(&master_hex)?;
     let sender = crate::delivery::sender(&config).await?;
+    let triggers = crate::triggers::invoker(&config).await?;
     // Made now and never written anywhere: only this process can call its services'
     // loopback ports.
     let peer = portcullis_runtime::PeerKey::random()?;
@@ -104,6 +105,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             ephemeral: ephemeral.clone(),
             sender,
             peer: peer.clone(),
+            triggers,
         },
     )
     .await?;

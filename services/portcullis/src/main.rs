@@ -5,6 +5,7 @@ mod cluster;
 mod delivery;
 mod embedded;
 mod secrets;
+mod triggers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -192,6 +192,32 @@ fn identity_pools_verify_social_logins_against_local_stand_ins() {
     );
 }
 
+/// The pool's triggers, served by a stand-in of the Lambda Invoke API that checks every
+/// call's signature with botocore.
+#[test]
+fn triggers_run_with_cognitos_events_and_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let lambda = portcullis_testkit::free_port();
+    let endpoint = format!("http://127.0.0.1:{lambda}");
+    let (key, secret) = ("AKIDLAMBDAINVOKER", "lambda-invoke-secret");
+    let env = [
+        ("PORTCULLIS_LAMBDA_ENDPOINT", endpoint.as_str()),
+        ("PORTCULLIS_LAMBDA_ACCESS_KEY_ID", key),
+        ("PORTCULLIS_LAMBDA_SECRET_ACCESS_KEY", secret),
+    ];
+    let _server = start_with(data.path(), port, &env);
+    python(
+        &e2e("triggers.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            &lambda.to_string(),
+            key,
+            secret,
+        ],
+    );
+}
+
 #[test]
 fn identity_pools_take_saml_responses_signed_by_the_identity_provider() {
     let data = tempfile::tempdir().unwrap();

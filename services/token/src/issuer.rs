@@ -24,16 +24,13 @@ use portcullis_ephemeral::EphemeralStore;
 use portcullis_errors::ApiError;
 use portcullis_eventlog::{KeyValue, KvError};
 use portcullis_proto::token::v1 as pb;
-use portcullis_types::{Clock, PoolId};
+use portcullis_types::{ADMIN_SCOPE, Clock, PoolId};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::jwt::{JwtError, Verifier};
 use crate::keys::{MasterKey, SigningKey};
-
-/// The scope of tokens from the user-pool API sign-in.
-const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 
 struct PoolKeys {
     signing: SigningKey,
@@ -265,9 +262,13 @@ impl Issuer {
             req.origin_jti.clone()
         };
         let event_id = uuid::Uuid::new_v4().to_string();
-        let access = self.access_claims(&req, &origin_jti, &event_id, now, validity.access_seconds);
-        let id = wants_id_token(&req)
+        let mut access =
+            self.access_claims(&req, &origin_jti, &event_id, now, validity.access_seconds);
+        let mut id = wants_id_token(&req)
             .then(|| self.id_claims(&req, &origin_jti, &event_id, now, validity.id_seconds));
+        if let Some(overrides) = &req.overrides {
+            crate::overrides::apply(overrides, &mut access, id.as_mut())?;
+        }
         let oauth = req.oauth;
         let signer = keys.clone();
         let (access_token, id_token) = tokio::task::spawn_blocking(move || {

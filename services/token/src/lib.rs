@@ -4,6 +4,7 @@
 pub mod issuer;
 pub mod jwt;
 pub mod keys;
+mod overrides;
 
 use std::future::Future;
 use std::sync::Arc;

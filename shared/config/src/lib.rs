@@ -12,11 +12,13 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 mod delivery;
+mod lambda;
 mod social;
 
 pub use delivery::{
     Delivery, EmailDelivery, NatsDelivery, SmsDelivery, SmtpDelivery, SmtpTls, WebhookDelivery,
 };
+pub use lambda::{Lambda, LambdaFunction, LambdaTransport};
 pub use social::SocialEndpoints;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +73,9 @@ pub struct Config {
     /// Where identity pools verify social providers' tokens (`[social]` in the file,
     /// `PORTCULLIS_SOCIAL_*` in the environment).
     pub social: SocialEndpoints,
+    /// How the pools' triggers are called (`[lambda]` in the file, `PORTCULLIS_LAMBDA_*`
+    /// in the environment).
+    pub lambda: Lambda,
 }
 
 /// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
@@ -119,6 +124,15 @@ const NESTED_FIELDS: &[&str] = &[
     "social.facebook_graph_url",
     "social.amazon_api_url",
     "social.twitter_api_url",
+    "lambda.transport",
+    "lambda.endpoint",
+    "lambda.access_key_id",
+    "lambda.secret_access_key",
+    "lambda.session_token",
+    "lambda.webhook_url",
+    "lambda.webhook_secret",
+    "lambda.nats_url",
+    "lambda.nats_subject_prefix",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -130,6 +144,10 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "delivery.smtp.username",
     "delivery.smtp.password",
     "delivery.webhook.bearer_token",
+    "lambda.access_key_id",
+    "lambda.secret_access_key",
+    "lambda.session_token",
+    "lambda.webhook_secret",
 ];
 
 /// The `PORTCULLIS_*` variables that are configuration, as (path, value).
@@ -209,6 +227,7 @@ impl Default for Config {
             otlp_endpoint: None,
             delivery: Delivery::default(),
             social: SocialEndpoints::default(),
+            lambda: Lambda::defaults(),
         }
     }
 }
@@ -275,7 +294,8 @@ impl Config {
                 "log_format must be text or json".into(),
             ));
         }
-        self.delivery.validate(self.nats_url.as_deref())
+        self.delivery.validate(self.nats_url.as_deref())?;
+        self.lambda.validate(self.nats_url.as_deref())
     }
 
     /// The base of issuers and OIDC links.
@@ -403,6 +423,64 @@ mod tests {
             !format!("{config:?}").contains("0123456"),
             "no secret in Debug"
         );
+    }
+
+    #[test]
+    fn trigger_transports_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:migrate";
+        std::fs::write(
+            &file,
+            format!(
+                "[lambda]\nendpoint = \"http://127.0.0.1:9001\"\n\
+                 [lambda.functions.\"{arn}\"]\ntransport = \"webhook\"\n\
+                 webhook_url = \"https://hooks.example.com/migrate\"\n\
+                 webhook_secret = \"whsec_c2VjcmV0\"\n"
+            ),
+        )
+        .unwrap();
+        let env = [
+            ("PORTCULLIS_LAMBDA_ACCESS_KEY_ID", "AKIDLAMBDA"),
+            ("PORTCULLIS_LAMBDA_SECRET_ACCESS_KEY", "s3cr3t-lambda"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let config = Config::load_with(Some(&file), env, NoFlags {}).unwrap();
+        let lambda = &config.lambda;
+        assert_eq!(lambda.transport, LambdaTransport::Lambda);
+        assert_eq!(lambda.endpoint.as_deref(), Some("http://127.0.0.1:9001"));
+        assert_eq!(lambda.secret_access_key.as_deref(), Some("s3cr3t-lambda"));
+        assert_eq!(lambda.nats_subject_prefix, "portcullis.triggers");
+        assert_eq!(lambda.functions[arn].transport, LambdaTransport::Webhook);
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cr3t-lambda") && !debug.contains("whsec_c2VjcmV0"));
+
+        let refused = |lambda: Lambda| {
+            Config {
+                lambda,
+                ..Config::default()
+            }
+            .validate()
+            .is_err()
+        };
+        let webhook = Lambda {
+            transport: LambdaTransport::Webhook,
+            webhook_url: Some("https://hooks.example.com".into()),
+            ..Lambda::defaults()
+        };
+        assert!(refused(webhook.clone()), "a webhook without a secret");
+        assert!(!refused(Lambda {
+            webhook_secret: Some("whsec_c2VjcmV0".into()),
+            ..webhook
+        }));
+        assert!(refused(Lambda {
+            transport: LambdaTransport::Nats,
+            ..Lambda::defaults()
+        }));
+        assert!(refused(Lambda {
+            access_key_id: Some("AKID".into()),
+            ..Lambda::defaults()
+        }));
     }
 
     #[test]

@@ -95,6 +95,10 @@ error_codes! {
     InvalidIdentityPoolConfigurationException => FailedPrecondition, 400;
     ExternalServiceException => Unavailable, 400;
     DeveloperUserAlreadyRegisteredException => AlreadyExists, 400;
+    // Triggers.
+    UserLambdaValidationException => InvalidArgument, 400;
+    UnexpectedLambdaException => Unavailable, 400;
+    InvalidLambdaResponseException => FailedPrecondition, 400;
     // STS and IAM (query protocol: their codes carry no `Exception` suffix).
     MalformedPolicyDocument => InvalidArgument, 400;
     ValidationError => InvalidArgument, 400;

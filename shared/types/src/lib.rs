@@ -330,6 +330,10 @@ pub fn session_revoked(
             && session_started_ms(origin_jti, fallback_started_ms) < signed_out_ms)
 }
 
+/// The scope of access tokens from the Cognito API's sign-in operations, which the
+/// self-service operations require.
+pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
 /// The AWS account id in every ARN this server makes (one account per deployment).
 pub const ACCOUNT_ID: &str = "000000000000";
 

@@ -108,6 +108,19 @@ pub struct Call {
     pub region: String,
     pub request_id: String,
     pub body: Value,
+    /// The caller's `User-Agent`, which triggers are told of.
+    pub user_agent: String,
+}
+
+/// What the pool's triggers are told about a call from `user_agent`.
+pub(crate) fn caller_context(
+    user_agent: &str,
+    client_metadata: Option<std::collections::HashMap<String, String>>,
+) -> Option<portcullis_proto::authn::v1::CallerContext> {
+    Some(portcullis_proto::authn::v1::CallerContext {
+        client_metadata: client_metadata.unwrap_or_default(),
+        user_agent: user_agent.to_owned(),
+    })
 }
 
 /// Serves one `AWSCognitoIdentityProviderService` operation.
@@ -160,6 +173,12 @@ pub(crate) fn prepare(
         region,
         request_id: request.request_id.to_owned(),
         body: request_value(request.body)?,
+        user_agent: request
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 

@@ -177,6 +177,7 @@ struct ClientUserRef {
     client_id: Option<String>,
     secret_hash: Option<String>,
     username: Option<String>,
+    client_metadata: Option<HashMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -315,16 +316,22 @@ async fn admin_get_user(state: &AppState, call: Call) -> Result<Value, ApiError>
 }
 
 async fn admin_confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        client_metadata: Option<HashMap<String, String>>,
+    }
     let caller = caller(&call);
-    let req: UserRef = parse(call.body)?;
-    let request = dir::ConfirmUserRequest {
+    let req: Req = parse(call.body)?;
+    let request = authn::AdminConfirmSignUpRequest {
         caller: Some(caller),
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
-        verified_attribute: String::new(),
-        force_alias_creation: false,
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
     };
-    state.directory.clone().confirm_user(request).await?;
+    state.authn.clone().admin_confirm_sign_up(request).await?;
     Ok(json!({}))
 }
 
@@ -337,9 +344,13 @@ async fn sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
         username: Option<String>,
         password: Option<String>,
         user_attributes: Option<Vec<AttributeType>>,
+        validation_data: Option<Vec<AttributeType>>,
+        client_metadata: Option<HashMap<String, String>>,
     }
     let req: Req = parse(call.body)?;
     let request = authn::SignUpRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        validation_data: shapes::attributes_in(req.validation_data, "validationData")?,
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),
@@ -365,6 +376,7 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
         client_id: Option<String>,
         auth_flow: Option<String>,
         auth_parameters: Option<HashMap<String, String>>,
+        client_metadata: Option<HashMap<String, String>>,
     }
     let req: Req = parse(call.body)?;
     let admin_pool_id = if admin {
@@ -373,6 +385,7 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
         String::new()
     };
     let request = authn::InitiateAuthRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         auth_flow: required(req.auth_flow, "authFlow")?,
         auth_parameters: req.auth_parameters.unwrap_or_default(),
@@ -514,9 +527,11 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
         username: Option<String>,
         confirmation_code: Option<String>,
         force_alias_creation: Option<bool>,
+        client_metadata: Option<HashMap<String, String>>,
     }
     let req: Req = parse(call.body)?;
     let request = authn::ConfirmSignUpRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),
@@ -533,6 +548,7 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
 async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: ClientUserRef = parse(call.body)?;
     let request = authn::ResendConfirmationCodeRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),
@@ -562,6 +578,7 @@ pub(super) fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
 async fn forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: ClientUserRef = parse(call.body)?;
     let request = authn::ForgotPasswordRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),
@@ -589,9 +606,11 @@ async fn confirm_forgot_password(state: &AppState, call: Call) -> Result<Value, 
         username: Option<String>,
         confirmation_code: Option<String>,
         password: Option<String>,
+        client_metadata: Option<HashMap<String, String>>,
     }
     let req: Req = parse(call.body)?;
     let request = authn::ConfirmForgotPasswordRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),

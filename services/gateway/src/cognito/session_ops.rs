@@ -30,12 +30,12 @@ pub(super) async fn get_tokens_from_refresh_token(
     }
     let req: Req = parse(call.body)?;
     let request = authn::GetTokensFromRefreshTokenRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         refresh_token: required(req.refresh_token, "refreshToken")?,
         client_id: required(req.client_id, "clientId")?,
         client_secret: req.client_secret.unwrap_or_default(),
         device_key: req.device_key.unwrap_or_default(),
-        client_metadata: req.client_metadata.unwrap_or_default(),
         correlation_id: call.request_id.clone(),
     };
     let response = state

@@ -122,7 +122,6 @@ pub(super) async fn admin_create_user(state: &AppState, call: Call) -> Result<Va
         user_pool_id: Option<String>,
         username: Option<String>,
         user_attributes: Option<Vec<AttributeType>>,
-        // Accepted for the pre-sign-up trigger, which is not run yet.
         validation_data: Option<Vec<AttributeType>>,
         temporary_password: Option<String>,
         force_alias_creation: Option<bool>,
@@ -132,9 +131,9 @@ pub(super) async fn admin_create_user(state: &AppState, call: Call) -> Result<Va
     }
     let caller = caller(&call);
     let req: Req = parse(call.body)?;
-    shapes::attributes_in(req.validation_data, "validationData")?;
-    let _ = req.client_metadata;
     let request = authn::AdminCreateUserRequest {
+        validation_data: shapes::attributes_in(req.validation_data, "validationData")?,
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         caller: Some(caller),
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
@@ -483,6 +482,7 @@ pub(super) async fn respond_to_auth_challenge(
         challenge_name: Option<String>,
         session: Option<String>,
         challenge_responses: Option<HashMap<String, String>>,
+        client_metadata: Option<HashMap<String, String>>,
     }
     let req: Req = parse(call.body)?;
     let admin_pool_id = if admin {
@@ -491,6 +491,7 @@ pub(super) async fn respond_to_auth_challenge(
         String::new()
     };
     let request = authn::RespondToAuthChallengeRequest {
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         challenge_name: required(req.challenge_name, "challengeName")?,

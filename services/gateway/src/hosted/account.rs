@@ -267,6 +267,8 @@ pub async fn signup(
         })
         .collect();
     let request = authn::SignUpRequest {
+        caller_context: None,
+        validation_data: Vec::new(),
         region: String::new(),
         client_id: params.client_id.clone(),
         secret_hash: String::new(),
@@ -380,6 +382,7 @@ pub async fn confirm(
         Err(response) => return response,
     };
     let request = authn::ConfirmSignUpRequest {
+        caller_context: None,
         region: String::new(),
         client_id: params.client_id.clone(),
         secret_hash: String::new(),
@@ -427,6 +430,7 @@ pub async fn resend(
         Err(response) => return response,
     };
     let request = authn::ResendConfirmationCodeRequest {
+        caller_context: None,
         region: String::new(),
         client_id: params.client_id.clone(),
         secret_hash: String::new(),
@@ -500,6 +504,7 @@ pub async fn forgot(
         Err(response) => return response,
     };
     let request = authn::ForgotPasswordRequest {
+        caller_context: None,
         region: String::new(),
         client_id: params.client_id.clone(),
         secret_hash: String::new(),
@@ -574,6 +579,7 @@ pub async fn reset(
         Err(response) => return response,
     };
     let request = authn::ConfirmForgotPasswordRequest {
+        caller_context: None,
         region: String::new(),
         client_id: params.client_id.clone(),
         secret_hash: String::new(),

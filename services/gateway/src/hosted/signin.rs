@@ -480,6 +480,7 @@ pub async fn login(
         Err(response) => return response,
     };
     let request = authn::InitiateAuthRequest {
+        caller_context: None,
         region: String::new(),
         auth_flow: "USER_PASSWORD_AUTH".into(),
         auth_parameters: HashMap::from([
@@ -777,6 +778,7 @@ pub async fn answer_challenge(
         responses.insert(answer_name.to_owned(), form.code);
     }
     let request = authn::RespondToAuthChallengeRequest {
+        caller_context: None,
         region: String::new(),
         client_id: params.client_id.clone(),
         challenge_name: pending.name.clone(),

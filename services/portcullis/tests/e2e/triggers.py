@@ -1,0 +1,395 @@
+"""Triggers, black-box: a pool's Lambda functions served by a stand-in of the AWS Lambda
+Invoke API, which checks each call's SigV4 signature with botocore and runs handlers
+written as the AWS documentation's examples are. Every event is kept, so its shape is
+checked member by member.
+
+Arguments: the server's URL, the port to serve the Lambda API on, and the access key
+pair the server signs its calls with."""
+
+import base64
+import datetime
+import json
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+from e2e_common import check, expect_error, idp
+
+LAMBDA_PORT = int(sys.argv[2])
+LAMBDA_KEY, LAMBDA_SECRET = sys.argv[3], sys.argv[4]
+ACCOUNT = "123456789012"
+PASSWORD = "Correct-Horse-9"
+
+
+def arn(name):
+    return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+
+
+# --- the functions, as a team would write them for Cognito --------------------------------
+
+
+def pre_sign_up(event):
+    email = event["request"]["userAttributes"].get("email", "")
+    if email.endswith("@blocked.example"):
+        raise Exception("Sign-ups from this domain are not allowed")
+    if email.endswith("@example.com"):
+        event["response"]["autoConfirmUser"] = True
+        event["response"]["autoVerifyEmail"] = True
+    return event
+
+
+def pre_authentication(event):
+    if event["userName"] == "frozen":
+        raise Exception("This account is frozen")
+    return event
+
+
+def pre_token_v1(event):
+    event["response"]["claimsOverrideDetails"] = {
+        "claimsToAddOrOverride": {"tier": "gold", "sub": "not-allowed"},
+        "claimsToSuppress": ["family_name"],
+        "groupOverrideDetails": {"groupsToOverride": ["vip"],
+                                 "iamRolesToOverride": [], "preferredRole": None},
+    }
+    return event
+
+
+def pre_token_v2(event):
+    event["response"]["claimsAndScopeOverrideDetails"] = {
+        "idTokenGeneration": {"claimsToAddOrOverride": {"roles": ["reader", "writer"]}},
+        "accessTokenGeneration": {
+            "claimsToAddOrOverride": {"tenant": {"id": 7, "name": "acme"}},
+            "claimsToSuppress": ["username"],
+            "scopesToAdd": ["api/read"],
+        },
+    }
+    return event
+
+
+def echo(event):
+    return event
+
+
+def fails(event):
+    raise Exception("Something went wrong")
+
+
+def slow(event):
+    time.sleep(6)
+    return event
+
+
+FUNCTIONS = {
+    "pre-sign-up": pre_sign_up,
+    "post-confirmation": echo,
+    "post-confirmation-fails": fails,
+    "pre-authentication": pre_authentication,
+    "post-authentication": echo,
+    "post-authentication-slow": slow,
+    "pre-token-v1": pre_token_v1,
+    "pre-token-v2": pre_token_v2,
+}
+# Answers that are not events.
+GARBAGE = {"pre-authentication-garbage": b"this is not json"}
+
+EVENTS = []
+EVENTS_LOCK = threading.Lock()
+
+
+def verify_signature(handler, body):
+    """Recomputes the call's SigV4 signature with botocore, from the signed headers."""
+    authorization = handler.headers["Authorization"]
+    fields = dict(part.strip().split("=", 1) for part in
+                  authorization[len("AWS4-HMAC-SHA256 "):].split(","))
+    signed = fields["SignedHeaders"].split(";")
+    scope = fields["Credential"].split("/")
+    assert scope[0] == LAMBDA_KEY and scope[2:] == ["us-east-1", "lambda", "aws4_request"], scope
+    amz_date = handler.headers["X-Amz-Date"]
+    request = botocore.awsrequest.AWSRequest(
+        method="POST", url=f"http://127.0.0.1:{LAMBDA_PORT}{handler.path}", data=body,
+        headers={name: handler.headers[name] for name in signed})
+    request.context["timestamp"] = amz_date
+    auth = botocore.auth.SigV4Auth(
+        botocore.credentials.Credentials(LAMBDA_KEY, LAMBDA_SECRET), "lambda", "us-east-1")
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    assert fields["Signature"] == expected, "the Invoke call's signature does not verify"
+    stamp = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ")
+    assert abs((datetime.datetime.utcnow() - stamp).total_seconds()) < 300
+
+
+class LambdaApi(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        parts = self.path.split("/")
+        # /2015-03-31/functions/<name or ARN>/invocations
+        assert parts[1:3] == ["2015-03-31", "functions"] and parts[4] == "invocations"
+        assert self.headers["X-Amz-Invocation-Type"] == "RequestResponse"
+        verify_signature(self, body)
+        name = urllib.parse.unquote(parts[3]).split(":")[-1]
+        event = json.loads(body)
+        with EVENTS_LOCK:
+            EVENTS.append((name, json.loads(body)))
+        if name in GARBAGE:
+            return self.answer(200, GARBAGE[name])
+        function = FUNCTIONS.get(name)
+        if function is None:
+            return self.answer(404, b'{"Type":"User","Message":"Function not found"}',
+                               {"X-Amzn-ErrorType": "ResourceNotFoundException"})
+        try:
+            answer = json.dumps(function(event)).encode()
+        except Exception as err:  # the function threw: Lambda's error answer
+            error = {"errorType": "Error", "errorMessage": str(err)}
+            return self.answer(200, json.dumps(error).encode(),
+                               {"X-Amz-Function-Error": "Unhandled"})
+        self.answer(200, answer)
+
+    def answer(self, status, body, headers=None):
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the caller stopped waiting (the timeout case)
+
+
+def events_of(name):
+    with EVENTS_LOCK:
+        return [event for (n, event) in EVENTS if n == name]
+
+
+def last_event(name):
+    events = events_of(name)
+    assert events, f"{name} was not invoked"
+    return events[-1]
+
+
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def check_common(event, source, pool_id, user_name, client_id):
+    """The members every trigger's event has, as Cognito sends them."""
+    assert set(event) == {"version", "triggerSource", "region", "userPoolId", "userName",
+                          "callerContext", "request", "response"}, sorted(event)
+    assert event["triggerSource"] == source, event["triggerSource"]
+    assert event["region"] == "us-east-1"
+    assert event["userPoolId"] == pool_id
+    assert event["userName"] == user_name, (event["userName"], user_name)
+    assert event["callerContext"]["clientId"] == client_id
+    sdk = event["callerContext"]["awsSdkVersion"]
+    assert sdk.startswith("aws-sdk-") and sdk != "aws-sdk-unknown-unknown", sdk
+
+
+def pool_with(cognito, name, lambda_config):
+    pool = cognito.create_user_pool(
+        PoolName=name, LambdaConfig=lambda_config,
+        AutoVerifiedAttributes=["email"],
+        Schema=[{"Name": "email", "AttributeDataType": "String", "Required": False}],
+    )["UserPool"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                           "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]
+    return pool["Id"], client["ClientId"]
+
+
+def sign_in(cognito, client_id, username, **extra):
+    return cognito.initiate_auth(
+        ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD}, **extra)
+
+
+def main():
+    server = ThreadingHTTPServer(("127.0.0.1", LAMBDA_PORT), LambdaApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cognito = idp()
+
+    pool_id, client_id = pool_with(cognito, "triggers", {
+        "PreSignUp": arn("pre-sign-up"),
+        "PostConfirmation": arn("post-confirmation"),
+        "PreAuthentication": arn("pre-authentication"),
+        "PostAuthentication": arn("post-authentication"),
+        "PreTokenGeneration": arn("pre-token-v1"),
+    })
+
+    # Pre sign-up: auto-confirmed and verified, with the request's data passed through.
+    answer = cognito.sign_up(
+        ClientId=client_id, Username="kim", Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": "kim@example.com"},
+                        {"Name": "family_name", "Value": "Lee"}],
+        ValidationData=[{"Name": "invite", "Value": "abc"}],
+        ClientMetadata={"campaign": "spring"})
+    assert answer["UserConfirmed"] is True and "CodeDeliveryDetails" not in answer, answer
+    event = last_event("pre-sign-up")
+    check_common(event, "PreSignUp_SignUp", pool_id, "kim", client_id)
+    assert event["version"] == "1"
+    assert event["request"] == {
+        "userAttributes": {"email": "kim@example.com", "family_name": "Lee"},
+        "validationData": {"invite": "abc"},
+        "clientMetadata": {"campaign": "spring"},
+    }, event["request"]
+    assert event["response"] == {"autoConfirmUser": False, "autoVerifyPhone": False,
+                                 "autoVerifyEmail": False}, event["response"]
+    user = cognito.admin_get_user(UserPoolId=pool_id, Username="kim")
+    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    assert user["UserStatus"] == "CONFIRMED" and attributes["email_verified"] == "true"
+    assert not events_of("post-confirmation"), "no post confirmation for an auto-confirmed user"
+    check("pre sign-up confirms and verifies, with validation data and client metadata")
+
+    # A refusal creates nothing.
+    message = expect_error("UserLambdaValidationException", cognito.sign_up,
+                           ClientId=client_id, Username="mallory", Password=PASSWORD,
+                           UserAttributes=[{"Name": "email", "Value": "m@blocked.example"}])
+    assert message == ("PreSignUp failed with error "
+                       "Sign-ups from this domain are not allowed."), message
+    expect_error("UserNotFoundException", cognito.admin_get_user,
+                 UserPoolId=pool_id, Username="mallory")
+    check("a refused sign-up creates no user")
+
+    # An unconfirmed user, confirmed by the administrator: post confirmation.
+    answer = cognito.sign_up(ClientId=client_id, Username="lee", Password=PASSWORD,
+                             UserAttributes=[{"Name": "email", "Value": "lee@other.example"}])
+    assert answer["UserConfirmed"] is False
+    cognito.admin_confirm_sign_up(UserPoolId=pool_id, Username="lee",
+                                  ClientMetadata={"by": "support"})
+    event = last_event("post-confirmation")
+    check_common(event, "PostConfirmation_ConfirmSignUp", pool_id, "lee",
+                 "CLIENT_ID_NOT_APPLICABLE")
+    request = event["request"]
+    assert request["clientMetadata"] == {"by": "support"}
+    assert request["userAttributes"]["cognito:user_status"] == "CONFIRMED", request
+    assert request["userAttributes"]["email"] == "lee@other.example"
+    assert request["userAttributes"]["sub"] == answer["UserSub"]
+    assert event["response"] == {}
+    check("post confirmation runs after AdminConfirmSignUp")
+
+    # Pre and post authentication, and pre token generation (V1) on the ID token.
+    tokens = sign_in(cognito, client_id, "kim",
+                     ClientMetadata={"app": "web"})["AuthenticationResult"]
+    event = last_event("pre-authentication")
+    check_common(event, "PreAuthentication_Authentication", pool_id, "kim", client_id)
+    assert event["request"]["validationData"] == {"app": "web"}, event["request"]
+    assert event["request"]["userNotFound"] is False
+    assert event["request"]["userAttributes"]["email"] == "kim@example.com"
+    event = last_event("post-authentication")
+    check_common(event, "PostAuthentication_Authentication", pool_id, "kim", client_id)
+    assert event["request"]["newDeviceUsed"] is False
+    assert event["request"]["clientMetadata"] == {"app": "web"}
+    event = last_event("pre-token-v1")
+    check_common(event, "TokenGeneration_Authentication", pool_id, "kim", client_id)
+    assert event["version"] == "1"
+    assert set(event["request"]) == {"userAttributes", "groupConfiguration", "clientMetadata"}
+    assert event["request"]["groupConfiguration"] == {
+        "groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": None}
+    assert event["response"] == {"claimsOverrideDetails": None}
+    id_claims = claims(tokens["IdToken"])
+    assert id_claims["tier"] == "gold" and "family_name" not in id_claims, id_claims
+    assert id_claims["sub"] != "not-allowed", "a reserved claim was overridden"
+    assert id_claims["cognito:groups"] == ["vip"], id_claims
+    assert claims(tokens["AccessToken"])["cognito:groups"] == ["vip"]
+    assert "tier" not in claims(tokens["AccessToken"]), "V1 changes only the ID token"
+    check("pre and post authentication, and V1 claims in the ID token")
+
+    refreshed = cognito.initiate_auth(
+        ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]})["AuthenticationResult"]
+    assert last_event("pre-token-v1")["triggerSource"] == "TokenGeneration_RefreshTokens"
+    assert claims(refreshed["IdToken"])["tier"] == "gold"
+    check("pre token generation runs again on refresh")
+
+    # Pre sign-up for AdminCreateUser; a pre authentication refusal ends the sign-in.
+    cognito.admin_create_user(UserPoolId=pool_id, Username="frozen",
+                              UserAttributes=[{"Name": "email", "Value": "f@example.com"}],
+                              MessageAction="SUPPRESS")
+    event = last_event("pre-sign-up")
+    check_common(event, "PreSignUp_AdminCreateUser", pool_id, "frozen",
+                 "CLIENT_ID_NOT_APPLICABLE")
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username="frozen",
+                                    Password=PASSWORD, Permanent=True)
+    message = expect_error("UserLambdaValidationException", sign_in, cognito, client_id,
+                           "frozen")
+    assert message == "PreAuthentication failed with error This account is frozen.", message
+    check("pre sign-up on AdminCreateUser; a pre authentication refusal")
+
+    # V2: both tokens and the access token's scopes.
+    v2_pool, v2_client = pool_with(cognito, "triggers-v2", {
+        "PreTokenGenerationConfig": {"LambdaVersion": "V2_0",
+                                     "LambdaArn": arn("pre-token-v2")},
+    })
+    cognito.admin_create_user(UserPoolId=v2_pool, Username="ana", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=v2_pool, Username="ana",
+                                    Password=PASSWORD, Permanent=True)
+    tokens = sign_in(cognito, v2_client, "ana")["AuthenticationResult"]
+    event = last_event("pre-token-v2")
+    check_common(event, "TokenGeneration_Authentication", v2_pool, "ana", v2_client)
+    assert event["version"] == "2"
+    assert event["request"]["scopes"] == ["aws.cognito.signin.user.admin"], event["request"]
+    assert event["response"] == {"claimsAndScopeOverrideDetails": None}
+    access = claims(tokens["AccessToken"])
+    assert access["tenant"] == {"id": 7, "name": "acme"}, access
+    assert access["username"] == "ana", "a reserved claim was suppressed"
+    assert access["scope"].split() == ["aws.cognito.signin.user.admin", "api/read"], access
+    assert claims(tokens["IdToken"])["roles"] == ["reader", "writer"]
+    # The access token still opens the self-service operations.
+    assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"] == "ana"
+    check("V2 customizes both tokens and the access token's scopes")
+
+    # Failures: Cognito's error for each, and nothing half done.
+    bad_pool, bad_client = pool_with(cognito, "triggers-failing", {
+        "PostConfirmation": arn("post-confirmation-fails"),
+        "PreAuthentication": arn("pre-authentication-garbage"),
+        "PostAuthentication": arn("post-authentication-slow"),
+        "PreTokenGeneration": arn("no-such-function"),
+    })
+    cognito.sign_up(ClientId=bad_client, Username="tom", Password=PASSWORD,
+                    UserAttributes=[{"Name": "email", "Value": "tom@other.example"}])
+    message = expect_error("UserLambdaValidationException", cognito.admin_confirm_sign_up,
+                           UserPoolId=bad_pool, Username="tom")
+    assert message == "PostConfirmation failed with error Something went wrong.", message
+    status = cognito.admin_get_user(UserPoolId=bad_pool, Username="tom")["UserStatus"]
+    assert status == "CONFIRMED", "a failed post confirmation undid the confirmation"
+    message = expect_error("InvalidLambdaResponseException", sign_in, cognito, bad_client,
+                           "tom")
+    assert message == "Unrecognizable lambda output", message
+    check("a failed post confirmation keeps the confirmation; an unreadable answer")
+
+    cognito.update_user_pool(UserPoolId=bad_pool, AutoVerifiedAttributes=["email"],
+                             LambdaConfig={"PostAuthentication": arn("post-authentication-slow"),
+                                           "PreTokenGeneration": arn("no-such-function")})
+    started = time.monotonic()
+    message = expect_error("UnexpectedLambdaException", sign_in, cognito, bad_client, "tom")
+    took = time.monotonic() - started
+    assert message == ("PostAuthentication invocation failed due to error "
+                       "Socket timeout while invoking Lambda function."), message
+    assert 4.5 < took < 6.5, f"the timeout took {took:.1f} s, not Cognito's 5"
+    check("a function that does not answer in 5 seconds")
+
+    cognito.update_user_pool(UserPoolId=bad_pool, AutoVerifiedAttributes=["email"],
+                             LambdaConfig={"PreTokenGeneration": arn("no-such-function")})
+    message = expect_error("UnexpectedLambdaException", sign_in, cognito, bad_client, "tom")
+    assert message == ("PreTokenGeneration invocation failed due to error "
+                       "ResourceNotFoundException."), message
+    cognito.update_user_pool(UserPoolId=bad_pool, AutoVerifiedAttributes=["email"])
+    assert "AuthenticationResult" in sign_in(cognito, bad_client, "tom")
+    check("a function the Lambda API does not know; a pool without triggers signs in")
+
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
