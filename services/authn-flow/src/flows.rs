@@ -17,6 +17,7 @@ use crate::delivery::{
 };
 use crate::lockout::Proof;
 use crate::machine::FirstFactor;
+use crate::migration::MigrationSource;
 use crate::password::{self, Policy};
 use crate::passwords::credential_key;
 use crate::sender::Medium;
@@ -271,13 +272,23 @@ impl Flows {
         &self,
         req: pb::ForgotPasswordRequest,
     ) -> Result<pb::ForgotPasswordResponse, ApiError> {
-        let (client, user) = self
+        let (mut client, user) = self
             .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
+        client.caller = req.caller_context.clone().unwrap_or_default();
         self.codes
             .admit_client(&req.client_id)
             .await
             .map_err(code_error)?;
+        let user = match user {
+            Some(user) => Some(user),
+            None => {
+                let call = (req.region.as_str(), req.correlation_id.as_str());
+                let source = MigrationSource::ForgotPassword;
+                self.migrate(&client, source, &req.username, None, call)
+                    .await?
+            }
+        };
         let Some(user) = user else {
             if !client.hides_user_existence() {
                 return Err(username_client_not_found());
@@ -487,6 +498,26 @@ impl Flows {
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
         self.before_first_factor(client, user.as_ref()).await?;
+        let user = match user {
+            Some(user) => Some(user),
+            None => {
+                let call = (req.region.as_str(), req.correlation_id.as_str());
+                let source = MigrationSource::Authentication;
+                let migrated = self
+                    .migrate(client, source, username, Some(password), call)
+                    .await?;
+                if let Some(user) = migrated {
+                    if user.status == "RESET_REQUIRED" {
+                        return Err(crate::migration::reset_required());
+                    }
+                    let device_key = param("DEVICE_KEY");
+                    return self
+                        .signed_in(client, &user, FirstFactor::Password, device_key)
+                        .await;
+                }
+                None
+            }
+        };
 
         let Some(user) = user else {
             // Same work as for a real user, so timing does not reveal who exists.

@@ -15,6 +15,7 @@ pub mod flows;
 pub mod lockout;
 pub mod machine;
 mod mfa_flow;
+mod migration;
 pub mod oauth;
 mod passkeys;
 pub mod password;

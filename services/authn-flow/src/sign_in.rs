@@ -177,7 +177,8 @@ impl Flows {
                 (Effect::InvokeTrigger(Trigger::PreAuthentication), Some(user)) => {
                     self.pre_authentication(client, user).await?;
                 }
-                // User migration: not run yet.
+                // Run by the password flows, which have the password it needs (SRP cannot
+                // migrate a user, as in Cognito).
                 (Effect::InvokeTrigger(Trigger::UserMigration), None) => {}
                 (effect, _) => {
                     tracing::error!(?effect, "an effect the sign-in start does not carry out");

@@ -36,7 +36,7 @@ impl<'a> Caller<'a> {
         }
     }
 
-    fn metadata(&self) -> Value {
+    pub(crate) fn metadata(&self) -> Value {
         event::string_map(
             self.context
                 .iter()
@@ -179,6 +179,33 @@ impl Flows {
             Some(Value::Object(response)) => Ok(Some(response.clone())),
             Some(_) => Err(invalid_response()),
         }
+    }
+
+    /// [`Flows::run_trigger`] with the event's members given.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_with_config(
+        &self,
+        config: &LambdaConfig,
+        trigger: Trigger,
+        source: &str,
+        pool_id: &str,
+        user_name: &str,
+        caller: &Caller<'_>,
+        request: Value,
+        response: Value,
+    ) -> Result<Option<Map<String, Value>>, ApiError> {
+        let sdk = caller.sdk_version();
+        self.run_trigger(config, trigger, |version| Event {
+            version,
+            trigger_source: source,
+            pool_id,
+            user_name,
+            client_id: caller.client_id,
+            sdk_version: &sdk,
+            request,
+            response,
+        })
+        .await
     }
 
     /// [`Flows::run_trigger`] for a user of a pool: `body` answers the event's

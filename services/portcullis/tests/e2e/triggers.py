@@ -71,6 +71,29 @@ def pre_token_v2(event):
     return event
 
 
+# The directory users are migrated out of.
+LEGACY = {
+    "old-kim": {"password": PASSWORD, "email": "old-kim@example.com"},
+    "old-ann": {"password": "Another-Pass-1", "email": "old-ann@example.com"},
+}
+
+
+def user_migration(event):
+    user = LEGACY.get(event["userName"])
+    if event["triggerSource"] == "UserMigration_Authentication":
+        if user is None or user["password"] != event["request"]["password"]:
+            raise Exception("Bad password")
+        event["response"]["finalUserStatus"] = "CONFIRMED"
+    elif event["triggerSource"] == "UserMigration_ForgotPassword":
+        if user is None:
+            raise Exception("Bad user")
+    else:
+        raise Exception("Unknown trigger source")
+    event["response"]["userAttributes"] = {"email": user["email"], "email_verified": "true"}
+    event["response"]["messageAction"] = "SUPPRESS"
+    return event
+
+
 def echo(event):
     return event
 
@@ -93,6 +116,7 @@ FUNCTIONS = {
     "post-authentication-slow": slow,
     "pre-token-v1": pre_token_v1,
     "pre-token-v2": pre_token_v2,
+    "user-migration": user_migration,
 }
 # Answers that are not events.
 GARBAGE = {"pre-authentication-garbage": b"this is not json"}
@@ -348,6 +372,51 @@ def main():
     # The access token still opens the self-service operations.
     assert cognito.get_user(AccessToken=tokens["AccessToken"])["Username"] == "ana"
     check("V2 customizes both tokens and the access token's scopes")
+
+    # User migration: signed in in the same call, with the password kept.
+    old_pool, old_client = pool_with(cognito, "triggers-migration", {
+        "UserMigration": arn("user-migration"),
+        "PreAuthentication": arn("pre-authentication"),
+    })
+    tokens = sign_in(cognito, old_client, "old-kim",
+                     ClientMetadata={"from": "legacy"})["AuthenticationResult"]
+    event = last_event("user-migration")
+    check_common(event, "UserMigration_Authentication", old_pool, "old-kim", old_client)
+    assert event["request"] == {"password": PASSWORD, "validationData": {"from": "legacy"},
+                                "clientMetadata": {"from": "legacy"}}, event["request"]
+    assert event["response"] == {"userAttributes": None, "finalUserStatus": None,
+                                 "messageAction": None, "desiredDeliveryMediums": None,
+                                 "forceAliasCreation": None, "enableSMSMFA": None}
+    assert claims(tokens["IdToken"])["email"] == "old-kim@example.com"
+    user = cognito.admin_get_user(UserPoolId=old_pool, Username="old-kim")
+    assert user["UserStatus"] == "CONFIRMED", user
+    migrations = len(events_of("user-migration"))
+    sign_in(cognito, old_client, "old-kim")
+    assert len(events_of("user-migration")) == migrations, "a migrated user is migrated again"
+    assert last_event("pre-authentication")["userName"] == "old-kim"
+    message = expect_error("UserLambdaValidationException", sign_in, cognito, old_client,
+                           "old-ann")
+    assert message == "UserMigration failed with error Bad password.", message
+    expect_error("UserNotFoundException", cognito.admin_get_user,
+                 UserPoolId=old_pool, Username="old-ann")
+    hiding = cognito.create_user_pool_client(
+        UserPoolId=old_pool, ClientName="hiding", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+        PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
+    message = expect_error("NotAuthorizedException", sign_in, cognito, hiding, "nobody")
+    assert message == "Incorrect username or password.", message
+    check("user migration on sign-in, once; a refusal is Cognito's error")
+
+    answer = cognito.forgot_password(ClientId=old_client, Username="old-ann")
+    assert answer["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL", answer
+    event = last_event("user-migration")
+    check_common(event, "UserMigration_ForgotPassword", old_pool, "old-ann", old_client)
+    assert "password" not in event["request"], event["request"]
+    user = cognito.admin_get_user(UserPoolId=old_pool, Username="old-ann")
+    assert user["UserStatus"] == "RESET_REQUIRED", user
+    expect_error("PasswordResetRequiredException", cognito.initiate_auth, ClientId=old_client,
+                 AuthFlow="USER_PASSWORD_AUTH",
+                 AuthParameters={"USERNAME": "old-ann", "PASSWORD": "Another-Pass-1"})
+    check("user migration on a password reset")
 
     # Failures: Cognito's error for each, and nothing half done.
     bad_pool, bad_client = pool_with(cognito, "triggers-failing", {

@@ -1,0 +1,300 @@
+//! Lazy migration: a user the pool does not know who signs in with a password, or asks
+//! for a password reset, is looked up by the pool's user migration trigger and, when the
+//! function finds them, created from its answer — with the password just typed, so the
+//! sign-in goes on in the same call.
+
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_proto::directory::v1 as dir;
+use portcullis_proto::events::v1::{Actor, Attribute, actor::Kind};
+use portcullis_triggers::{Trigger, invalid_response};
+use serde_json::{Map, Value, json};
+
+use crate::context::{ClientInfo, Flows, kv_error, pool_error};
+use crate::credential::Credential;
+use crate::passwords::credential_key;
+use crate::triggers::Caller;
+
+/// Why the user migration trigger runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MigrationSource {
+    /// A password sign-in (`USER_PASSWORD_AUTH` or the admin flows; SRP cannot, as the
+    /// function needs the password).
+    Authentication,
+    ForgotPassword,
+}
+
+impl MigrationSource {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Authentication => "UserMigration_Authentication",
+            Self::ForgotPassword => "UserMigration_ForgotPassword",
+        }
+    }
+}
+
+/// The user a migration function answered.
+struct Answer {
+    attributes: Vec<Attribute>,
+    reset_required: bool,
+    force_alias_creation: bool,
+}
+
+impl Flows {
+    /// Runs the pool's user migration trigger for `user_name` (with the `password`
+    /// typed, for a sign-in) and creates the user it answers. `None` when the pool has
+    /// no such trigger, or when the function did not find the user and the client hides
+    /// whether users exist (the caller then answers as for any unknown user). `call` is
+    /// the request's region and correlation id.
+    pub(crate) async fn migrate(
+        &self,
+        client: &ClientInfo,
+        source: MigrationSource,
+        user_name: &str,
+        password: Option<&str>,
+        call: (&str, &str),
+    ) -> Result<Option<dir::User>, ApiError> {
+        let config = self.lambda_config(client.pool_id()).await?;
+        if Trigger::UserMigration.function(&config).is_none() {
+            return Ok(None);
+        }
+        let trigger_caller = Caller::of(client);
+        let mut request = json!({
+            "validationData": trigger_caller.metadata(),
+            "clientMetadata": trigger_caller.metadata(),
+        });
+        if let Some(password) = password {
+            request["password"] = json!(password);
+        }
+        let response = self
+            .run_with_config(
+                &config,
+                Trigger::UserMigration,
+                source.name(),
+                client.pool_id(),
+                user_name,
+                &trigger_caller,
+                request,
+                json!({
+                    "userAttributes": null,
+                    "finalUserStatus": null,
+                    "messageAction": null,
+                    "desiredDeliveryMediums": null,
+                    "forceAliasCreation": null,
+                    "enableSMSMFA": null,
+                }),
+            )
+            .await;
+        let hides = client.hides_user_existence();
+        let response = match response {
+            Ok(response) => response.unwrap_or_default(),
+            // The function's refusal: the old directory does not know the user, or the
+            // password is wrong there.
+            Err(err) if err.code == ErrorCode::UserLambdaValidationException && hides => {
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let Some(answer) = read_answer(&response, source)? else {
+            if hides {
+                return Ok(None);
+            }
+            return Err(ApiError::new(
+                ErrorCode::UserNotFoundException,
+                format!(
+                    "Exception migrating user in app client {}",
+                    client.client.client_id
+                ),
+            ));
+        };
+        let password = password.filter(|_| !answer.reset_required);
+        self.create_migrated(client, user_name, password, answer, call)
+            .await
+            .map(Some)
+    }
+
+    async fn create_migrated(
+        &self,
+        client: &ClientInfo,
+        user_name: &str,
+        password: Option<&str>,
+        answer: Answer,
+        (region, correlation_id): (&str, &str),
+    ) -> Result<dir::User, ApiError> {
+        let sub = uuid::Uuid::new_v4().to_string();
+        let caller = dir::Caller {
+            region: region.to_owned(),
+            actor: Some(Actor {
+                kind: Kind::User as i32,
+                id: sub.clone(),
+            }),
+            correlation_id: correlation_id.to_owned(),
+        };
+        let key = credential_key(client.pool_id(), &sub);
+        // As at sign-up: the credential first, under a sub nobody else has, removed if
+        // creating the user fails.
+        let stored = match password {
+            Some(password) => {
+                let hash = self
+                    .hasher
+                    .hash(password.to_owned())
+                    .await
+                    .map_err(pool_error)?;
+                let credential = Credential::new(hash);
+                let revision = self
+                    .credentials
+                    .create(&key, credential.encode())
+                    .await
+                    .map_err(kv_error)?;
+                Some((credential, revision))
+            }
+            None => None,
+        };
+        let request = dir::CreateUserRequest {
+            caller: Some(caller.clone()),
+            pool_id: client.pool_id().to_owned(),
+            sub: sub.clone(),
+            username: user_name.to_owned(),
+            attributes: answer.attributes,
+            confirmed: true,
+            temporary_password: false,
+            force_alias_creation: answer.force_alias_creation,
+        };
+        let user = match self.directory.clone().create_user(request).await {
+            Ok(user) => user.into_inner(),
+            Err(status) => {
+                if let Some((_, revision)) = &stored
+                    && let Err(err) = self.credentials.delete(&key, *revision).await
+                {
+                    tracing::warn!(error = %err, "could not remove the credential of a failed migration");
+                }
+                return Err(status.into());
+            }
+        };
+        if let (Some(password), Some((credential, revision))) = (password, stored) {
+            self.add_srp(&user, password.to_owned(), credential, revision)
+                .await;
+        }
+        if answer.reset_required {
+            let request = dir::RequirePasswordResetRequest {
+                caller: Some(caller),
+                user: Some(dir::UserRef {
+                    pool_id: user.pool_id.clone(),
+                    username: String::new(),
+                    sub: user.sub.clone(),
+                }),
+            };
+            return Ok(self
+                .directory
+                .clone()
+                .require_password_reset(request)
+                .await?
+                .into_inner());
+        }
+        Ok(user)
+    }
+}
+
+/// The user a migration function's `response` describes; `None` when it names no
+/// attributes (the function did not find the user).
+fn read_answer(
+    response: &Map<String, Value>,
+    source: MigrationSource,
+) -> Result<Option<Answer>, ApiError> {
+    let attributes = match response.get("userAttributes") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(attributes)) => attributes,
+        Some(_) => return Err(invalid_response()),
+    };
+    let mut list = Vec::new();
+    for (name, value) in attributes {
+        // The pool makes these itself.
+        if name == "sub" || name == "username" || name.starts_with("cognito:") {
+            continue;
+        }
+        let value = match value {
+            Value::String(value) => value.clone(),
+            Value::Bool(value) => value.to_string(),
+            Value::Number(value) => value.to_string(),
+            _ => return Err(invalid_response()),
+        };
+        list.push(Attribute {
+            name: name.clone(),
+            value,
+        });
+    }
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let reset_required = match (response.get("finalUserStatus"), source) {
+        (None | Some(Value::Null), MigrationSource::Authentication) => false,
+        (None | Some(Value::Null), MigrationSource::ForgotPassword) => true,
+        (Some(Value::String(s)), MigrationSource::Authentication) if s == "CONFIRMED" => false,
+        (Some(Value::String(s)), _) if s == "RESET_REQUIRED" => true,
+        _ => return Err(invalid_response()),
+    };
+    match response.get("messageAction") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(action)) if action == "SUPPRESS" || action == "RESEND" => {}
+        Some(_) => return Err(invalid_response()),
+    }
+    let force_alias_creation = match response.get("forceAliasCreation") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(force)) => *force,
+        Some(_) => return Err(invalid_response()),
+    };
+    Ok(Some(Answer {
+        attributes: list,
+        reset_required,
+        force_alias_creation,
+    }))
+}
+
+/// A migrated sign-in that must reset its password first.
+pub(crate) fn reset_required() -> ApiError {
+    ApiError::new(
+        ErrorCode::PasswordResetRequiredException,
+        "Password reset required for the user",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn an_answer_names_the_users_attributes_and_status() {
+        let response = answer(json!({
+            "userAttributes": {"email": "kim@example.com", "email_verified": "true",
+                               "sub": "old-sub", "cognito:user_status": "X", "custom:tier": 3},
+            "finalUserStatus": "CONFIRMED",
+            "messageAction": "SUPPRESS",
+        }));
+        let read = read_answer(&response, MigrationSource::Authentication)
+            .unwrap()
+            .unwrap();
+        let names: Vec<&str> = read.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["custom:tier", "email", "email_verified"]);
+        assert!(!read.reset_required);
+
+        let forgot = answer(json!({"userAttributes": {"email": "kim@example.com"}}));
+        let read = read_answer(&forgot, MigrationSource::ForgotPassword)
+            .unwrap()
+            .unwrap();
+        assert!(read.reset_required, "a reset asked for is a reset required");
+        let confirmed = answer(json!({"userAttributes": {"email": "k@example.com"},
+                                      "finalUserStatus": "CONFIRMED"}));
+        assert!(read_answer(&confirmed, MigrationSource::ForgotPassword).is_err());
+        assert!(
+            read_answer(&answer(json!({})), MigrationSource::Authentication)
+                .unwrap()
+                .is_none()
+        );
+        let bad = answer(json!({"userAttributes": {"email": "k@example.com"},
+                                "finalUserStatus": "ENABLED"}));
+        assert!(read_answer(&bad, MigrationSource::Authentication).is_err());
+    }
+}
