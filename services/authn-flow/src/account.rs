@@ -9,9 +9,12 @@ use portcullis_proto::events::v1::UserPoolSettings;
 
 use crate::codes;
 use crate::context::{Flows, code_error, incorrect_credentials, policy_error, pool_error};
+use crate::delivery::{Purpose, UPDATE_ATTRIBUTE, VERIFY_ATTRIBUTE};
 use crate::lockout::Proof;
 use crate::password::{self, Policy};
 use crate::sender::Medium;
+use crate::triggers::Caller;
+use portcullis_triggers::event::NO_CLIENT;
 
 /// Codes that verify an attribute live a day, as sign-up codes do.
 const VERIFY_VALIDITY: std::time::Duration = codes::SIGN_UP_VALIDITY;
@@ -56,7 +59,7 @@ impl Flows {
             client_id: if req.by_admin {
                 String::new()
             } else {
-                req.client_id
+                req.client_id.clone()
             },
         };
         let user = self
@@ -71,7 +74,17 @@ impl Flows {
             if changed.iter().any(|c| c == attribute)
                 && (pending || needs_verification(&settings, &user, attribute))
             {
-                let sent = self.send_verification(&settings, &user, attribute).await;
+                let caller = Caller {
+                    client_id: if req.client_id.is_empty() {
+                        NO_CLIENT
+                    } else {
+                        &req.client_id
+                    },
+                    context: None,
+                };
+                let sent = self
+                    .send_verification(&settings, &user, attribute, UPDATE_ATTRIBUTE, &caller)
+                    .await;
                 details.push(sent.map_err(crate::context::too_many_requests)?);
             }
         }
@@ -85,6 +98,8 @@ impl Flows {
         pool: &UserPoolSettings,
         user: &dir::User,
         attribute: &'static str,
+        purpose: Purpose,
+        caller: &Caller<'_>,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         // A new value waiting for verification is where the code goes.
         let pending = user
@@ -105,9 +120,10 @@ impl Flows {
             pool,
             user,
             (medium, attribute, destination),
-            "VerifyUserAttribute",
+            purpose,
             &key,
             VERIFY_VALIDITY,
+            caller,
         )
         .await
     }
@@ -127,7 +143,10 @@ impl Flows {
         };
         let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
         let pool = self.pool(&req.pool_id).await?.settings.unwrap_or_default();
-        let details = self.send_verification(&pool, &user, attribute).await?;
+        let caller = Caller::admin(None);
+        let details = self
+            .send_verification(&pool, &user, attribute, VERIFY_ATTRIBUTE, &caller)
+            .await?;
         Ok(pb::GetUserAttributeVerificationCodeResponse {
             code_delivery_details: Some(details),
         })

@@ -8,7 +8,7 @@ use portcullis_proto::directory::v1 as dir;
 use crate::codes;
 use crate::context::{Flows, kv_error, policy_error, pool_error};
 use crate::credential::Credential;
-use crate::delivery::{forgot_code_key, recovery_target};
+use crate::delivery::{ADMIN_CREATE_USER, forgot_code_key, recovery_target};
 use crate::password::{self, Policy};
 use crate::passwords::credential_key;
 use crate::sender::{self, Medium};
@@ -19,6 +19,13 @@ const DEFAULT_INVITE_SMS: &str = "Your username is {username} and temporary pass
 
 fn user_not_found() -> ApiError {
     ApiError::new(ErrorCode::UserNotFoundException, "User does not exist.")
+}
+
+/// What an invitation tells the new user: the name to sign in with and the temporary
+/// password.
+struct Invitation<'a> {
+    username: &'a str,
+    temporary: &'a str,
 }
 
 impl Flows {
@@ -128,7 +135,12 @@ impl Flows {
             }
         };
         if req.message_action != "SUPPRESS" {
-            self.send_invitation(&settings, &user, &mediums, &req.username, &temporary)
+            let caller = crate::triggers::Caller::admin(req.caller_context.as_ref());
+            let invitation = Invitation {
+                username: &req.username,
+                temporary: &temporary,
+            };
+            self.send_invitation(&settings, &user, &mediums, invitation, &caller)
                 .await?;
         }
         Ok(user)
@@ -141,8 +153,11 @@ impl Flows {
         settings: &portcullis_proto::events::v1::UserPoolSettings,
         user: &dir::User,
         mediums: &[Medium],
-        username: &str,
-        temporary: &str,
+        Invitation {
+            username,
+            temporary,
+        }: Invitation<'_>,
+        caller: &crate::triggers::Caller<'_>,
     ) -> Result<(), ApiError> {
         let template = settings.invite_message_template.clone().unwrap_or_default();
         let or = |value: &str, default: &str| {
@@ -173,6 +188,9 @@ impl Flows {
             else {
                 continue;
             };
+            let (text, subject) = self
+                .custom_message(user, ADMIN_CREATE_USER, caller, *medium, (text, subject))
+                .await?;
             let message = sender::Message {
                 channel: *medium,
                 destination,
@@ -274,9 +292,10 @@ impl Flows {
             &pool,
             &user,
             target,
-            "AdminResetUserPassword",
+            crate::delivery::ADMIN_RESET_PASSWORD,
             &key,
             codes::RESET_VALIDITY,
+            &crate::triggers::Caller::admin(None),
         )
         .await?;
         Ok(pb::AdminResetUserPasswordResponse {})

@@ -7,6 +7,48 @@ use portcullis_proto::events::v1::UserPoolSettings;
 
 use crate::context::{Flows, code_error};
 use crate::sender::{self, Medium};
+use crate::triggers::Caller;
+
+/// What a message is for: its `kind` (as the outbox and senders name it) and the
+/// custom message trigger's source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Purpose {
+    pub kind: &'static str,
+    pub source: &'static str,
+}
+
+pub(crate) const SIGN_UP: Purpose = Purpose {
+    kind: "SignUp",
+    source: "CustomMessage_SignUp",
+};
+pub(crate) const RESEND_CODE: Purpose = Purpose {
+    kind: "ResendCode",
+    source: "CustomMessage_ResendCode",
+};
+pub(crate) const FORGOT_PASSWORD: Purpose = Purpose {
+    kind: "ForgotPassword",
+    source: "CustomMessage_ForgotPassword",
+};
+pub(crate) const ADMIN_RESET_PASSWORD: Purpose = Purpose {
+    kind: "AdminResetUserPassword",
+    source: "CustomMessage_ForgotPassword",
+};
+pub(crate) const UPDATE_ATTRIBUTE: Purpose = Purpose {
+    kind: "VerifyUserAttribute",
+    source: "CustomMessage_UpdateUserAttribute",
+};
+pub(crate) const VERIFY_ATTRIBUTE: Purpose = Purpose {
+    kind: "VerifyUserAttribute",
+    source: "CustomMessage_VerifyUserAttribute",
+};
+pub(crate) const AUTHENTICATION: Purpose = Purpose {
+    kind: "Authentication",
+    source: "CustomMessage_Authentication",
+};
+pub(crate) const ADMIN_CREATE_USER: Purpose = Purpose {
+    kind: "AdminCreateUser",
+    source: "CustomMessage_AdminCreateUser",
+};
 
 /// Cognito's default verification message.
 pub(crate) const DEFAULT_CODE_MESSAGE: &str = "Your verification code is {####}. ";
@@ -141,40 +183,46 @@ pub(crate) fn signup_code_key(pool_id: &str, sub: &str) -> String {
 
 impl Flows {
     /// Issues a code under `key`, sends it to `target` in the pool's verification
-    /// message and says where it went.
+    /// message (or the custom message trigger's) and says where it went.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn send_code(
         &self,
         pool: &UserPoolSettings,
         user: &dir::User,
         (channel, attribute, destination): (Medium, &'static str, String),
-        kind: &'static str,
+        purpose: Purpose,
         key: &str,
         validity: std::time::Duration,
+        caller: &Caller<'_>,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let template = verification_message(pool, channel);
         self.send_code_with(
             user,
             (channel, attribute, destination),
-            kind,
-            key,
-            validity,
+            purpose,
+            (key, validity),
             template,
+            caller,
         )
         .await
     }
 
     /// Issues a code under `key` and sends it with `text` (`{####}` is the code) and,
-    /// for email, `subject`.
+    /// for email, `subject` — or with the custom message trigger's text and subject.
     pub(crate) async fn send_code_with(
         &self,
         user: &dir::User,
         (channel, attribute, destination): (Medium, &'static str, String),
-        kind: &'static str,
-        key: &str,
-        validity: std::time::Duration,
-        (text, subject): (String, Option<String>),
+        purpose: Purpose,
+        (key, validity): (&str, std::time::Duration),
+        template: (String, Option<String>),
+        caller: &Caller<'_>,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let started = std::time::Instant::now();
+        let (text, subject) = self
+            .custom_message(user, purpose, caller, channel, template)
+            .await?;
+        let kind = purpose.kind;
         let code = self
             .codes
             .issue(key, attribute, validity)

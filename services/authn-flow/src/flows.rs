@@ -13,7 +13,8 @@ use crate::context::{
 };
 use crate::credential::Credential;
 use crate::delivery::{
-    decoy_delivery, forgot_code_key, recovery_target, signup_code_key, verification_target,
+    FORGOT_PASSWORD, Purpose, RESEND_CODE, SIGN_UP, decoy_delivery, forgot_code_key,
+    recovery_target, signup_code_key, verification_target,
 };
 use crate::lockout::Proof;
 use crate::machine::FirstFactor;
@@ -108,7 +109,7 @@ impl Flows {
                     .filter(|_| !answer.auto_confirm);
                 let code_delivery_details = match target {
                     Some(target) => Some(
-                        self.send_signup_code(&settings_for_codes, &user, target, "SignUp")
+                        self.send_signup_code(&settings_for_codes, &user, target, SIGN_UP, &caller)
                             .await?,
                     ),
                     None => None,
@@ -133,10 +134,12 @@ impl Flows {
         pool: &UserPoolSettings,
         user: &dir::User,
         target: (Medium, &'static str, String),
-        kind: &'static str,
+        purpose: Purpose,
+        caller: &Caller<'_>,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let key = signup_code_key(&user.pool_id, &user.sub);
-        self.send_code(pool, user, target, kind, &key, codes::SIGN_UP_VALIDITY)
+        let validity = codes::SIGN_UP_VALIDITY;
+        self.send_code(pool, user, target, purpose, &key, validity, caller)
             .await
     }
 
@@ -260,8 +263,12 @@ impl Flows {
         }
         let target = verification_target(&pool, &user)
             .ok_or_else(|| ApiError::invalid_parameter("Auto verification not turned on."))?;
+        let caller = Caller {
+            client_id: &req.client_id,
+            context: req.caller_context.as_ref(),
+        };
         let details = self
-            .send_signup_code(&pool, &user, target, "ResendCode")
+            .send_signup_code(&pool, &user, target, RESEND_CODE, &caller)
             .await?;
         Ok(pb::ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
@@ -320,9 +327,10 @@ impl Flows {
                 &pool,
                 &user,
                 target,
-                "ForgotPassword",
+                FORGOT_PASSWORD,
                 &key,
                 codes::RESET_VALIDITY,
+                &Caller::of(&client),
             )
             .await?;
         Ok(pb::ForgotPasswordResponse {

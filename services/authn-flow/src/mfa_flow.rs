@@ -156,10 +156,10 @@ impl Flows {
                 .send_code_with(
                     user,
                     target,
-                    "Authentication",
-                    &key,
-                    CODE_VALIDITY,
+                    crate::delivery::AUTHENTICATION,
+                    (&key, CODE_VALIDITY),
                     template,
+                    &crate::triggers::Caller::of(client),
                 )
                 .await
                 .map_err(crate::context::too_many_requests)?;

@@ -354,6 +354,53 @@ impl Flows {
         Ok(())
     }
 
+    /// Custom message (`CustomMessage_<source>`): the function may replace the text of a
+    /// message carrying a code (and an email's subject). Its text is used only when it
+    /// holds the code's place (`{####}`); else the pool's template is sent.
+    pub(crate) async fn custom_message(
+        &self,
+        user: &dir::User,
+        purpose: crate::delivery::Purpose,
+        caller: &Caller<'_>,
+        channel: crate::sender::Medium,
+        (text, subject): (String, Option<String>),
+    ) -> Result<(String, Option<String>), ApiError> {
+        let invitation = purpose == crate::delivery::ADMIN_CREATE_USER;
+        let request = json!({
+            "userAttributes": user_attributes(user),
+            "codeParameter": "{####}",
+            "linkParameter": "{##Click Here##}",
+            "usernameParameter": if invitation { json!("{username}") } else { Value::Null },
+            "clientMetadata": caller.metadata(),
+        });
+        let response = self
+            .run_for_user(Trigger::CustomMessage, purpose.source, user, caller, |_| {
+                (
+                    request,
+                    json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}),
+                )
+            })
+            .await?;
+        let Some(response) = response else {
+            return Ok((text, subject));
+        };
+        let member = |name: &str| match response.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(invalid_response()),
+        };
+        let custom = match channel {
+            crate::sender::Medium::Sms => member("smsMessage")?,
+            crate::sender::Medium::Email => member("emailMessage")?,
+        };
+        let text = custom.filter(|t| t.contains("{####}")).unwrap_or(text);
+        let subject = match channel {
+            crate::sender::Medium::Email => member("emailSubject")?.or(subject),
+            crate::sender::Medium::Sms => subject,
+        };
+        Ok((text, subject))
+    }
+
     /// Pre token generation: the function may change the claims of the tokens
     /// `request` asks for (V1: the ID token; V2 and V3: both, and the access token's
     /// scopes) and the groups they carry. What it may not change the token service

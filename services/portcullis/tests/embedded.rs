@@ -214,6 +214,7 @@ fn triggers_run_with_cognitos_events_and_errors() {
             &lambda.to_string(),
             key,
             secret,
+            data.path().join("outbox.jsonl").to_str().unwrap(),
         ],
     );
 }

@@ -3,8 +3,8 @@ Invoke API, which checks each call's SigV4 signature with botocore and runs hand
 written as the AWS documentation's examples are. Every event is kept, so its shape is
 checked member by member.
 
-Arguments: the server's URL, the port to serve the Lambda API on, and the access key
-pair the server signs its calls with."""
+Arguments: the server's URL, the port to serve the Lambda API on, the access key pair
+the server signs its calls with, and the server's outbox file."""
 
 import base64
 import datetime
@@ -22,6 +22,7 @@ from e2e_common import check, expect_error, idp
 
 LAMBDA_PORT = int(sys.argv[2])
 LAMBDA_KEY, LAMBDA_SECRET = sys.argv[3], sys.argv[4]
+OUTBOX = sys.argv[5]
 ACCOUNT = "123456789012"
 PASSWORD = "Correct-Horse-9"
 
@@ -94,6 +95,19 @@ def user_migration(event):
     return event
 
 
+def custom_message(event):
+    code = event["request"]["codeParameter"]
+    if event["triggerSource"] == "CustomMessage_SignUp":
+        event["response"]["emailSubject"] = "Welcome to Acme"
+        event["response"]["emailMessage"] = f"Hello {event['userName']}, your code is {code}."
+    elif event["triggerSource"] == "CustomMessage_AdminCreateUser":
+        name = event["request"]["usernameParameter"]
+        event["response"]["emailMessage"] = f"Sign in as {name} with {code}."
+    elif event["triggerSource"] == "CustomMessage_ForgotPassword":
+        event["response"]["emailMessage"] = "A message without the code is not used."
+    return event
+
+
 def echo(event):
     return event
 
@@ -117,6 +131,7 @@ FUNCTIONS = {
     "pre-token-v1": pre_token_v1,
     "pre-token-v2": pre_token_v2,
     "user-migration": user_migration,
+    "custom-message": custom_message,
 }
 # Answers that are not events.
 GARBAGE = {"pre-authentication-garbage": b"this is not json"}
@@ -198,6 +213,12 @@ def last_event(name):
     events = events_of(name)
     assert events, f"{name} was not invoked"
     return events[-1]
+
+
+def outbox_for(username):
+    with open(OUTBOX) as outbox:
+        lines = [json.loads(line) for line in outbox if line.strip()]
+    return [line for line in lines if line["username"] == username]
 
 
 def claims(token):
@@ -417,6 +438,41 @@ def main():
                  AuthFlow="USER_PASSWORD_AUTH",
                  AuthParameters={"USERNAME": "old-ann", "PASSWORD": "Another-Pass-1"})
     check("user migration on a password reset")
+
+    # Custom message: the text and subject of the codes and invitations sent.
+    msg_pool, msg_client = pool_with(cognito, "triggers-messages", {
+        "CustomMessage": arn("custom-message"),
+        "PostConfirmation": arn("post-confirmation"),
+    })
+    cognito.sign_up(ClientId=msg_client, Username="eve", Password=PASSWORD,
+                    UserAttributes=[{"Name": "email", "Value": "eve@other.example"}],
+                    ClientMetadata={"locale": "en"})
+    event = last_event("custom-message")
+    check_common(event, "CustomMessage_SignUp", msg_pool, "eve", msg_client)
+    assert event["request"]["codeParameter"] == "{####}"
+    assert event["request"]["usernameParameter"] is None
+    assert event["request"]["clientMetadata"] == {"locale": "en"}
+    assert event["request"]["userAttributes"]["cognito:user_status"] == "UNCONFIRMED"
+    assert event["response"] == {"smsMessage": None, "emailMessage": None,
+                                 "emailSubject": None}
+    sent = outbox_for("eve")[-1]
+    assert sent["subject"] == "Welcome to Acme", sent
+    assert sent["message"] == f"Hello eve, your code is {sent['code']}.", sent
+    cognito.confirm_sign_up(ClientId=msg_client, Username="eve",
+                            ConfirmationCode=sent["code"])
+    assert last_event("post-confirmation")["callerContext"]["clientId"] == msg_client
+    cognito.admin_create_user(UserPoolId=msg_pool, Username="max",
+                              UserAttributes=[{"Name": "email", "Value": "max@other.example"}],
+                              DesiredDeliveryMediums=["EMAIL"])
+    assert last_event("custom-message")["request"]["usernameParameter"] == "{username}"
+    sent = outbox_for("max")[-1]
+    assert sent["message"] == f"Sign in as max with {sent['code']}.", sent
+    cognito.forgot_password(ClientId=msg_client, Username="eve")
+    assert last_event("custom-message")["triggerSource"] == "CustomMessage_ForgotPassword"
+    sent = outbox_for("eve")[-1]
+    assert sent["kind"] == "ForgotPassword" and sent["code"] in sent["message"], sent
+    assert "without the code" not in sent["message"], sent
+    check("custom message: sign-up code, invitation, and a text without the code ignored")
 
     # Failures: Cognito's error for each, and nothing half done.
     bad_pool, bad_client = pool_with(cognito, "triggers-failing", {
