@@ -189,7 +189,13 @@ impl Flows {
                 continue;
             };
             let (text, subject) = self
-                .custom_message(user, ADMIN_CREATE_USER, caller, *medium, (text, subject))
+                .custom_message(
+                    user,
+                    ADMIN_CREATE_USER.trigger(),
+                    caller,
+                    *medium,
+                    (text, subject),
+                )
                 .await?;
             let message = sender::Message {
                 channel: *medium,

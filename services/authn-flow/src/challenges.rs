@@ -91,7 +91,10 @@ impl Flows {
             | crate::mfa_flow::SMS_OTP => {
                 return self.answer_mfa(&client, &req).await;
             }
-            "CUSTOM_CHALLENGE" | "ADMIN_NO_SRP_AUTH" => {
+            crate::custom_auth::CUSTOM_CHALLENGE => {
+                return Box::pin(self.custom_challenge_answer(&client, &req)).await;
+            }
+            "ADMIN_NO_SRP_AUTH" => {
                 return Err(ApiError::invalid_parameter(format!(
                     "Unsupported challenge: {}",
                     req.challenge_name

@@ -17,6 +17,13 @@ pub(crate) struct Purpose {
     pub source: &'static str,
 }
 
+impl Purpose {
+    /// The custom message trigger's source, and whether the message is an invitation.
+    pub(crate) fn trigger(self) -> (&'static str, bool) {
+        (self.source, self == ADMIN_CREATE_USER)
+    }
+}
+
 pub(crate) const SIGN_UP: Purpose = Purpose {
     kind: "SignUp",
     source: "CustomMessage_SignUp",
@@ -220,7 +227,7 @@ impl Flows {
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let started = std::time::Instant::now();
         let (text, subject) = self
-            .custom_message(user, purpose, caller, channel, template)
+            .custom_message(user, purpose.trigger(), caller, channel, template)
             .await?;
         let kind = purpose.kind;
         let code = self

@@ -463,16 +463,13 @@ impl Flows {
             ("REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN", _) => self.refresh(&client, &req).await,
             ("USER_SRP_AUTH", _) => self.srp_auth(&client, &req).await,
             ("USER_AUTH", _) => self.user_auth(&client, &req).await,
-            (
-                "CUSTOM_AUTH"
-                | "ADMIN_USER_PASSWORD_AUTH"
-                | "ADMIN_NO_SRP_AUTH"
-                | "USER_PASSWORD_AUTH",
-                _,
-            ) => Err(ApiError::invalid_parameter(format!(
-                "Unsupported authentication flow: {}",
-                req.auth_flow
-            ))),
+            ("CUSTOM_AUTH", _) => Box::pin(self.custom_auth(&client, &req)).await,
+            ("ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" | "USER_PASSWORD_AUTH", _) => {
+                Err(ApiError::invalid_parameter(format!(
+                    "Unsupported authentication flow: {}",
+                    req.auth_flow
+                )))
+            }
             _ => Err(ApiError::invalid_parameter(format!(
                 "1 validation error detected: Value '{}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]",
                 req.auth_flow

@@ -9,6 +9,7 @@ mod challenges;
 pub mod codes;
 pub mod context;
 pub mod credential;
+mod custom_auth;
 mod delivery;
 pub mod devices;
 pub mod flows;

@@ -210,7 +210,7 @@ impl Flows {
 
     /// [`Flows::run_trigger`] for a user of a pool: `body` answers the event's
     /// `request` and unset `response` for the function's version.
-    async fn run_for_user(
+    pub(crate) async fn run_for_user(
         &self,
         trigger: Trigger,
         source: &str,
@@ -354,18 +354,18 @@ impl Flows {
         Ok(())
     }
 
-    /// Custom message (`CustomMessage_<source>`): the function may replace the text of a
-    /// message carrying a code (and an email's subject). Its text is used only when it
-    /// holds the code's place (`{####}`); else the pool's template is sent.
+    /// Custom message (`source` is `CustomMessage_<what>`): the function may replace
+    /// the text of a message carrying a code (and an email's subject). Its text is used
+    /// only when it holds the code's place (`{####}`); else the pool's template is sent.
+    /// An `invitation` also names the user (`{username}`).
     pub(crate) async fn custom_message(
         &self,
         user: &dir::User,
-        purpose: crate::delivery::Purpose,
+        (source, invitation): (&str, bool),
         caller: &Caller<'_>,
         channel: crate::sender::Medium,
         (text, subject): (String, Option<String>),
     ) -> Result<(String, Option<String>), ApiError> {
-        let invitation = purpose == crate::delivery::ADMIN_CREATE_USER;
         let request = json!({
             "userAttributes": user_attributes(user),
             "codeParameter": "{####}",
@@ -374,7 +374,7 @@ impl Flows {
             "clientMetadata": caller.metadata(),
         });
         let response = self
-            .run_for_user(Trigger::CustomMessage, purpose.source, user, caller, |_| {
+            .run_for_user(Trigger::CustomMessage, source, user, caller, |_| {
                 (
                     request,
                     json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}),
@@ -473,7 +473,7 @@ pub(crate) fn user_attributes(user: &dir::User) -> Value {
 
 /// A boolean member of an answer: absent or `null` is false; anything but a boolean is
 /// an answer Cognito does not recognise.
-fn flag(response: &Map<String, Value>, name: &str) -> Result<bool, ApiError> {
+pub(crate) fn flag(response: &Map<String, Value>, name: &str) -> Result<bool, ApiError> {
     match response.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(value)) => Ok(*value),

@@ -41,6 +41,8 @@ pub enum FirstFactor {
     NewPassword,
     /// An identity another provider vouched for (SAML, OIDC, social).
     External,
+    /// Challenges the pool's custom auth triggers posed and judged (`CUSTOM_AUTH`).
+    Custom,
 }
 
 /// Where a sign-in is.

@@ -9,6 +9,8 @@ the server signs its calls with, and the server's outbox file."""
 import base64
 import datetime
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -18,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
-from e2e_common import check, expect_error, idp
+from e2e_common import URL, check, expect_error, idp
 
 LAMBDA_PORT = int(sys.argv[2])
 LAMBDA_KEY, LAMBDA_SECRET = sys.argv[3], sys.argv[4]
@@ -108,6 +110,35 @@ def custom_message(event):
     return event
 
 
+def define_auth_challenge(event):
+    session = event["request"]["session"]
+    if session and session[-1]["challengeName"] == "CUSTOM_CHALLENGE" \
+            and session[-1]["challengeResult"]:
+        event["response"]["issueTokens"] = True
+        event["response"]["failAuthentication"] = False
+    elif len(session) >= 3:
+        event["response"]["issueTokens"] = False
+        event["response"]["failAuthentication"] = True
+    else:
+        event["response"]["issueTokens"] = False
+        event["response"]["failAuthentication"] = False
+        event["response"]["challengeName"] = "CUSTOM_CHALLENGE"
+    return event
+
+
+def create_auth_challenge(event):
+    event["response"]["publicChallengeParameters"] = {"question": "What is 6 x 7?"}
+    event["response"]["privateChallengeParameters"] = {"answer": "42"}
+    event["response"]["challengeMetadata"] = f"QUESTION-{len(event['request']['session'])}"
+    return event
+
+
+def verify_auth_challenge(event):
+    expected = event["request"]["privateChallengeParameters"]["answer"]
+    event["response"]["answerCorrect"] = event["request"]["challengeAnswer"] == expected
+    return event
+
+
 def echo(event):
     return event
 
@@ -132,6 +163,9 @@ FUNCTIONS = {
     "pre-token-v2": pre_token_v2,
     "user-migration": user_migration,
     "custom-message": custom_message,
+    "define-auth-challenge": define_auth_challenge,
+    "create-auth-challenge": create_auth_challenge,
+    "verify-auth-challenge": verify_auth_challenge,
 }
 # Answers that are not events.
 GARBAGE = {"pre-authentication-garbage": b"this is not json"}
@@ -473,6 +507,76 @@ def main():
     assert sent["kind"] == "ForgotPassword" and sent["code"] in sent["message"], sent
     assert "without the code" not in sent["message"], sent
     check("custom message: sign-up code, invitation, and a text without the code ignored")
+
+    # CUSTOM_AUTH: the challenges the define / create / verify functions decide.
+    auth_pool, _ = pool_with(cognito, "triggers-custom-auth", {
+        "DefineAuthChallenge": arn("define-auth-challenge"),
+        "CreateAuthChallenge": arn("create-auth-challenge"),
+        "VerifyAuthChallengeResponse": arn("verify-auth-challenge"),
+    })
+    auth_client = cognito.create_user_pool_client(
+        UserPoolId=auth_pool, ClientName="custom",
+        ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_create_user(UserPoolId=auth_pool, Username="quinn", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=auth_pool, Username="quinn",
+                                    Password=PASSWORD, Permanent=True)
+
+    def custom(**extra):
+        return cognito.initiate_auth(ClientId=auth_client, AuthFlow="CUSTOM_AUTH",
+                                     AuthParameters={"USERNAME": "quinn"}, **extra)
+
+    def answer(session, text):
+        return cognito.respond_to_auth_challenge(
+            ClientId=auth_client, ChallengeName="CUSTOM_CHALLENGE", Session=session,
+            ChallengeResponses={"USERNAME": "quinn", "ANSWER": text})
+
+    first = custom(ClientMetadata={"channel": "app"})
+    assert first["ChallengeName"] == "CUSTOM_CHALLENGE", first
+    assert first["ChallengeParameters"] == {"question": "What is 6 x 7?", "USERNAME": "quinn"}
+    event = last_event("define-auth-challenge")
+    check_common(event, "DefineAuthChallenge_Authentication", auth_pool, "quinn", auth_client)
+    assert event["request"]["session"] == [] and event["request"]["userNotFound"] is False
+    assert event["request"]["clientMetadata"] == {"channel": "app"}
+    assert event["response"] == {"challengeName": None, "issueTokens": None,
+                                 "failAuthentication": None}
+    event = last_event("create-auth-challenge")
+    check_common(event, "CreateAuthChallenge_Authentication", auth_pool, "quinn", auth_client)
+    assert event["request"]["challengeName"] == "CUSTOM_CHALLENGE"
+    assert event["response"] == {"publicChallengeParameters": None,
+                                 "privateChallengeParameters": None, "challengeMetadata": None}
+    second = answer(first["Session"], "41")
+    assert second["ChallengeName"] == "CUSTOM_CHALLENGE", second
+    event = last_event("verify-auth-challenge")
+    check_common(event, "VerifyAuthChallengeResponse_Authentication", auth_pool, "quinn",
+                 auth_client)
+    assert event["request"]["privateChallengeParameters"] == {"answer": "42"}
+    assert event["request"]["challengeAnswer"] == "41"
+    assert event["response"] == {"answerCorrect": None}
+    assert last_event("define-auth-challenge")["request"]["session"] == [
+        {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": False,
+         "challengeMetadata": "QUESTION-0"}]
+    tokens = answer(second["Session"], "42")["AuthenticationResult"]
+    assert claims(tokens["AccessToken"])["username"] == "quinn"
+    message = expect_error("NotAuthorizedException", answer, second["Session"], "42")
+    assert message == "Invalid session for the user, session is expired.", message
+    round_ = custom()
+    for _ in range(2):
+        round_ = answer(round_["Session"], "0")
+    message = expect_error("NotAuthorizedException", answer, round_["Session"], "0")
+    assert message == "Incorrect username or password.", message
+    check("CUSTOM_AUTH: challenges made, judged and decided by the pool's functions")
+
+    # The same through amazon-cognito-identity-js's customChallenge callback.
+    node_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node")
+    setup = {"pool_id": auth_pool, "client_id": auth_client, "username": "quinn"}
+    run = subprocess.run(["node", "custom_auth.js", URL, json.dumps(setup)], cwd=node_dir,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "node custom auth ok" in run.stdout, (run.stdout, run.stderr)
+    # The library sends its ClientMetadata with InitiateAuth (not with its answers).
+    assert any(event["request"]["clientMetadata"] == {"channel": "js"}
+               for event in events_of("define-auth-challenge"))
+    check("CUSTOM_AUTH through amazon-cognito-identity-js's customChallenge callback")
 
     # Failures: Cognito's error for each, and nothing half done.
     bad_pool, bad_client = pool_with(cognito, "triggers-failing", {
