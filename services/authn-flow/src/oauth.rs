@@ -655,7 +655,7 @@ impl Flows {
         let Some(scopes) = granted_scopes(&req.scope, &custom) else {
             return Ok(token_error("invalid_scope", ""));
         };
-        let request = tok::IssueTokensRequest {
+        let mut request = tok::IssueTokensRequest {
             pool_id: client.pool_id().to_owned(),
             client_id: client.client.client_id.clone(),
             validity: Some(client.validity()),
@@ -663,6 +663,8 @@ impl Flows {
             scopes,
             ..Default::default()
         };
+        self.pre_token_generation_for_client(client, &mut request)
+            .await?;
         let tokens = self.token.clone().issue_tokens(request).await?.into_inner();
         Ok(pb::OAuthTokenResponse {
             access_token: tokens.access_token,

@@ -453,6 +453,56 @@ impl Flows {
     }
 }
 
+impl Flows {
+    /// Pre token generation for a machine's token (`client_credentials`): only a V3
+    /// function sees it (`TokenGeneration_ClientCredentials`), and only the access
+    /// token and its scopes can change.
+    pub(crate) async fn pre_token_generation_for_client(
+        &self,
+        client: &ClientInfo,
+        request: &mut tok::IssueTokensRequest,
+    ) -> Result<(), ApiError> {
+        let config = self.lambda_config(client.pool_id()).await?;
+        let trigger = Trigger::PreTokenGeneration;
+        if trigger
+            .function(&config)
+            .is_none_or(|(_, v)| v < Version::V3)
+        {
+            return Ok(());
+        }
+        let caller = Caller::of(client);
+        let request_json = json!({
+            "userAttributes": {},
+            "scopes": request.scopes,
+            "groupConfiguration": {
+                "groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": null,
+            },
+            "clientMetadata": caller.metadata(),
+        });
+        let response = self
+            .run_with_config(
+                &config,
+                trigger,
+                "TokenGeneration_ClientCredentials",
+                client.pool_id(),
+                "",
+                &caller,
+                request_json,
+                json!({"claimsAndScopeOverrideDetails": null}),
+            )
+            .await?;
+        let Some(response) = response else {
+            return Ok(());
+        };
+        apply_token_answer(Version::V3, &response, request)?;
+        // A machine has no groups.
+        request.groups.clear();
+        request.roles.clear();
+        request.preferred_role.clear();
+        Ok(())
+    }
+}
+
 /// A user's attributes as triggers see them: `sub`, every attribute, and
 /// `cognito:user_status`.
 pub(crate) fn user_attributes(user: &dir::User) -> Value {

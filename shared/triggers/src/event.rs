@@ -15,6 +15,7 @@ pub struct Event<'a> {
     /// `PreSignUp_SignUp`, `TokenGeneration_Authentication`, ...
     pub trigger_source: &'a str,
     pub pool_id: &'a str,
+    /// Empty (`null` in the event) for a machine's token, which has no user.
     pub user_name: &'a str,
     /// The app client, or [`NO_CLIENT`].
     pub client_id: &'a str,
@@ -32,7 +33,7 @@ impl Event<'_> {
             "triggerSource": self.trigger_source,
             "region": region_of(self.pool_id),
             "userPoolId": self.pool_id,
-            "userName": self.user_name,
+            "userName": Some(self.user_name).filter(|name| !name.is_empty()),
             "callerContext": {
                 "awsSdkVersion": self.sdk_version,
                 "clientId": self.client_id,

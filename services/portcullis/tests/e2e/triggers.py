@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.auth
@@ -139,6 +140,16 @@ def verify_auth_challenge(event):
     return event
 
 
+def pre_token_v3(event):
+    event["response"]["claimsAndScopeOverrideDetails"] = {
+        "accessTokenGeneration": {
+            "claimsToAddOrOverride": {"caller": event["triggerSource"]},
+            "scopesToSuppress": ["https://api.example.com/write"],
+        },
+    }
+    return event
+
+
 def echo(event):
     return event
 
@@ -161,6 +172,7 @@ FUNCTIONS = {
     "post-authentication-slow": slow,
     "pre-token-v1": pre_token_v1,
     "pre-token-v2": pre_token_v2,
+    "pre-token-v3": pre_token_v3,
     "user-migration": user_migration,
     "custom-message": custom_message,
     "define-auth-challenge": define_auth_challenge,
@@ -577,6 +589,37 @@ def main():
     assert any(event["request"]["clientMetadata"] == {"channel": "js"}
                for event in events_of("define-auth-challenge"))
     check("CUSTOM_AUTH through amazon-cognito-identity-js's customChallenge callback")
+
+    # V3: machine-to-machine tokens of the client_credentials grant too.
+    m2m_pool, _ = pool_with(cognito, "triggers-v3", {
+        "PreTokenGenerationConfig": {"LambdaVersion": "V3_0", "LambdaArn": arn("pre-token-v3")},
+    })
+    cognito.create_user_pool_domain(UserPoolId=m2m_pool, Domain="triggers-v3")
+    cognito.create_resource_server(
+        UserPoolId=m2m_pool, Identifier="https://api.example.com", Name="api",
+        Scopes=[{"ScopeName": "read", "ScopeDescription": "read"},
+                {"ScopeName": "write", "ScopeDescription": "write"}])
+    machine = cognito.create_user_pool_client(
+        UserPoolId=m2m_pool, ClientName="machine", GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"], AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=["https://api.example.com/read", "https://api.example.com/write"],
+    )["UserPoolClient"]
+    basic = base64.b64encode(f"{machine['ClientId']}:{machine['ClientSecret']}".encode())
+    grant = urllib.request.Request(
+        f"{URL}/domain/triggers-v3/oauth2/token", method="POST",
+        data=b"grant_type=client_credentials",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": "Basic " + basic.decode()})
+    with urllib.request.urlopen(grant) as answer:
+        access = claims(json.loads(answer.read())["access_token"])
+    assert access["caller"] == "TokenGeneration_ClientCredentials", access
+    assert access["scope"] == "https://api.example.com/read", access
+    event = last_event("pre-token-v3")
+    assert event["version"] == "3" and event["userName"] is None, event
+    assert event["callerContext"]["clientId"] == machine["ClientId"]
+    assert sorted(event["request"]["scopes"]) == ["https://api.example.com/read",
+                                                  "https://api.example.com/write"]
+    check("V3 customizes a client_credentials token")
 
     # Failures: Cognito's error for each, and nothing half done.
     bad_pool, bad_client = pool_with(cognito, "triggers-failing", {
