@@ -31,13 +31,18 @@ fn start(data_dir: &Path, port: u16) -> Running {
 }
 
 fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Running {
-    spawn_up(data_dir, port, env, "warn", Stdio::inherit())
+    spawn_up(data_dir, port, env, "warn", Stdio::inherit(), None)
+}
+
+/// `portcullis up --config <config>`.
+fn start_configured(data_dir: &Path, port: u16, config: &Path) -> Running {
+    spawn_up(data_dir, port, &[], "warn", Stdio::inherit(), Some(config))
 }
 
 /// `portcullis up` with its log (stderr, at `filter`) written to `log`.
 fn start_logging(data_dir: &Path, port: u16, log: &Path, filter: &str) -> Running {
     let stderr = std::fs::File::create(log).unwrap();
-    spawn_up(data_dir, port, &[], filter, Stdio::from(stderr))
+    spawn_up(data_dir, port, &[], filter, Stdio::from(stderr), None)
 }
 
 // A plain test thread, not an async runtime: sleeping between polls blocks nothing.
@@ -48,8 +53,13 @@ fn spawn_up(
     env: &[(&str, &str)],
     filter: &str,
     stderr: Stdio,
+    config: Option<&Path>,
 ) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let child = command
         .args(["up", "--data-dir"])
         .arg(data_dir)
         .args(["--http", &format!("127.0.0.1:{port}"), "--log", filter])
@@ -215,6 +225,45 @@ fn triggers_run_with_cognitos_events_and_errors() {
             key,
             secret,
             data.path().join("outbox.jsonl").to_str().unwrap(),
+        ],
+    );
+}
+
+/// The self-hosted transports, as a configuration file routes them: a signed webhook by
+/// default, NATS request/reply for one function.
+#[test]
+fn triggers_reach_functions_behind_a_signed_webhook_and_nats() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let nats = runtime
+        .block_on(portcullis_testkit::nats::NatsServer::start())
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let hook = portcullis_testkit::free_port();
+    let secret = "whsec_dHJpZ2dlcnMtd2ViaG9vay1zZWNyZXQtZm9yLXRlc3Rz";
+    let config = files.path().join("portcullis.toml");
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:post-confirmation";
+    std::fs::write(
+        &config,
+        format!(
+            "[lambda]\ntransport = \"webhook\"\n\
+             webhook_url = \"http://127.0.0.1:{hook}/functions\"\n\
+             webhook_secret = \"{secret}\"\nnats_url = \"{}\"\n\
+             [lambda.functions.\"{function}\"]\ntransport = \"nats\"\n\
+             nats_subject = \"functions.post-confirmation\"\n",
+            nats.url
+        ),
+    )
+    .unwrap();
+    let _server = start_configured(data.path(), port, &config);
+    python(
+        &e2e("trigger_transports.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            &hook.to_string(),
+            secret,
+            &nats.url,
         ],
     );
 }
