@@ -56,11 +56,6 @@ impl Flows {
             ));
         }
         let username = required_param(&req.auth_parameters, "USERNAME")?;
-        if req.auth_parameters.contains_key("SRP_A") {
-            return Err(ApiError::invalid_parameter(
-                "SRP_A in a CUSTOM_AUTH sign-in is not supported yet",
-            ));
-        }
         let config = self.lambda_config(client.pool_id()).await?;
         if Trigger::DefineAuthChallenge.function(&config).is_none() {
             return Err(ApiError::invalid_parameter(
@@ -82,7 +77,35 @@ impl Flows {
             });
         };
         self.before_first_factor(client, Some(&user)).await?;
-        self.next_challenge(client, &user, Vec::new()).await
+        // With `SRP_A`, the password may be the first challenge (`PASSWORD_VERIFIER`).
+        let (rounds, srp) = if req.auth_parameters.contains_key("SRP_A") {
+            let srp_a = Round {
+                challenge_name: "SRP_A".into(),
+                challenge_result: true,
+                challenge_metadata: None,
+            };
+            (vec![srp_a], Some(req))
+        } else {
+            (Vec::new(), None)
+        };
+        self.next_challenge(client, &user, rounds, srp).await
+    }
+
+    /// A `PASSWORD_VERIFIER` step of a `CUSTOM_AUTH` sign-in was answered with the
+    /// right password: the define auth challenge function decides what follows.
+    pub(crate) async fn custom_password_proven(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        rounds: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        let mut rounds: Vec<Round> = serde_json::from_str(rounds).map_err(|_| invalid_session())?;
+        rounds.push(Round {
+            challenge_name: "PASSWORD_VERIFIER".into(),
+            challenge_result: true,
+            challenge_metadata: None,
+        });
+        self.next_challenge(client, user, rounds, None).await
     }
 
     /// `RespondToAuthChallenge` with `CUSTOM_CHALLENGE`: the answer is judged, then the
@@ -132,16 +155,19 @@ impl Flows {
             challenge_result: correct,
             challenge_metadata: kept.metadata,
         });
-        self.next_challenge(client, &user, rounds).await
+        self.next_challenge(client, &user, rounds, None).await
     }
 
     /// Asks the define auth challenge function what follows `rounds`: tokens, a
-    /// failure, or another challenge (made by the create auth challenge function).
+    /// failure, or another challenge — `PASSWORD_VERIFIER` (the SRP password step, when
+    /// the sign-in began with `srp`'s `SRP_A`) or a `CUSTOM_CHALLENGE` (made by the
+    /// create auth challenge function).
     async fn next_challenge(
         &self,
         client: &ClientInfo,
         user: &dir::User,
         rounds: Vec<Round>,
+        srp: Option<&pb::InitiateAuthRequest>,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         if rounds.len() >= MAX_ROUNDS {
             return Err(incorrect_credentials());
@@ -167,8 +193,12 @@ impl Flows {
         if flag(&decision, "issueTokens")? {
             return Box::pin(self.signed_in(client, user, FirstFactor::Custom, None)).await;
         }
-        match decision.get("challengeName").and_then(Value::as_str) {
-            Some(CUSTOM_CHALLENGE) => {}
+        match (decision.get("challengeName").and_then(Value::as_str), srp) {
+            (Some(CUSTOM_CHALLENGE), _) => {}
+            (Some(crate::srp_flow::PASSWORD_VERIFIER), Some(initiate)) => {
+                let rounds = serde_json::to_string(&rounds).map_err(|_| ApiError::internal())?;
+                return Box::pin(self.srp_start_within(client, initiate, Some(rounds))).await;
+            }
             _ => return Err(invalid_response()),
         }
         let request = json!({

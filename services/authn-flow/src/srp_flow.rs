@@ -44,6 +44,10 @@ struct State {
     exchange: Exchange,
     /// SHA-256 of the `Session` issued with the block.
     session: String,
+    /// The challenges so far of the `CUSTOM_AUTH` sign-in this password step is part
+    /// of (JSON); a proven password goes back to its define auth challenge function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custom: Option<String>,
 }
 
 /// The server's half of one SRP exchange (its secret b, the client's A, and B), kept
@@ -217,6 +221,17 @@ impl Flows {
         client: &ClientInfo,
         req: &pb::InitiateAuthRequest,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        self.srp_start_within(client, req, None).await
+    }
+
+    /// [`Flows::srp_start`] as a step of a `CUSTOM_AUTH` sign-in whose challenges so far
+    /// are `custom` (which ran pre authentication already).
+    pub(crate) async fn srp_start_within(
+        &self,
+        client: &ClientInfo,
+        req: &pb::InitiateAuthRequest,
+        custom: Option<String>,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let param = |name: &str| req.auth_parameters.get(name).map(String::as_str);
         let (Some(username), Some(srp_a)) = (param("USERNAME"), param("SRP_A")) else {
             return Err(ApiError::invalid_parameter(
@@ -227,7 +242,9 @@ impl Flows {
         let user = self.user_by_name(client.pool_id(), username).await?;
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
-        self.before_first_factor(client, user.as_ref()).await?;
+        if custom.is_none() {
+            self.before_first_factor(client, user.as_ref()).await?;
+        }
 
         let (sub, verifier) = match &user {
             None if !client.hides_user_existence() => {
@@ -267,6 +284,7 @@ impl Flows {
             username: internal.to_owned(),
             exchange,
             session: sha256_hex(session.as_bytes()),
+            custom,
         };
         self.put_srp_state(client, &state_key(&secret_block), &state)
             .await?;
@@ -350,6 +368,9 @@ impl Flows {
             .await?
         {
             return Err(incorrect_credentials());
+        }
+        if let Some(rounds) = state.custom {
+            return Box::pin(self.custom_password_proven(client, &user, &rounds)).await;
         }
         let factor = crate::machine::FirstFactor::Srp;
         match known {

@@ -113,11 +113,17 @@ def custom_message(event):
 
 def define_auth_challenge(event):
     session = event["request"]["session"]
-    if session and session[-1]["challengeName"] == "CUSTOM_CHALLENGE" \
+    custom = [r for r in session if r["challengeName"] == "CUSTOM_CHALLENGE"]
+    if session and session[-1]["challengeName"] == "SRP_A":
+        # The password first (amazon-cognito-identity-js's authenticateUser).
+        event["response"]["issueTokens"] = False
+        event["response"]["failAuthentication"] = False
+        event["response"]["challengeName"] = "PASSWORD_VERIFIER"
+    elif session and session[-1]["challengeName"] == "CUSTOM_CHALLENGE" \
             and session[-1]["challengeResult"]:
         event["response"]["issueTokens"] = True
         event["response"]["failAuthentication"] = False
-    elif len(session) >= 3:
+    elif len(custom) >= 3:
         event["response"]["issueTokens"] = False
         event["response"]["failAuthentication"] = True
     else:
@@ -528,7 +534,7 @@ def main():
     })
     auth_client = cognito.create_user_pool_client(
         UserPoolId=auth_pool, ClientName="custom",
-        ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
     cognito.admin_create_user(UserPoolId=auth_pool, Username="quinn", MessageAction="SUPPRESS")
     cognito.admin_set_user_password(UserPoolId=auth_pool, Username="quinn",
@@ -581,14 +587,20 @@ def main():
 
     # The same through amazon-cognito-identity-js's customChallenge callback.
     node_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node")
-    setup = {"pool_id": auth_pool, "client_id": auth_client, "username": "quinn"}
+    setup = {"pool_id": auth_pool, "client_id": auth_client, "username": "quinn",
+             "password": PASSWORD}
     run = subprocess.run(["node", "custom_auth.js", URL, json.dumps(setup)], cwd=node_dir,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "node custom auth ok" in run.stdout, (run.stdout, run.stderr)
+    assert last_event("define-auth-challenge")["request"]["session"][:2] == [
+        {"challengeName": "SRP_A", "challengeResult": True, "challengeMetadata": None},
+        {"challengeName": "PASSWORD_VERIFIER", "challengeResult": True,
+         "challengeMetadata": None}], "the password step is in the session's rounds"
     # The library sends its ClientMetadata with InitiateAuth (not with its answers).
     assert any(event["request"]["clientMetadata"] == {"channel": "js"}
                for event in events_of("define-auth-challenge"))
-    check("CUSTOM_AUTH through amazon-cognito-identity-js's customChallenge callback")
+    check("CUSTOM_AUTH through amazon-cognito-identity-js: challenges only, "
+          "and the password (SRP) first")
 
     # V3: machine-to-machine tokens of the client_credentials grant too.
     m2m_pool, _ = pool_with(cognito, "triggers-v3", {

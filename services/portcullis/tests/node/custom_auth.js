@@ -1,8 +1,9 @@
 // amazon-cognito-identity-js's custom authentication against Portcullis, unmodified:
 // initiateAuth with CUSTOM_AUTH, each CUSTOM_CHALLENGE handed to the customChallenge
 // callback and answered with sendCustomChallengeAnswer (a wrong answer first, then the
-// right one), until the pool's functions issue tokens.
-// Usage: node custom_auth.js URL SETUP_JSON (pool_id, client_id, username)
+// right one), until the pool's functions issue tokens; then authenticateUser with the
+// CUSTOM_AUTH flow type, which proves the password by SRP before the challenge.
+// Usage: node custom_auth.js URL SETUP_JSON (pool_id, client_id, username, password)
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -49,6 +50,27 @@ async function main() {
   assert.equal(answers.length, 0);
   assert.equal(claims(session.getAccessToken().getJwtToken()).username, setup.username);
   assert.ok(session.isValid());
+
+  const withPassword = new CognitoUser({ Username: setup.username, Pool: pool });
+  withPassword.setAuthenticationFlowType('CUSTOM_AUTH');
+  const passwordDetails = new AuthenticationDetails({
+    Username: setup.username,
+    Password: setup.password,
+  });
+  const asked = [];
+  const second = await new Promise((resolve, reject) => {
+    const callbacks = {
+      customChallenge: (parameters) => {
+        asked.push(parameters.question);
+        withPassword.sendCustomChallengeAnswer('42', callbacks);
+      },
+      onSuccess: resolve,
+      onFailure: reject,
+    };
+    withPassword.authenticateUser(passwordDetails, callbacks);
+  });
+  assert.deepEqual(asked, ['What is 6 x 7?']);
+  assert.equal(claims(second.getIdToken().getJwtToken())['cognito:username'], setup.username);
   console.log('node custom auth ok');
 }
 
