@@ -80,7 +80,7 @@ impl Flows {
                     } else {
                         &req.client_id
                     },
-                    context: None,
+                    context: req.caller_context.as_ref(),
                 };
                 let sent = self
                     .send_verification(&settings, &user, attribute, UPDATE_ATTRIBUTE, &caller)
@@ -143,7 +143,10 @@ impl Flows {
         };
         let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
         let pool = self.pool(&req.pool_id).await?.settings.unwrap_or_default();
-        let caller = Caller::admin(None);
+        let caller = Caller {
+            client_id: &req.client_id,
+            context: req.caller_context.as_ref(),
+        };
         let details = self
             .send_verification(&pool, &user, attribute, VERIFY_ATTRIBUTE, &caller)
             .await?;

@@ -301,7 +301,7 @@ impl Flows {
             crate::delivery::ADMIN_RESET_PASSWORD,
             &key,
             codes::RESET_VALIDITY,
-            &crate::triggers::Caller::admin(None),
+            &crate::triggers::Caller::admin(req.caller_context.as_ref()),
         )
         .await?;
         Ok(pb::AdminResetUserPasswordResponse {})

@@ -20,8 +20,10 @@
 //! 6. [`Step::Tokens`]: tokens (with a new device where the pool tracks them), or a
 //!    browser session for the hosted UI.
 //!
-//! Triggers, risk assessment and external identities are seams here: the effects are
-//! decided where they belong, and the runtime does nothing for them yet.
+//! Triggers are effects decided where Cognito runs them: the runtime invokes the pool's
+//! function (the `triggers` module), except pre token generation, which runs where the
+//! tokens' claims are built. Risk assessment and external identities are seams: the
+//! effects are decided where they belong, and the runtime does nothing for them yet.
 
 pub mod mfa;
 #[cfg(test)]
@@ -168,7 +170,8 @@ pub enum Refusal {
 pub enum Effect {
     /// Read the sign-in's [`Context`] (one read) and decide the step again.
     LoadContext,
-    /// A seam: invoke the pool's trigger. Does nothing yet.
+    /// Invoke the pool's function for the trigger, if it has one; its refusal ends the
+    /// sign-in.
     InvokeTrigger(Trigger),
     /// A seam: judge the sign-in's risk. Does nothing yet.
     AssessRisk,

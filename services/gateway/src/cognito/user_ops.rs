@@ -181,12 +181,20 @@ pub(super) async fn admin_reset_user_password(
     state: &AppState,
     call: Call,
 ) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        client_metadata: Option<HashMap<String, String>>,
+    }
     let caller = caller(&call);
-    let req: UserRef = parse(call.body)?;
+    let req: Req = parse(call.body)?;
     let request = authn::AdminResetUserPasswordRequest {
         caller: Some(caller),
         pool_id: required(req.user_pool_id, "userPoolId")?,
         username: required(req.username, "username")?,
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
     };
     state
         .authn
@@ -204,7 +212,6 @@ struct AttributesReq {
     access_token: Option<String>,
     user_attributes: Option<Vec<AttributeType>>,
     user_attribute_names: Option<Vec<String>>,
-    // Accepted for triggers, which are not run yet.
     client_metadata: Option<HashMap<String, String>>,
 }
 
@@ -224,6 +231,7 @@ pub(super) async fn admin_update_user_attributes(
         attributes: shapes::attributes_in(Some(attributes), "userAttributes")?,
         by_admin: true,
         client_id: String::new(),
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
     };
     state.authn.clone().update_user_attributes(request).await?;
     Ok(json!({}))
@@ -328,6 +336,7 @@ pub(super) async fn update_user_attributes(
         attributes: shapes::attributes_in(Some(attributes), "userAttributes")?,
         by_admin: false,
         client_id: verified.client_id.clone(),
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
     };
     let response = state
         .authn
@@ -341,7 +350,7 @@ pub(super) async fn update_user_attributes(
         .iter()
         .map(delivery_details)
         .collect();
-    let _ = (req.access_token, req.client_metadata);
+    let _ = req.access_token;
     Ok(shapes::compact(json!({
         "CodeDeliveryDetailsList": Some(details).filter(|d| !d.is_empty()),
     })))
@@ -407,12 +416,13 @@ struct VerifyReq {
 pub(super) async fn get_verification_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
     let req: VerifyReq = parse(call.body.clone())?;
     let verified = verify_user_token(state, call.body.clone()).await?;
-    let _ = req.client_metadata;
     let request = authn::GetUserAttributeVerificationCodeRequest {
         caller: Some(user_caller(&call, &verified.sub)),
         pool_id: verified.pool_id.clone(),
         sub: verified.sub.clone(),
         attribute_name: required(req.attribute_name, "attributeName")?,
+        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        client_id: verified.client_id.clone(),
     };
     let response = state
         .authn

@@ -524,7 +524,15 @@ def main():
     sent = outbox_for("eve")[-1]
     assert sent["kind"] == "ForgotPassword" and sent["code"] in sent["message"], sent
     assert "without the code" not in sent["message"], sent
-    check("custom message: sign-up code, invitation, and a text without the code ignored")
+    access = sign_in(cognito, msg_client, "eve")["AuthenticationResult"]["AccessToken"]
+    cognito.update_user_attributes(
+        AccessToken=access, UserAttributes=[{"Name": "email", "Value": "eve2@other.example"}],
+        ClientMetadata={"reason": "moved"})
+    event = last_event("custom-message")
+    check_common(event, "CustomMessage_UpdateUserAttribute", msg_pool, "eve", msg_client)
+    assert event["request"]["clientMetadata"] == {"reason": "moved"}, event["request"]
+    check("custom message: sign-up code, invitation, attribute update, and a text without "
+          "the code ignored")
 
     # CUSTOM_AUTH: the challenges the define / create / verify functions decide.
     auth_pool, _ = pool_with(cognito, "triggers-custom-auth", {
