@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::auth_session::{Session, invalid_session};
 use crate::context::{ClientInfo, Flows, incorrect_credentials, required_param};
 use crate::machine::FirstFactor;
-use crate::triggers::{Caller, flag, user_attributes};
+use crate::triggers::{Caller, flag, is_unknown, unknown_user, user_attributes};
 
 pub(crate) const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";
 
@@ -66,17 +66,24 @@ impl Flows {
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         let secret_hash = req.auth_parameters.get("SECRET_HASH").map(String::as_str);
         client.check_secret_hash(&[username, internal], secret_hash)?;
-        let Some(user) = user else {
-            return Err(if client.hides_user_existence() {
-                incorrect_credentials()
-            } else {
-                ApiError::new(
+        let user = match user {
+            Some(user) => {
+                self.before_first_factor(client, Some(&user)).await?;
+                user
+            }
+            // The functions run, told `userNotFound: true`, so that their challenges
+            // look the same for everyone; no tokens are ever issued.
+            None if client.hides_user_existence() => {
+                self.before_unknown_first_factor(client, username).await?;
+                unknown_user(client.pool_id(), username)
+            }
+            None => {
+                return Err(ApiError::new(
                     portcullis_errors::ErrorCode::UserNotFoundException,
                     "User does not exist.",
-                )
-            });
+                ));
+            }
         };
-        self.before_first_factor(client, Some(&user)).await?;
         // With `SRP_A`, the password may be the first challenge (`PASSWORD_VERIFIER`).
         let (rounds, srp) = if req.auth_parameters.contains_key("SRP_A") {
             let srp_a = Round {
@@ -122,11 +129,15 @@ impl Flows {
         let session = self
             .take_session(&req.session, CUSTOM_CHALLENGE, client)
             .await?;
-        let user = self
-            .user_by_name(&session.pool_id, username)
-            .await?
-            .filter(|u| u.sub == session.sub)
-            .ok_or_else(invalid_session)?;
+        let user = if session.sub.is_empty() {
+            Some(unknown_user(&session.pool_id, &session.username))
+                .filter(|_| username == session.username)
+        } else {
+            self.user_by_name(&session.pool_id, username)
+                .await?
+                .filter(|u| u.sub == session.sub)
+        };
+        let user = user.ok_or_else(invalid_session)?;
         client.check_secret_hash(
             &[username, &user.username],
             responses.get("SECRET_HASH").map(String::as_str),
@@ -138,7 +149,7 @@ impl Flows {
             "privateChallengeParameters": kept.private,
             "challengeAnswer": answer,
             "clientMetadata": caller.metadata(),
-            "userNotFound": false,
+            "userNotFound": is_unknown(&user),
         });
         let source = "VerifyAuthChallengeResponse_Authentication";
         let trigger = Trigger::VerifyAuthChallengeResponse;
@@ -177,7 +188,7 @@ impl Flows {
             "userAttributes": user_attributes(user),
             "session": rounds,
             "clientMetadata": caller.metadata(),
-            "userNotFound": false,
+            "userNotFound": is_unknown(user),
         });
         let source = "DefineAuthChallenge_Authentication";
         let unset = json!({"challengeName": null, "issueTokens": null, "failAuthentication": null});
@@ -191,6 +202,9 @@ impl Flows {
             return Err(incorrect_credentials());
         }
         if flag(&decision, "issueTokens")? {
+            if is_unknown(user) {
+                return Err(incorrect_credentials());
+            }
             return Box::pin(self.signed_in(client, user, FirstFactor::Custom, None)).await;
         }
         match (decision.get("challengeName").and_then(Value::as_str), srp) {
@@ -206,7 +220,7 @@ impl Flows {
             "challengeName": CUSTOM_CHALLENGE,
             "session": rounds,
             "clientMetadata": caller.metadata(),
-            "userNotFound": false,
+            "userNotFound": is_unknown(user),
         });
         let source = "CreateAuthChallenge_Authentication";
         let unset = json!({

@@ -525,6 +525,7 @@ impl Flows {
         };
 
         let Some(user) = user else {
+            self.before_unknown_first_factor(client, username).await?;
             // Same work as for a real user, so timing does not reveal who exists.
             let check = async {
                 let _ = self

@@ -165,6 +165,21 @@ impl Flows {
         }
     }
 
+    /// The pre authentication trigger for a name that matches no user, where the client
+    /// hides which users exist (`userNotFound: true`); with Cognito's legacy answers the
+    /// sign-in ends before any trigger.
+    pub(crate) async fn before_unknown_first_factor(
+        &self,
+        client: &ClientInfo,
+        user_name: &str,
+    ) -> Result<(), ApiError> {
+        if !client.hides_user_existence() {
+            return Ok(());
+        }
+        let unknown = crate::triggers::unknown_user(client.pool_id(), user_name);
+        self.pre_authentication(client, &unknown).await
+    }
+
     /// The triggers before a first factor given with a user name is checked
     /// ([`machine::begin`]): pre authentication for a user who exists.
     pub(crate) async fn before_first_factor(

@@ -253,7 +253,12 @@ impl Flows {
                     "User does not exist.",
                 ));
             }
-            None => (String::new(), self.decoy(client.pool_id(), username).await?),
+            None => {
+                if custom.is_none() {
+                    self.before_unknown_first_factor(client, username).await?;
+                }
+                (String::new(), self.decoy(client.pool_id(), username).await?)
+            }
             Some(user) => match self.stored_verifier(&user.pool_id, &user.sub).await? {
                 Some(verifier) => (user.sub.clone(), verifier),
                 None if user.status == "RESET_REQUIRED" => {

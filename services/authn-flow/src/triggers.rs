@@ -321,7 +321,7 @@ impl Flows {
         let caller = Caller::of(client);
         let request = json!({
             "userAttributes": user_attributes(user),
-            "userNotFound": false,
+            "userNotFound": is_unknown(user),
             "validationData": caller.metadata(),
         });
         let source = "PreAuthentication_Authentication";
@@ -503,9 +503,27 @@ impl Flows {
     }
 }
 
+/// A stand-in for a user name that matches no user, where the client hides which users
+/// exist: the triggers still run, told `userNotFound: true`.
+pub(crate) fn unknown_user(pool_id: &str, user_name: &str) -> dir::User {
+    dir::User {
+        pool_id: pool_id.to_owned(),
+        username: user_name.to_owned(),
+        ..dir::User::default()
+    }
+}
+
+/// Whether `user` is an [`unknown_user`].
+pub(crate) fn is_unknown(user: &dir::User) -> bool {
+    user.sub.is_empty()
+}
+
 /// A user's attributes as triggers see them: `sub`, every attribute, and
-/// `cognito:user_status`.
+/// `cognito:user_status` (none for an [`unknown_user`]).
 pub(crate) fn user_attributes(user: &dir::User) -> Value {
+    if is_unknown(user) {
+        return json!({});
+    }
     let mut map = Map::new();
     map.insert("sub".into(), Value::String(user.sub.clone()));
     for attribute in &user.attributes {

@@ -477,6 +477,9 @@ def main():
         PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
     message = expect_error("NotAuthorizedException", sign_in, cognito, hiding, "nobody")
     assert message == "Incorrect username or password.", message
+    event = last_event("pre-authentication")
+    assert event["userName"] == "nobody" and event["request"]["userNotFound"] is True, event
+    assert event["request"]["userAttributes"] == {}, event["request"]
     check("user migration on sign-in, once; a refusal is Cognito's error")
 
     answer = cognito.forgot_password(ClientId=old_client, Username="old-ann")
@@ -591,6 +594,25 @@ def main():
         round_ = answer(round_["Session"], "0")
     message = expect_error("NotAuthorizedException", answer, round_["Session"], "0")
     assert message == "Incorrect username or password.", message
+    # Where the client hides which users exist, an unknown name gets the same challenges
+    # (the functions are told userNotFound) and never tokens.
+    hiding = cognito.create_user_pool_client(
+        UserPoolId=auth_pool, ClientName="hiding", ExplicitAuthFlows=["ALLOW_CUSTOM_AUTH"],
+        PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
+    ghost = cognito.initiate_auth(ClientId=hiding, AuthFlow="CUSTOM_AUTH",
+                                  AuthParameters={"USERNAME": "ghost"})
+    assert ghost["ChallengeParameters"] == {"question": "What is 6 x 7?", "USERNAME": "ghost"}
+    event = last_event("create-auth-challenge")
+    assert event["request"]["userNotFound"] is True and event["request"]["userAttributes"] == {}
+    message = expect_error(
+        "NotAuthorizedException", cognito.respond_to_auth_challenge, ClientId=hiding,
+        ChallengeName="CUSTOM_CHALLENGE", Session=ghost["Session"],
+        ChallengeResponses={"USERNAME": "ghost", "ANSWER": "42"})
+    assert message == "Incorrect username or password.", message
+    assert last_event("verify-auth-challenge")["request"]["userNotFound"] is True
+    expect_error("UserNotFoundException", cognito.initiate_auth,
+                 ClientId=auth_client, AuthFlow="CUSTOM_AUTH",
+                 AuthParameters={"USERNAME": "ghost"})
     check("CUSTOM_AUTH: challenges made, judged and decided by the pool's functions")
 
     # The same through amazon-cognito-identity-js's customChallenge callback.
