@@ -6,11 +6,9 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 
 use crate::codes;
-use crate::context::{Flows, kv_error, policy_error, pool_error};
-use crate::credential::Credential;
+use crate::context::{Flows, policy_error, pool_error};
 use crate::delivery::{ADMIN_CREATE_USER, forgot_code_key, recovery_target};
 use crate::password::{self, Policy};
-use crate::passwords::credential_key;
 use crate::sender::{self, Medium};
 
 /// Cognito's invitation when the pool sets no template.
@@ -97,18 +95,6 @@ impl Flows {
             self.record_password(&req.caller, &user, "TEMPORARY", "FORCE_CHANGE_PASSWORD")
                 .await?
         } else {
-            let hash = self
-                .hasher
-                .hash(temporary.clone())
-                .await
-                .map_err(pool_error)?;
-            let key = credential_key(&req.pool_id, &sub);
-            let credential = Credential::new(hash);
-            let revision = self
-                .credentials
-                .create(&key, credential.encode())
-                .await
-                .map_err(kv_error)?;
             let request = dir::CreateUserRequest {
                 caller: req.caller.clone(),
                 pool_id: req.pool_id.clone(),
@@ -119,20 +105,8 @@ impl Flows {
                 temporary_password: true,
                 force_alias_creation: req.force_alias_creation,
             };
-            match self.directory.clone().create_user(request).await {
-                Ok(user) => {
-                    let user = user.into_inner();
-                    self.add_srp(&user, temporary.clone(), credential, revision)
-                        .await;
-                    user
-                }
-                Err(status) => {
-                    if let Err(err) = self.credentials.delete(&key, revision).await {
-                        tracing::warn!(error = %err, "could not remove the credential of a failed creation");
-                    }
-                    return Err(status.into());
-                }
-            }
+            self.create_with_password(request, Some(temporary.clone()))
+                .await?
         };
         if req.message_action != "SUPPRESS" {
             let caller = crate::triggers::Caller::admin(req.caller_context.as_ref());

@@ -68,21 +68,6 @@ impl Flows {
             .await?;
         let mut attributes = req.user_attributes;
         answer.verify(&mut attributes);
-        let hash = self
-            .hasher
-            .hash(req.password.clone())
-            .await
-            .map_err(pool_error)?;
-        let credential = Credential::new(hash);
-        let key = credential_key(client.pool_id(), &sub);
-        // The credential is stored first, under a sub nobody else has; if creating the
-        // user then fails, it is removed (and if this process dies in between, it is an
-        // unreachable orphan, not a security problem).
-        let revision = self
-            .credentials
-            .create(&key, credential.encode())
-            .await
-            .map_err(kv_error)?;
         let request = dir::CreateUserRequest {
             caller: Some(dir::Caller {
                 region: req.region,
@@ -100,33 +85,23 @@ impl Flows {
             temporary_password: false,
             force_alias_creation: false,
         };
-        match self.directory.clone().create_user(request).await {
-            Ok(user) => {
-                let user = user.into_inner();
-                self.add_srp(&user, req.password, credential, revision)
-                    .await;
-                let target = verification_target(&settings_for_codes, &user)
-                    .filter(|_| !answer.auto_confirm);
-                let code_delivery_details = match target {
-                    Some(target) => Some(
-                        self.send_signup_code(&settings_for_codes, &user, target, SIGN_UP, &caller)
-                            .await?,
-                    ),
-                    None => None,
-                };
-                Ok(pb::SignUpResponse {
-                    user_confirmed: user.status == "CONFIRMED",
-                    user_sub: user.sub,
-                    code_delivery_details,
-                })
-            }
-            Err(status) => {
-                if let Err(err) = self.credentials.delete(&key, revision).await {
-                    tracing::warn!(error = %err, "could not remove the credential of a failed sign-up");
-                }
-                Err(status.into())
-            }
-        }
+        let user = self
+            .create_with_password(request, Some(req.password))
+            .await?;
+        let target =
+            verification_target(&settings_for_codes, &user).filter(|_| !answer.auto_confirm);
+        let code_delivery_details = match target {
+            Some(target) => Some(
+                self.send_signup_code(&settings_for_codes, &user, target, SIGN_UP, &caller)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(pb::SignUpResponse {
+            user_confirmed: user.status == "CONFIRMED",
+            user_sub: user.sub,
+            code_delivery_details,
+        })
     }
 
     async fn send_signup_code(

@@ -9,9 +9,7 @@ use portcullis_proto::events::v1::{Actor, Attribute, actor::Kind};
 use portcullis_triggers::{Trigger, invalid_response};
 use serde_json::{Map, Value, json};
 
-use crate::context::{ClientInfo, Flows, kv_error, pool_error};
-use crate::credential::Credential;
-use crate::passwords::credential_key;
+use crate::context::{ClientInfo, Flows};
 use crate::triggers::Caller;
 
 /// Why the user migration trigger runs.
@@ -129,26 +127,6 @@ impl Flows {
             }),
             correlation_id: correlation_id.to_owned(),
         };
-        let key = credential_key(client.pool_id(), &sub);
-        // As at sign-up: the credential first, under a sub nobody else has, removed if
-        // creating the user fails.
-        let stored = match password {
-            Some(password) => {
-                let hash = self
-                    .hasher
-                    .hash(password.to_owned())
-                    .await
-                    .map_err(pool_error)?;
-                let credential = Credential::new(hash);
-                let revision = self
-                    .credentials
-                    .create(&key, credential.encode())
-                    .await
-                    .map_err(kv_error)?;
-                Some((credential, revision))
-            }
-            None => None,
-        };
         let request = dir::CreateUserRequest {
             caller: Some(caller.clone()),
             pool_id: client.pool_id().to_owned(),
@@ -159,21 +137,9 @@ impl Flows {
             temporary_password: false,
             force_alias_creation: answer.force_alias_creation,
         };
-        let user = match self.directory.clone().create_user(request).await {
-            Ok(user) => user.into_inner(),
-            Err(status) => {
-                if let Some((_, revision)) = &stored
-                    && let Err(err) = self.credentials.delete(&key, *revision).await
-                {
-                    tracing::warn!(error = %err, "could not remove the credential of a failed migration");
-                }
-                return Err(status.into());
-            }
-        };
-        if let (Some(password), Some((credential, revision))) = (password, stored) {
-            self.add_srp(&user, password.to_owned(), credential, revision)
-                .await;
-        }
+        let user = self
+            .create_with_password(request, password.map(str::to_owned))
+            .await?;
         if answer.reset_required {
             let request = dir::RequirePasswordResetRequest {
                 caller: Some(caller),

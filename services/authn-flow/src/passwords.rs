@@ -100,6 +100,51 @@ impl Flows {
         .ok_or_else(ApiError::internal)
     }
 
+    /// Creates the user `request` describes, with `password` (if any) as their password:
+    /// the credential is stored first, under the new sub nobody else has, and removed if
+    /// the directory then refuses the user (if this process dies in between, it is an
+    /// unreachable orphan, not a security problem); the SRP verifier follows once the
+    /// user's internal name is known.
+    pub(crate) async fn create_with_password(
+        &self,
+        request: dir::CreateUserRequest,
+        password: Option<String>,
+    ) -> Result<dir::User, ApiError> {
+        let Some(password) = password else {
+            return Ok(self
+                .directory
+                .clone()
+                .create_user(request)
+                .await?
+                .into_inner());
+        };
+        let hash = self
+            .hasher
+            .hash(password.clone())
+            .await
+            .map_err(pool_error)?;
+        let credential = Credential::new(hash);
+        let key = credential_key(&request.pool_id, &request.sub);
+        let revision = self
+            .credentials
+            .create(&key, credential.encode())
+            .await
+            .map_err(kv_error)?;
+        match self.directory.clone().create_user(request).await {
+            Ok(user) => {
+                let user = user.into_inner();
+                self.add_srp(&user, password, credential, revision).await;
+                Ok(user)
+            }
+            Err(status) => {
+                if let Err(err) = self.credentials.delete(&key, revision).await {
+                    tracing::warn!(error = %err, "could not remove the credential of a user not created");
+                }
+                Err(status.into())
+            }
+        }
+    }
+
     /// Adds the SRP verifier to a credential written before the user's internal name was
     /// known (sign-up, AdminCreateUser) or before SRP existed. Best effort: without it the
     /// user can still sign in with the password, and that sign-in adds it.
