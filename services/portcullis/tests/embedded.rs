@@ -45,6 +45,22 @@ fn start_logging(data_dir: &Path, port: u16, log: &Path, filter: &str) -> Runnin
     spawn_up(data_dir, port, &[], filter, Stdio::from(stderr), None)
 }
 
+/// Starts `command` (a stand-in server) and waits until it accepts connections on `port`.
+// A plain test thread, not an async runtime: sleeping between polls blocks nothing.
+#[allow(clippy::disallowed_methods)]
+fn serve_until_dropped(command: &mut Command, port: u16) -> Running {
+    let running = Running(command.spawn().expect("start a stand-in server"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the stand-in server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
 // A plain test thread, not an async runtime: sleeping between polls blocks nothing.
 #[allow(clippy::disallowed_methods)]
 fn spawn_up(
@@ -83,9 +99,15 @@ fn spawn_up(
 }
 
 fn python(script: &Path, args: &[&str]) -> String {
+    python_with(script, args, &[])
+}
+
+/// [`python`] with more environment variables.
+fn python_with(script: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let output = Command::new("python3")
         .arg(script)
         .args(args)
+        .envs(env.iter().copied())
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env_remove("AWS_SESSION_TOKEN")
@@ -544,11 +566,31 @@ fn openid_client_runs_the_code_flow_with_pkce_userinfo_refresh_revocation_and_in
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let _server = start(data.path(), port);
-    let setup = python(
+    // The pool's pre token generation function, behind a signed webhook.
+    let hook = portcullis_testkit::free_port();
+    let secret = "whsec_b2lkYy1wcmUtdG9rZW4tZnVuY3Rpb24tc2VjcmV0";
+    let _function = serve_until_dropped(
+        Command::new("python3")
+            .arg(e2e("pre_token_webhook.py"))
+            .args([&hook.to_string(), secret]),
+        hook,
+    );
+    let hook_url = format!("http://127.0.0.1:{hook}/");
+    let env = [
+        ("PORTCULLIS_LAMBDA_TRANSPORT", "webhook"),
+        ("PORTCULLIS_LAMBDA_WEBHOOK_URL", hook_url.as_str()),
+        ("PORTCULLIS_LAMBDA_WEBHOOK_SECRET", secret),
+    ];
+    let _server = start_with(data.path(), port, &env);
+    let setup = python_with(
         &e2e("oidc_node_setup.py"),
         &[&url, "https://app.example.com/callback"],
+        &[(
+            "PRE_TOKEN_ARN",
+            "arn:aws:lambda:us-east-1:123456789012:function:pre-token",
+        )],
     );
+    assert!(setup.contains(r#""pre_token": true"#), "{setup}");
     let stdout = node_script("oidc.mjs", &setup, &[], &[]);
     assert!(stdout.contains("node oidc ok"), "{stdout}");
 }

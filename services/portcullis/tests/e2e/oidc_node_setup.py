@@ -7,9 +7,12 @@ who has no MFA yet. Prints, as JSON: {"issuer", "pool_id", "public_client_id",
 "password", "user", "mfa_user", "totp_secret", "totp_spent_step", "new_password_user",
 "temporary_password", "mfa_required": {"issuer", "client_id", "user"}}; totp_spent_step
 is the RFC 6238 time step whose code the setup used (a code is not accepted twice).
+With PRE_TOKEN_ARN in the environment, the first pool's pre token generation trigger
+(V2) is that function, and the JSON says "pre_token": true.
 Usage: oidc_node_setup.py URL CALLBACK_URL [CALLBACK_URL ...]"""
 
 import json
+import os
 import sys
 import time
 import urllib.parse
@@ -30,9 +33,13 @@ public = boto3.client("cognito-idp", endpoint_url=url, region_name="us-east-1",
 PASSWORD = "Node-0idc!Passw0rd"
 TEMPORARY = "Temp-0idc!Passw0rd"
 
+pre_token = os.environ.get("PRE_TOKEN_ARN")
+triggers = {"LambdaConfig": {"PreTokenGenerationConfig": {
+    "LambdaVersion": "V2_0", "LambdaArn": pre_token}}} if pre_token else {}
 pool_id = admin.create_user_pool(
     PoolName=f"node-oidc-{uuid.uuid4().hex[:8]}", AutoVerifiedAttributes=["email"],
     Schema=[{"Name": "email", "AttributeDataType": "String", "Mutable": True, "Required": False}],
+    **triggers,
 )["UserPool"]["Id"]
 admin.create_user_pool_domain(UserPoolId=pool_id, Domain=f"node-{uuid.uuid4().hex[:12]}")
 admin.set_user_pool_mfa_config(UserPoolId=pool_id, MfaConfiguration="OPTIONAL",
@@ -105,4 +112,5 @@ print(json.dumps({
     "new_password_user": "nell", "temporary_password": TEMPORARY,
     "mfa_required": {"issuer": f"{url}/{strict_pool}", "client_id": strict_client, "user": "max"},
     "totp_secret": secret, "totp_spent_step": int(spent) // 30,
+    "pre_token": bool(pre_token),
 }))

@@ -137,6 +137,13 @@ assert.equal(claims.nonce, expected.expectedNonce);
 assert.equal(claims.at_hash, atHash(tokens.access_token), 'at_hash is the left half of SHA-256');
 assert.equal(claims['cognito:username'], setup.user);
 assert.equal(claims.email, `${setup.user}@example.com`);
+if (setup.pre_token) {
+  // The pool's pre token generation function (V2) shaped both tokens of the hosted flow.
+  assert.equal(claims.tier, 'gold');
+  assert.equal(claims.source, 'TokenGeneration_HostedAuth');
+  const access = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString('utf8'));
+  assert.equal(access.plan, 'pro');
+}
 
 // The code is single use: a second exchange fails (and revokes what the first issued).
 await rejects(client.authorizationCodeGrant(publicConfig, landed, expected), 'invalid_grant', 'a replayed code');
@@ -161,6 +168,9 @@ assert.equal(info.username, setup.user);
 await assert.rejects(client.fetchUserInfo(publicConfig, second.access_token, 'someone-else'), 'userinfo sub is checked');
 
 const refreshed = await client.refreshTokenGrant(publicConfig, second.refresh_token);
+if (setup.pre_token) {
+  assert.equal(refreshed.claims().source, 'TokenGeneration_RefreshTokens');
+}
 assert.ok(refreshed.access_token && refreshed.id_token);
 assert.equal(refreshed.claims().sub, sub);
 assert.equal(refreshed.claims().auth_time, second.claims().auth_time, 'auth_time survives a refresh');
