@@ -208,6 +208,21 @@ impl Flows {
         .await
     }
 
+    /// A trigger whose answer carries nothing (`response` is `{}`): only its failure
+    /// counts.
+    async fn notify(
+        &self,
+        trigger: Trigger,
+        source: &str,
+        user: &dir::User,
+        caller: &Caller<'_>,
+        request: Value,
+    ) -> Result<(), ApiError> {
+        self.run_for_user(trigger, source, user, caller, |_| (request, json!({})))
+            .await?;
+        Ok(())
+    }
+
     /// [`Flows::run_trigger`] for a user of a pool: `body` answers the event's
     /// `request` and unset `response` for the function's version.
     pub(crate) async fn run_for_user(
@@ -304,11 +319,8 @@ impl Flows {
             "userAttributes": user_attributes(user),
             "clientMetadata": caller.metadata(),
         });
-        self.run_for_user(Trigger::PostConfirmation, source, user, caller, |_| {
-            (request, json!({}))
-        })
-        .await?;
-        Ok(())
+        self.notify(Trigger::PostConfirmation, source, user, caller, request)
+            .await
     }
 
     /// Pre authentication (`PreAuthentication_Authentication`), before the first factor
@@ -325,11 +337,8 @@ impl Flows {
             "validationData": caller.metadata(),
         });
         let source = "PreAuthentication_Authentication";
-        self.run_for_user(Trigger::PreAuthentication, source, user, &caller, |_| {
-            (request, json!({}))
-        })
-        .await?;
-        Ok(())
+        self.notify(Trigger::PreAuthentication, source, user, &caller, request)
+            .await
     }
 
     /// Post authentication (`PostAuthentication_Authentication`), once every challenge
@@ -347,11 +356,8 @@ impl Flows {
             "clientMetadata": caller.metadata(),
         });
         let source = "PostAuthentication_Authentication";
-        self.run_for_user(Trigger::PostAuthentication, source, user, &caller, |_| {
-            (request, json!({}))
-        })
-        .await?;
-        Ok(())
+        self.notify(Trigger::PostAuthentication, source, user, &caller, request)
+            .await
     }
 
     /// Custom message (`source` is `CustomMessage_<what>`): the function may replace
