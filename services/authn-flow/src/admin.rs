@@ -141,6 +141,7 @@ impl Flows {
                 value.to_owned()
             }
         };
+        let config = self.lambda_config(&user.pool_id).await?;
         for medium in mediums {
             let (attribute, text, subject) = match medium {
                 Medium::Email => (
@@ -162,6 +163,12 @@ impl Flows {
             else {
                 continue;
             };
+            if let Some(trigger) = Flows::custom_sender(&config, *medium) {
+                let source = ADMIN_CREATE_USER.source;
+                self.send_with_custom_sender(&config, trigger, source, user, caller, temporary)
+                    .await?;
+                continue;
+            }
             let (text, subject) = self
                 .custom_message(
                     user,
@@ -231,13 +238,41 @@ impl Flows {
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
         self.replace_password(&user, req.password, policy.password_history_size)
             .await?;
-        let (method, status) = if req.permanent {
+        self.record_admin_password(&req.caller, &user, req.permanent)
+            .await
+    }
+
+    /// `AdminSetUserPasswordHash` (Portcullis's own): an existing hash from another
+    /// system becomes the user's password, as `AdminSetUserPassword` makes a password
+    /// one.
+    pub async fn admin_set_user_password_hash(
+        &self,
+        req: pb::AdminSetUserPasswordHashRequest,
+    ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
+        self.pool(&req.pool_id).await?;
+        let user = self.existing_user(&req.pool_id, &req.username).await?;
+        let hash = crate::imported_hash::normalize(&req.password_hash)
+            .filter(|hash| password::accepts(hash))
+            .ok_or_else(|| ApiError::invalid_parameter(crate::imported_hash::UNSUPPORTED))?;
+        self.import_password_hash(&user, hash).await?;
+        self.record_admin_password(&req.caller, &user, req.permanent)
+            .await
+    }
+
+    /// Records a password an administrator set: `CONFIRMED` when permanent, else
+    /// `FORCE_CHANGE_PASSWORD`.
+    async fn record_admin_password(
+        &self,
+        caller: &Option<dir::Caller>,
+        user: &dir::User,
+        permanent: bool,
+    ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
+        let (method, status) = if permanent {
             ("ADMIN", "CONFIRMED")
         } else {
             ("TEMPORARY", "FORCE_CHANGE_PASSWORD")
         };
-        self.record_password(&req.caller, &user, method, status)
-            .await?;
+        self.record_password(caller, user, method, status).await?;
         Ok(pb::AdminSetUserPasswordResponse {})
     }
 

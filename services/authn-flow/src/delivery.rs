@@ -226,6 +226,18 @@ impl Flows {
         caller: &Caller<'_>,
     ) -> Result<pb::CodeDeliveryDetails, ApiError> {
         let started = std::time::Instant::now();
+        let config = self.lambda_config(&user.pool_id).await?;
+        if let Some(trigger) = Flows::custom_sender(&config, channel) {
+            let code = self
+                .codes
+                .issue(key, attribute, validity)
+                .await
+                .map_err(code_error)?;
+            self.send_with_custom_sender(&config, trigger, purpose.source, user, caller, &code)
+                .await?;
+            self.delivery_time.record(started.elapsed());
+            return Ok(delivery_details(channel, attribute, &destination));
+        }
         let (text, subject) = self
             .custom_message(user, purpose.trigger(), caller, channel, template)
             .await?;

@@ -553,9 +553,9 @@ impl Flows {
             return Err(incorrect_credentials());
         }
         if let Some((credential, revision)) = current
-            && credential.srp.is_none()
+            && (credential.srp.is_none() || !password::is_current(&credential.hash))
         {
-            self.add_srp(&user, password.to_owned(), credential, revision)
+            self.upgrade_credential(&user, password.to_owned(), credential, revision)
                 .await;
         }
         let device_key = param("DEVICE_KEY");

@@ -13,6 +13,7 @@ mod custom_auth;
 mod delivery;
 pub mod devices;
 pub mod flows;
+mod imported_hash;
 pub mod lockout;
 pub mod machine;
 mod mfa_flow;
@@ -227,6 +228,17 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::AdminSetUserPasswordResponse>, Status> {
         Ok(Response::new(
             self.flows.admin_set_user_password(req.into_inner()).await?,
+        ))
+    }
+
+    async fn admin_set_user_password_hash(
+        &self,
+        req: Request<pb::AdminSetUserPasswordHashRequest>,
+    ) -> Result<Response<pb::AdminSetUserPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows
+                .admin_set_user_password_hash(req.into_inner())
+                .await?,
         ))
     }
 

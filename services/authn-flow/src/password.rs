@@ -18,6 +18,8 @@ use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::oneshot;
 
+use crate::imported_hash::Imported;
+
 /// argon2id memory cost in KiB (OWASP's first recommendation, the crate default).
 pub const M_COST: u32 = 19_456;
 /// argon2id iterations.
@@ -313,6 +315,12 @@ impl Worker {
     }
 
     fn verify(&mut self, password: &[u8], phc: &str) -> Result<bool, PoolError> {
+        if let Some(imported) = Imported::parse(phc) {
+            let imported = imported.map_err(|_| PoolError::InvalidHash)?;
+            return imported
+                .verify(password)
+                .map_err(|_| PoolError::InvalidHash);
+        }
         let stored = StoredHash::parse(phc)?;
         let expected = stored.hash.as_bytes();
         let mut buffer = [0u8; Output::MAX_LENGTH];
@@ -361,6 +369,25 @@ impl StoredHash {
             hash: parsed.hash.ok_or(PoolError::InvalidHash)?,
         })
     }
+}
+
+/// Whether the workers can verify `stored` (an argon2 PHC string or an imported hash,
+/// within the cost limits).
+pub(crate) fn accepts(stored: &str) -> bool {
+    match Imported::parse(stored) {
+        Some(imported) => imported.is_ok(),
+        None => StoredHash::parse(stored).is_ok(),
+    }
+}
+
+/// Whether `phc` is an argon2id hash with the current parameters; anything else (an
+/// imported hash, older parameters) is replaced at the next sign-in that proves the
+/// password.
+#[must_use]
+pub fn is_current(phc: &str) -> bool {
+    phc.strip_prefix("$argon2id$v=19$")
+        .and_then(|rest| rest.split('$').next())
+        .is_some_and(|params| params == format!("m={M_COST},t={T_COST},p={P_COST}"))
 }
 
 fn check_limits(params: &Params) -> Result<(), PoolError> {
@@ -596,6 +623,22 @@ mod tests {
         assert!(worker.verify(b"correct horse", &phc).unwrap());
         assert!(!worker.verify(b"wrong horse", &phc).unwrap());
         assert_eq!(worker.memory.len(), blocks);
+    }
+
+    #[tokio::test]
+    async fn imported_hashes_verify_and_are_not_current() {
+        // PBKDF2-HMAC-SHA256("password", "salt", 1 iteration), the published vector.
+        let stored = "$pbkdf2-sha256$i=1$c2FsdA$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs";
+        assert!(accepts(stored));
+        let pool = pool();
+        assert!(pool.verify("password".to_owned(), stored).await.unwrap());
+        assert!(!pool.verify("passwore".to_owned(), stored).await.unwrap());
+        assert!(!is_current(stored));
+        let fresh = pool.hash("password".to_owned()).await.unwrap();
+        assert!(is_current(&fresh), "{fresh}");
+        assert!(!is_current(
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+        ));
     }
 
     fn pool() -> PasswordHasherPool {

@@ -65,13 +65,38 @@ impl Flows {
             None => Credential::new(hash),
         }
         .with_srp(Some(srp));
-        let written = match current {
-            Some(entry) => {
-                self.credentials
-                    .update(&key, next.encode(), entry.revision)
-                    .await
-            }
-            None => self.credentials.create(&key, next.encode()).await,
+        self.write_credential(&key, current.map(|e| e.revision), &next)
+            .await
+    }
+
+    /// Makes an imported hash (bcrypt, scrypt, PBKDF2, argon2: see [`crate::imported_hash`])
+    /// the user's password; the first sign-in with the password replaces it with an
+    /// argon2id hash and adds the SRP verifier, which no imported hash can give.
+    pub(crate) async fn import_password_hash(
+        &self,
+        user: &dir::User,
+        hash: String,
+    ) -> Result<(), ApiError> {
+        let key = credential_key(&user.pool_id, &user.sub);
+        let current = self.credentials.get(&key).await.map_err(kv_error)?;
+        let next = match current.as_ref().and_then(|e| Credential::decode(&e.value)) {
+            Some(credential) => credential.replaced_by(hash),
+            None => Credential::new(hash),
+        };
+        self.write_credential(&key, current.map(|e| e.revision), &next)
+            .await
+    }
+
+    /// Writes `next` over the credential at `revision` (or as the first one).
+    async fn write_credential(
+        &self,
+        key: &str,
+        revision: Option<u64>,
+        next: &Credential,
+    ) -> Result<(), ApiError> {
+        let written = match revision {
+            Some(revision) => self.credentials.update(key, next.encode(), revision).await,
+            None => self.credentials.create(key, next.encode()).await,
         };
         written.map(drop).map_err(|err| match err {
             KvError::Conflict => ApiError::new(
@@ -133,7 +158,8 @@ impl Flows {
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
                 let user = user.into_inner();
-                self.add_srp(&user, password, credential, revision).await;
+                self.upgrade_credential(&user, password, credential, revision)
+                    .await;
                 Ok(user)
             }
             Err(status) => {
@@ -146,16 +172,24 @@ impl Flows {
     }
 
     /// Adds the SRP verifier to a credential written before the user's internal name was
-    /// known (sign-up, AdminCreateUser) or before SRP existed. Best effort: without it the
-    /// user can still sign in with the password, and that sign-in adds it.
-    pub(crate) async fn add_srp(
+    /// known (sign-up, AdminCreateUser), before SRP existed or with an imported hash, and
+    /// replaces a hash that is not argon2id with the current parameters (an imported
+    /// one) by that. Best effort: without it the user can still sign in with the
+    /// password, and that sign-in tries again.
+    pub(crate) async fn upgrade_credential(
         &self,
         user: &dir::User,
         password: String,
-        credential: Credential,
+        mut credential: Credential,
         revision: u64,
     ) {
         let key = credential_key(&user.pool_id, &user.sub);
+        if !password::is_current(&credential.hash) {
+            match self.hasher.hash(password.clone()).await {
+                Ok(hash) => credential.hash = hash,
+                Err(error) => tracing::warn!(%error, "could not rehash a password"),
+            }
+        }
         let written = match self
             .srp_verifier(&user.pool_id, &user.username, password)
             .await

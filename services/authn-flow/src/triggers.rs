@@ -3,16 +3,20 @@
 //! `response` as Cognito reads it. Payloads are never logged: they carry attributes and,
 //! for some triggers, passwords.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use portcullis_errors::ApiError;
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Attribute, LambdaConfig};
 use portcullis_proto::token::v1 as tok;
+use portcullis_triggers::encryption::Context;
 use portcullis_triggers::event::{self, NO_CLIENT};
 use portcullis_triggers::{Event, Trigger, Version, invalid_response};
 use serde_json::{Map, Value, json};
 
 use crate::context::{ClientInfo, Flows};
+use crate::sender::Medium;
 
 /// `ClientMetadata` and the caller, as one call tells its triggers.
 pub(crate) struct Caller<'a> {
@@ -369,7 +373,7 @@ impl Flows {
         user: &dir::User,
         (source, invitation): (&str, bool),
         caller: &Caller<'_>,
-        channel: crate::sender::Medium,
+        channel: Medium,
         (text, subject): (String, Option<String>),
     ) -> Result<(String, Option<String>), ApiError> {
         let request = json!({
@@ -396,15 +400,73 @@ impl Flows {
             Some(_) => Err(invalid_response()),
         };
         let custom = match channel {
-            crate::sender::Medium::Sms => member("smsMessage")?,
-            crate::sender::Medium::Email => member("emailMessage")?,
+            Medium::Sms => member("smsMessage")?,
+            Medium::Email => member("emailMessage")?,
         };
         let text = custom.filter(|t| t.contains("{####}")).unwrap_or(text);
         let subject = match channel {
-            crate::sender::Medium::Email => member("emailSubject")?.or(subject),
-            crate::sender::Medium::Sms => subject,
+            Medium::Email => member("emailSubject")?.or(subject),
+            Medium::Sms => subject,
         };
         Ok((text, subject))
+    }
+
+    /// The pool's custom sender for `channel` (`CustomEmailSender`, `CustomSMSSender`),
+    /// when it sets one: that function then delivers every message of the channel.
+    pub(crate) fn custom_sender(config: &LambdaConfig, channel: Medium) -> Option<Trigger> {
+        let trigger = match channel {
+            Medium::Email => Trigger::CustomEmailSender,
+            Medium::Sms => Trigger::CustomSmsSender,
+        };
+        trigger.function(config).map(|_| trigger)
+    }
+
+    /// Hands `code` (a code, or an invitation's temporary password) to the custom
+    /// sender `trigger`, encrypted as Cognito encrypts it: an AWS Encryption SDK message
+    /// under the pool's `KMSKeyID`, base64 in the event. `message_source` is the custom
+    /// message trigger's source of the same message (`CustomMessage_SignUp` gives
+    /// `CustomEmailSender_SignUp`).
+    pub(crate) async fn send_with_custom_sender(
+        &self,
+        config: &LambdaConfig,
+        trigger: Trigger,
+        message_source: &str,
+        user: &dir::User,
+        caller: &Caller<'_>,
+        code: &str,
+    ) -> Result<(), ApiError> {
+        let (prefix, request_type) = match trigger {
+            Trigger::CustomSmsSender => ("CustomSMSSender_", "customSMSSenderRequestV1"),
+            _ => ("CustomEmailSender_", "customEmailSenderRequestV1"),
+        };
+        let source = message_source.replacen("CustomMessage_", prefix, 1);
+        let context = Context::from([("userpool-id".to_owned(), user.pool_id.clone())]);
+        let sealed = self
+            .triggers
+            .encrypt_code(&config.kms_key_id, &context, code)
+            .await
+            .map_err(|failure| {
+                tracing::warn!(trigger = trigger.name(), %failure, "a code could not be encrypted");
+                failure.api_error(trigger)
+            })?;
+        let request = json!({
+            "type": request_type,
+            "code": STANDARD.encode(sealed),
+            "clientMetadata": caller.metadata(),
+            "userAttributes": user_attributes(user),
+        });
+        self.run_with_config(
+            config,
+            trigger,
+            &source,
+            &user.pool_id,
+            &user.username,
+            caller,
+            request,
+            json!({}),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Pre token generation: the function may change the claims of the tokens

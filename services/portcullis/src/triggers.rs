@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use portcullis_config::{Config, LambdaTransport};
-use portcullis_triggers::{Credentials, DefaultRoute, Invoker, Route, Settings};
+use portcullis_triggers::{CodeKeyring, Credentials, DefaultRoute, Invoker, Route, Settings};
 
 /// Called at start, so that an unreachable NATS server stops the start instead of
 /// failing the first sign-in.
@@ -79,12 +79,23 @@ pub async fn invoker(config: &Config) -> anyhow::Result<Arc<Invoker>> {
             secret_access_key,
             session_token: lambda.session_token.clone(),
         });
-    tracing::info!(transport = ?lambda.transport, functions = functions.len(), "trigger transports");
+    let code_keyring = match (lambda.code_key_bytes(), &lambda.kms_endpoint) {
+        (Some(key), _) => Some(CodeKeyring::RawAes {
+            namespace: lambda.code_key_namespace.clone(),
+            key,
+        }),
+        (None, Some(endpoint)) => Some(CodeKeyring::Kms {
+            endpoint: Some(endpoint.clone()),
+        }),
+        (None, None) => None,
+    };
+    tracing::info!(transport = ?lambda.transport, functions = functions.len(), ?code_keyring, "trigger transports");
     let invoker = Invoker::new(Settings {
         default,
         functions,
         credentials,
         nats,
+        code_keyring,
         ..Settings::default()
     })
     .context("the trigger invoker")?;

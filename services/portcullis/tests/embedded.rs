@@ -251,6 +251,60 @@ fn triggers_run_with_cognitos_events_and_errors() {
     );
 }
 
+/// Custom email and SMS senders get every code encrypted as the AWS Encryption SDK
+/// encrypts it, and decrypt it with that SDK: under a raw AES key, then with data keys
+/// from a KMS stand-in.
+#[test]
+fn custom_senders_get_codes_the_encryption_sdk_decrypts() {
+    let code_key = "q2V5LWZvci1jdXN0b20tc2VuZGVyLWNvZGVzLTAwMDE=";
+    let (key, secret) = ("AKIDKMSCALLER", "kms-caller-secret");
+    for mode in ["raw", "kms"] {
+        let data = tempfile::tempdir().unwrap();
+        let port = portcullis_testkit::free_port();
+        let lambda = portcullis_testkit::free_port();
+        let kms = portcullis_testkit::free_port();
+        let lambda_endpoint = format!("http://127.0.0.1:{lambda}");
+        let kms_endpoint = format!("http://127.0.0.1:{kms}/");
+        let mut env = vec![("PORTCULLIS_LAMBDA_ENDPOINT", lambda_endpoint.as_str())];
+        let keys = if mode == "raw" {
+            env.push(("PORTCULLIS_LAMBDA_CODE_KEY", code_key));
+            code_key.to_owned()
+        } else {
+            env.extend([
+                ("PORTCULLIS_LAMBDA_KMS_ENDPOINT", kms_endpoint.as_str()),
+                ("PORTCULLIS_LAMBDA_ACCESS_KEY_ID", key),
+                ("PORTCULLIS_LAMBDA_SECRET_ACCESS_KEY", secret),
+            ]);
+            format!("{key}:{secret}")
+        };
+        let _server = start_with(data.path(), port, &env);
+        python(
+            &e2e("custom_senders.py"),
+            &[
+                &format!("http://127.0.0.1:{port}"),
+                &lambda.to_string(),
+                mode,
+                &kms.to_string(),
+                &keys,
+                data.path().join("outbox.jsonl").to_str().unwrap(),
+            ],
+        );
+    }
+}
+
+/// Users with password hashes from other systems sign in with their passwords, then with
+/// SRP once that sign-in has rehashed them.
+#[test]
+fn imported_password_hashes_sign_in_and_are_rehashed() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    python(
+        &e2e("password_import.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}
+
 /// The self-hosted transports, as a configuration file routes them: a signed webhook by
 /// default, NATS request/reply for one function.
 #[test]

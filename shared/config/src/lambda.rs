@@ -49,6 +49,14 @@ pub struct Lambda {
     pub nats_subject_prefix: String,
     /// Per-function transports, by function ARN.
     pub functions: BTreeMap<String, LambdaFunction>,
+    /// The AES-256 key (base64 of 32 bytes) a raw AES keyring wraps the codes given to
+    /// custom sender functions with; the key name is the pool's `KMSKeyID`.
+    pub code_key: Option<String>,
+    /// The raw AES keyring's key namespace (its provider ID).
+    pub code_key_namespace: String,
+    /// A KMS-compatible service whose `GenerateDataKey` makes the codes' data keys for
+    /// the pool's `KMSKeyID` instead (signed with the credentials above).
+    pub kms_endpoint: Option<String>,
 }
 
 /// One function's transport, overriding the defaults of `[lambda]`.
@@ -68,9 +76,21 @@ pub struct LambdaFunction {
 }
 
 impl Lambda {
+    /// `code_key` decoded, when it is a 256-bit key.
+    pub fn code_key_bytes(&self) -> Option<[u8; 32]> {
+        use base64::Engine as _;
+        let key = self.code_key.as_deref()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .ok()?
+            .try_into()
+            .ok()
+    }
+
     pub(crate) fn defaults() -> Self {
         Self {
             nats_subject_prefix: "portcullis.triggers".into(),
+            code_key_namespace: "portcullis".into(),
             ..Self::default()
         }
     }
@@ -87,6 +107,20 @@ impl Lambda {
             && !http(endpoint)
         {
             return invalid("lambda.endpoint must be an http(s) URL".into());
+        }
+        if let Some(endpoint) = &self.kms_endpoint
+            && !http(endpoint)
+        {
+            return invalid("lambda.kms_endpoint must be an http(s) URL".into());
+        }
+        if self.code_key.is_some() && self.kms_endpoint.is_some() {
+            return invalid("set lambda.code_key or lambda.kms_endpoint, not both".into());
+        }
+        if self.code_key.is_some() && self.code_key_bytes().is_none() {
+            return invalid("lambda.code_key must be the base64 of 32 bytes".into());
+        }
+        if self.code_key_namespace.is_empty() {
+            return invalid("lambda.code_key_namespace must not be empty".into());
         }
         let secret_ok = |secret: Option<&str>| {
             secret
@@ -163,6 +197,9 @@ impl std::fmt::Debug for Lambda {
             .field("nats_url", &self.nats_url)
             .field("nats_subject_prefix", &self.nats_subject_prefix)
             .field("functions", &self.functions)
+            .field("code_key", &redacted(&self.code_key))
+            .field("code_key_namespace", &self.code_key_namespace)
+            .field("kms_endpoint", &self.kms_endpoint)
             .finish()
     }
 }

@@ -133,6 +133,9 @@ const NESTED_FIELDS: &[&str] = &[
     "lambda.webhook_secret",
     "lambda.nats_url",
     "lambda.nats_subject_prefix",
+    "lambda.code_key",
+    "lambda.code_key_namespace",
+    "lambda.kms_endpoint",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -148,6 +151,7 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "lambda.secret_access_key",
     "lambda.session_token",
     "lambda.webhook_secret",
+    "lambda.code_key",
 ];
 
 /// The `PORTCULLIS_*` variables that are configuration, as (path, value).
@@ -443,6 +447,11 @@ mod tests {
         let env = [
             ("PORTCULLIS_LAMBDA_ACCESS_KEY_ID", "AKIDLAMBDA"),
             ("PORTCULLIS_LAMBDA_SECRET_ACCESS_KEY", "s3cr3t-lambda"),
+            // 32 bytes of 0x07.
+            (
+                "PORTCULLIS_LAMBDA_CODE_KEY",
+                "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+            ),
         ]
         .map(|(k, v)| (k.into(), v.into()));
         let config = Config::load_with(Some(&file), env, NoFlags {}).unwrap();
@@ -452,8 +461,11 @@ mod tests {
         assert_eq!(lambda.secret_access_key.as_deref(), Some("s3cr3t-lambda"));
         assert_eq!(lambda.nats_subject_prefix, "portcullis.triggers");
         assert_eq!(lambda.functions[arn].transport, LambdaTransport::Webhook);
+        assert_eq!(lambda.code_key_bytes(), Some([7u8; 32]));
+        assert_eq!(lambda.code_key_namespace, "portcullis");
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cr3t-lambda") && !debug.contains("whsec_c2VjcmV0"));
+        assert!(!debug.contains("BwcHBwcH"));
 
         let refused = |lambda: Lambda| {
             Config {
@@ -479,6 +491,15 @@ mod tests {
         }));
         assert!(refused(Lambda {
             access_key_id: Some("AKID".into()),
+            ..Lambda::defaults()
+        }));
+        assert!(refused(Lambda {
+            code_key: Some("c2hvcnQ=".into()),
+            ..Lambda::defaults()
+        }));
+        assert!(refused(Lambda {
+            code_key: lambda.code_key.clone(),
+            kms_endpoint: Some("http://127.0.0.1:4599".into()),
             ..Lambda::defaults()
         }));
     }

@@ -1,9 +1,7 @@
 //! The AWS Lambda Invoke API: `POST /2015-03-31/functions/<name>/invocations` with
 //! `X-Amz-Invocation-Type: RequestResponse`, SigV4-signed for the service `lambda`.
 
-use portcullis_sigv4::sign::{Request, Signer};
-
-use crate::{Credentials, Failure, error_message, read_capped, transport_failure};
+use crate::{AwsPost, Credentials, Failure, error_message, read_capped, transport_failure};
 
 pub(crate) struct Call<'a> {
     pub endpoint: &'a str,
@@ -24,45 +22,18 @@ pub(crate) async fn invoke(
         percent_encode(call.function_name)
     );
     let url = format!("{}{path}", call.endpoint.trim_end_matches('/'));
-    let url =
-        reqwest::Url::parse(&url).map_err(|_| Failure::Invocation("InvalidEndpoint".into()))?;
-    let host = match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => return Err(Failure::Invocation("InvalidEndpoint".into())),
+    let post = AwsPost {
+        url: &url,
+        region: call.region,
+        service: "lambda",
+        content_type: "application/json",
+        target: "",
+        credentials: call.credentials,
     };
-    let content_type = "application/json";
-    let mut request = http
-        .post(url)
-        .header("content-type", content_type)
+    let request = post
+        .request(http, &body)?
         .header("x-amz-invocation-type", "RequestResponse")
         .header("x-amz-log-type", "None");
-    if let Some(credentials) = call.credentials {
-        let signer = Signer::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            call.region,
-            "lambda",
-        );
-        let token = credentials.session_token.as_deref();
-        let signature = signer.sign(
-            &Request {
-                host: &host,
-                content_type,
-                target: "",
-                body: &body,
-                path: &path,
-                security_token: token,
-            },
-            time::OffsetDateTime::now_utc(),
-        );
-        request = request
-            .header("x-amz-date", signature.amz_date)
-            .header("authorization", signature.authorization);
-        if let Some(token) = token {
-            request = request.header("x-amz-security-token", token);
-        }
-    }
     let response = request
         .body(body)
         .send()

@@ -14,7 +14,9 @@
 //! [`Failure`], which [`Failure::api_error`] turns into the error Cognito answers for
 //! that trigger.
 
+pub mod encryption;
 pub mod event;
+mod kms;
 mod lambda;
 mod nats;
 mod webhook;
@@ -200,6 +202,32 @@ pub struct Settings {
     pub nats: Option<async_nats::Client>,
     /// Bounds each call; [`TIMEOUT`] but in tests.
     pub timeout: Duration,
+    /// What wraps the data keys of the codes handed to custom sender functions.
+    pub code_keyring: Option<CodeKeyring>,
+}
+
+/// What wraps the data key of a code given to a custom sender function.
+#[derive(Clone)]
+pub enum CodeKeyring {
+    /// A raw AES keyring: AES-256-GCM under `key`, provider ID `namespace`, key name the
+    /// pool's `KMSKeyID`.
+    RawAes { namespace: String, key: [u8; 32] },
+    /// `GenerateDataKey` of a KMS-compatible service at `endpoint` (by default the
+    /// region's AWS endpoint) for the pool's `KMSKeyID`, signed with the Lambda
+    /// credentials.
+    Kms { endpoint: Option<String> },
+}
+
+impl std::fmt::Debug for CodeKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RawAes { namespace, .. } => f
+                .debug_struct("RawAes")
+                .field("namespace", namespace)
+                .finish_non_exhaustive(),
+            Self::Kms { endpoint } => f.debug_struct("Kms").field("endpoint", endpoint).finish(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -210,6 +238,7 @@ impl Default for Settings {
             credentials: None,
             nats: None,
             timeout: TIMEOUT,
+            code_keyring: None,
         }
     }
 }
@@ -328,6 +357,45 @@ impl Invoker {
         }
     }
 
+    /// `code` encrypted for a custom sender function as an AWS Encryption SDK message,
+    /// its data key wrapped for the pool's `KMSKeyID` `key_id`, bound to `context`.
+    pub async fn encrypt_code(
+        &self,
+        key_id: &str,
+        context: &encryption::Context,
+        code: &str,
+    ) -> Result<Vec<u8>, Failure> {
+        let crypto = |_| Failure::Invocation("KMSInternalException".into());
+        let data_key = match &self.settings.code_keyring {
+            Some(CodeKeyring::RawAes { namespace, key }) => {
+                encryption::raw_aes_data_key(key, namespace, key_id, context).map_err(crypto)?
+            }
+            Some(CodeKeyring::Kms { endpoint }) => {
+                let endpoint = endpoint.clone().unwrap_or_else(|| {
+                    let region = key_id.split(':').nth(3).unwrap_or_default();
+                    format!("https://kms.{region}.amazonaws.com/")
+                });
+                let call = kms::generate_data_key(
+                    &self.http,
+                    &endpoint,
+                    self.settings.credentials.as_ref(),
+                    key_id,
+                    context,
+                );
+                tokio::time::timeout(self.settings.timeout, call)
+                    .await
+                    .map_err(|_| Failure::Timeout)??
+            }
+            None => {
+                tracing::warn!(
+                    "a custom sender needs a code key: set lambda.code_key or lambda.kms_endpoint"
+                );
+                return Err(Failure::Invocation("KMSKeyNotConfigured".into()));
+            }
+        };
+        encryption::encrypt(&data_key, context, code.as_bytes()).map_err(crypto)
+    }
+
     fn route(&self, function: &FunctionArn<'_>) -> Route {
         if let Some(route) = self.settings.functions.get(function.arn) {
             return route.clone();
@@ -387,6 +455,65 @@ impl<'a> FunctionArn<'a> {
             }
             _ => None,
         }
+    }
+}
+
+/// A JSON `POST` to an AWS API at `url` (`path` as sent), SigV4-signed for `service`
+/// in `region` when `credentials` are set; `target` is its `X-Amz-Target`, if any.
+struct AwsPost<'a> {
+    url: &'a str,
+    region: &'a str,
+    service: &'a str,
+    content_type: &'a str,
+    target: &'a str,
+    credentials: Option<&'a Credentials>,
+}
+
+impl AwsPost<'_> {
+    fn request(
+        &self,
+        http: &reqwest::Client,
+        body: &[u8],
+    ) -> Result<reqwest::RequestBuilder, Failure> {
+        let invalid = || Failure::Invocation("InvalidEndpoint".into());
+        let url = reqwest::Url::parse(self.url).map_err(|_| invalid())?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(invalid()),
+        };
+        let path = url.path().to_owned();
+        let mut request = http.post(url).header("content-type", self.content_type);
+        if !self.target.is_empty() {
+            request = request.header("x-amz-target", self.target);
+        }
+        if let Some(credentials) = self.credentials {
+            let signer = portcullis_sigv4::sign::Signer::new(
+                &credentials.access_key_id,
+                &credentials.secret_access_key,
+                self.region,
+                self.service,
+            );
+            let token = credentials.session_token.as_deref();
+            let signature = signer.sign(
+                &portcullis_sigv4::sign::Request {
+                    host: &host,
+                    content_type: self.content_type,
+                    target: self.target,
+                    body,
+                    path: &path,
+                    security_token: token,
+                },
+                time::OffsetDateTime::now_utc(),
+            );
+            request = request
+                .header("x-amz-date", signature.amz_date)
+                .header("authorization", signature.authorization);
+            if let Some(token) = token {
+                request = request.header("x-amz-security-token", token);
+            }
+        }
+        Ok(request)
     }
 }
 

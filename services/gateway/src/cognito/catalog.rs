@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{MODEL, ops};
+use super::{MODEL, OWN_OPERATIONS, ops};
 
 /// Where an operation that is not implemented yet is planned, by name.
 fn planned_in(operation: &str) -> &'static str {
@@ -76,6 +76,13 @@ pub fn render() -> String {
         };
         let _ = writeln!(out, "| `{name}` | {status} |");
     }
+    let own: Vec<String> = OWN_OPERATIONS.iter().map(|o| format!("`{o}`")).collect();
+    let _ = writeln!(
+        out,
+        "\nPortcullis's own operations, beside the model's and signed as its administrator \
+         operations are (the README describes them): {}.",
+        own.join(", ")
+    );
     out
 }
 
@@ -87,7 +94,8 @@ mod tests {
     fn every_implemented_operation_is_in_the_model() {
         let model: Value = serde_json::from_str(MODEL).unwrap_or(Value::Null);
         for name in ops::IMPLEMENTED {
-            assert!(model["operations"].get(*name).is_some(), "{name}");
+            let own = OWN_OPERATIONS.contains(name);
+            assert!(model["operations"].get(*name).is_some() != own, "{name}");
         }
     }
 

@@ -93,8 +93,16 @@ impl OperationTable {
     }
 }
 
-pub static OPERATIONS: LazyLock<OperationTable> =
-    LazyLock::new(|| OperationTable::from_model(MODEL));
+/// Portcullis's own operations beside Cognito's, all signed (administrators only).
+pub const OWN_OPERATIONS: &[&str] = &["AdminSetUserPasswordHash"];
+
+pub static OPERATIONS: LazyLock<OperationTable> = LazyLock::new(|| {
+    let mut table = OperationTable::from_model(MODEL);
+    for operation in OWN_OPERATIONS {
+        table.signed.insert((*operation).to_owned(), true);
+    }
+    table
+});
 
 /// Who is calling: an administrator (SigV4-verified) or anyone.
 pub enum Caller {
@@ -282,7 +290,8 @@ mod tests {
 
     #[test]
     fn the_model_gives_every_operation_and_its_signing() {
-        assert_eq!(OPERATIONS.len(), 129);
+        assert_eq!(OPERATIONS.len(), 129 + OWN_OPERATIONS.len());
+        assert_eq!(OPERATIONS.is_signed("AdminSetUserPasswordHash"), Some(true));
         assert_eq!(OPERATIONS.is_signed("SignUp"), Some(false));
         assert_eq!(OPERATIONS.is_signed("InitiateAuth"), Some(false));
         assert_eq!(OPERATIONS.is_signed("GetUser"), Some(false));

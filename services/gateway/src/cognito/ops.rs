@@ -58,7 +58,8 @@ operations! { state, call;
     "AdminDeleteUser" => admin_delete_user(state, call),
     "AdminUpdateUserAttributes" => user_ops::admin_update_user_attributes(state, call),
     "AdminDeleteUserAttributes" => user_ops::admin_delete_user_attributes(state, call),
-    "AdminSetUserPassword" => user_ops::admin_set_user_password(state, call),
+    "AdminSetUserPassword" => user_ops::admin_set_user_password(state, call, false),
+    "AdminSetUserPasswordHash" => user_ops::admin_set_user_password(state, call, true),
     "AdminResetUserPassword" => user_ops::admin_reset_user_password(state, call),
     "AdminSetUserSettings" => user_ops::admin_set_user_settings(state, call),
     // groups

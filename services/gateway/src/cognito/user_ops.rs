@@ -152,9 +152,12 @@ pub(super) async fn admin_create_user(state: &AppState, call: Call) -> Result<Va
     Ok(json!({ "User": user_type_out(&user, None) }))
 }
 
+/// `AdminSetUserPassword`, or with `hash` Portcullis's own `AdminSetUserPasswordHash`
+/// (not in Cognito's model): the same members, with `PasswordHash` for `Password`.
 pub(super) async fn admin_set_user_password(
     state: &AppState,
     call: Call,
+    hash: bool,
 ) -> Result<Value, ApiError> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
@@ -162,18 +165,36 @@ pub(super) async fn admin_set_user_password(
         user_pool_id: Option<String>,
         username: Option<String>,
         password: Option<String>,
+        password_hash: Option<String>,
         permanent: Option<bool>,
     }
     let caller = caller(&call);
     let req: Req = parse(call.body)?;
-    let request = authn::AdminSetUserPasswordRequest {
-        caller: Some(caller),
-        pool_id: required(req.user_pool_id, "userPoolId")?,
-        username: required(req.username, "username")?,
-        password: required(req.password, "password")?,
-        permanent: req.permanent.unwrap_or(false),
-    };
-    state.authn.clone().admin_set_user_password(request).await?;
+    let (pool_id, username) = (
+        required(req.user_pool_id, "userPoolId")?,
+        required(req.username, "username")?,
+    );
+    let permanent = req.permanent.unwrap_or(false);
+    let mut authn = state.authn.clone();
+    if hash {
+        let request = authn::AdminSetUserPasswordHashRequest {
+            caller: Some(caller),
+            pool_id,
+            username,
+            password_hash: required(req.password_hash, "passwordHash")?,
+            permanent,
+        };
+        authn.admin_set_user_password_hash(request).await?;
+    } else {
+        let request = authn::AdminSetUserPasswordRequest {
+            caller: Some(caller),
+            pool_id,
+            username,
+            password: required(req.password, "password")?,
+            permanent,
+        };
+        authn.admin_set_user_password(request).await?;
+    }
     Ok(json!({}))
 }
 
