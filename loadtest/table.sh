@@ -105,6 +105,9 @@ servers+=("$oidc_pid")
 oidc_port=$(wait_line "$RESULTS/oidc-provider.log" '^listening on ' "$oidc_pid" | awk '{print $3}')
 
 say "starting portcullis up"
+# The pre token generation function the refresh+pre-token cells serve (a free port).
+fn_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PORTCULLIS_LAMBDA_ENDPOINT="http://127.0.0.1:$fn_port"
 export PORTCULLIS_ADMIN_ACCESS_KEY_ID=bench PORTCULLIS_ADMIN_SECRET_ACCESS_KEY=benchsecret
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret
 "$bin/portcullis" up --data-dir "$work/data" --http 127.0.0.1:0 --log warn >"$RESULTS/up.log" 2>&1 &
@@ -198,6 +201,11 @@ for rep in $(seq "$REPS"); do
       --duration "$DURATION" --warmup "$WARMUP" --users "$users" \
       --server-pid "$up_pid" --json >>"$RESULTS/run.jsonl"
   done
+  say "portcullis-loadtest refresh with a pre token generation function, run $rep of $REPS"
+  lt run --url "$url" --scenario refresh --concurrency "$CONCURRENCY" \
+    --duration "$DURATION" --warmup "$WARMUP" --users "$CONCURRENCY" \
+    --pre-token-function "127.0.0.1:$fn_port" --server-pid "$up_pid" --json \
+    >>"$RESULTS/run.jsonl"
   say "argon2 pool, run $rep of $REPS"
   lt argon2 --iterations "$ARGON2_ITERATIONS" --json >>"$RESULTS/argon2.jsonl"
 done
@@ -266,6 +274,7 @@ Cells of $DURATION (after $WARMUP of warm-up but for wrk's), median of $REPS; $C
 | client_credentials grant, 32 connections (wrk) | $(fmt "$p32") ops/s; oidc-provider $(fmt "$o32") ops/s; ratio $(ratio "$p32" "$o32") |
 | client_credentials, 1 connection, p50 (wrk) | $p1 ms; oidc-provider $o1 ms; ratio $(ratio "$p1" "$o1") |
 | REFRESH_TOKEN_AUTH | $(fmt "$(run_median refresh .total.ops_per_sec)") ops/s; server CPU $(run_median refresh .server.cpu_ms_per_op) ms/op |
+| REFRESH_TOKEN_AUTH with a pre token generation function (V2, Lambda Invoke API on loopback) | $(fmt "$(run_median refresh+pre-token .total.ops_per_sec)") ops/s; server CPU $(run_median refresh+pre-token .server.cpu_ms_per_op) ms/op; p50 $(run_median refresh+pre-token .total.p50_ms) ms (without: $(run_median refresh .total.p50_ms) ms) |
 | GetUser (access token) | $(fmt "$(run_median get-user .total.ops_per_sec)") ops/s; p99 $(run_median get-user .total.p99_ms) ms |
 | GetId + GetCredentialsForIdentity | $(fmt "$(run_median identity-credentials .total.ops_per_sec)") pairs/s |
 | SRP sign-in, server CPU | $(run_median srp .server.cpu_ms_per_op) ms/sign-in |

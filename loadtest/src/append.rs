@@ -126,7 +126,7 @@ pub async fn bench(plan: AppendPlan) -> anyhow::Result<Report> {
     let server = usage(server_before, cpu(server_pid.as_deref())?);
     let client = usage(client_before, own_cpu());
     let info = RunInfo {
-        scenario: plan.backend.scenario(),
+        scenario: plan.backend.scenario().into(),
         concurrency,
         users: 0,
         elapsed,

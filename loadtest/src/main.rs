@@ -6,6 +6,7 @@
 mod api;
 mod append;
 mod argon2;
+mod function;
 mod listing;
 mod procstat;
 mod rebuild;
@@ -193,6 +194,12 @@ struct RunArgs {
     requests: Option<usize>,
     #[arg(long, value_enum, default_value_t = Scenario::Signin)]
     scenario: Scenario,
+    /// Serve a pre token generation function (V2) as the Lambda Invoke API on this
+    /// address and set it on the run's pool, so every token the scenario gets calls
+    /// it; the server must call functions there (`PORTCULLIS_LAMBDA_ENDPOINT`). The
+    /// scenario is reported as `<scenario>+pre-token`.
+    #[arg(long)]
+    pre_token_function: Option<std::net::SocketAddr>,
     /// Users signed up and confirmed before a sign-in run.
     #[arg(long, default_value_t = 200)]
     users: usize,
@@ -301,7 +308,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 async fn oauth_target(args: AdminArgs) -> anyhow::Result<()> {
     let api = args.api(1)?;
     api.health().await.context("server not ready")?;
-    let target = setup::create_target(&api, true).await?;
+    let target = setup::create_target(&api, true, None).await?;
     let oauth = target.oauth.context("no OAuth set-up")?;
     let token_url = reqwest::Url::parse(&args.url)?.join(&oauth.token_path)?;
     let line = serde_json::json!({
@@ -346,7 +353,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     let api = Api::new(&args.url, concurrency, signer)?;
     api.health().await.context("server not ready")?;
-    let mut target = setup::create_target(&api, args.scenario.needs_oauth()).await?;
+    let calls = match args.pre_token_function {
+        Some(addr) => Some(function::serve(addr).await?),
+        None => None,
+    };
+    let lambda_config = calls.as_ref().map(|_| function::lambda_config());
+    let mut target = setup::create_target(&api, args.scenario.needs_oauth(), lambda_config).await?;
     if args.scenario.needs_identity_pool() {
         target.identity = Some(setup::create_identity_target(&api, &target).await?);
     }
@@ -367,8 +379,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let before = CpuSnapshot::take(server_pid.as_deref())?;
     let recorder = load.phase(args.duration, args.requests).await;
     let (server, client) = before.finish(server_pid.as_deref())?;
+    if let Some(calls) = &calls {
+        let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
+        anyhow::ensure!(calls > 0, "the server never called the pre token function");
+        eprintln!("the pre token generation function answered {calls} calls");
+    }
+    let scenario = match calls {
+        Some(_) => format!("{}+pre-token", args.scenario.name()),
+        None => args.scenario.name().to_owned(),
+    };
     let info = RunInfo {
-        scenario: args.scenario.name(),
+        scenario,
         concurrency,
         users: user_count,
         elapsed: before.at.elapsed(),

@@ -25,7 +25,7 @@ impl CpuUse {
 /// Context of the run, echoed into both outputs.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
-    pub scenario: &'static str,
+    pub scenario: String,
     pub concurrency: usize,
     pub users: usize,
     pub elapsed: Duration,
@@ -211,7 +211,7 @@ mod tests {
             recorder.ok("GetUser", Duration::from_micros(micros));
         }
         let info = RunInfo {
-            scenario: "get-user",
+            scenario: "get-user".into(),
             concurrency: 1,
             users: 1,
             elapsed: Duration::from_secs(1),

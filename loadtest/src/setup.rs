@@ -51,14 +51,24 @@ pub struct OAuth {
 ///
 /// # Errors
 /// When an admin call fails (bad credentials, server down).
-pub async fn create_target(api: &Api, oauth: bool) -> anyhow::Result<Target> {
+/// A pool (with `lambda_config`, if given) and its app client, and with `oauth` a
+/// domain and a machine client.
+pub async fn create_target(
+    api: &Api,
+    oauth: bool,
+    lambda_config: Option<Value>,
+) -> anyhow::Result<Target> {
     // Also the domain's prefix, which must be unique: runs may start within a second.
     let name = format!(
         "loadtest-{}",
         time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     );
+    let mut request = json!({ "PoolName": name });
+    if let Some(config) = lambda_config {
+        request["LambdaConfig"] = config;
+    }
     let pool = api
-        .call_signed("CreateUserPool", &json!({ "PoolName": name }))
+        .call_signed("CreateUserPool", &request)
         .await
         .context("CreateUserPool")?;
     let pool_id = string_at(&pool, "/UserPool/Id").context("CreateUserPool: no UserPool.Id")?;

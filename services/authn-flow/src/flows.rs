@@ -478,15 +478,18 @@ impl Flows {
         let internal = user.as_ref().map_or(username, |u| u.username.as_str());
         client.check_secret_hash(&[username, internal], param("SECRET_HASH"))?;
         self.before_first_factor(client, user.as_ref()).await?;
+        // Whether the user migration trigger tried this password (a try counted against
+        // the name's lockout, as a failed sign-in of an unknown user is).
+        let mut migration_tried = false;
         let user = match user {
             Some(user) => Some(user),
             None => {
                 let call = (req.region.as_str(), req.correlation_id.as_str());
-                let source = MigrationSource::Authentication;
                 let migrated = self
-                    .migrate(client, source, username, Some(password), call)
+                    .migrate_signing_in(client, username, password, call)
                     .await?;
-                if let Some(user) = migrated {
+                migration_tried = migrated.is_some();
+                if let Some(Some(user)) = migrated {
                     if user.status == "RESET_REQUIRED" {
                         return Err(crate::migration::reset_required());
                     }
@@ -515,6 +518,10 @@ impl Flows {
                     ErrorCode::UserNotFoundException,
                     "User does not exist.",
                 ));
+            }
+            if migration_tried {
+                check.await?;
+                return Err(incorrect_credentials());
             }
             let subject = crate::lockout::unknown_subject(username);
             self.guarded(client.pool_id(), &subject, Proof::Password, check)

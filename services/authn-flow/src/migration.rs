@@ -10,6 +10,7 @@ use portcullis_triggers::{Trigger, invalid_response};
 use serde_json::{Map, Value, json};
 
 use crate::context::{ClientInfo, Flows};
+use crate::lockout::Proof;
 use crate::triggers::Caller;
 
 /// Why the user migration trigger runs.
@@ -35,6 +36,7 @@ struct Answer {
     attributes: Vec<Attribute>,
     reset_required: bool,
     force_alias_creation: bool,
+    enable_sms_mfa: bool,
 }
 
 impl Flows {
@@ -110,6 +112,40 @@ impl Flows {
             .map(Some)
     }
 
+    /// [`Flows::migrate`] for a password sign-in, under the lockout of the unknown name:
+    /// a locked name does not reach the function, and each try the function does not
+    /// answer with a user counts as a failed sign-in, so the old directory's passwords
+    /// cannot be guessed through the trigger faster than ours. `None` when the pool has
+    /// no migration trigger; else the migrated user, if any.
+    pub(crate) async fn migrate_signing_in(
+        &self,
+        client: &ClientInfo,
+        user_name: &str,
+        password: &str,
+        call: (&str, &str),
+    ) -> Result<Option<Option<dir::User>>, ApiError> {
+        let config = self.lambda_config(client.pool_id()).await?;
+        if Trigger::UserMigration.function(&config).is_none() {
+            return Ok(None);
+        }
+        let source = MigrationSource::Authentication;
+        let mut outcome = Ok(None);
+        let subject = crate::lockout::unknown_subject(user_name);
+        let attempt = async {
+            // Boxed: the trigger call and the user's creation make a large future.
+            outcome = Box::pin(self.migrate(client, source, user_name, Some(password), call)).await;
+            // A failure of the function itself (not a refusal) is not the caller's try.
+            match &outcome {
+                Ok(user) => Ok(user.is_some()),
+                Err(err) if err.code == ErrorCode::UserLambdaValidationException => Ok(false),
+                Err(err) => Err(err.clone()),
+            }
+        };
+        self.guarded(client.pool_id(), &subject, Proof::Password, attempt)
+            .await?;
+        outcome.map(Some)
+    }
+
     async fn create_migrated(
         &self,
         client: &ClientInfo,
@@ -127,6 +163,7 @@ impl Flows {
             }),
             correlation_id: correlation_id.to_owned(),
         };
+        let has_phone = answer.attributes.iter().any(|a| a.name == "phone_number");
         let request = dir::CreateUserRequest {
             caller: Some(caller.clone()),
             pool_id: client.pool_id().to_owned(),
@@ -137,9 +174,32 @@ impl Flows {
             temporary_password: false,
             force_alias_creation: answer.force_alias_creation,
         };
-        let user = self
+        let mut user = self
             .create_with_password(request, password.map(str::to_owned))
             .await?;
+        // `enableSMSMFA`: SMS MFA on for the new user, who needs a phone number for it.
+        if answer.enable_sms_mfa && has_phone {
+            let request = dir::SetUserMfaPreferenceRequest {
+                caller: Some(caller.clone()),
+                user: Some(dir::UserRef {
+                    pool_id: user.pool_id.clone(),
+                    username: String::new(),
+                    sub: user.sub.clone(),
+                }),
+                sms: Some(dir::MfaSetting {
+                    enabled: true,
+                    preferred: false,
+                }),
+                software_token: None,
+                email: None,
+            };
+            user = self
+                .directory
+                .clone()
+                .set_user_mfa_preference(request)
+                .await?
+                .into_inner();
+        }
         if answer.reset_required {
             let request = dir::RequirePasswordResetRequest {
                 caller: Some(caller),
@@ -208,10 +268,16 @@ fn read_answer(
         Some(Value::Bool(force)) => *force,
         Some(_) => return Err(invalid_response()),
     };
+    let enable_sms_mfa = match response.get("enableSMSMFA") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(enable)) => *enable,
+        Some(_) => return Err(invalid_response()),
+    };
     Ok(Some(Answer {
         attributes: list,
         reset_required,
         force_alias_creation,
+        enable_sms_mfa,
     }))
 }
 
@@ -238,10 +304,12 @@ mod tests {
                                "sub": "old-sub", "cognito:user_status": "X", "custom:tier": 3},
             "finalUserStatus": "CONFIRMED",
             "messageAction": "SUPPRESS",
+            "enableSMSMFA": true,
         }));
         let read = read_answer(&response, MigrationSource::Authentication)
             .unwrap()
             .unwrap();
+        assert!(read.enable_sms_mfa);
         let names: Vec<&str> = read.attributes.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["custom:tier", "email", "email_verified"]);
         assert!(!read.reset_required);

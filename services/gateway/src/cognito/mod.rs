@@ -181,13 +181,26 @@ pub(crate) fn prepare(
         region,
         request_id: request.request_id.to_owned(),
         body: request_value(request.body)?,
-        user_agent: request
-            .headers
-            .get(http::header::USER_AGENT)
+        user_agent: user_agent(request.headers),
+    })
+}
+
+/// The caller's user agent: a browser's SDK cannot set `User-Agent` and names itself in
+/// `X-Amz-User-Agent`, read first.
+fn user_agent(headers: &HeaderMap) -> String {
+    let header = |name: &str| {
+        headers
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
-            .to_owned(),
-    })
+    };
+    let amz = header("x-amz-user-agent");
+    let agent = header(http::header::USER_AGENT.as_str());
+    if amz.is_empty() {
+        agent.to_owned()
+    } else {
+        format!("{amz} {agent}")
+    }
 }
 
 /// The request value of an awsJson 1.1 body, which every operation reads its members
@@ -287,6 +300,21 @@ fn sigv4_code(type_name: &str) -> ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_browsers_sdk_is_named_by_its_amz_user_agent() {
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "Mozilla/5.0 (X11)".parse().unwrap());
+        assert_eq!(user_agent(&headers), "Mozilla/5.0 (X11)");
+        headers.insert(
+            "x-amz-user-agent",
+            "aws-sdk-js/3.600.0 ua/2.0".parse().unwrap(),
+        );
+        assert_eq!(
+            user_agent(&headers),
+            "aws-sdk-js/3.600.0 ua/2.0 Mozilla/5.0 (X11)"
+        );
+    }
 
     #[test]
     fn the_model_gives_every_operation_and_its_signing() {

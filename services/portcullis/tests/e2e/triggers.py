@@ -79,6 +79,8 @@ def pre_token_v2(event):
 LEGACY = {
     "old-kim": {"password": PASSWORD, "email": "old-kim@example.com"},
     "old-ann": {"password": "Another-Pass-1", "email": "old-ann@example.com"},
+    "old-sam": {"password": PASSWORD, "email": "old-sam@example.com",
+                "phone_number": "+15555550177"},
 }
 
 
@@ -94,6 +96,9 @@ def user_migration(event):
     else:
         raise Exception("Unknown trigger source")
     event["response"]["userAttributes"] = {"email": user["email"], "email_verified": "true"}
+    if "phone_number" in user:
+        event["response"]["userAttributes"]["phone_number"] = user["phone_number"]
+        event["response"]["enableSMSMFA"] = True
     event["response"]["messageAction"] = "SUPPRESS"
     return event
 
@@ -472,6 +477,17 @@ def main():
     assert message == "UserMigration failed with error Bad password.", message
     expect_error("UserNotFoundException", cognito.admin_get_user,
                  UserPoolId=old_pool, Username="old-ann")
+    sign_in(cognito, old_client, "old-sam")
+    user = cognito.admin_get_user(UserPoolId=old_pool, Username="old-sam")
+    assert user["UserMFASettingList"] == ["SMS_MFA"], user
+    # Refusals count as failed sign-ins of the name: the fifth locks it, and a locked
+    # name's password is not tried on the old directory.
+    for _ in range(4):
+        expect_error("UserLambdaValidationException", sign_in, cognito, old_client, "old-ann")
+    tries = len(events_of("user-migration"))
+    message = expect_error("NotAuthorizedException", sign_in, cognito, old_client, "old-ann")
+    assert message == "Password attempts exceeded", message
+    assert len(events_of("user-migration")) == tries, "a locked name reached the function"
     hiding = cognito.create_user_pool_client(
         UserPoolId=old_pool, ClientName="hiding", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
         PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
@@ -480,7 +496,8 @@ def main():
     event = last_event("pre-authentication")
     assert event["userName"] == "nobody" and event["request"]["userNotFound"] is True, event
     assert event["request"]["userAttributes"] == {}, event["request"]
-    check("user migration on sign-in, once; a refusal is Cognito's error")
+    check("user migration on sign-in, once; a refusal is Cognito's error and counts "
+          "toward the name's lockout")
 
     answer = cognito.forgot_password(ClientId=old_client, Username="old-ann")
     assert answer["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL", answer
