@@ -49,10 +49,14 @@ oauth = {
     "CallbackURLs": callbacks, "SupportedIdentityProviders": ["COGNITO"],
     "LogoutURLs": [urllib.parse.urljoin(callback, "signed-out") for callback in callbacks],
 }
+# With the pre token function, the public client also allows the implicit grant, whose
+# tokens the function shapes as well.
+flows = {"AllowedOAuthFlows": ["code", "implicit"]} if pre_token else {}
 public_client = admin.create_user_pool_client(
     UserPoolId=pool_id, ClientName="spa", EnableTokenRevocation=True,
     AllowedOAuthScopes=["openid", "email", "profile"],
-    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], **oauth,
+    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    **{**oauth, **flows},
 )["UserPoolClient"]
 confidential = admin.create_user_pool_client(
     UserPoolId=pool_id, ClientName="server", GenerateSecret=True, EnableTokenRevocation=True,

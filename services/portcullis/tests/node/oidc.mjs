@@ -161,6 +161,26 @@ const sub = second.claims().sub;
 assert.equal(sub, claims.sub);
 assert.equal(second.claims().nonce, expected.expectedNonce);
 
+if (setup.pre_token) {
+  // The implicit grant on the same browser session: its tokens, in the fragment, are
+  // shaped by the function too.
+  const implicit = new URL(metadata.authorization_endpoint);
+  for (const [name, value] of Object.entries({
+    response_type: 'token', client_id: setup.public_client_id, redirect_uri: callback,
+    scope: 'openid email', state: 'implicit-state', nonce: 'implicit-nonce',
+  })) implicit.searchParams.set(name, value);
+  const answer = await browser.request(implicit.href);
+  assert.equal(answer.status, 302);
+  const fragment = new URLSearchParams(new URL(answer.location).hash.slice(1));
+  assert.equal(fragment.get('state'), 'implicit-state');
+  const payload = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+  const idClaims = payload(fragment.get('id_token'));
+  assert.equal(idClaims.nonce, 'implicit-nonce');
+  assert.equal(idClaims.tier, 'gold');
+  assert.equal(idClaims.source, 'TokenGeneration_HostedAuth');
+  assert.equal(payload(fragment.get('access_token')).plan, 'pro');
+}
+
 const info = await client.fetchUserInfo(publicConfig, second.access_token, sub);
 assert.equal(info.sub, sub);
 assert.equal(info.email, `${setup.user}@example.com`);
