@@ -251,9 +251,9 @@ impl Flows {
     ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
         self.pool(&req.pool_id).await?;
         let user = self.existing_user(&req.pool_id, &req.username).await?;
-        let hash = crate::imported_hash::normalize(&req.password_hash)
-            .filter(|hash| password::accepts(hash))
-            .ok_or_else(|| ApiError::invalid_parameter(crate::imported_hash::UNSUPPORTED))?;
+        let hash = portcullis_password_hashes::normalize(&req.password_hash)
+            .filter(|hash| portcullis_password_hashes::accepts(hash))
+            .ok_or_else(|| ApiError::invalid_parameter(portcullis_password_hashes::UNSUPPORTED))?;
         self.import_password_hash(&user, hash).await?;
         self.record_admin_password(&req.caller, &user, req.permanent)
             .await

@@ -27,6 +27,8 @@ pub struct Flows {
     pub token: TokenLink<Channel>,
     /// Password hashes by `<pool>/<sub>`; kept out of the event log.
     pub credentials: Arc<dyn KeyValue>,
+    /// Hashes imported with users by the directory, until the first sign-in.
+    pub imported_passwords: Arc<dyn KeyValue>,
     pub hasher: Arc<PasswordHasherPool>,
     pub clock: Arc<dyn Clock>,
     pub codes: Codes,

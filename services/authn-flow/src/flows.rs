@@ -8,10 +8,9 @@ use portcullis_proto::events::v1::{Actor, UserPoolSettings, actor::Kind};
 
 use crate::codes::{self, CodeError};
 use crate::context::{
-    ClientInfo, Flows, Named, code_error, incorrect_credentials, kv_error, policy_error,
-    pool_error, username_client_not_found,
+    ClientInfo, Flows, Named, code_error, incorrect_credentials, policy_error, pool_error,
+    username_client_not_found,
 };
-use crate::credential::Credential;
 use crate::delivery::{
     FORGOT_PASSWORD, Purpose, RESEND_CODE, SIGN_UP, decoy_delivery, forgot_code_key,
     recovery_target, signup_code_key, verification_target,
@@ -20,7 +19,6 @@ use crate::lockout::Proof;
 use crate::machine::FirstFactor;
 use crate::migration::MigrationSource;
 use crate::password::{self, Policy};
-use crate::passwords::credential_key;
 use crate::sender::Medium;
 use crate::triggers::Caller;
 
@@ -528,9 +526,8 @@ impl Flows {
                 .await?;
             return Err(incorrect_credentials());
         };
-        let key = credential_key(client.pool_id(), &user.sub);
-        let stored = self.credentials.get(&key).await.map_err(kv_error)?;
-        if stored.is_none() && user.status == "RESET_REQUIRED" {
+        let current = self.current_credential(&user).await?;
+        if current.is_none() && user.status == "RESET_REQUIRED" {
             // An imported user has no password yet: whatever was typed, the answer is
             // that a reset is required (after the same work as a real check).
             let _ = self
@@ -542,7 +539,6 @@ impl Flows {
                 "Password reset required for the user",
             ));
         }
-        let current = stored.and_then(|e| Credential::decode(&e.value).map(|c| (c, e.revision)));
         let phc = current.as_ref().map_or_else(
             || password::dummy_hash().to_owned(),
             |(c, _)| c.hash.clone(),

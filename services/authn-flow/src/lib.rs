@@ -13,7 +13,6 @@ mod custom_auth;
 mod delivery;
 pub mod devices;
 pub mod flows;
-mod imported_hash;
 pub mod lockout;
 pub mod machine;
 mod mfa_flow;
@@ -59,6 +58,9 @@ pub struct Deps {
     /// Address of a token replica.
     pub token: String,
     pub credentials: Arc<dyn KeyValue>,
+    /// Password hashes the directory imported with users (`<pool>/<sub>`), read at the
+    /// user's first sign-in.
+    pub imported_passwords: Arc<dyn KeyValue>,
     pub clock: Arc<dyn Clock>,
     /// Threads hashing passwords; defaults to the number of cores.
     pub hash_threads: Option<usize>,
@@ -101,6 +103,7 @@ impl Application {
                 &deps.token,
             ),
             credentials: deps.credentials,
+            imported_passwords: deps.imported_passwords,
             hasher: Arc::new(PasswordHasherPool::new(
                 threads,
                 threads * HASH_QUEUE_PER_THREAD,

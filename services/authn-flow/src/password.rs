@@ -18,7 +18,7 @@ use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::oneshot;
 
-use crate::imported_hash::Imported;
+use portcullis_password_hashes::{Argon2Hash, Imported};
 
 /// argon2id memory cost in KiB (OWASP's first recommendation, the crate default).
 pub const M_COST: u32 = 19_456;
@@ -30,14 +30,6 @@ pub const P_COST: u32 = 1;
 const SALT_LEN: usize = 16;
 /// Hash output length in bytes.
 const OUTPUT_LEN: usize = 32;
-
-/// Stored hashes asking for more than these are refused rather than computed: an
-/// imported or corrupted hash must not make a worker allocate gigabytes or spin for
-/// seconds. Generous enough for common imports (Keycloak: m=7168,t=5; RFC 9106 second
-/// recommendation: m=65536,t=3,p=4).
-const MAX_VERIFY_M_COST: u32 = 131_072;
-const MAX_VERIFY_T_COST: u32 = 10;
-const MAX_VERIFY_P_COST: u32 = 8;
 
 /// A valid hash with our current parameters, of a random password nobody knows.
 ///
@@ -321,7 +313,7 @@ impl Worker {
                 .verify(password)
                 .map_err(|_| PoolError::InvalidHash);
         }
-        let stored = StoredHash::parse(phc)?;
+        let stored = Argon2Hash::parse(phc).map_err(|_| PoolError::InvalidHash)?;
         let expected = stored.hash.as_bytes();
         let mut buffer = [0u8; Output::MAX_LENGTH];
         let out = buffer
@@ -332,51 +324,11 @@ impl Worker {
         let salt = stored.salt.as_ref();
         let result = match self.memory().get_mut(..block_count) {
             Some(memory) => argon2.hash_password_into_with_memory(password, salt, out, memory),
-            // Older, larger parameters (bounded by `check_limits`): a one-off buffer.
+            // Older, larger parameters (within the crate's limits): a one-off buffer.
             None => argon2.hash_password_into(password, salt, out),
         };
         result.map_err(|_| PoolError::Hash)?;
         Ok(bool::from(out.ct_eq(expected)))
-    }
-}
-
-/// The parts of a stored PHC string needed to recompute it.
-struct StoredHash {
-    algorithm: Algorithm,
-    version: Version,
-    params: Params,
-    salt: Salt,
-    hash: Output,
-}
-
-impl StoredHash {
-    fn parse(phc: &str) -> Result<Self, PoolError> {
-        let parsed = PasswordHash::new(phc).map_err(|_| PoolError::InvalidHash)?;
-        let algorithm =
-            Algorithm::try_from(parsed.algorithm.as_str()).map_err(|_| PoolError::InvalidHash)?;
-        // The reference implementation reads a missing `v=` as version 0x10.
-        let version = parsed
-            .version
-            .map_or(Ok(Version::V0x10), Version::try_from)
-            .map_err(|_| PoolError::InvalidHash)?;
-        let params = Params::try_from(&parsed).map_err(|_| PoolError::InvalidHash)?;
-        check_limits(&params)?;
-        Ok(Self {
-            algorithm,
-            version,
-            params,
-            salt: parsed.salt.ok_or(PoolError::InvalidHash)?,
-            hash: parsed.hash.ok_or(PoolError::InvalidHash)?,
-        })
-    }
-}
-
-/// Whether the workers can verify `stored` (an argon2 PHC string or an imported hash,
-/// within the cost limits).
-pub(crate) fn accepts(stored: &str) -> bool {
-    match Imported::parse(stored) {
-        Some(imported) => imported.is_ok(),
-        None => StoredHash::parse(stored).is_ok(),
     }
 }
 
@@ -388,13 +340,6 @@ pub fn is_current(phc: &str) -> bool {
     phc.strip_prefix("$argon2id$v=19$")
         .and_then(|rest| rest.split('$').next())
         .is_some_and(|params| params == format!("m={M_COST},t={T_COST},p={P_COST}"))
-}
-
-fn check_limits(params: &Params) -> Result<(), PoolError> {
-    let within = params.m_cost() <= MAX_VERIFY_M_COST
-        && params.t_cost() <= MAX_VERIFY_T_COST
-        && params.p_cost() <= MAX_VERIFY_P_COST;
-    within.then_some(()).ok_or(PoolError::InvalidHash)
 }
 
 /// A user pool's password policy (Cognito's `PasswordPolicyType`).
@@ -629,7 +574,7 @@ mod tests {
     async fn imported_hashes_verify_and_are_not_current() {
         // PBKDF2-HMAC-SHA256("password", "salt", 1 iteration), the published vector.
         let stored = "$pbkdf2-sha256$i=1$c2FsdA$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs";
-        assert!(accepts(stored));
+        assert!(portcullis_password_hashes::accepts(stored));
         let pool = pool();
         assert!(pool.verify("password".to_owned(), stored).await.unwrap());
         assert!(!pool.verify("passwore".to_owned(), stored).await.unwrap());

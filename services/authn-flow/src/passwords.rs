@@ -69,7 +69,7 @@ impl Flows {
             .await
     }
 
-    /// Makes an imported hash (bcrypt, scrypt, PBKDF2, argon2: see [`crate::imported_hash`])
+    /// Makes an imported hash (bcrypt, scrypt, PBKDF2, argon2: see `portcullis_password_hashes`)
     /// the user's password; the first sign-in with the password replaces it with an
     /// argon2id hash and adds the SRP verifier, which no imported hash can give.
     pub(crate) async fn import_password_hash(
@@ -158,7 +158,7 @@ impl Flows {
         match self.directory.clone().create_user(request).await {
             Ok(user) => {
                 let user = user.into_inner();
-                self.upgrade_credential(&user, password, credential, revision)
+                self.upgrade_credential(&user, password, credential, Some(revision))
                     .await;
                 Ok(user)
             }
@@ -175,13 +175,15 @@ impl Flows {
     /// known (sign-up, AdminCreateUser), before SRP existed or with an imported hash, and
     /// replaces a hash that is not argon2id with the current parameters (an imported
     /// one) by that. Best effort: without it the user can still sign in with the
-    /// password, and that sign-in tries again.
+    /// password, and that sign-in tries again. `revision` is `None` for a hash the
+    /// directory imported with the user, whose credential is then written for the first
+    /// time (and the imported entry removed).
     pub(crate) async fn upgrade_credential(
         &self,
         user: &dir::User,
         password: String,
         mut credential: Credential,
-        revision: u64,
+        revision: Option<u64>,
     ) {
         let key = credential_key(&user.pool_id, &user.sub);
         if !password::is_current(&credential.hash) {
@@ -196,16 +198,39 @@ impl Flows {
         {
             Ok(srp) => {
                 let next = credential.with_srp(Some(srp));
-                self.credentials
-                    .update(&key, next.encode(), revision)
+                self.write_credential(&key, revision, &next)
                     .await
-                    .map(drop)
-                    .map_err(|err| err.to_string())
+                    .map_err(|err| err.message)
             }
             Err(err) => Err(err.message),
         };
-        if let Err(error) = written {
-            tracing::warn!(%error, "could not store an srp verifier");
+        match written {
+            Err(error) => tracing::warn!(%error, "could not store an srp verifier"),
+            Ok(()) if revision.is_none() => {
+                if let Ok(Some(entry)) = self.imported_passwords.get(&key).await
+                    && let Err(error) = self.imported_passwords.delete(&key, entry.revision).await
+                {
+                    tracing::warn!(%error, "could not remove an imported password hash");
+                }
+            }
+            Ok(()) => {}
         }
+    }
+
+    /// The user's credential and its revision; for a user the directory imported with a
+    /// password hash and who has not signed in since, that hash (no revision: nothing
+    /// is written yet).
+    pub(crate) async fn current_credential(
+        &self,
+        user: &dir::User,
+    ) -> Result<Option<(Credential, Option<u64>)>, ApiError> {
+        let key = credential_key(&user.pool_id, &user.sub);
+        if let Some(entry) = self.credentials.get(&key).await.map_err(kv_error)? {
+            return Ok(Credential::decode(&entry.value).map(|c| (c, Some(entry.revision))));
+        }
+        let imported = self.imported_passwords.get(&key).await.map_err(kv_error)?;
+        Ok(imported
+            .and_then(|entry| String::from_utf8(entry.value.to_vec()).ok())
+            .map(|hash| (Credential::new(hash), None)))
     }
 }

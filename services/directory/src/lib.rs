@@ -33,6 +33,9 @@ pub struct Deps {
     /// Bucket of user import files and their upload tokens (personal data, kept out of
     /// the event log).
     pub import_files: Arc<dyn KeyValue>,
+    /// Bucket of password hashes imported with users (read by authn-flow at the user's
+    /// first sign-in).
+    pub imported_passwords: Arc<dyn KeyValue>,
     pub clock: Arc<dyn Clock>,
     /// Where this replica keeps its read models.
     pub projection_path: PathBuf,
@@ -59,7 +62,8 @@ impl Application {
         }
         // The read model's path names this replica: its lease holder name for imports.
         let replica = deps.projection_path.display().to_string();
-        let imports = app::imports::ImportFiles::new(deps.import_files, &replica);
+        let imports =
+            app::imports::ImportFiles::new(deps.import_files, deps.imported_passwords, &replica);
         let directory = Directory::new(store, claims, deps.secrets, projection, imports);
         let resuming = directory.clone();
         // Resumes what a previous process left running, then keeps looking for jobs

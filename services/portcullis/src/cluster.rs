@@ -118,6 +118,11 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                     "client-secrets",
                 )?,
                 import_files: bucket(&store, "import-files").await?,
+                imported_passwords: crate::secrets::sealed(
+                    bucket(&store, "imported-passwords").await?,
+                    need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
+                    "imported-passwords",
+                )?,
                 clock,
                 projection_path: config.data_dir.join("directory-projection.redb"),
                 relay: Some(portcullis_directory::relay::Relay {
@@ -145,6 +150,11 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                     bucket(&store, "credentials").await?,
                     need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
                     "credentials",
+                )?,
+                imported_passwords: crate::secrets::sealed(
+                    bucket(&store, "imported-passwords").await?,
+                    need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
+                    "imported-passwords",
                 )?,
                 clock,
                 hash_threads: None,

@@ -72,6 +72,11 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 "client-secrets",
             )?,
             import_files: store.bucket("import-files"),
+            imported_passwords: secrets::sealed(
+                store.bucket("imported-passwords"),
+                &master_hex,
+                "imported-passwords",
+            )?,
             clock: clock.clone(),
             projection_path: config.data_dir.join("directory-projection.redb"),
             relay: None,
@@ -100,6 +105,11 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             directory: directory_addr.clone(),
             token: token_addr.clone(),
             credentials: secrets::sealed(store.bucket("credentials"), &master_hex, "credentials")?,
+            imported_passwords: secrets::sealed(
+                store.bucket("imported-passwords"),
+                &master_hex,
+                "imported-passwords",
+            )?,
             clock: clock.clone(),
             hash_threads: None,
             ephemeral: ephemeral.clone(),

@@ -110,9 +110,10 @@ pub fn keys_from_hex(hex: &str) -> anyhow::Result<(portcullis_token::MasterKey, 
     Ok((master, derived))
 }
 
-/// The directory's app-client secrets bucket ("client-secrets") and authn-flow's
-/// credential store ("credentials": password hashes, SRP verifiers, TOTP secrets),
-/// sealed under keys derived from the master key for each purpose.
+/// The directory's app-client secrets bucket ("client-secrets"), authn-flow's
+/// credential store ("credentials": password hashes, SRP verifiers, TOTP secrets) and
+/// the password hashes imported with users ("imported-passwords"), sealed under keys
+/// derived from the master key for each purpose.
 pub fn sealed(
     bucket: Arc<dyn KeyValue>,
     master_hex: &str,

@@ -292,17 +292,18 @@ fn custom_senders_get_codes_the_encryption_sdk_decrypts() {
     }
 }
 
-/// Users with password hashes from other systems sign in with their passwords, then with
-/// SRP once that sign-in has rehashed them.
+/// Users with password hashes from other systems (set one by one, or imported by a CSV
+/// job) sign in with their passwords, then with SRP once that sign-in has rehashed them.
 #[test]
 fn imported_password_hashes_sign_in_and_are_rehashed() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
     let _server = start(data.path(), port);
-    python(
+    let out = python(
         &e2e("password_import.py"),
         &[&format!("http://127.0.0.1:{port}")],
     );
+    assert!(out.contains("ok - import jobs:"), "{out}");
 }
 
 /// The self-hosted transports, as a configuration file routes them: a signed webhook by

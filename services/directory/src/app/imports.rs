@@ -60,6 +60,9 @@ impl Runners {
 #[derive(Clone)]
 pub struct ImportFiles {
     kv: Arc<dyn KeyValue>,
+    /// The imported-passwords bucket: a row's password hash, under `<pool>/<sub>`, for
+    /// authn-flow's first sign-in of the user (kept out of the event log).
+    passwords: Arc<dyn KeyValue>,
     runners: Runners,
     /// This replica, as the holder of job leases: stable across its restarts, so a
     /// restarted replica resumes its own jobs at once.
@@ -84,9 +87,10 @@ fn lease_key(pool_id: &str, job_id: &str) -> String {
 }
 
 impl ImportFiles {
-    pub fn new(kv: Arc<dyn KeyValue>, owner: &str) -> Self {
+    pub fn new(kv: Arc<dyn KeyValue>, passwords: Arc<dyn KeyValue>, owner: &str) -> Self {
         Self {
             kv,
+            passwords,
             runners: Runners::default(),
             owner: Arc::from(owner),
         }
@@ -130,21 +134,7 @@ impl ImportFiles {
 
     /// Writes `key`, replacing what is there.
     async fn put(&self, key: &str, value: Bytes) -> Result<(), ApiError> {
-        for _ in 0..4 {
-            match self.kv.create(key, value.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(KvError::Conflict) => {}
-                Err(err) => return Err(kv_error(err)),
-            }
-            if let Some(entry) = self.kv.get(key).await.map_err(kv_error)? {
-                match self.kv.update(key, value.clone(), entry.revision).await {
-                    Ok(_) => return Ok(()),
-                    Err(KvError::Conflict) => {}
-                    Err(err) => return Err(kv_error(err)),
-                }
-            }
-        }
-        Err(ApiError::internal())
+        put_into(&*self.kv, key, value).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, ApiError> {
@@ -158,6 +148,25 @@ impl ImportFiles {
             tracing::warn!(error = %err, "could not delete an import file piece");
         }
     }
+}
+
+/// Writes `key` in `kv`, replacing what is there.
+async fn put_into(kv: &dyn KeyValue, key: &str, value: Bytes) -> Result<(), ApiError> {
+    for _ in 0..4 {
+        match kv.create(key, value.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(KvError::Conflict) => {}
+            Err(err) => return Err(kv_error(err)),
+        }
+        if let Some(entry) = kv.get(key).await.map_err(kv_error)? {
+            match kv.update(key, value.clone(), entry.revision).await {
+                Ok(_) => return Ok(()),
+                Err(KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+        }
+    }
+    Err(ApiError::internal())
 }
 
 fn token_key(pool_id: &str, job_id: &str) -> String {
@@ -677,7 +686,7 @@ impl Directory {
         row: &CsvRecord,
         index: usize,
     ) -> Result<RowOutcome, ApiError> {
-        let user = match columns.user(settings, &row.fields) {
+        let user = match columns.user(settings, &row.fields, &job.hashing_algorithm) {
             Ok(user) => user,
             Err(problem) => {
                 tracing::info!(line = row.line, problem, "import row failed");
@@ -687,13 +696,23 @@ impl Directory {
         let (pool_id, job_id) = (job.pool_id.as_str(), job.job_id.as_str());
         let sub = row_sub(job_id, index);
         let meta = system_meta(job_id);
+        // A row with a password hash: the hash first (the sub is the row's, so a rerun
+        // after a crash writes the same entry), then the user, confirmed.
+        let status = match &user.password_hash {
+            Some(hash) => {
+                let key = format!("{pool_id}/{sub}");
+                put_into(&*self.imports.passwords, &key, Bytes::from(hash.clone())).await?;
+                UserStatus::Confirmed
+            }
+            None => UserStatus::ResetRequired,
+        };
         let created = self
             .create_user(
                 pool_id,
                 &sub,
                 &user.username,
                 user.attributes,
-                UserStatus::ResetRequired,
+                status,
                 false,
                 &meta,
             )
@@ -748,8 +767,14 @@ mod tests {
         let store = portcullis_eventlog::embedded::EmbeddedStore::open(&dir.path().join("kv.redb"))
             .await
             .unwrap();
-        let kv = store.bucket("import-files");
-        let (a, b) = (ImportFiles::new(kv.clone(), "a"), ImportFiles::new(kv, "b"));
+        let (kv, passwords) = (
+            store.bucket("import-files"),
+            store.bucket("imported-passwords"),
+        );
+        let (a, b) = (
+            ImportFiles::new(kv.clone(), passwords.clone(), "a"),
+            ImportFiles::new(kv, passwords, "b"),
+        );
         assert!(a.lease("p", "j", 1_000).await.unwrap());
         assert!(!b.lease("p", "j", 2_000).await.unwrap(), "a holds it");
         assert!(a.lease("p", "j", 2_000).await.unwrap(), "a renews");

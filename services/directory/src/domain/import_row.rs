@@ -1,6 +1,12 @@
 //! One row of a user import file, checked the way Cognito checks it: the header must be
 //! the pool's (any order), `cognito:username` and `cognito:mfa_enabled` must be set, and
 //! at least one of the pool's auto-verified attributes must be present and verified.
+//!
+//! Beyond Cognito, the header may add [`PASSWORD_HASH`] (which `GetCSVHeader` does not
+//! list, so files made for Cognito lack it): a row's password hash from another system
+//! (bcrypt, scrypt, PBKDF2, argon2, in the forms `portcullis_password_hashes` reads), of
+//! the job's `PasswordHashingAlgorithm` when it names one. Such a user is imported
+//! confirmed and signs in with their old password.
 
 use std::collections::HashSet;
 
@@ -8,11 +14,16 @@ use portcullis_proto::events::v1::{Attribute, UserPoolSettings};
 
 use super::import_job::csv_header;
 
+/// The optional column of a row's password hash.
+pub const PASSWORD_HASH: &str = "cognito:password_hash";
+
 /// A row's user, checked against Cognito's import rules.
 pub struct RowUser {
     pub username: String,
     pub attributes: Vec<Attribute>,
     pub mfa_enabled: bool,
+    /// The row's password hash in its stored form, when it has one.
+    pub password_hash: Option<String>,
 }
 
 /// The header's columns, checked against the pool's CSV header.
@@ -26,7 +37,7 @@ impl Columns {
         let expected = csv_header(settings);
         let mut seen = HashSet::new();
         for name in header {
-            if !expected.contains(name) {
+            if !expected.contains(name) && name != PASSWORD_HASH {
                 return Err(format!("The CSV header has an unknown column: {name}."));
             }
             if !seen.insert(name.as_str()) {
@@ -41,10 +52,13 @@ impl Columns {
         })
     }
 
+    /// The row's user; `algorithm` is the job's `PasswordHashingAlgorithm` (empty for
+    /// any).
     pub fn user(
         &self,
         settings: &UserPoolSettings,
         fields: &[String],
+        algorithm: &str,
     ) -> Result<RowUser, &'static str> {
         if fields.len() != self.names.len() {
             return Err("the row does not have one value per header column");
@@ -93,11 +107,37 @@ impl Columns {
                 }
             })
             .collect();
+        let password_hash = match value(PASSWORD_HASH) {
+            "" => None,
+            given => Some(stored_hash(given, algorithm)?),
+        };
         Ok(RowUser {
             username: username.to_owned(),
             attributes,
             mfa_enabled,
+            password_hash,
         })
+    }
+}
+
+/// A row's password hash in its stored form, checked to be verifiable and of the job's
+/// algorithm.
+fn stored_hash(given: &str, algorithm: &str) -> Result<String, &'static str> {
+    let stored = portcullis_password_hashes::normalize(given)
+        .filter(|hash| portcullis_password_hashes::accepts(hash))
+        .ok_or("cognito:password_hash is not a supported password hash")?;
+    let prefixes: &[&str] = match algorithm {
+        "" => &[""],
+        "BCRYPT" => &["$2a$", "$2b$", "$2y$"],
+        "SCRYPT" => &["$scrypt$"],
+        "ARGON2ID" => &["$argon2id$"],
+        "PBKDF2_SHA256" => &["$pbkdf2-sha256$"],
+        _ => &[],
+    };
+    if prefixes.iter().any(|p| stored.starts_with(p)) {
+        Ok(stored)
+    } else {
+        Err("cognito:password_hash is not of the job's PasswordHashingAlgorithm")
     }
 }
 
@@ -140,7 +180,7 @@ mod tests {
                 ("email_verified", "TRUE"),
             ],
         );
-        let user = columns.user(&settings, &good).unwrap();
+        let user = columns.user(&settings, &good, "").unwrap();
         assert_eq!(user.username, "alice");
         assert!(!user.mfa_enabled);
         assert!(
@@ -157,7 +197,39 @@ mod tests {
                 ("email_verified", "false"),
             ],
         );
-        assert!(columns.user(&settings, &unverified).is_err());
+        assert!(columns.user(&settings, &unverified, "").is_err());
+    }
+
+    #[test]
+    fn a_row_may_carry_a_password_hash_of_the_jobs_algorithm() {
+        let settings = settings();
+        let mut header = csv_header(&settings);
+        header.push(PASSWORD_HASH.into());
+        let columns = Columns::new(&settings, &header).unwrap();
+        // PBKDF2-HMAC-SHA256("password", "salt", 1 iteration), Django's form.
+        let django = "pbkdf2_sha256$1$salt$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=";
+        let with = |hash: &str| {
+            row(
+                &columns,
+                &[
+                    ("cognito:username", "carol"),
+                    ("cognito:mfa_enabled", "false"),
+                    ("email", "carol@example.com"),
+                    ("email_verified", "true"),
+                    (PASSWORD_HASH, hash),
+                ],
+            )
+        };
+        let user = columns
+            .user(&settings, &with(django), "PBKDF2_SHA256")
+            .unwrap();
+        let stored = user.password_hash.unwrap();
+        assert!(stored.starts_with("$pbkdf2-sha256$i=1$"), "{stored}");
+        assert!(user.attributes.iter().all(|a| a.name != PASSWORD_HASH));
+        assert!(columns.user(&settings, &with(django), "BCRYPT").is_err());
+        assert!(columns.user(&settings, &with("not a hash"), "").is_err());
+        let empty = columns.user(&settings, &with(""), "BCRYPT").unwrap();
+        assert!(empty.password_hash.is_none());
     }
 
     #[test]

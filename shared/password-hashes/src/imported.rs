@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq as _;
 
 /// A stored hash that cannot be verified: malformed, or beyond the cost limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct InvalidHash;
+pub struct InvalidHash;
 
 /// Costs above these are refused at import and never computed: a hash must not make a
 /// hashing worker spin for seconds or allocate more than 128 MiB.
@@ -33,7 +33,7 @@ const MAX_SCRYPT_P: u32 = 4;
 
 /// A hash of another algorithm than argon2, ready to verify.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Imported {
+pub enum Imported {
     Bcrypt(String),
     Scrypt {
         log_n: u8,
@@ -51,7 +51,7 @@ pub(crate) enum Imported {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Digest {
+pub enum Digest {
     Sha1,
     Sha256,
     Sha512,
@@ -87,7 +87,7 @@ impl Digest {
 impl Imported {
     /// The imported hash `stored` holds, `None` for an argon2 PHC string (or anything
     /// else, which the argon2 reader then refuses).
-    pub(crate) fn parse(stored: &str) -> Option<Result<Self, InvalidHash>> {
+    pub fn parse(stored: &str) -> Option<Result<Self, InvalidHash>> {
         if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
             return Some(bcrypt_cost(stored).map(|_| Self::Bcrypt(stored.to_owned())));
         }
@@ -136,7 +136,7 @@ impl Imported {
     }
 
     /// Whether `password` is the one hashed. CPU-heavy: run on a hashing worker.
-    pub(crate) fn verify(&self, password: &[u8]) -> Result<bool, InvalidHash> {
+    pub fn verify(&self, password: &[u8]) -> Result<bool, InvalidHash> {
         match self {
             Self::Bcrypt(stored) => bcrypt::verify(password, stored).map_err(|_| InvalidHash),
             Self::Scrypt {
@@ -191,12 +191,12 @@ fn scrypt_limits(log_n: u8, r: u32, p: u32) -> Result<(), InvalidHash> {
 }
 
 /// Why an import was refused.
-pub(crate) const UNSUPPORTED: &str = "The password hash is not in a supported format: bcrypt, scrypt, PBKDF2 or argon2, as a PHC string, a passlib or Django hash, or a Keycloak credential.";
+pub const UNSUPPORTED: &str = "The password hash is not in a supported format: bcrypt, scrypt, PBKDF2 or argon2, as a PHC string, a passlib or Django hash, or a Keycloak credential.";
 
 /// The stored form of an imported hash given in any of the accepted forms; `None` for a
 /// Keycloak credential that cannot be read. Whether the result can be verified (and is
 /// within the cost limits) is for the caller to check.
-pub(crate) fn normalize(input: &str) -> Option<String> {
+pub fn normalize(input: &str) -> Option<String> {
     let input = input.trim();
     if input.starts_with('{') {
         return keycloak(input);
