@@ -356,7 +356,7 @@ impl Drop for Cluster {
 /// The spine path (pools, clients, sign-up, sign-in, tokens, refresh) through boto3 with
 /// every step going to the other gateway replica than the step before: the sign-in is
 /// served by another replica (and another directory, authn-flow and token replica, and
-/// another read model) than the sign-up.
+/// another read model) than the sign-up. Then users imported with password hashes.
 #[test]
 fn the_spine_path_works_across_replicas_of_a_cluster() {
     let cluster = Cluster::up();
@@ -373,6 +373,17 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
     );
     assert!(out.status.success(), "spine.py failed\n{}", out.describe());
     eprintln!("{}spine.py took {:?}", out.stdout, started.elapsed());
+    // Imported password hashes: the directory replica running the import job writes
+    // them, an authn-flow replica reads them at the first sign-in.
+    let out = run(
+        python(&e2e("password_import.py")).arg(&cluster.gateways[0]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("ok - import jobs:"),
+        "password_import.py failed\n{}",
+        out.describe()
+    );
 }
 
 /// While sign-ups run, one directory replica and the node leading the log's stream are
