@@ -171,6 +171,7 @@ impl Flows {
             }
             let (text, subject) = self
                 .custom_message(
+                    &config,
                     user,
                     ADMIN_CREATE_USER.trigger(),
                     caller,

@@ -239,7 +239,7 @@ impl Flows {
             return Ok(delivery_details(channel, attribute, &destination));
         }
         let (text, subject) = self
-            .custom_message(user, purpose.trigger(), caller, channel, template)
+            .custom_message(&config, user, purpose.trigger(), caller, channel, template)
             .await?;
         let kind = purpose.kind;
         let code = self

@@ -367,9 +367,10 @@ impl Flows {
     /// Custom message (`source` is `CustomMessage_<what>`): the function may replace
     /// the text of a message carrying a code (and an email's subject). Its text is used
     /// only when it holds the code's place (`{####}`); else the pool's template is sent.
-    /// An `invitation` also names the user (`{username}`).
+    /// An `invitation` also names the user (`{username}`). `config` is the pool's.
     pub(crate) async fn custom_message(
         &self,
+        config: &LambdaConfig,
         user: &dir::User,
         (source, invitation): (&str, bool),
         caller: &Caller<'_>,
@@ -384,12 +385,16 @@ impl Flows {
             "clientMetadata": caller.metadata(),
         });
         let response = self
-            .run_for_user(Trigger::CustomMessage, source, user, caller, |_| {
-                (
-                    request,
-                    json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}),
-                )
-            })
+            .run_with_config(
+                config,
+                Trigger::CustomMessage,
+                source,
+                &user.pool_id,
+                &user.username,
+                caller,
+                request,
+                json!({"smsMessage": null, "emailMessage": null, "emailSubject": null}),
+            )
             .await?;
         let Some(response) = response else {
             return Ok((text, subject));
