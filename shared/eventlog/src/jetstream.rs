@@ -148,12 +148,22 @@ where
 /// Whether a publish found no stream to take it ("no responders"): the server the
 /// client talks to does not know the stream's subjects yet (a stream just created in
 /// a cluster) or no replica listens for the moment (an election). Nothing was stored.
+/// The library's key/value create also reads the key after its publish is refused; a
+/// direct get that no replica answers (503) means the same.
 fn is_unheard(err: &(dyn std::error::Error + 'static)) -> bool {
     use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
     let mut current = Some(err);
     while let Some(err) = current {
         if let Some(publish) = err.downcast_ref::<PublishError>() {
             return publish.kind() == PublishErrorKind::StreamNotFound;
+        }
+        if let Some(get) = err.downcast_ref::<DirectGetError>() {
+            return matches!(
+                get.kind(),
+                DirectGetErrorKind::ErrorResponse(status, _)
+                    if status == async_nats::StatusCode::NO_RESPONDERS
+            );
         }
         current = err.source();
     }
@@ -427,5 +437,34 @@ impl EventLog for JetStreamStore {
 
     fn follow(&self, from: u64) -> BoxStream<'static, Result<StoredRecord, LogError>> {
         follow::follow(self.inner.clone(), from).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_nats::StatusCode;
+    use async_nats::jetstream::kv::{CreateError, EntryError};
+    use async_nats::jetstream::stream::{DirectGetError, DirectGetErrorKind};
+
+    use super::is_unheard;
+
+    /// The library's create reads the key after its publish is refused; when no replica
+    /// answers that read either (a bucket just created in a cluster), the create failed
+    /// for the same passing reason and is offered again.
+    #[test]
+    fn a_create_whose_read_no_replica_answered_was_unheard() {
+        let unanswered = |status: StatusCode| {
+            let get = DirectGetError::new(DirectGetErrorKind::ErrorResponse(
+                status,
+                "no responders".into(),
+            ));
+            CreateError::from(EntryError::from(get))
+        };
+        assert!(is_unheard(&unanswered(StatusCode::NO_RESPONDERS)));
+        assert!(!is_unheard(&unanswered(StatusCode::TIMEOUT)));
+        let missing = CreateError::from(EntryError::from(DirectGetError::new(
+            DirectGetErrorKind::NotFound,
+        )));
+        assert!(!is_unheard(&missing));
     }
 }
