@@ -114,6 +114,10 @@ fn is_write_in_flight(err: &(dyn std::error::Error + 'static)) -> bool {
     server_code(err) == Some(jetstream::ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY)
 }
 
+/// How long `connect` keeps asking a cluster that does not answer to create the log's
+/// stream.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(30);
+
 /// First pause before offering a write again while another to its subject is in
 /// flight; doubled each time, given up (the refusal returned) once it reaches
 /// [`IN_FLIGHT_GIVE_UP`], about five seconds in all.
@@ -278,17 +282,34 @@ impl JetStreamStore {
             .map_err(|e| unavailable(format!("bad NATS url {:?}: {e}", config.url)))?;
         let client = async_nats::connect(addrs).await.map_err(unavailable)?;
         let js = jetstream::new(client.clone());
-        let mut stream = js
-            .get_or_create_stream(jetstream::stream::Config {
-                name: config.stream_name.clone(),
-                subjects: vec![format!("{}.>", config.subject_prefix)],
-                storage: StorageType::File,
-                num_replicas: config.replicas,
-                allow_direct: true,
-                ..Default::default()
-            })
-            .await
-            .map_err(unavailable)?;
+        let stream_config = jetstream::stream::Config {
+            name: config.stream_name.clone(),
+            subjects: vec![format!("{}.>", config.subject_prefix)],
+            storage: StorageType::File,
+            num_replicas: config.replicas,
+            allow_direct: true,
+            ..Default::default()
+        };
+        // Creating a replicated stream on a cluster that has just started (or is busy)
+        // can outlast one API request; the request is idempotent, so it is asked again
+        // until the cluster answers or CONNECT_PATIENCE runs out.
+        let deadline = tokio::time::Instant::now() + CONNECT_PATIENCE;
+        let mut stream = loop {
+            match js.get_or_create_stream(stream_config.clone()).await {
+                Ok(stream) => break stream,
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        jetstream::context::CreateStreamErrorKind::TimedOut
+                            | jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
+                    ) && tokio::time::Instant::now() < deadline =>
+                {
+                    tracing::warn!(error = %err, "creating the log's stream: retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        };
         wait_for_leader(&mut stream).await?;
         Ok(Self {
             inner: Arc::new(Inner {
