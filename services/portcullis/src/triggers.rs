@@ -85,7 +85,7 @@ pub async fn invoker(config: &Config) -> anyhow::Result<Arc<Invoker>> {
             key,
         }),
         (None, Some(endpoint)) => Some(CodeKeyring::Kms {
-            endpoint: Some(endpoint.clone()),
+            endpoint: endpoint.clone(),
         }),
         (None, None) => None,
     };

@@ -212,10 +212,9 @@ pub enum CodeKeyring {
     /// A raw AES keyring: AES-256-GCM under `key`, provider ID `namespace`, key name the
     /// pool's `KMSKeyID`.
     RawAes { namespace: String, key: [u8; 32] },
-    /// `GenerateDataKey` of a KMS-compatible service at `endpoint` (by default the
-    /// region's AWS endpoint) for the pool's `KMSKeyID`, signed with the Lambda
-    /// credentials.
-    Kms { endpoint: Option<String> },
+    /// `GenerateDataKey` of a KMS-compatible service at `endpoint` (AWS's own regional
+    /// endpoint included) for the pool's `KMSKeyID`, signed with the Lambda credentials.
+    Kms { endpoint: String },
 }
 
 impl std::fmt::Debug for CodeKeyring {
@@ -371,13 +370,9 @@ impl Invoker {
                 encryption::raw_aes_data_key(key, namespace, key_id, context).map_err(crypto)?
             }
             Some(CodeKeyring::Kms { endpoint }) => {
-                let endpoint = endpoint.clone().unwrap_or_else(|| {
-                    let region = key_id.split(':').nth(3).unwrap_or_default();
-                    format!("https://kms.{region}.amazonaws.com/")
-                });
                 let call = kms::generate_data_key(
                     &self.http,
-                    &endpoint,
+                    endpoint,
                     self.settings.credentials.as_ref(),
                     key_id,
                     context,
