@@ -431,27 +431,28 @@ EOF
   }
 
   # Layer 1: services that call no other service.
-  say "starting directory, token, federation (x$REPLICAS)"
+  say "starting directory, token (x$REPLICAS)"
   local layer=()
-  for service in directory token federation; do
+  for service in directory token; do
     for i in $(seq 1 "$REPLICAS"); do serve "$service" "$i"; layer+=("$service-$i"); done
   done
   wait_until "services to listen" "${layer[@]}" -- announced
 
-  # Layer 2: authn-flow and credentials-broker replica i call directory i and token i.
-  say "starting authn-flow, credentials-broker (x$REPLICAS)"
+  # Layer 2: authn-flow, credentials-broker and federation replica i call directory i
+  # and token i.
+  say "starting authn-flow, credentials-broker, federation (x$REPLICAS)"
   layer=()
-  for service in authn-flow credentials-broker; do
+  for service in authn-flow credentials-broker federation; do
     for i in $(seq 1 "$REPLICAS"); do
       serve "$service" "$i" --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
         --token-addr "127.0.0.1:$(port_of "token-$i")"
       layer+=("$service-$i")
     done
   done
-  wait_until "authn-flow and credentials-broker to listen" "${layer[@]}" -- announced
+  wait_until "authn-flow, credentials-broker and federation to listen" "${layer[@]}" -- announced
 
-  # Layer 3: gateway replica i calls directory i, authn-flow i, token i and
-  # credentials-broker i. Every
+  # Layer 3: gateway replica i calls directory i, authn-flow i, token i,
+  # credentials-broker i and federation i. Every
   # gateway announces the same public URL (there is no load balancer; gateway 1's URL
   # stands for it), so issuers match whichever replica is asked.
   say "starting gateway (x$REPLICAS)"
@@ -461,7 +462,8 @@ EOF
       --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
       --authn-addr "127.0.0.1:$(port_of "authn-flow-$i")" \
       --token-addr "127.0.0.1:$(port_of "token-$i")" \
-      --credentials-addr "127.0.0.1:$(port_of "credentials-broker-$i")"
+      --credentials-addr "127.0.0.1:$(port_of "credentials-broker-$i")" \
+      --federation-addr "127.0.0.1:$(port_of "federation-$i")"
     layer+=("gateway-$i")
   done
   wait_until "gateway to listen" "${layer[@]}" -- announced

@@ -79,8 +79,14 @@ mod tests {
     use super::*;
     use crate::federation::v1::federation_server::Federation;
     use crate::federation::v1::{
-        FederationLink, GetServiceInfoRequest, LocalFederation, ServiceInfo,
+        self as pb, FederationLink, GetServiceInfoRequest, LocalFederation, ServiceInfo,
     };
+
+    type Answer<T> = Result<tonic::Response<T>, tonic::Status>;
+
+    fn not_here<T>() -> Answer<T> {
+        Err(tonic::Status::unimplemented("not in this fake"))
+    }
 
     struct Fake;
 
@@ -94,6 +100,52 @@ mod tests {
                 version: "in this process".into(),
                 capabilities: Vec::new(),
             }))
+        }
+
+        async fn create_identity_provider(
+            &self,
+            _request: tonic::Request<pb::CreateIdentityProviderRequest>,
+        ) -> Answer<pb::IdentityProvider> {
+            not_here()
+        }
+
+        async fn update_identity_provider(
+            &self,
+            _request: tonic::Request<pb::UpdateIdentityProviderRequest>,
+        ) -> Answer<pb::IdentityProvider> {
+            not_here()
+        }
+
+        async fn describe_identity_provider(
+            &self,
+            _request: tonic::Request<pb::ProviderRef>,
+        ) -> Answer<pb::IdentityProvider> {
+            not_here()
+        }
+
+        async fn delete_identity_provider(
+            &self,
+            _request: tonic::Request<pb::ProviderRef>,
+        ) -> Answer<pb::Empty> {
+            not_here()
+        }
+
+        async fn list_identity_providers(
+            &self,
+            _request: tonic::Request<pb::ListIdentityProvidersRequest>,
+        ) -> Answer<pb::ListIdentityProvidersResponse> {
+            not_here()
+        }
+
+        async fn get_identity_provider_by_identifier(
+            &self,
+            _request: tonic::Request<pb::IdentifierRef>,
+        ) -> Answer<pb::IdentityProvider> {
+            not_here()
+        }
+
+        async fn provider_names(&self, _request: tonic::Request<pb::PoolRef>) -> Answer<pb::Names> {
+            not_here()
         }
     }
 

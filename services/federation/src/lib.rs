@@ -1,25 +1,57 @@
-//! The federation service. Its features are later work: for now it exists, serves gRPC
-//! health and `GetServiceInfo`, which reports that it offers no capabilities yet.
+//! The federation service: a user pool's SAML, OpenID Connect and social identity
+//! providers. Each pool's providers are one event-sourced aggregate
+//! ([`provider::PoolProviders`]); their secret details are sealed apart from the log.
+
+pub mod details;
+mod grpc;
+pub mod provider;
+pub mod providers;
 
 use std::future::Future;
+use std::sync::Arc;
 
-use portcullis_proto::federation::v1 as pb;
-use portcullis_proto::federation::v1::federation_server::{Federation, FederationServer};
+use portcullis_aggregate::AggregateStore;
+use portcullis_eventlog::{EventLog, KeyValue};
+use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::federation::v1::federation_server::FederationServer;
+use portcullis_types::Clock;
 use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
+
+pub struct Deps {
+    pub log: Arc<dyn EventLog>,
+    pub clock: Arc<dyn Clock>,
+    /// Sealed bucket of the providers' secret details (`client_secret`, `private_key`).
+    pub secrets: Arc<dyn KeyValue>,
+    /// Address of the directory service (pools and their attributes).
+    pub directory: String,
+    /// What fetches for providers (metadata, discovery) may reach.
+    pub outbound: portcullis_outbound::Policy,
+    /// The deployment's peer key: callers must present it, and calls to peers carry it.
+    pub peer: portcullis_runtime::PeerKey,
+}
 
 pub struct Application {
     listener: TcpListener,
+    providers: Arc<providers::Providers>,
     peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
-    /// `peer`: the deployment's peer key, which callers must present.
-    pub async fn build(
-        listener: TcpListener,
-        peer: portcullis_runtime::PeerKey,
-    ) -> anyhow::Result<Self> {
-        Ok(Self { listener, peer })
+    pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let providers = providers::Providers {
+            store: AggregateStore::new(deps.log, deps.clock),
+            secrets: deps.secrets,
+            directory: DirectoryLink::connect(
+                portcullis_runtime::channel(&deps.directory, &deps.peer)?,
+                &deps.directory,
+            ),
+            fetcher: portcullis_outbound::Fetcher::new(deps.outbound),
+        };
+        Ok(Self {
+            listener,
+            providers: Arc::new(providers),
+            peer: deps.peer,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -30,7 +62,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        let routes = portcullis_runtime::Routes::new(FederationServer::new(Service));
+        let service = grpc::Service {
+            providers: self.providers,
+        };
+        let routes = portcullis_runtime::Routes::new(FederationServer::new(service));
         portcullis_runtime::serve_grpc(
             self.listener,
             routes,
@@ -39,20 +74,5 @@ impl Application {
             shutdown,
         )
         .await
-    }
-}
-
-struct Service;
-
-#[tonic::async_trait]
-impl Federation for Service {
-    async fn get_service_info(
-        &self,
-        _req: Request<pb::GetServiceInfoRequest>,
-    ) -> Result<Response<pb::ServiceInfo>, Status> {
-        Ok(Response::new(pb::ServiceInfo {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            capabilities: Vec::new(),
-        }))
     }
 }

@@ -48,6 +48,7 @@ use portcullis_proto::credentials::v1::CredentialsLink;
 use portcullis_proto::credentials::v1::IamLink;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::federation::v1::FederationLink;
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
@@ -71,6 +72,7 @@ pub struct Deps {
     pub authn: String,
     pub token: String,
     pub credentials: String,
+    pub federation: String,
     /// Admin credentials: access key id -> secret access key.
     pub admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -86,6 +88,7 @@ pub struct AppState {
     pub token: TokenLink<Channel>,
     pub credentials: CredentialsLink<Channel>,
     pub iam: IamLink<Channel>,
+    pub federation: FederationLink<Channel>,
     peers: Vec<(&'static str, Channel)>,
     admin_credentials: HashMap<String, String>,
     pub default_region: String,
@@ -112,17 +115,20 @@ impl Application {
         let authn = portcullis_runtime::channel(&deps.authn, &deps.peer)?;
         let token = portcullis_runtime::channel(&deps.token, &deps.peer)?;
         let credentials = portcullis_runtime::channel(&deps.credentials, &deps.peer)?;
+        let federation = portcullis_runtime::channel(&deps.federation, &deps.peer)?;
         let state = AppState {
             directory: DirectoryLink::connect(directory.clone(), &deps.directory),
             authn: AuthnLink::connect(authn.clone(), &deps.authn),
             token: TokenLink::connect(token.clone(), &deps.token),
             credentials: CredentialsLink::connect(credentials.clone(), &deps.credentials),
             iam: IamLink::connect(credentials.clone(), &deps.credentials),
+            federation: FederationLink::connect(federation.clone(), &deps.federation),
             peers: vec![
                 ("directory", directory),
                 ("authn-flow", authn),
                 ("token", token),
                 ("credentials-broker", credentials),
+                ("federation", federation),
             ],
             admin_credentials: deps.admin_credentials,
             default_region: deps.default_region,

@@ -183,7 +183,20 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Service::Federation => {
-            let app = portcullis_federation::Application::build(listener, peer).await?;
+            let store = jetstream(&config).await?;
+            let deps = portcullis_federation::Deps {
+                log: Arc::new(store.clone()),
+                clock,
+                secrets: crate::secrets::sealed(
+                    bucket(&store, "identity-provider-secrets").await?,
+                    need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
+                    "identity-provider-secrets",
+                )?,
+                directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
+                outbound: crate::outbound_policy(&config)?,
+                peer: peer.clone(),
+            };
+            let app = portcullis_federation::Application::build(listener, deps).await?;
             announce("federation", app.port());
             app.run_until_stopped(shutdown).await
         }
@@ -228,6 +241,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 authn: need(&config.authn_addr, "authn_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
                 credentials: need(&config.credentials_addr, "credentials_addr")?.to_owned(),
+                federation: need(&config.federation_addr, "federation_addr")?.to_owned(),
                 admin_credentials: [(access.to_owned(), secret.to_owned())].into(),
                 default_region: config.region.clone(),
                 public_base_url: config.public_base_url(),

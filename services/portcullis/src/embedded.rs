@@ -119,8 +119,22 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let federation =
-        portcullis_federation::Application::build(loopback().await?, peer.clone()).await?;
+    let federation = portcullis_federation::Application::build(
+        loopback().await?,
+        portcullis_federation::Deps {
+            log: log.clone(),
+            clock: clock.clone(),
+            secrets: secrets::sealed(
+                store.bucket("identity-provider-secrets"),
+                &master_hex,
+                "identity-provider-secrets",
+            )?,
+            directory: directory_addr.clone(),
+            outbound: crate::outbound_policy(&config)?,
+            peer: peer.clone(),
+        },
+    )
+    .await?;
     let credentials = portcullis_credentials_broker::Application::build(
         loopback().await?,
         portcullis_credentials_broker::Deps {
@@ -148,6 +162,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             authn: format!("127.0.0.1:{}", authn.port()),
             token: token_addr,
             credentials: format!("127.0.0.1:{}", credentials.port()),
+            federation: format!("127.0.0.1:{}", federation.port()),
             admin_credentials: [(admin.access_key_id.clone(), admin.secret_access_key.clone())]
                 .into(),
             default_region: config.region.clone(),

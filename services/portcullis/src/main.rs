@@ -87,6 +87,10 @@ struct ServeFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     credentials_addr: Option<String>,
+    /// Address of the federation service.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    federation_addr: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -102,7 +106,7 @@ enum Command {
         #[command(flatten)]
         flags: Flags,
         #[command(flatten)]
-        serve: ServeFlags,
+        serve: Box<ServeFlags>,
     },
 }
 
@@ -127,6 +131,13 @@ impl Service {
             Service::Gateway => "gateway",
         }
     }
+}
+
+/// What fetches for identity providers may reach: public addresses and the networks of
+/// `outbound.allow`.
+pub(crate) fn outbound_policy(config: &Config) -> anyhow::Result<portcullis_outbound::Policy> {
+    portcullis_outbound::Policy::allowing(&config.outbound.allow)
+        .map_err(|err| anyhow::anyhow!("outbound.allow (PORTCULLIS_OUTBOUND_ALLOW): {err}"))
 }
 
 fn telemetry(config: &Config, service_name: &str) -> anyhow::Result<portcullis_telemetry::Guard> {

@@ -941,3 +941,19 @@ fn bodies_are_not_read_before_the_caller_is_known_and_are_capped_per_route() {
         assert_eq!(status_without_body(port, &head), Some(413), "POST {path}");
     }
 }
+
+#[test]
+fn identity_providers_are_configured_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    // The script's upstream (metadata, discovery) listens on loopback.
+    let _server = start_with(
+        data.path(),
+        port,
+        &[("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8")],
+    );
+    python(
+        &e2e("identity_providers.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}

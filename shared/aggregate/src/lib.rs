@@ -105,6 +105,9 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::IamOpenIdConnectProviderDeleted(_) => "IamOpenIdConnectProviderDeleted",
         Event::IamSamlProviderCreated(_) => "IamSamlProviderCreated",
         Event::IamSamlProviderDeleted(_) => "IamSamlProviderDeleted",
+        Event::IdentityProviderCreated(_) => "IdentityProviderCreated",
+        Event::IdentityProviderUpdated(_) => "IdentityProviderUpdated",
+        Event::IdentityProviderDeleted(_) => "IdentityProviderDeleted",
     }
 }
 

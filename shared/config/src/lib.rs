@@ -49,6 +49,8 @@ pub struct Config {
     pub token_addr: Option<String>,
     /// Address of a credentials-broker service.
     pub credentials_addr: Option<String>,
+    /// Address of a federation service.
+    pub federation_addr: Option<String>,
     /// Administrator access key id for signed (SigV4) operations.
     pub admin_access_key_id: Option<String>,
     /// Administrator secret access key.
@@ -76,6 +78,19 @@ pub struct Config {
     /// How the pools' triggers are called (`[lambda]` in the file, `PORTCULLIS_LAMBDA_*`
     /// in the environment).
     pub lambda: Lambda,
+    /// Where the servers may fetch from on an identity provider's behalf (`[outbound]`
+    /// in the file, `PORTCULLIS_OUTBOUND_*` in the environment).
+    pub outbound: Outbound,
+}
+
+/// Fetches made for identity providers (metadata, discovery, keys, token and user
+/// endpoints) reach public addresses only, and the networks listed here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Outbound {
+    /// Comma-separated CIDRs outbound fetches may reach besides public addresses, e.g.
+    /// `127.0.0.0/8` for a provider on this machine. Empty: public addresses only.
+    pub allow: String,
 }
 
 /// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
@@ -93,6 +108,7 @@ const FIELDS: &[&str] = &[
     "authn_addr",
     "token_addr",
     "credentials_addr",
+    "federation_addr",
     "admin_access_key_id",
     "admin_secret_access_key",
     "master_key",
@@ -136,6 +152,7 @@ const NESTED_FIELDS: &[&str] = &[
     "lambda.code_key",
     "lambda.code_key_namespace",
     "lambda.kms_endpoint",
+    "outbound.allow",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -152,6 +169,7 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "lambda.session_token",
     "lambda.webhook_secret",
     "lambda.code_key",
+    "outbound.allow",
 ];
 
 /// The `PORTCULLIS_*` variables that are configuration, as (path, value).
@@ -222,6 +240,7 @@ impl Default for Config {
             authn_addr: None,
             token_addr: None,
             credentials_addr: None,
+            federation_addr: None,
             admin_access_key_id: None,
             admin_secret_access_key: None,
             master_key: None,
@@ -232,6 +251,7 @@ impl Default for Config {
             delivery: Delivery::default(),
             social: SocialEndpoints::default(),
             lambda: Lambda::defaults(),
+            outbound: Outbound::default(),
         }
     }
 }

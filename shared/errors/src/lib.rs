@@ -95,6 +95,9 @@ error_codes! {
     InvalidIdentityPoolConfigurationException => FailedPrecondition, 400;
     ExternalServiceException => Unavailable, 400;
     DeveloperUserAlreadyRegisteredException => AlreadyExists, 400;
+    // Federation.
+    DuplicateProviderException => AlreadyExists, 400;
+    UnsupportedIdentityProviderException => InvalidArgument, 400;
     // Triggers.
     UserLambdaValidationException => InvalidArgument, 400;
     UnexpectedLambdaException => Unavailable, 400;

@@ -136,6 +136,7 @@ impl Directory {
             settings,
             secret_id,
             custom_scopes: self.custom_scopes(pool_id).await?,
+            identity_providers: self.identity_providers(pool_id).await?,
         };
         let done = self
             .store
@@ -206,6 +207,7 @@ impl Directory {
             pool,
             settings,
             custom_scopes: self.custom_scopes(pool_id).await?,
+            identity_providers: self.identity_providers(pool_id).await?,
         };
         let done = self
             .store

@@ -7,6 +7,7 @@ use portcullis_proto::events::v1::ResourceServerScope;
 use super::groups::name_token;
 use super::{AggregateStore, CommandMeta, Directory, check_max_results};
 use crate::domain::group::stream_key;
+use crate::domain::provider_names::ProviderNames;
 use crate::domain::resource_server::{
     self, ResourceServer, ResourceServerCommand, ResourceServerState, resource_server_not_found,
 };
@@ -133,6 +134,14 @@ impl Directory {
             hex::encode(s.identifier.as_bytes())
         });
         Ok((servers, next))
+    }
+
+    /// The names of the pool's identity providers, for app clients'
+    /// `SupportedIdentityProviders` (the federation service's stream of them).
+    pub(super) async fn identity_providers(&self, pool_id: &str) -> Result<Vec<String>, ApiError> {
+        let stream = AggregateStore::stream::<ProviderNames>(pool_id, pool_id)?;
+        let names = self.store.load::<ProviderNames>(&stream).await?.aggregate;
+        Ok(names.names.into_iter().collect())
     }
 
     /// Every `<identifier>/<scope>` of the pool's resource servers, for app clients'

@@ -50,12 +50,15 @@ pub enum ClientCommand {
         secret_id: Option<String>,
         /// The pool's resource-server scopes (`<identifier>/<scope>`).
         custom_scopes: Vec<String>,
+        /// The names of the pool's identity providers.
+        identity_providers: Vec<String>,
     },
     /// Replaces the settings; an empty client name keeps the current one.
     Update {
         pool: Box<UserPoolSettings>,
         settings: UserPoolClientSettings,
         custom_scopes: Vec<String>,
+        identity_providers: Vec<String>,
     },
     Delete,
     AddSecret {
@@ -91,6 +94,7 @@ impl Aggregate for Client {
             settings,
             secret_id,
             custom_scopes,
+            identity_providers,
         } = command
         {
             if self.state.is_some() {
@@ -105,6 +109,7 @@ impl Aggregate for Client {
                 has_secret: secret_id.is_some(),
                 operation: "creating",
                 custom_scopes,
+                identity_providers,
             };
             return Ok(vec![Event::UserPoolClientCreated(UserPoolClientCreated {
                 pool_id: pool_id.clone(),
@@ -189,6 +194,7 @@ impl ClientState {
                 pool,
                 settings,
                 custom_scopes,
+                identity_providers,
             } => {
                 let mut settings = settings.clone();
                 if settings.client_name.is_empty() {
@@ -200,6 +206,7 @@ impl ClientState {
                     has_secret: !self.secrets.is_empty(),
                     operation: "updating",
                     custom_scopes,
+                    identity_providers,
                 };
                 Ok(vec![Event::UserPoolClientUpdated(UserPoolClientUpdated {
                     pool_id: self.pool_id.clone(),
@@ -289,6 +296,7 @@ struct Validation<'a> {
     /// `creating` or `updating`, for Cognito's messages.
     operation: &'a str,
     custom_scopes: &'a [String],
+    identity_providers: &'a [String],
 }
 
 fn resolve_settings(
@@ -314,6 +322,7 @@ fn resolve_settings(
         context.pool_id,
         context.has_secret,
         context.custom_scopes,
+        context.identity_providers,
     )?;
     rules::resolve_rotation(&mut s)?;
     s.token_validity = Some(resolve_validity(
@@ -470,6 +479,7 @@ mod tests {
             settings,
             secret_id: secret.map(str::to_owned),
             custom_scopes: vec![],
+            identity_providers: vec![],
         }
     }
 
@@ -599,6 +609,7 @@ mod tests {
         let update = ClientCommand::Update {
             pool: pool(),
             custom_scopes: vec![],
+            identity_providers: vec![],
             settings: UserPoolClientSettings::default(),
         };
         let updated = then(&events, update).unwrap();
@@ -619,6 +630,7 @@ mod tests {
         let update = ClientCommand::Update {
             pool: pool(),
             custom_scopes: vec![],
+            identity_providers: vec![],
             settings: UserPoolClientSettings {
                 write_attributes: vec!["custom:unknown".into()],
                 ..Default::default()

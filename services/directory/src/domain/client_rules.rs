@@ -24,6 +24,7 @@ pub fn validate_oauth(
     pool_id: &str,
     has_secret: bool,
     custom_scopes: &[String],
+    identity_providers: &[String],
 ) -> Result<(), ApiError> {
     if let Some(bad) = s
         .allowed_oauth_flows
@@ -47,10 +48,10 @@ pub fn validate_oauth(
     if let Some(bad) = s
         .supported_identity_providers
         .iter()
-        .find(|p| p.as_str() != "COGNITO")
+        .find(|p| p.as_str() != "COGNITO" && !identity_providers.contains(p))
     {
         return Err(ApiError::invalid_parameter(format!(
-            "The provider {bad} does not exist for User Pool {pool_id}"
+            "The provider {bad} does not exist for User Pool {pool_id}."
         )));
     }
     for url in s.callback_urls.iter().chain(&s.logout_urls) {
@@ -164,17 +165,19 @@ mod tests {
 
     #[test]
     fn browser_flows_need_callback_urls() {
-        let err = validate_oauth(&oauth(&["code"], &[]), "p", false, &[]).unwrap_err();
+        let err = validate_oauth(&oauth(&["code"], &[]), "p", false, &[], &[]).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidOAuthFlowException);
-        assert!(validate_oauth(&oauth(&["code"], &["https://app/cb"]), "p", false, &[]).is_ok());
+        assert!(
+            validate_oauth(&oauth(&["code"], &["https://app/cb"]), "p", false, &[], &[]).is_ok()
+        );
     }
 
     #[test]
     fn client_credentials_stand_alone_and_need_a_secret() {
         let mixed = oauth(&["code", "client_credentials"], &["https://a/cb"]);
-        assert!(validate_oauth(&mixed, "p", true, &[]).is_err());
+        assert!(validate_oauth(&mixed, "p", true, &[], &[]).is_err());
         let err =
-            validate_oauth(&oauth(&["client_credentials"], &[]), "p", false, &[]).unwrap_err();
+            validate_oauth(&oauth(&["client_credentials"], &[]), "p", false, &[], &[]).unwrap_err();
         assert!(err.message.contains("client secret"), "{}", err.message);
     }
 
@@ -192,12 +195,18 @@ mod tests {
     fn unknown_scopes_and_providers_are_refused() {
         let mut s = oauth(&["code"], &["https://a/cb"]);
         s.allowed_oauth_scopes = vec!["api/read".into()];
-        let err = validate_oauth(&s, "p", false, &[]).unwrap_err();
+        let err = validate_oauth(&s, "p", false, &[], &[]).unwrap_err();
         assert_eq!(err.code, ErrorCode::ScopeDoesNotExistException);
         let custom = ["api/read".to_owned()];
-        assert!(validate_oauth(&s, "p", false, &custom).is_ok());
+        assert!(validate_oauth(&s, "p", false, &custom, &[]).is_ok());
         let mut s = oauth(&["code"], &["https://a/cb"]);
         s.supported_identity_providers = vec!["Google".into()];
-        assert!(validate_oauth(&s, "p", false, &[]).is_err());
+        let err = validate_oauth(&s, "p", false, &[], &[]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "The provider Google does not exist for User Pool p."
+        );
+        let providers = ["Google".to_owned()];
+        assert!(validate_oauth(&s, "p", false, &[], &providers).is_ok());
     }
 }

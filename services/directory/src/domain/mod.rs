@@ -16,6 +16,7 @@ pub mod mfa;
 pub mod pool;
 pub mod pool_domain;
 pub mod pool_settings;
+pub mod provider_names;
 pub mod resource_server;
 pub mod schema;
 pub mod ui_customization;

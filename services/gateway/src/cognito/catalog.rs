@@ -26,18 +26,10 @@ fn planned_in(operation: &str) -> &'static str {
         "GetTokensFromRefreshToken",
     ]) {
         "sign-in: MFA, devices, passkeys, token lifecycle (issue 4)"
-    } else if has(&[
-        "Domain",
-        "IdentityProvider",
-        "ResourceServer",
-        "UICustomization",
-        "ManagedLoginBranding",
-        "Terms",
-        "ProviderForUser",
-    ]) {
-        "OIDC, OAuth 2.0, hosted UI and federation (issue 5)"
+    } else if has(&["IdentityProvider", "ProviderForUser"]) {
+        "federation (issue 18)"
     } else if has(&["RiskConfiguration", "AuthEvent"]) {
-        "threat protection (not yet filed)"
+        "threat protection (issue 19)"
     } else {
         "not yet filed"
     }

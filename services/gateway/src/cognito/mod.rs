@@ -16,6 +16,7 @@ pub(crate) mod ops;
 mod passkey_ops;
 mod pool_ops;
 mod pool_shapes;
+mod provider_ops;
 mod resource_server_ops;
 mod session_ops;
 pub(crate) mod shapes;

@@ -18,7 +18,7 @@ use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
 use super::{
     branding_ops, client_ops, device_ops, domain_ops, group_ops, mfa_ops, passkey_ops, pool_ops,
-    resource_server_ops, session_ops, ui_ops, user_ops,
+    provider_ops, resource_server_ops, session_ops, ui_ops, user_ops,
 };
 use crate::AppState;
 
@@ -145,6 +145,13 @@ operations! { state, call;
     "DescribeManagedLoginBrandingByClient" => branding_ops::describe_managed_login_branding(state, call, true),
     "UpdateManagedLoginBranding" => branding_ops::update_managed_login_branding(state, call),
     "DeleteManagedLoginBranding" => branding_ops::delete_managed_login_branding(state, call),
+    // identity providers (issue 18)
+    "CreateIdentityProvider" => provider_ops::create_identity_provider(state, call),
+    "DescribeIdentityProvider" => provider_ops::describe_identity_provider(state, call),
+    "UpdateIdentityProvider" => provider_ops::update_identity_provider(state, call),
+    "DeleteIdentityProvider" => provider_ops::delete_identity_provider(state, call),
+    "ListIdentityProviders" => provider_ops::list_identity_providers(state, call),
+    "GetIdentityProviderByIdentifier" => provider_ops::get_identity_provider_by_identifier(state, call),
 }
 
 pub(crate) fn caller(call: &Call) -> dir::Caller {

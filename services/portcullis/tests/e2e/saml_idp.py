@@ -30,8 +30,15 @@ class IdentityProvider:
                      .not_valid_after(now + datetime.timedelta(days=365))
                      .sign(self.key, hashes.SHA256()))
 
-    def metadata(self):
+    def metadata(self, redirect=None):
+        """The metadata; with `redirect`, also single sign-on and logout at that URL by
+        the HTTP-Redirect binding, as user pools need."""
         der = self.cert.public_bytes(serialization.Encoding.DER)
+        logout = sign_on = ""
+        if redirect:
+            binding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+            logout = f'<md:SingleLogoutService Binding="{binding}" Location="{redirect}/slo"/>'
+            sign_on = f'<md:SingleSignOnService Binding="{binding}" Location="{redirect}/sso"/>'
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{ENTITY}">'
@@ -39,7 +46,9 @@ class IdentityProvider:
             '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
             f"<ds:X509Data><ds:X509Certificate>{base64.b64encode(der).decode()}</ds:X509Certificate>"
             "</ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            + logout +
             '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>'
+            + sign_on +
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
             'Location="https://idp.corp.example/sso"/>'
             "</md:IDPSSODescriptor></md:EntityDescriptor>")

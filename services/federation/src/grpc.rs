@@ -1,0 +1,168 @@
+//! The `portcullis.federation.v1.Federation` service over [`Providers`].
+
+use std::sync::Arc;
+
+use portcullis_aggregate::CommandMeta;
+use portcullis_errors::ApiError;
+use portcullis_proto::directory::v1::Caller;
+use portcullis_proto::events::v1::{Actor, actor::Kind};
+use portcullis_proto::federation::v1 as pb;
+use portcullis_proto::federation::v1::federation_server::Federation;
+use tonic::{Request, Response, Status};
+
+use crate::providers::{Described, NewProvider, Providers, Update};
+
+type Answer<T> = Result<Response<T>, Status>;
+
+fn ok<T>(value: Result<T, ApiError>) -> Answer<T> {
+    value.map(Response::new).map_err(Status::from)
+}
+
+fn meta(caller: Option<Caller>) -> CommandMeta {
+    let caller = caller.unwrap_or_default();
+    let actor = caller.actor.unwrap_or(Actor {
+        kind: Kind::System as i32,
+        id: String::new(),
+    });
+    CommandMeta::new(actor, &caller.correlation_id)
+}
+
+fn provider_out(described: Described) -> pb::IdentityProvider {
+    let provider = described.state.provider;
+    pb::IdentityProvider {
+        user_pool_id: described.pool_id,
+        provider_name: provider.provider_name,
+        provider_type: provider.provider_type,
+        provider_details: described.details,
+        attribute_mapping: provider.attribute_mapping,
+        idp_identifiers: provider.idp_identifiers,
+        creation_date_ms: described.state.created_ms,
+        last_modified_date_ms: described.state.modified_ms,
+    }
+}
+
+pub struct Service {
+    pub providers: Arc<Providers>,
+}
+
+#[tonic::async_trait]
+impl Federation for Service {
+    async fn get_service_info(
+        &self,
+        _req: Request<pb::GetServiceInfoRequest>,
+    ) -> Answer<pb::ServiceInfo> {
+        Ok(Response::new(pb::ServiceInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            capabilities: vec!["identity-providers".to_owned()],
+        }))
+    }
+
+    async fn create_identity_provider(
+        &self,
+        req: Request<pb::CreateIdentityProviderRequest>,
+    ) -> Answer<pb::IdentityProvider> {
+        let req = req.into_inner();
+        let mapping = req.attribute_mapping.map(|m| m.entries);
+        let created = self
+            .providers
+            .create(
+                &req.user_pool_id,
+                NewProvider {
+                    name: &req.provider_name,
+                    provider_type: &req.provider_type,
+                    details: &req.provider_details,
+                    attribute_mapping: mapping.as_ref(),
+                    idp_identifiers: &req.idp_identifiers,
+                },
+                &meta(req.caller),
+            )
+            .await;
+        ok(created.map(provider_out))
+    }
+
+    async fn update_identity_provider(
+        &self,
+        req: Request<pb::UpdateIdentityProviderRequest>,
+    ) -> Answer<pb::IdentityProvider> {
+        let req = req.into_inner();
+        let update = Update {
+            details: req.provider_details.map(|m| m.entries),
+            attribute_mapping: req.attribute_mapping.map(|m| m.entries),
+            idp_identifiers: req.idp_identifiers.map(|s| s.values),
+        };
+        let updated = self
+            .providers
+            .update(
+                &req.user_pool_id,
+                &req.provider_name,
+                update,
+                &meta(req.caller),
+            )
+            .await;
+        ok(updated.map(provider_out))
+    }
+
+    async fn describe_identity_provider(
+        &self,
+        req: Request<pb::ProviderRef>,
+    ) -> Answer<pb::IdentityProvider> {
+        let req = req.into_inner();
+        let described = self
+            .providers
+            .describe(&req.user_pool_id, &req.provider_name)
+            .await;
+        ok(described.map(provider_out))
+    }
+
+    async fn delete_identity_provider(&self, req: Request<pb::ProviderRef>) -> Answer<pb::Empty> {
+        let req = req.into_inner();
+        let deleted = self
+            .providers
+            .delete(&req.user_pool_id, &req.provider_name, &meta(req.caller))
+            .await;
+        ok(deleted.map(|()| pb::Empty {}))
+    }
+
+    async fn list_identity_providers(
+        &self,
+        req: Request<pb::ListIdentityProvidersRequest>,
+    ) -> Answer<pb::ListIdentityProvidersResponse> {
+        let req = req.into_inner();
+        let token = (!req.next_token.is_empty()).then_some(req.next_token.as_str());
+        let page = self
+            .providers
+            .list(&req.user_pool_id, req.max_results, token)
+            .await;
+        ok(
+            page.map(|(providers, next)| pb::ListIdentityProvidersResponse {
+                providers: providers
+                    .into_iter()
+                    .map(|p| pb::ProviderSummary {
+                        provider_name: p.provider.provider_name,
+                        provider_type: p.provider.provider_type,
+                        creation_date_ms: p.created_ms,
+                        last_modified_date_ms: p.modified_ms,
+                    })
+                    .collect(),
+                next_token: next.unwrap_or_default(),
+            }),
+        )
+    }
+
+    async fn get_identity_provider_by_identifier(
+        &self,
+        req: Request<pb::IdentifierRef>,
+    ) -> Answer<pb::IdentityProvider> {
+        let req = req.into_inner();
+        let described = self
+            .providers
+            .by_identifier(&req.user_pool_id, &req.idp_identifier)
+            .await;
+        ok(described.map(provider_out))
+    }
+
+    async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {
+        let names = self.providers.names(&req.into_inner().user_pool_id).await;
+        ok(names.map(|names| pb::Names { names }))
+    }
+}

@@ -1,0 +1,487 @@
+//! The identity providers of user pools as the API uses them: checks the pool and the
+//! details, seals the secrets, and runs the pool's [`PoolProviders`] aggregate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use portcullis_aggregate::{AggregateStore, CommandMeta};
+use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_eventlog::{KeyValue, StreamId};
+use portcullis_outbound::Fetcher;
+use portcullis_proto::directory::v1::{self as dir, DirectoryLink};
+use portcullis_proto::events::v1::IdentityProvider;
+use portcullis_runtime::GrpcChannel as Channel;
+
+use crate::details::{self, Checked};
+use crate::provider::{PoolProviders, ProviderCommand, ProviderState, duplicate};
+
+/// `ListIdentityProviders`' largest and default page.
+const MAX_RESULTS: u32 = 60;
+
+pub struct Providers {
+    pub store: AggregateStore,
+    /// Sealed: providers' secret details, by `<pool>/<secret ref>`.
+    pub secrets: Arc<dyn KeyValue>,
+    pub directory: DirectoryLink<Channel>,
+    pub fetcher: Fetcher,
+}
+
+/// A provider with its secret details, as Describe shows it.
+pub struct Described {
+    pub pool_id: String,
+    pub state: ProviderState,
+    pub details: HashMap<String, String>,
+}
+
+/// `CreateIdentityProvider`'s members.
+pub struct NewProvider<'a> {
+    pub name: &'a str,
+    pub provider_type: &'a str,
+    pub details: &'a HashMap<String, String>,
+    /// `None`: the type's default mapping.
+    pub attribute_mapping: Option<&'a HashMap<String, String>>,
+    pub idp_identifiers: &'a [String],
+}
+
+pub struct Update {
+    pub details: Option<HashMap<String, String>>,
+    pub attribute_mapping: Option<HashMap<String, String>>,
+    pub idp_identifiers: Option<Vec<String>>,
+}
+
+fn stream(pool_id: &str) -> Result<StreamId, ApiError> {
+    AggregateStore::stream::<PoolProviders>(pool_id, pool_id)
+}
+
+fn secret_key(pool_id: &str, secret_ref: &str) -> String {
+    format!("{pool_id}/{secret_ref}")
+}
+
+fn store_error(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "identity provider secrets unavailable");
+    ApiError::new(ErrorCode::InternalErrorException, "Internal error")
+}
+
+/// `ProviderNameTypeV2` (names of new providers): 1 to 32 characters, none of them a
+/// separator, no `_` first or last.
+fn check_new_name(name: &str) -> Result<(), ApiError> {
+    let chars: Vec<char> = name.chars().collect();
+    let separator = |c: &char| c.is_whitespace() || c.is_control();
+    let valid = (3..=32).contains(&chars.len())
+        && !chars.iter().any(separator)
+        && chars.first() != Some(&'_')
+        && chars.last() != Some(&'_');
+    if valid {
+        return Ok(());
+    }
+    Err(ApiError::invalid_parameter(format!(
+        "1 validation error detected: Value '{name}' at 'providerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [^_\\p{{Z}}][\\p{{L}}\\p{{M}}\\p{{S}}\\p{{N}}\\p{{P}}][^_\\p{{Z}}]+"
+    )))
+}
+
+/// `IdpIdentifiersListType`: at most 50, each 1 to 40 of `[\w\s+=.@-]`.
+fn check_identifiers(identifiers: &[String]) -> Result<(), ApiError> {
+    if identifiers.len() > 50 {
+        return Err(ApiError::invalid_parameter(
+            "1 validation error detected: Value at 'idpIdentifiers' failed to satisfy constraint: Member must have length less than or equal to 50",
+        ));
+    }
+    for identifier in identifiers {
+        let valid = (1..=40).contains(&identifier.chars().count())
+            && identifier
+                .chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_+=.@-".contains(c));
+        if !valid {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{identifier}' at 'idpIdentifiers' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w\\s+=.@-]+"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Providers {
+    /// The pool's attribute names, or the pool's `ResourceNotFoundException`.
+    async fn pool_attributes(&self, pool_id: &str) -> Result<Vec<String>, ApiError> {
+        let pool = self
+            .directory
+            .clone()
+            .describe_user_pool(dir::DescribeUserPoolRequest {
+                pool_id: pool_id.to_owned(),
+            })
+            .await
+            .map_err(ApiError::from)?
+            .into_inner();
+        Ok(pool
+            .settings
+            .map(|s| s.schema.into_iter().map(|a| a.name).collect())
+            .unwrap_or_default())
+    }
+
+    async fn load(&self, pool_id: &str) -> Result<PoolProviders, ApiError> {
+        Ok(self
+            .store
+            .load::<PoolProviders>(&stream(pool_id)?)
+            .await?
+            .aggregate)
+    }
+
+    async fn seal(
+        &self,
+        pool_id: &str,
+        secret: &BTreeMap<String, String>,
+    ) -> Result<String, ApiError> {
+        if secret.is_empty() {
+            return Ok(String::new());
+        }
+        let secret_ref = uuid::Uuid::new_v4().simple().to_string();
+        let value = serde_json::to_vec(secret).map_err(store_error)?;
+        self.secrets
+            .create(&secret_key(pool_id, &secret_ref), Bytes::from(value))
+            .await
+            .map_err(store_error)?;
+        Ok(secret_ref)
+    }
+
+    /// Removes a sealed secret no provider names any more; a failure leaves an orphan
+    /// that nothing reads, so it is only logged.
+    async fn forget(&self, pool_id: &str, secret_ref: &str) {
+        if secret_ref.is_empty() {
+            return;
+        }
+        let key = secret_key(pool_id, secret_ref);
+        let removed = match self.secrets.get(&key).await {
+            Ok(Some(entry)) => self.secrets.delete(&key, entry.revision).await,
+            Ok(None) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = removed {
+            tracing::warn!(error = %err, "an identity provider's old secret was not removed");
+        }
+    }
+
+    async fn unseal(
+        &self,
+        pool_id: &str,
+        secret_ref: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        if secret_ref.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let entry = self
+            .secrets
+            .get(&secret_key(pool_id, secret_ref))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| store_error("a provider's sealed secret is missing"))?;
+        serde_json::from_slice(&entry.value).map_err(store_error)
+    }
+
+    async fn describe_state(
+        &self,
+        pool_id: &str,
+        state: ProviderState,
+    ) -> Result<Described, ApiError> {
+        let secret = self.unseal(pool_id, &state.provider.secret_ref).await?;
+        let details = details::described(&state.provider.details, &secret);
+        Ok(Described {
+            pool_id: pool_id.to_owned(),
+            state,
+            details,
+        })
+    }
+
+    fn check_mapping(
+        attributes: &[String],
+        mapping: &HashMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        for (key, value) in mapping {
+            let known = key == "username" || attributes.iter().any(|a| a == key);
+            if !known || key == "sub" || !(1..=32).contains(&key.chars().count()) {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Invalid attribute mapping. {key} is not a mappable attribute of the user pool."
+                )));
+            }
+            if value.is_empty() {
+                return Err(ApiError::invalid_parameter(format!(
+                    "Invalid attribute mapping. {key} is mapped to no provider attribute."
+                )));
+            }
+        }
+        Ok(mapping.clone().into_iter().collect())
+    }
+
+    pub async fn create(
+        &self,
+        pool_id: &str,
+        new: NewProvider<'_>,
+        meta: &CommandMeta,
+    ) -> Result<Described, ApiError> {
+        let NewProvider {
+            name,
+            provider_type,
+            details: given_details,
+            attribute_mapping,
+            idp_identifiers,
+        } = new;
+        check_new_name(name)?;
+        details::check_type(provider_type)?;
+        check_identifiers(idp_identifiers)?;
+        let attributes = self.pool_attributes(pool_id).await?;
+        details::check_name_for_type(name, provider_type)?;
+        let mapping = match attribute_mapping {
+            Some(mapping) => Self::check_mapping(&attributes, mapping)?,
+            None => details::default_attribute_mapping(provider_type),
+        };
+        // A name taken is refused before anything is fetched.
+        if self.load(pool_id).await?.get(name).is_some() {
+            return Err(duplicate(name, pool_id));
+        }
+        let Checked { public, secret } =
+            details::check(provider_type, given_details, &self.fetcher).await?;
+        let secret_ref = self.seal(pool_id, &secret).await?;
+        let provider = IdentityProvider {
+            provider_name: name.to_owned(),
+            provider_type: provider_type.to_owned(),
+            details: public.into_iter().collect(),
+            attribute_mapping: mapping.into_iter().collect(),
+            idp_identifiers: idp_identifiers.to_vec(),
+            secret_ref: secret_ref.clone(),
+        };
+        let executed = self
+            .store
+            .execute::<PoolProviders>(
+                &stream(pool_id)?,
+                &ProviderCommand::Create {
+                    pool_id: pool_id.to_owned(),
+                    provider,
+                },
+                meta,
+            )
+            .await;
+        let executed = match executed {
+            Ok(executed) => executed,
+            Err(err) => {
+                self.forget(pool_id, &secret_ref).await;
+                return Err(err);
+            }
+        };
+        let state = executed
+            .aggregate
+            .get(name)
+            .cloned()
+            .ok_or_else(|| store_error("a created provider is missing"))?;
+        self.describe_state(pool_id, state).await
+    }
+
+    pub async fn update(
+        &self,
+        pool_id: &str,
+        name: &str,
+        update: Update,
+        meta: &CommandMeta,
+    ) -> Result<Described, ApiError> {
+        if let Some(identifiers) = &update.idp_identifiers {
+            check_identifiers(identifiers)?;
+        }
+        let attributes = self.pool_attributes(pool_id).await?;
+        let current = self
+            .load(pool_id)
+            .await?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found_in_pool(name, pool_id))?;
+        let provider_type = current.provider.provider_type.clone();
+        let mapping = update
+            .attribute_mapping
+            .as_ref()
+            .map(|m| Self::check_mapping(&attributes, m))
+            .transpose()?;
+        let mut new_secret = None;
+        let details = match &update.details {
+            Some(given) => {
+                let Checked { public, secret } = details::check(
+                    &provider_type,
+                    &with_kept_secrets(
+                        given,
+                        &self.unseal(pool_id, &current.provider.secret_ref).await?,
+                    ),
+                    &self.fetcher,
+                )
+                .await?;
+                let secret_ref = self.seal(pool_id, &secret).await?;
+                new_secret = Some(secret_ref.clone());
+                Some((public, secret_ref))
+            }
+            None => None,
+        };
+        let command = ProviderCommand::Update {
+            provider_name: name.to_owned(),
+            provider_type,
+            details,
+            attribute_mapping: mapping,
+            idp_identifiers: update.idp_identifiers,
+        };
+        let executed = self
+            .store
+            .execute::<PoolProviders>(&stream(pool_id)?, &command, meta)
+            .await;
+        let executed = match executed {
+            Ok(executed) => executed,
+            Err(err) => {
+                if let Some(secret_ref) = &new_secret {
+                    self.forget(pool_id, secret_ref).await;
+                }
+                return Err(if err.code == ErrorCode::ResourceNotFoundException {
+                    not_found_in_pool(name, pool_id)
+                } else {
+                    err
+                });
+            }
+        };
+        if new_secret.is_some() {
+            self.forget(pool_id, &current.provider.secret_ref).await;
+        }
+        let state = executed
+            .aggregate
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found_in_pool(name, pool_id))?;
+        self.describe_state(pool_id, state).await
+    }
+
+    pub async fn describe(&self, pool_id: &str, name: &str) -> Result<Described, ApiError> {
+        self.pool_attributes(pool_id).await?;
+        let state = self
+            .load(pool_id)
+            .await?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found_for_tenant(name, pool_id))?;
+        self.describe_state(pool_id, state).await
+    }
+
+    pub async fn by_identifier(
+        &self,
+        pool_id: &str,
+        identifier: &str,
+    ) -> Result<Described, ApiError> {
+        check_identifiers(std::slice::from_ref(&identifier.to_owned()))?;
+        self.pool_attributes(pool_id).await?;
+        let state = self
+            .load(pool_id)
+            .await?
+            .by_identifier(identifier)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ResourceNotFoundException,
+                    format!("Identity provider with identifier {identifier} does not exist."),
+                )
+            })?;
+        self.describe_state(pool_id, state).await
+    }
+
+    pub async fn delete(
+        &self,
+        pool_id: &str,
+        name: &str,
+        meta: &CommandMeta,
+    ) -> Result<(), ApiError> {
+        self.pool_attributes(pool_id).await?;
+        let command = ProviderCommand::Delete {
+            provider_name: name.to_owned(),
+        };
+        let before = self.load(pool_id).await?.get(name).cloned();
+        let executed = self
+            .store
+            .execute::<PoolProviders>(&stream(pool_id)?, &command, meta)
+            .await;
+        match executed {
+            Ok(_) => {
+                if let Some(before) = before {
+                    self.forget(pool_id, &before.provider.secret_ref).await;
+                }
+                Ok(())
+            }
+            Err(err) if err.code == ErrorCode::ResourceNotFoundException => {
+                Err(not_found_for_tenant(name, pool_id))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A page of the pool's providers, by name.
+    pub async fn list(
+        &self,
+        pool_id: &str,
+        max_results: u32,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<ProviderState>, Option<String>), ApiError> {
+        if max_results > MAX_RESULTS {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to {MAX_RESULTS}"
+            )));
+        }
+        let limit = if max_results == 0 {
+            MAX_RESULTS
+        } else {
+            max_results
+        } as usize;
+        let after = next_token
+            .map(|token| {
+                hex::decode(token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| ApiError::invalid_parameter("Invalid pagination token."))
+            })
+            .transpose()?;
+        self.pool_attributes(pool_id).await?;
+        let providers = self.load(pool_id).await?;
+        let mut page: Vec<ProviderState> = providers
+            .providers
+            .iter()
+            .filter(|(name, _)| after.as_ref().is_none_or(|a| name.as_str() > a.as_str()))
+            .take(limit + 1)
+            .map(|(_, state)| state.clone())
+            .collect();
+        let next = portcullis_types::cut_page(&mut page, limit, |p| {
+            hex::encode(p.provider.provider_name.as_bytes())
+        });
+        Ok((page, next))
+    }
+
+    /// The names of the pool's providers (none for a pool that has none or no longer
+    /// exists).
+    pub async fn names(&self, pool_id: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self.load(pool_id).await?.providers.into_keys().collect())
+    }
+}
+
+/// An update's details without the secret keep the provider's secret: Describe never
+/// shows Apple's private key, so a read-modify-write of the details could not send it.
+fn with_kept_secrets(
+    given: &HashMap<String, String>,
+    secret: &BTreeMap<String, String>,
+) -> HashMap<String, String> {
+    let mut all = given.clone();
+    for (key, value) in secret {
+        all.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    all
+}
+
+fn not_found_in_pool(name: &str, pool_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResourceNotFoundException,
+        format!("Identity provider {name} in User Pool {pool_id} does not exist."),
+    )
+}
+
+fn not_found_for_tenant(name: &str, pool_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResourceNotFoundException,
+        format!("Identity provider {name} for tenantId {pool_id} does not exist."),
+    )
+}
