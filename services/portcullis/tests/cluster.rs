@@ -163,7 +163,9 @@ impl Cluster {
             .env("PORTCULLIS_BIN", self.bin.path().join("portcullis"))
             .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
             .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env("PORTCULLIS_LOG", "info");
+            .env("PORTCULLIS_LOG", "info")
+            // The e2e scripts' stand-in identity providers listen on loopback.
+            .env("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8");
         command
     }
 
@@ -382,6 +384,17 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
     assert!(
         out.status.success() && out.stdout.contains("ok - import jobs:"),
         "password_import.py failed\n{}",
+        out.describe()
+    );
+    // Identity providers, on the other replicas: the federation service reads and
+    // writes the pool's providers in the log.
+    let out = run(
+        python(&e2e("identity_providers.py")).arg(&cluster.gateways[1]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("ok - a deleted provider is gone"),
+        "identity_providers.py failed\n{}",
         out.describe()
     );
 }
