@@ -438,20 +438,30 @@ EOF
   done
   wait_until "services to listen" "${layer[@]}" -- announced
 
-  # Layer 2: authn-flow, credentials-broker and federation replica i call directory i
-  # and token i.
-  say "starting authn-flow, credentials-broker, federation (x$REPLICAS)"
+  # Layer 2: federation replica i calls directory i.
+  say "starting federation (x$REPLICAS)"
   layer=()
-  for service in authn-flow credentials-broker federation; do
+  for i in $(seq 1 "$REPLICAS"); do
+    serve federation "$i" --directory-addr "127.0.0.1:$(port_of "directory-$i")"
+    layer+=("federation-$i")
+  done
+  wait_until "federation to listen" "${layer[@]}" -- announced
+
+  # Layer 3: authn-flow and credentials-broker replica i call directory i and token i;
+  # authn-flow i also calls federation i.
+  say "starting authn-flow, credentials-broker (x$REPLICAS)"
+  layer=()
+  for service in authn-flow credentials-broker; do
     for i in $(seq 1 "$REPLICAS"); do
       serve "$service" "$i" --directory-addr "127.0.0.1:$(port_of "directory-$i")" \
-        --token-addr "127.0.0.1:$(port_of "token-$i")"
+        --token-addr "127.0.0.1:$(port_of "token-$i")" \
+        --federation-addr "127.0.0.1:$(port_of "federation-$i")"
       layer+=("$service-$i")
     done
   done
-  wait_until "authn-flow, credentials-broker and federation to listen" "${layer[@]}" -- announced
+  wait_until "authn-flow and credentials-broker to listen" "${layer[@]}" -- announced
 
-  # Layer 3: gateway replica i calls directory i, authn-flow i, token i,
+  # Layer 4: gateway replica i calls directory i, authn-flow i, token i,
   # credentials-broker i and federation i. Every
   # gateway announces the same public URL (there is no load balancer; gateway 1's URL
   # stands for it), so issuers match whichever replica is asked.

@@ -147,6 +147,20 @@ mod tests {
         async fn provider_names(&self, _request: tonic::Request<pb::PoolRef>) -> Answer<pb::Names> {
             not_here()
         }
+
+        async fn start_sign_in(
+            &self,
+            _request: tonic::Request<pb::StartSignInRequest>,
+        ) -> Answer<pb::StartSignInResponse> {
+            not_here()
+        }
+
+        async fn complete_sign_in(
+            &self,
+            _request: tonic::Request<pb::CompleteSignInRequest>,
+        ) -> Answer<pb::CompleteSignInResponse> {
+            not_here()
+        }
     }
 
     #[tokio::test]

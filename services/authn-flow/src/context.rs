@@ -10,6 +10,7 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::DirectoryLink;
 use portcullis_proto::events::v1::UserPoolSettings;
+use portcullis_proto::federation::v1::FederationLink;
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
@@ -25,6 +26,8 @@ use crate::sender::MessageSender;
 pub struct Flows {
     pub directory: DirectoryLink<Channel>,
     pub token: TokenLink<Channel>,
+    /// Identity providers: where a federated sign-in starts and what it proves.
+    pub federation: FederationLink<Channel>,
     /// Password hashes by `<pool>/<sub>`; kept out of the event log.
     pub credentials: Arc<dyn KeyValue>,
     /// Hashes imported with users by the directory, until the first sign-in.

@@ -42,6 +42,7 @@ use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::authn::v1::LocalAuthn;
 use portcullis_proto::authn::v1::authn_server::{Authn, AuthnServer};
 use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::federation::v1::FederationLink;
 use portcullis_proto::token::v1::TokenLink;
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
@@ -57,6 +58,8 @@ pub struct Deps {
     pub directory: String,
     /// Address of a token replica.
     pub token: String,
+    /// Address of a federation replica.
+    pub federation: String,
     pub credentials: Arc<dyn KeyValue>,
     /// Password hashes the directory imported with users (`<pool>/<sub>`), read at the
     /// user's first sign-in.
@@ -101,6 +104,10 @@ impl Application {
             token: TokenLink::connect(
                 portcullis_runtime::channel(&deps.token, &deps.peer)?,
                 &deps.token,
+            ),
+            federation: FederationLink::connect(
+                portcullis_runtime::channel(&deps.federation, &deps.peer)?,
+                &deps.federation,
             ),
             credentials: deps.credentials,
             imported_passwords: deps.imported_passwords,
@@ -418,6 +425,15 @@ impl Authn for AuthnService {
     ) -> Result<Response<pb::EndBrowserSessionResponse>, Status> {
         Ok(Response::new(
             self.flows.end_browser_session(req.into_inner()).await?,
+        ))
+    }
+
+    async fn federated_callback(
+        &self,
+        req: Request<pb::FederatedCallbackRequest>,
+    ) -> Result<Response<pb::FederatedCallbackResponse>, Status> {
+        Ok(Response::new(
+            self.flows.federated_callback(req.into_inner()).await?,
         ))
     }
 }

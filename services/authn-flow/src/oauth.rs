@@ -18,6 +18,7 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::authn::v1 as pb;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Actor, actor::Kind};
+use portcullis_proto::federation::v1 as fed;
 use portcullis_proto::token::v1 as tok;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -48,6 +49,9 @@ struct BrowserSession {
     /// the same second must not end it (0 in sessions stored before it was kept).
     #[serde(default)]
     started_ms: i64,
+    /// The identity provider the user signed in through; empty for the pool itself.
+    #[serde(default)]
+    provider: String,
 }
 
 impl BrowserSession {
@@ -164,6 +168,15 @@ impl Flows {
         &self,
         user: &dir::User,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
+        self.open_session_through(user, "").await
+    }
+
+    /// A browser session of a user who signed in through `provider` (empty: the pool).
+    async fn open_session_through(
+        &self,
+        user: &dir::User,
+        provider: &str,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let mut random = [0u8; 48];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
         let token = URL_SAFE_NO_PAD.encode(random);
@@ -173,6 +186,7 @@ impl Flows {
             sub: user.sub.clone(),
             auth_time: now_ms / 1_000,
             started_ms: now_ms,
+            provider: provider.to_owned(),
         };
         let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
         self.sessions
@@ -248,7 +262,8 @@ impl Flows {
             origin_jti,
             started_ms,
         );
-        Ok((user.enabled && !revoked && user.status == "CONFIRMED").then_some(user))
+        let signs_in = matches!(user.status.as_str(), "CONFIRMED" | "EXTERNAL_PROVIDER");
+        Ok((user.enabled && !revoked && signs_in).then_some(user))
     }
 
     /// The authorization endpoint's decision. The gateway shows `fatal`, redirects
@@ -331,22 +346,32 @@ impl Flows {
                 "A requested scope is not allowed.",
             ));
         };
-        if !req.identity_provider.is_empty() && req.identity_provider != "COGNITO" {
-            return Ok(redirect_error(
-                "invalid_request",
-                "The identity provider is not configured for this client.",
-            ));
-        }
-        if !client
-            .settings
-            .supported_identity_providers
-            .iter()
-            .any(|p| p == "COGNITO")
-        {
-            return Ok(redirect_error(
-                "unauthorized_client",
-                "The client does not allow sign-in with the user pool.",
-            ));
+        let supported = &client.settings.supported_identity_providers;
+        let supports = |provider: &str| {
+            let name = if provider.is_empty() {
+                "COGNITO"
+            } else {
+                provider
+            };
+            supported.iter().any(|p| p == name)
+        };
+        // The provider asked for; `COGNITO` is the pool itself (written empty here).
+        let requested = match req.identity_provider.as_str() {
+            "COGNITO" => "",
+            other => other,
+        };
+        if !req.identity_provider.is_empty() && !supports(requested) {
+            return Ok(if requested.is_empty() {
+                redirect_error(
+                    "unauthorized_client",
+                    "The client does not allow sign-in with the user pool.",
+                )
+            } else {
+                redirect_error(
+                    "invalid_request",
+                    "The identity provider is not configured for this client.",
+                )
+            });
         }
         match (
             req.code_challenge.as_str(),
@@ -387,6 +412,11 @@ impl Flows {
             .await?
             .filter(|s| s.pool_id == req.pool_id)
             .filter(|s| req.max_age < 0 || now.saturating_sub(s.auth_time) <= req.max_age);
+        // A session serves a request for its own provider (or for none in particular),
+        // when the client allows that provider.
+        let session = session.filter(|s| {
+            supports(&s.provider) && (req.identity_provider.is_empty() || s.provider == requested)
+        });
         let user = match session {
             Some(session) => self
                 .active_user(&session.pool_id, &session.sub, "", session.started_ms())
@@ -397,6 +427,25 @@ impl Flows {
         let Some((user, auth_time)) = user else {
             if silent_only {
                 return Ok(redirect_error("login_required", "The user must sign in."));
+            }
+            // Straight to a provider: the one asked for, or the client's only one when
+            // it does not allow the pool's own sign-in.
+            let external: Vec<&String> = supported.iter().filter(|p| *p != "COGNITO").collect();
+            let provider = if !requested.is_empty() {
+                Some(requested.to_owned())
+            } else if !supports("") && external.len() == 1 {
+                external.first().map(|p| (*p).clone())
+            } else {
+                None
+            };
+            if let Some(provider) = provider {
+                return self.federate(&req, &provider).await;
+            }
+            if !supports("") {
+                return Ok(redirect_error(
+                    "unauthorized_client",
+                    "The client does not allow sign-in with the user pool.",
+                ));
             }
             return Ok(pb::AuthorizeResponse {
                 login_required: true,
@@ -442,6 +491,131 @@ impl Flows {
         Ok(pb::AuthorizeResponse {
             code,
             response_mode: if fragment { "fragment" } else { "query" }.into(),
+            ..Default::default()
+        })
+    }
+
+    /// Sends the browser to `provider` to sign in; it comes back to the callback.
+    async fn federate(
+        &self,
+        req: &pb::AuthorizeRequest,
+        provider: &str,
+    ) -> Result<pb::AuthorizeResponse, ApiError> {
+        let started = self
+            .federation
+            .clone()
+            .start_sign_in(fed::StartSignInRequest {
+                user_pool_id: req.pool_id.clone(),
+                provider_name: provider.to_owned(),
+                callback_url: req.idp_response_url.clone(),
+                carried: req.carried.clone(),
+            })
+            .await
+            .map_err(ApiError::from);
+        match started {
+            Ok(started) => Ok(pb::AuthorizeResponse {
+                federated_redirect: started.into_inner().redirect_url,
+                ..Default::default()
+            }),
+            Err(err)
+                if matches!(
+                    err.code,
+                    ErrorCode::NotAuthorizedException
+                        | ErrorCode::UnsupportedIdentityProviderException
+                ) =>
+            {
+                Ok(redirect_error("invalid_request", &err.message))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The identity provider's answer: who it names becomes (or is) a user of the
+    /// pool, with a browser session the authorization request then continues with.
+    pub async fn federated_callback(
+        &self,
+        req: pb::FederatedCallbackRequest,
+    ) -> Result<pb::FederatedCallbackResponse, ApiError> {
+        let done = self
+            .federation
+            .clone()
+            .complete_sign_in(fed::CompleteSignInRequest {
+                state: req.state,
+                code: req.code,
+                error: req.error,
+                error_description: req.error_description,
+                callback_url: req.callback_url,
+            })
+            .await?
+            .into_inner();
+        let refused = |error: &str, description: &str| pb::FederatedCallbackResponse {
+            carried: done.carried.clone(),
+            error: error.to_owned(),
+            error_description: description.to_owned(),
+            ..Default::default()
+        };
+        if !done.error.is_empty() {
+            // The provider's own words stay with the provider.
+            tracing::info!(
+                provider = done.provider_name,
+                error = done.error,
+                "identity provider refused the sign-in"
+            );
+            return Ok(refused(
+                "access_denied",
+                "The identity provider refused the sign-in.",
+            ));
+        }
+        let attributes = done
+            .attributes
+            .iter()
+            .map(|(name, value)| portcullis_proto::events::v1::Attribute {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let provisioned = self
+            .directory
+            .clone()
+            .provision_federated_user(dir::ProvisionFederatedUserRequest {
+                caller: Some(dir::Caller {
+                    region: String::new(),
+                    actor: Some(portcullis_proto::events::v1::Actor {
+                        kind: portcullis_proto::events::v1::actor::Kind::System as i32,
+                        id: String::new(),
+                    }),
+                    correlation_id: req.correlation_id,
+                }),
+                pool_id: done.user_pool_id.clone(),
+                provider_name: done.provider_name.clone(),
+                provider_type: done.provider_type.clone(),
+                issuer: done.issuer.clone(),
+                subject: done.subject.clone(),
+                attributes,
+            })
+            .await
+            .map_err(ApiError::from);
+        let user = match provisioned {
+            Ok(user) => user.into_inner(),
+            Err(err)
+                if matches!(
+                    err.code,
+                    ErrorCode::InvalidParameterException
+                        | ErrorCode::NotAuthorizedException
+                        | ErrorCode::AliasExistsException
+                        | ErrorCode::UsernameExistsException
+                ) =>
+            {
+                return Ok(refused("invalid_request", &err.message));
+            }
+            Err(err) => return Err(err),
+        };
+        let session = self
+            .open_session_through(&user, &done.provider_name)
+            .await?;
+        Ok(pb::FederatedCallbackResponse {
+            carried: done.carried,
+            browser_session: session.browser_session,
             ..Default::default()
         })
     }

@@ -329,6 +329,26 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(user_message(user)))
     }
 
+    async fn provision_federated_user(
+        &self,
+        req: Request<pb::ProvisionFederatedUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let sign_in = crate::app::federated::FederatedSignIn {
+            provider_name: req.provider_name,
+            provider_type: req.provider_type,
+            issuer: req.issuer,
+            subject: req.subject,
+            attributes: req.attributes,
+        };
+        let user = self
+            .app
+            .provision_federated_user(&req.pool_id, sign_in, &meta)
+            .await?;
+        Ok(Response::new(user_message(user)))
+    }
+
     async fn get_user(
         &self,
         req: Request<pb::GetUserRequest>,

@@ -161,6 +161,58 @@ impl Federation for Service {
         ok(described.map(provider_out))
     }
 
+    async fn start_sign_in(
+        &self,
+        req: Request<pb::StartSignInRequest>,
+    ) -> Answer<pb::StartSignInResponse> {
+        let req = req.into_inner();
+        let started = self
+            .providers
+            .start_sign_in(
+                &req.user_pool_id,
+                &req.provider_name,
+                &req.callback_url,
+                &req.carried,
+            )
+            .await;
+        ok(started.map(|redirect_url| pb::StartSignInResponse { redirect_url }))
+    }
+
+    async fn complete_sign_in(
+        &self,
+        req: Request<pb::CompleteSignInRequest>,
+    ) -> Answer<pb::CompleteSignInResponse> {
+        let req = req.into_inner();
+        let error =
+            (!req.error.is_empty()).then(|| (req.error.clone(), req.error_description.clone()));
+        let completed = self
+            .providers
+            .complete_sign_in(&req.state, &req.code, error, &req.callback_url)
+            .await;
+        ok(completed.map(|done| {
+            let mut out = pb::CompleteSignInResponse {
+                user_pool_id: done.pool_id,
+                provider_name: done.provider_name,
+                provider_type: done.provider_type,
+                carried: done.carried,
+                ..Default::default()
+            };
+            match done.outcome {
+                Ok((identity, attributes)) => {
+                    out.subject = identity.subject;
+                    out.issuer = identity.issuer;
+                    out.attributes = attributes.into_iter().collect();
+                    out.claims_json = serde_json::Value::Object(identity.claims).to_string();
+                }
+                Err((error, description)) => {
+                    out.error = error;
+                    out.error_description = description;
+                }
+            }
+            out
+        }))
+    }
+
     async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {
         let names = self.providers.names(&req.into_inner().user_pool_id).await;
         ok(names.map(|names| pb::Names { names }))

@@ -4,6 +4,7 @@
 
 pub mod details;
 mod grpc;
+pub mod oauth;
 pub mod provider;
 pub mod providers;
 
@@ -24,8 +25,12 @@ pub struct Deps {
     pub secrets: Arc<dyn KeyValue>,
     /// Address of the directory service (pools and their attributes).
     pub directory: String,
-    /// What fetches for providers (metadata, discovery) may reach.
+    /// What fetches for providers (metadata, discovery, keys, tokens) may reach.
     pub outbound: portcullis_outbound::Policy,
+    /// Where Google's and Apple's signing keys are fetched.
+    pub social: portcullis_config::SocialEndpoints,
+    /// Sign-ins in progress at a provider (shared by every replica).
+    pub ephemeral: Arc<dyn portcullis_ephemeral::EphemeralStore>,
     /// The deployment's peer key: callers must present it, and calls to peers carry it.
     pub peer: portcullis_runtime::PeerKey,
 }
@@ -38,14 +43,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
+        let fetcher = portcullis_outbound::Fetcher::new(deps.outbound);
         let providers = providers::Providers {
             store: AggregateStore::new(deps.log, deps.clock),
+            oauth: oauth::OAuth::new(fetcher.clone(), deps.ephemeral, deps.social),
             secrets: deps.secrets,
             directory: DirectoryLink::connect(
                 portcullis_runtime::channel(&deps.directory, &deps.peer)?,
                 &deps.directory,
             ),
-            fetcher: portcullis_outbound::Fetcher::new(deps.outbound),
+            fetcher,
         };
         Ok(Self {
             listener,

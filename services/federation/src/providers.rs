@@ -14,6 +14,7 @@ use portcullis_proto::events::v1::IdentityProvider;
 use portcullis_runtime::GrpcChannel as Channel;
 
 use crate::details::{self, Checked};
+use crate::oauth::{self, OAuth, Pending};
 use crate::provider::{PoolProviders, ProviderCommand, ProviderState, duplicate};
 
 /// `ListIdentityProviders`' largest and default page.
@@ -21,6 +22,7 @@ const MAX_RESULTS: u32 = 60;
 
 pub struct Providers {
     pub store: AggregateStore,
+    pub oauth: OAuth,
     /// Sealed: providers' secret details, by `<pool>/<secret ref>`.
     pub secrets: Arc<dyn KeyValue>,
     pub directory: DirectoryLink<Channel>,
@@ -456,6 +458,106 @@ impl Providers {
     /// exists).
     pub async fn names(&self, pool_id: &str) -> Result<Vec<String>, ApiError> {
         Ok(self.load(pool_id).await?.providers.into_keys().collect())
+    }
+}
+
+/// A sign-in's start and end, as the gRPC API answers them.
+pub struct Completed {
+    pub pool_id: String,
+    pub provider_name: String,
+    pub provider_type: String,
+    pub carried: String,
+    /// The provider's refusal (`error`, `error_description`), or who signed in.
+    pub outcome: Result<(oauth::Identity, BTreeMap<String, String>), (String, String)>,
+}
+
+impl Providers {
+    /// A provider of the pool with every detail, secrets included, for signing in.
+    async fn for_sign_in(
+        &self,
+        pool_id: &str,
+        name: &str,
+    ) -> Result<(ProviderState, HashMap<String, String>), ApiError> {
+        let state = self
+            .load(pool_id)
+            .await?
+            .get(name)
+            .cloned()
+            .ok_or_else(|| {
+                oauth::refused(&format!("The identity provider {name} does not exist."))
+            })?;
+        let mut all = state.provider.details.clone();
+        all.extend(self.unseal(pool_id, &state.provider.secret_ref).await?);
+        Ok((state, all))
+    }
+
+    pub async fn start_sign_in(
+        &self,
+        pool_id: &str,
+        name: &str,
+        callback_url: &str,
+        carried: &str,
+    ) -> Result<String, ApiError> {
+        let (state, details) = self.for_sign_in(pool_id, name).await?;
+        if state.provider.provider_type == "SAML" {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedIdentityProviderException,
+                "Signing in through a SAML provider is not supported yet.",
+            ));
+        }
+        let pending = Pending {
+            pool_id: pool_id.to_owned(),
+            provider_name: name.to_owned(),
+            nonce: String::new(),
+            verifier: String::new(),
+            callback_url: callback_url.to_owned(),
+            carried: carried.to_owned(),
+        };
+        self.oauth
+            .start(&state.provider.provider_type, &details, pending)
+            .await
+    }
+
+    pub async fn complete_sign_in(
+        &self,
+        state: &str,
+        code: &str,
+        error: Option<(String, String)>,
+        callback_url: &str,
+    ) -> Result<Completed, ApiError> {
+        let pending = self.oauth.take(state).await?;
+        if pending.callback_url != callback_url {
+            return Err(oauth::refused("The sign-in came back to another domain."));
+        }
+        let (provider, details) = self
+            .for_sign_in(&pending.pool_id, &pending.provider_name)
+            .await?;
+        let provider = provider.provider;
+        let outcome = match error {
+            Some(refusal) => Err(refusal),
+            None => {
+                let identity = self
+                    .oauth
+                    .finish(
+                        &provider.provider_name,
+                        &provider.provider_type,
+                        &details,
+                        &pending,
+                        code,
+                    )
+                    .await?;
+                let attributes =
+                    oauth::mapped_attributes(&provider.attribute_mapping, &identity.claims);
+                Ok((identity, attributes))
+            }
+        };
+        Ok(Completed {
+            pool_id: pending.pool_id,
+            provider_name: provider.provider_name,
+            provider_type: provider.provider_type,
+            carried: pending.carried,
+            outcome,
+        })
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 log: Arc::new(store.clone()),
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
+                federation: need(&config.federation_addr, "federation_addr")?.to_owned(),
                 credentials: crate::secrets::sealed(
                     bucket(&store, "credentials").await?,
                     need(&config.master_key, "master_key (PORTCULLIS_MASTER_KEY)")?,
@@ -194,6 +195,8 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 )?,
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 outbound: crate::outbound_policy(&config)?,
+                social: config.social.clone(),
+                ephemeral: Arc::new(redis(&config).await?),
                 peer: peer.clone(),
             };
             let app = portcullis_federation::Application::build(listener, deps).await?;

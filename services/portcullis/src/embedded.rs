@@ -98,27 +98,6 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     .await?;
     let directory_addr = format!("127.0.0.1:{}", directory.port());
     let token_addr = format!("127.0.0.1:{}", token.port());
-    let authn = portcullis_authn_flow::Application::build(
-        loopback().await?,
-        portcullis_authn_flow::Deps {
-            log: log.clone(),
-            directory: directory_addr.clone(),
-            token: token_addr.clone(),
-            credentials: secrets::sealed(store.bucket("credentials"), &master_hex, "credentials")?,
-            imported_passwords: secrets::sealed(
-                store.bucket("imported-passwords"),
-                &master_hex,
-                "imported-passwords",
-            )?,
-            clock: clock.clone(),
-            hash_threads: None,
-            ephemeral: ephemeral.clone(),
-            sender,
-            peer: peer.clone(),
-            triggers,
-        },
-    )
-    .await?;
     let federation = portcullis_federation::Application::build(
         loopback().await?,
         portcullis_federation::Deps {
@@ -131,7 +110,31 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             )?,
             directory: directory_addr.clone(),
             outbound: crate::outbound_policy(&config)?,
+            social: config.social.clone(),
+            ephemeral: ephemeral.clone(),
             peer: peer.clone(),
+        },
+    )
+    .await?;
+    let authn = portcullis_authn_flow::Application::build(
+        loopback().await?,
+        portcullis_authn_flow::Deps {
+            log: log.clone(),
+            directory: directory_addr.clone(),
+            token: token_addr.clone(),
+            federation: format!("127.0.0.1:{}", federation.port()),
+            credentials: secrets::sealed(store.bucket("credentials"), &master_hex, "credentials")?,
+            imported_passwords: secrets::sealed(
+                store.bucket("imported-passwords"),
+                &master_hex,
+                "imported-passwords",
+            )?,
+            clock: clock.clone(),
+            hash_threads: None,
+            ephemeral: ephemeral.clone(),
+            sender,
+            peer: peer.clone(),
+            triggers,
         },
     )
     .await?;

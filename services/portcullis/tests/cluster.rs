@@ -397,6 +397,18 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         "identity_providers.py failed\n{}",
         out.describe()
     );
+    // A federated sign-in started at one gateway comes back through the other: its
+    // state (federation), the user (directory) and the session (authn-flow) are found
+    // by the other replicas.
+    let out = run(
+        python(&e2e("federation_oidc.py")).args(&cluster.gateways),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("ok - idp_identifier"),
+        "federation_oidc.py failed\n{}",
+        out.describe()
+    );
 }
 
 /// While sign-ups run, one directory replica and the node leading the log's stream are

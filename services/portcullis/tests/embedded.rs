@@ -957,3 +957,19 @@ fn identity_providers_are_configured_through_boto3() {
         &[&format!("http://127.0.0.1:{port}")],
     );
 }
+
+#[test]
+fn users_sign_in_through_an_openid_connect_provider() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    // The stand-in provider listens on loopback.
+    let _server = start_with(
+        data.path(),
+        port,
+        &[("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8")],
+    );
+    python(
+        &e2e("federation_oidc.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+}

@@ -146,8 +146,30 @@ fn claim_value(name: &str, value: &str) -> Value {
         "updated_at" => value
             .parse::<i64>()
             .map_or_else(|_| Value::String(value.into()), Value::from),
+        "identities" => identities_claim(value),
         _ => Value::String(value.into()),
     }
+}
+
+/// A federated user's `identities` attribute (a JSON array) as the ID token carries it:
+/// an array whose `primary` and `dateCreated` members are strings, as Cognito's are.
+fn identities_claim(value: &str) -> Value {
+    let Ok(Value::Array(mut identities)) = serde_json::from_str::<Value>(value) else {
+        return Value::String(value.into());
+    };
+    for identity in &mut identities {
+        if let Value::Object(members) = identity {
+            for key in ["primary", "dateCreated"] {
+                if let Some(member) = members.get_mut(key)
+                    && !member.is_string()
+                    && !member.is_null()
+                {
+                    *member = Value::String(member.to_string());
+                }
+            }
+        }
+    }
+    Value::Array(identities)
 }
 
 impl Issuer {
@@ -733,6 +755,20 @@ impl Issuer {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests fail loudly by design
 mod tests {
+
+    #[test]
+    fn identities_are_an_array_with_text_members() {
+        let attribute = r#"[{"userId":"1","providerName":"Google","providerType":"Google","issuer":null,"primary":true,"dateCreated":1700000000000}]"#;
+        let claim = claim_value("identities", attribute);
+        assert_eq!(claim[0]["primary"], "true");
+        assert_eq!(claim[0]["dateCreated"], "1700000000000");
+        assert_eq!(claim[0]["issuer"], Value::Null);
+        assert_eq!(
+            claim_value("identities", "not json"),
+            Value::String("not json".into())
+        );
+    }
+
     use super::*;
     use portcullis_ephemeral::StoreError;
     use portcullis_ephemeral::memory::MemoryStore;

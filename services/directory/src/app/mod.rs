@@ -8,6 +8,7 @@ mod clients;
 mod csv;
 mod devices;
 pub mod domains;
+pub mod federated;
 pub mod groups;
 pub mod imports;
 mod membership;

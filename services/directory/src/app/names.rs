@@ -10,7 +10,7 @@ use portcullis_types::{Email, PhoneNumber, Username};
 
 use super::claims::{ClaimOutcome, name_key};
 use super::{AggregateStore, CommandMeta, Directory, user_not_found};
-use crate::domain::user::{User, UserCommand, UserState, Writer};
+use crate::domain::user::{User, UserCommand, UserState, UserStatus, Writer};
 use crate::domain::{Aggregate, Ctx};
 
 /// The unique form of a sign-in name: case folded unless the pool is case sensitive;
@@ -36,6 +36,15 @@ fn is_alias_key(key: &str) -> bool {
 
 /// Every claim key `user` holds in a pool with `settings`.
 pub(super) fn claimed_keys(settings: &UserPoolSettings, user: &UserState) -> Vec<String> {
+    if user.status == UserStatus::ExternalProvider {
+        // A federated user is named by its provider and subject only: the address the
+        // provider vouches for is never another account's sign-in name or alias.
+        return Username::parse(&user.username)
+            .ok()
+            .map(|name| name_key(&user.pool_id, &unique_name(settings, &name)))
+            .into_iter()
+            .collect();
+    }
     let mut names = Vec::new();
     if settings.username_attributes.is_empty() {
         names.push(user.username.clone());

@@ -10,6 +10,7 @@
 
 mod account;
 mod endpoints;
+mod federated;
 pub mod pages;
 mod signin;
 
@@ -39,6 +40,10 @@ pub fn router() -> Router<Arc<AppState>> {
             get(signin::challenge_page).post(signin::answer_challenge),
         )
         .route("/logout", get(signin::logout))
+        .route(
+            "/oauth2/idpresponse",
+            get(federated::idp_response_query).post(federated::idp_response_form),
+        )
         .route("/signup", get(account::signup_page).post(account::signup))
         .route(
             "/confirmUser",

@@ -24,7 +24,7 @@ use crate::AppState;
 const CHALLENGE_COOKIE_TTL: u64 = 15 * 60;
 /// The browser session cookie lives as long as the session (authn-flow's
 /// `BROWSER_SESSION_TTL`).
-const BROWSER_SESSION_SECONDS: u64 = 3_600;
+pub(super) const BROWSER_SESSION_SECONDS: u64 = 3_600;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -38,7 +38,7 @@ pub struct AuthorizeQuery {
     request_uri: Option<String>,
 }
 
-fn authorize_request(
+pub(super) fn authorize_request(
     hosted: &Hosted,
     params: &AuthParams,
     browser_session: String,
@@ -63,11 +63,13 @@ fn authorize_request(
         response_mode: params.response_mode.clone(),
         request_object: false,
         request_uri: false,
+        idp_response_url: format!("{}/oauth2/idpresponse", hosted.base),
+        carried: params.query(),
     }
 }
 
 /// Appends `pairs` to a redirect URI, in its query or (implicit grant) its fragment.
-fn callback_url(redirect_uri: &str, fragment: bool, pairs: &[(&str, &str)]) -> String {
+pub(super) fn callback_url(redirect_uri: &str, fragment: bool, pairs: &[(&str, &str)]) -> String {
     let pairs: Vec<(&str, &str)> = pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -85,13 +87,13 @@ fn callback_url(redirect_uri: &str, fragment: bool, pairs: &[(&str, &str)]) -> S
 
 /// Whether errors go back in the redirect URI's fragment: for the implicit grant and
 /// where the client asked for it.
-fn answers_in_fragment(params: &AuthParams) -> bool {
+pub(super) fn answers_in_fragment(params: &AuthParams) -> bool {
     params.response_type == "token" || params.response_mode == "fragment"
 }
 
 /// What authn-flow decided, as a response: an error page, a redirect back to the client
 /// (an error or the grant), or the sign-in page.
-fn decision(
+pub(super) fn decision(
     hosted: &Hosted,
     params: &AuthParams,
     answer: authn::AuthorizeResponse,
@@ -116,6 +118,13 @@ fn decision(
             ],
         );
         return Some(redirect(status, &url));
+    }
+    if !answer.federated_redirect.is_empty() {
+        return Some(super::federated::to_provider(
+            hosted,
+            &answer.federated_redirect,
+            status,
+        ));
     }
     if answer.login_required {
         return None;
@@ -149,7 +158,7 @@ fn decision(
 }
 
 pub(super) fn unavailable(err: &ApiError) -> Response {
-    tracing::warn!(code = err.code.type_name(), "hosted UI call failed");
+    tracing::warn!(code = err.code.type_name(), message = %err.message, "hosted UI call failed");
     page_response(
         StatusCode::SERVICE_UNAVAILABLE,
         &pages::error_page(
@@ -176,7 +185,11 @@ pub async fn authorize(
     };
     let mut params = query.params;
     if params.identity_provider.is_empty() && !query.idp_identifier.is_empty() {
-        params.identity_provider = query.idp_identifier;
+        match super::federated::provider_of_identifier(&state, &hosted, &query.idp_identifier).await
+        {
+            Ok(name) => params.identity_provider = name,
+            Err(response) => return response,
+        }
     }
     let forced = query.prompt.split_whitespace().any(|p| p == "login");
     let session = if forced {

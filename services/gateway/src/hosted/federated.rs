@@ -1,0 +1,210 @@
+//! Federated sign-in at a pool's domain: the redirect to an identity provider, bound
+//! to the browser by a cookie holding the sign-in's `state`, and the provider's answer
+//! at `/oauth2/idpresponse` (a query, or a form post as Sign in with Apple sends it).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use portcullis_errors::ErrorCode;
+use portcullis_proto::authn::v1 as authn;
+use portcullis_proto::federation::v1 as fed;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::pages::{self, Customization};
+use super::signin::{
+    BROWSER_SESSION_SECONDS, answers_in_fragment, authorize_request, callback_url, decision,
+    unavailable,
+};
+use super::{AuthParams, Hosted, SESSION_COOKIE, cookie, page_response, redirect};
+use crate::AppState;
+
+/// The cookie binding a sign-in at a provider to the browser that started it, so that
+/// an answer cannot be replayed into another browser (login CSRF).
+const STATE_COOKIE: &str = "portcullis-idp-state";
+/// As long as the sign-in may stay at the provider (the federation service's limit).
+const STATE_COOKIE_SECONDS: u64 = 600;
+
+/// The redirect to a provider, with the state cookie.
+pub(super) fn to_provider(hosted: &Hosted, url: &str, status: StatusCode) -> Response {
+    let state = reqwest_free_query_value(url, "state").unwrap_or_default();
+    let mut response = redirect(status, url);
+    // Sign in with Apple posts its answer from its own site: the cookie must go with a
+    // cross-site POST, which browsers allow only for `SameSite=None; Secure` cookies.
+    let same_site = if hosted.secure { "None; Secure" } else { "Lax" };
+    let text = format!(
+        "{STATE_COOKIE}={state}; Path={}; Max-Age={STATE_COOKIE_SECONDS}; HttpOnly; SameSite={same_site}",
+        hosted.cookie_path
+    );
+    if let Ok(value) = HeaderValue::from_str(&text) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// One parameter of a URL's query, decoded.
+fn reqwest_free_query_value(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1.split('#').next()?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+fn error_page(text: &str) -> Response {
+    page_response(
+        StatusCode::BAD_REQUEST,
+        &pages::error_page(&Customization::default(), text),
+    )
+}
+
+/// The provider whose `IdpIdentifiers` include `identifier` (an email domain, say).
+pub(super) async fn provider_of_identifier(
+    state: &AppState,
+    hosted: &Hosted,
+    identifier: &str,
+) -> Result<String, Response> {
+    let found = state
+        .federation
+        .clone()
+        .get_identity_provider_by_identifier(fed::IdentifierRef {
+            user_pool_id: hosted.pool_id.clone(),
+            idp_identifier: identifier.to_owned(),
+        })
+        .await;
+    match found {
+        Ok(provider) => Ok(provider.into_inner().provider_name),
+        Err(status) => {
+            let err = portcullis_errors::ApiError::from(status);
+            if matches!(
+                err.code,
+                ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException
+            ) {
+                Err(error_page(
+                    "invalid_request: no identity provider has this identifier.",
+                ))
+            } else {
+                Err(unavailable(&err))
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ProviderAnswer {
+    state: String,
+    code: String,
+    error: String,
+    error_description: String,
+}
+
+pub async fn idp_response_query(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Query(answer): Query<ProviderAnswer>,
+) -> Response {
+    idp_response(&state, &hosted, &headers, answer, StatusCode::FOUND).await
+}
+
+pub async fn idp_response_form(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Form(answer): Form<ProviderAnswer>,
+) -> Response {
+    idp_response(&state, &hosted, &headers, answer, StatusCode::SEE_OTHER).await
+}
+
+/// `/oauth2/idpresponse`: the provider's answer. The user it names signs in, and the
+/// authorization request that sent them to the provider continues.
+async fn idp_response(
+    state: &AppState,
+    hosted: &Hosted,
+    headers: &HeaderMap,
+    answer: ProviderAnswer,
+    status: StatusCode,
+) -> Response {
+    let bound = cookie(headers, STATE_COOKIE).unwrap_or_default();
+    if answer.state.is_empty() || !bool::from(bound.as_bytes().ct_eq(answer.state.as_bytes())) {
+        return error_page(
+            "invalid_request: this sign-in was not started in this browser. Please sign in again.",
+        );
+    }
+    let request = authn::FederatedCallbackRequest {
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        state: answer.state,
+        code: answer.code,
+        error: answer.error,
+        error_description: answer.error_description,
+        callback_url: format!("{}/oauth2/idpresponse", hosted.base),
+    };
+    let done = match state.authn.clone().federated_callback(request).await {
+        Ok(done) => done.into_inner(),
+        Err(status) => {
+            let err = portcullis_errors::ApiError::from(status);
+            if err.code == ErrorCode::NotAuthorizedException {
+                return error_page(&err.message);
+            }
+            return unavailable(&err);
+        }
+    };
+    let params: AuthParams = serde_urlencoded::from_str(&done.carried).unwrap_or_default();
+    let mut response = if done.error.is_empty() {
+        let request = authorize_request(
+            hosted,
+            &params,
+            done.browser_session.clone(),
+            String::new(),
+            -1,
+        );
+        let decided = match state.authn.clone().authorize(request).await {
+            Ok(decided) => decided.into_inner(),
+            Err(status) => return unavailable(&status.into()),
+        };
+        let mut response = decision(hosted, &params, decided, status)
+            .unwrap_or_else(|| redirect(status, &hosted.url("/login", &params)));
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            hosted.set_cookie(
+                SESSION_COOKIE,
+                &done.browser_session,
+                BROWSER_SESSION_SECONDS,
+            ),
+        );
+        response
+    } else {
+        let url = callback_url(
+            &params.redirect_uri,
+            answers_in_fragment(&params),
+            &[
+                ("error", &done.error),
+                ("error_description", &done.error_description),
+                ("state", &params.state),
+                ("iss", &hosted.issuer),
+            ],
+        );
+        redirect(status, &url)
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, hosted.set_cookie(STATE_COOKIE, "", 0));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_is_read_from_the_provider_url() {
+        let url = "https://idp.example/authorize?client_id=a&state=s%2Fx&nonce=n";
+        assert_eq!(
+            reqwest_free_query_value(url, "state").as_deref(),
+            Some("s/x")
+        );
+        assert_eq!(reqwest_free_query_value("https://x/y", "state"), None);
+    }
+}

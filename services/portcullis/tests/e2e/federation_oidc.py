@@ -1,0 +1,222 @@
+"""Signing in to a user pool through an OpenID Connect provider (a local stand-in,
+`oidc_upstream.py`): the redirect to the provider with state, nonce and PKCE, the
+callback at `/oauth2/idpresponse`, the federated user created (`<Provider>_<sub>`,
+EXTERNAL_PROVIDER, `identities`, the automatic group) and updated on the next sign-in,
+the pool's tokens, a silent second sign-in, refresh and global sign-out; and the
+callback's defences: replayed or unbound state, a wrong nonce, a provider's refusal.
+
+Usage: federation_oidc.py URL [OTHER_URL]
+With OTHER_URL (another gateway of the same cluster) every provider answer is brought
+back through it. The server must allow outbound fetches to loopback (`outbound.allow`)."""
+
+import sys
+import urllib.parse
+import uuid
+
+import boto3
+import botocore
+from botocore.config import Config
+
+from browser import Browser, claims, pkce, query_of
+from e2e_common import URL, check, expect_error, idp
+from oidc_upstream import CLIENT_ID, CLIENT_SECRET, Upstream
+
+CALLBACK = "https://app.example.com/callback"
+OTHER = sys.argv[2] if len(sys.argv) > 2 else URL
+
+
+class Pool:
+    def __init__(self, admin, upstream):
+        suffix = uuid.uuid4().hex[:8]
+        self.admin = admin
+        self.id = admin.create_user_pool(PoolName=f"federated-{suffix}")["UserPool"]["Id"]
+        self.prefix = f"fed-{suffix}"
+        admin.create_user_pool_domain(Domain=self.prefix, UserPoolId=self.id)
+        self.base = f"{URL}/domain/{self.prefix}"
+        admin.create_identity_provider(
+            UserPoolId=self.id, ProviderName="Upstream", ProviderType="OIDC",
+            ProviderDetails={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                             "authorize_scopes": "openid email profile",
+                             "oidc_issuer": upstream.url, "attributes_request_method": "GET"},
+            AttributeMapping={"email": "email", "email_verified": "email_verified",
+                              "name": "name", "locale": "locale"},
+            IdpIdentifiers=["corp.example"])
+        self.client = self.make_client(["COGNITO", "Upstream"])
+
+    def make_client(self, providers):
+        return self.admin.create_user_pool_client(
+            UserPoolId=self.id, ClientName="web", SupportedIdentityProviders=providers,
+            CallbackURLs=[CALLBACK], AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email", "profile", "aws.cognito.signin.user.admin"],
+            AllowedOAuthFlowsUserPoolClient=True,
+            ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+
+    def authorize(self, client=None, **params):
+        query = {"client_id": client or self.client, "response_type": "code",
+                 "redirect_uri": CALLBACK,
+                 "scope": "openid email profile aws.cognito.signin.user.admin",
+                 "state": "app-state", **params}
+        return f"{self.base}/oauth2/authorize?{urllib.parse.urlencode(query)}"
+
+    def exchange(self, code, verifier, client=None):
+        browser = Browser()
+        answer = browser.request(f"{self.base}/oauth2/token", {
+            "grant_type": "authorization_code", "client_id": client or self.client,
+            "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier})
+        assert answer.status == 200, answer.body
+        return answer.json()
+
+
+def to_provider(pool, browser, upstream, **params):
+    """Starts a sign-in; returns the provider's callback URL (not yet followed)."""
+    answer = browser.request(pool.authorize(**params))
+    assert answer.status == 302, (answer.status, answer.body)
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    query, _ = query_of(answer.location)
+    assert query["redirect_uri"] == f"{pool.base}/oauth2/idpresponse", query
+    assert query["nonce"] and query["state"] and query["code_challenge"], query
+    assert browser.cookie("portcullis-idp-state") == query["state"]
+    at_provider = browser.request(answer.location)
+    assert at_provider.status == 302, at_provider.body
+    return at_provider.location
+
+
+def back_to_app(pool, browser, callback):
+    # The answer comes back through the other gateway (another replica of every service).
+    answer = browser.request(OTHER + callback.removeprefix(URL))
+    assert answer.status == 302, (answer.status, answer.body)
+    assert answer.location.startswith(CALLBACK), answer.location
+    query, _ = query_of(answer.location)
+    return query
+
+
+def sign_in(pool, browser, upstream, **params):
+    verifier, challenge = pkce()
+    callback = to_provider(pool, browser, upstream, code_challenge=challenge,
+                           code_challenge_method="S256", identity_provider="Upstream",
+                           **params)
+    query = back_to_app(pool, browser, callback)
+    assert query["state"] == "app-state" and "code" in query, query
+    return pool.exchange(query["code"], verifier), callback
+
+
+def first_sign_in(pool, upstream):
+    browser = Browser()
+    tokens, _ = sign_in(pool, browser, upstream)
+    id_claims = claims(tokens["id_token"])
+    username = "Upstream_alice-1"
+    assert id_claims["cognito:username"] == username, id_claims
+    assert id_claims["email"] == "alice@corp.example" and id_claims["email_verified"] is True
+    assert id_claims["name"] == "Alice" and id_claims["locale"] == "en-GB", id_claims
+    assert id_claims["cognito:groups"] == [f"{pool.id}_Upstream"], id_claims
+    identity = id_claims["identities"][0]
+    assert identity["userId"] == "alice-1" and identity["providerName"] == "Upstream", identity
+    assert identity["providerType"] == "OIDC" and identity["issuer"] == upstream.url, identity
+    assert identity["primary"] == "true" and identity["dateCreated"].isdigit(), identity
+    check("OIDC sign-in: the provider's user becomes Upstream_<sub> with the pool's tokens")
+
+    user = pool.admin.admin_get_user(UserPoolId=pool.id, Username=username)
+    assert user["UserStatus"] == "EXTERNAL_PROVIDER", user
+    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    assert attributes["email"] == "alice@corp.example", attributes
+    assert '"providerName":"Upstream"' in attributes["identities"], attributes
+    group = pool.admin.get_group(UserPoolId=pool.id, GroupName=f"{pool.id}_Upstream")["Group"]
+    assert group["Description"] == "Autogenerated group for users who sign in using Upstream"
+    check("the federated user: EXTERNAL_PROVIDER, identities, the automatic group")
+
+    # The browser session makes the next authorization silent, for the same provider.
+    verifier, challenge = pkce()
+    answer = browser.request(pool.authorize(identity_provider="Upstream", code_challenge=challenge,
+                                            code_challenge_method="S256"))
+    assert answer.status == 302 and answer.location.startswith(CALLBACK), answer.location
+    query, _ = query_of(answer.location)
+    again = pool.exchange(query["code"], verifier)
+    assert claims(again["id_token"])["sub"] == id_claims["sub"]
+    check("a second authorization in the same browser is silent")
+    return tokens, user
+
+
+def later_sign_ins(pool, upstream, tokens, user):
+    upstream.user = {**upstream.user, "email": "alice@new.corp.example", "name": "Alice B"}
+    second, _ = sign_in(pool, Browser(), upstream)
+    id_claims = claims(second["id_token"])
+    assert id_claims["sub"] == claims(tokens["id_token"])["sub"], id_claims
+    assert id_claims["email"] == "alice@new.corp.example" and id_claims["name"] == "Alice B"
+    users = pool.admin.list_users(UserPoolId=pool.id)["Users"]
+    assert len(users) == 1, users
+    check("the next sign-in maps the provider's attributes again onto the same user")
+
+    public = boto3.client("cognito-idp", endpoint_url=URL, region_name="us-east-1",
+                          config=Config(signature_version=botocore.UNSIGNED,
+                                        retries={"max_attempts": 1}))
+    refreshed = public.initiate_auth(
+        ClientId=pool.client, AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": second["refresh_token"]})["AuthenticationResult"]
+    assert claims(refreshed["IdToken"])["cognito:username"] == "Upstream_alice-1"
+    me = public.get_user(AccessToken=refreshed["AccessToken"])
+    assert me["Username"] == "Upstream_alice-1", me
+    public.global_sign_out(AccessToken=refreshed["AccessToken"])
+    expect_error("NotAuthorizedException", public.initiate_auth, ClientId=pool.client,
+                 AuthFlow="REFRESH_TOKEN_AUTH",
+                 AuthParameters={"REFRESH_TOKEN": second["refresh_token"]})
+    check("a federated user's refresh, GetUser and global sign-out")
+
+
+def defences(pool, upstream):
+    browser = Browser()
+    _, callback = sign_in(pool, browser, upstream)
+    replay = browser.request(callback)
+    assert replay.status == 400 and "sign in again" in replay.body.lower(), replay.body
+    check("a provider's answer is used once")
+
+    verifier, challenge = pkce()
+    callback = to_provider(pool, Browser(), upstream, identity_provider="Upstream",
+                           code_challenge=challenge, code_challenge_method="S256")
+    elsewhere = Browser().request(callback)
+    assert elsewhere.status == 400 and "not started in this browser" in elsewhere.body
+    check("an answer brought to another browser is refused (login CSRF)")
+
+    upstream.misbehave = {"nonce"}
+    browser = Browser()
+    callback = to_provider(pool, browser, upstream, identity_provider="Upstream",
+                           code_challenge=challenge, code_challenge_method="S256")
+    answer = browser.request(callback)
+    assert answer.status == 400 and "invalid answer" in answer.body, answer.body
+    upstream.misbehave = {"refuse"}
+    browser = Browser()
+    answer = browser.request(pool.authorize(identity_provider="Upstream"))
+    refusal = browser.request(answer.location)
+    query = back_to_app(pool, browser, refusal.location)
+    assert query["error"] == "access_denied" and query["state"] == "app-state", query
+    upstream.misbehave = set()
+    check("an ID token of another sign-in (nonce) and a provider's refusal end the sign-in")
+
+
+def routing(pool, upstream):
+    browser = Browser()
+    answer = browser.request(pool.authorize(idp_identifier="corp.example"))
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    answer = Browser().request(pool.authorize(idp_identifier="elsewhere.example"))
+    assert answer.status == 400, answer.status
+    only_upstream = pool.make_client(["Upstream"])
+    answer = Browser().request(pool.authorize(client=only_upstream))
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    cognito_only = pool.make_client(["COGNITO"])
+    answer = Browser().request(pool.authorize(client=cognito_only, identity_provider="Upstream"))
+    query, _ = query_of(answer.location)
+    assert query["error"] == "invalid_request", query
+    check("idp_identifier, a client's only provider, and a provider the client does not allow")
+
+
+def main():
+    admin = idp()
+    upstream = Upstream()
+    pool = Pool(admin, upstream)
+    tokens, user = first_sign_in(pool, upstream)
+    later_sign_ins(pool, upstream, tokens, user)
+    defences(pool, upstream)
+    routing(pool, upstream)
+
+
+if __name__ == "__main__":
+    main()
