@@ -203,14 +203,16 @@ impl Aggregate for User {
                 } else {
                     Writer::User
                 };
+                let federated = *status == UserStatus::ExternalProvider;
                 let attributes = sign_up_attributes(
                     pool,
-                    username,
+                    (!federated).then_some(username.as_str()),
                     &canonical_attributes(pool, attributes),
                     writer,
                 )?;
-                // With an email or phone number as user name, the internal name is the sub.
-                let internal = if pool.username_attributes.is_empty() {
+                // With an email or phone number as user name, the internal name is the
+                // sub; a federated user keeps its `<Provider>_<subject>`.
+                let internal = if pool.username_attributes.is_empty() || federated {
                     username.clone()
                 } else {
                     sub.clone()
@@ -778,9 +780,12 @@ fn attribute_deletions(
 
 /// Checks sign-up attributes against the pool's schema and adds the ones Cognito derives
 /// (the email or phone number that is the user name).
+/// The attributes of a new user, checked against the pool's schema. `username` is the
+/// name the user signs in with, or `None` for a federated user (`<Provider>_<subject>`,
+/// never an email or phone number even where those are the user names).
 fn sign_up_attributes(
     pool: &UserPoolSettings,
-    username: &str,
+    username: Option<&str>,
     given: &[Attribute],
     writer: Writer,
 ) -> Result<Vec<Attribute>, ApiError> {
@@ -814,7 +819,13 @@ fn sign_up_attributes(
         validate_value(Some(def), &attr.name, &attr.value)?;
         attributes.push(attr.clone());
     }
-    for name in &pool.username_attributes {
+    let names: &[String] = if username.is_some() {
+        &pool.username_attributes
+    } else {
+        &[]
+    };
+    let username = username.unwrap_or_default();
+    for name in names {
         let parsed_ok = match name.as_str() {
             "email" => Email::parse(username).is_ok(),
             _ => PhoneNumber::parse(username).is_ok(),
@@ -842,9 +853,8 @@ fn sign_up_attributes(
             )));
         }
     }
-    if !pool.username_attributes.is_empty()
-        && !pool
-            .username_attributes
+    if !names.is_empty()
+        && !names
             .iter()
             .any(|n| attributes.iter().any(|a| &a.name == n))
     {
@@ -1042,6 +1052,37 @@ mod tests {
             .decide(&sign_up(pool(&["email"], &[]), "alice", vec![]), &CTX)
             .unwrap_err();
         assert_eq!(err.message, "Username should be an email.");
+    }
+
+    #[test]
+    fn a_federated_user_keeps_its_provider_name_where_emails_are_user_names() {
+        let UserCommand::SignUp {
+            pool_id,
+            pool,
+            sub,
+            attributes,
+            ..
+        } = sign_up(
+            pool(&["email"], &[]),
+            "x",
+            vec![attr("email", "a@example.com")],
+        )
+        else {
+            unreachable!()
+        };
+        let command = UserCommand::SignUp {
+            pool_id,
+            pool,
+            sub,
+            username: "Google_1234".into(),
+            attributes,
+            status: UserStatus::ExternalProvider,
+        };
+        let events = given::<User>(&[]).decide(&command, &CTX).unwrap();
+        let state = given::<User>(&events).state.unwrap();
+        assert_eq!(state.username, "Google_1234");
+        assert_eq!(state.status, UserStatus::ExternalProvider);
+        assert_eq!(state.attribute("email"), Some("a@example.com"));
     }
 
     #[test]

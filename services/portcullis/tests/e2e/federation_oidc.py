@@ -26,10 +26,11 @@ OTHER = sys.argv[2] if len(sys.argv) > 2 else URL
 
 
 class Pool:
-    def __init__(self, admin, upstream):
+    def __init__(self, admin, upstream, mapping=None, **pool_settings):
         suffix = uuid.uuid4().hex[:8]
         self.admin = admin
-        self.id = admin.create_user_pool(PoolName=f"federated-{suffix}")["UserPool"]["Id"]
+        self.id = admin.create_user_pool(PoolName=f"federated-{suffix}",
+                                         **pool_settings)["UserPool"]["Id"]
         self.prefix = f"fed-{suffix}"
         admin.create_user_pool_domain(Domain=self.prefix, UserPoolId=self.id)
         self.base = f"{URL}/domain/{self.prefix}"
@@ -38,8 +39,8 @@ class Pool:
             ProviderDetails={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                              "authorize_scopes": "openid email profile",
                              "oidc_issuer": upstream.url, "attributes_request_method": "GET"},
-            AttributeMapping={"email": "email", "email_verified": "email_verified",
-                              "name": "name", "locale": "locale"},
+            AttributeMapping=mapping or {"email": "email", "email_verified": "email_verified",
+                                         "name": "name", "locale": "locale"},
             IdpIdentifiers=["corp.example"])
         self.client = self.make_client(["COGNITO", "Upstream"])
 
@@ -208,6 +209,39 @@ def routing(pool, upstream):
     check("idp_identifier, a client's only provider, and a provider the client does not allow")
 
 
+def pool_rules(admin, upstream):
+    """A pool's required attributes must come from the provider; a federated user's
+    email is not an alias, so a native user with the same one keeps it."""
+    pool = Pool(admin, upstream, mapping={"email": "email"}, UsernameAttributes=["email"],
+                Schema=[{"Name": "nickname", "AttributeDataType": "String",
+                         "Required": True, "Mutable": True}])
+    browser = Browser()
+    verifier, challenge = pkce()
+    callback = to_provider(pool, browser, upstream, identity_provider="Upstream",
+                           code_challenge=challenge, code_challenge_method="S256")
+    query = back_to_app(pool, browser, callback)
+    assert query["error"] == "invalid_request" and "nickname" in query["error_description"], query
+    assert pool.admin.list_users(UserPoolId=pool.id)["Users"] == []
+    check("a sign-in whose mapping misses a required attribute creates no user")
+
+    pool.admin.admin_create_user(
+        UserPoolId=pool.id, Username=upstream.user["email"], MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": upstream.user["email"]},
+                        {"Name": "email_verified", "Value": "true"},
+                        {"Name": "nickname", "Value": "native"}])
+    pool.admin.update_identity_provider(
+        UserPoolId=pool.id, ProviderName="Upstream",
+        AttributeMapping={"email": "email", "nickname": "name"})
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["nickname"] == upstream.user["name"]
+    users = pool.admin.list_users(UserPoolId=pool.id)["Users"]
+    assert sorted(u["UserStatus"] for u in users) == ["EXTERNAL_PROVIDER",
+                                                      "FORCE_CHANGE_PASSWORD"], users
+    native = pool.admin.admin_get_user(UserPoolId=pool.id, Username=upstream.user["email"])
+    assert native["UserStatus"] == "FORCE_CHANGE_PASSWORD", native
+    check("with the attribute mapped it works, beside a native user with the same email")
+
+
 def main():
     admin = idp()
     upstream = Upstream()
@@ -216,6 +250,7 @@ def main():
     later_sign_ins(pool, upstream, tokens, user)
     defences(pool, upstream)
     routing(pool, upstream)
+    pool_rules(admin, upstream)
 
 
 if __name__ == "__main__":
