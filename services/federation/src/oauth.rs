@@ -188,6 +188,7 @@ impl OAuth {
         provider_name: &str,
         provider_type: &str,
         details: &HashMap<String, String>,
+        mapping: &HashMap<String, String>,
         pending: &Pending,
         code: &str,
     ) -> Result<Identity, ApiError> {
@@ -201,7 +202,7 @@ impl OAuth {
                     .as_str()
                     .ok_or_else(|| bad_answer(provider_name, "no access token"))?;
                 let claims = self
-                    .user_endpoint(provider_name, provider_type, details, access)
+                    .user_endpoint(provider_name, provider_type, details, mapping, access)
                     .await?;
                 let subject_key = if provider_type == "Facebook" {
                     "id"
@@ -247,7 +248,7 @@ impl OAuth {
                     && let Some(access) = tokens["access_token"].as_str()
                 {
                     let more = self
-                        .user_endpoint(provider_name, provider_type, details, access)
+                        .user_endpoint(provider_name, provider_type, details, mapping, access)
                         .await?;
                     // The user endpoint must describe the same user (OIDC Core 5.3.2).
                     if text_claim(&more, "sub").as_deref() != Some(subject.as_str()) {
@@ -333,13 +334,22 @@ impl OAuth {
         provider_name: &str,
         provider_type: &str,
         details: &HashMap<String, String>,
+        mapping: &HashMap<String, String>,
         access_token: &str,
     ) -> Result<serde_json::Map<String, Value>, ApiError> {
         let detail = |key: &str| details.get(key).map(String::as_str).unwrap_or_default();
         let mut url = detail("attributes_url").to_owned();
         if provider_type == "Facebook" {
-            // `attributes_url_add_attributes`: the fields asked for are appended.
-            url.push_str("id,name,email,first_name,last_name");
+            // `attributes_url_add_attributes`: the mapped fields, and the user's id, are
+            // appended to the Graph API's `fields=`.
+            let mut fields: Vec<&str> = vec!["id"];
+            for field in mapping.values() {
+                if !fields.contains(&field.as_str()) {
+                    fields.push(field);
+                }
+            }
+            fields.sort_unstable();
+            url.push_str(&urlencode(&fields.join(",")));
             let separator = if url.contains('?') { '&' } else { '?' };
             url = format!("{url}{separator}access_token={}", urlencode(access_token));
         }

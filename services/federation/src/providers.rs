@@ -542,6 +542,7 @@ impl Providers {
                         &provider.provider_name,
                         &provider.provider_type,
                         &details,
+                        &provider.attribute_mapping,
                         &pending,
                         code,
                     )

@@ -959,17 +959,26 @@ fn identity_providers_are_configured_through_boto3() {
 }
 
 #[test]
-fn users_sign_in_through_an_openid_connect_provider() {
+fn users_sign_in_through_openid_connect_and_social_providers() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
-    // The stand-in provider listens on loopback.
+    // The script's stand-in provider listens on loopback, on a port chosen here so
+    // that Google's and Apple's keys can be configured before the server starts.
+    let upstream = portcullis_testkit::free_port();
+    let keys = format!("http://127.0.0.1:{upstream}/jwks");
     let _server = start_with(
         data.path(),
         port,
-        &[("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8")],
+        &[
+            ("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8"),
+            ("PORTCULLIS_SOCIAL_GOOGLE_JWKS_URL", &keys),
+            ("PORTCULLIS_SOCIAL_APPLE_JWKS_URL", &keys),
+        ],
     );
-    python(
+    let out = python_with(
         &e2e("federation_oidc.py"),
         &[&format!("http://127.0.0.1:{port}")],
+        &[("SOCIAL_UPSTREAM_PORT", &upstream.to_string())],
     );
+    assert!(out.contains("ok - SignInWithApple: signed in"), "{out}");
 }

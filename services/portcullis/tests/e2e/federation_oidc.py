@@ -5,10 +5,15 @@ EXTERNAL_PROVIDER, `identities`, the automatic group) and updated on the next si
 the pool's tokens, a silent second sign-in, refresh and global sign-out; and the
 callback's defences: replayed or unbound state, a wrong nonce, a provider's refusal.
 
+With SOCIAL_UPSTREAM_PORT set, the stand-in listens on that port, where the server's
+`social.google_jwks_url` and `social.apple_jwks_url` point (`/jwks`), and Google,
+Facebook, Login with Amazon and Sign in with Apple sign-ins are checked too.
+
 Usage: federation_oidc.py URL [OTHER_URL]
 With OTHER_URL (another gateway of the same cluster) every provider answer is brought
 back through it. The server must allow outbound fetches to loopback (`outbound.allow`)."""
 
+import os
 import sys
 import urllib.parse
 import uuid
@@ -17,9 +22,10 @@ import boto3
 import botocore
 from botocore.config import Config
 
-from browser import Browser, claims, pkce, query_of
+from browser import Browser, Forms, claims, pkce, query_of
 from e2e_common import URL, check, expect_error, idp
-from oidc_upstream import CLIENT_ID, CLIENT_SECRET, Upstream
+from oidc_upstream import (APPLE_KEY, APPLE_KEY_ID, APPLE_TEAM, CLIENT_ID, CLIENT_SECRET,
+                           Upstream)
 
 CALLBACK = "https://app.example.com/callback"
 OTHER = sys.argv[2] if len(sys.argv) > 2 else URL
@@ -242,15 +248,78 @@ def pool_rules(admin, upstream):
     check("with the attribute mapped it works, beside a native user with the same email")
 
 
+def social(pool, upstream):
+    """Google, Facebook, Login with Amazon and Sign in with Apple, each at the stand-in:
+    the endpoints in the provider's details, the keys where the server's `social.*`
+    settings say."""
+    common = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    providers = {
+        "Google": {**common, "authorize_scopes": "openid email profile",
+                   "authorize_url": f"{upstream.url}/google/authorize",
+                   "token_url": f"{upstream.url}/google/token",
+                   "oidc_issuer": f"{upstream.url}/google"},
+        "Facebook": {**common, "authorize_scopes": "public_profile, email",
+                     "authorize_url": f"{upstream.url}/facebook/authorize",
+                     "token_url": f"{upstream.url}/facebook/token",
+                     "attributes_url": f"{upstream.url}/facebook/me?fields="},
+        "LoginWithAmazon": {**common, "authorize_scopes": "profile",
+                            "authorize_url": f"{upstream.url}/amazon/authorize",
+                            "token_url": f"{upstream.url}/amazon/token",
+                            "attributes_url": f"{upstream.url}/amazon/profile"},
+        "SignInWithApple": {"client_id": CLIENT_ID, "team_id": APPLE_TEAM,
+                            "key_id": APPLE_KEY_ID, "private_key": APPLE_KEY,
+                            "authorize_scopes": "email name",
+                            "authorize_url": f"{upstream.url}/apple/authorize",
+                            "token_url": f"{upstream.url}/apple/token",
+                            "oidc_issuer": f"{upstream.url}/apple"},
+    }
+    for name, details in providers.items():
+        pool.admin.create_identity_provider(
+            UserPoolId=pool.id, ProviderName=name, ProviderType=name, ProviderDetails=details,
+            AttributeMapping={"email": "email", **({"name": "name"} if name in
+                                                    ("Facebook", "LoginWithAmazon") else {})})
+    client = pool.make_client(list(providers))
+    upstream.user = {"sub": "social-7", "email": "sam@mail.example", "name": "Sam"}
+    for name in providers:
+        browser = Browser()
+        verifier, challenge = pkce()
+        answer = browser.request(pool.authorize(client=client, identity_provider=name,
+                                                code_challenge=challenge,
+                                                code_challenge_method="S256"))
+        assert answer.status == 302, (name, answer.status, answer.body)
+        at_provider = browser.request(answer.location)
+        if name == "SignInWithApple":
+            # Apple posts its answer: the page's form, submitted as a browser would.
+            form = Forms(at_provider.body).forms[0]
+            target = OTHER + form["action"].removeprefix(URL)
+            back = browser.request(target, form["fields"])
+        else:
+            back = browser.request(OTHER + at_provider.location.removeprefix(URL))
+        assert back.status in (302, 303), (name, back.status, back.body)
+        query, _ = query_of(back.location)
+        assert "code" in query, (name, query)
+        tokens = pool.exchange(query["code"], verifier, client=client)
+        id_claims = claims(tokens["id_token"])
+        assert id_claims["cognito:username"] == f"{name}_social-7", id_claims
+        assert id_claims["email"] == "sam@mail.example", id_claims
+        assert id_claims["identities"][0]["providerType"] == name, id_claims
+        if name in ("Facebook", "LoginWithAmazon"):
+            assert id_claims["name"] == "Sam", id_claims
+            assert id_claims["identities"][0]["issuer"] is None, id_claims
+        check(f"{name}: signed in through the stand-in as {name}_<id>")
+
+
 def main():
     admin = idp()
-    upstream = Upstream()
+    upstream = Upstream(port=int(os.environ.get("SOCIAL_UPSTREAM_PORT", "0")))
     pool = Pool(admin, upstream)
     tokens, user = first_sign_in(pool, upstream)
     later_sign_ins(pool, upstream, tokens, user)
     defences(pool, upstream)
     routing(pool, upstream)
     pool_rules(admin, upstream)
+    if os.environ.get("SOCIAL_UPSTREAM_PORT"):
+        social(pool, upstream)
 
 
 if __name__ == "__main__":
