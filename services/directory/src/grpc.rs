@@ -116,6 +116,15 @@ fn group_summary_message(group: GroupSummary) -> pb::Group {
     }
 }
 
+fn provider_user(user: pb::ProviderUser) -> crate::app::federated::ProviderUser {
+    crate::app::federated::ProviderUser {
+        provider_name: user.provider_name,
+        provider_type: user.provider_type,
+        attribute: user.attribute,
+        value: user.value,
+    }
+}
+
 pub fn user_message(state: UserState) -> pb::User {
     pb::User {
         pool_id: state.pool_id,
@@ -347,6 +356,32 @@ impl DirectoryRpc for DirectoryService {
             .provision_federated_user(&req.pool_id, sign_in, &meta)
             .await?;
         Ok(Response::new(user_message(user)))
+    }
+
+    async fn link_provider_for_user(
+        &self,
+        req: Request<pb::LinkProviderForUserRequest>,
+    ) -> Result<Response<pb::LinkProviderForUserResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let source = provider_user(req.source.unwrap_or_default());
+        self.app
+            .link_provider_for_user(&req.pool_id, &req.destination_username, source, &meta)
+            .await?;
+        Ok(Response::new(pb::LinkProviderForUserResponse {}))
+    }
+
+    async fn disable_provider_for_user(
+        &self,
+        req: Request<pb::DisableProviderForUserRequest>,
+    ) -> Result<Response<pb::DisableProviderForUserResponse>, Status> {
+        let req = req.into_inner();
+        let meta = meta(req.caller);
+        let user = provider_user(req.user.unwrap_or_default());
+        self.app
+            .disable_provider_for_user(&req.pool_id, user, &meta)
+            .await?;
+        Ok(Response::new(pb::DisableProviderForUserResponse {}))
     }
 
     async fn get_user(

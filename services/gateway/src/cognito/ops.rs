@@ -152,6 +152,8 @@ operations! { state, call;
     "DeleteIdentityProvider" => provider_ops::delete_identity_provider(state, call),
     "ListIdentityProviders" => provider_ops::list_identity_providers(state, call),
     "GetIdentityProviderByIdentifier" => provider_ops::get_identity_provider_by_identifier(state, call),
+    "AdminLinkProviderForUser" => provider_ops::admin_link_provider_for_user(state, call),
+    "AdminDisableProviderForUser" => provider_ops::admin_disable_provider_for_user(state, call),
 }
 
 pub(crate) fn caller(call: &Call) -> dir::Caller {

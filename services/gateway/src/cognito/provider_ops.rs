@@ -1,10 +1,13 @@
 //! A pool's identity providers, served by the federation service:
 //! CreateIdentityProvider, DescribeIdentityProvider, UpdateIdentityProvider,
-//! DeleteIdentityProvider, ListIdentityProviders, GetIdentityProviderByIdentifier.
+//! DeleteIdentityProvider, ListIdentityProviders, GetIdentityProviderByIdentifier; and
+//! linking a provider's users to the pool's (AdminLinkProviderForUser,
+//! AdminDisableProviderForUser), which the directory keeps.
 
 use std::collections::HashMap;
 
 use portcullis_errors::ApiError;
+use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::federation::v1 as fed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -171,4 +174,135 @@ pub async fn get_identity_provider_by_identifier(
         .await?
         .into_inner();
     Ok(provider_out(found))
+}
+
+/// `ProviderUserIdentifierType`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ProviderUserShape {
+    provider_name: Option<String>,
+    provider_attribute_name: Option<String>,
+    provider_attribute_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LinkRequest {
+    user_pool_id: Option<String>,
+    destination_user: Option<ProviderUserShape>,
+    source_user: Option<ProviderUserShape>,
+    user: Option<ProviderUserShape>,
+}
+
+/// The attribute social providers' users are named by.
+const SUBJECT: &str = "Cognito_Subject";
+const SOCIAL: &[&str] = &["Google", "Facebook", "LoginWithAmazon", "SignInWithApple"];
+
+/// A provider's user as the directory takes it: the provider must exist in the pool.
+async fn provider_user(
+    state: &AppState,
+    call: &Call,
+    pool_id: &str,
+    shape: ProviderUserShape,
+    member: &str,
+) -> Result<dir::ProviderUser, ApiError> {
+    let provider_name = required(shape.provider_name, &format!("{member}.providerName"))?;
+    let value = shape.provider_attribute_value.unwrap_or_default();
+    if value.is_empty() {
+        return Err(ApiError::invalid_parameter(format!(
+            "{member}.ProviderAttributeValue is required."
+        )));
+    }
+    let provider = state
+        .federation
+        .clone()
+        .describe_identity_provider(fed::ProviderRef {
+            caller: Some(caller(call)),
+            user_pool_id: pool_id.to_owned(),
+            provider_name: provider_name.clone(),
+        })
+        .await?
+        .into_inner();
+    let attribute = shape
+        .provider_attribute_name
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| SUBJECT.to_owned());
+    if SOCIAL.contains(&provider.provider_type.as_str()) && attribute != SUBJECT {
+        return Err(ApiError::invalid_parameter(format!(
+            "ProviderAttributeName must be {SUBJECT} for the social identity provider {provider_name}."
+        )));
+    }
+    Ok(dir::ProviderUser {
+        provider_name,
+        provider_type: provider.provider_type,
+        attribute,
+        value,
+    })
+}
+
+fn is_pool_itself(shape: &ProviderUserShape) -> bool {
+    shape
+        .provider_name
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("Cognito"))
+}
+
+pub async fn admin_link_provider_for_user(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let req: LinkRequest = parse(call.body.clone())?;
+    let pool_id = required(req.user_pool_id, "userPoolId")?;
+    let destination = required(req.destination_user, "destinationUser")?;
+    let source = required(req.source_user, "sourceUser")?;
+    if !is_pool_itself(&destination) {
+        return Err(ApiError::invalid_parameter(
+            "DestinationUser must be a user of the user pool: its ProviderName is Cognito.",
+        ));
+    }
+    let destination_username = destination
+        .provider_attribute_value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_parameter("DestinationUser.ProviderAttributeValue is required.")
+        })?;
+    if is_pool_itself(&source) {
+        return Err(ApiError::invalid_parameter(
+            "Invalid SourceUser: Cognito users with a username/password may not be passed in as a SourceUser, only as a DestinationUser",
+        ));
+    }
+    let source = provider_user(state, &call, &pool_id, source, "sourceUser").await?;
+    state
+        .directory
+        .clone()
+        .link_provider_for_user(dir::LinkProviderForUserRequest {
+            caller: Some(caller(&call)),
+            pool_id,
+            destination_username,
+            source: Some(source),
+        })
+        .await?;
+    Ok(json!({}))
+}
+
+pub async fn admin_disable_provider_for_user(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
+    let req: LinkRequest = parse(call.body.clone())?;
+    let pool_id = required(req.user_pool_id, "userPoolId")?;
+    let user = required(req.user, "user")?;
+    if is_pool_itself(&user) {
+        return Err(ApiError::invalid_parameter(
+            "Turning off a user's password sign-in is not supported; use AdminDisableUser.",
+        ));
+    }
+    let user = provider_user(state, &call, &pool_id, user, "user").await?;
+    state
+        .directory
+        .clone()
+        .disable_provider_for_user(dir::DisableProviderForUserRequest {
+            caller: Some(caller(&call)),
+            pool_id,
+            user: Some(user),
+        })
+        .await?;
+    Ok(json!({}))
 }

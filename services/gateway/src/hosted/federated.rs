@@ -164,6 +164,11 @@ async fn idp_response(
             Ok(decided) => decided.into_inner(),
             Err(status) => return unavailable(&status.into()),
         };
+        // The session was refused (a linked user who cannot sign in yet, say): back to
+        // the provider would loop.
+        if !decided.federated_redirect.is_empty() || decided.login_required {
+            return error_page("invalid_request: this user cannot sign in.");
+        }
         let mut response = decision(hosted, &params, decided, status)
             .unwrap_or_else(|| redirect(status, &hosted.url("/login", &params)));
         response.headers_mut().append(

@@ -248,6 +248,78 @@ def pool_rules(admin, upstream):
     check("with the attribute mapped it works, beside a native user with the same email")
 
 
+def linking(admin, upstream):
+    """AdminLinkProviderForUser: a provider's user signs in as a native user;
+    AdminDisableProviderForUser undoes it, or stops a provider's own user."""
+    pool = Pool(admin, upstream)
+    admin.admin_create_user(UserPoolId=pool.id, Username="ada", MessageAction="SUPPRESS",
+                            UserAttributes=[{"Name": "email", "Value": "ada@corp.example"}])
+    # Until the user has a password of their own, a linked provider cannot sign them in.
+    upstream.user = {"sub": "ada-upstream", "email": "ada@corp.example", "name": "Ada"}
+    source = {"ProviderName": "Upstream", "ProviderAttributeName": "Cognito_Subject",
+              "ProviderAttributeValue": "ada-upstream"}
+    destination = {"ProviderName": "Cognito", "ProviderAttributeValue": "ada"}
+    admin.admin_link_provider_for_user(UserPoolId=pool.id, DestinationUser=destination,
+                                       SourceUser=source)
+    message = expect_error("InvalidParameterException", admin.admin_link_provider_for_user,
+                           UserPoolId=pool.id, DestinationUser=destination, SourceUser=source)
+    assert message == "SourceUser is already linked to DestinationUser", message
+    message = expect_error("InvalidParameterException", admin.admin_link_provider_for_user,
+                           UserPoolId=pool.id, DestinationUser=destination,
+                           SourceUser={"ProviderName": "Cognito",
+                                       "ProviderAttributeName": "Cognito_Subject",
+                                       "ProviderAttributeValue": "x"})
+    assert message.startswith("Invalid SourceUser"), message
+    expect_error("UserNotFoundException", admin.admin_link_provider_for_user,
+                 UserPoolId=pool.id, SourceUser={**source, "ProviderAttributeValue": "other"},
+                 DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "nobody"})
+    expect_error("ResourceNotFoundException", admin.admin_link_provider_for_user,
+                 UserPoolId=pool.id, DestinationUser=destination,
+                 SourceUser={**source, "ProviderName": "Elsewhere"})
+
+    browser = Browser()
+    callback = to_provider(pool, browser, upstream, identity_provider="Upstream",
+                           code_challenge=pkce()[1], code_challenge_method="S256")
+    refused = browser.request(OTHER + callback.removeprefix(URL))
+    assert refused.status == 400 and "cannot sign in" in refused.body, refused.status
+    admin.admin_set_user_password(UserPoolId=pool.id, Username="ada",
+                                  Password="Linked!Passw0rd", Permanent=True)
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    id_claims = claims(tokens["id_token"])
+    assert id_claims["cognito:username"] == "ada", id_claims
+    linked = [i for i in id_claims["identities"] if i["providerName"] == "Upstream"]
+    assert linked and linked[0]["primary"] == "false", id_claims
+    assert "cognito:groups" not in id_claims, id_claims
+    assert [u["Username"] for u in admin.list_users(UserPoolId=pool.id)["Users"]] == ["ada"]
+    check("a linked provider's user signs in as the native user, outside the provider's group")
+
+    upstream.user = {"sub": "bob-upstream", "email": "bob@corp.example", "name": "Bob"}
+    sign_in(pool, Browser(), upstream)
+    message = expect_error("InvalidParameterException", admin.admin_link_provider_for_user,
+                           UserPoolId=pool.id, DestinationUser=destination,
+                           SourceUser={**source, "ProviderAttributeValue": "bob-upstream"})
+    assert message.startswith("Merging is not currently supported"), message
+    check("a provider's user that already signed in cannot be linked")
+
+    admin.admin_disable_provider_for_user(UserPoolId=pool.id, User=source)
+    upstream.user = {"sub": "ada-upstream", "email": "ada@corp.example", "name": "Ada"}
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["cognito:username"] == "Upstream_ada-upstream"
+    ada = admin.admin_get_user(UserPoolId=pool.id, Username="ada")
+    assert "identities" not in {a["Name"] for a in ada["UserAttributes"]}, ada
+    admin.admin_disable_provider_for_user(
+        UserPoolId=pool.id, User={**source, "ProviderAttributeValue": "bob-upstream"})
+    upstream.user = {"sub": "bob-upstream", "email": "bob@corp.example", "name": "Bob"}
+    browser = Browser()
+    callback = to_provider(pool, browser, upstream, identity_provider="Upstream",
+                           code_challenge=pkce()[1], code_challenge_method="S256")
+    query = back_to_app(pool, browser, callback)
+    assert query["error"] == "invalid_request" and "disabled" in query["error_description"]
+    expect_error("UserNotFoundException", admin.admin_disable_provider_for_user,
+                 UserPoolId=pool.id, User={**source, "ProviderAttributeValue": "nobody"})
+    check("AdminDisableProviderForUser unlinks a user, or stops a provider's own user")
+
+
 def social(pool, upstream):
     """Google, Facebook, Login with Amazon and Sign in with Apple, each at the stand-in:
     the endpoints in the provider's details, the keys where the server's `social.*`
@@ -318,6 +390,7 @@ def main():
     defences(pool, upstream)
     routing(pool, upstream)
     pool_rules(admin, upstream)
+    linking(admin, upstream)
     if os.environ.get("SOCIAL_UPSTREAM_PORT"):
         social(pool, upstream)
 
