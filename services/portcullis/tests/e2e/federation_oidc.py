@@ -301,6 +301,19 @@ def linking(admin, upstream):
     assert message.startswith("Merging is not currently supported"), message
     check("a provider's user that already signed in cannot be linked")
 
+    admin.admin_create_user(UserPoolId=pool.id, Username="carol", MessageAction="SUPPRESS")
+    admin.admin_set_user_password(UserPoolId=pool.id, Username="carol",
+                                  Password="Linked!Passw0rd", Permanent=True)
+    admin.admin_link_provider_for_user(
+        UserPoolId=pool.id, DestinationUser={"ProviderName": "Cognito",
+                                             "ProviderAttributeValue": "carol"},
+        SourceUser={"ProviderName": "Upstream", "ProviderAttributeName": "email",
+                    "ProviderAttributeValue": "carol@corp.example"})
+    upstream.user = {"sub": "carol-upstream", "email": "carol@corp.example", "name": "Carol"}
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["cognito:username"] == "carol"
+    check("a link by a mapped attribute's value (email)")
+
     admin.admin_disable_provider_for_user(UserPoolId=pool.id, User=source)
     upstream.user = {"sub": "ada-upstream", "email": "ada@corp.example", "name": "Ada"}
     tokens, _ = sign_in(pool, Browser(), upstream)
