@@ -441,12 +441,13 @@ impl Flows {
             if let Some(provider) = provider {
                 return self.federate(&req, &provider).await;
             }
-            if !supports("") {
+            if !supports("") && external.is_empty() {
                 return Ok(redirect_error(
                     "unauthorized_client",
                     "The client does not allow sign-in with the user pool.",
                 ));
             }
+            // The sign-in page: the pool's form, the providers' buttons, or both.
             return Ok(pb::AuthorizeResponse {
                 login_required: true,
                 ..Default::default()

@@ -46,6 +46,20 @@ pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> 
             .is_some_and(|s| !s.allow_admin_create_user_only),
         Err(_) => false,
     };
+    let supported = crate::config::client(state, pool_id, client_id)
+        .await
+        .ok()
+        .and_then(|c| c.settings)
+        .map(|s| s.supported_identity_providers)
+        .unwrap_or_default();
+    let pool_sign_in = supported.iter().any(|p| p == "COGNITO");
+    let providers: Vec<String> = supported.into_iter().filter(|p| p != "COGNITO").collect();
+    let custom = Customization {
+        self_sign_up,
+        pool_sign_in,
+        providers,
+        ..Customization::default()
+    };
     match crate::config::ui_customization(state, pool_id, client_id).await {
         Ok(answer) => {
             let logo_url = if answer.has_image {
@@ -59,15 +73,12 @@ pub async fn customization(state: &AppState, pool_id: &str, client_id: &str) -> 
             Customization {
                 css: answer.css,
                 logo_url,
-                self_sign_up,
+                ..custom
             }
         }
         Err(err) => {
             tracing::debug!(code = ?err.code, "no UI customization for the page");
-            Customization {
-                self_sign_up,
-                ..Customization::default()
-            }
+            custom
         }
     }
 }

@@ -2,6 +2,7 @@
 //! to the browser by a cookie holding the sign-in's `state`, and the provider's answer
 //! at `/oauth2/idpresponse` (a query, or a form post as Sign in with Apple sends it).
 
+use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::Form;
@@ -59,36 +60,109 @@ fn error_page(text: &str) -> Response {
     )
 }
 
-/// The provider whose `IdpIdentifiers` include `identifier` (an email domain, say).
+/// Social providers, named after their types, and how their buttons read.
+const SOCIAL_LABELS: &[(&str, &str)] = &[
+    ("Google", "Continue with Google"),
+    ("Facebook", "Continue with Facebook"),
+    ("LoginWithAmazon", "Continue with Amazon"),
+    ("SignInWithApple", "Continue with Apple"),
+];
+
+/// The sign-in page's other ways in: a button per provider the client allows, and,
+/// when a SAML or OIDC provider is among them, a corporate email whose domain picks
+/// the provider (`idp_identifier`).
+pub(super) fn provider_choices(
+    hosted: &Hosted,
+    custom: &Customization,
+    params: &AuthParams,
+) -> String {
+    if custom.providers.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(r#"<div class="idpButtons-customizable">"#);
+    if custom.pool_sign_in {
+        out.push_str(r#"<p class="textDescription-customizable">Or sign in with</p>"#);
+    }
+    for provider in &custom.providers {
+        let label = SOCIAL_LABELS
+            .iter()
+            .find(|(name, _)| name == provider)
+            .map_or_else(
+                || format!("Continue with {provider}"),
+                |(_, label)| (*label).to_owned(),
+            );
+        let mut with = params.clone();
+        with.identity_provider.clone_from(provider);
+        let _ = write!(
+            out,
+            r#"<p><a class="idpButton-customizable" href="{}">{}</a></p>"#,
+            pages::escape(&hosted.url("/oauth2/authorize", &with)),
+            pages::escape(&label),
+        );
+    }
+    let corporate = custom
+        .providers
+        .iter()
+        .any(|p| !SOCIAL_LABELS.iter().any(|(name, _)| name == p));
+    if corporate {
+        let mut without = params.clone();
+        without.identity_provider.clear();
+        let hidden: String = without
+            .pairs()
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(name, value)| {
+                format!(
+                    r#"<input type="hidden" name="{}" value="{}">"#,
+                    pages::escape(name),
+                    pages::escape(value)
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            r#"<form method="get" action="{action}" novalidate>{hidden}{field}<button type="submit" class="submitButton-customizable">Sign in with your corporate email</button></form>"#,
+            action = pages::escape(&format!("{}/oauth2/authorize", hosted.base)),
+            field = pages::input("idp_identifier", "Corporate email", "email", "", "email"),
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
+/// The provider whose `IdpIdentifiers` include `identifier`: for an email address, its
+/// domain first.
 pub(super) async fn provider_of_identifier(
     state: &AppState,
     hosted: &Hosted,
     identifier: &str,
 ) -> Result<String, Response> {
-    let found = state
-        .federation
-        .clone()
-        .get_identity_provider_by_identifier(fed::IdentifierRef {
-            user_pool_id: hosted.pool_id.clone(),
-            idp_identifier: identifier.to_owned(),
-        })
-        .await;
-    match found {
-        Ok(provider) => Ok(provider.into_inner().provider_name),
-        Err(status) => {
-            let err = portcullis_errors::ApiError::from(status);
-            if matches!(
-                err.code,
-                ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException
-            ) {
-                Err(error_page(
-                    "invalid_request: no identity provider has this identifier.",
-                ))
-            } else {
-                Err(unavailable(&err))
+    let domain = identifier.rsplit_once('@').map(|(_, domain)| domain);
+    for candidate in domain.into_iter().chain(std::iter::once(identifier)) {
+        let found = state
+            .federation
+            .clone()
+            .get_identity_provider_by_identifier(fed::IdentifierRef {
+                user_pool_id: hosted.pool_id.clone(),
+                idp_identifier: candidate.to_owned(),
+            })
+            .await;
+        match found {
+            Ok(provider) => return Ok(provider.into_inner().provider_name),
+            Err(status) => {
+                let err = portcullis_errors::ApiError::from(status);
+                if !matches!(
+                    err.code,
+                    ErrorCode::ResourceNotFoundException | ErrorCode::InvalidParameterException
+                ) {
+                    return Err(unavailable(&err));
+                }
             }
         }
     }
+    Err(error_page(
+        "invalid_request: no identity provider has this identifier.",
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -52,6 +52,10 @@ pub struct Customization {
     pub logo_url: String,
     /// The pool lets people sign themselves up (not `AllowAdminCreateUserOnly`).
     pub self_sign_up: bool,
+    /// The app client lets users sign in with the pool's own user names (`COGNITO`).
+    pub pool_sign_in: bool,
+    /// The identity providers the app client lets users sign in with, besides the pool.
+    pub providers: Vec<String>,
 }
 
 /// A whole page around `body`.
@@ -114,7 +118,7 @@ pub fn hidden_fields(params: &[(&str, &str)], csrf: &str) -> String {
     out
 }
 
-fn error_box(error: &str) -> String {
+pub fn error_box(error: &str) -> String {
     if error.is_empty() {
         String::new()
     } else {

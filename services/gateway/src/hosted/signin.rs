@@ -289,21 +289,27 @@ fn login_form_with(
             pages::escape(&hosted.url("/signup", params)),
         ));
     }
-    pages::Form {
-        heading: "Sign in",
-        intro: if notice.is_empty() {
-            "Sign in with your username and password."
-        } else {
-            notice
-        },
-        action: &hosted.url("/login", params),
-        error,
-        hidden: pages::hidden_fields(&params.pairs(), csrf),
-        fields,
-        submit: "Sign in",
-        footer,
-    }
-    .render()
+    let mut page = if custom.pool_sign_in {
+        pages::Form {
+            heading: "Sign in",
+            intro: if notice.is_empty() {
+                "Sign in with your username and password."
+            } else {
+                notice
+            },
+            action: &hosted.url("/login", params),
+            error,
+            hidden: pages::hidden_fields(&params.pairs(), csrf),
+            fields,
+            submit: "Sign in",
+            footer,
+        }
+        .render()
+    } else {
+        format!("<h1>Sign in</h1>\n{}", pages::error_box(error))
+    };
+    page.push_str(&super::federated::provider_choices(hosted, custom, params));
+    page
 }
 
 #[derive(Deserialize, Default)]

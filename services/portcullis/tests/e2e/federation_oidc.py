@@ -13,6 +13,7 @@ Usage: federation_oidc.py URL [OTHER_URL]
 With OTHER_URL (another gateway of the same cluster) every provider answer is brought
 back through it. The server must allow outbound fetches to loopback (`outbound.allow`)."""
 
+import html
 import os
 import sys
 import urllib.parse
@@ -213,6 +214,37 @@ def routing(pool, upstream):
     query, _ = query_of(answer.location)
     assert query["error"] == "invalid_request", query
     check("idp_identifier, a client's only provider, and a provider the client does not allow")
+
+    # The sign-in page: the pool's form and a button per provider; a corporate email
+    # whose domain names a provider.
+    browser = Browser()
+    page = browser.request(f"{pool.base}/login?" + urllib.parse.urlencode(
+        {"client_id": pool.client, "response_type": "code", "redirect_uri": CALLBACK,
+         "state": "app-state"}))
+    assert page.status == 200 and 'name="password"' in page.body, page.status
+    forms = Forms(page.body).forms
+    corporate = next(f for f in forms if "idp_identifier" in f["fields"])
+    assert corporate["action"].endswith("/oauth2/authorize"), corporate
+    answer = browser.request(corporate["action"] + "?" + urllib.parse.urlencode(
+        {**corporate["fields"], "idp_identifier": "alice@corp.example"}))
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    button = html.unescape(page.body.split('class="idpButton-customizable" href="')[1]
+                           .split('"')[0])
+    assert "identity_provider=Upstream" in button, button
+    answer = browser.request(button)
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    pool.admin.create_identity_provider(
+        UserPoolId=pool.id, ProviderName="Partner", ProviderType="OIDC",
+        ProviderDetails={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                         "authorize_scopes": "openid", "oidc_issuer": upstream.url,
+                         "attributes_request_method": "GET"})
+    two = pool.make_client(["Upstream", "Partner"])
+    answer = Browser().request(pool.authorize(client=two))
+    assert answer.status == 302 and "/login?" in answer.location, answer.location
+    page = Browser().request(answer.location)
+    assert 'name="password"' not in page.body, page.body
+    assert page.body.count('class="idpButton-customizable"') == 2, page.body
+    check("the sign-in page offers the client's providers and routes a corporate email")
 
 
 def pool_rules(admin, upstream):
