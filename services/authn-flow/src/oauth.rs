@@ -69,6 +69,16 @@ fn browser_key(token: &str) -> String {
     format!("browser/{}", hex::encode(digest))
 }
 
+/// A trigger's refusal or failure, which ends a federated sign-in at the client.
+fn trigger_refusal(err: &ApiError) -> bool {
+    matches!(
+        err.code,
+        ErrorCode::UserLambdaValidationException
+            | ErrorCode::UnexpectedLambdaException
+            | ErrorCode::InvalidLambdaResponseException
+    )
+}
+
 /// An RFC 6749 error answer of the token endpoint.
 fn token_error(error: &str, description: &str) -> pb::OAuthTokenResponse {
     pb::OAuthTokenResponse {
@@ -510,6 +520,7 @@ impl Flows {
                 provider_name: provider.to_owned(),
                 callback_url: req.idp_response_url.clone(),
                 carried: req.carried.clone(),
+                client_id: req.client_id.clone(),
             })
             .await
             .map_err(ApiError::from);
@@ -567,7 +578,7 @@ impl Flows {
                 "The identity provider refused the sign-in.",
             ));
         }
-        let attributes = done
+        let mut attributes: Vec<portcullis_proto::events::v1::Attribute> = done
             .attributes
             .iter()
             .map(|(name, value)| portcullis_proto::events::v1::Attribute {
@@ -575,17 +586,16 @@ impl Flows {
                 value: value.clone(),
             })
             .collect();
-        let provisioned = self
-            .directory
-            .clone()
-            .provision_federated_user(dir::ProvisionFederatedUserRequest {
+        let provision = |attributes: Vec<portcullis_proto::events::v1::Attribute>,
+                         existing_only: bool| {
+            let request = dir::ProvisionFederatedUserRequest {
                 caller: Some(dir::Caller {
                     region: String::new(),
                     actor: Some(portcullis_proto::events::v1::Actor {
                         kind: portcullis_proto::events::v1::actor::Kind::System as i32,
                         id: String::new(),
                     }),
-                    correlation_id: req.correlation_id,
+                    correlation_id: req.correlation_id.clone(),
                 }),
                 pool_id: done.user_pool_id.clone(),
                 provider_name: done.provider_name.clone(),
@@ -593,11 +603,63 @@ impl Flows {
                 issuer: done.issuer.clone(),
                 subject: done.subject.clone(),
                 attributes,
-            })
-            .await
-            .map_err(ApiError::from);
+                existing_only,
+            };
+            let mut directory = self.directory.clone();
+            async move {
+                directory
+                    .provision_federated_user(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+                    .map_err(ApiError::from)
+            }
+        };
+        // Pre sign-up runs before a provider's user is created (not on later sign-ins,
+        // nor for a linked user).
+        let config = self
+            .pool(&done.user_pool_id)
+            .await?
+            .settings
+            .and_then(|s| s.lambda_config)
+            .unwrap_or_default();
+        let mut provisioned = None;
+        if !config.pre_sign_up.is_empty() {
+            match provision(attributes.clone(), true).await {
+                Ok(user) => provisioned = Some(Ok(user)),
+                Err(err) if err.code == ErrorCode::UserNotFoundException => {
+                    let user_name = format!("{}_{}", done.provider_name, done.subject);
+                    let caller = crate::triggers::Caller {
+                        client_id: &done.client_id,
+                        context: None,
+                    };
+                    let answer = self
+                        .pre_sign_up(
+                            &config,
+                            "PreSignUp_ExternalProvider",
+                            &done.user_pool_id,
+                            &user_name,
+                            &caller,
+                            &attributes,
+                            &[],
+                        )
+                        .await;
+                    match answer {
+                        Ok(answer) => answer.verify(&mut attributes),
+                        Err(err) if trigger_refusal(&err) => {
+                            return Ok(refused("invalid_request", &err.message));
+                        }
+                        Err(err) => return Err(err),
+                    }
+                }
+                Err(err) => provisioned = Some(Err(err)),
+            }
+        }
+        let provisioned = match provisioned {
+            Some(done) => done,
+            None => provision(attributes, false).await,
+        };
         let user = match provisioned {
-            Ok(user) => user.into_inner(),
+            Ok(user) => user,
             Err(err)
                 if matches!(
                     err.code,

@@ -353,7 +353,7 @@ impl DirectoryRpc for DirectoryService {
         };
         let user = self
             .app
-            .provision_federated_user(&req.pool_id, sign_in, &meta)
+            .provision_federated_user(&req.pool_id, sign_in, req.existing_only, &meta)
             .await?;
         Ok(Response::new(user_message(user)))
     }

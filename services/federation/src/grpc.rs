@@ -171,6 +171,7 @@ impl Federation for Service {
             .start_sign_in(
                 &req.user_pool_id,
                 &req.provider_name,
+                &req.client_id,
                 &req.callback_url,
                 &req.carried,
             )
@@ -195,6 +196,7 @@ impl Federation for Service {
                 provider_name: done.provider_name,
                 provider_type: done.provider_type,
                 carried: done.carried,
+                client_id: done.client_id,
                 ..Default::default()
             };
             match done.outcome {

@@ -44,6 +44,9 @@ pub struct Pending {
     pub callback_url: String,
     /// The caller's own context, handed back unread.
     pub carried: String,
+    /// The app client the sign-in is for.
+    #[serde(default)]
+    pub client_id: String,
 }
 
 /// Who the provider says signed in.

@@ -467,6 +467,7 @@ pub struct Completed {
     pub provider_name: String,
     pub provider_type: String,
     pub carried: String,
+    pub client_id: String,
     /// The provider's refusal (`error`, `error_description`), or who signed in.
     pub outcome: Result<(oauth::Identity, BTreeMap<String, String>), (String, String)>,
 }
@@ -495,6 +496,7 @@ impl Providers {
         &self,
         pool_id: &str,
         name: &str,
+        client_id: &str,
         callback_url: &str,
         carried: &str,
     ) -> Result<String, ApiError> {
@@ -512,6 +514,7 @@ impl Providers {
             verifier: String::new(),
             callback_url: callback_url.to_owned(),
             carried: carried.to_owned(),
+            client_id: client_id.to_owned(),
         };
         self.oauth
             .start(&state.provider.provider_type, &details, pending)
@@ -557,6 +560,7 @@ impl Providers {
             provider_name: provider.provider_name,
             provider_type: provider.provider_type,
             carried: pending.carried,
+            client_id: pending.client_id,
             outcome,
         })
     }

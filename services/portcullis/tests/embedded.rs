@@ -966,6 +966,8 @@ fn users_sign_in_through_openid_connect_and_social_providers() {
     // that Google's and Apple's keys can be configured before the server starts.
     let upstream = portcullis_testkit::free_port();
     let keys = format!("http://127.0.0.1:{upstream}/jwks");
+    // The script's stand-in of the Lambda Invoke API (unsigned: no credentials set).
+    let lambda = portcullis_testkit::free_port();
     let _server = start_with(
         data.path(),
         port,
@@ -973,12 +975,17 @@ fn users_sign_in_through_openid_connect_and_social_providers() {
             ("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8"),
             ("PORTCULLIS_SOCIAL_GOOGLE_JWKS_URL", &keys),
             ("PORTCULLIS_SOCIAL_APPLE_JWKS_URL", &keys),
+            ("PORTCULLIS_LAMBDA_ENDPOINT", &format!("http://127.0.0.1:{lambda}")),
         ],
     );
     let out = python_with(
         &e2e("federation_oidc.py"),
         &[&format!("http://127.0.0.1:{port}")],
-        &[("SOCIAL_UPSTREAM_PORT", &upstream.to_string())],
+        &[
+            ("SOCIAL_UPSTREAM_PORT", &upstream.to_string()),
+            ("LAMBDA_PORT", &lambda.to_string()),
+        ],
     );
+    assert!(out.contains("ok - a pre sign-up refusal"), "{out}");
     assert!(out.contains("ok - SignInWithApple: signed in"), "{out}");
 }

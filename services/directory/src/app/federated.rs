@@ -86,10 +86,13 @@ pub fn identities(sign_in: &FederatedSignIn, now_ms: i64) -> String {
 
 impl Directory {
     /// The user a federated sign-in names, created or brought up to date.
+    /// With `existing_only`, a sign-in that would create the user fails with
+    /// `UserNotFoundException` instead (so that pre sign-up can run first).
     pub async fn provision_federated_user(
         &self,
         pool_id: &str,
         sign_in: FederatedSignIn,
+        existing_only: bool,
         meta: &CommandMeta,
     ) -> Result<UserState, ApiError> {
         if let Some(user) = self.linked_user(pool_id, &sign_in).await? {
@@ -121,6 +124,7 @@ impl Directory {
                 self.update_user_attributes(pool_id, &user.sub, changed, Writer::Admin, meta)
                     .await
             }
+            Err(err) if err.code == ErrorCode::UserNotFoundException && existing_only => Err(err),
             Err(err) if err.code == ErrorCode::UserNotFoundException => {
                 let mut attributes = sign_in.attributes.clone();
                 attributes.retain(|a| a.name != "identities");

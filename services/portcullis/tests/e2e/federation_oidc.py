@@ -5,6 +5,8 @@ EXTERNAL_PROVIDER, `identities`, the automatic group) and updated on the next si
 the pool's tokens, a silent second sign-in, refresh and global sign-out; and the
 callback's defences: replayed or unbound state, a wrong nonce, a provider's refusal.
 
+With LAMBDA_PORT set, a stand-in of the Lambda Invoke API listens there (the server's
+`lambda.endpoint`) and the pre sign-up trigger of a federated user is checked.
 With SOCIAL_UPSTREAM_PORT set, the stand-in listens on that port, where the server's
 `social.google_jwks_url` and `social.apple_jwks_url` point (`/jwks`), and Google,
 Facebook, Login with Amazon and Sign in with Apple sign-ins are checked too.
@@ -14,8 +16,11 @@ With OTHER_URL (another gateway of the same cluster) every provider answer is br
 back through it. The server must allow outbound fetches to loopback (`outbound.allow`)."""
 
 import html
+import http.server
+import json
 import os
 import sys
+import threading
 import urllib.parse
 import uuid
 
@@ -365,6 +370,69 @@ def linking(admin, upstream):
     check("AdminDisableProviderForUser unlinks a user, or stops a provider's own user")
 
 
+class Functions:
+    """The Lambda Invoke API, unsigned, for one pre sign-up function: it refuses users
+    of `blocked.example` and verifies everyone else's email."""
+
+    def __init__(self, port):
+        functions = self
+        self.events = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                functions.events.append(event)
+                headers = {}
+                if event["request"]["userAttributes"].get("email", "").endswith(
+                        "@blocked.example"):
+                    body = {"errorType": "Error", "errorMessage": "not welcome"}
+                    headers["X-Amz-Function-Error"] = "Unhandled"
+                else:
+                    body = {**event, "response": {**event["response"], "autoVerifyEmail": True}}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def pre_sign_up(admin, upstream):
+    functions = Functions(int(os.environ["LAMBDA_PORT"]))
+    pool = Pool(admin, upstream, mapping={"email": "email"})
+    admin.update_user_pool(UserPoolId=pool.id, LambdaConfig={
+        "PreSignUp": "arn:aws:lambda:us-east-1:123456789012:function:pre-sign-up"})
+    upstream.user = {"sub": "welcome-1", "email": "w@corp.example", "name": "W"}
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["email_verified"] is True
+    event = functions.events[-1]
+    assert event["triggerSource"] == "PreSignUp_ExternalProvider", event
+    assert event["userName"] == "Upstream_welcome-1", event
+    assert event["callerContext"]["clientId"] == pool.client, event
+    assert event["request"]["userAttributes"] == {"email": "w@corp.example"}, event
+    sign_in(pool, Browser(), upstream)
+    assert len(functions.events) == 1, functions.events
+    check("pre sign-up runs once, before a provider's user is created, and can verify")
+
+    upstream.user = {"sub": "blocked-1", "email": "b@blocked.example", "name": "B"}
+    browser = Browser()
+    callback = to_provider(pool, browser, upstream, identity_provider="Upstream",
+                           code_challenge=pkce()[1], code_challenge_method="S256")
+    query = back_to_app(pool, browser, callback)
+    assert query["error"] == "invalid_request", query
+    assert query["error_description"] == "PreSignUp failed with error not welcome.", query
+    assert [u["Username"] for u in admin.list_users(UserPoolId=pool.id)["Users"]] == \
+        ["Upstream_welcome-1"]
+    check("a pre sign-up refusal ends the sign-in at the app and creates nobody")
+
+
 def social(pool, upstream):
     """Google, Facebook, Login with Amazon and Sign in with Apple, each at the stand-in:
     the endpoints in the provider's details, the keys where the server's `social.*`
@@ -436,6 +504,8 @@ def main():
     routing(pool, upstream)
     pool_rules(admin, upstream)
     linking(admin, upstream)
+    if os.environ.get("LAMBDA_PORT"):
+        pre_sign_up(admin, upstream)
     if os.environ.get("SOCIAL_UPSTREAM_PORT"):
         social(pool, upstream)
 
