@@ -7,6 +7,7 @@ mod grpc;
 pub mod oauth;
 pub mod provider;
 pub mod providers;
+pub mod saml;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -47,6 +47,9 @@ pub struct Pending {
     /// The app client the sign-in is for.
     #[serde(default)]
     pub client_id: String,
+    /// The `ID` of a SAML `AuthnRequest`, which the response must answer.
+    #[serde(default)]
+    pub request_id: String,
 }
 
 /// Who the provider says signed in.
@@ -123,6 +126,23 @@ impl OAuth {
     ) -> Result<String, ApiError> {
         let state = random_token(32)?;
         let mut pending = pending;
+        if provider_type == "SAML" {
+            pending.request_id = format!("_{}", hex::encode(random_token(16)?));
+            let sso = details
+                .get("SSORedirectBindingURI")
+                .map(String::as_str)
+                .unwrap_or_default();
+            let url = crate::saml::authn_request_url(
+                &pending.pool_id,
+                sso,
+                &crate::saml::acs_url(&pending.callback_url),
+                &pending.request_id,
+                &state,
+                time::OffsetDateTime::now_utc(),
+            )?;
+            self.keep(&state, &pending).await?;
+            return Ok(url);
+        }
         pending.nonce = random_token(24)?;
         let pkce = matches!(provider_type, "OIDC" | "Google");
         pending.verifier = if pkce {
@@ -158,15 +178,19 @@ impl OAuth {
             // Apple posts the answer when names or addresses are asked for.
             query.push(("response_mode", "form_post".into()));
         }
-        let value = serde_json::to_vec(&pending).map_err(|_| ApiError::internal())?;
-        self.ephemeral
-            .put(&state_key(&state), Bytes::from(value), STATE_TTL)
-            .await
-            .map_err(store_error)?;
+        self.keep(&state, &pending).await?;
         let base = detail("authorize_url");
         let separator = if base.contains('?') { '&' } else { '?' };
         let encoded = serde_urlencoded::to_string(&query).map_err(|_| ApiError::internal())?;
         Ok(format!("{base}{separator}{encoded}"))
+    }
+
+    async fn keep(&self, state: &str, pending: &Pending) -> Result<(), ApiError> {
+        let value = serde_json::to_vec(pending).map_err(|_| ApiError::internal())?;
+        self.ephemeral
+            .put(&state_key(state), Bytes::from(value), STATE_TTL)
+            .await
+            .map_err(store_error)
     }
 
     /// Takes the pending sign-in `state` names: once only.

@@ -501,12 +501,6 @@ impl Providers {
         carried: &str,
     ) -> Result<String, ApiError> {
         let (state, details) = self.for_sign_in(pool_id, name).await?;
-        if state.provider.provider_type == "SAML" {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedIdentityProviderException,
-                "Signing in through a SAML provider is not supported yet.",
-            ));
-        }
         let pending = Pending {
             pool_id: pool_id.to_owned(),
             provider_name: name.to_owned(),
@@ -515,6 +509,7 @@ impl Providers {
             callback_url: callback_url.to_owned(),
             carried: carried.to_owned(),
             client_id: client_id.to_owned(),
+            request_id: String::new(),
         };
         self.oauth
             .start(&state.provider.provider_type, &details, pending)
@@ -538,6 +533,23 @@ impl Providers {
         let provider = provider.provider;
         let outcome = match error {
             Some(refusal) => Err(refusal),
+            None if provider.provider_type == "SAML" => {
+                let idp = crate::saml::metadata(&details, &provider.provider_name)?;
+                let identity = self
+                    .oauth
+                    .finish_saml(
+                        &provider.provider_name,
+                        &idp,
+                        &pending.pool_id,
+                        &crate::saml::acs_url(&pending.callback_url),
+                        Some(&pending.request_id),
+                        code,
+                    )
+                    .await?;
+                let attributes =
+                    oauth::mapped_attributes(&provider.attribute_mapping, &identity.claims);
+                Ok((identity, attributes))
+            }
             None => {
                 let identity = self
                     .oauth

@@ -409,6 +409,15 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         "federation_oidc.py failed\n{}",
         out.describe()
     );
+    let out = run(
+        python(&e2e("federation_saml.py")).arg(&cluster.gateways[1]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success() && out.stdout.contains("or unasked for are refused"),
+        "federation_saml.py failed\n{}",
+        out.describe()
+    );
 }
 
 /// While sign-ups run, one directory replica and the node leading the log's stream are

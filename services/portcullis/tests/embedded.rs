@@ -975,7 +975,10 @@ fn users_sign_in_through_openid_connect_and_social_providers() {
             ("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8"),
             ("PORTCULLIS_SOCIAL_GOOGLE_JWKS_URL", &keys),
             ("PORTCULLIS_SOCIAL_APPLE_JWKS_URL", &keys),
-            ("PORTCULLIS_LAMBDA_ENDPOINT", &format!("http://127.0.0.1:{lambda}")),
+            (
+                "PORTCULLIS_LAMBDA_ENDPOINT",
+                &format!("http://127.0.0.1:{lambda}"),
+            ),
         ],
     );
     let out = python_with(
@@ -988,4 +991,16 @@ fn users_sign_in_through_openid_connect_and_social_providers() {
     );
     assert!(out.contains("ok - a pre sign-up refusal"), "{out}");
     assert!(out.contains("ok - SignInWithApple: signed in"), "{out}");
+}
+
+#[test]
+fn users_sign_in_through_a_saml_provider() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let out = python(
+        &e2e("federation_saml.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+    assert!(out.contains("or unasked for are refused"), "{out}");
 }

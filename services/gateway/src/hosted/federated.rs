@@ -31,7 +31,10 @@ const STATE_COOKIE_SECONDS: u64 = 600;
 
 /// The redirect to a provider, with the state cookie.
 pub(super) fn to_provider(hosted: &Hosted, url: &str, status: StatusCode) -> Response {
-    let state = reqwest_free_query_value(url, "state").unwrap_or_default();
+    // An OAuth provider gets the sign-in's `state`; a SAML provider its `RelayState`.
+    let state = reqwest_free_query_value(url, "state")
+        .or_else(|| reqwest_free_query_value(url, "RelayState"))
+        .unwrap_or_default();
     let mut response = redirect(status, url);
     // Sign in with Apple posts its answer from its own site: the cookie must go with a
     // cross-site POST, which browsers allow only for `SameSite=None; Secure` cookies.
@@ -189,6 +192,37 @@ pub async fn idp_response_form(
     headers: HeaderMap,
     Form(answer): Form<ProviderAnswer>,
 ) -> Response {
+    idp_response(&state, &hosted, &headers, answer, StatusCode::SEE_OTHER).await
+}
+
+/// A SAML provider's answer at the assertion consumer service.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SamlAnswer {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: String,
+}
+
+/// `POST /saml2/idpresponse`: a SAML provider's response, posted by the browser, with
+/// the sign-in's state as `RelayState`.
+pub async fn saml_response(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    Form(answer): Form<SamlAnswer>,
+) -> Response {
+    if answer.relay_state.is_empty() {
+        return error_page(
+            "invalid_request: sign-in started at the identity provider is not allowed for this provider.",
+        );
+    }
+    let answer = ProviderAnswer {
+        state: answer.relay_state,
+        code: answer.saml_response,
+        ..ProviderAnswer::default()
+    };
     idp_response(&state, &hosted, &headers, answer, StatusCode::SEE_OTHER).await
 }
 

@@ -44,6 +44,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/oauth2/idpresponse",
             get(federated::idp_response_query).post(federated::idp_response_form),
         )
+        .route("/saml2/idpresponse", post(federated::saml_response))
         .route("/signup", get(account::signup_page).post(account::signup))
         .route(
             "/confirmUser",

@@ -54,8 +54,12 @@ class IdentityProvider:
             "</md:IDPSSODescriptor></md:EntityDescriptor>")
 
     def response(self, name_id, attributes, audience="urn:amazon:webservices",
-                 ttl=300, signed=True, alter=None):
-        """A base64 SAML response for `name_id`, its assertion signed."""
+                 ttl=300, signed=True, alter=None,
+                 destination="https://signin.aws.amazon.com/saml", in_response_to=None):
+        """A base64 SAML response for `name_id`, its assertion signed; addressed to
+        `destination` (and its subject confirmation's recipient), answering the request
+        `in_response_to` when given."""
+        answers = f' InResponseTo="{in_response_to}"' if in_response_to else ""
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
         issued, until = stamp(now), stamp(now + datetime.timedelta(seconds=ttl))
@@ -66,7 +70,7 @@ class IdentityProvider:
                       for v in vs)
             + "</saml:Attribute>"
             for name, vs in attributes.items())
-        xml = f"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_{uuid.uuid4().hex}" Version="2.0" IssueInstant="{issued}" Destination="https://signin.aws.amazon.com/saml">
+        xml = f"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_{uuid.uuid4().hex}" Version="2.0" IssueInstant="{issued}" Destination="{destination}"{answers}>
 <saml:Issuer>{ENTITY}</saml:Issuer>
 <samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>
 <saml:Assertion ID="{assertion_id}" Version="2.0" IssueInstant="{issued}">
@@ -74,7 +78,7 @@ class IdentityProvider:
 <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="placeholder"/>
 <saml:Subject>
 <saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID>
-<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="https://signin.aws.amazon.com/saml"/></saml:SubjectConfirmation>
+<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="{destination}"{answers}/></saml:SubjectConfirmation>
 </saml:Subject>
 <saml:Conditions NotBefore="{issued}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>
 <saml:AuthnStatement AuthnInstant="{issued}" SessionIndex="{assertion_id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>

@@ -1,0 +1,245 @@
+//! Signing in through a SAML 2.0 identity provider, as a service provider: the
+//! `AuthnRequest` sent by the HTTP-Redirect binding, and the `Response` posted back to
+//! the assertion consumer service (`/saml2/idpresponse`), checked by the shared SAML
+//! reader against the provider's metadata and this sign-in's request.
+//!
+//! The pool is the service provider `urn:amazon:cognito:sp:<pool id>`, as in Cognito.
+
+use std::collections::HashMap;
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use portcullis_errors::ApiError;
+use portcullis_saml::{Expectations, IdentityProvider};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::details::METADATA_DOCUMENT;
+use crate::oauth::{Identity, OAuth, refused};
+
+/// Clock difference tolerated on the assertion's bounds.
+const SKEW: time::Duration = time::Duration::minutes(5);
+
+/// The service provider's entity id for a pool.
+pub fn entity_id(pool_id: &str) -> String {
+    format!("urn:amazon:cognito:sp:{pool_id}")
+}
+
+/// The assertion consumer service that goes with a domain's OAuth callback.
+pub fn acs_url(callback_url: &str) -> String {
+    match callback_url.strip_suffix("/oauth2/idpresponse") {
+        Some(base) => format!("{base}/saml2/idpresponse"),
+        None => callback_url.to_owned(),
+    }
+}
+
+/// The provider's metadata: the file given, or the document fetched from its URL.
+pub fn metadata(
+    details: &HashMap<String, String>,
+    name: &str,
+) -> Result<IdentityProvider, ApiError> {
+    let document = details
+        .get("MetadataFile")
+        .or_else(|| details.get(METADATA_DOCUMENT))
+        .map(String::as_str)
+        .unwrap_or_default();
+    IdentityProvider::from_metadata(document).map_err(|err| {
+        tracing::warn!(provider = name, error = %err, "stored SAML metadata unreadable");
+        refused(&format!("The identity provider {name} is not usable."))
+    })
+}
+
+/// A DEFLATE stream (RFC 1951) of stored blocks: what the HTTP-Redirect binding needs,
+/// without compressing (a request is small).
+fn deflate_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 5 * (data.len() / 65_535 + 1));
+    let mut chunks = data.chunks(65_535).peekable();
+    if chunks.peek().is_none() {
+        return vec![0x01, 0x00, 0x00, 0xff, 0xff];
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none();
+        out.push(u8::from(last));
+        let len = u16::try_from(chunk.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+        .replace('>', "&gt;")
+}
+
+/// The provider's single sign-on URL with this sign-in's `AuthnRequest` and state.
+pub fn authn_request_url(
+    pool_id: &str,
+    sso_url: &str,
+    acs: &str,
+    request_id: &str,
+    relay_state: &str,
+    now: OffsetDateTime,
+) -> Result<String, ApiError> {
+    let instant = now
+        .replace_nanosecond(0)
+        .map_err(|_| ApiError::internal())?
+        .format(&Rfc3339)
+        .map_err(|_| ApiError::internal())?;
+    let xml = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
+        id = xml_escape(request_id),
+        destination = xml_escape(sso_url),
+        acs = xml_escape(acs),
+        issuer = xml_escape(&entity_id(pool_id)),
+    );
+    let encoded = STANDARD.encode(deflate_stored(xml.as_bytes()));
+    let query = serde_urlencoded::to_string([
+        ("SAMLRequest", encoded.as_str()),
+        ("RelayState", relay_state),
+    ])
+    .map_err(|_| ApiError::internal())?;
+    let separator = if sso_url.contains('?') { '&' } else { '?' };
+    Ok(format!("{sso_url}{separator}{query}"))
+}
+
+impl OAuth {
+    /// Checks a posted `SAMLResponse` against the provider's metadata and the request
+    /// it answers, remembers its assertion until it expires (a second use is refused),
+    /// and reads who signed in.
+    pub async fn finish_saml(
+        &self,
+        provider_name: &str,
+        idp: &IdentityProvider,
+        pool_id: &str,
+        acs: &str,
+        request_id: Option<&str>,
+        saml_response: &str,
+    ) -> Result<Identity, ApiError> {
+        let bad = |why: &str| {
+            tracing::info!(provider = provider_name, why, "SAML response refused");
+            refused(&format!(
+                "The identity provider {provider_name} returned an invalid answer."
+            ))
+        };
+        let compact: String = saml_response
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let raw = STANDARD.decode(compact).map_err(|_| bad("not base64"))?;
+        let xml = String::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
+        let entity = entity_id(pool_id);
+        let expect = Expectations {
+            audiences: &[entity.as_str()],
+            recipients: &[acs],
+            in_response_to: request_id,
+            now: OffsetDateTime::now_utc(),
+            skew: SKEW,
+        };
+        let assertion = portcullis_saml::read_response(&xml, idp, &expect)
+            .map_err(|err| bad(&err.to_string()))?;
+        // Each assertion signs in once, until it would have expired anyway.
+        let hashed = digest::digest(&digest::SHA256, assertion.id.as_bytes());
+        let until = assertion.not_on_or_after.map_or(300, |t| {
+            (t - OffsetDateTime::now_utc()).whole_seconds().max(1) + SKEW.whole_seconds()
+        });
+        let fresh = self
+            .ephemeral
+            .put_if_absent(
+                &format!("federation/assertion/{}", hex::encode(hashed)),
+                Bytes::from_static(b"1"),
+                std::time::Duration::from_secs(u64::try_from(until).unwrap_or(300)),
+            )
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "assertion memory unavailable");
+                ApiError::unavailable()
+            })?;
+        if !fresh {
+            return Err(bad("assertion used before"));
+        }
+        let mut claims = serde_json::Map::new();
+        for (name, values) in &assertion.attributes {
+            let value = if values.len() == 1 {
+                values[0].clone()
+            } else {
+                values.join(",")
+            };
+            claims.insert(name.clone(), Value::String(value));
+        }
+        claims.insert("NameID".into(), Value::String(assertion.name_id.clone()));
+        Ok(Identity {
+            subject: assertion.name_id,
+            issuer: assertion.issuer,
+            claims,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inflates stored blocks only (what [`deflate_stored`] writes).
+    fn inflate_stored(mut data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let last = data[0] & 1 == 1;
+            assert_eq!(data[0] >> 1, 0, "stored block");
+            let len = usize::from(u16::from_le_bytes([data[1], data[2]]));
+            let nlen = u16::from_le_bytes([data[3], data[4]]);
+            assert_eq!(!nlen as usize, len);
+            out.extend_from_slice(&data[5..5 + len]);
+            data = &data[5 + len..];
+            if last {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn stored_deflate_round_trips_across_blocks() {
+        for size in [0, 10, 65_535, 70_000] {
+            let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            assert_eq!(inflate_stored(&deflate_stored(&data)), data);
+        }
+    }
+
+    #[test]
+    fn the_request_names_the_pool_and_its_consumer_service() {
+        let url = authn_request_url(
+            "us-east-1_abc",
+            "https://idp.example/sso?x=1",
+            "https://auth.example/saml2/idpresponse",
+            "_req1",
+            "state-1",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert!(url.starts_with("https://idp.example/sso?x=1&SAMLRequest="));
+        let query = url.split_once('?').unwrap().1;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+        let request = &pairs.iter().find(|(k, _)| k == "SAMLRequest").unwrap().1;
+        let xml = String::from_utf8(inflate_stored(&STANDARD.decode(request).unwrap())).unwrap();
+        assert!(xml.contains(r#"ID="_req1""#));
+        assert!(xml.contains("<saml:Issuer>urn:amazon:cognito:sp:us-east-1_abc</saml:Issuer>"));
+        assert!(
+            xml.contains(r#"AssertionConsumerServiceURL="https://auth.example/saml2/idpresponse""#)
+        );
+        assert!(
+            pairs
+                .iter()
+                .any(|(k, v)| k == "RelayState" && v == "state-1")
+        );
+        assert_eq!(
+            acs_url("https://a.example/oauth2/idpresponse"),
+            "https://a.example/saml2/idpresponse"
+        );
+    }
+}

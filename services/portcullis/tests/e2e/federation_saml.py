@@ -1,0 +1,142 @@
+"""Signing in to a user pool through a SAML 2.0 identity provider (`saml_idp.py`, whose
+responses signxml signs): the AuthnRequest by the HTTP-Redirect binding (the pool's
+entity id, the assertion consumer service, RelayState), the signed response posted to
+`/saml2/idpresponse`, the federated user and the pool's tokens; and the answers the
+consumer service refuses: a replay, a response to another request, for another
+audience, unsigned, altered after signing, and a response nobody asked for.
+
+Usage: federation_saml.py URL"""
+
+import base64
+import urllib.parse
+import uuid
+import zlib
+
+from lxml import etree
+
+from browser import Browser, claims, pkce, query_of
+from e2e_common import URL, check, idp
+from saml_idp import ENTITY, IdentityProvider
+
+CALLBACK = "https://app.example.com/callback"
+SSO = "https://idp.corp.example"
+
+
+class Pool:
+    def __init__(self, admin, identity):
+        suffix = uuid.uuid4().hex[:8]
+        self.admin = admin
+        self.id = admin.create_user_pool(PoolName=f"saml-{suffix}")["UserPool"]["Id"]
+        self.prefix = f"saml-{suffix}"
+        admin.create_user_pool_domain(Domain=self.prefix, UserPoolId=self.id)
+        self.base = f"{URL}/domain/{self.prefix}"
+        admin.create_identity_provider(
+            UserPoolId=self.id, ProviderName="CorpSAML", ProviderType="SAML",
+            ProviderDetails={"MetadataFile": identity.metadata(redirect=SSO)},
+            AttributeMapping={"email": "email", "name": "displayName"})
+        self.client = admin.create_user_pool_client(
+            UserPoolId=self.id, ClientName="web", SupportedIdentityProviders=["CorpSAML"],
+            CallbackURLs=[CALLBACK], AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email"],
+            AllowedOAuthFlowsUserPoolClient=True)["UserPoolClient"]["ClientId"]
+
+    def start(self, browser):
+        """Starts a sign-in; returns the AuthnRequest (parsed) and the RelayState."""
+        verifier, challenge = pkce()
+        query = {"client_id": self.client, "response_type": "code", "redirect_uri": CALLBACK,
+                 "scope": "openid email", "state": "app-state", "code_challenge": challenge,
+                 "code_challenge_method": "S256", "identity_provider": "CorpSAML"}
+        answer = browser.request(f"{self.base}/oauth2/authorize?{urllib.parse.urlencode(query)}")
+        assert answer.status == 302 and answer.location.startswith(f"{SSO}/sso?"), answer.location
+        params, _ = query_of(answer.location)
+        request = etree.fromstring(zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15))
+        return request, params["RelayState"], verifier
+
+    def post(self, browser, response, relay_state):
+        return browser.request(f"{self.base}/saml2/idpresponse",
+                               {"SAMLResponse": response, "RelayState": relay_state})
+
+
+def sign_in(pool, identity):
+    browser = Browser()
+    request, relay_state, verifier = pool.start(browser)
+    # In a cluster every gateway answers for the public URL (gateway 1's).
+    acs = request.get("AssertionConsumerServiceURL")
+    assert acs.endswith(f"/domain/{pool.prefix}/saml2/idpresponse"), acs
+    issuer = request.find("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer").text
+    assert issuer == f"urn:amazon:cognito:sp:{pool.id}", issuer
+    assert request.get("Destination") == f"{SSO}/sso", request.attrib
+    check("the AuthnRequest names the pool's entity id and consumer service")
+
+    response = identity.response(
+        "corp-user-1", {"email": ["pat@corp.example"], "displayName": ["Pat"]},
+        audience=issuer, destination=acs, in_response_to=request.get("ID"))
+    answer = pool.post(browser, response, relay_state)
+    assert answer.status == 303, (answer.status, answer.body)
+    query, _ = query_of(answer.location)
+    assert answer.location.startswith(CALLBACK) and "code" in query, answer.location
+    token = Browser().request(f"{pool.base}/oauth2/token", {
+        "grant_type": "authorization_code", "client_id": pool.client, "code": query["code"],
+        "redirect_uri": CALLBACK, "code_verifier": verifier})
+    assert token.status == 200, token.body
+    id_claims = claims(token.json()["id_token"])
+    assert id_claims["cognito:username"] == "CorpSAML_corp-user-1", id_claims
+    assert id_claims["email"] == "pat@corp.example" and id_claims["name"] == "Pat", id_claims
+    identity_claim = id_claims["identities"][0]
+    assert identity_claim["providerType"] == "SAML" and identity_claim["issuer"] == ENTITY
+    check("a signed response signs the user in as CorpSAML_<NameID> with mapped attributes")
+
+    replay = pool.post(browser, response, relay_state)
+    assert replay.status == 400, replay.status
+    check("the same response is not taken twice")
+
+
+def refusals(pool, identity):
+    entity = f"urn:amazon:cognito:sp:{pool.id}"
+    acs = pool.start(Browser())[0].get("AssertionConsumerServiceURL")
+
+    def attempt(**kwargs):
+        browser = Browser()
+        request, relay_state, _ = pool.start(browser)
+        options = {"audience": entity, "destination": acs,
+                   "in_response_to": request.get("ID"), **kwargs}
+        answer = pool.post(browser, identity.response("corp-user-2", {}, **options), relay_state)
+        return answer
+
+    assert attempt().status == 303
+    cases = {
+        "another request": {"in_response_to": "_someone-elses-request"},
+        "another audience": {"audience": "urn:amazon:cognito:sp:us-east-1_Other"},
+        "another consumer service": {"destination": "https://elsewhere.example/acs"},
+        "no signature": {"signed": False},
+        "a NameID changed after signing": {
+            "alter": lambda text: text.replace("corp-user-2", "admin")},
+        "an expired assertion": {"ttl": -600},
+    }
+    for label, kwargs in cases.items():
+        answer = attempt(**kwargs)
+        assert answer.status == 400 and "invalid answer" in answer.body, (label, answer.status)
+    stranger = IdentityProvider("stranger")
+    browser = Browser()
+    request, relay_state, _ = pool.start(browser)
+    forged = stranger.response("corp-user-2", {}, audience=entity, destination=acs,
+                               in_response_to=request.get("ID"))
+    assert pool.post(browser, forged, relay_state).status == 400
+    unsolicited = Browser().request(f"{pool.base}/saml2/idpresponse", {
+        "SAMLResponse": identity.response("corp-user-2", {}, audience=entity,
+                                          destination=acs)})
+    assert unsolicited.status == 400, unsolicited.status
+    check("responses to other requests, audiences or services, unsigned, altered, expired, "
+          "signed by another key, or unasked for are refused")
+
+
+def main():
+    admin = idp()
+    identity = IdentityProvider("corp")
+    pool = Pool(admin, identity)
+    sign_in(pool, identity)
+    refusals(pool, identity)
+
+
+if __name__ == "__main__":
+    main()
