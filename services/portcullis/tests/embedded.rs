@@ -1004,3 +1004,33 @@ fn users_sign_in_through_a_saml_provider() {
     );
     assert!(out.contains("or unasked for are refused"), "{out}");
 }
+
+/// A real browser between the app, Portcullis and a real OpenID Connect provider
+/// (oidc-provider, with its own sign-in and consent pages); openid-client is the app.
+#[test]
+fn a_real_browser_signs_in_through_oidc_provider() {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    if !Path::new(CHROMIUM).exists() {
+        println!(
+            "SKIPPED: {CHROMIUM} is missing (Debian's chromium package; .ci/test installs it)"
+        );
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    // `localhost` may resolve to either loopback address.
+    let _server = start_with(
+        data.path(),
+        port,
+        &[("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")],
+    );
+    let idp = portcullis_testkit::free_port().to_string();
+    let callback = format!(
+        "http://localhost:{}/callback",
+        portcullis_testkit::free_port()
+    );
+    let setup = python(&e2e("federation_node_setup.py"), &[&url, &callback, &idp]);
+    let stdout = node_script("federation_browser.mjs", &setup, &[Path::new(&idp)], &[]);
+    assert!(stdout.contains("node federation ok"), "{stdout}");
+}
