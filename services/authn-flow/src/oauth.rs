@@ -557,6 +557,10 @@ impl Flows {
                 error: req.error,
                 error_description: req.error_description,
                 callback_url: req.callback_url,
+                user_pool_id: req.pool_id,
+                provider_name: req.provider_name,
+                client_id: req.client_id,
+                carried: req.carried,
             })
             .await?
             .into_inner();

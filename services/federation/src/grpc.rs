@@ -186,10 +186,22 @@ impl Federation for Service {
         let req = req.into_inner();
         let error =
             (!req.error.is_empty()).then(|| (req.error.clone(), req.error_description.clone()));
-        let completed = self
-            .providers
-            .complete_sign_in(&req.state, &req.code, error, &req.callback_url)
-            .await;
+        let completed = if req.state.is_empty() && !req.provider_name.is_empty() {
+            self.providers
+                .complete_unsolicited(
+                    &req.user_pool_id,
+                    &req.provider_name,
+                    &req.client_id,
+                    &req.carried,
+                    &req.code,
+                    &req.callback_url,
+                )
+                .await
+        } else {
+            self.providers
+                .complete_sign_in(&req.state, &req.code, error, &req.callback_url)
+                .await
+        };
         ok(completed.map(|done| {
             let mut out = pb::CompleteSignInResponse {
                 user_pool_id: done.pool_id,

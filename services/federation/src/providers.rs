@@ -578,6 +578,51 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// A SAML response the provider posted without being asked (IdP-initiated sign-in):
+    /// only where the provider's `IDPInit` is `true`; its assertion is taken once.
+    pub async fn complete_unsolicited(
+        &self,
+        pool_id: &str,
+        name: &str,
+        client_id: &str,
+        carried: &str,
+        saml_response: &str,
+        callback_url: &str,
+    ) -> Result<Completed, ApiError> {
+        let (provider, details) = self.for_sign_in(pool_id, name).await?;
+        let provider = provider.provider;
+        let allowed =
+            provider.provider_type == "SAML" && details.get("IDPInit").is_some_and(|v| v == "true");
+        if !allowed {
+            return Err(oauth::refused(&format!(
+                "Sign-in started at the identity provider {name} is not allowed."
+            )));
+        }
+        let idp = crate::saml::metadata(&details, name)?;
+        let identity = self
+            .oauth
+            .finish_saml(
+                name,
+                &idp,
+                pool_id,
+                &crate::saml::acs_url(callback_url),
+                None,
+                saml_response,
+            )
+            .await?;
+        let attributes = oauth::mapped_attributes(&provider.attribute_mapping, &identity.claims);
+        Ok(Completed {
+            pool_id: pool_id.to_owned(),
+            provider_name: provider.provider_name,
+            provider_type: provider.provider_type,
+            carried: carried.to_owned(),
+            client_id: client_id.to_owned(),
+            outcome: Ok((identity, attributes)),
+        })
+    }
+}
+
 /// An update's details without the secret keep the provider's secret: Describe never
 /// shows Apple's private key, so a read-modify-write of the details could not send it.
 fn with_kept_secrets(

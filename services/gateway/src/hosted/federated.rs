@@ -213,10 +213,9 @@ pub async fn saml_response(
     headers: HeaderMap,
     Form(answer): Form<SamlAnswer>,
 ) -> Response {
-    if answer.relay_state.is_empty() {
-        return error_page(
-            "invalid_request: sign-in started at the identity provider is not allowed for this provider.",
-        );
+    // Started at the provider: `RelayState` is the authorization request's query.
+    if answer.relay_state.contains("client_id=") {
+        return unsolicited(&state, &hosted, answer).await;
     }
     let answer = ProviderAnswer {
         state: answer.relay_state,
@@ -224,6 +223,45 @@ pub async fn saml_response(
         ..ProviderAnswer::default()
     };
     idp_response(&state, &hosted, &headers, answer, StatusCode::SEE_OTHER).await
+}
+
+/// An IdP-initiated SAML sign-in: the response and, in `RelayState`, the authorization
+/// request it is for (`client_id`, `redirect_uri`, `response_type`, `scope`, and
+/// `identity_provider` or `idp_identifier`).
+async fn unsolicited(state: &AppState, hosted: &Hosted, answer: SamlAnswer) -> Response {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Relay {
+        #[serde(flatten)]
+        params: AuthParams,
+        idp_identifier: String,
+    }
+    let Ok(relay) = serde_urlencoded::from_str::<Relay>(&answer.relay_state) else {
+        return error_page("invalid_request: the RelayState is not an authorization request.");
+    };
+    let mut params = relay.params;
+    if params.identity_provider.is_empty() && !relay.idp_identifier.is_empty() {
+        match provider_of_identifier(state, hosted, &relay.idp_identifier).await {
+            Ok(name) => params.identity_provider = name,
+            Err(response) => return response,
+        }
+    }
+    if params.identity_provider.is_empty() || params.client_id.is_empty() {
+        return error_page(
+            "invalid_request: the RelayState must name the client and the identity provider.",
+        );
+    }
+    let request = authn::FederatedCallbackRequest {
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        code: answer.saml_response,
+        callback_url: format!("{}/oauth2/idpresponse", hosted.base),
+        pool_id: hosted.pool_id.clone(),
+        provider_name: params.identity_provider.clone(),
+        client_id: params.client_id.clone(),
+        carried: params.query(),
+        ..Default::default()
+    };
+    finish(state, hosted, request, StatusCode::SEE_OTHER).await
 }
 
 /// `/oauth2/idpresponse`: the provider's answer. The user it names signs in, and the
@@ -248,7 +286,18 @@ async fn idp_response(
         error: answer.error,
         error_description: answer.error_description,
         callback_url: format!("{}/oauth2/idpresponse", hosted.base),
+        ..Default::default()
     };
+    finish(state, hosted, request, status).await
+}
+
+/// The user the provider named signs in; the authorization request goes on.
+async fn finish(
+    state: &AppState,
+    hosted: &Hosted,
+    request: authn::FederatedCallbackRequest,
+    status: StatusCode,
+) -> Response {
     let done = match state.authn.clone().federated_callback(request).await {
         Ok(done) => done.into_inner(),
         Err(status) => {

@@ -130,12 +130,48 @@ def refusals(pool, identity):
           "signed by another key, or unasked for are refused")
 
 
+def idp_initiated(pool, identity):
+    """A response the provider posts unasked, with the authorization request as
+    `RelayState`: only when the provider's IDPInit is on, and each assertion once."""
+    entity = f"urn:amazon:cognito:sp:{pool.id}"
+    acs = pool.start(Browser())[0].get("AssertionConsumerServiceURL")
+    relay = urllib.parse.urlencode({
+        "client_id": pool.client, "redirect_uri": CALLBACK, "response_type": "code",
+        "scope": "openid email", "identity_provider": "CorpSAML"})
+
+    def post(response):
+        return Browser().request(f"{pool.base}/saml2/idpresponse",
+                                 {"SAMLResponse": response, "RelayState": relay})
+
+    response = identity.response("corp-user-3", {"email": ["lee@corp.example"]},
+                                 audience=entity, destination=acs)
+    refused = post(response)
+    assert refused.status == 400 and "not allowed" in refused.body, refused.status
+    pool.admin.update_identity_provider(
+        UserPoolId=pool.id, ProviderName="CorpSAML",
+        ProviderDetails={"MetadataFile": identity.metadata(redirect=SSO), "IDPInit": "true"})
+    response = identity.response("corp-user-3", {"email": ["lee@corp.example"]},
+                                 audience=entity, destination=acs)
+    answer = post(response)
+    assert answer.status == 303 and answer.location.startswith(CALLBACK), answer.status
+    query, _ = query_of(answer.location)
+    token = Browser().request(f"{pool.base}/oauth2/token", {
+        "grant_type": "authorization_code", "client_id": pool.client, "code": query["code"],
+        "redirect_uri": CALLBACK})
+    assert token.status == 200, token.body
+    assert claims(token.json()["id_token"])["cognito:username"] == "CorpSAML_corp-user-3"
+    replay = post(response)
+    assert replay.status == 400, replay.status
+    check("IdP-initiated sign-in: refused until IDPInit is on, then once per assertion")
+
+
 def main():
     admin = idp()
     identity = IdentityProvider("corp")
     pool = Pool(admin, identity)
     sign_in(pool, identity)
     refusals(pool, identity)
+    idp_initiated(pool, identity)
 
 
 if __name__ == "__main__":
