@@ -835,6 +835,15 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(pb::SigningCertificate { certificate }))
     }
 
+    async fn sign_with_pool_key(
+        &self,
+        req: Request<pb::SignWithPoolKeyRequest>,
+    ) -> Result<Response<pb::PoolKeySignature>, Status> {
+        let req = req.into_inner();
+        let signature = self.app.sign_with_pool_key(&req.pool_id, &req.data).await?;
+        Ok(Response::new(pb::PoolKeySignature { signature }))
+    }
+
     async fn tag_resource(
         &self,
         req: Request<pb::TagResourceRequest>,

@@ -52,6 +52,12 @@ pub struct Pending {
     pub request_id: String,
 }
 
+/// Signs a pool's SAML requests with the key of its signing certificate.
+#[async_trait::async_trait]
+pub trait RequestSigner: Send + Sync {
+    async fn sign(&self, pool_id: &str, data: &[u8]) -> Result<Vec<u8>, ApiError>;
+}
+
 /// Who the provider says signed in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
@@ -123,6 +129,7 @@ impl OAuth {
         provider_type: &str,
         details: &HashMap<String, String>,
         pending: Pending,
+        signer: Option<&dyn RequestSigner>,
     ) -> Result<String, ApiError> {
         let state = random_token(32)?;
         let mut pending = pending;
@@ -132,16 +139,30 @@ impl OAuth {
                 .get("SSORedirectBindingURI")
                 .map(String::as_str)
                 .unwrap_or_default();
-            let url = crate::saml::authn_request_url(
+            let signed = details
+                .get("RequestSigningAlgorithm")
+                .is_some_and(|a| a == "rsa-sha256");
+            let mut query = crate::saml::authn_request_query(
                 &pending.pool_id,
                 sso,
                 &crate::saml::acs_url(&pending.callback_url),
                 &pending.request_id,
                 &state,
                 time::OffsetDateTime::now_utc(),
+                signed,
             )?;
+            if signed {
+                let signature = signer
+                    .ok_or_else(ApiError::internal)?
+                    .sign(&pending.pool_id, query.as_bytes())
+                    .await?;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(signature);
+                let pair = serde_urlencoded::to_string([("Signature", encoded.as_str())])
+                    .map_err(|_| ApiError::internal())?;
+                query = format!("{query}&{pair}");
+            }
             self.keep(&state, &pending).await?;
-            return Ok(url);
+            return Ok(crate::saml::with_query(sso, &query));
         }
         pending.nonce = random_token(24)?;
         let pkce = matches!(provider_type, "OIDC" | "Google");

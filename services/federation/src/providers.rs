@@ -512,7 +512,7 @@ impl Providers {
             request_id: String::new(),
         };
         self.oauth
-            .start(&state.provider.provider_type, &details, pending)
+            .start(&state.provider.provider_type, &details, pending, Some(self))
             .await
     }
 
@@ -620,6 +620,22 @@ impl Providers {
             client_id: client_id.to_owned(),
             outcome: Ok((identity, attributes)),
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl oauth::RequestSigner for Providers {
+    async fn sign(&self, pool_id: &str, data: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let signed = self
+            .directory
+            .clone()
+            .sign_with_pool_key(dir::SignWithPoolKeyRequest {
+                pool_id: pool_id.to_owned(),
+                data: data.to_vec(),
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(signed.into_inner().signature)
     }
 }
 

@@ -78,14 +78,19 @@ fn xml_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The provider's single sign-on URL with this sign-in's `AuthnRequest` and state.
-pub fn authn_request_url(
+/// The signature algorithm of signed requests (`RequestSigningAlgorithm` `rsa-sha256`).
+pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+/// The HTTP-Redirect query of this sign-in's `AuthnRequest` and state; with `signed`,
+/// it ends with `SigAlg`, and the caller appends the `Signature` of exactly this text.
+pub fn authn_request_query(
     pool_id: &str,
     sso_url: &str,
     acs: &str,
     request_id: &str,
     relay_state: &str,
     now: OffsetDateTime,
+    signed: bool,
 ) -> Result<String, ApiError> {
     let instant = now
         .replace_nanosecond(0)
@@ -100,13 +105,20 @@ pub fn authn_request_url(
         issuer = xml_escape(&entity_id(pool_id)),
     );
     let encoded = STANDARD.encode(deflate_stored(xml.as_bytes()));
-    let query = serde_urlencoded::to_string([
+    let mut pairs = vec![
         ("SAMLRequest", encoded.as_str()),
         ("RelayState", relay_state),
-    ])
-    .map_err(|_| ApiError::internal())?;
+    ];
+    if signed {
+        pairs.push(("SigAlg", RSA_SHA256));
+    }
+    serde_urlencoded::to_string(pairs).map_err(|_| ApiError::internal())
+}
+
+/// The provider's single sign-on URL with `query`.
+pub fn with_query(sso_url: &str, query: &str) -> String {
     let separator = if sso_url.contains('?') { '&' } else { '?' };
-    Ok(format!("{sso_url}{separator}{query}"))
+    format!("{sso_url}{separator}{query}")
 }
 
 impl OAuth {
@@ -213,15 +225,17 @@ mod tests {
 
     #[test]
     fn the_request_names_the_pool_and_its_consumer_service() {
-        let url = authn_request_url(
+        let query = authn_request_query(
             "us-east-1_abc",
             "https://idp.example/sso?x=1",
             "https://auth.example/saml2/idpresponse",
             "_req1",
             "state-1",
             OffsetDateTime::UNIX_EPOCH,
+            false,
         )
         .unwrap();
+        let url = with_query("https://idp.example/sso?x=1", &query);
         assert!(url.starts_with("https://idp.example/sso?x=1&SAMLRequest="));
         let query = url.split_once('?').unwrap().1;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();

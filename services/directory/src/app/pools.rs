@@ -189,6 +189,45 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// Signs `data` with the key of the pool's signing certificate (made on first use),
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    pub async fn sign_with_pool_key(
+        &self,
+        pool_id: &str,
+        data: &[u8],
+    ) -> Result<Vec<u8>, ApiError> {
+        self.signing_certificate(pool_id).await?;
+        let entry = self
+            .secrets
+            .get(&certificate_key(pool_id))
+            .await
+            .map_err(kv_error)?
+            .ok_or_else(ApiError::internal)?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&entry.value).map_err(|_| ApiError::internal())?;
+        let pkcs8 = parsed["pkcs8"]
+            .as_str()
+            .and_then(|text| {
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text).ok()
+            })
+            .ok_or_else(ApiError::internal)?;
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| {
+            tracing::error!("the pool's signing key is unreadable");
+            ApiError::internal()
+        })?;
+        let mut signature = vec![0u8; key.public_modulus_len()];
+        key.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            data,
+            &mut signature,
+        )
+        .map_err(|_| ApiError::internal())?;
+        Ok(signature)
+    }
+}
+
 fn stored_certificate(value: &[u8]) -> Result<String, ApiError> {
     let parsed: serde_json::Value = serde_json::from_slice(value).map_err(|err| {
         tracing::error!(error = %err, "unreadable signing certificate entry");

@@ -12,6 +12,9 @@ import urllib.parse
 import uuid
 import zlib
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from browser import Browser, claims, pkce, query_of
@@ -165,6 +168,28 @@ def idp_initiated(pool, identity):
     check("IdP-initiated sign-in: refused until IDPInit is on, then once per assertion")
 
 
+def signed_requests(pool, identity):
+    """With RequestSigningAlgorithm, the redirect carries SigAlg and a Signature over the
+    query, by the key of the pool's signing certificate (GetSigningCertificate)."""
+    pool.admin.update_identity_provider(
+        UserPoolId=pool.id, ProviderName="CorpSAML",
+        ProviderDetails={"MetadataFile": identity.metadata(redirect=SSO),
+                         "RequestSigningAlgorithm": "rsa-sha256"})
+    browser = Browser()
+    query = {"client_id": pool.client, "response_type": "code", "redirect_uri": CALLBACK,
+             "scope": "openid", "state": "s", "identity_provider": "CorpSAML"}
+    answer = browser.request(f"{pool.base}/oauth2/authorize?{urllib.parse.urlencode(query)}")
+    raw = urllib.parse.urlsplit(answer.location).query
+    signed, _, signature = raw.rpartition("&Signature=")
+    assert signed.endswith("&SigAlg=" + urllib.parse.quote_plus(
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")), signed
+    der = base64.b64decode(pool.admin.get_signing_certificate(UserPoolId=pool.id)["Certificate"])
+    public = x509.load_der_x509_certificate(der).public_key()
+    public.verify(base64.b64decode(urllib.parse.unquote_plus(signature)), signed.encode(),
+                  padding.PKCS1v15(), hashes.SHA256())
+    check("signed requests: the redirect's signature verifies with the pool's certificate")
+
+
 def main():
     admin = idp()
     identity = IdentityProvider("corp")
@@ -172,6 +197,7 @@ def main():
     sign_in(pool, identity)
     refusals(pool, identity)
     idp_initiated(pool, identity)
+    signed_requests(pool, identity)
 
 
 if __name__ == "__main__":
