@@ -161,6 +161,13 @@ mod tests {
         ) -> Answer<pb::CompleteSignInResponse> {
             not_here()
         }
+
+        async fn verify_login(
+            &self,
+            _request: tonic::Request<pb::VerifyLoginRequest>,
+        ) -> Answer<pb::VerifiedLogin> {
+            not_here()
+        }
     }
 
     #[tokio::test]

@@ -9,7 +9,6 @@ pub mod iam;
 pub mod logins;
 pub mod projection;
 pub mod roles;
-pub mod social;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -23,6 +22,7 @@ use portcullis_proto::credentials::v1::credentials_server::CredentialsServer;
 use portcullis_proto::credentials::v1::iam_server::IamServer;
 use portcullis_proto::credentials::v1::{LocalCredentials, LocalIam};
 use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::federation::v1::FederationLink;
 use portcullis_proto::token::v1::TokenLink;
 use portcullis_types::Clock;
 use tokio::net::TcpListener;
@@ -43,8 +43,8 @@ pub struct Deps {
     /// The key credentials are sealed and derived with (every replica the same).
     pub credentials_key: [u8; 32],
     pub roles: Arc<dyn RoleDirectory>,
-    /// Where social providers' tokens are verified.
-    pub social: portcullis_config::SocialEndpoints,
+    /// Address of a federation replica, which verifies logins of outside providers.
+    pub federation: String,
     /// Shared by every replica: spent SAML assertions.
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// The deployment's peer key: callers must present it, and calls to peers carry it.
@@ -74,7 +74,10 @@ impl Application {
                 portcullis_runtime::channel(&deps.directory, &deps.peer)?,
                 &deps.directory,
             ),
-            social: Arc::new(social::Social::new(deps.social)?),
+            federation: FederationLink::connect(
+                portcullis_runtime::channel(&deps.federation, &deps.peer)?,
+                &deps.federation,
+            ),
             providers: roles.clone(),
             spent: deps.ephemeral,
             cache: cache.clone(),

@@ -7,16 +7,15 @@
 use std::collections::HashMap;
 
 use aws_lc_rs::digest;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use portcullis_ephemeral::EphemeralStore;
 use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::directory::v1::DirectoryLink;
+use portcullis_proto::federation::v1 as fed;
+use portcullis_proto::federation::v1::FederationLink;
 use portcullis_proto::token::v1 as tok;
 use portcullis_proto::token::v1::TokenLink;
 use portcullis_runtime::GrpcChannel as Channel;
-use portcullis_saml::{Expectations, IdentityProvider, read_response};
 use serde_json::Value;
 
 use crate::domain::identity::Login;
@@ -69,15 +68,8 @@ pub fn user_pool_of(provider: &str) -> Option<String> {
         .map(|p| p.to_string())
 }
 
-/// The service provider identity providers are configured for when they sign users in
-/// to AWS, which SAML responses for identity pools are addressed to: its entity id and
-/// its assertion consumer (also a regional one, `https://<region>.signin...`).
-const SAML_ENTITY: &str = "urn:amazon:webservices";
-const SAML_ACS: &str = "https://signin.aws.amazon.com/saml";
 /// The attribute whose values pair a role with the SAML provider it is for.
 const SAML_ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
-/// Clock difference tolerated between this server and an identity provider.
-const SAML_SKEW: time::Duration = time::Duration::minutes(5);
 
 /// The role of a `Role` attribute value (`<role arn>,<provider arn>`, either order) when
 /// it is paired with `provider`.
@@ -104,11 +96,21 @@ fn text<'a>(claims: &'a Value, name: &str) -> &'a str {
     claims.get(name).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// What the federation service says of a login.
+struct ProviderLogin {
+    subject: String,
+    claims: Value,
+    /// For a SAML login: the key it is spent under, and how long it stays usable.
+    spent_key: String,
+    valid_seconds: u64,
+}
+
 #[derive(Clone)]
 pub struct Verifier {
     pub token: TokenLink<Channel>,
     pub directory: DirectoryLink<Channel>,
-    pub social: std::sync::Arc<crate::social::Social>,
+    /// Verifies the logins of social, OpenID Connect and SAML providers.
+    pub federation: FederationLink<Channel>,
     pub providers: std::sync::Arc<dyn crate::app::RoleDirectory>,
     /// Where spent single-use logins are remembered.
     pub spent: std::sync::Arc<dyn EphemeralStore>,
@@ -185,7 +187,15 @@ impl Verifier {
             return self.verify_user_pool_token(provider, &clients, token).await;
         }
         if let Some(app_id) = pool.settings.supported_login_providers.get(provider) {
-            let social = self.social.verify(provider, app_id, token).await?;
+            let social = self
+                .verify_login(
+                    provider,
+                    token,
+                    fed::verify_login_request::Kind::Social(fed::SocialLoginKind {
+                        app_id: app_id.clone(),
+                    }),
+                )
+                .await?;
             return Ok(Verified {
                 login: Login {
                     provider: provider.to_owned(),
@@ -217,8 +227,14 @@ impl Verifier {
                 )
             })?;
             let login = self
-                .social
-                .oidc(provider, &info.url, &info.client_ids, token)
+                .verify_login(
+                    provider,
+                    token,
+                    fed::verify_login_request::Kind::Oidc(fed::OidcLoginKind {
+                        issuer: info.url.clone(),
+                        client_ids: info.client_ids.clone(),
+                    }),
+                )
                 .await?;
             let aud = login
                 .claims
@@ -334,69 +350,71 @@ impl Verifier {
             .saml_provider(provider)
             .await?
             .ok_or_else(unusable)?;
-        let idp = IdentityProvider::from_metadata(&metadata).map_err(|_| unusable())?;
-        let compact: String = token.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let xml = STANDARD
-            .decode(compact)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| invalid_token("The SAML response is not base64-encoded XML."))?;
         let region = pool.id.split_once(':').map_or("", |(r, _)| r);
-        let regional = format!("https://{region}.signin.aws.amazon.com/saml");
-        let acs = [SAML_ACS, regional.as_str()];
-        let audiences = [SAML_ENTITY, SAML_ACS, regional.as_str()];
-        let expect = Expectations {
-            audiences: &audiences,
-            recipients: &acs,
-            in_response_to: None,
-            now: time::OffsetDateTime::now_utc(),
-            skew: SAML_SKEW,
-        };
-        let assertion =
-            read_response(&xml, &idp, &expect).map_err(|e| invalid_token(&e.to_string()))?;
-        // Spendable until it expires (skew included); an assertion without an end is
-        // remembered for a day, longer than any provider's validity.
-        let lasts = assertion
-            .not_on_or_after
-            .map_or(time::Duration::days(1), |end| end - expect.now + SAML_SKEW);
+        let login = self
+            .verify_login(
+                provider,
+                token,
+                fed::verify_login_request::Kind::Saml(fed::SamlLoginKind {
+                    metadata_document: metadata,
+                    region: region.to_owned(),
+                }),
+            )
+            .await?;
         let single_use = SingleUse {
-            key: format!(
-                "saml-spent/{}",
-                sha256_hex(&format!("{}\n{}", assertion.issuer, assertion.id))
-            ),
-            ttl: std::time::Duration::try_from(lasts)
-                .unwrap_or_default()
-                .max(std::time::Duration::from_secs(1)),
+            key: format!("saml-spent/{}", login.spent_key),
+            ttl: std::time::Duration::from_secs(login.valid_seconds.max(1)),
         };
-        let offered_roles = assertion
-            .attribute(SAML_ROLE)
-            .iter()
-            .filter_map(|pair| role_for_provider(pair, provider))
-            .collect();
-        let mut claims = serde_json::Map::new();
-        for (name, values) in &assertion.attributes {
-            let value = match values.as_slice() {
-                [one] => Value::String(one.clone()),
-                many => Value::from(many.to_vec()),
-            };
-            claims.insert(name.clone(), value);
+        let offered_roles = match login.claims.get(SAML_ROLE) {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(many)) => many
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
         }
-        claims.insert("sub".into(), Value::String(assertion.name_id.clone()));
-        claims.insert("aud".into(), Value::String(assertion.audience.clone()));
-        claims.insert("iss".into(), Value::String(assertion.issuer.clone()));
+        .iter()
+        .filter_map(|pair| role_for_provider(pair, provider))
+        .collect();
         Ok(Verified {
             login: Login {
                 provider: provider.to_owned(),
-                key: sha256_hex(&assertion.name_id),
+                key: sha256_hex(&login.subject),
             },
-            amr: vec![
-                provider.to_owned(),
-                format!("{provider}:{}", assertion.name_id),
-            ],
-            claims: Value::Object(claims),
+            amr: vec![provider.to_owned(), format!("{provider}:{}", login.subject)],
+            claims: login.claims,
             identity_id: None,
             offered_roles,
             single_use: Some(single_use),
+        })
+    }
+
+    /// Has the federation service verify a login of an outside provider.
+    async fn verify_login(
+        &self,
+        provider: &str,
+        token: &str,
+        kind: fed::verify_login_request::Kind,
+    ) -> Result<ProviderLogin, ApiError> {
+        let verified = self
+            .federation
+            .clone()
+            .verify_login(fed::VerifyLoginRequest {
+                provider: provider.to_owned(),
+                token: token.to_owned(),
+                kind: Some(kind),
+            })
+            .await
+            .map_err(ApiError::from)?
+            .into_inner();
+        let claims: Value =
+            serde_json::from_str(&verified.claims_json).map_err(|_| ApiError::internal())?;
+        Ok(ProviderLogin {
+            subject: verified.subject,
+            claims,
+            spent_key: verified.spent_key,
+            valid_seconds: verified.valid_seconds,
         })
     }
 

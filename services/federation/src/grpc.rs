@@ -43,6 +43,7 @@ fn provider_out(described: Described) -> pb::IdentityProvider {
 
 pub struct Service {
     pub providers: Arc<Providers>,
+    pub logins: Arc<crate::logins::Social>,
 }
 
 #[tonic::async_trait]
@@ -225,6 +226,50 @@ impl Federation for Service {
             }
             out
         }))
+    }
+
+    async fn verify_login(
+        &self,
+        req: Request<pb::VerifyLoginRequest>,
+    ) -> Answer<pb::VerifiedLogin> {
+        use pb::verify_login_request::Kind;
+        let req = req.into_inner();
+        let verified = match req.kind {
+            Some(Kind::Social(social)) => self
+                .logins
+                .verify(&req.provider, &social.app_id, &req.token)
+                .await
+                .map(|login| pb::VerifiedLogin {
+                    subject: login.subject,
+                    claims_json: login.claims.to_string(),
+                    ..Default::default()
+                }),
+            Some(Kind::Oidc(oidc)) => self
+                .logins
+                .oidc(&req.provider, &oidc.issuer, &oidc.client_ids, &req.token)
+                .await
+                .map(|login| pb::VerifiedLogin {
+                    subject: login.subject,
+                    claims_json: login.claims.to_string(),
+                    ..Default::default()
+                }),
+            Some(Kind::Saml(saml)) => crate::logins::verify_saml(
+                &req.provider,
+                &saml.metadata_document,
+                &saml.region,
+                &req.token,
+            )
+            .map(|login| pb::VerifiedLogin {
+                subject: login.subject,
+                claims_json: login.claims.to_string(),
+                spent_key: login.spent_key,
+                valid_seconds: login.valid.as_secs(),
+            }),
+            None => Err(ApiError::invalid_parameter(
+                "The login's provider kind is missing.",
+            )),
+        };
+        ok(verified)
     }
 
     async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {

@@ -4,6 +4,7 @@
 
 pub mod details;
 mod grpc;
+pub mod logins;
 pub mod oauth;
 pub mod provider;
 pub mod providers;
@@ -28,7 +29,8 @@ pub struct Deps {
     pub directory: String,
     /// What fetches for providers (metadata, discovery, keys, tokens) may reach.
     pub outbound: portcullis_outbound::Policy,
-    /// Where Google's and Apple's signing keys are fetched.
+    /// Where the social providers' keys and APIs are (Google's and Apple's keys for
+    /// user pools; every endpoint for identity pools' logins).
     pub social: portcullis_config::SocialEndpoints,
     /// Sign-ins in progress at a provider (shared by every replica).
     pub ephemeral: Arc<dyn portcullis_ephemeral::EphemeralStore>,
@@ -39,15 +41,17 @@ pub struct Deps {
 pub struct Application {
     listener: TcpListener,
     providers: Arc<providers::Providers>,
+    logins: Arc<logins::Social>,
     peer: portcullis_runtime::PeerKey,
 }
 
 impl Application {
     pub async fn build(listener: TcpListener, deps: Deps) -> anyhow::Result<Self> {
         let fetcher = portcullis_outbound::Fetcher::new(deps.outbound);
+        let fetcher_for_logins = fetcher.clone();
         let providers = providers::Providers {
             store: AggregateStore::new(deps.log, deps.clock),
-            oauth: oauth::OAuth::new(fetcher.clone(), deps.ephemeral, deps.social),
+            oauth: oauth::OAuth::new(fetcher.clone(), deps.ephemeral, deps.social.clone()),
             secrets: deps.secrets,
             directory: DirectoryLink::connect(
                 portcullis_runtime::channel(&deps.directory, &deps.peer)?,
@@ -57,6 +61,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            logins: Arc::new(logins::Social::new(deps.social, fetcher_for_logins)),
             providers: Arc::new(providers),
             peer: deps.peer,
         })
@@ -72,6 +77,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let service = grpc::Service {
             providers: self.providers,
+            logins: self.logins,
         };
         let routes = portcullis_runtime::Routes::new(FederationServer::new(service));
         portcullis_runtime::serve_grpc(

@@ -220,7 +220,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 token: need(&config.token_addr, "token_addr")?.to_owned(),
                 credentials_key,
                 roles: Arc::new(roles),
-                social: config.social.clone(),
+                federation: need(&config.federation_addr, "federation_addr")?.to_owned(),
                 ephemeral: Arc::new(redis(&config).await?),
                 peer: peer.clone(),
             };

@@ -151,7 +151,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             roles: Arc::new(portcullis_credentials_broker::iam::Roles::new(
                 portcullis_aggregate::AggregateStore::new(log.clone(), clock.clone()),
             )),
-            social: config.social.clone(),
+            federation: format!("127.0.0.1:{}", federation.port()),
             ephemeral: ephemeral.clone(),
             peer: peer.clone(),
         },

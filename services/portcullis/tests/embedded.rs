@@ -216,7 +216,9 @@ fn identity_pools_verify_social_logins_against_local_stand_ins() {
             format!("{base}/twitter"),
         ),
     ];
-    let env: Vec<(&str, &str)> = endpoints.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = endpoints.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The stand-ins listen on loopback, which outbound fetches reach only when allowed.
+    env.push(("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8"));
     let _server = start_with(data.path(), port, &env);
     python(
         &e2e("social_logins.py"),

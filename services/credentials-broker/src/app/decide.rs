@@ -294,10 +294,9 @@ mod tests {
             projection,
             verifier: crate::logins::Verifier {
                 token: TokenLink::connect(nowhere.clone(), NOWHERE),
-                directory: DirectoryLink::connect(nowhere, NOWHERE),
-                social: Arc::new(
-                    crate::social::Social::new(portcullis_config::SocialEndpoints::default())
-                        .unwrap(),
+                directory: DirectoryLink::connect(nowhere.clone(), NOWHERE),
+                federation: portcullis_proto::federation::v1::FederationLink::connect(
+                    nowhere, NOWHERE,
                 ),
                 providers: roles.clone(),
                 spent: Arc::new(portcullis_ephemeral::memory::MemoryStore::new()),

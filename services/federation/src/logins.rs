@@ -1,5 +1,7 @@
-//! Tokens of the social providers an identity pool names in `SupportedLoginProviders`,
-//! verified the way each provider expects:
+//! Logins of identity pools, verified for the credentials broker: tokens of the social
+//! providers a pool names in `SupportedLoginProviders`, ID tokens of the OpenID Connect
+//! providers and responses of the SAML providers registered in IAM. Each social
+//! provider's token is verified the way that provider expects:
 //!
 //! * Google (`accounts.google.com`) and Sign in with Apple (`appleid.apple.com`): an
 //!   OpenID Connect ID token, RS256 against the provider's published keys (cached for
@@ -14,7 +16,8 @@
 //!   `account/verify_credentials` call that names the user.
 //!
 //! Every endpoint is configurable ([`SocialEndpoints`]), so tests point them at local
-//! stand-ins. The subject and the claims come back for linking and role rules.
+//! stand-ins; every fetch goes through the outbound policy (`outbound.allow`). The
+//! subject and the claims come back for linking and role rules.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,16 +27,16 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_config::SocialEndpoints;
 use portcullis_errors::{ApiError, ErrorCode};
+use portcullis_outbound::{Body, Fetcher};
 use serde_json::Value;
 
 /// How long published keys are used before they are fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(3_600);
 /// The least time between two fetches of one key set (an unknown `kid` triggers one).
 const REFETCH_PAUSE: Duration = Duration::from_secs(60);
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Social {
-    http: reqwest::Client,
+    fetcher: Fetcher,
     endpoints: SocialEndpoints,
     keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
     /// OpenID providers' `jwks_uri`, from their discovery documents.
@@ -58,14 +61,13 @@ pub struct SocialLogin {
 }
 
 impl Social {
-    pub fn new(endpoints: SocialEndpoints) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().timeout(TIMEOUT).build()?;
-        Ok(Self {
-            http,
+    pub fn new(endpoints: SocialEndpoints, fetcher: Fetcher) -> Self {
+        Self {
+            fetcher,
             endpoints,
             keys: Mutex::new(HashMap::new()),
             jwks_uris: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     pub async fn verify(
@@ -152,17 +154,28 @@ impl Social {
         bearer: Option<&str>,
         query: &[(&str, &str)],
     ) -> Result<(u16, Value), ApiError> {
-        let mut request = self.http.get(url).query(query);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
+        let url = if query.is_empty() {
+            url.to_owned()
+        } else {
+            let encoded = serde_urlencoded::to_string(query).map_err(|_| ApiError::internal())?;
+            let separator = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{separator}{encoded}")
+        };
+        let authorization = bearer.map(|token| format!("Bearer {token}"));
+        let mut headers = vec![("accept", "application/json")];
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value));
         }
-        let response = request.send().await.map_err(|err| {
-            tracing::warn!(provider, error = %err, "social provider unreachable");
-            unreachable(provider)
-        })?;
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
+        let fetched = self
+            .fetcher
+            .fetch(&url, Body::Get, &headers)
+            .await
+            .map_err(|err| {
+                tracing::warn!(provider, error = %err, "social provider unreachable");
+                unreachable(provider)
+            })?;
+        let body = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
+        Ok((fetched.status, body))
     }
 
     /// The provider's keys, from the cache unless stale or missing `kid`.
@@ -295,15 +308,17 @@ impl Social {
             nonce: &nonce,
             timestamp: &timestamp,
         });
-        let response = self
-            .http
-            .get(&url)
-            .header("authorization", authorization)
-            .send()
+        let fetched = self
+            .fetcher
+            .fetch(
+                &url,
+                Body::Get,
+                &[("authorization", authorization.as_str())],
+            )
             .await
             .map_err(|_| unreachable(provider))?;
-        let status = response.status().as_u16();
-        let user = response.json::<Value>().await.unwrap_or(Value::Null);
+        let status = fetched.status;
+        let user = serde_json::from_slice::<Value>(&fetched.body).unwrap_or(Value::Null);
         let subject = user
             .get("id_str")
             .and_then(Value::as_str)
@@ -410,6 +425,92 @@ fn oauth1_header(request: &OAuth1<'_>) -> String {
         .collect();
     fields.push(format!("oauth_signature=\"{}\"", percent(&signature)));
     format!("OAuth {}", fields.join(", "))
+}
+
+/// The service provider identity providers are configured for when they sign users in
+/// to AWS, which SAML responses for identity pools are addressed to: its entity id and
+/// its assertion consumer (also a regional one, `https://<region>.signin...`).
+const SAML_ENTITY: &str = "urn:amazon:webservices";
+const SAML_ACS: &str = "https://signin.aws.amazon.com/saml";
+/// Clock difference tolerated between this server and an identity provider.
+const SAML_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// What a SAML response of an identity pool's login proves.
+pub struct SamlLogin {
+    /// The assertion's `NameID`.
+    pub subject: String,
+    /// Its attributes (a single value as a string, several as an array), `sub`, `aud`
+    /// and `iss`.
+    pub claims: Value,
+    /// A digest of the assertion's issuer and id: the login is spent under it.
+    pub spent_key: String,
+    /// How long the assertion stays usable (skew included).
+    pub valid: Duration,
+}
+
+/// A base64 SAML response from an identity provider registered in IAM (`metadata`):
+/// signed by a key of its metadata and addressed to AWS as a service provider, in
+/// `region` or globally.
+pub fn verify_saml(
+    provider: &str,
+    metadata: &str,
+    region: &str,
+    token: &str,
+) -> Result<SamlLogin, ApiError> {
+    use base64::Engine as _;
+    let unusable = || {
+        ApiError::new(
+            ErrorCode::InvalidIdentityPoolConfigurationException,
+            format!("The SAML provider {provider} does not exist."),
+        )
+    };
+    let idp = portcullis_saml::IdentityProvider::from_metadata(metadata).map_err(|_| unusable())?;
+    let compact: String = token.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let xml = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| invalid("The SAML response is not base64-encoded XML."))?;
+    let regional = format!("https://{region}.signin.aws.amazon.com/saml");
+    let acs = [SAML_ACS, regional.as_str()];
+    let audiences = [SAML_ENTITY, SAML_ACS, regional.as_str()];
+    let expect = portcullis_saml::Expectations {
+        audiences: &audiences,
+        recipients: &acs,
+        in_response_to: None,
+        now: time::OffsetDateTime::now_utc(),
+        skew: SAML_SKEW,
+    };
+    let assertion =
+        portcullis_saml::read_response(&xml, &idp, &expect).map_err(|e| invalid(&e.to_string()))?;
+    // Spendable until it expires (skew included); an assertion without an end is
+    // remembered for a day, longer than any provider's validity.
+    let lasts = assertion
+        .not_on_or_after
+        .map_or(time::Duration::days(1), |end| end - expect.now + SAML_SKEW);
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{}\n{}", assertion.issuer, assertion.id).as_bytes(),
+    );
+    let mut claims = serde_json::Map::new();
+    for (name, values) in &assertion.attributes {
+        let value = match values.as_slice() {
+            [one] => Value::String(one.clone()),
+            many => Value::from(many.to_vec()),
+        };
+        claims.insert(name.clone(), value);
+    }
+    claims.insert("sub".into(), Value::String(assertion.name_id.clone()));
+    claims.insert("aud".into(), Value::String(assertion.audience.clone()));
+    claims.insert("iss".into(), Value::String(assertion.issuer.clone()));
+    Ok(SamlLogin {
+        subject: assertion.name_id,
+        claims: Value::Object(claims),
+        spent_key: hex::encode(digest),
+        valid: Duration::try_from(lasts)
+            .unwrap_or_default()
+            .max(Duration::from_secs(1)),
+    })
 }
 
 #[cfg(test)]
