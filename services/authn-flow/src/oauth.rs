@@ -21,6 +21,7 @@ use portcullis_proto::events::v1::{Actor, actor::Kind};
 use portcullis_proto::federation::v1 as fed;
 use portcullis_proto::token::v1 as tok;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::auth_session::store_error;
@@ -618,14 +619,36 @@ impl Flows {
                     .map_err(ApiError::from)
             }
         };
-        // Pre sign-up runs before a provider's user is created (not on later sign-ins,
-        // nor for a linked user).
         let config = self
             .pool(&done.user_pool_id)
             .await?
             .settings
             .and_then(|s| s.lambda_config)
             .unwrap_or_default();
+        // Inbound federation runs at every sign-in and may replace the mapped attributes.
+        let sources: Value = serde_json::from_str(&done.sources_json).unwrap_or(Value::Null);
+        let federated_name = format!("{}_{}", done.provider_name, done.subject);
+        let replaced = self
+            .inbound_federation(
+                &config,
+                &done.user_pool_id,
+                &federated_name,
+                &done.client_id,
+                &done.provider_name,
+                &done.provider_type,
+                sources,
+            )
+            .await;
+        match replaced {
+            Ok(Some(replaced)) => attributes = replaced,
+            Ok(None) => {}
+            Err(err) if trigger_refusal(&err) => {
+                return Ok(refused("invalid_request", &err.message));
+            }
+            Err(err) => return Err(err),
+        }
+        // Pre sign-up runs before a provider's user is created (not on later sign-ins,
+        // nor for a linked user).
         let mut provisioned = None;
         if !config.pre_sign_up.is_empty() {
             match provision(attributes.clone(), true).await {

@@ -257,6 +257,59 @@ impl Flows {
 
     /// Pre sign-up (`PreSignUp_SignUp`, `PreSignUp_AdminCreateUser`): a refusal is the
     /// function's error, and nothing is created.
+    /// The inbound federation trigger, at every sign-in through an identity provider:
+    /// the function sees what the provider answered and may replace the attributes the
+    /// mapping took (`userAttributesToMap`; `{}` keeps them).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn inbound_federation(
+        &self,
+        config: &LambdaConfig,
+        pool_id: &str,
+        user_name: &str,
+        client_id: &str,
+        provider_name: &str,
+        provider_type: &str,
+        sources: Value,
+    ) -> Result<Option<Vec<Attribute>>, ApiError> {
+        let response = self
+            .run_trigger(config, Trigger::InboundFederation, |version| Event {
+                version,
+                trigger_source: "InboundFederation_ExternalProvider",
+                pool_id,
+                user_name,
+                client_id,
+                sdk_version: "aws-sdk-unknown-unknown",
+                request: json!({
+                    "providerName": provider_name,
+                    "providerType": provider_type,
+                    "attributes": sources,
+                }),
+                response: json!({ "userAttributesToMap": {} }),
+            })
+            .await?;
+        let Some(response) = response else {
+            return Ok(None);
+        };
+        match response.get("userAttributesToMap") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) if map.is_empty() => Ok(None),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(name, value)| {
+                    value
+                        .as_str()
+                        .map(|value| Attribute {
+                            name: name.clone(),
+                            value: value.to_owned(),
+                        })
+                        .ok_or_else(invalid_response)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid_response()),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pre_sign_up(
         &self,

@@ -218,6 +218,7 @@ impl Federation for Service {
                     out.issuer = identity.issuer;
                     out.attributes = attributes.into_iter().collect();
                     out.claims_json = serde_json::Value::Object(identity.claims).to_string();
+                    out.sources_json = serde_json::Value::Object(identity.sources).to_string();
                 }
                 Err((error, description)) => {
                     out.error = error;

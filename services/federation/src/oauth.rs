@@ -67,6 +67,19 @@ pub struct Identity {
     pub issuer: String,
     /// Every attribute the provider gave (ID token claims and user endpoint members).
     pub claims: serde_json::Map<String, Value>,
+    /// What the provider answered, by part, as the inbound federation trigger is told:
+    /// `tokenResponse`, `idToken`, `userInfo` (OAuth providers) or `samlResponse`.
+    pub sources: serde_json::Map<String, Value>,
+}
+
+/// A JSON object's members as strings (a `StringMap` of a trigger's event).
+pub fn string_map(object: &serde_json::Map<String, Value>) -> Value {
+    Value::Object(
+        object
+            .keys()
+            .filter_map(|k| Some((k.clone(), Value::String(text_claim(object, k)?))))
+            .collect(),
+    )
 }
 
 fn random_token(bytes: usize) -> Result<String, ApiError> {
@@ -259,10 +272,16 @@ impl OAuth {
                 };
                 let subject = text_claim(&claims, subject_key)
                     .ok_or_else(|| bad_answer(provider_name, "no user id"))?;
+                let mut sources = serde_json::Map::new();
+                if let Value::Object(answer) = &tokens {
+                    sources.insert("tokenResponse".into(), string_map(answer));
+                }
+                sources.insert("userInfo".into(), string_map(&claims));
                 Ok(Identity {
                     subject,
                     issuer: String::new(),
                     claims,
+                    sources,
                 })
             }
             _ => {
@@ -291,6 +310,11 @@ impl OAuth {
                     .await?;
                 let subject = text_claim(&claims, "sub")
                     .ok_or_else(|| bad_answer(provider_name, "no sub"))?;
+                let mut sources = serde_json::Map::new();
+                if let Value::Object(answer) = &tokens {
+                    sources.insert("tokenResponse".into(), string_map(answer));
+                }
+                sources.insert("idToken".into(), string_map(&claims));
                 if provider_type == "OIDC"
                     && !detail("attributes_url").is_empty()
                     && let Some(access) = tokens["access_token"].as_str()
@@ -302,6 +326,7 @@ impl OAuth {
                     if text_claim(&more, "sub").as_deref() != Some(subject.as_str()) {
                         return Err(bad_answer(provider_name, "userinfo names another subject"));
                     }
+                    sources.insert("userInfo".into(), string_map(&more));
                     for (key, value) in more {
                         claims.entry(key).or_insert(value);
                     }
@@ -311,6 +336,7 @@ impl OAuth {
                     subject,
                     issuer,
                     claims,
+                    sources,
                 })
             }
         }

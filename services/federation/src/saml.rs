@@ -186,10 +186,13 @@ impl OAuth {
             claims.insert(name.clone(), Value::String(value));
         }
         claims.insert("NameID".into(), Value::String(assertion.name_id.clone()));
+        let mut sources = serde_json::Map::new();
+        sources.insert("samlResponse".into(), Value::Object(claims.clone()));
         Ok(Identity {
             subject: assertion.name_id,
             issuer: assertion.issuer,
             claims,
+            sources,
         })
     }
 }

@@ -371,19 +371,29 @@ def linking(admin, upstream):
 
 
 class Functions:
-    """The Lambda Invoke API, unsigned, for one pre sign-up function: it refuses users
-    of `blocked.example` and verifies everyone else's email."""
+    """The Lambda Invoke API, unsigned: a pre sign-up function that refuses users of
+    `blocked.example` and verifies everyone else's email, and an inbound federation
+    function that gives users of `rename.example` another email."""
 
     def __init__(self, port):
         functions = self
         self.events = []
+
+        def of(source):
+            return [e for e in functions.events if e["triggerSource"] == source]
+        self.of = of
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 functions.events.append(event)
                 headers = {}
-                if event["request"]["userAttributes"].get("email", "").endswith(
+                if event["triggerSource"] == "InboundFederation_ExternalProvider":
+                    email = event["request"]["attributes"]["idToken"].get("email", "")
+                    mapped = ({"email": "renamed@corp.example"}
+                              if email.endswith("@rename.example") else {})
+                    body = {**event, "response": {"userAttributesToMap": mapped}}
+                elif event["request"]["userAttributes"].get("email", "").endswith(
                         "@blocked.example"):
                     body = {"errorType": "Error", "errorMessage": "not welcome"}
                     headers["X-Amz-Function-Error"] = "Unhandled"
@@ -408,18 +418,35 @@ def pre_sign_up(admin, upstream):
     functions = Functions(int(os.environ["LAMBDA_PORT"]))
     pool = Pool(admin, upstream, mapping={"email": "email"})
     admin.update_user_pool(UserPoolId=pool.id, LambdaConfig={
-        "PreSignUp": "arn:aws:lambda:us-east-1:123456789012:function:pre-sign-up"})
+        "PreSignUp": "arn:aws:lambda:us-east-1:123456789012:function:pre-sign-up",
+        "InboundFederation": {
+            "LambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:inbound",
+            "LambdaVersion": "V1_0"}})
     upstream.user = {"sub": "welcome-1", "email": "w@corp.example", "name": "W"}
     tokens, _ = sign_in(pool, Browser(), upstream)
     assert claims(tokens["id_token"])["email_verified"] is True
-    event = functions.events[-1]
-    assert event["triggerSource"] == "PreSignUp_ExternalProvider", event
+    event = functions.of("PreSignUp_ExternalProvider")[-1]
     assert event["userName"] == "Upstream_welcome-1", event
     assert event["callerContext"]["clientId"] == pool.client, event
     assert event["request"]["userAttributes"] == {"email": "w@corp.example"}, event
     sign_in(pool, Browser(), upstream)
-    assert len(functions.events) == 1, functions.events
+    assert len(functions.of("PreSignUp_ExternalProvider")) == 1, functions.events
     check("pre sign-up runs once, before a provider's user is created, and can verify")
+
+    inbound = functions.of("InboundFederation_ExternalProvider")
+    assert len(inbound) == 2, functions.events
+    event = inbound[-1]
+    assert event["userName"] == "Upstream_welcome-1", event
+    request = event["request"]
+    assert request["providerName"] == "Upstream" and request["providerType"] == "OIDC", event
+    assert request["attributes"]["idToken"]["sub"] == "welcome-1", event
+    assert request["attributes"]["idToken"]["email_verified"] == "true", event
+    assert request["attributes"]["userInfo"]["locale"] == "en-GB", event
+    assert request["attributes"]["tokenResponse"]["token_type"] == "Bearer", event
+    upstream.user = {"sub": "renamed-1", "email": "r@rename.example", "name": "R"}
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["email"] == "renamed@corp.example"
+    check("inbound federation sees the provider's answer at every sign-in and can remap")
 
     upstream.user = {"sub": "blocked-1", "email": "b@blocked.example", "name": "B"}
     browser = Browser()
@@ -428,8 +455,8 @@ def pre_sign_up(admin, upstream):
     query = back_to_app(pool, browser, callback)
     assert query["error"] == "invalid_request", query
     assert query["error_description"] == "PreSignUp failed with error not welcome.", query
-    assert [u["Username"] for u in admin.list_users(UserPoolId=pool.id)["Users"]] == \
-        ["Upstream_welcome-1"]
+    assert sorted(u["Username"] for u in admin.list_users(UserPoolId=pool.id)["Users"]) == \
+        ["Upstream_renamed-1", "Upstream_welcome-1"]
     check("a pre sign-up refusal ends the sign-in at the app and creates nobody")
 
 
