@@ -34,6 +34,7 @@ from oidc_upstream import (APPLE_KEY, APPLE_KEY_ID, APPLE_TEAM, CLIENT_ID, CLIEN
                            Upstream)
 
 CALLBACK = "https://app.example.com/callback"
+SIGNED_OUT = "https://app.example.com/signed-out"
 OTHER = sys.argv[2] if len(sys.argv) > 2 else URL
 
 
@@ -59,7 +60,7 @@ class Pool:
     def make_client(self, providers):
         return self.admin.create_user_pool_client(
             UserPoolId=self.id, ClientName="web", SupportedIdentityProviders=providers,
-            CallbackURLs=[CALLBACK], AllowedOAuthFlows=["code"],
+            CallbackURLs=[CALLBACK], LogoutURLs=[SIGNED_OUT], AllowedOAuthFlows=["code"],
             AllowedOAuthScopes=["openid", "email", "profile", "aws.cognito.signin.user.admin"],
             AllowedOAuthFlowsUserPoolClient=True,
             ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
@@ -146,6 +147,13 @@ def first_sign_in(pool, upstream):
     again = pool.exchange(query["code"], verifier)
     assert claims(again["id_token"])["sub"] == id_claims["sub"]
     check("a second authorization in the same browser is silent")
+
+    answer = browser.request(f"{pool.base}/logout?" + urllib.parse.urlencode(
+        {"client_id": pool.client, "logout_uri": SIGNED_OUT}))
+    assert answer.status == 302 and answer.location == SIGNED_OUT, answer.location
+    answer = browser.request(pool.authorize(identity_provider="Upstream"))
+    assert answer.location.startswith(f"{upstream.url}/authorize?"), answer.location
+    check("/logout ends the federated browser session: the next sign-in goes to the provider")
     return tokens, user
 
 
