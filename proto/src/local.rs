@@ -168,6 +168,20 @@ mod tests {
         ) -> Answer<pb::VerifiedLogin> {
             not_here()
         }
+
+        async fn start_logout(
+            &self,
+            _request: tonic::Request<pb::StartLogoutRequest>,
+        ) -> Answer<pb::StartLogoutResponse> {
+            not_here()
+        }
+
+        async fn complete_logout(
+            &self,
+            _request: tonic::Request<pb::CompleteLogoutRequest>,
+        ) -> Answer<pb::CompleteLogoutResponse> {
+            not_here()
+        }
     }
 
     #[tokio::test]

@@ -53,6 +53,11 @@ struct BrowserSession {
     /// The identity provider the user signed in through; empty for the pool itself.
     #[serde(default)]
     provider: String,
+    /// A SAML provider's `NameID` and `SessionIndex`, for its single logout.
+    #[serde(default)]
+    name_id: String,
+    #[serde(default)]
+    session_index: String,
 }
 
 impl BrowserSession {
@@ -179,7 +184,7 @@ impl Flows {
         &self,
         user: &dir::User,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
-        self.open_session_through(user, "").await
+        self.open_session_through(user, "", "", "").await
     }
 
     /// A browser session of a user who signed in through `provider` (empty: the pool).
@@ -187,6 +192,8 @@ impl Flows {
         &self,
         user: &dir::User,
         provider: &str,
+        name_id: &str,
+        session_index: &str,
     ) -> Result<pb::InitiateAuthResponse, ApiError> {
         let mut random = [0u8; 48];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
@@ -198,6 +205,8 @@ impl Flows {
             auth_time: now_ms / 1_000,
             started_ms: now_ms,
             provider: provider.to_owned(),
+            name_id: name_id.to_owned(),
+            session_index: session_index.to_owned(),
         };
         let value = Bytes::from(serde_json::to_vec(&session).map_err(|_| ApiError::internal())?);
         self.sessions
@@ -239,6 +248,9 @@ impl Flows {
             session.map_or_else(Default::default, |s| pb::EndBrowserSessionResponse {
                 pool_id: s.pool_id,
                 sub: s.sub,
+                provider: s.provider,
+                name_id: s.name_id,
+                session_index: s.session_index,
             }),
         )
     }
@@ -701,7 +713,16 @@ impl Flows {
             Err(err) => return Err(err),
         };
         let session = self
-            .open_session_through(&user, &done.provider_name)
+            .open_session_through(
+                &user,
+                &done.provider_name,
+                if done.provider_type == "SAML" {
+                    &done.subject
+                } else {
+                    ""
+                },
+                &done.session_index,
+            )
             .await?;
         Ok(pb::FederatedCallbackResponse {
             carried: done.carried,

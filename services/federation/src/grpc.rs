@@ -219,6 +219,7 @@ impl Federation for Service {
                     out.attributes = attributes.into_iter().collect();
                     out.claims_json = serde_json::Value::Object(identity.claims).to_string();
                     out.sources_json = serde_json::Value::Object(identity.sources).to_string();
+                    out.session_index = identity.session_index;
                 }
                 Err((error, description)) => {
                     out.error = error;
@@ -271,6 +272,39 @@ impl Federation for Service {
             )),
         };
         ok(verified)
+    }
+
+    async fn start_logout(
+        &self,
+        req: Request<pb::StartLogoutRequest>,
+    ) -> Answer<pb::StartLogoutResponse> {
+        let req = req.into_inner();
+        let started = self
+            .providers
+            .start_logout(
+                &req.user_pool_id,
+                &req.provider_name,
+                &req.name_id,
+                &req.session_index,
+                &req.callback_url,
+                &req.carried,
+            )
+            .await;
+        ok(started.map(|url| pb::StartLogoutResponse {
+            redirect_url: url.unwrap_or_default(),
+        }))
+    }
+
+    async fn complete_logout(
+        &self,
+        req: Request<pb::CompleteLogoutRequest>,
+    ) -> Answer<pb::CompleteLogoutResponse> {
+        let req = req.into_inner();
+        let done = self
+            .providers
+            .complete_logout(&req.state, &req.saml_response)
+            .await;
+        ok(done.map(|carried| pb::CompleteLogoutResponse { carried }))
     }
 
     async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {

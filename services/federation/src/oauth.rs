@@ -70,6 +70,8 @@ pub struct Identity {
     /// What the provider answered, by part, as the inbound federation trigger is told:
     /// `tokenResponse`, `idToken`, `userInfo` (OAuth providers) or `samlResponse`.
     pub sources: serde_json::Map<String, Value>,
+    /// A SAML assertion's `SessionIndex`; empty otherwise.
+    pub session_index: String,
 }
 
 /// A JSON object's members as strings (a `StringMap` of a trigger's event).
@@ -82,7 +84,7 @@ pub fn string_map(object: &serde_json::Map<String, Value>) -> Value {
     )
 }
 
-fn random_token(bytes: usize) -> Result<String, ApiError> {
+pub(crate) fn random_token(bytes: usize) -> Result<String, ApiError> {
     let mut random = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut random).map_err(|_| ApiError::internal())?;
     Ok(URL_SAFE_NO_PAD.encode(random))
@@ -219,7 +221,7 @@ impl OAuth {
         Ok(format!("{base}{separator}{encoded}"))
     }
 
-    async fn keep(&self, state: &str, pending: &Pending) -> Result<(), ApiError> {
+    pub(crate) async fn keep(&self, state: &str, pending: &Pending) -> Result<(), ApiError> {
         let value = serde_json::to_vec(pending).map_err(|_| ApiError::internal())?;
         self.ephemeral
             .put(&state_key(state), Bytes::from(value), STATE_TTL)
@@ -282,6 +284,7 @@ impl OAuth {
                     issuer: String::new(),
                     claims,
                     sources,
+                    session_index: String::new(),
                 })
             }
             _ => {
@@ -337,6 +340,7 @@ impl OAuth {
                     issuer,
                     claims,
                     sources,
+                    session_index: String::new(),
                 })
             }
         }

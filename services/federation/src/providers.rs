@@ -623,6 +623,81 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// Single logout at a SAML provider whose `IDPSignout` is on: the URL to send the
+    /// browser to, or `None` when the provider does no single logout.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_logout(
+        &self,
+        pool_id: &str,
+        name: &str,
+        name_id: &str,
+        session_index: &str,
+        callback_url: &str,
+        carried: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let Ok((provider, details)) = self.for_sign_in(pool_id, name).await else {
+            return Ok(None);
+        };
+        let slo = details
+            .get("SLORedirectBindingURI")
+            .cloned()
+            .unwrap_or_default();
+        let signs_out = provider.provider.provider_type == "SAML"
+            && details.get("IDPSignout").is_some_and(|v| v == "true")
+            && !slo.is_empty()
+            && !name_id.is_empty();
+        if !signs_out {
+            return Ok(None);
+        }
+        let state = oauth::random_token(32)?;
+        let pending = Pending {
+            pool_id: pool_id.to_owned(),
+            provider_name: name.to_owned(),
+            nonce: String::new(),
+            verifier: String::new(),
+            callback_url: callback_url.to_owned(),
+            carried: carried.to_owned(),
+            client_id: String::new(),
+            request_id: format!("_{}", hex::encode(oauth::random_token(16)?)),
+        };
+        let url = crate::saml::logout_request_url(
+            pool_id,
+            &slo,
+            &pending.request_id,
+            name_id,
+            session_index,
+            &state,
+            time::OffsetDateTime::now_utc(),
+            self,
+        )
+        .await?;
+        self.oauth.keep(&state, &pending).await?;
+        Ok(Some(url))
+    }
+
+    /// The provider's `LogoutResponse`: where the browser goes next.
+    pub async fn complete_logout(
+        &self,
+        state: &str,
+        saml_response: &str,
+    ) -> Result<String, ApiError> {
+        let pending = self.oauth.take(state).await?;
+        if let Err(why) = crate::saml::read_logout_response(saml_response, &pending.request_id) {
+            tracing::info!(
+                provider = pending.provider_name,
+                why,
+                "SAML logout response refused"
+            );
+            return Err(oauth::refused(&format!(
+                "The identity provider {} returned an invalid answer.",
+                pending.provider_name
+            )));
+        }
+        Ok(pending.carried)
+    }
+}
+
 #[async_trait::async_trait]
 impl oauth::RequestSigner for Providers {
     async fn sign(&self, pool_id: &str, data: &[u8]) -> Result<Vec<u8>, ApiError> {

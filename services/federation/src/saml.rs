@@ -121,6 +121,86 @@ pub fn with_query(sso_url: &str, query: &str) -> String {
     format!("{sso_url}{separator}{query}")
 }
 
+/// The provider's single logout URL with a `LogoutRequest` for `name_id`, the state as
+/// `RelayState`, signed by `sign` (the redirect binding's `SigAlg` and `Signature`).
+#[allow(clippy::too_many_arguments)]
+pub async fn logout_request_url(
+    pool_id: &str,
+    slo_url: &str,
+    request_id: &str,
+    name_id: &str,
+    session_index: &str,
+    relay_state: &str,
+    now: OffsetDateTime,
+    signer: &dyn crate::oauth::RequestSigner,
+) -> Result<String, ApiError> {
+    let instant = now
+        .replace_nanosecond(0)
+        .map_err(|_| ApiError::internal())?
+        .format(&Rfc3339)
+        .map_err(|_| ApiError::internal())?;
+    let session = if session_index.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<samlp:SessionIndex>{}</samlp:SessionIndex>",
+            xml_escape(session_index)
+        )
+    };
+    let xml = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>{session}</samlp:LogoutRequest>"#,
+        id = xml_escape(request_id),
+        destination = xml_escape(slo_url),
+        issuer = xml_escape(&entity_id(pool_id)),
+        name_id = xml_escape(name_id),
+    );
+    let encoded = STANDARD.encode(deflate_stored(xml.as_bytes()));
+    let query = serde_urlencoded::to_string([
+        ("SAMLRequest", encoded.as_str()),
+        ("RelayState", relay_state),
+        ("SigAlg", RSA_SHA256),
+    ])
+    .map_err(|_| ApiError::internal())?;
+    let signature = STANDARD.encode(signer.sign(pool_id, query.as_bytes()).await?);
+    let pair = serde_urlencoded::to_string([("Signature", signature.as_str())])
+        .map_err(|_| ApiError::internal())?;
+    Ok(with_query(slo_url, &format!("{query}&{pair}")))
+}
+
+/// Reads a `LogoutResponse` of the HTTP-Redirect binding (DEFLATE, base64): it must
+/// answer `request_id` and report success.
+pub fn read_logout_response(encoded: &str, request_id: &str) -> Result<(), String> {
+    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    let deflated = STANDARD
+        .decode(compact)
+        .map_err(|_| "not base64".to_owned())?;
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, 100_000)
+        .map_err(|_| "not DEFLATE, or too large".to_owned())?;
+    let xml = String::from_utf8(raw).map_err(|_| "not UTF-8".to_owned())?;
+    let doc = portcullis_saml::xml::Document::parse(&xml).map_err(|e| e.to_string())?;
+    let root = doc.root();
+    let element = doc.element(root).ok_or("no document element")?;
+    if !element.is(portcullis_saml::response::PROTOCOL_NS, "LogoutResponse") {
+        return Err("not a LogoutResponse".into());
+    }
+    if element.attr("InResponseTo") != Some(request_id) {
+        return Err("answers another request".into());
+    }
+    let success = doc
+        .child_elements(root)
+        .filter(|(_, e)| e.is(portcullis_saml::response::PROTOCOL_NS, "Status"))
+        .flat_map(|(status, _)| doc.child_elements(status))
+        .any(|(_, code)| {
+            code.is(portcullis_saml::response::PROTOCOL_NS, "StatusCode")
+                && code.attr("Value") == Some("urn:oasis:names:tc:SAML:2.0:status:Success")
+        });
+    if success {
+        Ok(())
+    } else {
+        Err("the provider reports a failure".into())
+    }
+}
+
 impl OAuth {
     /// Checks a posted `SAMLResponse` against the provider's metadata and the request
     /// it answers, remembers its assertion until it expires (a second use is refused),
@@ -193,6 +273,7 @@ impl OAuth {
             issuer: assertion.issuer,
             claims,
             sources,
+            session_index: assertion.session_index.unwrap_or_default(),
         })
     }
 }

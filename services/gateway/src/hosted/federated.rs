@@ -195,6 +195,77 @@ pub async fn idp_response_form(
     idp_response(&state, &hosted, &headers, answer, StatusCode::SEE_OTHER).await
 }
 
+/// Single logout at the SAML provider a session came from, where it is on: the URL of
+/// the provider's logout with a request whose answer continues to `location`.
+pub(super) async fn provider_logout(
+    state: &AppState,
+    hosted: &Hosted,
+    ended: &authn::EndBrowserSessionResponse,
+    location: &str,
+) -> Result<Option<String>, Response> {
+    let started = state
+        .federation
+        .clone()
+        .start_logout(fed::StartLogoutRequest {
+            user_pool_id: ended.pool_id.clone(),
+            provider_name: ended.provider.clone(),
+            name_id: ended.name_id.clone(),
+            session_index: ended.session_index.clone(),
+            callback_url: format!("{}/saml2/logout", hosted.base),
+            carried: location.to_owned(),
+        })
+        .await;
+    match started {
+        Ok(started) => {
+            let url = started.into_inner().redirect_url;
+            Ok((!url.is_empty()).then_some(url))
+        }
+        Err(status) => Err(unavailable(&status.into())),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LogoutAnswer {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "SAMLRequest")]
+    saml_request: String,
+    #[serde(rename = "RelayState")]
+    relay_state: String,
+}
+
+/// `GET /saml2/logout`: the provider's answer to a single logout; on to where the app
+/// asked to go.
+pub async fn saml_logout(
+    State(state): State<Arc<AppState>>,
+    Query(answer): Query<LogoutAnswer>,
+) -> Response {
+    if !answer.saml_request.is_empty() || answer.saml_response.is_empty() {
+        return error_page(
+            "invalid_request: a logout started at the identity provider is not supported.",
+        );
+    }
+    let done = state
+        .federation
+        .clone()
+        .complete_logout(fed::CompleteLogoutRequest {
+            state: answer.relay_state,
+            saml_response: answer.saml_response,
+        })
+        .await;
+    match done {
+        Ok(done) => redirect(StatusCode::FOUND, &done.into_inner().carried),
+        Err(status) => {
+            let err = portcullis_errors::ApiError::from(status);
+            if err.code == ErrorCode::NotAuthorizedException {
+                return error_page(&err.message);
+            }
+            unavailable(&err)
+        }
+    }
+}
+
 /// A SAML provider's answer at the assertion consumer service.
 #[derive(Deserialize, Default)]
 #[serde(default)]

@@ -45,6 +45,7 @@ pub fn router() -> Router<Arc<AppState>> {
             get(federated::idp_response_query).post(federated::idp_response_form),
         )
         .route("/saml2/idpresponse", post(federated::saml_response))
+        .route("/saml2/logout", get(federated::saml_logout))
         .route("/signup", get(account::signup_page).post(account::signup))
         .route(
             "/confirmUser",

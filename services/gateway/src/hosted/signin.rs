@@ -890,12 +890,23 @@ pub async fn logout(
             ),
         );
     };
+    let mut location = location;
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
         let request = authn::EndBrowserSessionRequest {
             browser_session: session,
         };
-        if let Err(status) = state.authn.clone().end_browser_session(request).await {
-            return unavailable(&status.into());
+        let ended = match state.authn.clone().end_browser_session(request).await {
+            Ok(ended) => ended.into_inner(),
+            Err(status) => return unavailable(&status.into()),
+        };
+        // A SAML provider with IDPSignout signs the user out too, and sends the browser
+        // back to /saml2/logout, which goes on to `location`.
+        if !ended.provider.is_empty() && !ended.name_id.is_empty() {
+            match super::federated::provider_logout(&state, &hosted, &ended, &location).await {
+                Ok(Some(url)) => location = url,
+                Ok(None) => {}
+                Err(response) => return response,
+            }
         }
     }
     let mut response = redirect(StatusCode::FOUND, &location);

@@ -22,6 +22,7 @@ from e2e_common import URL, check, idp
 from saml_idp import ENTITY, IdentityProvider
 
 CALLBACK = "https://app.example.com/callback"
+SIGNED_OUT = "https://app.example.com/signed-out"
 SSO = "https://idp.corp.example"
 
 
@@ -39,7 +40,7 @@ class Pool:
             AttributeMapping={"email": "email", "name": "displayName"})
         self.client = admin.create_user_pool_client(
             UserPoolId=self.id, ClientName="web", SupportedIdentityProviders=["CorpSAML"],
-            CallbackURLs=[CALLBACK], AllowedOAuthFlows=["code"],
+            CallbackURLs=[CALLBACK], LogoutURLs=[SIGNED_OUT], AllowedOAuthFlows=["code"],
             AllowedOAuthScopes=["openid", "email"],
             AllowedOAuthFlowsUserPoolClient=True)["UserPoolClient"]["ClientId"]
 
@@ -190,6 +191,78 @@ def signed_requests(pool, identity):
     check("signed requests: the redirect's signature verifies with the pool's certificate")
 
 
+def verify_redirect_signature(pool, location):
+    raw = urllib.parse.urlsplit(location).query
+    signed, _, signature = raw.rpartition("&Signature=")
+    der = base64.b64decode(pool.admin.get_signing_certificate(UserPoolId=pool.id)["Certificate"])
+    public = x509.load_der_x509_certificate(der).public_key()
+    public.verify(base64.b64decode(urllib.parse.unquote_plus(signature)), signed.encode(),
+                  padding.PKCS1v15(), hashes.SHA256())
+
+
+def single_logout(pool, identity):
+    """With IDPSignout, /logout sends the browser to the provider's logout with a signed
+    LogoutRequest for the user's NameID and session; its LogoutResponse at
+    /saml2/logout goes on to the app's sign-out URL."""
+    pool.admin.update_identity_provider(
+        UserPoolId=pool.id, ProviderName="CorpSAML",
+        ProviderDetails={"MetadataFile": identity.metadata(redirect=SSO), "IDPSignout": "true"})
+    browser = Browser()
+    request, relay_state, _ = pool.start(browser)
+    acs = request.get("AssertionConsumerServiceURL")
+    entity = f"urn:amazon:cognito:sp:{pool.id}"
+    answer = pool.post(browser, identity.response(
+        "corp-user-4", {}, audience=entity, destination=acs,
+        in_response_to=request.get("ID")), relay_state)
+    assert answer.status == 303, answer.status
+
+    answer = browser.request(f"{pool.base}/logout?" + urllib.parse.urlencode(
+        {"client_id": pool.client, "logout_uri": SIGNED_OUT}))
+    assert answer.status == 302 and answer.location.startswith(f"{SSO}/slo?"), answer.location
+    verify_redirect_signature(pool, answer.location)
+    params, _ = query_of(answer.location)
+    logout = etree.fromstring(zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15))
+    ns = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+          "saml": "urn:oasis:names:tc:SAML:2.0:assertion"}
+    assert logout.find("saml:NameID", ns).text == "corp-user-4", etree.tostring(logout)
+    assert logout.find("samlp:SessionIndex", ns).text, etree.tostring(logout)
+    assert logout.find("saml:Issuer", ns).text == entity
+
+    def logout_response(in_response_to):
+        xml = (f'<samlp:LogoutResponse xmlns:samlp="{ns["samlp"]}" xmlns:saml="{ns["saml"]}" '
+               f'ID="_{uuid.uuid4().hex}" Version="2.0" InResponseTo="{in_response_to}">'
+               f"<saml:Issuer>{ENTITY}</saml:Issuer><samlp:Status><samlp:StatusCode "
+               'Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+               "</samlp:LogoutResponse>")
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        data = deflate.compress(xml.encode()) + deflate.flush()
+        return base64.b64encode(data).decode()
+
+    wrong = browser.request(f"{pool.base}/saml2/logout?" + urllib.parse.urlencode(
+        {"SAMLResponse": logout_response("_another"), "RelayState": params["RelayState"]}))
+    assert wrong.status == 400, wrong.status
+    # The refused answer spent the state: the provider's real answer is refused too, and
+    # the sign-out itself already happened.
+    done = browser.request(f"{pool.base}/saml2/logout?" + urllib.parse.urlencode(
+        {"SAMLResponse": logout_response(logout.get("ID")), "RelayState": params["RelayState"]}))
+    assert done.status == 400, done.status
+
+    # Once more, answered properly.
+    browser = Browser()
+    request, relay_state, _ = pool.start(browser)
+    pool.post(browser, identity.response("corp-user-4", {}, audience=entity, destination=acs,
+                                         in_response_to=request.get("ID")), relay_state)
+    answer = browser.request(f"{pool.base}/logout?" + urllib.parse.urlencode(
+        {"client_id": pool.client, "logout_uri": SIGNED_OUT}))
+    params, _ = query_of(answer.location)
+    logout = etree.fromstring(zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15))
+    done = browser.request(f"{pool.base}/saml2/logout?" + urllib.parse.urlencode(
+        {"SAMLResponse": logout_response(logout.get("ID")), "RelayState": params["RelayState"]}))
+    assert done.status == 302 and done.location == SIGNED_OUT, (done.status, done.location)
+    again, _, _ = pool.start(browser)  # no session: the provider is asked again
+    check("single logout: a signed LogoutRequest, and its answer leads to the sign-out URL")
+
+
 def main():
     admin = idp()
     identity = IdentityProvider("corp")
@@ -198,6 +271,7 @@ def main():
     refusals(pool, identity)
     idp_initiated(pool, identity)
     signed_requests(pool, identity)
+    single_logout(pool, identity)
 
 
 if __name__ == "__main__":
