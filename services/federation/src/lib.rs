@@ -4,6 +4,7 @@
 
 pub mod details;
 mod grpc;
+mod keys;
 pub mod logins;
 pub mod oauth;
 pub mod provider;

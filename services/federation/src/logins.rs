@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -30,15 +30,15 @@ use portcullis_errors::{ApiError, ErrorCode};
 use portcullis_outbound::{Body, Fetcher};
 use serde_json::Value;
 
-/// How long published keys are used before they are fetched again.
-const KEYS_TTL: Duration = Duration::from_secs(3_600);
+use crate::keys::KeyCache;
+
 /// The least time between two fetches of one key set (an unknown `kid` triggers one).
 const REFETCH_PAUSE: Duration = Duration::from_secs(60);
 
 pub struct Social {
     fetcher: Fetcher,
     endpoints: SocialEndpoints,
-    keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+    keys: KeyCache,
     /// OpenID providers' `jwks_uri`, from their discovery documents.
     jwks_uris: Mutex<HashMap<String, String>>,
 }
@@ -65,7 +65,7 @@ impl Social {
         Self {
             fetcher,
             endpoints,
-            keys: Mutex::new(HashMap::new()),
+            keys: KeyCache::new(REFETCH_PAUSE),
             jwks_uris: Mutex::new(HashMap::new()),
         }
     }
@@ -178,29 +178,12 @@ impl Social {
         Ok((fetched.status, body))
     }
 
-    /// The provider's keys, from the cache unless stale or missing `kid`.
+    /// The provider's keys.
     async fn key_set(&self, provider: &str, url: &str, kid: &str) -> Result<JwkSet, ApiError> {
-        let cached = self
-            .keys
-            .lock()
-            .ok()
-            .and_then(|keys| keys.get(url).cloned());
-        if let Some((fetched, set)) = &cached {
-            let fresh = fetched.elapsed() < KEYS_TTL;
-            let knows = set.find(kid).is_some();
-            if (fresh && knows) || fetched.elapsed() < REFETCH_PAUSE {
-                return Ok(set.clone());
-            }
-        }
-        let (status, body) = self.get_json(provider, url, None, &[]).await?;
-        if status != 200 {
-            return Err(unreachable(provider));
-        }
-        let set: JwkSet = serde_json::from_value(body).map_err(|_| unreachable(provider))?;
-        if let Ok(mut keys) = self.keys.lock() {
-            keys.insert(url.to_owned(), (Instant::now(), set.clone()));
-        }
-        Ok(set)
+        self.keys
+            .get(&self.fetcher, url, kid)
+            .await
+            .map_err(|_| unreachable(provider))
     }
 
     async fn id_token(

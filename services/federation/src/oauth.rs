@@ -7,8 +7,8 @@
 //! its `state`, for ten minutes, and taken (single use) by the callback.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -23,10 +23,10 @@ use portcullis_outbound::{Body, Fetcher};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::keys::{KeyCache, KeysError};
+
 /// How long a sign-in may stay at the provider.
 pub const STATE_TTL: Duration = Duration::from_secs(600);
-/// How long a provider's keys are used before they are fetched again.
-const KEYS_TTL: Duration = Duration::from_secs(3_600);
 /// A token naming a key the cache lacks refetches, at most this often.
 const REFETCH_PAUSE: Duration = Duration::from_secs(30);
 /// Clock skew allowed on `exp` and `iat`.
@@ -50,6 +50,29 @@ pub struct Pending {
     /// The `ID` of a SAML `AuthnRequest`, which the response must answer.
     #[serde(default)]
     pub request_id: String,
+}
+
+impl Pending {
+    /// A sign-in (or logout) about to leave for `provider_name`; its secrets (nonce,
+    /// verifier, request id) are set where it starts.
+    pub fn new(
+        pool_id: &str,
+        provider_name: &str,
+        callback_url: &str,
+        carried: &str,
+        client_id: &str,
+    ) -> Self {
+        Self {
+            pool_id: pool_id.to_owned(),
+            provider_name: provider_name.to_owned(),
+            nonce: String::new(),
+            verifier: String::new(),
+            callback_url: callback_url.to_owned(),
+            carried: carried.to_owned(),
+            client_id: client_id.to_owned(),
+            request_id: String::new(),
+        }
+    }
 }
 
 /// Signs a pool's SAML requests with the key of its signing certificate.
@@ -121,7 +144,7 @@ pub struct OAuth {
     pub fetcher: Fetcher,
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub social: SocialEndpoints,
-    keys: Mutex<HashMap<String, (Instant, JwkSet)>>,
+    keys: KeyCache,
 }
 
 impl OAuth {
@@ -134,7 +157,7 @@ impl OAuth {
             fetcher,
             ephemeral,
             social,
-            keys: Mutex::new(HashMap::new()),
+            keys: KeyCache::new(REFETCH_PAUSE),
         }
     }
 
@@ -462,39 +485,17 @@ impl OAuth {
         }
     }
 
-    /// The provider's keys, from the cache unless stale or missing `kid`.
+    /// The provider's keys.
     async fn key_set(&self, provider: &str, url: &str, kid: &str) -> Result<JwkSet, ApiError> {
-        let cached = self
-            .keys
-            .lock()
-            .ok()
-            .and_then(|keys| keys.get(url).cloned());
-        if let Some((fetched, set)) = &cached {
-            let fresh = fetched.elapsed() < KEYS_TTL;
-            let knows = set.find(kid).is_some();
-            if (fresh && knows) || fetched.elapsed() < REFETCH_PAUSE {
-                return Ok(set.clone());
-            }
-        }
-        let answer = self
-            .fetcher
-            .fetch(url, Body::Get, &[("accept", "application/json")])
+        self.keys
+            .get(&self.fetcher, url, kid)
             .await
-            .map_err(|err| {
-                tracing::info!(provider, error = %err, "provider keys unreachable");
-                refused(&format!(
+            .map_err(|err| match err {
+                KeysError::Unreachable => refused(&format!(
                     "The identity provider {provider} could not be reached."
-                ))
-            })?;
-        if answer.status != 200 {
-            return Err(bad_answer(provider, "keys not served"));
-        }
-        let set: JwkSet = serde_json::from_slice(&answer.body)
-            .map_err(|_| bad_answer(provider, "keys unreadable"))?;
-        if let Ok(mut keys) = self.keys.lock() {
-            keys.insert(url.to_owned(), (Instant::now(), set.clone()));
-        }
-        Ok(set)
+                )),
+                KeysError::Unreadable => bad_answer(provider, "keys unreadable"),
+            })
     }
 
     async fn verify_id_token(

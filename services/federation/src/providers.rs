@@ -501,16 +501,7 @@ impl Providers {
         carried: &str,
     ) -> Result<String, ApiError> {
         let (state, details) = self.for_sign_in(pool_id, name).await?;
-        let pending = Pending {
-            pool_id: pool_id.to_owned(),
-            provider_name: name.to_owned(),
-            nonce: String::new(),
-            verifier: String::new(),
-            callback_url: callback_url.to_owned(),
-            carried: carried.to_owned(),
-            client_id: client_id.to_owned(),
-            request_id: String::new(),
-        };
+        let pending = Pending::new(pool_id, name, callback_url, carried, client_id);
         self.oauth
             .start(&state.provider.provider_type, &details, pending, Some(self))
             .await
@@ -651,16 +642,8 @@ impl Providers {
             return Ok(None);
         }
         let state = oauth::random_token(32)?;
-        let pending = Pending {
-            pool_id: pool_id.to_owned(),
-            provider_name: name.to_owned(),
-            nonce: String::new(),
-            verifier: String::new(),
-            callback_url: callback_url.to_owned(),
-            carried: carried.to_owned(),
-            client_id: String::new(),
-            request_id: format!("_{}", hex::encode(oauth::random_token(16)?)),
-        };
+        let mut pending = Pending::new(pool_id, name, callback_url, carried, "");
+        pending.request_id = format!("_{}", hex::encode(oauth::random_token(16)?));
         let url = crate::saml::logout_request_url(
             pool_id,
             &slo,

@@ -71,6 +71,14 @@ fn deflate_stored(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An `IssueInstant`: RFC 3339 in whole seconds.
+fn instant(now: OffsetDateTime) -> Result<String, ApiError> {
+    now.replace_nanosecond(0)
+        .map_err(|_| ApiError::internal())?
+        .format(&Rfc3339)
+        .map_err(|_| ApiError::internal())
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -92,11 +100,7 @@ pub fn authn_request_query(
     now: OffsetDateTime,
     signed: bool,
 ) -> Result<String, ApiError> {
-    let instant = now
-        .replace_nanosecond(0)
-        .map_err(|_| ApiError::internal())?
-        .format(&Rfc3339)
-        .map_err(|_| ApiError::internal())?;
+    let instant = instant(now)?;
     let xml = format!(
         r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy AllowCreate="true"/></samlp:AuthnRequest>"#,
         id = xml_escape(request_id),
@@ -134,11 +138,7 @@ pub async fn logout_request_url(
     now: OffsetDateTime,
     signer: &dyn crate::oauth::RequestSigner,
 ) -> Result<String, ApiError> {
-    let instant = now
-        .replace_nanosecond(0)
-        .map_err(|_| ApiError::internal())?
-        .format(&Rfc3339)
-        .map_err(|_| ApiError::internal())?;
+    let instant = instant(now)?;
     let session = if session_index.is_empty() {
         String::new()
     } else {
