@@ -1036,3 +1036,16 @@ fn a_real_browser_signs_in_through_oidc_provider() {
     let stdout = node_script("federation_browser.mjs", &setup, &[Path::new(&idp)], &[]);
     assert!(stdout.contains("node federation ok"), "{stdout}");
 }
+
+/// A real SAML implementation as the identity provider: samlify reads Portcullis's
+/// AuthnRequest and signs the response Portcullis then takes.
+#[test]
+fn samlify_signs_users_in_as_a_saml_identity_provider() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _server = start(data.path(), port);
+    let setup = python(&e2e("federation_samlify_setup.py"), &[&url]);
+    let stdout = node_script("federation_samlify.mjs", &setup, &[], &[]);
+    assert!(stdout.contains("node samlify ok"), "{stdout}");
+}
