@@ -299,6 +299,25 @@ mod tests {
         }
     }
 
+    fn logout_response(in_response_to: &str, status: &str) -> String {
+        let xml = format!(
+            r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r" Version="2.0" InResponseTo="{in_response_to}"><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:{status}"/></samlp:Status></samlp:LogoutResponse>"#
+        );
+        STANDARD.encode(deflate_stored(xml.as_bytes()))
+    }
+
+    #[test]
+    fn a_logout_response_must_answer_the_request_and_succeed() {
+        assert!(read_logout_response(&logout_response("_req", "Success"), "_req").is_ok());
+        let other = read_logout_response(&logout_response("_other", "Success"), "_req");
+        assert_eq!(other.unwrap_err(), "answers another request");
+        let failed = read_logout_response(&logout_response("_req", "Requester"), "_req");
+        assert_eq!(failed.unwrap_err(), "the provider reports a failure");
+        assert!(read_logout_response("not base64!", "_req").is_err());
+        let plain = STANDARD.encode("<samlp:LogoutResponse/>");
+        assert!(read_logout_response(&plain, "_req").is_err());
+    }
+
     #[test]
     fn stored_deflate_round_trips_across_blocks() {
         for size in [0, 10, 65_535, 70_000] {
