@@ -652,13 +652,21 @@ fn openid_client_runs_the_code_flow_with_pkce_userinfo_refresh_revocation_and_in
     assert!(stdout.contains("node oidc ok"), "{stdout}");
 }
 
-#[test]
-fn a_real_browser_signs_up_confirms_and_signs_in_with_totp_on_the_hosted_pages() {
+/// Whether Debian's chromium, which the browser tests drive, is missing (said so).
+fn chromium_missing() -> bool {
     const CHROMIUM: &str = "/usr/bin/chromium";
-    if !Path::new(CHROMIUM).exists() {
+    let missing = !Path::new(CHROMIUM).exists();
+    if missing {
         println!(
             "SKIPPED: {CHROMIUM} is missing (Debian's chromium package; .ci/test installs it)"
         );
+    }
+    missing
+}
+
+#[test]
+fn a_real_browser_signs_up_confirms_and_signs_in_with_totp_on_the_hosted_pages() {
+    if chromium_missing() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
@@ -1011,11 +1019,7 @@ fn users_sign_in_through_a_saml_provider() {
 /// (oidc-provider, with its own sign-in and consent pages); openid-client is the app.
 #[test]
 fn a_real_browser_signs_in_through_oidc_provider() {
-    const CHROMIUM: &str = "/usr/bin/chromium";
-    if !Path::new(CHROMIUM).exists() {
-        println!(
-            "SKIPPED: {CHROMIUM} is missing (Debian's chromium package; .ci/test installs it)"
-        );
+    if chromium_missing() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
