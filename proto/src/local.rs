@@ -182,6 +182,13 @@ mod tests {
         ) -> Answer<pb::CompleteLogoutResponse> {
             not_here()
         }
+
+        async fn receive_logout(
+            &self,
+            _request: tonic::Request<pb::ReceiveLogoutRequest>,
+        ) -> Answer<pb::ReceiveLogoutResponse> {
+            not_here()
+        }
     }
 
     #[tokio::test]

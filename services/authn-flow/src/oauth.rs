@@ -238,6 +238,16 @@ impl Flows {
         if req.browser_session.is_empty() || req.browser_session.len() > 256 {
             return Ok(pb::EndBrowserSessionResponse::default());
         }
+        if !req.only_provider.is_empty() {
+            let current = self.browser_session(&req.browser_session).await?;
+            let theirs = current.is_some_and(|s| {
+                s.provider == req.only_provider
+                    && bool::from(s.name_id.as_bytes().ct_eq(req.only_name_id.as_bytes()))
+            });
+            if !theirs {
+                return Ok(pb::EndBrowserSessionResponse::default());
+            }
+        }
         let raw = self
             .sessions
             .take(&browser_key(&req.browser_session))

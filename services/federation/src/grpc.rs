@@ -307,6 +307,24 @@ impl Federation for Service {
         ok(done.map(|carried| pb::CompleteLogoutResponse { carried }))
     }
 
+    async fn receive_logout(
+        &self,
+        req: Request<pb::ReceiveLogoutRequest>,
+    ) -> Answer<pb::ReceiveLogoutResponse> {
+        let req = req.into_inner();
+        let received = self
+            .providers
+            .receive_logout(&req.user_pool_id, &req.query)
+            .await;
+        ok(received.map(
+            |(provider_name, name_id, redirect_url)| pb::ReceiveLogoutResponse {
+                provider_name,
+                name_id,
+                redirect_url,
+            },
+        ))
+    }
+
     async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {
         let names = self.providers.names(&req.into_inner().user_pool_id).await;
         ok(names.map(|names| pb::Names { names }))

@@ -659,6 +659,62 @@ impl Providers {
         Ok(Some(url))
     }
 
+    /// A `LogoutRequest` a provider sent (the user signed out there): from the pool's
+    /// SAML provider whose entity id issued it and whose `IDPSignout` is on, signed by
+    /// it. Returns the provider's name, the `NameID` to sign out, and the URL of the
+    /// signed answer to send the browser to.
+    pub async fn receive_logout(
+        &self,
+        pool_id: &str,
+        query: &str,
+    ) -> Result<(String, String, String), ApiError> {
+        let refused = |why: &str| {
+            tracing::info!(why, "SAML logout request refused");
+            oauth::refused("The logout request was refused.")
+        };
+        let providers = self.load(pool_id).await?;
+        let mut answer = None;
+        for state in providers.providers.values() {
+            if state.provider.provider_type != "SAML" {
+                continue;
+            }
+            let (_, details) = self
+                .for_sign_in(pool_id, &state.provider.provider_name)
+                .await?;
+            let signs_out = details.get("IDPSignout").is_some_and(|v| v == "true");
+            let Ok(idp) = crate::saml::metadata(&details, &state.provider.provider_name) else {
+                continue;
+            };
+            let slo = details
+                .get("SLORedirectBindingURI")
+                .cloned()
+                .unwrap_or_default();
+            if !signs_out || slo.is_empty() {
+                continue;
+            }
+            // Each candidate verifies with its own keys; only the issuer's can pass.
+            if let Ok(request) = crate::saml::read_logout_request(query, &idp)
+                && request.issuer == idp.entity_id
+            {
+                answer = Some((state.provider.provider_name.clone(), slo, request));
+                break;
+            }
+        }
+        let Some((name, slo, request)) = answer else {
+            return Err(refused("no provider of the pool sent and signed it"));
+        };
+        let url = crate::saml::logout_response_url(
+            pool_id,
+            &slo,
+            &request.id,
+            &request.relay_state,
+            time::OffsetDateTime::now_utc(),
+            self,
+        )
+        .await?;
+        Ok((name, request.name_id, url))
+    }
+
     /// The provider's `LogoutResponse`: where the browser goes next.
     pub async fn complete_logout(
         &self,

@@ -201,6 +201,109 @@ pub fn read_logout_response(encoded: &str, request_id: &str) -> Result<(), Strin
     }
 }
 
+/// A provider's `LogoutRequest`, as read and verified.
+pub struct IncomingLogout {
+    pub id: String,
+    pub issuer: String,
+    pub name_id: String,
+    pub relay_state: String,
+}
+
+/// The raw (still URL-encoded) value of `name` in a query string.
+fn raw_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn url_decoded(raw: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={raw}")).ok()?;
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+/// A `LogoutRequest` a provider sent by the HTTP-Redirect binding: its query signed
+/// (`SigAlg`, `Signature`, over the parameters as sent) by a key of `idp`'s metadata,
+/// and the request inflated and read.
+pub fn read_logout_request(query: &str, idp: &IdentityProvider) -> Result<IncomingLogout, String> {
+    let request = raw_param(query, "SAMLRequest").ok_or("no SAMLRequest")?;
+    let relay = raw_param(query, "RelayState");
+    let algorithm = raw_param(query, "SigAlg").ok_or("the request is not signed")?;
+    let signature = raw_param(query, "Signature").ok_or("the request is not signed")?;
+    let mut signed = format!("SAMLRequest={request}");
+    if let Some(relay) = relay {
+        signed.push_str(&format!("&RelayState={relay}"));
+    }
+    signed.push_str(&format!("&SigAlg={algorithm}"));
+    let algorithm = url_decoded(algorithm)
+        .and_then(|uri| portcullis_saml::key::SignatureAlgorithm::from_uri(&uri))
+        .ok_or("an unknown signature algorithm")?;
+    let signature = url_decoded(signature)
+        .and_then(|text| STANDARD.decode(text).ok())
+        .ok_or("an unreadable signature")?;
+    if !idp
+        .signing_keys
+        .iter()
+        .any(|key| key.verifies(algorithm, signed.as_bytes(), &signature))
+    {
+        return Err("the signature is not from a signing key of the provider".into());
+    }
+    let deflated = url_decoded(request)
+        .and_then(|text| STANDARD.decode(text).ok())
+        .ok_or("the request is not base64")?;
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, 100_000)
+        .map_err(|_| "not DEFLATE, or too large".to_owned())?;
+    let xml = String::from_utf8(raw).map_err(|_| "not UTF-8".to_owned())?;
+    let doc = portcullis_saml::xml::Document::parse(&xml).map_err(|e| e.to_string())?;
+    let root = doc.root();
+    let element = doc.element(root).ok_or("no document element")?;
+    if !element.is(portcullis_saml::response::PROTOCOL_NS, "LogoutRequest") {
+        return Err("not a LogoutRequest".into());
+    }
+    let child = |name: &str| {
+        doc.child_elements(root)
+            .find(|(_, e)| e.is(portcullis_saml::response::ASSERTION_NS, name))
+            .map(|(id, _)| doc.text(id).trim().to_owned())
+            .unwrap_or_default()
+    };
+    Ok(IncomingLogout {
+        id: element.attr("ID").unwrap_or_default().to_owned(),
+        issuer: child("Issuer"),
+        name_id: child("NameID"),
+        relay_state: relay.and_then(url_decoded).unwrap_or_default(),
+    })
+}
+
+/// The provider's logout service URL with a signed, successful `LogoutResponse` to its
+/// request `in_response_to`.
+pub async fn logout_response_url(
+    pool_id: &str,
+    slo_url: &str,
+    in_response_to: &str,
+    relay_state: &str,
+    now: OffsetDateTime,
+    signer: &dyn crate::oauth::RequestSigner,
+) -> Result<String, ApiError> {
+    let id = format!("_{}", hex::encode(crate::oauth::random_token(16)?));
+    let xml = format!(
+        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" InResponseTo="{answers}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>"#,
+        instant = instant(now)?,
+        destination = xml_escape(slo_url),
+        answers = xml_escape(in_response_to),
+        issuer = xml_escape(&entity_id(pool_id)),
+    );
+    let encoded = STANDARD.encode(deflate_stored(xml.as_bytes()));
+    let mut pairs = vec![("SAMLResponse", encoded.as_str())];
+    if !relay_state.is_empty() {
+        pairs.push(("RelayState", relay_state));
+    }
+    pairs.push(("SigAlg", RSA_SHA256));
+    let query = serde_urlencoded::to_string(pairs).map_err(|_| ApiError::internal())?;
+    let signature = STANDARD.encode(signer.sign(pool_id, query.as_bytes()).await?);
+    let pair = serde_urlencoded::to_string([("Signature", signature.as_str())])
+        .map_err(|_| ApiError::internal())?;
+    Ok(with_query(slo_url, &format!("{query}&{pair}")))
+}
+
 impl OAuth {
     /// Checks a posted `SAMLResponse` against the provider's metadata and the request
     /// it answers, remembers its assertion until it expires (a second use is refused),

@@ -235,16 +235,22 @@ pub struct LogoutAnswer {
     relay_state: String,
 }
 
-/// `GET /saml2/logout`: the provider's answer to a single logout; on to where the app
-/// asked to go.
+/// `GET /saml2/logout`: the provider's answer to a single logout (on to where the app
+/// asked to go), or the provider's own logout request (the browser's session of that
+/// user ends, and the provider gets its signed answer).
 pub async fn saml_logout(
     State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
     Query(answer): Query<LogoutAnswer>,
 ) -> Response {
-    if !answer.saml_request.is_empty() || answer.saml_response.is_empty() {
-        return error_page(
-            "invalid_request: a logout started at the identity provider is not supported.",
-        );
+    if !answer.saml_request.is_empty() {
+        return provider_signed_out(&state, &hosted, &headers, uri.query().unwrap_or_default())
+            .await;
+    }
+    if answer.saml_response.is_empty() {
+        return error_page("invalid_request: SAMLRequest or SAMLResponse is required.");
     }
     let done = state
         .federation
@@ -264,6 +270,52 @@ pub async fn saml_logout(
             unavailable(&err)
         }
     }
+}
+
+/// A provider's `LogoutRequest`: checked by the federation service; this browser's
+/// session ends if it is that provider's session of that user.
+async fn provider_signed_out(
+    state: &AppState,
+    hosted: &Hosted,
+    headers: &HeaderMap,
+    query: &str,
+) -> Response {
+    let received = state
+        .federation
+        .clone()
+        .receive_logout(fed::ReceiveLogoutRequest {
+            user_pool_id: hosted.pool_id.clone(),
+            query: query.to_owned(),
+        })
+        .await;
+    let received = match received {
+        Ok(received) => received.into_inner(),
+        Err(status) => {
+            let err = portcullis_errors::ApiError::from(status);
+            if err.code == ErrorCode::NotAuthorizedException {
+                return error_page(&err.message);
+            }
+            return unavailable(&err);
+        }
+    };
+    let mut response = redirect(StatusCode::FOUND, &received.redirect_url);
+    if let Some(session) = cookie(headers, SESSION_COOKIE) {
+        let request = authn::EndBrowserSessionRequest {
+            browser_session: session,
+            only_provider: received.provider_name,
+            only_name_id: received.name_id,
+        };
+        match state.authn.clone().end_browser_session(request).await {
+            Ok(ended) if !ended.get_ref().sub.is_empty() => {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, hosted.set_cookie(SESSION_COOKIE, "", 0));
+            }
+            Ok(_) => {}
+            Err(status) => return unavailable(&status.into()),
+        }
+    }
+    response
 }
 
 /// A SAML provider's answer at the assertion consumer service.

@@ -894,6 +894,7 @@ pub async fn logout(
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
         let request = authn::EndBrowserSessionRequest {
             browser_session: session,
+            ..Default::default()
         };
         let ended = match state.authn.clone().end_browser_session(request).await {
             Ok(ended) => ended.into_inner(),

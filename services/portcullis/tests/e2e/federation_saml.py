@@ -263,6 +263,66 @@ def single_logout(pool, identity):
     check("single logout: a signed LogoutRequest, and its answer leads to the sign-out URL")
 
 
+def provider_logout(pool, identity):
+    """The provider's own LogoutRequest at /saml2/logout (IDPSignout on): signed by the
+    provider, it ends this browser's session of that user and gets a signed answer."""
+    entity = f"urn:amazon:cognito:sp:{pool.id}"
+    ns = "urn:oasis:names:tc:SAML:2.0:protocol"
+
+    def signed_in(name_id):
+        browser = Browser()
+        request, relay_state, _ = pool.start(browser)
+        answer = pool.post(browser, identity.response(
+            name_id, {}, audience=entity, destination=request.get("AssertionConsumerServiceURL"),
+            in_response_to=request.get("ID")), relay_state)
+        assert answer.status == 303, answer.status
+        return browser
+
+    def logout_request(name_id, signer=identity, signed=True):
+        xml = (f'<samlp:LogoutRequest xmlns:samlp="{ns}" '
+               'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lr1" Version="2.0">'
+               f"<saml:Issuer>{ENTITY}</saml:Issuer><saml:NameID>{name_id}</saml:NameID>"
+               "</samlp:LogoutRequest>")
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        encoded = base64.b64encode(deflate.compress(xml.encode()) + deflate.flush()).decode()
+        pairs = [("SAMLRequest", encoded), ("RelayState", "idp-relay")]
+        if not signed:
+            return urllib.parse.urlencode(pairs)
+        pairs.append(("SigAlg", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"))
+        query = urllib.parse.urlencode(pairs)
+        signature = signer.key.sign(query.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return query + "&" + urllib.parse.urlencode(
+            {"Signature": base64.b64encode(signature).decode()})
+
+    browser = signed_in("corp-user-5")
+    answer = browser.request(f"{pool.base}/saml2/logout?{logout_request('corp-user-5')}")
+    assert answer.status == 302 and answer.location.startswith(f"{SSO}/slo?"), answer.status
+    verify_redirect_signature(pool, answer.location)
+    params, _ = query_of(answer.location)
+    assert params["RelayState"] == "idp-relay", params
+    response = etree.fromstring(zlib.decompress(base64.b64decode(params["SAMLResponse"]), -15))
+    assert response.get("InResponseTo") == "_lr1", etree.tostring(response)
+    status = response.find(f"{{{ns}}}Status/{{{ns}}}StatusCode")
+    assert status.get("Value") == "urn:oasis:names:tc:SAML:2.0:status:Success"
+    pool.start(browser)  # the session ended: the provider is asked again
+    check("a provider's signed LogoutRequest ends that user's session and gets a signed answer")
+
+    other = signed_in("corp-user-6")
+    answer = other.request(f"{pool.base}/saml2/logout?{logout_request('corp-user-5')}")
+    assert answer.status == 302, answer.status
+    query = {"client_id": pool.client, "response_type": "code", "redirect_uri": CALLBACK,
+             "scope": "openid", "state": "s", "identity_provider": "CorpSAML"}
+    still = other.request(f"{pool.base}/oauth2/authorize?{urllib.parse.urlencode(query)}")
+    assert still.location.startswith(CALLBACK), still.location
+    unsigned = Browser().request(
+        f"{pool.base}/saml2/logout?{logout_request('corp-user-6', signed=False)}")
+    assert unsigned.status == 400, unsigned.status
+    forged = Browser().request(f"{pool.base}/saml2/logout?"
+                               f"{logout_request('corp-user-6', signer=IdentityProvider('x'))}")
+    assert forged.status == 400, forged.status
+    check("another user's logout leaves this session; unsigned or forged requests are refused")
+
+
 def main():
     admin = idp()
     identity = IdentityProvider("corp")
@@ -272,6 +332,7 @@ def main():
     idp_initiated(pool, identity)
     signed_requests(pool, identity)
     single_logout(pool, identity)
+    provider_logout(pool, identity)
 
 
 if __name__ == "__main__":
