@@ -144,10 +144,6 @@ mod tests {
             not_here()
         }
 
-        async fn provider_names(&self, _request: tonic::Request<pb::PoolRef>) -> Answer<pb::Names> {
-            not_here()
-        }
-
         async fn start_sign_in(
             &self,
             _request: tonic::Request<pb::StartSignInRequest>,

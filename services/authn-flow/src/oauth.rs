@@ -552,13 +552,7 @@ impl Flows {
                 federated_redirect: started.into_inner().redirect_url,
                 ..Default::default()
             }),
-            Err(err)
-                if matches!(
-                    err.code,
-                    ErrorCode::NotAuthorizedException
-                        | ErrorCode::UnsupportedIdentityProviderException
-                ) =>
-            {
+            Err(err) if err.code == ErrorCode::NotAuthorizedException => {
                 Ok(redirect_error("invalid_request", &err.message))
             }
             Err(err) => Err(err),

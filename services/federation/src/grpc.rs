@@ -324,9 +324,4 @@ impl Federation for Service {
             },
         ))
     }
-
-    async fn provider_names(&self, req: Request<pb::PoolRef>) -> Answer<pb::Names> {
-        let names = self.providers.names(&req.into_inner().user_pool_id).await;
-        ok(names.map(|names| pb::Names { names }))
-    }
 }

@@ -453,12 +453,6 @@ impl Providers {
         });
         Ok((page, next))
     }
-
-    /// The names of the pool's providers (none for a pool that has none or no longer
-    /// exists).
-    pub async fn names(&self, pool_id: &str) -> Result<Vec<String>, ApiError> {
-        Ok(self.load(pool_id).await?.providers.into_keys().collect())
-    }
 }
 
 /// A sign-in's start and end, as the gRPC API answers them.
@@ -672,31 +666,28 @@ impl Providers {
             tracing::info!(why, "SAML logout request refused");
             oauth::refused("The logout request was refused.")
         };
+        // SAML providers need no sealed secrets: their details are all in the log.
         let providers = self.load(pool_id).await?;
         let mut answer = None;
         for state in providers.providers.values() {
-            if state.provider.provider_type != "SAML" {
-                continue;
-            }
-            let (_, details) = self
-                .for_sign_in(pool_id, &state.provider.provider_name)
-                .await?;
+            let provider = &state.provider;
+            let details = &provider.details;
             let signs_out = details.get("IDPSignout").is_some_and(|v| v == "true");
-            let Ok(idp) = crate::saml::metadata(&details, &state.provider.provider_name) else {
-                continue;
-            };
             let slo = details
                 .get("SLORedirectBindingURI")
                 .cloned()
                 .unwrap_or_default();
-            if !signs_out || slo.is_empty() {
+            if provider.provider_type != "SAML" || !signs_out || slo.is_empty() {
                 continue;
             }
+            let Ok(idp) = crate::saml::metadata(details, &provider.provider_name) else {
+                continue;
+            };
             // Each candidate verifies with its own keys; only the issuer's can pass.
             if let Ok(request) = crate::saml::read_logout_request(query, &idp)
                 && request.issuer == idp.entity_id
             {
-                answer = Some((state.provider.provider_name.clone(), slo, request));
+                answer = Some((provider.provider_name.clone(), slo, request));
                 break;
             }
         }

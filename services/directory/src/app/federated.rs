@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::claims::OwnedClaim;
 use super::groups::NewGroup;
 use super::{CommandMeta, Directory};
-use crate::domain::user::{UserCommand, UserState, UserStatus, Writer};
+use crate::domain::user::{UserState, UserStatus, Writer};
 
 /// The attribute naming a provider's user by its subject.
 pub const SUBJECT: &str = "Cognito_Subject";
@@ -321,28 +321,29 @@ impl Directory {
                         .cloned()
                         .collect();
                     if kept.len() != entries.len() {
-                        let identities = Attribute {
-                            name: "identities".into(),
-                            value: if kept.is_empty() {
-                                String::new()
-                            } else {
-                                Value::Array(kept).to_string()
-                            },
-                        };
-                        let command = if identities.value.is_empty() {
-                            UserCommand::DeleteAttributes {
-                                pool: Box::new(self.pool(pool_id).await?.0.settings),
-                                names: vec!["identities".into()],
-                                writer: Writer::Admin,
-                            }
+                        if kept.is_empty() {
+                            self.delete_user_attributes(
+                                pool_id,
+                                &user.sub,
+                                vec!["identities".into()],
+                                Writer::Admin,
+                                meta,
+                            )
+                            .await?;
                         } else {
-                            UserCommand::UpdateAttributes {
-                                pool: Box::new(self.pool(pool_id).await?.0.settings),
-                                attributes: vec![identities],
-                                writer: Writer::Admin,
-                            }
-                        };
-                        self.on_user(pool_id, &user.sub, &command, meta).await?;
+                            let identities = Attribute {
+                                name: "identities".into(),
+                                value: Value::Array(kept).to_string(),
+                            };
+                            self.update_user_attributes(
+                                pool_id,
+                                &user.sub,
+                                vec![identities],
+                                Writer::Admin,
+                                meta,
+                            )
+                            .await?;
+                        }
                         self.claims.release_owned(&key, &owner).await?;
                         return Ok(());
                     }
@@ -356,7 +357,7 @@ impl Directory {
             let federated = format!("{}_{}", source.provider_name, source.value);
             match self.user_by_name(pool_id, &federated).await {
                 Ok(user) if user.status == UserStatus::ExternalProvider => {
-                    self.on_user(pool_id, &user.sub, &UserCommand::SetEnabled(false), meta)
+                    self.set_user_enabled(pool_id, &federated, false, meta)
                         .await?;
                     return Ok(());
                 }

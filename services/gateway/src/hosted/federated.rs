@@ -32,8 +32,8 @@ const STATE_COOKIE_SECONDS: u64 = 600;
 /// The redirect to a provider, with the state cookie.
 pub(super) fn to_provider(hosted: &Hosted, url: &str, status: StatusCode) -> Response {
     // An OAuth provider gets the sign-in's `state`; a SAML provider its `RelayState`.
-    let state = reqwest_free_query_value(url, "state")
-        .or_else(|| reqwest_free_query_value(url, "RelayState"))
+    let state = query_value(url, "state")
+        .or_else(|| query_value(url, "RelayState"))
         .unwrap_or_default();
     let mut response = redirect(status, url);
     // Sign in with Apple posts its answer from its own site: the cookie must go with a
@@ -50,7 +50,7 @@ pub(super) fn to_provider(hosted: &Hosted, url: &str, status: StatusCode) -> Res
 }
 
 /// One parameter of a URL's query, decoded.
-fn reqwest_free_query_value(url: &str, name: &str) -> Option<String> {
+fn query_value(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1.split('#').next()?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
     pairs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
@@ -486,10 +486,7 @@ mod tests {
     #[test]
     fn the_state_is_read_from_the_provider_url() {
         let url = "https://idp.example/authorize?client_id=a&state=s%2Fx&nonce=n";
-        assert_eq!(
-            reqwest_free_query_value(url, "state").as_deref(),
-            Some("s/x")
-        );
-        assert_eq!(reqwest_free_query_value("https://x/y", "state"), None);
+        assert_eq!(query_value(url, "state").as_deref(), Some("s/x"));
+        assert_eq!(query_value("https://x/y", "state"), None);
     }
 }

@@ -203,15 +203,20 @@ def errors_and_listing(admin, pool, metadata):
                            ProviderDetails={"MetadataFile": metadata},
                            IdpIdentifiers=["CORP.example"])
     assert message == "Duplicate identifier: CORP.example", message
-    expect_error("InvalidParameterException", admin.create_identity_provider,
-                 UserPoolId=pool, ProviderName="Twitter", ProviderType="Twitter",
-                 ProviderDetails=GOOGLE)
-    expect_error("InvalidParameterException", admin.create_identity_provider,
-                 UserPoolId=pool, ProviderName="Corp", ProviderType="SAML",
-                 ProviderDetails={"MetadataFile": "x"}, IdpIdentifiers=["not/allowed"])
-    expect_error("InvalidParameterException", admin.create_identity_provider,
-                 UserPoolId=pool, ProviderName="Mapped", ProviderType="OIDC",
-                 ProviderDetails={}, AttributeMapping={"shoe_size": "x"})
+    message = expect_error("InvalidParameterException", admin.create_identity_provider,
+                           UserPoolId=pool, ProviderName="Twitter", ProviderType="Twitter",
+                           ProviderDetails=GOOGLE)
+    assert "providerType" in message, message
+    # Each refusal names its own reason (the details are incomplete too, and must not
+    # be what is refused).
+    message = expect_error("InvalidParameterException", admin.create_identity_provider,
+                           UserPoolId=pool, ProviderName="Corp", ProviderType="SAML",
+                           ProviderDetails={"MetadataFile": "x"}, IdpIdentifiers=["not/allowed"])
+    assert "idpIdentifiers" in message, message
+    message = expect_error("InvalidParameterException", admin.create_identity_provider,
+                           UserPoolId=pool, ProviderName="Mapped", ProviderType="OIDC",
+                           ProviderDetails={}, AttributeMapping={"shoe_size": "x"})
+    assert "shoe_size" in message, message
     missing = "us-east-1_NoSuchPoo"
     expect_error("ResourceNotFoundException", admin.create_identity_provider,
                  UserPoolId=missing, ProviderName="Google", ProviderType="Google",

@@ -48,9 +48,12 @@ const upstream = provider.listen(idpPort);
 const callback = new URL(setup.callback);
 const landed = [];
 const app = createServer((req, res) => {
-  landed.push(new URL(req.url, callback));
+  // Only the callback itself: the browser also asks for other things (a favicon), at
+  // any moment, which must not be taken for where it landed.
+  const url = new URL(req.url, callback);
+  if (url.pathname === callback.pathname) landed.push(url);
   res.writeHead(200, { 'content-type': 'text/html' });
-  res.end('<!doctype html><title>app</title><p>signed in</p>');
+  res.end('<!doctype html><title>app</title><link rel="icon" href="data:,"><p>signed in</p>');
 });
 await new Promise((resolve) => app.listen(Number(callback.port), 'localhost', resolve));
 
