@@ -5,7 +5,8 @@
 //! Input: a document (the seeds are the signed responses of `shared/saml/testdata`).
 //! The response is checked against that directory's provider at the fixtures' time, so
 //! signed seeds verify and mutations reach every check behind the signature. The same
-//! bytes are also read as a DER certificate.
+//! bytes are also read as a DER certificate, and the response once more by a relying
+//! party that takes only encrypted assertions.
 
 #![no_main]
 
@@ -13,13 +14,20 @@ use libfuzzer_sys::fuzz_target;
 use portcullis_saml::c14n::{self, Canonicalization};
 use portcullis_saml::key::PublicKey;
 use portcullis_saml::xml::Document;
-use portcullis_saml::{Expectations, IdentityProvider, read_response};
+use portcullis_saml::{DecryptionKey, Expectations, IdentityProvider, read_response};
 use std::sync::LazyLock;
 use time::macros::datetime;
 
 static IDP: LazyLock<IdentityProvider> = LazyLock::new(|| {
     IdentityProvider::from_metadata(include_str!("../../shared/saml/testdata/metadata.xml"))
         .expect("the fixture's metadata reads")
+});
+
+/// A relying party's key, for the reading that takes only encrypted assertions.
+static KEY: LazyLock<DecryptionKey> = LazyLock::new(|| {
+    let issued = portcullis_saml::certificate::self_signed("fuzz", 1_790_000_000_000)
+        .expect("a key is made");
+    DecryptionKey::from_pkcs8(&issued.pkcs8).expect("the key reads")
 });
 
 const METHODS: [&str; 6] = [
@@ -45,8 +53,14 @@ fuzz_target!(|data: &[u8]| {
         in_response_to: None,
         now: datetime!(2026-03-01 10:01 UTC),
         skew: time::Duration::minutes(1),
+        decryption: None,
     };
     let _ = read_response(text, &IDP, &expect);
+    let encrypted = Expectations {
+        decryption: Some(&KEY),
+        ..expect.clone()
+    };
+    let _ = read_response(text, &IDP, &encrypted);
     let _ = IdentityProvider::from_metadata(text);
 
     let Ok(doc) = Document::parse(text) else {

@@ -83,6 +83,7 @@ pub fn bench(iterations: usize) -> anyhow::Result<SamlVerifyReport> {
         in_response_to: None,
         now: datetime!(2026-03-01 10:01 UTC),
         skew: time::Duration::minutes(1),
+        decryption: None,
     };
     let mut samples = Vec::with_capacity(iterations);
     for _ in 0..iterations {

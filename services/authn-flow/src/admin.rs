@@ -20,11 +20,16 @@ fn user_not_found() -> ApiError {
 }
 
 /// What an invitation tells the new user: the name to sign in with and the temporary
-/// password.
-struct Invitation<'a> {
-    username: &'a str,
-    temporary: &'a str,
+/// password — none for a migrated user, who keeps the password of the old directory
+/// (see [`MIGRATED_PASSWORD`]).
+pub(crate) struct Invitation<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) temporary: Option<&'a str>,
 }
+
+/// What a migrated user's welcome shows where the invitation template has the
+/// temporary password's `{####}`: a password never goes into a message.
+pub(crate) const MIGRATED_PASSWORD: &str = "********";
 
 impl Flows {
     async fn existing_user(&self, pool_id: &str, username: &str) -> Result<dir::User, ApiError> {
@@ -112,7 +117,7 @@ impl Flows {
             let caller = crate::triggers::Caller::admin(req.caller_context.as_ref());
             let invitation = Invitation {
                 username: &req.username,
-                temporary: &temporary,
+                temporary: Some(&temporary),
             };
             self.send_invitation(&settings, &user, &mediums, invitation, &caller)
                 .await?;
@@ -122,7 +127,7 @@ impl Flows {
 
     /// Sends the invitation with the temporary password over every medium asked for
     /// that the user has an address for.
-    async fn send_invitation(
+    pub(crate) async fn send_invitation(
         &self,
         settings: &portcullis_proto::events::v1::UserPoolSettings,
         user: &dir::User,
@@ -133,6 +138,7 @@ impl Flows {
         }: Invitation<'_>,
         caller: &crate::triggers::Caller<'_>,
     ) -> Result<(), ApiError> {
+        let shown = temporary.unwrap_or(MIGRATED_PASSWORD);
         let template = settings.invite_message_template.clone().unwrap_or_default();
         let or = |value: &str, default: &str| {
             if value.is_empty() {
@@ -147,7 +153,14 @@ impl Flows {
                 Medium::Email => (
                     "email",
                     or(&template.email_message, DEFAULT_INVITE_EMAIL),
-                    Some(or(&template.email_subject, "Your temporary password")),
+                    Some(or(
+                        &template.email_subject,
+                        if temporary.is_some() {
+                            "Your temporary password"
+                        } else {
+                            "Welcome"
+                        },
+                    )),
                 ),
                 Medium::Sms => (
                     "phone_number",
@@ -165,7 +178,7 @@ impl Flows {
             };
             if let Some(trigger) = Flows::custom_sender(&config, *medium) {
                 let source = ADMIN_CREATE_USER.source;
-                self.send_with_custom_sender(&config, trigger, source, user, caller, temporary)
+                self.send_with_custom_sender(&config, trigger, source, user, caller, shown)
                     .await?;
                 continue;
             }
@@ -184,11 +197,15 @@ impl Flows {
                 destination,
                 pool_id: user.pool_id.clone(),
                 username: user.username.clone(),
-                kind: "AdminCreateUser",
+                kind: if temporary.is_some() {
+                    "AdminCreateUser"
+                } else {
+                    "UserMigration"
+                },
                 message: text
                     .replace("{username}", username)
-                    .replace("{####}", temporary),
-                code: Some(temporary.to_owned()),
+                    .replace("{####}", shown),
+                code: temporary.map(str::to_owned),
                 subject,
             };
             self.sender.send(&message).await.map_err(|err| {
@@ -318,7 +335,7 @@ impl Flows {
     }
 }
 
-fn delivery_mediums(given: &[String]) -> Result<Vec<Medium>, ApiError> {
+pub(crate) fn delivery_mediums(given: &[String]) -> Result<Vec<Medium>, ApiError> {
     if given.is_empty() {
         return Ok(vec![Medium::Sms]);
     }

@@ -9,8 +9,10 @@ use portcullis_proto::events::v1::{Actor, Attribute, actor::Kind};
 use portcullis_triggers::{Trigger, invalid_response};
 use serde_json::{Map, Value, json};
 
+use crate::admin::{Invitation, delivery_mediums};
 use crate::context::{ClientInfo, Flows};
 use crate::lockout::Proof;
+use crate::sender::Medium;
 use crate::triggers::Caller;
 
 /// Why the user migration trigger runs.
@@ -37,6 +39,9 @@ struct Answer {
     reset_required: bool,
     force_alias_creation: bool,
     enable_sms_mfa: bool,
+    /// Where the welcome message goes (`desiredDeliveryMediums`, SMS unless named);
+    /// empty when `messageAction` is `SUPPRESS`.
+    welcome: Vec<Medium>,
 }
 
 impl Flows {
@@ -94,7 +99,7 @@ impl Flows {
             }
             Err(err) => return Err(err),
         };
-        let Some(answer) = read_answer(&response, source)? else {
+        let Some(mut answer) = read_answer(&response, source)? else {
             if hides {
                 return Ok(None);
             }
@@ -107,9 +112,44 @@ impl Flows {
             ));
         };
         let password = password.filter(|_| !answer.reset_required);
-        self.create_migrated(client, user_name, password, answer, call)
-            .await
-            .map(Some)
+        let welcome = std::mem::take(&mut answer.welcome);
+        let user = self
+            .create_migrated(client, user_name, password, answer, call)
+            .await?;
+        if !welcome.is_empty() {
+            self.welcome_migrated(client, &user, user_name, &welcome)
+                .await;
+        }
+        Ok(Some(user))
+    }
+
+    /// The welcome a migrated user gets unless the function suppressed it: the pool's
+    /// invitation (its template, the custom message and custom sender triggers as for
+    /// `AdminCreateUser`), with no password in it. The user exists by now and the
+    /// sign-in goes on, so a welcome that cannot be delivered is only logged.
+    async fn welcome_migrated(
+        &self,
+        client: &ClientInfo,
+        user: &dir::User,
+        user_name: &str,
+        mediums: &[Medium],
+    ) {
+        let sent = async {
+            let settings = self
+                .pool(client.pool_id())
+                .await?
+                .settings
+                .unwrap_or_default();
+            let invitation = Invitation {
+                username: user_name,
+                temporary: None,
+            };
+            self.send_invitation(&settings, user, mediums, invitation, &Caller::of(client))
+                .await
+        };
+        if let Err(err) = sent.await {
+            tracing::warn!(code = ?err.code, "a migrated user's welcome was not sent");
+        }
     }
 
     /// [`Flows::migrate`] for a password sign-in, under the lockout of the unknown name:
@@ -258,11 +298,23 @@ fn read_answer(
         (Some(Value::String(s)), _) if s == "RESET_REQUIRED" => true,
         _ => return Err(invalid_response()),
     };
-    match response.get("messageAction") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(action)) if action == "SUPPRESS" || action == "RESEND" => {}
+    let suppress = match response.get("messageAction") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(action)) if action == "SUPPRESS" => true,
+        Some(Value::String(action)) if action == "RESEND" => false,
         Some(_) => return Err(invalid_response()),
-    }
+    };
+    let mediums = match response.get("desiredDeliveryMediums") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(mediums)) => mediums
+            .iter()
+            .map(|medium| medium.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(invalid_response)?,
+        Some(_) => return Err(invalid_response()),
+    };
+    let mediums = delivery_mediums(&mediums).map_err(|_| invalid_response())?;
+    let welcome = if suppress { Vec::new() } else { mediums };
     let force_alias_creation = match response.get("forceAliasCreation") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(force)) => *force,
@@ -278,6 +330,7 @@ fn read_answer(
         reset_required,
         force_alias_creation,
         enable_sms_mfa,
+        welcome,
     }))
 }
 
@@ -310,6 +363,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(read.enable_sms_mfa);
+        assert!(read.welcome.is_empty(), "SUPPRESS sends no welcome");
         let names: Vec<&str> = read.attributes.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["custom:tier", "email", "email_verified"]);
         assert!(!read.reset_required);
@@ -330,5 +384,33 @@ mod tests {
         let bad = answer(json!({"userAttributes": {"email": "k@example.com"},
                                 "finalUserStatus": "ENABLED"}));
         assert!(read_answer(&bad, MigrationSource::Authentication).is_err());
+    }
+
+    #[test]
+    fn a_welcome_goes_where_the_answer_says_and_by_sms_unless_named() {
+        let read =
+            |response: Value| read_answer(&answer(response), MigrationSource::Authentication);
+        let welcome = read(json!({"userAttributes": {"email": "k@example.com"}}))
+            .unwrap()
+            .unwrap()
+            .welcome;
+        assert_eq!(welcome, [Medium::Sms]);
+        let welcome = read(json!({"userAttributes": {"email": "k@example.com"},
+                                  "messageAction": "RESEND",
+                                  "desiredDeliveryMediums": ["EMAIL", "SMS", "EMAIL"]}))
+        .unwrap()
+        .unwrap()
+        .welcome;
+        assert_eq!(welcome, [Medium::Email, Medium::Sms]);
+        for bad in [
+            json!({"userAttributes": {"email": "k@example.com"}, "messageAction": "SEND"}),
+            json!({"userAttributes": {"email": "k@example.com"},
+                   "desiredDeliveryMediums": ["FAX"]}),
+            json!({"userAttributes": {"email": "k@example.com"},
+                   "desiredDeliveryMediums": "EMAIL"}),
+        ] {
+            let err = read(bad.clone()).err().expect("refused");
+            assert_eq!(err.code, ErrorCode::InvalidLambdaResponseException, "{bad}");
+        }
     }
 }

@@ -24,7 +24,30 @@ const SOCIAL: &[&str] = &["Facebook", "Google", "LoginWithAmazon", "SignInWithAp
 /// Details Describe shows but that are never stored in the log.
 const SECRET_KEYS: &[&str] = &["client_secret", "private_key"];
 /// Secret details Describe does not show.
-const WRITE_ONLY_KEYS: &[&str] = &["private_key"];
+const WRITE_ONLY_KEYS: &[&str] = &["private_key", ENCRYPTION_KEY, ENCRYPTION_CERTIFICATE];
+
+/// A SAML provider's key for encrypted assertions (PKCS#8 DER, base64), sealed with the
+/// other secrets. Made when `EncryptedResponses` is first `true` and kept while the
+/// provider exists, so turning encryption off and on keeps the certificate the identity
+/// provider was given.
+pub const ENCRYPTION_KEY: &str = "portcullis:encryption_key";
+/// The certificate of [`ENCRYPTION_KEY`] (base64 DER), which Describe shows as
+/// `ActiveEncryptionCertificate` while `EncryptedResponses` is `true`.
+pub const ENCRYPTION_CERTIFICATE: &str = "portcullis:encryption_certificate";
+
+/// Refuses detail names of Portcullis's own (`portcullis:`): they are never the
+/// caller's to set.
+pub fn refuse_internal(
+    given: &HashMap<String, String>,
+    provider_type: &str,
+) -> Result<(), ApiError> {
+    match given.keys().find(|k| k.starts_with("portcullis:")) {
+        Some(key) => Err(ApiError::invalid_parameter(format!(
+            "{key} is not a valid provider detail for provider type {provider_type}."
+        ))),
+        None => Ok(()),
+    }
+}
 
 /// Facebook's Graph API version when none is given.
 pub const FACEBOOK_API_VERSION: &str = "v17.0";
@@ -48,6 +71,13 @@ pub fn described(
         if !WRITE_ONLY_KEYS.contains(&key.as_str()) {
             all.insert(key.clone(), value.clone());
         }
+    }
+    if public
+        .get("EncryptedResponses")
+        .is_some_and(|v| v == "true")
+        && let Some(certificate) = secret.get(ENCRYPTION_CERTIFICATE)
+    {
+        all.insert("ActiveEncryptionCertificate".into(), certificate.clone());
     }
     all
 }
@@ -171,6 +201,13 @@ async fn saml(
     mut details: BTreeMap<String, String>,
     fetcher: &Fetcher,
 ) -> Result<Checked, ApiError> {
+    // The encryption key pair kept from before (see `ENCRYPTION_KEY`).
+    let mut secret = BTreeMap::new();
+    for key in [ENCRYPTION_KEY, ENCRYPTION_CERTIFICATE] {
+        if let Some(value) = details.remove(key) {
+            secret.insert(key.to_owned(), value);
+        }
+    }
     refuse_unknown(
         &details,
         "SAML",
@@ -230,7 +267,7 @@ async fn saml(
     }
     Ok(Checked {
         public: details,
-        secret: BTreeMap::new(),
+        secret,
     })
 }
 

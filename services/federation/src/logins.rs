@@ -463,6 +463,7 @@ pub fn verify_saml(
         in_response_to: None,
         now: time::OffsetDateTime::now_utc(),
         skew: SAML_SKEW,
+        decryption: None,
     };
     let assertion =
         portcullis_saml::read_response(&xml, &idp, &expect).map_err(|e| invalid(&e.to_string()))?;

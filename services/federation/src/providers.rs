@@ -180,6 +180,36 @@ impl Providers {
         serde_json::from_slice(&entry.value).map_err(store_error)
     }
 
+    /// A SAML provider that takes encrypted assertions gets its key pair the first time
+    /// (see [`details::ENCRYPTION_KEY`]).
+    fn with_encryption_key(
+        &self,
+        pool_id: &str,
+        public: &BTreeMap<String, String>,
+        mut secret: BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let encrypted = public
+            .get("EncryptedResponses")
+            .is_some_and(|v| v == "true");
+        if !encrypted || secret.contains_key(details::ENCRYPTION_KEY) {
+            return Ok(secret);
+        }
+        let issued = portcullis_saml::certificate::self_signed(pool_id, self.store.now_ms())
+            .map_err(|err| {
+                tracing::error!(error = %err, "a provider's encryption key could not be made");
+                ApiError::internal()
+            })?;
+        secret.insert(
+            details::ENCRYPTION_KEY.to_owned(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &issued.pkcs8),
+        );
+        secret.insert(
+            details::ENCRYPTION_CERTIFICATE.to_owned(),
+            issued.certificate,
+        );
+        Ok(secret)
+    }
+
     async fn describe_state(
         &self,
         pool_id: &str,
@@ -240,8 +270,10 @@ impl Providers {
         if self.load(pool_id).await?.get(name).is_some() {
             return Err(duplicate(name, pool_id));
         }
+        details::refuse_internal(given_details, provider_type)?;
         let Checked { public, secret } =
             details::check(provider_type, given_details, &self.fetcher).await?;
+        let secret = self.with_encryption_key(pool_id, &public, secret)?;
         let secret_ref = self.seal(pool_id, &secret).await?;
         let provider = IdentityProvider {
             provider_name: name.to_owned(),
@@ -303,6 +335,7 @@ impl Providers {
         let mut new_secret = None;
         let details = match &update.details {
             Some(given) => {
+                details::refuse_internal(given, &provider_type)?;
                 let Checked { public, secret } = details::check(
                     &provider_type,
                     &with_kept_secrets(
@@ -312,6 +345,7 @@ impl Providers {
                     &self.fetcher,
                 )
                 .await?;
+                let secret = self.with_encryption_key(pool_id, &public, secret)?;
                 let secret_ref = self.seal(pool_id, &secret).await?;
                 new_secret = Some(secret_ref.clone());
                 Some((public, secret_ref))
@@ -520,11 +554,12 @@ impl Providers {
             Some(refusal) => Err(refusal),
             None if provider.provider_type == "SAML" => {
                 let idp = crate::saml::metadata(&details, &provider.provider_name)?;
+                let decryption = crate::saml::decryption_key(&details, &provider.provider_name)?;
                 let identity = self
                     .oauth
                     .finish_saml(
                         &provider.provider_name,
-                        &idp,
+                        (&idp, decryption.as_ref()),
                         &pending.pool_id,
                         &crate::saml::acs_url(&pending.callback_url),
                         Some(&pending.request_id),
@@ -585,11 +620,12 @@ impl Providers {
             )));
         }
         let idp = crate::saml::metadata(&details, name)?;
+        let decryption = crate::saml::decryption_key(&details, name)?;
         let identity = self
             .oauth
             .finish_saml(
                 name,
-                &idp,
+                (&idp, decryption.as_ref()),
                 pool_id,
                 &crate::saml::acs_url(callback_url),
                 None,

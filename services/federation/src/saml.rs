@@ -12,12 +12,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use portcullis_errors::ApiError;
-use portcullis_saml::{Expectations, IdentityProvider};
+use portcullis_saml::{DecryptionKey, Expectations, IdentityProvider};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::details::METADATA_DOCUMENT;
+use crate::details::{ENCRYPTION_KEY, METADATA_DOCUMENT};
 use crate::oauth::{Identity, OAuth, refused};
 
 /// Clock difference tolerated on the assertion's bounds.
@@ -50,6 +50,33 @@ pub fn metadata(
         tracing::warn!(provider = name, error = %err, "stored SAML metadata unreadable");
         refused(&format!("The identity provider {name} is not usable."))
     })
+}
+
+/// The key the provider's assertions are encrypted to, when its `EncryptedResponses` is
+/// `true` (then only encrypted assertions are taken).
+pub fn decryption_key(
+    details: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<DecryptionKey>, ApiError> {
+    if details
+        .get("EncryptedResponses")
+        .is_none_or(|v| v != "true")
+    {
+        return Ok(None);
+    }
+    let key = details
+        .get(ENCRYPTION_KEY)
+        .and_then(|text| STANDARD.decode(text).ok())
+        .and_then(|der| DecryptionKey::from_pkcs8(&der).ok());
+    match key {
+        Some(key) => Ok(Some(key)),
+        None => {
+            tracing::error!(provider = name, "a provider's encryption key is unreadable");
+            Err(refused(&format!(
+                "The identity provider {name} is not usable."
+            )))
+        }
+    }
 }
 
 /// A DEFLATE stream (RFC 1951) of stored blocks: what the HTTP-Redirect binding needs,
@@ -311,7 +338,7 @@ impl OAuth {
     pub async fn finish_saml(
         &self,
         provider_name: &str,
-        idp: &IdentityProvider,
+        (idp, decryption): (&IdentityProvider, Option<&DecryptionKey>),
         pool_id: &str,
         acs: &str,
         request_id: Option<&str>,
@@ -336,6 +363,7 @@ impl OAuth {
             in_response_to: request_id,
             now: OffsetDateTime::now_utc(),
             skew: SKEW,
+            decryption,
         };
         let assertion = portcullis_saml::read_response(&xml, idp, &expect)
             .map_err(|err| bad(&err.to_string()))?;

@@ -9,6 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::dsig::{SignatureError, verify_enveloped};
 use crate::metadata::IdentityProvider;
 use crate::xml::{Document, NodeId, XmlError};
+use crate::xmlenc::{DecryptError, DecryptionKey};
 
 pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -26,6 +27,8 @@ pub enum SamlError {
     Signature(&'static str, SignatureError),
     #[error("The SAML response reports {0}.")]
     Status(String),
+    #[error("The SAML assertion could not be decrypted ({0}).")]
+    Decryption(#[from] DecryptError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -49,6 +52,9 @@ pub struct Expectations<'a> {
     pub now: OffsetDateTime,
     /// Clock difference tolerated at each bound.
     pub skew: time::Duration,
+    /// The relying party's key when it takes only encrypted assertions; `None` when it
+    /// takes only assertions in the clear.
+    pub decryption: Option<&'a DecryptionKey>,
 }
 
 /// A verified assertion.
@@ -161,22 +167,67 @@ pub fn read_response(
     {
         return invalid("The SAML response answers another request.");
     }
-    if doc
-        .children_named(response, ASSERTION_NS, "EncryptedAssertion")
-        .next()
-        .is_some()
-    {
-        return invalid("Encrypted SAML assertions are not accepted.");
-    }
+    let mut encrypted = doc.children_named(response, ASSERTION_NS, "EncryptedAssertion");
     let mut assertions = doc.children_named(response, ASSERTION_NS, "Assertion");
-    let (Some(assertion), None) = (assertions.next(), assertions.next()) else {
-        return invalid("A SAML response must hold exactly one assertion.");
+    let Some(key) = expect.decryption else {
+        if encrypted.next().is_some() {
+            return invalid("Encrypted SAML assertions are not accepted.");
+        }
+        let (Some(assertion), None) = (assertions.next(), assertions.next()) else {
+            return invalid("A SAML response must hold exactly one assertion.");
+        };
+        let assertion_signed = signed(&doc, assertion, "assertion", idp)?;
+        if !response_signed && !assertion_signed {
+            return invalid("The SAML response and its assertion are not signed.");
+        }
+        return read_assertion(&doc, assertion, idp, expect);
     };
-    let assertion_signed = signed(&doc, assertion, "assertion", idp)?;
+    let (Some(container), None, None) = (encrypted.next(), encrypted.next(), assertions.next())
+    else {
+        return invalid("A SAML response must hold exactly one encrypted assertion.");
+    };
+    let plain = crate::xmlenc::decrypt(&doc, container, key)?;
+    let inner = Document::parse(&in_context(&plain, &doc.in_scope(container)))
+        .map_err(|_| DecryptError("the decrypted content is not XML"))?;
+    let mut children = inner.child_elements(inner.root());
+    let (Some((assertion, element)), None) = (children.next(), children.next()) else {
+        return Err(DecryptError("the decrypted content is not one element").into());
+    };
+    if !element.is(ASSERTION_NS, "Assertion") {
+        return Err(DecryptError("the decrypted content is not an assertion").into());
+    }
+    let assertion_signed = signed(&inner, assertion, "assertion", idp)?;
     if !response_signed && !assertion_signed {
         return invalid("The SAML response and its assertion are not signed.");
     }
-    read_assertion(&doc, assertion, idp, expect)
+    read_assertion(&inner, assertion, idp, expect)
+}
+
+/// A decrypted element as a document of its own, inside a wrapper that declares the
+/// namespaces in scope where its `EncryptedAssertion` stood (the element may use them).
+fn in_context(plain: &str, scope: &std::collections::BTreeMap<String, String>) -> String {
+    let mut plain = plain.trim_start_matches('\u{feff}').trim_start();
+    if plain.starts_with("<?xml")
+        && let Some(end) = plain.find("?>")
+    {
+        plain = &plain[end + 2..];
+    }
+    let mut wrapped = String::from("<decrypted");
+    for (prefix, uri) in scope {
+        let uri = uri
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
+        if prefix.is_empty() {
+            wrapped.push_str(&format!(" xmlns=\"{uri}\""));
+        } else {
+            wrapped.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
+        }
+    }
+    wrapped.push('>');
+    wrapped.push_str(plain);
+    wrapped.push_str("</decrypted>");
+    wrapped
 }
 
 fn check_issuer(issuer: &str, idp: &IdentityProvider) -> Result<(), SamlError> {

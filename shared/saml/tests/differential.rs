@@ -183,6 +183,7 @@ fn expect() -> Expectations<'static> {
         in_response_to: None,
         now: datetime!(2026-03-01 10:01 UTC),
         skew: time::Duration::minutes(1),
+        decryption: None,
     }
 }
 

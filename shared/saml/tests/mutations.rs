@@ -39,6 +39,7 @@ fn mutated_responses_never_panic_and_never_say_something_else() {
         in_response_to: None,
         now: datetime!(2026-03-01 10:01 UTC),
         skew: time::Duration::minutes(1),
+        decryption: None,
     };
     let mut rng = Rng(0x5EED_CAFE_F00D_BEEF);
     let mut accepted = 0usize;

@@ -30,6 +30,7 @@ fn expect_at(now: time::OffsetDateTime) -> Expectations<'static> {
         in_response_to: None,
         now,
         skew: time::Duration::minutes(1),
+        decryption: None,
     }
 }
 

@@ -2,7 +2,6 @@
 //! services need. Transport-free; `grpc.rs` adapts it.
 
 mod brandings;
-mod certificate;
 pub mod claims;
 mod clients;
 mod csv;

@@ -7,7 +7,7 @@ use portcullis_eventlog::KvError;
 use portcullis_proto::events::v1::{LogConfiguration, SchemaAttribute, Tag, UserPoolSettings};
 use portcullis_types::PoolId;
 
-use super::{AggregateStore, CommandMeta, Directory, certificate, kv_error, pool_not_found};
+use super::{AggregateStore, CommandMeta, Directory, kv_error, pool_not_found};
 use crate::domain::pool::{Pool, PoolCommand, PoolState};
 
 /// The account id in every ARN Portcullis hands out.
@@ -169,7 +169,11 @@ impl Directory {
         if let Some(entry) = self.secrets.get(&key).await.map_err(kv_error)? {
             return stored_certificate(&entry.value);
         }
-        let issued = certificate::self_signed(pool_id, self.store.now_ms())?;
+        let issued = portcullis_saml::certificate::self_signed(pool_id, self.store.now_ms())
+            .map_err(|err| {
+                tracing::error!(error = %err, "a pool's signing certificate could not be made");
+                ApiError::internal()
+            })?;
         let stored = serde_json::json!({
             "certificate": issued.certificate,
             "pkcs8": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &issued.pkcs8),

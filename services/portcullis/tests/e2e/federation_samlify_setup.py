@@ -1,8 +1,9 @@
 """Setup for federation_samlify.mjs: a SAML identity provider's key and certificate (made
 here with `cryptography`, since Node cannot make certificates), a pool with a domain, that
-provider (its metadata written here: signing certificate, redirect sign-on service) and a
-code-flow client whose only provider it is. Prints, as JSON: {"base", "pool_id",
-"client_id", "callback", "idp_entity", "idp_key", "idp_cert", "sso"}.
+provider (its metadata written here: signing certificate, redirect sign-on service), the
+same provider again as "Sealed" with encrypted responses, and a code-flow client of both.
+Prints, as JSON: {"base", "pool_id", "client_id", "callback", "idp_entity", "idp_key",
+"idp_cert", "sso", "encrypt_cert"} (the last: Sealed's encryption certificate, PEM).
 
 Usage: federation_samlify_setup.py URL"""
 
@@ -47,9 +48,16 @@ admin.create_user_pool_domain(Domain=f"samlify-{suffix}", UserPoolId=pool_id)
 admin.create_identity_provider(
     UserPoolId=pool_id, ProviderName="Samlify", ProviderType="SAML",
     ProviderDetails={"MetadataFile": metadata}, AttributeMapping={"email": "email"})
+# The same identity provider again, encrypting its assertions to this provider's key.
+sealed = admin.create_identity_provider(
+    UserPoolId=pool_id, ProviderName="Sealed", ProviderType="SAML",
+    ProviderDetails={"MetadataFile": metadata, "EncryptedResponses": "true"},
+    AttributeMapping={"email": "email"})["IdentityProvider"]["ProviderDetails"]
+encrypt_cert = ("-----BEGIN CERTIFICATE-----\n" + sealed["ActiveEncryptionCertificate"]
+                + "\n-----END CERTIFICATE-----\n")
 callback = "https://app.example.com/callback"
 client_id = admin.create_user_pool_client(
-    UserPoolId=pool_id, ClientName="web", SupportedIdentityProviders=["Samlify"],
+    UserPoolId=pool_id, ClientName="web", SupportedIdentityProviders=["Samlify", "Sealed"],
     CallbackURLs=[callback], AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "email"],
     AllowedOAuthFlowsUserPoolClient=True)["UserPoolClient"]["ClientId"]
 print(json.dumps({
@@ -57,5 +65,5 @@ print(json.dumps({
     "callback": callback, "idp_entity": entity, "sso": sso,
     "idp_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption()).decode(),
-    "idp_cert": cert_pem,
+    "idp_cert": cert_pem, "encrypt_cert": encrypt_cert,
 }))

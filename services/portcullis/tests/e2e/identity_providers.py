@@ -8,11 +8,13 @@ Admin credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Exits non
 on the first failed check.
 """
 
+import base64
 import http.server
 import json
 import threading
 import uuid
 
+from cryptography import x509
 from e2e_common import check, expect_error, idp
 from saml_idp import IdentityProvider
 
@@ -135,6 +137,44 @@ def saml_and_oidc(admin, pool, upstream, identity):
     assert details["IDPSignout"] == "true", details
     assert saml["IdpIdentifiers"] == ["corp.example", "corp"], saml
     check("SAML by metadata file: sign-on and logout locations read from it")
+
+    # Encrypted responses: the provider's own key pair, its certificate shown while on.
+    sealed = admin.create_identity_provider(
+        UserPoolId=pool, ProviderName="Sealed", ProviderType="SAML",
+        ProviderDetails={"MetadataFile": identity.metadata(redirect="https://idp.corp.example"),
+                         "EncryptedResponses": "true"})["IdentityProvider"]["ProviderDetails"]
+    certificate = x509.load_der_x509_certificate(
+        base64.b64decode(sealed["ActiveEncryptionCertificate"]))
+    assert certificate.public_key().key_size == 2048, certificate
+    assert not any(k.startswith("portcullis:") for k in sealed), sealed
+    assert "ActiveEncryptionCertificate" not in details, "a clear provider has no certificate"
+
+    def sealed_details(**given):
+        return admin.update_identity_provider(
+            UserPoolId=pool, ProviderName="Sealed",
+            ProviderDetails=given)["IdentityProvider"]["ProviderDetails"]
+
+    metadata = {"MetadataFile": identity.metadata(redirect="https://idp.corp.example")}
+    off = sealed_details(**metadata, EncryptedResponses="false")
+    assert "ActiveEncryptionCertificate" not in off, off
+    # Sent back as Describe showed it (as Terraform does), the certificate is ignored.
+    on = sealed_details(**metadata, EncryptedResponses="true",
+                        ActiveEncryptionCertificate="not a certificate")
+    assert on["ActiveEncryptionCertificate"] == sealed["ActiveEncryptionCertificate"], \
+        "turning encryption off and on changed the certificate"
+    other = admin.create_identity_provider(
+        UserPoolId=pool, ProviderName="Sealed2", ProviderType="SAML",
+        ProviderDetails={**metadata, "EncryptedResponses": "true"})["IdentityProvider"]
+    assert (other["ProviderDetails"]["ActiveEncryptionCertificate"]
+            != sealed["ActiveEncryptionCertificate"]), "two providers share a key"
+    admin.delete_identity_provider(UserPoolId=pool, ProviderName="Sealed2")
+    message = expect_error("InvalidParameterException", sealed_details, **metadata,
+                           **{"portcullis:encryption_key": "MIIB"})
+    assert message == ("portcullis:encryption_key is not a valid provider detail for "
+                       "provider type SAML."), message
+    admin.delete_identity_provider(UserPoolId=pool, ProviderName="Sealed")
+    check("SAML encrypted responses: a key pair per provider, its certificate shown while on "
+          "and kept when turned off and on")
 
     message = expect_error("InvalidParameterException", admin.create_identity_provider,
                            UserPoolId=pool, ProviderName="Bad", ProviderType="SAML",

@@ -81,6 +81,8 @@ LEGACY = {
     "old-ann": {"password": "Another-Pass-1", "email": "old-ann@example.com"},
     "old-sam": {"password": PASSWORD, "email": "old-sam@example.com",
                 "phone_number": "+15555550177"},
+    # Welcomed by email rather than suppressed.
+    "old-lee": {"password": PASSWORD, "email": "old-lee@example.com", "welcome": ["EMAIL"]},
 }
 
 
@@ -99,7 +101,10 @@ def user_migration(event):
     if "phone_number" in user:
         event["response"]["userAttributes"]["phone_number"] = user["phone_number"]
         event["response"]["enableSMSMFA"] = True
-    event["response"]["messageAction"] = "SUPPRESS"
+    if "welcome" in user:
+        event["response"]["desiredDeliveryMediums"] = user["welcome"]
+    else:
+        event["response"]["messageAction"] = "SUPPRESS"
     return event
 
 
@@ -480,6 +485,15 @@ def main():
     sign_in(cognito, old_client, "old-sam")
     user = cognito.admin_get_user(UserPoolId=old_pool, Username="old-sam")
     assert user["UserMFASettingList"] == ["SMS_MFA"], user
+    assert outbox_for("old-kim") == [] and outbox_for("old-sam") == [], "SUPPRESS sent a welcome"
+    sign_in(cognito, old_client, "old-lee")
+    [welcome] = outbox_for("old-lee")
+    # The pool's invitation, with no password in it.
+    assert welcome["kind"] == "UserMigration" and welcome["channel"] == "email", welcome
+    assert welcome["destination"] == "old-lee@example.com", welcome
+    assert welcome["message"] == (
+        "Your username is old-lee and temporary password is ********."), welcome
+    assert welcome["subject"] == "Welcome" and "code" not in welcome, welcome
     # Refusals count as failed sign-ins of the name: the fifth locks it, and a locked
     # name's password is not tried on the old directory.
     for _ in range(4):
@@ -496,8 +510,8 @@ def main():
     event = last_event("pre-authentication")
     assert event["userName"] == "nobody" and event["request"]["userNotFound"] is True, event
     assert event["request"]["userAttributes"] == {}, event["request"]
-    check("user migration on sign-in, once; a refusal is Cognito's error and counts "
-          "toward the name's lockout")
+    check("user migration on sign-in, once, with or without a welcome; a refusal is "
+          "Cognito's error and counts toward the name's lockout")
 
     answer = cognito.forgot_password(ClientId=old_client, Username="old-ann")
     assert answer["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL", answer

@@ -2,6 +2,8 @@
 // It parses Portcullis's AuthnRequest (HTTP-Redirect binding), answers it with a login
 // response signed by its own code (xml-crypto), which is posted to /saml2/idpresponse;
 // the app's code is exchanged at the token endpoint for the federated user's tokens.
+// Then the same with assertions encrypted (xml-encryption) to the certificate of a
+// provider with `EncryptedResponses`, and what such a provider must refuse.
 //
 // Usage: node federation_samlify.mjs SETUP_JSON   (what e2e/federation_samlify_setup.py prints)
 
@@ -14,68 +16,123 @@ const setup = JSON.parse(process.argv[2]);
 samlify.setSchemaValidator({ validate: () => Promise.resolve('not validated') });
 const { post, redirect } = samlify.Constants.namespace.binding;
 
-const idp = samlify.IdentityProvider({
-  entityID: setup.idp_entity,
-  privateKey: setup.idp_key,
-  signingCert: setup.idp_cert,
-  singleSignOnService: [{ Binding: redirect, Location: setup.sso }],
-  singleLogoutService: [{ Binding: redirect, Location: `${setup.sso}/logout` }],
-  nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
-});
-const sp = samlify.ServiceProvider({
-  entityID: `urn:amazon:cognito:sp:${setup.pool_id}`,
-  assertionConsumerService: [{ Binding: post, Location: `${setup.base}/saml2/idpresponse` }],
-  wantAssertionsSigned: true,
-});
+const { encryption } = samlify.Constants.algorithms;
 
-// The app sends the browser to the pool; the pool sends it to the provider.
-const authorize = new URL(`${setup.base}/oauth2/authorize`);
-authorize.search = new URLSearchParams({
-  client_id: setup.client_id, response_type: 'code', redirect_uri: setup.callback,
-  scope: 'openid email', state: 'app-state', identity_provider: 'Samlify',
-}).toString();
-const started = await fetch(authorize, { redirect: 'manual' });
-assert.equal(started.status, 302);
-const cookie = started.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-const toProvider = new URL(started.headers.get('location'));
-assert.equal(`${toProvider.origin}${toProvider.pathname}`, setup.sso);
+function identityProvider(extra = {}) {
+  return samlify.IdentityProvider({
+    entityID: setup.idp_entity,
+    privateKey: setup.idp_key,
+    signingCert: setup.idp_cert,
+    singleSignOnService: [{ Binding: redirect, Location: setup.sso }],
+    singleLogoutService: [{ Binding: redirect, Location: `${setup.sso}/logout` }],
+    nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
+    ...extra,
+  });
+}
 
-const parsed = await idp.parseLoginRequest(sp, 'redirect', {
-  query: Object.fromEntries(toProvider.searchParams),
-});
-assert.equal(parsed.extract.issuer, `urn:amazon:cognito:sp:${setup.pool_id}`);
-assert.ok(parsed.extract.request.id, 'the AuthnRequest has an ID');
-console.log('ok - samlify read the AuthnRequest');
+function serviceProvider(extra = {}) {
+  return samlify.ServiceProvider({
+    entityID: `urn:amazon:cognito:sp:${setup.pool_id}`,
+    assertionConsumerService: [{ Binding: post, Location: `${setup.base}/saml2/idpresponse` }],
+    wantAssertionsSigned: true,
+    ...extra,
+  });
+}
 
-const answer = await idp.createLoginResponse(sp, parsed, 'post', { email: 'sam@corp.example' });
-const back = await fetch(`${setup.base}/saml2/idpresponse`, {
-  method: 'POST',
-  redirect: 'manual',
-  headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-  body: new URLSearchParams({
-    SAMLResponse: answer.context,
-    RelayState: toProvider.searchParams.get('RelayState'),
-  }).toString(),
-});
-const page = back.status === 303 ? '' : await back.text();
-assert.equal(back.status, 303, page.match(/id="error">([^<]*)/)?.[1] ?? page.slice(0, 200));
-const landed = new URL(back.headers.get('location'));
-assert.equal(`${landed.origin}${landed.pathname}`, setup.callback);
-assert.equal(landed.searchParams.get('state'), 'app-state');
-console.log("ok - Portcullis took samlify's signed response");
+// The app sends the browser to the pool, the pool sends it to the provider `name`, and
+// samlify (`idp`, answering as to `sp`) posts its response back. Returns the answer to
+// that post.
+async function signIn(name, idp, sp, encryptThenSign = false) {
+  const authorize = new URL(`${setup.base}/oauth2/authorize`);
+  authorize.search = new URLSearchParams({
+    client_id: setup.client_id, response_type: 'code', redirect_uri: setup.callback,
+    scope: 'openid email', state: 'app-state', identity_provider: name,
+  }).toString();
+  const started = await fetch(authorize, { redirect: 'manual' });
+  assert.equal(started.status, 302);
+  const cookie = started.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const toProvider = new URL(started.headers.get('location'));
+  assert.equal(`${toProvider.origin}${toProvider.pathname}`, setup.sso);
 
-const token = await fetch(`${setup.base}/oauth2/token`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams({
-    grant_type: 'authorization_code', client_id: setup.client_id,
-    code: landed.searchParams.get('code'), redirect_uri: setup.callback,
-  }).toString(),
-});
-assert.equal(token.status, 200);
-const { id_token: idToken } = await token.json();
-const claims = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString());
+  const parsed = await idp.parseLoginRequest(sp, 'redirect', {
+    query: Object.fromEntries(toProvider.searchParams),
+  });
+  assert.equal(parsed.extract.issuer, `urn:amazon:cognito:sp:${setup.pool_id}`);
+  assert.ok(parsed.extract.request.id, 'the AuthnRequest has an ID');
+
+  const answer = await idp.createLoginResponse(
+    sp, parsed, 'post', { email: 'sam@corp.example' }, undefined, encryptThenSign);
+  return fetch(`${setup.base}/saml2/idpresponse`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    body: new URLSearchParams({
+      SAMLResponse: answer.context,
+      RelayState: toProvider.searchParams.get('RelayState'),
+    }).toString(),
+  });
+}
+
+// The pool's tokens for the code a successful answer carries.
+async function tokensOf(back, what) {
+  const page = back.status === 303 ? '' : await back.text();
+  assert.equal(back.status, 303, page.match(/id="error">([^<]*)/)?.[1] ?? page.slice(0, 200));
+  const landed = new URL(back.headers.get('location'));
+  assert.equal(`${landed.origin}${landed.pathname}`, setup.callback);
+  assert.equal(landed.searchParams.get('state'), 'app-state');
+  console.log(`ok - Portcullis took ${what}`);
+  const token = await fetch(`${setup.base}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', client_id: setup.client_id,
+      code: landed.searchParams.get('code'), redirect_uri: setup.callback,
+    }).toString(),
+  });
+  assert.equal(token.status, 200);
+  const { id_token: idToken } = await token.json();
+  return JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString());
+}
+
+async function refused(back, what) {
+  assert.equal(back.status, 400, `${what} was taken`);
+  assert.match(await back.text(), /returned an invalid answer/);
+  console.log(`ok - Portcullis refused ${what}`);
+}
+
+const claims = await tokensOf(
+  await signIn('Samlify', identityProvider(), serviceProvider()), "samlify's signed response");
 assert.equal(claims['cognito:username'], 'Samlify_sam@corp.example');
 assert.equal(claims.identities[0].issuer, setup.idp_entity);
 console.log('ok - the federated user has the pool\'s tokens');
+
+// Encrypted assertions, to the certificate Describe showed for Sealed.
+const sealedSp = (extra = {}) => serviceProvider({ encryptCert: setup.encrypt_cert, ...extra });
+const encrypting = (extra = {}) => identityProvider({
+  isAssertionEncrypted: true,
+  keyEncryptionAlgorithm: encryption.key.RSA_OAEP_MGF1P,
+  ...extra,
+});
+const sealed = await tokensOf(
+  await signIn('Sealed', encrypting({ dataEncryptionAlgorithm: encryption.data.AES_256 }),
+    sealedSp()),
+  'a signed assertion encrypted with AES-256-CBC and RSA-OAEP');
+assert.equal(sealed['cognito:username'], 'Sealed_sam@corp.example');
+assert.equal(sealed.identities[0].providerName, 'Sealed');
+await tokensOf(
+  await signIn('Sealed', encrypting({ dataEncryptionAlgorithm: encryption.data.AES_128_GCM }),
+    sealedSp({ wantAssertionsSigned: false, wantMessageSigned: true }), true),
+  'an AES-128-GCM assertion in a response signed after encryption');
+await refused(await signIn('Sealed', identityProvider(), serviceProvider()),
+  'an assertion in the clear where encryption is on');
+await refused(
+  await signIn('Sealed', encrypting({
+    dataEncryptionAlgorithm: encryption.data.AES_256,
+    keyEncryptionAlgorithm: encryption.key.RSA_1_5,
+  }), sealedSp()),
+  'RSA PKCS#1 v1.5 key transport');
+await refused(
+  await signIn('Samlify', encrypting({ dataEncryptionAlgorithm: encryption.data.AES_256 }),
+    sealedSp()),
+  'an encrypted assertion where encryption is off');
 console.log('node samlify ok');

@@ -1,8 +1,8 @@
-//! A self-signed X.509 certificate for a pool's SAML signing key, built by `rcgen` on
-//! aws-lc-rs: a new RSA-2048 key, SHA256withRSA, `CN=<pool id>` as subject and issuer,
-//! a random serial number and ten years of validity, without extensions.
+//! A self-signed X.509 certificate for a service provider's own SAML keys (a pool's
+//! signing key, a provider's encryption key), built by `rcgen` on aws-lc-rs: a new
+//! RSA-2048 key, SHA256withRSA, `CN=<name>` as subject and issuer, a random serial number
+//! and ten years of validity, without extensions.
 
-use portcullis_errors::ApiError;
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, RsaKeySize,
     SerialNumber,
@@ -18,31 +18,35 @@ pub struct Issued {
     pub pkcs8: Vec<u8>,
 }
 
-fn crypto_error() -> ApiError {
-    tracing::error!("signing certificate generation failed");
-    ApiError::internal()
+/// The key or the certificate could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("certificate generation failed")]
+pub struct CertificateError;
+
+fn crypto_error<E>(_: E) -> CertificateError {
+    CertificateError
 }
 
-/// A new RSA-2048 key and a self-signed SHA256withRSA certificate for `CN=<pool id>`.
-pub fn self_signed(pool_id: &str, now_ms: i64) -> Result<Issued, ApiError> {
+/// A new RSA-2048 key and a self-signed SHA256withRSA certificate for `CN=<name>`, valid
+/// from `now_ms` (Unix milliseconds).
+pub fn self_signed(name: &str, now_ms: i64) -> Result<Issued, CertificateError> {
     use base64::Engine as _;
-    let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
-        .map_err(|_| crypto_error())?;
+    let key =
+        KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048).map_err(crypto_error)?;
     let mut serial = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut serial).map_err(|_| crypto_error())?;
+    aws_lc_rs::rand::fill(&mut serial).map_err(crypto_error)?;
     serial[0] &= 0x7f; // a positive INTEGER
     serial[0] |= 0x01; // and no leading zero byte to trim
-    let instant = |seconds: i64| {
-        time::OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| crypto_error())
-    };
+    let instant =
+        |seconds: i64| time::OffsetDateTime::from_unix_timestamp(seconds).map_err(crypto_error);
     let now = now_ms.div_euclid(1_000);
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, pool_id);
+    params.distinguished_name.push(DnType::CommonName, name);
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     params.not_before = instant(now)?;
     params.not_after = instant(now + VALIDITY_SECONDS)?;
-    let certificate = params.self_signed(&key).map_err(|_| crypto_error())?;
+    let certificate = params.self_signed(&key).map_err(crypto_error)?;
     Ok(Issued {
         certificate: base64::engine::general_purpose::STANDARD.encode(certificate.der()),
         pkcs8: key.serialize_der(),
