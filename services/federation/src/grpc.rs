@@ -295,6 +295,18 @@ impl Federation for Service {
         }))
     }
 
+    async fn service_provider_metadata(
+        &self,
+        req: Request<pb::ServiceProviderMetadataRequest>,
+    ) -> Answer<pb::ServiceProviderMetadataResponse> {
+        let req = req.into_inner();
+        let xml = self
+            .providers
+            .service_provider_metadata(&req.user_pool_id, &req.base_url, &req.provider_name)
+            .await;
+        ok(xml.map(|xml| pb::ServiceProviderMetadataResponse { xml }))
+    }
+
     async fn complete_logout(
         &self,
         req: Request<pb::CompleteLogoutRequest>,

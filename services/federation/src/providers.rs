@@ -764,6 +764,56 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// The pool's SAML service-provider metadata for a domain (see
+    /// [`crate::saml::sp_metadata`]); with `provider_name`, that SAML provider's own view:
+    /// its encryption certificate while `EncryptedResponses` is on, and whether its
+    /// requests are signed.
+    pub async fn service_provider_metadata(
+        &self,
+        pool_id: &str,
+        base_url: &str,
+        provider_name: &str,
+    ) -> Result<String, ApiError> {
+        let signing = self
+            .directory
+            .clone()
+            .get_signing_certificate(dir::GetSigningCertificateRequest {
+                pool_id: pool_id.to_owned(),
+            })
+            .await
+            .map_err(ApiError::from)?
+            .into_inner()
+            .certificate;
+        let (mut requests_signed, mut encryption) = (false, None);
+        if !provider_name.is_empty() {
+            let state = self
+                .load(pool_id)
+                .await?
+                .get(provider_name)
+                .cloned()
+                .filter(|state| state.provider.provider_type == "SAML")
+                .ok_or_else(|| not_found_in_pool(provider_name, pool_id))?;
+            let details = &state.provider.details;
+            requests_signed = details.contains_key("RequestSigningAlgorithm");
+            if details
+                .get("EncryptedResponses")
+                .is_some_and(|v| v == "true")
+            {
+                let secret = self.unseal(pool_id, &state.provider.secret_ref).await?;
+                encryption = secret.get(details::ENCRYPTION_CERTIFICATE).cloned();
+            }
+        }
+        Ok(crate::saml::sp_metadata(
+            pool_id,
+            base_url,
+            &signing,
+            requests_signed,
+            encryption.as_deref(),
+        ))
+    }
+}
+
 #[async_trait::async_trait]
 impl oauth::RequestSigner for Providers {
     async fn sign(&self, pool_id: &str, data: &[u8]) -> Result<Vec<u8>, ApiError> {

@@ -36,6 +36,63 @@ pub fn acs_url(callback_url: &str) -> String {
     }
 }
 
+const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+fn key_descriptor(usage: &str, certificate: &str, methods: &[&str]) -> String {
+    let methods: String = methods
+        .iter()
+        .map(|m| format!("<md:EncryptionMethod Algorithm=\"{m}\"/>"))
+        .collect();
+    format!(
+        "<md:KeyDescriptor use=\"{usage}\"><ds:KeyInfo xmlns:ds=\"{DS_NS}\"><ds:X509Data>\
+         <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{methods}\
+         </md:KeyDescriptor>",
+        xml_escape(certificate)
+    )
+}
+
+/// The pool's service-provider metadata at the domain whose paths start at `base`: its
+/// entity id, the pool's signing certificate, the consumer and logout services, and,
+/// for a provider with encrypted responses, that provider's encryption certificate with
+/// the algorithms Portcullis decrypts (the strongest first).
+pub fn sp_metadata(
+    pool_id: &str,
+    base: &str,
+    signing_certificate: &str,
+    requests_signed: bool,
+    encryption_certificate: Option<&str>,
+) -> String {
+    let mut keys = key_descriptor("signing", signing_certificate, &[]);
+    if let Some(certificate) = encryption_certificate {
+        keys.push_str(&key_descriptor(
+            "encryption",
+            certificate,
+            &[
+                "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+                "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+                "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+                "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+                "http://www.w3.org/2009/xmlenc11#rsa-oaep",
+                "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+            ],
+        ));
+    }
+    format!(
+        "<md:EntityDescriptor xmlns:md=\"{MD_NS}\" entityID=\"{entity}\">\
+         <md:SPSSODescriptor AuthnRequestsSigned=\"{requests_signed}\" WantAssertionsSigned=\"true\" \
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
+         <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" \
+         Location=\"{logout}\"/>\
+         <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+         Location=\"{acs}\" index=\"1\" isDefault=\"true\"/>\
+         </md:SPSSODescriptor></md:EntityDescriptor>",
+        entity = xml_escape(&entity_id(pool_id)),
+        logout = xml_escape(&format!("{base}/saml2/logout")),
+        acs = xml_escape(&format!("{base}/saml2/idpresponse")),
+    )
+}
+
 /// The provider's metadata: the file given, or the document fetched from its URL.
 pub fn metadata(
     details: &HashMap<String, String>,
@@ -455,6 +512,53 @@ mod tests {
             let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             assert_eq!(inflate_stored(&deflate_stored(&data)), data);
         }
+    }
+
+    #[test]
+    fn sp_metadata_names_the_pool_its_services_and_keys() {
+        use portcullis_saml::xml::Document;
+        let xml = sp_metadata(
+            "us-east-1_abc",
+            "https://a.example/d?x&y",
+            "MIIC",
+            true,
+            None,
+        );
+        let doc = Document::parse(&xml).unwrap();
+        let root = doc.element(doc.root()).unwrap();
+        assert!(root.is(MD_NS, "EntityDescriptor"));
+        assert_eq!(
+            root.attr("entityID"),
+            Some("urn:amazon:cognito:sp:us-east-1_abc")
+        );
+        let (descriptor, element) = doc.child_elements(doc.root()).next().unwrap();
+        assert_eq!(element.attr("AuthnRequestsSigned"), Some("true"));
+        let uses: Vec<&str> = doc
+            .children_named(descriptor, MD_NS, "KeyDescriptor")
+            .filter_map(|k| doc.element(k).and_then(|e| e.attr("use")))
+            .collect();
+        assert_eq!(uses, ["signing"]);
+        let acs = doc
+            .children_named(descriptor, MD_NS, "AssertionConsumerService")
+            .next()
+            .unwrap();
+        assert_eq!(
+            doc.element(acs).unwrap().attr("Location"),
+            Some("https://a.example/d?x&y/saml2/idpresponse")
+        );
+
+        let xml = sp_metadata("us-east-1_abc", "https://a", "MIIC", false, Some("MIIE"));
+        let doc = Document::parse(&xml).unwrap();
+        let (descriptor, _) = doc.child_elements(doc.root()).next().unwrap();
+        let keys: Vec<usize> = doc
+            .children_named(descriptor, MD_NS, "KeyDescriptor")
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            doc.element(keys[1]).unwrap().attr("use"),
+            Some("encryption")
+        );
+        assert!(xml.contains("<ds:X509Certificate>MIIE</ds:X509Certificate>"));
     }
 
     #[test]

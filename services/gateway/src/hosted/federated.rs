@@ -272,6 +272,50 @@ pub async fn saml_logout(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetadataQuery {
+    identity_provider: String,
+}
+
+/// `/saml2/metadata`: the pool's service-provider metadata for this domain, to give a
+/// SAML identity provider; `?identity_provider=<name>` adds that provider's encryption
+/// certificate (while its `EncryptedResponses` is on).
+pub async fn saml_metadata(
+    State(state): State<Arc<AppState>>,
+    hosted: Hosted,
+    Query(query): Query<MetadataQuery>,
+) -> Response {
+    let answer = state
+        .federation
+        .clone()
+        .service_provider_metadata(fed::ServiceProviderMetadataRequest {
+            user_pool_id: hosted.pool_id.clone(),
+            base_url: hosted.base.clone(),
+            provider_name: query.identity_provider,
+        })
+        .await;
+    match answer {
+        Ok(answer) => {
+            let mut response = Response::new(answer.into_inner().xml.into());
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/samlmetadata+xml"),
+            );
+            response
+        }
+        Err(status) => {
+            let err = portcullis_errors::ApiError::from(status);
+            if err.code == ErrorCode::ResourceNotFoundException {
+                let mut page = error_page(&err.message);
+                *page.status_mut() = StatusCode::NOT_FOUND;
+                return page;
+            }
+            unavailable(&err)
+        }
+    }
+}
+
 /// A provider's `LogoutRequest`: checked by the federation service; this browser's
 /// session ends if it is that provider's session of that user.
 async fn provider_signed_out(

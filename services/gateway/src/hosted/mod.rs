@@ -46,6 +46,7 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/saml2/idpresponse", post(federated::saml_response))
         .route("/saml2/logout", get(federated::saml_logout))
+        .route("/saml2/metadata", get(federated::saml_metadata))
         .route("/signup", get(account::signup_page).post(account::signup))
         .route(
             "/confirmUser",

@@ -2,8 +2,10 @@
 // It parses Portcullis's AuthnRequest (HTTP-Redirect binding), answers it with a login
 // response signed by its own code (xml-crypto), which is posted to /saml2/idpresponse;
 // the app's code is exchanged at the token endpoint for the federated user's tokens.
-// Then the same with assertions encrypted (xml-encryption) to the certificate of a
-// provider with `EncryptedResponses`, and what such a provider must refuse.
+// samlify knows the service provider from the pool's /saml2/metadata. Then the same with
+// assertions encrypted (xml-encryption) to the certificate of a provider with
+// `EncryptedResponses`, from that provider's metadata, and what such a provider must
+// refuse.
 //
 // Usage: node federation_samlify.mjs SETUP_JSON   (what e2e/federation_samlify_setup.py prints)
 
@@ -30,13 +32,23 @@ function identityProvider(extra = {}) {
   });
 }
 
+// The service provider as the pool's own metadata describes it: the pool's, and the
+// Sealed provider's view with its encryption certificate.
+async function metadataOf(query) {
+  const answer = await fetch(`${setup.base}/saml2/metadata${query}`);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers.get('content-type'), 'application/samlmetadata+xml');
+  return answer.text();
+}
+const poolMetadata = await metadataOf('');
+const sealedMetadata = await metadataOf('?identity_provider=Sealed');
+assert.ok(!poolMetadata.includes('use="encryption"'), 'the pool has no encryption key');
+assert.equal((await fetch(`${setup.base}/saml2/metadata?identity_provider=Nobody`)).status, 404);
+
 function serviceProvider(extra = {}) {
-  return samlify.ServiceProvider({
-    entityID: `urn:amazon:cognito:sp:${setup.pool_id}`,
-    assertionConsumerService: [{ Binding: post, Location: `${setup.base}/saml2/idpresponse` }],
-    wantAssertionsSigned: true,
-    ...extra,
-  });
+  const sp = samlify.ServiceProvider({ metadata: poolMetadata, ...extra });
+  assert.equal(sp.entityMeta.getEntityID(), `urn:amazon:cognito:sp:${setup.pool_id}`);
+  return sp;
 }
 
 // The app sends the browser to the pool, the pool sends it to the provider `name`, and
@@ -106,8 +118,13 @@ assert.equal(claims['cognito:username'], 'Samlify_sam@corp.example');
 assert.equal(claims.identities[0].issuer, setup.idp_entity);
 console.log('ok - the federated user has the pool\'s tokens');
 
-// Encrypted assertions, to the certificate Describe showed for Sealed.
-const sealedSp = (extra = {}) => serviceProvider({ encryptCert: setup.encrypt_cert, ...extra });
+// Encrypted assertions, to the certificate of Sealed's metadata: the one Describe shows.
+const sealedSp = (extra = {}) => {
+  const sp = samlify.ServiceProvider({ metadata: sealedMetadata, ...extra });
+  const pem = (text) => text.replace(/-----[^-]+-----|\s/g, '');
+  assert.equal(pem(sp.entityMeta.getX509Certificate('encryption')), pem(setup.encrypt_cert));
+  return sp;
+};
 const encrypting = (extra = {}) => identityProvider({
   isAssertionEncrypted: true,
   keyEncryptionAlgorithm: encryption.key.RSA_OAEP_MGF1P,
@@ -121,8 +138,8 @@ assert.equal(sealed['cognito:username'], 'Sealed_sam@corp.example');
 assert.equal(sealed.identities[0].providerName, 'Sealed');
 await tokensOf(
   await signIn('Sealed', encrypting({ dataEncryptionAlgorithm: encryption.data.AES_128_GCM }),
-    sealedSp({ wantAssertionsSigned: false, wantMessageSigned: true }), true),
-  'an AES-128-GCM assertion in a response signed after encryption');
+    sealedSp({ wantMessageSigned: true }), true),
+  'an AES-128-GCM assertion in a response also signed after encryption');
 await refused(await signIn('Sealed', identityProvider(), serviceProvider()),
   'an assertion in the clear where encryption is on');
 await refused(
