@@ -277,6 +277,25 @@ impl Flows {
             .await
     }
 
+    /// `AdminDisableProviderForUser` for the pool's own users (provider `Cognito`): the
+    /// user can no longer sign in with a password. Recorded as a password change of
+    /// method `DISABLED` that keeps the user's status.
+    pub async fn admin_remove_password(
+        &self,
+        req: pb::AdminRemovePasswordRequest,
+    ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
+        self.pool(&req.pool_id).await?;
+        let user = self.existing_user(&req.pool_id, &req.username).await?;
+        if user.status == "EXTERNAL_PROVIDER" {
+            return Err(user_not_found());
+        }
+        self.remove_password(&user).await?;
+        let status = user.status.clone();
+        self.record_password(&req.caller, &user, "DISABLED", &status)
+            .await?;
+        Ok(pb::AdminSetUserPasswordResponse {})
+    }
+
     /// Records a password an administrator set: `CONFIRMED` when permanent, else
     /// `FORCE_CHANGE_PASSWORD`.
     async fn record_admin_password(

@@ -241,6 +241,15 @@ impl Authn for AuthnService {
         ))
     }
 
+    async fn admin_remove_password(
+        &self,
+        req: Request<pb::AdminRemovePasswordRequest>,
+    ) -> Result<Response<pb::AdminSetUserPasswordResponse>, Status> {
+        Ok(Response::new(
+            self.flows.admin_remove_password(req.into_inner()).await?,
+        ))
+    }
+
     async fn admin_set_user_password_hash(
         &self,
         req: Request<pb::AdminSetUserPasswordHashRequest>,

@@ -220,6 +220,23 @@ impl Flows {
     /// The user's credential and its revision; for a user the directory imported with a
     /// password hash and who has not signed in since, that hash (no revision: nothing
     /// is written yet).
+    /// Removes the user's password: the credential and an imported hash still waiting
+    /// for the first sign-in.
+    pub(crate) async fn remove_password(&self, user: &dir::User) -> Result<(), ApiError> {
+        let key = credential_key(&user.pool_id, &user.sub);
+        for store in [&self.credentials, &self.imported_passwords] {
+            while let Some(entry) = store.get(&key).await.map_err(kv_error)? {
+                match store.delete(&key, entry.revision).await {
+                    Ok(()) => break,
+                    // Replaced meanwhile (a sign-in upgrading it): remove what is there now.
+                    Err(portcullis_eventlog::KvError::Conflict) => {}
+                    Err(err) => return Err(kv_error(err)),
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn current_credential(
         &self,
         user: &dir::User,

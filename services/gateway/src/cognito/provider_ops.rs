@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use portcullis_errors::ApiError;
+use portcullis_proto::authn::v1 as authn;
 use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::federation::v1 as fed;
 use serde::Deserialize;
@@ -290,9 +291,29 @@ pub async fn admin_disable_provider_for_user(
     let pool_id = required(req.user_pool_id, "userPoolId")?;
     let user = required(req.user, "user")?;
     if is_pool_itself(&user) {
-        return Err(ApiError::invalid_parameter(
-            "Turning off a user's password sign-in is not supported; use AdminDisableUser.",
-        ));
+        // The pool's own user: no more sign-in with a password.
+        let attribute = user.provider_attribute_name.unwrap_or_default();
+        if attribute != SUBJECT {
+            return Err(ApiError::invalid_parameter(format!(
+                "ProviderAttributeName must be {SUBJECT} for the provider Cognito."
+            )));
+        }
+        let username = user.provider_attribute_value.unwrap_or_default();
+        if username.is_empty() {
+            return Err(ApiError::invalid_parameter(
+                "user.ProviderAttributeValue is required.",
+            ));
+        }
+        state
+            .authn
+            .clone()
+            .admin_remove_password(authn::AdminRemovePasswordRequest {
+                caller: Some(caller(&call)),
+                pool_id,
+                username,
+            })
+            .await?;
+        return Ok(json!({}));
     }
     let user = provider_user(state, &call, &pool_id, user, "user").await?;
     state

@@ -359,6 +359,36 @@ def linking(admin, upstream):
     assert claims(tokens["id_token"])["cognito:username"] == "carol"
     check("a link by a mapped attribute's value (email)")
 
+    # The provider Cognito: the native user's own password no longer signs in.
+    passwords = admin.create_user_pool_client(
+        UserPoolId=pool.id, ClientName="passwords",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]["ClientId"]
+
+    def password_sign_in(password):
+        return admin.admin_initiate_auth(
+            UserPoolId=pool.id, ClientId=passwords, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "carol", "PASSWORD": password})
+
+    assert "AuthenticationResult" in password_sign_in("Linked!Passw0rd")
+    native = {"ProviderName": "Cognito", "ProviderAttributeName": "Cognito_Subject",
+              "ProviderAttributeValue": "carol"}
+    message = expect_error("InvalidParameterException", admin.admin_disable_provider_for_user,
+                           UserPoolId=pool.id, User={**native, "ProviderAttributeName": "email"})
+    assert message == "ProviderAttributeName must be Cognito_Subject for the provider Cognito.", message
+    expect_error("UserNotFoundException", admin.admin_disable_provider_for_user,
+                 UserPoolId=pool.id, User={**native, "ProviderAttributeValue": "nobody"})
+    admin.admin_disable_provider_for_user(UserPoolId=pool.id, User=native)
+    message = expect_error("NotAuthorizedException", password_sign_in, "Linked!Passw0rd")
+    assert message == "Incorrect username or password.", message
+    tokens, _ = sign_in(pool, Browser(), upstream)
+    assert claims(tokens["id_token"])["cognito:username"] == "carol", "the link stopped too"
+    assert admin.admin_get_user(UserPoolId=pool.id, Username="carol")["UserStatus"] == "CONFIRMED"
+    admin.admin_set_user_password(UserPoolId=pool.id, Username="carol",
+                                  Password="Another!Passw0rd", Permanent=True)
+    assert "AuthenticationResult" in password_sign_in("Another!Passw0rd")
+    check("AdminDisableProviderForUser with the provider Cognito: the password no longer signs "
+          "in, the linked provider still does, a new password does again")
+
     admin.admin_disable_provider_for_user(UserPoolId=pool.id, User=source)
     upstream.user = {"sub": "ada-upstream", "email": "ada@corp.example", "name": "Ada"}
     tokens, _ = sign_in(pool, Browser(), upstream)
