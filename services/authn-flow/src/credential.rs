@@ -70,8 +70,15 @@ impl Credential {
     /// the SRP verifier of the old password goes).
     pub fn replaced_by(&self, hash: String) -> Self {
         let mut history = Vec::with_capacity(MAX_HISTORY);
-        history.push(self.hash.clone());
-        history.extend(self.history.iter().take(MAX_HISTORY - 1).cloned());
+        if self.has_password() {
+            history.push(self.hash.clone());
+        }
+        history.extend(
+            self.history
+                .iter()
+                .take(MAX_HISTORY - history.len())
+                .cloned(),
+        );
         Self {
             hash,
             history,
@@ -87,8 +94,21 @@ impl Credential {
             return Vec::new();
         }
         std::iter::once(self.hash.clone())
+            .filter(|hash| !hash.is_empty())
             .chain(self.history.iter().take(size - 1).cloned())
             .collect()
+    }
+
+    /// Whether the user has a password; not after an administrator removed it
+    /// ([`Credential::without_password`]), when the TOTP authenticator and the history
+    /// stay.
+    pub fn has_password(&self) -> bool {
+        !self.hash.is_empty()
+    }
+
+    /// The credential with no password (and so no SRP verifier): no password matches.
+    pub fn without_password(&self) -> Self {
+        self.replaced_by(String::new())
     }
 }
 
@@ -114,6 +134,27 @@ mod tests {
         let with = old.with_srp(Some(srp.clone()));
         assert_eq!(Credential::decode(&with.encode()).unwrap().srp, Some(srp));
         assert_eq!(with.replaced_by("h1".into()).srp, None);
+    }
+
+    #[test]
+    fn a_removed_password_keeps_the_authenticator_and_the_history() {
+        let mut credential = Credential::new("h0".into()).replaced_by("h1".into());
+        credential.srp = Some(crate::srp::Verifier {
+            salt: "ab".into(),
+            verifier: "cd".into(),
+        });
+        credential.totp = Some(Totp::default());
+        let removed = credential.without_password();
+        assert!(!removed.has_password());
+        assert_eq!(removed.srp, None);
+        assert_eq!(removed.totp, credential.totp);
+        assert_eq!(removed.recent(3), ["h1", "h0"]);
+        let decoded = Credential::decode(&removed.encode()).unwrap();
+        assert!(!decoded.has_password());
+        // A new password after it: the history holds no empty hash.
+        let again = removed.replaced_by("h2".into());
+        assert!(again.has_password());
+        assert_eq!(again.recent(4), ["h2", "h1", "h0"]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl Flows {
             .map_err(kv_error)?;
         Ok(stored
             .and_then(|e| Credential::decode(&e.value))
+            .filter(Credential::has_password)
             .map_or_else(|| password::dummy_hash().to_owned(), |c| c.hash))
     }
 
@@ -220,18 +221,27 @@ impl Flows {
     /// The user's credential and its revision; for a user the directory imported with a
     /// password hash and who has not signed in since, that hash (no revision: nothing
     /// is written yet).
-    /// Removes the user's password: the credential and an imported hash still waiting
-    /// for the first sign-in.
+    /// Removes the user's password and its SRP verifier (the TOTP authenticator and the
+    /// password history stay), and an imported hash still waiting for the first sign-in.
     pub(crate) async fn remove_password(&self, user: &dir::User) -> Result<(), ApiError> {
         let key = credential_key(&user.pool_id, &user.sub);
-        for store in [&self.credentials, &self.imported_passwords] {
-            while let Some(entry) = store.get(&key).await.map_err(kv_error)? {
-                match store.delete(&key, entry.revision).await {
-                    Ok(()) => break,
-                    // Replaced meanwhile (a sign-in upgrading it): remove what is there now.
-                    Err(portcullis_eventlog::KvError::Conflict) => {}
-                    Err(err) => return Err(kv_error(err)),
-                }
+        // Compare-and-set, again when a sign-in upgraded the credential meanwhile.
+        while let Some(entry) = self.credentials.get(&key).await.map_err(kv_error)? {
+            let Some(credential) = Credential::decode(&entry.value) else {
+                break;
+            };
+            let removed = credential.without_password().encode();
+            match self.credentials.update(&key, removed, entry.revision).await {
+                Ok(_) => break,
+                Err(portcullis_eventlog::KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
+            }
+        }
+        while let Some(entry) = self.imported_passwords.get(&key).await.map_err(kv_error)? {
+            match self.imported_passwords.delete(&key, entry.revision).await {
+                Ok(()) => break,
+                Err(portcullis_eventlog::KvError::Conflict) => {}
+                Err(err) => return Err(kv_error(err)),
             }
         }
         Ok(())
@@ -243,7 +253,9 @@ impl Flows {
     ) -> Result<Option<(Credential, Option<u64>)>, ApiError> {
         let key = credential_key(&user.pool_id, &user.sub);
         if let Some(entry) = self.credentials.get(&key).await.map_err(kv_error)? {
-            return Ok(Credential::decode(&entry.value).map(|c| (c, Some(entry.revision))));
+            return Ok(Credential::decode(&entry.value)
+                .filter(Credential::has_password)
+                .map(|c| (c, Some(entry.revision))));
         }
         let imported = self.imported_passwords.get(&key).await.map_err(kv_error)?;
         Ok(imported

@@ -12,6 +12,7 @@ use portcullis_proto::directory::v1 as dir;
 
 use crate::auth_session::{Session, invalid_session};
 use crate::context::{ClientInfo, Flows, kv_error};
+use crate::credential::Credential;
 use crate::machine::mfa::Factor;
 use crate::passkeys::{WEB_AUTHN, relying_party};
 use crate::passwords::credential_key;
@@ -135,7 +136,8 @@ impl Flows {
                     .get(&key)
                     .await
                     .map_err(kv_error)?
-                    .is_some()
+                    .and_then(|entry| Credential::decode(&entry.value))
+                    .is_some_and(|credential| credential.has_password())
                     || user.status == "RESET_REQUIRED"
             }
         };
