@@ -185,6 +185,13 @@ mod tests {
         ) -> Answer<pb::ReceiveLogoutResponse> {
             not_here()
         }
+
+        async fn service_provider_metadata(
+            &self,
+            _request: tonic::Request<pb::ServiceProviderMetadataRequest>,
+        ) -> Answer<pb::ServiceProviderMetadataResponse> {
+            not_here()
+        }
     }
 
     #[tokio::test]

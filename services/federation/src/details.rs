@@ -66,7 +66,7 @@ pub fn described(
     secret: &BTreeMap<String, String>,
 ) -> HashMap<String, String> {
     let mut all = public.clone();
-    all.remove(METADATA_DOCUMENT);
+    all.retain(|key, _| !key.starts_with("portcullis:"));
     for (key, value) in secret {
         if !WRITE_ONLY_KEYS.contains(&key.as_str()) {
             all.insert(key.clone(), value.clone());
@@ -244,6 +244,20 @@ async fn saml(
         (None, Some(file)) => file.clone(),
         (Some(url), None) => fetch_metadata(url, fetcher).await?,
     };
+    apply_metadata(&mut details, document)?;
+    Ok(Checked {
+        public: details,
+        secret,
+    })
+}
+
+/// Completes a SAML provider's details from its metadata `document`: the single sign-on
+/// and logout locations, and, for a provider configured by `MetadataURL`, the document
+/// itself (Describe shows the URL, not this).
+pub fn apply_metadata(
+    details: &mut BTreeMap<String, String>,
+    document: String,
+) -> Result<(), ApiError> {
     let metadata = portcullis_saml::metadata::IdentityProvider::from_metadata(&document)
         .map_err(|e| ApiError::invalid_parameter(format!("Invalid SAML metadata: {e}.")))?;
     let redirect = |endpoints: &[portcullis_saml::metadata::Endpoint]| {
@@ -258,22 +272,40 @@ async fn saml(
         ));
     };
     details.insert("SSORedirectBindingURI".into(), sso);
-    if let Some(slo) = redirect(&metadata.single_logout) {
-        details.insert("SLORedirectBindingURI".into(), slo);
-    }
+    match redirect(&metadata.single_logout) {
+        Some(slo) => details.insert("SLORedirectBindingURI".into(), slo),
+        None => details.remove("SLORedirectBindingURI"),
+    };
     if details.contains_key("MetadataURL") {
-        // The fetched document, kept for sign-in (Describe shows the URL, not this).
         details.insert(METADATA_DOCUMENT.into(), document);
     }
-    Ok(Checked {
-        public: details,
-        secret,
-    })
+    Ok(())
+}
+
+/// Fetches a SAML provider's metadata from its `MetadataURL` again (see
+/// [`METADATA_FETCHED`]): the details with the new document, or why not.
+pub async fn refetch_metadata(
+    details: &HashMap<String, String>,
+    fetcher: &Fetcher,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    let url = details
+        .get("MetadataURL")
+        .ok_or_else(|| ApiError::invalid_parameter("The provider has no MetadataURL."))?;
+    let document = fetch_metadata(url, fetcher).await?;
+    let mut refreshed: BTreeMap<String, String> = details
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    apply_metadata(&mut refreshed, document)?;
+    Ok(refreshed)
 }
 
 /// Where a provider configured by `MetadataURL` keeps the document fetched from it.
 /// Not a Cognito key: Describe leaves it out.
 pub const METADATA_DOCUMENT: &str = "portcullis:metadata_document";
+/// When (Unix milliseconds) the document of [`METADATA_DOCUMENT`] was fetched; a
+/// sign-in fetches it again once it is `outbound.metadata_refresh_secs` old.
+pub const METADATA_FETCHED: &str = "portcullis:metadata_fetched";
 
 async fn fetch_metadata(url: &str, fetcher: &Fetcher) -> Result<String, ApiError> {
     check_url("MetadataURL", url)?;

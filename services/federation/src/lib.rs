@@ -30,6 +30,9 @@ pub struct Deps {
     pub directory: String,
     /// What fetches for providers (metadata, discovery, keys, tokens) may reach.
     pub outbound: portcullis_outbound::Policy,
+    /// How old a SAML provider's metadata from its `MetadataURL` may get before a
+    /// sign-in fetches it again.
+    pub metadata_refresh: std::time::Duration,
     /// Where the social providers' keys and APIs are (Google's and Apple's keys for
     /// user pools; every endpoint for identity pools' logins).
     pub social: portcullis_config::SocialEndpoints,
@@ -54,6 +57,7 @@ impl Application {
             store: AggregateStore::new(deps.log, deps.clock),
             oauth: oauth::OAuth::new(fetcher.clone(), deps.ephemeral, deps.social.clone()),
             secrets: deps.secrets,
+            metadata_refresh: deps.metadata_refresh,
             directory: DirectoryLink::connect(
                 portcullis_runtime::channel(&deps.directory, &deps.peer)?,
                 &deps.directory,

@@ -27,6 +27,9 @@ pub struct Providers {
     pub secrets: Arc<dyn KeyValue>,
     pub directory: DirectoryLink<Channel>,
     pub fetcher: Fetcher,
+    /// How old metadata fetched from a `MetadataURL` may get (see
+    /// [`Providers::with_fresh_metadata`]).
+    pub metadata_refresh: std::time::Duration,
 }
 
 /// A provider with its secret details, as Describe shows it.
@@ -180,6 +183,99 @@ impl Providers {
         serde_json::from_slice(&entry.value).map_err(store_error)
     }
 
+    /// Notes when a provider's metadata document was fetched (see
+    /// [`details::METADATA_FETCHED`]).
+    fn stamp_metadata(&self, public: &mut BTreeMap<String, String>) {
+        if public.contains_key(details::METADATA_DOCUMENT) {
+            public.insert(
+                details::METADATA_FETCHED.to_owned(),
+                self.store.now_ms().to_string(),
+            );
+        }
+    }
+
+    /// A SAML provider configured by `MetadataURL` whose document is `metadata_refresh`
+    /// old has it fetched again, by one sign-in at a
+    /// time: the identity provider may have rotated its keys or moved its services. A
+    /// fetch that fails or brings unusable metadata keeps the old document (and is tried
+    /// again when the lock lapses: a minute, or the refresh period if shorter); the
+    /// sign-in goes on either way.
+    async fn with_fresh_metadata(&self, pool_id: &str, state: ProviderState) -> ProviderState {
+        let provider = &state.provider;
+        let fetched = provider
+            .details
+            .get(details::METADATA_FETCHED)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(0);
+        let due = provider.provider_type == "SAML"
+            && provider.details.contains_key("MetadataURL")
+            && self.store.now_ms() - fetched
+                >= i64::try_from(self.metadata_refresh.as_millis()).unwrap_or(i64::MAX);
+        if !due {
+            return state;
+        }
+        let lock = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            format!("{pool_id}/{}", provider.provider_name).as_bytes(),
+        );
+        let first = self
+            .oauth
+            .ephemeral
+            .put_if_absent(
+                &format!("federation/metadata-refresh/{}", hex::encode(lock)),
+                Bytes::from_static(b"1"),
+                self.metadata_refresh
+                    .min(std::time::Duration::from_secs(60)),
+            )
+            .await;
+        if !matches!(first, Ok(true)) {
+            return state;
+        }
+        let mut public = match details::refetch_metadata(&provider.details, &self.fetcher).await {
+            Ok(public) => public,
+            Err(err) => {
+                tracing::warn!(
+                    provider = provider.provider_name,
+                    error = %err.message,
+                    "a SAML provider's metadata could not be fetched again; the old document stays"
+                );
+                return state;
+            }
+        };
+        self.stamp_metadata(&mut public);
+        let command = ProviderCommand::Update {
+            provider_name: provider.provider_name.clone(),
+            provider_type: provider.provider_type.clone(),
+            details: Some((public, provider.secret_ref.clone())),
+            attribute_mapping: None,
+            idp_identifiers: None,
+        };
+        let actor = portcullis_proto::events::v1::Actor {
+            kind: portcullis_proto::events::v1::actor::Kind::System as i32,
+            id: String::new(),
+        };
+        let meta = CommandMeta::new(actor, "");
+        let Ok(stream) = stream(pool_id) else {
+            return state;
+        };
+        let name = provider.provider_name.clone();
+        match self
+            .store
+            .execute::<PoolProviders>(&stream, &command, &meta)
+            .await
+        {
+            Ok(executed) => executed.aggregate.get(&name).cloned().unwrap_or(state),
+            Err(err) => {
+                tracing::warn!(
+                    provider = name,
+                    error = %err.message,
+                    "a SAML provider's refetched metadata was not recorded"
+                );
+                state
+            }
+        }
+    }
+
     /// A SAML provider that takes encrypted assertions gets its key pair the first time
     /// (see [`details::ENCRYPTION_KEY`]).
     fn with_encryption_key(
@@ -271,8 +367,9 @@ impl Providers {
             return Err(duplicate(name, pool_id));
         }
         details::refuse_internal(given_details, provider_type)?;
-        let Checked { public, secret } =
+        let Checked { mut public, secret } =
             details::check(provider_type, given_details, &self.fetcher).await?;
+        self.stamp_metadata(&mut public);
         let secret = self.with_encryption_key(pool_id, &public, secret)?;
         let secret_ref = self.seal(pool_id, &secret).await?;
         let provider = IdentityProvider {
@@ -336,7 +433,7 @@ impl Providers {
         let details = match &update.details {
             Some(given) => {
                 details::refuse_internal(given, &provider_type)?;
-                let Checked { public, secret } = details::check(
+                let Checked { mut public, secret } = details::check(
                     &provider_type,
                     &with_kept_secrets(
                         given,
@@ -345,6 +442,7 @@ impl Providers {
                     &self.fetcher,
                 )
                 .await?;
+                self.stamp_metadata(&mut public);
                 let secret = self.with_encryption_key(pool_id, &public, secret)?;
                 let secret_ref = self.seal(pool_id, &secret).await?;
                 new_secret = Some(secret_ref.clone());
@@ -515,6 +613,7 @@ impl Providers {
             .ok_or_else(|| {
                 oauth::refused(&format!("The identity provider {name} does not exist."))
             })?;
+        let state = self.with_fresh_metadata(pool_id, state).await;
         let mut all = state.provider.details.clone();
         all.extend(self.unseal(pool_id, &state.provider.secret_ref).await?);
         Ok((state, all))

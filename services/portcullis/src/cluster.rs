@@ -195,6 +195,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 )?,
                 directory: need(&config.directory_addr, "directory_addr")?.to_owned(),
                 outbound: crate::outbound_policy(&config)?,
+                metadata_refresh: config.outbound.metadata_refresh(),
                 social: config.social.clone(),
                 ephemeral: Arc::new(redis(&config).await?),
                 peer: peer.clone(),

@@ -110,6 +110,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             )?,
             directory: directory_addr.clone(),
             outbound: crate::outbound_policy(&config)?,
+            metadata_refresh: config.outbound.metadata_refresh(),
             social: config.social.clone(),
             ephemeral: ephemeral.clone(),
             peer: peer.clone(),

@@ -164,8 +164,10 @@ impl Cluster {
             .env("PORTCULLIS_ADMIN_ACCESS_KEY_ID", ACCESS_KEY)
             .env("PORTCULLIS_ADMIN_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("PORTCULLIS_LOG", "info")
-            // The e2e scripts' stand-in identity providers listen on loopback.
-            .env("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8");
+            // The e2e scripts' stand-in identity providers listen on loopback, and a
+            // SAML provider's metadata is fetched again after a second.
+            .env("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8")
+            .env("PORTCULLIS_OUTBOUND_METADATA_REFRESH_SECS", "1");
         command
     }
 

@@ -1007,12 +1007,21 @@ fn users_sign_in_through_openid_connect_and_social_providers() {
 fn users_sign_in_through_a_saml_provider() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
-    let _server = start(data.path(), port);
+    // Metadata served on loopback, fetched again after a second.
+    let _server = start_with(
+        data.path(),
+        port,
+        &[
+            ("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8"),
+            ("PORTCULLIS_OUTBOUND_METADATA_REFRESH_SECS", "1"),
+        ],
+    );
     let out = python(
         &e2e("federation_saml.py"),
         &[&format!("http://127.0.0.1:{port}")],
     );
     assert!(out.contains("or unasked for are refused"), "{out}");
+    assert!(out.contains("ok - metadata from a MetadataURL"), "{out}");
 }
 
 /// A real browser between the app, Portcullis and a real OpenID Connect provider

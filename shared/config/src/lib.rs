@@ -91,6 +91,21 @@ pub struct Outbound {
     /// Comma-separated CIDRs outbound fetches may reach besides public addresses, e.g.
     /// `127.0.0.0/8` for a provider on this machine. Empty: public addresses only.
     pub allow: String,
+    /// How old (seconds) a SAML provider's metadata fetched from its `MetadataURL` may
+    /// get before a sign-in through it fetches it again. Six hours when unset.
+    pub metadata_refresh_secs: Option<u64>,
+}
+
+impl Outbound {
+    /// Six hours, as Cognito refreshes metadata.
+    pub const DEFAULT_METADATA_REFRESH_SECS: u64 = 6 * 60 * 60;
+
+    pub fn metadata_refresh(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.metadata_refresh_secs
+                .unwrap_or(Self::DEFAULT_METADATA_REFRESH_SECS),
+        )
+    }
 }
 
 /// The settings `PORTCULLIS_*` variables may set. Other `PORTCULLIS_*` variables (a test
@@ -153,6 +168,7 @@ const NESTED_FIELDS: &[&str] = &[
     "lambda.code_key_namespace",
     "lambda.kms_endpoint",
     "outbound.allow",
+    "outbound.metadata_refresh_secs",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.

@@ -8,6 +8,9 @@ audience, unsigned, altered after signing, and a response nobody asked for.
 Usage: federation_saml.py URL"""
 
 import base64
+import http.server
+import threading
+import time
 import urllib.parse
 import uuid
 import zlib
@@ -323,11 +326,73 @@ def provider_logout(pool, identity):
     check("another user's logout leaves this session; unsigned or forged requests are refused")
 
 
+def metadata_refresh(pool, identity):
+    """A provider configured by MetadataURL (served here, on loopback) has its metadata
+    fetched again by a sign-in once it is old: the server runs with
+    outbound.metadata_refresh_secs = 1 and 127.0.0.0/8 allowed."""
+    served = {"doc": identity.metadata(redirect="https://idp-a.example")}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = served["doc"].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/samlmetadata+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/metadata"
+    pool.admin.create_identity_provider(
+        UserPoolId=pool.id, ProviderName="Moving", ProviderType="SAML",
+        ProviderDetails={"MetadataURL": url})
+    client = pool.admin.create_user_pool_client(
+        UserPoolId=pool.id, ClientName="moving", SupportedIdentityProviders=["Moving"],
+        CallbackURLs=[CALLBACK], AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid"],
+        AllowedOAuthFlowsUserPoolClient=True)["UserPoolClient"]["ClientId"]
+
+    def sign_on_location():
+        query = {"client_id": client, "response_type": "code", "redirect_uri": CALLBACK,
+                 "scope": "openid", "identity_provider": "Moving"}
+        answer = Browser().request(f"{pool.base}/oauth2/authorize?{urllib.parse.urlencode(query)}")
+        assert answer.status == 302, (answer.status, answer.body)
+        return answer.location.split("?")[0]
+
+    def described():
+        return pool.admin.describe_identity_provider(
+            UserPoolId=pool.id, ProviderName="Moving")["IdentityProvider"]["ProviderDetails"]
+
+    try:
+        assert sign_on_location() == "https://idp-a.example/sso"
+        served["doc"] = identity.metadata(redirect="https://idp-b.example")
+        time.sleep(1.2)
+        # The sign-in that finds the document old fetches it first, and goes to the new place.
+        assert sign_on_location() == "https://idp-b.example/sso"
+        details = described()
+        assert details["SSORedirectBindingURI"] == "https://idp-b.example/sso", details
+        assert details["SLORedirectBindingURI"] == "https://idp-b.example/slo", details
+        assert details["MetadataURL"] == url, details
+        assert not any(k.startswith("portcullis:") for k in details), details
+        # Unusable metadata is not taken: the last good document stays.
+        served["doc"] = "<not-metadata/>"
+        time.sleep(1.2)
+        assert sign_on_location() == "https://idp-b.example/sso"
+        assert described()["SSORedirectBindingURI"] == "https://idp-b.example/sso"
+    finally:
+        server.shutdown()
+    check("metadata from a MetadataURL is fetched again once old; unusable metadata is not taken")
+
+
 def main():
     admin = idp()
     identity = IdentityProvider("corp")
     pool = Pool(admin, identity)
     sign_in(pool, identity)
+    metadata_refresh(pool, identity)
     refusals(pool, identity)
     idp_initiated(pool, identity)
     signed_requests(pool, identity)
