@@ -27,7 +27,7 @@ pub enum SamlError {
     Signature(&'static str, SignatureError),
     #[error("The SAML response reports {0}.")]
     Status(String),
-    #[error("The SAML assertion could not be decrypted ({0}).")]
+    #[error("The SAML assertion could not be decrypted: {0}.")]
     Decryption(#[from] DecryptError),
     #[error("{0}")]
     Invalid(String),

@@ -30,7 +30,7 @@ const DIGEST_SHA512: &str = "http://www.w3.org/2001/04/xmlenc#sha512";
 
 /// Why a decryption failed — for the relying party's log only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the encrypted assertion could not be decrypted: {0}")]
+#[error("{0}")]
 pub struct DecryptError(pub &'static str);
 
 fn fail<T>(why: &'static str) -> Result<T, DecryptError> {

@@ -1,9 +1,11 @@
 """Setup for federation_samlify.mjs: a SAML identity provider's key and certificate (made
 here with `cryptography`, since Node cannot make certificates), a pool with a domain, that
 provider (its metadata written here: signing certificate, redirect sign-on service), the
-same provider again as "Sealed" with encrypted responses, and a code-flow client of both.
-Prints, as JSON: {"base", "pool_id", "client_id", "callback", "idp_entity", "idp_key",
-"idp_cert", "sso", "encrypt_cert"} (the last: Sealed's encryption certificate, PEM).
+same provider again as "Sealed" with encrypted responses and as "Full" with signed
+requests, IdP-initiated sign-in and single logout, and a code-flow client of the three.
+Prints, as JSON: {"base", "pool_id", "client_id", "callback", "signed_out", "idp_entity",
+"idp_key", "idp_cert", "sso", "encrypt_cert"} (the last: Sealed's encryption certificate,
+PEM).
 
 Usage: federation_samlify_setup.py URL"""
 
@@ -39,6 +41,8 @@ metadata = (
     '<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">'
     f"<ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data>"
     "</ds:KeyInfo></md:KeyDescriptor>"
+    '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+    f'Location="{sso}/logout"/>'
     '<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>'
     '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
     f'Location="{sso}"/></md:IDPSSODescriptor></md:EntityDescriptor>')
@@ -53,16 +57,24 @@ sealed = admin.create_identity_provider(
     UserPoolId=pool_id, ProviderName="Sealed", ProviderType="SAML",
     ProviderDetails={"MetadataFile": metadata, "EncryptedResponses": "true"},
     AttributeMapping={"email": "email"})["IdentityProvider"]["ProviderDetails"]
+# And with everything else on: signed requests, sign-in and logout started at the provider.
+admin.create_identity_provider(
+    UserPoolId=pool_id, ProviderName="Full", ProviderType="SAML",
+    ProviderDetails={"MetadataFile": metadata, "RequestSigningAlgorithm": "rsa-sha256",
+                     "IDPInit": "true", "IDPSignout": "true"},
+    AttributeMapping={"email": "email"})
 encrypt_cert = ("-----BEGIN CERTIFICATE-----\n" + sealed["ActiveEncryptionCertificate"]
                 + "\n-----END CERTIFICATE-----\n")
 callback = "https://app.example.com/callback"
+signed_out = "https://app.example.com/signed-out"
 client_id = admin.create_user_pool_client(
-    UserPoolId=pool_id, ClientName="web", SupportedIdentityProviders=["Samlify", "Sealed"],
-    CallbackURLs=[callback], AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "email"],
+    UserPoolId=pool_id, ClientName="web",
+    SupportedIdentityProviders=["Samlify", "Sealed", "Full"], CallbackURLs=[callback],
+    LogoutURLs=[signed_out], AllowedOAuthFlows=["code"], AllowedOAuthScopes=["openid", "email"],
     AllowedOAuthFlowsUserPoolClient=True)["UserPoolClient"]["ClientId"]
 print(json.dumps({
     "base": f"{url}/domain/samlify-{suffix}", "pool_id": pool_id, "client_id": client_id,
-    "callback": callback, "idp_entity": entity, "sso": sso,
+    "callback": callback, "signed_out": signed_out, "idp_entity": entity, "sso": sso,
     "idp_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption()).decode(),
     "idp_cert": cert_pem, "encrypt_cert": encrypt_cert,

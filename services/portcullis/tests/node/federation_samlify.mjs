@@ -5,7 +5,8 @@
 // samlify knows the service provider from the pool's /saml2/metadata. Then the same with
 // assertions encrypted (xml-encryption) to the certificate of a provider with
 // `EncryptedResponses`, from that provider's metadata, and what such a provider must
-// refuse.
+// refuse; then signed AuthnRequests (verified by samlify), single logout started by
+// either side, and sign-in started at the provider.
 //
 // Usage: node federation_samlify.mjs SETUP_JSON   (what e2e/federation_samlify_setup.py prints)
 
@@ -51,9 +52,24 @@ function serviceProvider(extra = {}) {
   return sp;
 }
 
+// What samlify needs to check a redirect binding's signature: the parameters, and the
+// octet string signed (the query as sent, without the signature).
+function redirected(url) {
+  const target = new URL(url);
+  const octetString = target.search.slice(1).split('&')
+    .filter((pair) => !pair.startsWith('Signature=')).join('&');
+  return { query: Object.fromEntries(target.searchParams), octetString };
+}
+
+// The cookies a response sets, as a Cookie header (with those of `before`).
+function cookiesOf(response, before = '') {
+  const set = response.headers.getSetCookie().map((c) => c.split(';')[0]);
+  return [before, ...set].filter(Boolean).join('; ');
+}
+
 // The app sends the browser to the pool, the pool sends it to the provider `name`, and
 // samlify (`idp`, answering as to `sp`) posts its response back. Returns the answer to
-// that post.
+// that post (`back.cookie`: the browser's cookies after it).
 async function signIn(name, idp, sp, encryptThenSign = false) {
   const authorize = new URL(`${setup.base}/oauth2/authorize`);
   authorize.search = new URLSearchParams({
@@ -62,19 +78,17 @@ async function signIn(name, idp, sp, encryptThenSign = false) {
   }).toString();
   const started = await fetch(authorize, { redirect: 'manual' });
   assert.equal(started.status, 302);
-  const cookie = started.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = cookiesOf(started);
   const toProvider = new URL(started.headers.get('location'));
   assert.equal(`${toProvider.origin}${toProvider.pathname}`, setup.sso);
 
-  const parsed = await idp.parseLoginRequest(sp, 'redirect', {
-    query: Object.fromEntries(toProvider.searchParams),
-  });
+  const parsed = await idp.parseLoginRequest(sp, 'redirect', redirected(toProvider));
   assert.equal(parsed.extract.issuer, `urn:amazon:cognito:sp:${setup.pool_id}`);
   assert.ok(parsed.extract.request.id, 'the AuthnRequest has an ID');
 
   const answer = await idp.createLoginResponse(
     sp, parsed, 'post', { email: 'sam@corp.example' }, undefined, encryptThenSign);
-  return fetch(`${setup.base}/saml2/idpresponse`, {
+  const back = await fetch(`${setup.base}/saml2/idpresponse`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
@@ -83,6 +97,8 @@ async function signIn(name, idp, sp, encryptThenSign = false) {
       RelayState: toProvider.searchParams.get('RelayState'),
     }).toString(),
   });
+  back.cookie = cookiesOf(back, cookie);
+  return back;
 }
 
 // The pool's tokens for the code a successful answer carries.
@@ -152,4 +168,68 @@ await refused(
   await signIn('Samlify', encrypting({ dataEncryptionAlgorithm: encryption.data.AES_256 }),
     sealedSp()),
   'an encrypted assertion where encryption is off');
+
+// Signed requests, single logout both ways and IdP-initiated sign-in, samlify checking
+// Portcullis's signatures with the certificate of the provider's metadata.
+const fullMetadata = await metadataOf('?identity_provider=Full');
+assert.match(fullMetadata, /AuthnRequestsSigned="true"/);
+const full = identityProvider({
+  wantAuthnRequestsSigned: true, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true,
+});
+const fullSp = samlify.ServiceProvider({
+  metadata: fullMetadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true,
+});
+const signedIn = await signIn('Full', full, fullSp);
+await tokensOf(signedIn, 'a response to a signed AuthnRequest samlify verified');
+
+// Sign-out started at the app: the pool's LogoutRequest, samlify's LogoutResponse.
+const logout = new URL(`${setup.base}/logout`);
+logout.search = new URLSearchParams({
+  client_id: setup.client_id, logout_uri: setup.signed_out,
+}).toString();
+const toSlo = await fetch(logout, { redirect: 'manual', headers: { cookie: signedIn.cookie } });
+assert.equal(toSlo.status, 302);
+const sloUrl = toSlo.headers.get('location');
+assert.ok(sloUrl.startsWith(`${setup.sso}/logout?`), sloUrl);
+const sloRequest = await full.parseLogoutRequest(fullSp, 'redirect', redirected(sloUrl));
+assert.equal(sloRequest.extract.nameID, 'sam@corp.example');
+const sloAnswer = full.createLogoutResponse(fullSp, sloRequest, 'redirect', {
+  relayState: new URL(sloUrl).searchParams.get('RelayState'),
+});
+const signedOut = await fetch(sloAnswer.context, { redirect: 'manual' });
+assert.equal(signedOut.status, 302);
+assert.equal(signedOut.headers.get('location'), setup.signed_out);
+console.log("ok - single logout started by the app: samlify verified the pool's request");
+
+// Sign-out started at the provider: samlify's signed LogoutRequest, the pool's answer.
+const again = await signIn('Full', full, fullSp);
+await tokensOf(again, 'a second sign-in');
+const providerLogout = full.createLogoutRequest(fullSp, 'redirect',
+  { logoutNameID: 'sam@corp.example' }, { relayState: 'idp-relay' });
+const answered = await fetch(providerLogout.context, {
+  redirect: 'manual', headers: { cookie: again.cookie },
+});
+assert.equal(answered.status, 302, await answered.text());
+const backToIdp = answered.headers.get('location');
+assert.ok(backToIdp.startsWith(`${setup.sso}/logout?`), backToIdp);
+const sloResponse = await full.parseLogoutResponse(fullSp, 'redirect', redirected(backToIdp));
+assert.equal(sloResponse.extract.response.inResponseTo, providerLogout.id);
+assert.equal(new URL(backToIdp).searchParams.get('RelayState'), 'idp-relay');
+console.log("ok - single logout started by samlify: it verified the pool's signed response");
+
+// Sign-in started at the provider: no request, the authorization in RelayState.
+const unsolicited = await full.createLoginResponse(fullSp, null, 'post', {
+  email: 'sam@corp.example',
+});
+const relay = new URLSearchParams({
+  client_id: setup.client_id, redirect_uri: setup.callback, response_type: 'code',
+  scope: 'openid email', state: 'app-state', identity_provider: 'Full',
+}).toString();
+const idpInitiated = await tokensOf(await fetch(`${setup.base}/saml2/idpresponse`, {
+  method: 'POST',
+  redirect: 'manual',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ SAMLResponse: unsolicited.context, RelayState: relay }).toString(),
+}), "samlify's unsolicited response (IdP-initiated)");
+assert.equal(idpInitiated['cognito:username'], 'Full_sam@corp.example');
 console.log('node samlify ok');
