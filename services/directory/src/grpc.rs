@@ -1263,6 +1263,24 @@ impl DirectoryRpc for DirectoryService {
         ))
     }
 
+    async fn set_risk_configuration(
+        &self,
+        req: Request<pb::SetRiskConfigurationRequest>,
+    ) -> Result<Response<pb::RiskConfigurationAnswer>, Status> {
+        Ok(Response::new(
+            config::set_risk_configuration(&self.app, req.into_inner()).await?,
+        ))
+    }
+
+    async fn describe_risk_configuration(
+        &self,
+        req: Request<pb::DescribeRiskConfigurationRequest>,
+    ) -> Result<Response<pb::RiskConfigurationAnswer>, Status> {
+        Ok(Response::new(
+            config::describe_risk_configuration(&self.app, req.into_inner()).await?,
+        ))
+    }
+
     async fn create_managed_login_branding(
         &self,
         req: Request<pb::ManagedLoginBrandingRequest>,

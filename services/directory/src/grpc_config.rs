@@ -11,6 +11,7 @@ use crate::app::domains::NewDomain;
 use crate::domain::branding::{BrandingCommand, BrandingState};
 use crate::domain::pool_domain::{DomainCommand, DomainState};
 use crate::domain::resource_server::ResourceServerState;
+use crate::domain::risk_configuration::RiskState;
 use crate::domain::ui_customization::{ALL, UiCustomizationState};
 use crate::grpc::{meta, seconds};
 
@@ -278,4 +279,42 @@ pub async fn delete_branding(
     app.change_branding(&req.pool_id, &req.branding_id, command, &meta)
         .await?;
     Ok(pb::DeleteManagedLoginBrandingResponse {})
+}
+
+fn risk_answer(pool_id: &str, state: Option<RiskState>) -> pb::RiskConfigurationAnswer {
+    let Some(state) = state else {
+        return pb::RiskConfigurationAnswer {
+            pool_id: pool_id.to_owned(),
+            ..pb::RiskConfigurationAnswer::default()
+        };
+    };
+    pb::RiskConfigurationAnswer {
+        pool_id: state.pool_id,
+        client_id: if state.client_id == crate::domain::risk_configuration::ALL {
+            String::new()
+        } else {
+            state.client_id
+        },
+        configuration: state.configuration,
+        last_modified_date: state.modified_ms.div_euclid(1000),
+    }
+}
+
+pub async fn set_risk_configuration(
+    app: &Directory,
+    req: pb::SetRiskConfigurationRequest,
+) -> Result<pb::RiskConfigurationAnswer, ApiError> {
+    let meta = meta(req.caller);
+    let state = app
+        .set_risk_configuration(&req.pool_id, &req.client_id, req.configuration, &meta)
+        .await?;
+    Ok(risk_answer(&req.pool_id, Some(state)))
+}
+
+pub async fn describe_risk_configuration(
+    app: &Directory,
+    req: pb::DescribeRiskConfigurationRequest,
+) -> Result<pb::RiskConfigurationAnswer, ApiError> {
+    let state = app.risk_configuration(&req.pool_id, &req.client_id).await?;
+    Ok(risk_answer(&req.pool_id, state))
 }

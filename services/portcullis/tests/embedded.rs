@@ -969,6 +969,21 @@ fn identity_providers_are_configured_through_boto3() {
 }
 
 #[test]
+fn risk_configurations_are_set_and_described_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let out = python(
+        &e2e("risk_configuration.py"),
+        &[&format!("http://127.0.0.1:{port}")],
+    );
+    assert!(
+        out.contains("ok - threat protection needs the Plus plan"),
+        "{out}"
+    );
+}
+
+#[test]
 fn users_sign_in_through_openid_connect_and_social_providers() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

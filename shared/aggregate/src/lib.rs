@@ -86,6 +86,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::UiCustomizationSet(_) => "UiCustomizationSet",
         Event::ManagedLoginBrandingSet(_) => "ManagedLoginBrandingSet",
         Event::ManagedLoginBrandingDeleted(_) => "ManagedLoginBrandingDeleted",
+        Event::RiskConfigurationSet(_) => "RiskConfigurationSet",
         Event::IdentityPoolCreated(_) => "IdentityPoolCreated",
         Event::IdentityPoolUpdated(_) => "IdentityPoolUpdated",
         Event::IdentityPoolDeleted(_) => "IdentityPoolDeleted",

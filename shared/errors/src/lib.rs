@@ -90,6 +90,8 @@ error_codes! {
     EnableSoftwareTokenMFAException => InvalidArgument, 400;
     SoftwareTokenMFANotFoundException => FailedPrecondition, 400;
     FeatureUnavailableInTierException => FailedPrecondition, 400;
+    // Threat protection.
+    UserPoolAddOnNotEnabledException => FailedPrecondition, 400;
     // Identity pools.
     ResourceConflictException => AlreadyExists, 400;
     InvalidIdentityPoolConfigurationException => FailedPrecondition, 400;

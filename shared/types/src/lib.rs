@@ -338,8 +338,8 @@ pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
 pub const ACCOUNT_ID: &str = "000000000000";
 
 /// The directory's aggregate kinds that make up a pool's configuration: its settings,
-/// app clients, groups, domains, hosted-UI customizations, branding and resource
-/// servers. A record of one of them changes what another service may cache about the
+/// app clients, groups, domains, hosted-UI customizations, branding, resource servers
+/// and risk configurations. A record of one of them changes what another service may cache about the
 /// pool (users, auth events and import jobs do not).
 pub const POOL_CONFIGURATION_KINDS: &[&str] = &[
     "pool",
@@ -349,6 +349,7 @@ pub const POOL_CONFIGURATION_KINDS: &[&str] = &[
     "uicustomization",
     "branding",
     "resourceserver",
+    "riskconfiguration",
 ];
 
 /// Whether an app client's users may read attribute `name` through it (their own

@@ -18,6 +18,7 @@ pub mod pool_domain;
 pub mod pool_settings;
 pub mod provider_names;
 pub mod resource_server;
+pub mod risk_configuration;
 pub mod schema;
 pub mod ui_customization;
 pub mod user;
@@ -45,6 +46,7 @@ mod kinds {
             super::ui_customization::UiCustomization::KIND,
             super::branding::Branding::KIND,
             super::resource_server::ResourceServer::KIND,
+            super::risk_configuration::RiskConfigurationAggregate::KIND,
         ];
         assert_eq!(portcullis_types::POOL_CONFIGURATION_KINDS, configuration);
         assert_eq!(portcullis_types::USER_KINDS, [super::user::User::KIND]);

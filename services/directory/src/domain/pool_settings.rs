@@ -29,7 +29,7 @@ pub fn invalid(value: impl Display, member: &str, constraint: &str) -> ApiError 
     ApiError::invalid_parameter(portcullis_types::constraint_error(member, &value, constraint).0)
 }
 
-fn check_enum(value: &str, allowed: &[&str], member: &str) -> Result<(), ApiError> {
+pub(crate) fn check_enum(value: &str, allowed: &[&str], member: &str) -> Result<(), ApiError> {
     if allowed.contains(&value) {
         return Ok(());
     }
@@ -43,7 +43,11 @@ fn check_enum(value: &str, allowed: &[&str], member: &str) -> Result<(), ApiErro
     ))
 }
 
-fn check_list_enum(values: &[String], allowed: &[&str], member: &str) -> Result<(), ApiError> {
+pub(crate) fn check_list_enum(
+    values: &[String],
+    allowed: &[&str],
+    member: &str,
+) -> Result<(), ApiError> {
     match values.iter().find(|v| !allowed.contains(&v.as_str())) {
         None => Ok(()),
         Some(_) => Err(invalid(
@@ -76,7 +80,12 @@ fn check_range(value: u32, min: u32, max: u32, member: &str) -> Result<(), ApiEr
 }
 
 /// Checks the length of a set string; an empty string is a member not given.
-fn check_length(value: &str, min: usize, max: usize, member: &str) -> Result<(), ApiError> {
+pub(crate) fn check_length(
+    value: &str,
+    min: usize,
+    max: usize,
+    member: &str,
+) -> Result<(), ApiError> {
     match portcullis_types::length_constraint(value, min, max) {
         Some(failed) if !value.is_empty() => Err(invalid(value, member, &failed)),
         _ => Ok(()),
@@ -115,7 +124,7 @@ pub fn is_arn(value: &str) -> bool {
 }
 
 /// An optional ARN member: empty is not given.
-fn check_arn(value: &str, member: &str) -> Result<(), ApiError> {
+pub(crate) fn check_arn(value: &str, member: &str) -> Result<(), ApiError> {
     if value.is_empty() {
         return Ok(());
     }
@@ -266,6 +275,20 @@ pub fn resolve(mut s: UserPoolSettings) -> Result<UserPoolSettings, ApiError> {
         &["LITE", "ESSENTIALS", "PLUS"],
         "userPoolTier",
     )?;
+    // Threat protection is a feature of the Plus plan.
+    let protected = s.user_pool_add_ons.as_ref().is_some_and(|a| {
+        matches!(a.advanced_security_mode.as_str(), "AUDIT" | "ENFORCED")
+            || !a.custom_auth_mode.is_empty()
+    });
+    if protected && s.user_pool_tier != "PLUS" {
+        return Err(ApiError::new(
+            portcullis_errors::ErrorCode::FeatureUnavailableInTierException,
+            format!(
+                "Threat protection is not available in the {} tier. Upgrade the user pool to the PLUS tier.",
+                s.user_pool_tier
+            ),
+        ));
+    }
     Ok(s)
 }
 

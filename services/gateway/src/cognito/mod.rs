@@ -18,6 +18,7 @@ mod pool_ops;
 mod pool_shapes;
 mod provider_ops;
 mod resource_server_ops;
+mod risk_ops;
 mod session_ops;
 pub(crate) mod shapes;
 pub mod ui_ops;

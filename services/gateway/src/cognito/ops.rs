@@ -18,7 +18,7 @@ use super::shapes::{self, AttributeType, parse, required};
 use super::{Call, Caller};
 use super::{
     branding_ops, client_ops, device_ops, domain_ops, group_ops, mfa_ops, passkey_ops, pool_ops,
-    provider_ops, resource_server_ops, session_ops, ui_ops, user_ops,
+    provider_ops, resource_server_ops, risk_ops, session_ops, ui_ops, user_ops,
 };
 use crate::AppState;
 
@@ -154,6 +154,9 @@ operations! { state, call;
     "GetIdentityProviderByIdentifier" => provider_ops::get_identity_provider_by_identifier(state, call),
     "AdminLinkProviderForUser" => provider_ops::admin_link_provider_for_user(state, call),
     "AdminDisableProviderForUser" => provider_ops::admin_disable_provider_for_user(state, call),
+    // threat protection (issue 19)
+    "SetRiskConfiguration" => risk_ops::set_risk_configuration(state, call),
+    "DescribeRiskConfiguration" => risk_ops::describe_risk_configuration(state, call),
 }
 
 pub(crate) fn caller(call: &Call) -> dir::Caller {
