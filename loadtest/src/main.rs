@@ -6,6 +6,7 @@
 mod api;
 mod append;
 mod argon2;
+mod breached;
 mod function;
 mod listing;
 mod procstat;
@@ -46,6 +47,9 @@ enum Command {
     /// Measure the server's acceptance of one signed SAML response (parse, canonicalize,
     /// digest, signature, checks) with the SAML crate's test documents.
     SamlVerify(IterationsArgs),
+    /// Index a generated breached-password corpus (Pwned Passwords format) and time
+    /// lookups of passwords in it and not in it.
+    Breached(BreachedArgs),
     /// Seed a pool with N users through a user import job (CSV upload), then measure
     /// ListUsers paging through all of them and email filters.
     ListUsers(ListUsersArgs),
@@ -238,6 +242,19 @@ struct IterationsArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct BreachedArgs {
+    /// Hashes in the generated corpus.
+    #[arg(long, default_value_t = 1_000_000)]
+    hashes: u64,
+    /// Lookups of each kind (breached, not breached) to time.
+    #[arg(long, default_value_t = 20_000)]
+    lookups: usize,
+    /// Print one JSON line on stdout (the table then goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // reqwest is built without a rustls provider of its own (features unify with the
@@ -257,6 +274,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::SamlVerify(args) => {
             let report = saml_verify::bench(args.iterations)?;
+            emit(&report.table(), args.json.then(|| report.json()));
+            Ok(())
+        }
+        Command::Breached(args) => {
+            let report = breached::bench(args.hashes, args.lookups)?;
             emit(&report.table(), args.json.then(|| report.json()));
             Ok(())
         }
