@@ -416,8 +416,24 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         SPINE_TIMEOUT,
     );
     assert!(
-        out.status.success() && out.stdout.contains("or unasked for are refused"),
+        out.status.success()
+            && out.stdout.contains("or unasked for are refused")
+            && out.stdout.contains("ok - metadata from a MetadataURL"),
         "federation_saml.py failed\n{}",
+        out.describe()
+    );
+    // Risk configurations, written through one gateway's directory replica: the
+    // script's reads after each write see it wherever they land.
+    let out = run(
+        python(&e2e("risk_configuration.py")).arg(&cluster.gateways[0]),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success()
+            && out
+                .stdout
+                .contains("ok - threat protection needs the Plus plan"),
+        "risk_configuration.py failed\n{}",
         out.describe()
     );
 }
