@@ -191,14 +191,18 @@ impl Flows {
         req: pb::ChangePasswordRequest,
     ) -> Result<pb::ChangePasswordResponse, ApiError> {
         let user = self.user_by_sub(&req.pool_id, &req.sub).await?;
-        let pool = self.pool(&req.pool_id).await?;
-        let policy = pool
-            .settings
-            .unwrap_or_default()
-            .password_policy
-            .unwrap_or_default();
+        let settings = self.pool(&req.pool_id).await?.settings.unwrap_or_default();
+        let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.proposed_password, &Policy::from(&policy))
             .map_err(policy_error)?;
+        self.refuse_breached(
+            &req.pool_id,
+            &settings,
+            "",
+            crate::compromised::PasswordEvent::PasswordChange,
+            &req.proposed_password,
+        )
+        .await?;
         let phc = self.current_hash(&user.pool_id, &user.sub).await?;
         let check = async {
             self.hasher

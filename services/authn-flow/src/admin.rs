@@ -248,12 +248,17 @@ impl Flows {
     ) -> Result<pb::AdminSetUserPasswordResponse, ApiError> {
         let pool = self.pool(&req.pool_id).await?;
         let user = self.existing_user(&req.pool_id, &req.username).await?;
-        let policy = pool
-            .settings
-            .unwrap_or_default()
-            .password_policy
-            .unwrap_or_default();
+        let settings = pool.settings.unwrap_or_default();
+        let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
+        self.refuse_breached(
+            &req.pool_id,
+            &settings,
+            "",
+            crate::compromised::PasswordEvent::PasswordChange,
+            &req.password,
+        )
+        .await?;
         self.replace_password(&user, req.password, policy.password_history_size)
             .await?;
         self.record_admin_password(&req.caller, &user, req.permanent)

@@ -131,12 +131,25 @@ impl Flows {
         }
         let pool = self.pool(&user.pool_id).await?.settings.unwrap_or_default();
         let policy = pool.password_policy.unwrap_or_default();
-        if let Err(violation) = password::check_policy(new_password, &Policy::from(&policy)) {
-            // A password the policy refuses proves nothing wrong: the session stays
-            // usable for another try, as for a wrong MFA code.
+        let refused = match password::check_policy(new_password, &Policy::from(&policy)) {
+            Err(violation) => Some(policy_error(violation)),
+            Ok(()) => self
+                .refuse_breached(
+                    &user.pool_id,
+                    &pool,
+                    &client.client.client_id,
+                    crate::compromised::PasswordEvent::PasswordChange,
+                    new_password,
+                )
+                .await
+                .err(),
+        };
+        if let Some(refused) = refused {
+            // A password refused proves nothing wrong: the session stays usable for
+            // another try, as for a wrong MFA code.
             self.retry_session(&req.session, session, crate::mfa_flow::MAX_WRONG_ANSWERS)
                 .await?;
-            return Err(policy_error(violation));
+            return Err(refused);
         }
         let attributes: Vec<Attribute> = responses
             .iter()

@@ -47,6 +47,8 @@ pub struct Flows {
     pub cache: LogCache,
     /// Calls the pools' triggers.
     pub triggers: Arc<portcullis_triggers::Invoker>,
+    /// The breached-password corpus, when the operator gave one (see `compromised.rs`).
+    pub breached: Option<Arc<portcullis_breached::Corpus>>,
 }
 
 /// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow

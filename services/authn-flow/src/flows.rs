@@ -7,6 +7,7 @@ use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::{Actor, UserPoolSettings, actor::Kind};
 
 use crate::codes::{self, CodeError};
+use crate::compromised::PasswordEvent;
 use crate::context::{
     ClientInfo, Flows, Named, code_error, incorrect_credentials, policy_error, pool_error,
     username_client_not_found,
@@ -41,6 +42,14 @@ impl Flows {
         let settings_for_codes = settings.clone();
         let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
+        self.refuse_breached(
+            client.pool_id(),
+            &settings_for_codes,
+            &client.client.client_id,
+            PasswordEvent::SignUp,
+            &req.password,
+        )
+        .await?;
 
         let sub = uuid::Uuid::new_v4().to_string();
         // Where an email or phone number is the user name, the internal name is the sub.
@@ -325,14 +334,21 @@ impl Flows {
                 username_client_not_found()
             });
         };
-        let policy = self
+        let settings = self
             .pool(client.pool_id())
             .await?
             .settings
-            .unwrap_or_default()
-            .password_policy
             .unwrap_or_default();
+        let policy = settings.password_policy.unwrap_or_default();
         password::check_policy(&req.password, &Policy::from(&policy)).map_err(policy_error)?;
+        self.refuse_breached(
+            client.pool_id(),
+            &settings,
+            &client.client.client_id,
+            PasswordEvent::PasswordChange,
+            &req.password,
+        )
+        .await?;
         let key = forgot_code_key(&user.pool_id, &user.sub);
         self.codes
             .redeem(&key, &req.confirmation_code)

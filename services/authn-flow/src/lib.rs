@@ -7,6 +7,7 @@ mod admin;
 mod auth_session;
 mod challenges;
 pub mod codes;
+mod compromised;
 pub mod context;
 pub mod credential;
 mod custom_auth;
@@ -75,6 +76,8 @@ pub struct Deps {
     pub peer: portcullis_runtime::PeerKey,
     /// Calls the pools' triggers.
     pub triggers: Arc<portcullis_triggers::Invoker>,
+    /// The breached-password corpus, when the operator gave one.
+    pub breached: Option<Arc<portcullis_breached::Corpus>>,
 }
 
 pub struct Application {
@@ -121,6 +124,7 @@ impl Application {
             delivery_time: Arc::default(),
             sender: deps.sender,
             triggers: deps.triggers,
+            breached: deps.breached,
         };
         Ok(Self {
             listener,

@@ -163,6 +163,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 sender,
                 peer: peer.clone(),
                 triggers,
+                breached: crate::breached_passwords(&config)?,
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());

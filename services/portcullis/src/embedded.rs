@@ -136,6 +136,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             sender,
             peer: peer.clone(),
             triggers,
+            breached: crate::breached_passwords(&config)?,
         },
     )
     .await?;

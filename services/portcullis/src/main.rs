@@ -140,6 +140,24 @@ pub(crate) fn outbound_policy(config: &Config) -> anyhow::Result<portcullis_outb
         .map_err(|err| anyhow::anyhow!("outbound.allow (PORTCULLIS_OUTBOUND_ALLOW): {err}"))
 }
 
+/// The breached-password corpus the operator named, indexed (see
+/// `portcullis_breached::open_or_build`); `None` when none is named.
+pub(crate) fn breached_passwords(
+    config: &Config,
+) -> anyhow::Result<Option<std::sync::Arc<portcullis_breached::Corpus>>> {
+    let path = &config.threat_protection.breached_passwords;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let corpus = portcullis_breached::open_or_build(std::path::Path::new(path)).map_err(|err| {
+        anyhow::anyhow!(
+            "threat_protection.breached_passwords (PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS): {path}: {err}"
+        )
+    })?;
+    tracing::info!(hashes = corpus.len(), "breached-password corpus ready");
+    Ok(Some(std::sync::Arc::new(corpus)))
+}
+
 fn telemetry(config: &Config, service_name: &str) -> anyhow::Result<portcullis_telemetry::Guard> {
     portcullis_telemetry::init(&portcullis_telemetry::Settings {
         filter: &config.log,

@@ -972,14 +972,36 @@ fn identity_providers_are_configured_through_boto3() {
 fn risk_configurations_are_set_and_described_through_boto3() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();
-    let _server = start(data.path(), port);
-    let out = python(
+    // A corpus of two breached passwords (SHA-1 of `Breached!Passw0rd1` and of
+    // `password`), indexed by the server at start.
+    let corpus = data.path().join("pwned.txt");
+    std::fs::write(
+        &corpus,
+        "139903E49C7CA772AD4D2119DCF176F983884408:12\n\
+         5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8:9545824\n",
+    )
+    .unwrap();
+    let _server = start_with(
+        data.path(),
+        port,
+        &[(
+            "PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS",
+            corpus.to_str().unwrap(),
+        )],
+    );
+    let out = python_with(
         &e2e("risk_configuration.py"),
         &[&format!("http://127.0.0.1:{port}")],
+        &[("BREACHED_PASSWORD", "Breached!Passw0rd1")],
     );
     assert!(
         out.contains("ok - threat protection needs the Plus plan"),
         "{out}"
+    );
+    assert!(out.contains("ok - AUDIT and OFF do not block"), "{out}");
+    assert!(
+        corpus.with_extension("txt.index").exists(),
+        "the corpus was not indexed"
     );
 }
 

@@ -185,7 +185,14 @@ fn write_index(
     let bits = bucket_bits(count);
     let buckets = 1usize << bits;
     let mut starts = vec![0u64; buckets + 1];
-    let partial = output.with_extension("partial");
+    // Written aside and renamed into place, so a reader (or another process indexing
+    // the same corpus at the same time) never sees half an index.
+    let mut partial = output.as_os_str().to_owned();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    partial.push(format!(".partial-{}-{nanos}", std::process::id()));
+    let partial = std::path::PathBuf::from(partial);
     let mut file = File::create(&partial)?;
     let table_len = (buckets as u64 + 1) * 8;
     {
@@ -223,6 +230,27 @@ fn write_index(
     std::fs::rename(&partial, output)?;
     let bytes = HEADER_LEN + table_len + count * 8;
     Ok((bytes, count))
+}
+
+/// The corpus the operator named: an index as it is, or a Pwned Passwords text, indexed
+/// into `<file>.index` when that is missing or older than the text.
+pub fn open_or_build(path: &Path) -> Result<Corpus, CorpusError> {
+    match Corpus::open(path) {
+        Err(CorpusError::NotAnIndex) => {}
+        other => return other,
+    }
+    let mut index = path.as_os_str().to_owned();
+    index.push(".index");
+    let index = std::path::PathBuf::from(index);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let current = match (modified(path), modified(&index)) {
+        (Some(text), Some(built)) => built >= text,
+        _ => false,
+    };
+    if !current {
+        build(path, &index)?;
+    }
+    Corpus::open(&index)
 }
 
 /// An opened index.

@@ -81,6 +81,19 @@ pub struct Config {
     /// Where the servers may fetch from on an identity provider's behalf (`[outbound]`
     /// in the file, `PORTCULLIS_OUTBOUND_*` in the environment).
     pub outbound: Outbound,
+    /// Threat protection's inputs (`[threat_protection]` in the file,
+    /// `PORTCULLIS_THREAT_PROTECTION_*` in the environment).
+    pub threat_protection: ThreatProtection,
+}
+
+/// What threat protection needs from the operator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThreatProtection {
+    /// A breached-password corpus in the Pwned Passwords format (or an index made from
+    /// one); empty: compromised credentials are not detected. A text file is indexed
+    /// into `<file>.index` at start when that index is missing or older.
+    pub breached_passwords: String,
 }
 
 /// Fetches made for identity providers (metadata, discovery, keys, token and user
@@ -169,6 +182,7 @@ const NESTED_FIELDS: &[&str] = &[
     "lambda.kms_endpoint",
     "outbound.allow",
     "outbound.metadata_refresh_secs",
+    "threat_protection.breached_passwords",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -186,6 +200,7 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "lambda.webhook_secret",
     "lambda.code_key",
     "outbound.allow",
+    "threat_protection.breached_passwords",
 ];
 
 /// The `PORTCULLIS_*` variables that are configuration, as (path, value).
@@ -268,6 +283,7 @@ impl Default for Config {
             social: SocialEndpoints::default(),
             lambda: Lambda::defaults(),
             outbound: Outbound::default(),
+            threat_protection: ThreatProtection::default(),
         }
     }
 }

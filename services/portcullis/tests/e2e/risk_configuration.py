@@ -1,11 +1,14 @@
 """Threat protection's risk configuration through boto3: SetRiskConfiguration and
 DescribeRiskConfiguration for a pool and its app clients (a client's own, or the pool's
 inherited), resets, the members Cognito checks, and the feature plan rules (threat
-protection needs the Plus plan and the add-on on).
+protection needs the Plus plan and the add-on on). With BREACHED_PASSWORD set (a
+password the server's breached-password corpus holds), also the compromised-credentials
+check of new passwords.
 
 Usage: risk_configuration.py URL
 Admin credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
 
+import os
 import uuid
 
 from e2e_common import check, expect_error, idp
@@ -135,5 +138,65 @@ def main():
     check("threat protection needs the Plus plan, and the add-on on for a risk configuration")
 
 
+def compromised_credentials(admin, breached):
+    """New passwords against the corpus: sign-up and the password changes."""
+    suffix = uuid.uuid4().hex[:8]
+    fine = "Fine!Passw0rd-" + suffix
+
+    def pool_with(mode, tier="PLUS"):
+        add_ons = {"AdvancedSecurityMode": mode}
+        pool = admin.create_user_pool(PoolName=f"breach-{mode}-{suffix}", UserPoolTier=tier,
+                                      UserPoolAddOns=add_ons)["UserPool"]["Id"]
+        client = admin.create_user_pool_client(
+            UserPoolId=pool, ClientName="web",
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])[
+            "UserPoolClient"]["ClientId"]
+        return pool, client
+
+    def sign_up(client, name, password):
+        return admin.sign_up(ClientId=client, Username=name, Password=password)
+
+    refused = "Provided password cannot be used for security reasons."
+    pool, client = pool_with("ENFORCED")
+    # Without a configuration of its own, ENFORCED blocks at every event.
+    message = expect_error("InvalidPasswordException", sign_up, client, "ann", breached)
+    assert message == refused, message
+    sign_up(client, "ann", fine)
+    admin.admin_confirm_sign_up(UserPoolId=pool, Username="ann")
+    message = expect_error("InvalidPasswordException", admin.admin_set_user_password,
+                           UserPoolId=pool, Username="ann", Password=breached, Permanent=True)
+    assert message == refused, message
+    tokens = admin.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+        "USERNAME": "ann", "PASSWORD": fine})["AuthenticationResult"]
+    expect_error("InvalidPasswordException", admin.change_password,
+                 AccessToken=tokens["AccessToken"], PreviousPassword=fine,
+                 ProposedPassword=breached)
+    check("a breached password is refused at sign-up and every password change")
+
+    # The configuration's filter and action.
+    admin.set_risk_configuration(UserPoolId=pool, CompromisedCredentialsRiskConfiguration={
+        "EventFilter": ["PASSWORD_CHANGE"], "Actions": {"EventAction": "BLOCK"}})
+    sign_up(client, "bob", breached)
+    expect_error("InvalidPasswordException", admin.admin_set_user_password,
+                 UserPoolId=pool, Username="ann", Password=breached, Permanent=True)
+    admin.set_risk_configuration(UserPoolId=pool, ClientId=client,
+                                 CompromisedCredentialsRiskConfiguration={
+                                     "Actions": {"EventAction": "NO_ACTION"}})
+    sign_up(client, "cat", breached)
+    check("the event filter and the action decide, a client's own configuration first")
+
+    # AUDIT only notes it; with threat protection off nothing is looked up.
+    _, audit_client = pool_with("AUDIT")
+    sign_up(audit_client, "dan", breached)
+    _, off_client = pool_with("OFF", tier="ESSENTIALS")
+    sign_up(off_client, "eve", breached)
+    check("AUDIT and OFF do not block a breached password")
+
+
 if __name__ == "__main__":
     main()
+    breached_password = os.environ.get("BREACHED_PASSWORD")
+    if breached_password:
+        compromised_credentials(idp(), breached_password)
+    else:
+        print("# compromised credentials: skipped, the server has no corpus here")
