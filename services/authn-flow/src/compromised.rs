@@ -55,15 +55,23 @@ impl Flows {
         if !matches!(mode, "AUDIT" | "ENFORCED") {
             return Ok(());
         }
+        // Cached until the log records a change to the pool's configuration (risk
+        // configurations are among its kinds).
         let answer = self
-            .directory
-            .clone()
-            .describe_risk_configuration(dir::DescribeRiskConfigurationRequest {
-                pool_id: pool_id.to_owned(),
-                client_id: client_id.to_owned(),
+            .cache
+            .get(&format!("risk/{pool_id}/{client_id}"), || async {
+                let request = dir::DescribeRiskConfigurationRequest {
+                    pool_id: pool_id.to_owned(),
+                    client_id: client_id.to_owned(),
+                };
+                let answer = self
+                    .directory
+                    .clone()
+                    .describe_risk_configuration(request)
+                    .await?;
+                Ok::<_, ApiError>((pool_id.to_owned(), answer.into_inner()))
             })
-            .await?
-            .into_inner();
+            .await?;
         // Without a configuration of its own, threat protection blocks compromised
         // credentials at every event.
         let (filter, action) = match answer.configuration.and_then(|c| c.compromised_credentials) {
