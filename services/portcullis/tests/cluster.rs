@@ -167,7 +167,12 @@ impl Cluster {
             // The e2e scripts' stand-in identity providers listen on loopback, and a
             // SAML provider's metadata is fetched again after a second.
             .env("PORTCULLIS_OUTBOUND_ALLOW", "127.0.0.0/8")
-            .env("PORTCULLIS_OUTBOUND_METADATA_REFRESH_SECS", "1");
+            .env("PORTCULLIS_OUTBOUND_METADATA_REFRESH_SECS", "1")
+            // Each authn-flow replica indexes this corpus as it starts (see `up`).
+            .env(
+                "PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS",
+                self.bin.path().join("pwned.txt"),
+            );
         command
     }
 
@@ -179,6 +184,12 @@ impl Cluster {
             bin.path().join("portcullis"),
         )
         .expect("copy the portcullis binary");
+        // A breached-password corpus: SHA-1 of `Breached!Passw0rd1`.
+        std::fs::write(
+            bin.path().join("pwned.txt"),
+            "139903E49C7CA772AD4D2119DCF176F983884408:12\n",
+        )
+        .expect("write the breached-password corpus");
         let mut cluster = Cluster {
             state: tempfile::tempdir().expect("create the state directory"),
             gateways: Vec::new(),
@@ -423,16 +434,21 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         out.describe()
     );
     // Risk configurations, written through one gateway's directory replica: the
-    // script's reads after each write see it wherever they land.
+    // script's reads after each write see it wherever they land. The compromised-
+    // credentials check runs on whichever authn-flow replica a request reaches; both
+    // indexed the corpus at start.
     let out = run(
-        python(&e2e("risk_configuration.py")).arg(&cluster.gateways[0]),
+        python(&e2e("risk_configuration.py"))
+            .arg(&cluster.gateways[0])
+            .env("BREACHED_PASSWORD", "Breached!Passw0rd1"),
         SPINE_TIMEOUT,
     );
     assert!(
         out.status.success()
             && out
                 .stdout
-                .contains("ok - threat protection needs the Plus plan"),
+                .contains("ok - threat protection needs the Plus plan")
+            && out.stdout.contains("ok - AUDIT and OFF do not block"),
         "risk_configuration.py failed\n{}",
         out.describe()
     );
