@@ -251,6 +251,22 @@ pub async fn logout_request_url(
     Ok(with_query(slo_url, &format!("{query}&{pair}")))
 }
 
+/// A redirect binding's message (DEFLATE, at most 100,000 bytes inflated) as a document
+/// whose root is the protocol's `name`.
+fn inflated_message(deflated: &[u8], name: &str) -> Result<portcullis_saml::xml::Document, String> {
+    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated, 100_000)
+        .map_err(|_| "not DEFLATE, or too large".to_owned())?;
+    let xml = String::from_utf8(raw).map_err(|_| "not UTF-8".to_owned())?;
+    let doc = portcullis_saml::xml::Document::parse(&xml).map_err(|e| e.to_string())?;
+    let is_it = doc
+        .element(doc.root())
+        .is_some_and(|e| e.is(portcullis_saml::response::PROTOCOL_NS, name));
+    if !is_it {
+        return Err(format!("not a {name}"));
+    }
+    Ok(doc)
+}
+
 /// Reads a `LogoutResponse` of the HTTP-Redirect binding (DEFLATE, base64): it must
 /// answer `request_id` and report success.
 pub fn read_logout_response(encoded: &str, request_id: &str) -> Result<(), String> {
@@ -258,15 +274,9 @@ pub fn read_logout_response(encoded: &str, request_id: &str) -> Result<(), Strin
     let deflated = STANDARD
         .decode(compact)
         .map_err(|_| "not base64".to_owned())?;
-    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, 100_000)
-        .map_err(|_| "not DEFLATE, or too large".to_owned())?;
-    let xml = String::from_utf8(raw).map_err(|_| "not UTF-8".to_owned())?;
-    let doc = portcullis_saml::xml::Document::parse(&xml).map_err(|e| e.to_string())?;
+    let doc = inflated_message(&deflated, "LogoutResponse")?;
     let root = doc.root();
     let element = doc.element(root).ok_or("no document element")?;
-    if !element.is(portcullis_saml::response::PROTOCOL_NS, "LogoutResponse") {
-        return Err("not a LogoutResponse".into());
-    }
     if element.attr("InResponseTo") != Some(request_id) {
         return Err("answers another request".into());
     }
@@ -334,15 +344,9 @@ pub fn read_logout_request(query: &str, idp: &IdentityProvider) -> Result<Incomi
     let deflated = url_decoded(request)
         .and_then(|text| STANDARD.decode(text).ok())
         .ok_or("the request is not base64")?;
-    let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, 100_000)
-        .map_err(|_| "not DEFLATE, or too large".to_owned())?;
-    let xml = String::from_utf8(raw).map_err(|_| "not UTF-8".to_owned())?;
-    let doc = portcullis_saml::xml::Document::parse(&xml).map_err(|e| e.to_string())?;
+    let doc = inflated_message(&deflated, "LogoutRequest")?;
     let root = doc.root();
     let element = doc.element(root).ok_or("no document element")?;
-    if !element.is(portcullis_saml::response::PROTOCOL_NS, "LogoutRequest") {
-        return Err("not a LogoutRequest".into());
-    }
     let child = |name: &str| {
         doc.child_elements(root)
             .find(|(_, e)| e.is(portcullis_saml::response::ASSERTION_NS, name))

@@ -161,12 +161,6 @@ pub fn build(input: &Path, output: &Path) -> Result<Built, CorpusError> {
     if let Some(err) = error {
         return Err(err.into());
     }
-    if prefixes != count {
-        // The file changed between the passes.
-        return Err(CorpusError::Io(io::Error::other(
-            "the corpus changed while it was indexed",
-        )));
-    }
     Ok(Built {
         lines,
         prefixes,
@@ -176,7 +170,9 @@ pub fn build(input: &Path, output: &Path) -> Result<Built, CorpusError> {
 }
 
 /// Writes `count` sorted, distinct prefixes: the header, the bucket table (filled in
-/// after the prefixes), the prefixes. Returns the file's size and the prefixes written.
+/// after the prefixes), the prefixes. Returns the file's size and the prefixes written;
+/// another number of prefixes than `count` (the corpus changed between the passes) is
+/// an error, and nothing is left behind.
 fn write_index(
     output: &Path,
     count: u64,
@@ -204,19 +200,20 @@ fn write_index(
         writer.write_all(&vec![0u8; usize::try_from(table_len).unwrap_or(0)])?;
         let mut written = 0u64;
         for prefix in prefixes {
-            if written == count {
-                written += 1;
+            written += 1;
+            if written > count {
                 break;
             }
             starts[bucket_of(prefix, bits) + 1] += 1;
             writer.write_all(&prefix.to_le_bytes())?;
-            written += 1;
         }
         writer.flush()?;
         if written != count {
             drop(writer);
             let _ = std::fs::remove_file(&partial);
-            return Ok((0, written));
+            return Err(CorpusError::Io(io::Error::other(
+                "the corpus changed while it was indexed",
+            )));
         }
     }
     for i in 1..starts.len() {

@@ -14,6 +14,7 @@ mod membership;
 mod names;
 mod pools;
 mod resource_servers;
+mod risk_configurations;
 pub mod store;
 mod ui_customizations;
 mod users;
