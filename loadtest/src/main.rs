@@ -65,6 +65,21 @@ enum Command {
     Rebuild(RebuildArgs),
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ThreatProtection {
+    Audit,
+    Enforced,
+}
+
+impl ThreatProtection {
+    fn mode(self) -> &'static str {
+        match self {
+            Self::Audit => "AUDIT",
+            Self::Enforced => "ENFORCED",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct AdminArgs {
     /// Base URL of the Cognito API.
@@ -198,6 +213,10 @@ struct RunArgs {
     requests: Option<usize>,
     #[arg(long, value_enum, default_value_t = Scenario::Signin)]
     scenario: Scenario,
+    /// The pool's threat protection (`UserPoolTier` PLUS and this
+    /// `AdvancedSecurityMode`): each sign-in is then judged for risk and recorded.
+    #[arg(long, value_enum)]
+    threat_protection: Option<ThreatProtection>,
     /// Serve a pre token generation function (V2) as the Lambda Invoke API on this
     /// address and set it on the run's pool, so every token the scenario gets calls
     /// it; the server must call functions there (`PORTCULLIS_LAMBDA_ENDPOINT`). The
@@ -330,7 +349,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
 async fn oauth_target(args: AdminArgs) -> anyhow::Result<()> {
     let api = args.api(1)?;
     api.health().await.context("server not ready")?;
-    let target = setup::create_target(&api, true, None).await?;
+    let target = setup::create_target(&api, true, None, None).await?;
     let oauth = target.oauth.context("no OAuth set-up")?;
     let token_url = reqwest::Url::parse(&args.url)?.join(&oauth.token_path)?;
     let line = serde_json::json!({
@@ -380,7 +399,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let lambda_config = calls.as_ref().map(|_| function::lambda_config());
-    let mut target = setup::create_target(&api, args.scenario.needs_oauth(), lambda_config).await?;
+    let threat_protection = args.threat_protection.map(ThreatProtection::mode);
+    let mut target = setup::create_target(
+        &api,
+        args.scenario.needs_oauth(),
+        lambda_config,
+        threat_protection,
+    )
+    .await?;
     if args.scenario.needs_identity_pool() {
         target.identity = Some(setup::create_identity_target(&api, &target).await?);
     }

@@ -51,12 +51,13 @@ pub struct OAuth {
 ///
 /// # Errors
 /// When an admin call fails (bad credentials, server down).
-/// A pool (with `lambda_config`, if given) and its app client, and with `oauth` a
-/// domain and a machine client.
+/// A pool (with `lambda_config`, if given, and threat protection in the given mode) and
+/// its app client, and with `oauth` a domain and a machine client.
 pub async fn create_target(
     api: &Api,
     oauth: bool,
     lambda_config: Option<Value>,
+    threat_protection: Option<&str>,
 ) -> anyhow::Result<Target> {
     // Also the domain's prefix, which must be unique: runs may start within a second.
     let name = format!(
@@ -66,6 +67,10 @@ pub async fn create_target(
     let mut request = json!({ "PoolName": name });
     if let Some(config) = lambda_config {
         request["LambdaConfig"] = config;
+    }
+    if let Some(mode) = threat_protection {
+        request["UserPoolTier"] = json!("PLUS");
+        request["UserPoolAddOns"] = json!({ "AdvancedSecurityMode": mode });
     }
     let pool = api
         .call_signed("CreateUserPool", &request)

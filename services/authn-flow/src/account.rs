@@ -210,10 +210,23 @@ impl Flows {
                 .await
                 .map_err(pool_error)
         };
-        if !self
-            .guarded(&user.pool_id, &user.sub, Proof::PasswordChange, check)
-            .await?
-        {
+        let attempt = crate::attempt::Attempt::default();
+        let passed = self
+            .guarded(
+                &attempt,
+                &user.pool_id,
+                &user.sub,
+                Proof::PasswordChange,
+                check,
+            )
+            .await;
+        let response = if matches!(passed, Ok(true)) {
+            "Pass"
+        } else {
+            "Fail"
+        };
+        self.record_attempt(&user.pool_id, "", &attempt, "PasswordChange", response);
+        if !passed? {
             return Err(incorrect_credentials());
         }
         self.replace_password(&user, req.proposed_password, policy.password_history_size)

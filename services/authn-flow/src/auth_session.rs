@@ -45,6 +45,11 @@ pub(crate) struct Session {
     /// Opened by a hosted-UI sign-in: only the hosted UI may answer it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) hosted: bool,
+    /// The sign-in's auth event, and the step of the request that opened the session.
+    #[serde(default)]
+    pub(crate) event_id: String,
+    #[serde(default)]
+    pub(crate) event_step: u32,
 }
 
 impl Session {
@@ -62,6 +67,8 @@ impl Session {
             attempts: 0,
             expires_ms: 0,
             hosted: client.hosted,
+            event_id: String::new(),
+            event_step: 0,
         }
     }
 
@@ -134,6 +141,8 @@ impl Flows {
         let session = Session {
             expires_ms: self.clock.now_ms()
                 + i64::try_from(validity.as_millis()).unwrap_or(i64::MAX),
+            event_id: client.attempt.event_id(),
+            event_step: client.attempt.step(),
             ..session.clone()
         };
         self.store_session(&token, &session, validity).await?;
@@ -171,6 +180,7 @@ impl Flows {
         if session.challenge != challenge || !session.answerable_by(client) {
             return Err(invalid_session());
         }
+        client.attempt.resume(&session.event_id, session.event_step);
         Ok(session)
     }
 

@@ -66,22 +66,32 @@ impl Flows {
                 req.client_id
             )));
         }
+        let outcome = Box::pin(self.answer_challenge(&client, &req)).await;
+        self.finish_sign_in(&client, &outcome).await;
+        outcome
+    }
+
+    async fn answer_challenge(
+        &self,
+        client: &ClientInfo,
+        req: &pb::RespondToAuthChallengeRequest,
+    ) -> Result<pb::InitiateAuthResponse, ApiError> {
         match req.challenge_name.as_str() {
             NEW_PASSWORD_REQUIRED => {}
             crate::srp_flow::PASSWORD_VERIFIER => {
-                return self.password_verifier(&client, &req).await;
+                return self.password_verifier(client, req).await;
             }
             crate::user_auth::SELECT_CHALLENGE | "PASSWORD" | "PASSWORD_SRP" => {
-                return self.select_challenge_answer(&client, &req).await;
+                return self.select_challenge_answer(client, req).await;
             }
             crate::passkeys::WEB_AUTHN => {
-                return self.web_authn_answer(&client, &req).await;
+                return self.web_authn_answer(client, req).await;
             }
             crate::devices::DEVICE_SRP_AUTH => {
-                return self.device_srp_auth(&client, &req).await;
+                return self.device_srp_auth(client, req).await;
             }
             crate::devices::DEVICE_PASSWORD_VERIFIER => {
-                return self.device_password_verifier(&client, &req).await;
+                return self.device_password_verifier(client, req).await;
             }
             crate::machine::mfa::SMS_MFA
             | crate::machine::mfa::EMAIL_OTP
@@ -89,10 +99,10 @@ impl Flows {
             | crate::machine::mfa::SELECT_MFA_TYPE
             | crate::machine::mfa::MFA_SETUP
             | crate::mfa_flow::SMS_OTP => {
-                return self.answer_mfa(&client, &req).await;
+                return self.answer_mfa(client, req).await;
             }
             crate::custom_auth::CUSTOM_CHALLENGE => {
-                return Box::pin(self.custom_challenge_answer(&client, &req)).await;
+                return Box::pin(self.custom_challenge_answer(client, req)).await;
             }
             "ADMIN_NO_SRP_AUTH" => {
                 return Err(ApiError::invalid_parameter(format!(
@@ -115,7 +125,7 @@ impl Flows {
         })?;
         // The session is spent by this answer, right or wrong.
         let session = self
-            .take_session(&req.session, NEW_PASSWORD_REQUIRED, &client)
+            .take_session(&req.session, NEW_PASSWORD_REQUIRED, client)
             .await?;
         let user = self
             .user_by_name(&session.pool_id, username)
@@ -204,7 +214,7 @@ impl Flows {
         // On to the steps after the first factor, as if the new password had been the
         // one given.
         self.signed_in(
-            &client,
+            client,
             &user,
             FirstFactor::NewPassword,
             responses.get("DEVICE_KEY").map(String::as_str),

@@ -4,10 +4,9 @@
 //! in `AUDIT`, or with `NO_ACTION`, it is only noted in the log (without the password).
 
 use portcullis_errors::{ApiError, ErrorCode};
-use portcullis_proto::directory::v1 as dir;
 use portcullis_proto::events::v1::UserPoolSettings;
 
-use crate::context::Flows;
+use crate::context::{ClientInfo, Flows};
 
 /// Which of the `EventFilter`'s events a check is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,26 +54,10 @@ impl Flows {
         if !matches!(mode, "AUDIT" | "ENFORCED") {
             return Ok(());
         }
-        // Cached until the log records a change to the pool's configuration (risk
-        // configurations are among its kinds).
-        let answer = self
-            .cache
-            .get(&format!("risk/{pool_id}/{client_id}"), || async {
-                let request = dir::DescribeRiskConfigurationRequest {
-                    pool_id: pool_id.to_owned(),
-                    client_id: client_id.to_owned(),
-                };
-                let answer = self
-                    .directory
-                    .clone()
-                    .describe_risk_configuration(request)
-                    .await?;
-                Ok::<_, ApiError>((pool_id.to_owned(), answer.into_inner()))
-            })
-            .await?;
+        let configuration = self.risk_configuration(pool_id, client_id).await?;
         // Without a configuration of its own, threat protection blocks compromised
         // credentials at every event.
-        let (filter, action) = match answer.configuration.and_then(|c| c.compromised_credentials) {
+        let (filter, action) = match configuration.and_then(|c| c.compromised_credentials) {
             Some(c) => (c.event_filter, c.event_action),
             None => (Vec::new(), "BLOCK".to_owned()),
         };
@@ -100,5 +83,19 @@ impl Flows {
             return Err(compromised());
         }
         Ok(())
+    }
+
+    /// Notes on the sign-in whether the password it proved is breached, for the risk
+    /// step (`SIGN_IN`); only sign-ins that send the password itself can be checked.
+    pub(crate) fn note_breached(&self, client: &ClientInfo, password: &str) {
+        let Some(corpus) = &self.breached else {
+            return;
+        };
+        match corpus.contains_password(password) {
+            Ok(breached) => client.attempt.set_breached(breached),
+            Err(err) => {
+                tracing::error!(error = %err, "the breached-password corpus could not be read");
+            }
+        }
     }
 }

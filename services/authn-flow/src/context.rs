@@ -49,6 +49,8 @@ pub struct Flows {
     pub triggers: Arc<portcullis_triggers::Invoker>,
     /// The breached-password corpus, when the operator gave one (see `compromised.rs`).
     pub breached: Option<Arc<portcullis_breached::Corpus>>,
+    /// Base of the links in risk notifications (the gateway's public URL).
+    pub public_base_url: String,
 }
 
 /// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow
@@ -178,6 +180,8 @@ pub(crate) struct ClientInfo {
     pub(crate) hosted: bool,
     /// What the request tells the pool's triggers (`ClientMetadata`, the caller).
     pub(crate) caller: pb::CallerContext,
+    /// The auth event this request is part of, if it signs a user in.
+    pub(crate) attempt: crate::attempt::Attempt,
 }
 
 impl ClientInfo {
@@ -286,6 +290,7 @@ impl Flows {
             settings,
             hosted: false,
             caller: pb::CallerContext::default(),
+            attempt: crate::attempt::Attempt::default(),
         })
     }
 
@@ -322,6 +327,7 @@ impl Flows {
                 settings,
                 hosted,
                 caller: pb::CallerContext::default(),
+                attempt: crate::attempt::Attempt::default(),
             },
             user: read.user,
             known: Known {

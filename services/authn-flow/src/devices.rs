@@ -429,7 +429,13 @@ impl Flows {
             )
         });
         if !self
-            .guarded(&user.pool_id, &user.sub, Proof::Device, check)
+            .guarded(
+                &client.attempt,
+                &user.pool_id,
+                &user.sub,
+                Proof::Device,
+                check,
+            )
             .await?
         {
             return Err(incorrect_credentials());

@@ -428,7 +428,7 @@ impl Flows {
                 req.client_id
             )));
         }
-        match (req.auth_flow.as_str(), admin) {
+        let outcome = match (req.auth_flow.as_str(), admin) {
             ("USER_PASSWORD_AUTH", false) => {
                 self.password_auth(
                     &client,
@@ -463,7 +463,9 @@ impl Flows {
                 "1 validation error detected: Value '{}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]",
                 req.auth_flow
             ))),
-        }
+        };
+        self.finish_sign_in(&client, &outcome).await;
+        outcome
     }
 
     pub(crate) async fn password_auth(
@@ -538,8 +540,14 @@ impl Flows {
                 return Err(incorrect_credentials());
             }
             let subject = crate::lockout::unknown_subject(username);
-            self.guarded(client.pool_id(), &subject, Proof::Password, check)
-                .await?;
+            self.guarded(
+                &client.attempt,
+                client.pool_id(),
+                &subject,
+                Proof::Password,
+                check,
+            )
+            .await?;
             return Err(incorrect_credentials());
         };
         let current = self.current_credential(&user).await?;
@@ -566,11 +574,18 @@ impl Flows {
                 .map_err(pool_error)
         };
         if !self
-            .guarded(client.pool_id(), &user.sub, Proof::Password, check)
+            .guarded(
+                &client.attempt,
+                client.pool_id(),
+                &user.sub,
+                Proof::Password,
+                check,
+            )
             .await?
         {
             return Err(incorrect_credentials());
         }
+        self.note_breached(client, password);
         if let Some((credential, revision)) = current
             && (credential.srp.is_none() || !password::is_current(&credential.hash))
         {

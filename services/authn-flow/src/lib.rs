@@ -4,6 +4,8 @@
 
 mod account;
 mod admin;
+mod attempt;
+mod auth_events;
 mod auth_session;
 mod challenges;
 pub mod codes;
@@ -22,6 +24,7 @@ pub mod oauth;
 mod passkeys;
 pub mod password;
 mod passwords;
+pub mod risk;
 pub mod secret_hash;
 pub mod sender;
 mod sessions;
@@ -78,6 +81,8 @@ pub struct Deps {
     pub triggers: Arc<portcullis_triggers::Invoker>,
     /// The breached-password corpus, when the operator gave one.
     pub breached: Option<Arc<portcullis_breached::Corpus>>,
+    /// The gateway's public URL, the base of the feedback links in risk notifications.
+    pub public_base_url: String,
 }
 
 pub struct Application {
@@ -125,6 +130,7 @@ impl Application {
             sender: deps.sender,
             triggers: deps.triggers,
             breached: deps.breached,
+            public_base_url: deps.public_base_url,
         };
         Ok(Self {
             listener,

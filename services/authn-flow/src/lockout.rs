@@ -76,6 +76,11 @@ pub fn attempts_exceeded() -> ApiError {
     ApiError::not_authorized("Password attempts exceeded")
 }
 
+/// `sub`, unless it is the lockout subject of a name that matches no user.
+fn known(sub: &str) -> Option<&str> {
+    (!sub.starts_with(UNKNOWN_PREFIX)).then_some(sub)
+}
+
 /// What a guarded check proves, as its auth event names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proof {
@@ -88,14 +93,7 @@ pub(crate) enum Proof {
 }
 
 impl Proof {
-    fn event_type(self) -> &'static str {
-        match self {
-            Proof::PasswordChange => "PasswordChange",
-            _ => "SignIn",
-        }
-    }
-
-    fn challenge_name(self) -> &'static str {
+    pub(crate) fn challenge_name(self) -> &'static str {
         match self {
             Proof::Password | Proof::PasswordChange => "Password",
             Proof::Mfa => "Mfa",
@@ -108,9 +106,11 @@ impl Proof {
 impl Flows {
     /// Runs `check` (does the secret match?) under the user's lockout: refused without
     /// running while the user is locked, and counted. Each outcome of a real user is
-    /// recorded as an auth event, in the background (no secret in it).
+    /// noted on the sign-in's `attempt`, which records it as part of an auth event (no
+    /// secret in it).
     pub(crate) async fn guarded<F>(
         &self,
+        attempt: &crate::attempt::Attempt,
         pool_id: &str,
         sub: &str,
         proof: Proof,
@@ -119,50 +119,31 @@ impl Flows {
     where
         F: Future<Output = Result<bool, ApiError>>,
     {
-        let outcome = guarded(&*self.sessions, &*self.clock, pool_id, sub, check).await;
-        let (passed, locked) = match &outcome {
-            Ok(matched) => (*matched, false),
-            Err(err) if *err == attempts_exceeded() => (false, true),
-            Err(_) => return outcome,
-        };
-        if !sub.starts_with(UNKNOWN_PREFIX) {
-            self.record_auth_event(pool_id, sub, proof, passed, locked);
-        }
-        outcome
-    }
-
-    fn record_auth_event(
-        &self,
-        pool_id: &str,
-        sub: &str,
-        proof: Proof,
-        passed: bool,
-        locked: bool,
-    ) {
-        let request = portcullis_proto::directory::v1::RecordAuthEventRequest {
-            caller: None,
-            pool_id: pool_id.to_owned(),
-            event: Some(portcullis_proto::events::v1::UserAuthEventRecorded {
-                sub: sub.to_owned(),
-                username: String::new(),
-                event_type: proof.event_type().to_owned(),
-                event_response: if passed { "Pass" } else { "Fail" }.to_owned(),
-                challenge_name: proof.challenge_name().to_owned(),
-                challenge_response: if passed { "Success" } else { "Failure" }.to_owned(),
-                locked,
-            }),
-        };
-        let mut directory = self.directory.clone();
-        tokio::spawn(async move {
-            if let Err(status) = directory.record_auth_event(request).await {
-                tracing::warn!(error = %status.message(), "could not record an auth event");
+        let now_ms = self.clock.now_ms();
+        let outcome = counted(&*self.sessions, &*self.clock, pool_id, sub, check).await;
+        match outcome {
+            Ok((matched, prior)) => {
+                attempt.checked(known(sub), proof.challenge_name(), matched, prior, now_ms);
+                Ok(matched)
             }
-        });
+            Err(err) if err == attempts_exceeded() => {
+                attempt.checked(
+                    known(sub),
+                    proof.challenge_name(),
+                    false,
+                    FREE_FAILURES,
+                    now_ms,
+                );
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 
 /// [`Flows::guarded`] with its two dependencies spelled out, so that tests can drive the
 /// clock.
+#[cfg(test)]
 pub(crate) async fn guarded<F>(
     store: &dyn EphemeralStore,
     clock: &dyn Clock,
@@ -170,6 +151,22 @@ pub(crate) async fn guarded<F>(
     sub: &str,
     check: F,
 ) -> Result<bool, ApiError>
+where
+    F: Future<Output = Result<bool, ApiError>>,
+{
+    counted(store, clock, pool_id, sub, check)
+        .await
+        .map(|(matched, _)| matched)
+}
+
+/// [`guarded`], also answering how many failures preceded the check.
+async fn counted<F>(
+    store: &dyn EphemeralStore,
+    clock: &dyn Clock,
+    pool_id: &str,
+    sub: &str,
+    check: F,
+) -> Result<(bool, u32), ApiError>
 where
     F: Future<Output = Result<bool, ApiError>>,
 {
@@ -203,7 +200,7 @@ async fn checked<F>(
     pool_id: &str,
     sub: &str,
     check: F,
-) -> Result<bool, ApiError>
+) -> Result<(bool, u32), ApiError>
 where
     F: Future<Output = Result<bool, ApiError>>,
 {
@@ -237,7 +234,7 @@ where
             .await
             .map_err(store_error)?;
     }
-    Ok(matched)
+    Ok((matched, failures.count))
 }
 
 #[cfg(test)]

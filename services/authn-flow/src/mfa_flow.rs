@@ -192,6 +192,7 @@ impl Flows {
         if session.challenge != req.challenge_name || !session.answerable_by(client) {
             return Err(invalid_session());
         }
+        client.attempt.resume(&session.event_id, session.event_step);
         let user = self
             .user_by_name(&session.pool_id, username)
             .await?
@@ -234,7 +235,7 @@ impl Flows {
                     }
                 };
                 let code = required(member)?;
-                if self.check_factor(&user, factor, code).await? {
+                if self.check_factor(client, &user, factor, code).await? {
                     if session.step == FIRST_FACTOR {
                         let device_key = Some(session.data.as_str()).filter(|d| !d.is_empty());
                         return self
@@ -253,6 +254,7 @@ impl Flows {
     /// Whether `code` is the user's current code for `factor`, under the lockout.
     async fn check_factor(
         &self,
+        client: &ClientInfo,
         user: &dir::User,
         factor: Factor,
         code: &str,
@@ -273,7 +275,7 @@ impl Flows {
                 }
             }
         };
-        self.guarded(&user.pool_id, &user.sub, Proof::Mfa, check)
+        self.guarded(&client.attempt, &user.pool_id, &user.sub, Proof::Mfa, check)
             .await
     }
 

@@ -181,8 +181,14 @@ impl Flows {
                 Err(err) => Err(err.clone()),
             }
         };
-        self.guarded(client.pool_id(), &subject, Proof::Password, attempt)
-            .await?;
+        self.guarded(
+            &client.attempt,
+            client.pool_id(),
+            &subject,
+            Proof::Password,
+            attempt,
+        )
+        .await?;
         outcome.map(Some)
     }
 

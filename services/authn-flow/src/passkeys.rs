@@ -464,7 +464,13 @@ impl Flows {
                 }
             };
         if !self
-            .guarded(&user.pool_id, &user.sub, Proof::Passkey, check)
+            .guarded(
+                &client.attempt,
+                &user.pool_id,
+                &user.sub,
+                Proof::Passkey,
+                check,
+            )
             .await?
         {
             return Err(ApiError::not_authorized(

@@ -55,6 +55,7 @@ impl Flows {
         let mut facts = Facts {
             hosted: client.hosted,
             context: None,
+            risk: crate::machine::Verdict::Allow,
         };
         let mut source = match step {
             Step::Proven(FirstFactor::NewPassword) => TokenSource::NewPasswordChallenge,
@@ -82,7 +83,18 @@ impl Flows {
                         tracing::error!(?trigger, "a trigger the sign-in core does not run");
                         return Err(ApiError::internal());
                     }
-                    Effect::AssessRisk => {}
+                    Effect::AssessRisk => {
+                        let fetched;
+                        let pool = match loaded.as_ref() {
+                            Some(known) => &known.pool,
+                            None => {
+                                fetched =
+                                    self.pool(&user.pool_id).await?.settings.unwrap_or_default();
+                                &fetched
+                            }
+                        };
+                        facts.risk = self.assess_risk(client, user, pool).await?;
+                    }
                     Effect::Refuse(refusal) => return Err(refused(refusal)),
                     Effect::NewPasswordChallenge => {
                         let pool = pool_of(loaded.as_ref())?;
@@ -162,6 +174,7 @@ impl Flows {
             },
             device: Device { tracked, named },
             mfa: mfa::decide(&PoolMfa::of(pool), &UserMfa::of(user)),
+            risk_mfa: mfa::for_risk(&PoolMfa::of(pool), &UserMfa::of(user)),
         }
     }
 
@@ -247,6 +260,7 @@ fn pool_of(loaded: Option<&Known>) -> Result<&UserPoolSettings, ApiError> {
 
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
+        Refusal::Risk => ApiError::not_authorized("Unable to login because of security reasons."),
         Refusal::Disabled => ApiError::not_authorized("User is disabled."),
         Refusal::NotConfirmed => ApiError::new(
             ErrorCode::UserNotConfirmedException,

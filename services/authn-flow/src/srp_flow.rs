@@ -364,12 +364,24 @@ impl Flows {
         // always fails.
         let Some(user) = user else {
             let subject = crate::lockout::unknown_subject(&state.username);
-            self.guarded(&state.pool_id, &subject, Proof::Password, check)
-                .await?;
+            self.guarded(
+                &client.attempt,
+                &state.pool_id,
+                &subject,
+                Proof::Password,
+                check,
+            )
+            .await?;
             return Err(incorrect_credentials());
         };
         if !self
-            .guarded(&user.pool_id, &user.sub, Proof::Password, check)
+            .guarded(
+                &client.attempt,
+                &user.pool_id,
+                &user.sub,
+                Proof::Password,
+                check,
+            )
             .await?
         {
             return Err(incorrect_credentials());

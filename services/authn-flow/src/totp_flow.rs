@@ -28,8 +28,14 @@ fn no_software_token() -> ApiError {
 
 /// Who an AssociateSoftwareToken / VerifySoftwareToken is for.
 enum Subject {
-    Token { pool_id: String, sub: String },
-    Setup { token: String, session: Session },
+    Token {
+        pool_id: String,
+        sub: String,
+    },
+    Setup {
+        token: String,
+        session: Box<Session>,
+    },
 }
 
 impl Subject {
@@ -46,7 +52,7 @@ impl Flows {
         if !session.is_empty() {
             return Ok(Subject::Setup {
                 token: session.to_owned(),
-                session: self.setup_session(session).await?,
+                session: Box::new(self.setup_session(session).await?),
             });
         }
         if sub.is_empty() {
@@ -144,9 +150,14 @@ impl Flows {
                 .await?;
             Ok(verified.is_some())
         };
-        if !self.guarded(&pool_id, &sub, Proof::Mfa, check).await? {
+        // Not part of a sign-in's auth event: the factor is being set up.
+        let attempt = crate::attempt::Attempt::default();
+        if !self
+            .guarded(&attempt, &pool_id, &sub, Proof::Mfa, check)
+            .await?
+        {
             if let Subject::Setup { token, session } = subject {
-                self.retry_session(&token, session, crate::mfa_flow::MAX_WRONG_ANSWERS)
+                self.retry_session(&token, *session, crate::mfa_flow::MAX_WRONG_ANSWERS)
                     .await?;
             }
             return Err(ApiError::new(

@@ -169,6 +169,8 @@ impl Flows {
             attempts: 0,
             expires_ms: 0,
             hosted: client.hosted,
+            event_id: String::new(),
+            event_step: 0,
         };
         let token = self.open_session(client, &session).await?;
         Ok(pb::InitiateAuthResponse {

@@ -744,6 +744,24 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(pb::RecordAuthEventResponse { event_id }))
     }
 
+    async fn list_user_auth_events(
+        &self,
+        req: Request<pb::ListUserAuthEventsRequest>,
+    ) -> Result<Response<pb::ListUserAuthEventsResponse>, Status> {
+        let answer = self.app.list_user_auth_events(req.get_ref()).await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn update_auth_event_feedback(
+        &self,
+        req: Request<pb::UpdateAuthEventFeedbackRequest>,
+    ) -> Result<Response<pb::UpdateAuthEventFeedbackResponse>, Status> {
+        let mut req = req.into_inner();
+        let meta = meta(req.caller.take());
+        self.app.update_auth_event_feedback(&req, &meta).await?;
+        Ok(Response::new(pb::UpdateAuthEventFeedbackResponse {}))
+    }
+
     async fn revoke_sessions(
         &self,
         req: Request<pb::RevokeSessionsRequest>,

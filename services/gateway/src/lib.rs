@@ -23,6 +23,7 @@ macro_rules! operations {
 
 pub mod authorize;
 mod body_limit;
+pub mod client_ip;
 pub mod cognito;
 pub mod config;
 pub mod domains;
@@ -80,6 +81,8 @@ pub struct Deps {
     pub public_base_url: String,
     /// The deployment's peer key, which every call to a service carries.
     pub peer: portcullis_runtime::PeerKey,
+    /// Proxies whose `X-Forwarded-For` names the client (see `client_ip`).
+    pub trusted_proxies: Vec<portcullis_types::cidr::Cidr>,
 }
 
 pub struct AppState {
@@ -96,6 +99,8 @@ pub struct AppState {
     /// Pools' settings, app clients, domains, page customizations and the users that
     /// access tokens name (`config`), as the directory last answered.
     pub cache: portcullis_eventlog::cache::LogCache,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<portcullis_types::cidr::Cidr>,
 }
 
 impl AppState {
@@ -133,6 +138,7 @@ impl Application {
             admin_credentials: deps.admin_credentials,
             default_region: deps.default_region,
             public_base_url: deps.public_base_url.trim_end_matches('/').to_owned(),
+            trusted_proxies: deps.trusted_proxies,
             cache: portcullis_eventlog::cache::LogCache::start(
                 deps.log,
                 portcullis_eventlog::cache::Watch {
@@ -158,9 +164,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "http serving");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         Ok(())
     }
 }
@@ -170,6 +179,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(api))
         .route("/health", get(health))
         .route("/authorize", post(authorize::authorize))
+        .route("/risk/feedback", get(cognito::risk_ops::feedback_link))
         .route("/authorize/forward", axum::routing::any(authorize::forward))
         .route("/import/{pool_id}/{job_id}", put(upload_import_file))
         .route(
@@ -193,6 +203,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             body_limit::limit_body,
         ))
         .layer(axum::middleware::from_fn(cors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_ip::attach,
+        ))
         .with_state(state)
 }
 
@@ -291,6 +305,7 @@ fn insert_request_id(headers: &mut HeaderMap, request_id: &str) {
 
 async fn api(
     State(state): State<Arc<AppState>>,
+    axum::Extension(client): axum::Extension<client_ip::ClientIp>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -303,6 +318,7 @@ async fn api(
         headers: &headers,
         body: &body,
         request_id: &request_id,
+        client,
     };
     if !headers.contains_key("x-amz-target") && is_form_request(&headers) {
         return query::handle(state, &request).await;

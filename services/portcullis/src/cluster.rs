@@ -164,6 +164,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 peer: peer.clone(),
                 triggers,
                 breached: crate::breached_passwords(&config)?,
+                public_base_url: config.public_base_url(),
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;
             announce("authn-flow", app.port());
@@ -251,6 +252,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 default_region: config.region.clone(),
                 public_base_url: config.public_base_url(),
                 peer: peer.clone(),
+                trusted_proxies: config.trusted_proxies()?,
             };
             let app = portcullis_gateway::Application::build(http, deps).await?;
             announce("gateway", app.port());

@@ -137,6 +137,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             peer: peer.clone(),
             triggers,
             breached: crate::breached_passwords(&config)?,
+            public_base_url: public_url.clone(),
         },
     )
     .await?;
@@ -173,6 +174,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             default_region: config.region.clone(),
             public_base_url: public_url.clone(),
             peer,
+            trusted_proxies: config.trusted_proxies()?,
         },
     )
     .await?;

@@ -452,6 +452,27 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         "risk_configuration.py failed\n{}",
         out.describe()
     );
+    // Sign-ins judged for risk across replicas: each request of a sign-in may reach
+    // another authn-flow replica, the history any directory replica; notifications land
+    // in the outbox of whichever authn-flow sent them (the script reads them all).
+    let out = run(
+        python(&e2e("risk_sign_in.py"))
+            .arg(&cluster.gateways[1])
+            .arg(cluster.state.path())
+            .env("BREACHED_PASSWORD", "Breached!Passw0rd1"),
+        SPINE_TIMEOUT,
+    );
+    assert!(
+        out.status.success()
+            && out
+                .stdout
+                .contains("ok - an event marked Invalid no longer vouches for its device")
+            && out
+                .stdout
+                .contains("ok - an untrusted X-Forwarded-For is ignored"),
+        "risk_sign_in.py failed\n{}",
+        out.describe()
+    );
 }
 
 /// While sign-ups run, one directory replica and the node leading the log's stream are

@@ -1006,6 +1006,46 @@ fn risk_configurations_are_set_and_described_through_boto3() {
 }
 
 #[test]
+fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    // SHA-1 of `Breached!Passw0rd1`.
+    let corpus = data.path().join("pwned.txt");
+    std::fs::write(&corpus, "139903E49C7CA772AD4D2119DCF176F983884408:12\n").unwrap();
+    let _server = start_with(
+        data.path(),
+        port,
+        &[
+            (
+                "PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS",
+                corpus.to_str().unwrap(),
+            ),
+            // The script stands in for a proxy on loopback (X-Forwarded-For).
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
+        ],
+    );
+    let out = python_with(
+        &e2e("risk_sign_in.py"),
+        &[
+            &format!("http://127.0.0.1:{port}"),
+            data.path().to_str().unwrap(),
+        ],
+        &[
+            ("BREACHED_PASSWORD", "Breached!Passw0rd1"),
+            ("TRUSTED_PROXY", "1"),
+        ],
+    );
+    for step in [
+        "ok - a new device on a new network is a medium risk",
+        "ok - an event marked Invalid no longer vouches for its device",
+        "ok - a breached password is blocked at sign-in",
+        "ok - behind a trusted proxy, the client X-Forwarded-For names is judged",
+    ] {
+        assert!(out.contains(step), "{step} missing:\n{out}");
+    }
+}
+
+#[test]
 fn users_sign_in_through_openid_connect_and_social_providers() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

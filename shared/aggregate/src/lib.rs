@@ -87,6 +87,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::ManagedLoginBrandingSet(_) => "ManagedLoginBrandingSet",
         Event::ManagedLoginBrandingDeleted(_) => "ManagedLoginBrandingDeleted",
         Event::RiskConfigurationSet(_) => "RiskConfigurationSet",
+        Event::UserAuthEventFeedbackGiven(_) => "UserAuthEventFeedbackGiven",
         Event::IdentityPoolCreated(_) => "IdentityPoolCreated",
         Event::IdentityPoolUpdated(_) => "IdentityPoolUpdated",
         Event::IdentityPoolDeleted(_) => "IdentityPoolDeleted",

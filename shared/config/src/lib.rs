@@ -35,6 +35,10 @@ pub struct Config {
     /// Public base URL of the gateway, the base of every issuer; defaults to
     /// `http://<http>`.
     pub public_url: Option<String>,
+    /// Comma-separated CIDRs of the proxies in front of the gateway whose
+    /// `X-Forwarded-For` names the client (threat protection and web ACLs judge that
+    /// address). Empty: the connection's peer is the client.
+    pub trusted_proxies: String,
     /// NATS server URL(s), comma separated; set for a cluster.
     pub nats_url: Option<String>,
     /// JetStream replicas of the event log and key/value buckets (3 in a cluster).
@@ -129,6 +133,7 @@ const FIELDS: &[&str] = &[
     "listen",
     "region",
     "public_url",
+    "trusted_proxies",
     "nats_url",
     "nats_replicas",
     "redis_url",
@@ -264,6 +269,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             region: "us-east-1".into(),
             public_url: None,
+            trusted_proxies: String::new(),
             nats_url: None,
             nats_replicas: 1,
             redis_url: None,
@@ -297,6 +303,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// `trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> Result<Vec<portcullis_types::cidr::Cidr>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(portcullis_types::cidr::Cidr::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|err| ConfigError::Invalid(format!("trusted_proxies: {err}")))
+    }
+
     /// Defaults, then `file` (if given), then `PORTCULLIS_*` variables, then `overrides`
     /// (the flags the user actually passed, serialised).
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, ConfigError> {

@@ -3,6 +3,8 @@
 //! Each `parse` returns a [`ParseError`] whose message is the one Cognito gives for the
 //! same mistake, so the edge can hand it to the client unchanged.
 
+pub mod cidr;
+
 use std::fmt;
 
 /// Characters Cognito uses for the random part of pool ids.

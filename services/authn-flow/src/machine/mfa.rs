@@ -164,6 +164,20 @@ pub fn decide(pool: &PoolMfa, user: &UserMfa) -> Step {
     }
 }
 
+/// The challenge a sign-in gets when its risk calls for MFA: as if the pool required MFA,
+/// with the factors it turned on; `None` when the user has no factor to answer with
+/// (they would have to set one up).
+pub fn for_risk(pool: &PoolMfa, user: &UserMfa) -> Option<Step> {
+    let required = PoolMfa {
+        mode: Mode::On,
+        ..*pool
+    };
+    match decide(&required, user) {
+        Step::Setup(_) | Step::None => None,
+        step => Some(step),
+    }
+}
+
 /// `["SMS_MFA","SOFTWARE_TOKEN_MFA"]`, as MFAS_CAN_CHOOSE / MFAS_CAN_SETUP carry them.
 pub fn factor_list(factors: &[Factor]) -> String {
     serde_json::to_string(&factors.iter().map(|f| f.name()).collect::<Vec<_>>()).unwrap_or_default()

@@ -22,14 +22,28 @@
 //!
 //! Triggers are effects decided where Cognito runs them: the runtime invokes the pool's
 //! function (the `triggers` module), except pre token generation, which runs where the
-//! tokens' claims are built. Risk assessment and external identities are seams: the
-//! effects are decided where they belong, and the runtime does nothing for them yet.
+//! tokens' claims are built. Risk assessment (threat protection, the `risk` module) sets
+//! the verdict the later steps read: a block ends the sign-in at the account step, MFA
+//! makes the MFA step challenge even where the pool would not.
 
 pub mod mfa;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
+
+/// What threat protection decided about a sign-in's risk ([`Effect::AssessRisk`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Verdict {
+    #[default]
+    Allow,
+    /// An MFA challenge if the user has a factor, else allow (`MFA_IF_CONFIGURED`) or
+    /// block (`MFA_REQUIRED`).
+    Mfa {
+        required: bool,
+    },
+    Block,
+}
 
 /// How the user proved who they are before the steps of the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +102,8 @@ pub struct Facts {
     /// Signing in on the hosted UI: a browser session instead of tokens, no devices.
     pub hosted: bool,
     pub context: Option<Context>,
+    /// What threat protection decided ([`Effect::AssessRisk`]).
+    pub risk: Verdict,
 }
 
 /// The user, the pool and the device, as the steps after the first factor see them.
@@ -96,6 +112,9 @@ pub struct Context {
     pub account: Account,
     pub device: Device,
     pub mfa: mfa::Step,
+    /// The MFA challenge a risky sign-in gets, if the user has a factor (see
+    /// [`mfa::for_risk`]).
+    pub risk_mfa: Option<mfa::Step>,
 }
 
 /// The account's state.
@@ -159,6 +178,8 @@ pub enum Trigger {
 /// Why a sign-in ends without tokens after its first factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// Threat protection blocked the sign-in.
+    Risk,
     Disabled,
     NotConfirmed,
     ResetRequired,
@@ -173,7 +194,7 @@ pub enum Effect {
     /// Invoke the pool's function for the trigger, if it has one; its refusal ends the
     /// sign-in.
     InvokeTrigger(Trigger),
-    /// A seam: judge the sign-in's risk. Does nothing yet.
+    /// Judge the sign-in's risk (threat protection), setting [`Facts::risk`].
     AssessRisk,
     /// End the sign-in with an error.
     Refuse(Refusal),
@@ -242,6 +263,9 @@ pub fn decide(step: &Step, facts: &Facts) -> Decision {
     match step {
         Step::Proven(_) => Decision::then(vec![Effect::AssessRisk], Step::Account),
         Step::Account => {
+            if facts.risk == Verdict::Block {
+                return Decision::end(vec![Effect::Refuse(Refusal::Risk)]);
+            }
             let Some(context) = &facts.context else {
                 return Decision::load(step);
             };
@@ -252,6 +276,12 @@ pub fn decide(step: &Step, facts: &Facts) -> Decision {
                 return Decision::load(step);
             };
             Decision::go(Step::Mfa(device(&context.device)))
+        }
+        Step::Mfa(device) if matches!(facts.risk, Verdict::Mfa { .. }) => {
+            let Some(context) = &facts.context else {
+                return Decision::load(step);
+            };
+            risky_mfa(facts.risk, context, device)
         }
         Step::Mfa(device) => {
             let mfa = if device.skips_mfa {
@@ -292,6 +322,28 @@ pub fn decide(step: &Step, facts: &Facts) -> Decision {
                 answer,
             ])
         }
+    }
+}
+
+/// The MFA step of a sign-in whose risk calls for MFA: the challenge the pool asks for
+/// anyway, else one with a factor the user has; a user without one is let through
+/// (`MFA_IF_CONFIGURED`) or refused (`MFA_REQUIRED`). A remembered device does not skip
+/// it.
+fn risky_mfa(risk: Verdict, context: &Context, device: &DeviceStep) -> Decision {
+    let step = match (&context.mfa, &context.risk_mfa) {
+        (mfa::Step::Challenge(_) | mfa::Step::Select(_), _) => Some(context.mfa.clone()),
+        (_, Some(step)) => Some(step.clone()),
+        (_, None) => None,
+    };
+    match step {
+        Some(step) => Decision::end(vec![Effect::MfaChallenge {
+            step,
+            device: device.clone(),
+        }]),
+        None if risk == (Verdict::Mfa { required: true }) => {
+            Decision::end(vec![Effect::Refuse(Refusal::Risk)])
+        }
+        None => Decision::go(Step::AfterMfa(device.clone())),
     }
 }
 

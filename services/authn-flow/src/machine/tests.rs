@@ -18,7 +18,9 @@ fn context(account: Account, device: Device, mfa: MfaStep) -> Facts {
             account,
             device,
             mfa,
+            risk_mfa: Some(MfaStep::Challenge(crate::machine::mfa::Factor::Email)),
         }),
+        risk: Verdict::Allow,
     }
 }
 
@@ -319,4 +321,45 @@ fn the_device_judgement_keeps_its_session_format() {
     let device: DeviceStep = serde_json::from_str(carried).unwrap();
     assert_eq!(device.known_device.as_deref(), Some("eu-west-1_x"));
     assert_eq!(serde_json::to_string(&device).unwrap(), carried);
+}
+
+#[test]
+fn a_risky_sign_in_is_blocked_or_challenged_as_its_verdict_says() {
+    let confirmed = Account {
+        enabled: true,
+        status: Status::Confirmed,
+        temporary_password_expired: false,
+    };
+    let mut facts = context(confirmed, Device::default(), MfaStep::None);
+    facts.risk = Verdict::Block;
+    assert_eq!(
+        decide(&Step::Account, &facts).effects,
+        [Effect::Refuse(Refusal::Risk)]
+    );
+    facts.risk = Verdict::Mfa { required: false };
+    let remembered = DeviceStep {
+        skips_mfa: true,
+        ..DeviceStep::default()
+    };
+    // A remembered device does not skip a challenge the risk calls for.
+    assert_eq!(
+        decide(&Step::Mfa(remembered.clone()), &facts).effects,
+        [Effect::MfaChallenge {
+            step: MfaStep::Challenge(crate::machine::mfa::Factor::Email),
+            device: remembered.clone(),
+        }]
+    );
+    // A user with no factor: let through, or refused when MFA is required.
+    if let Some(context) = facts.context.as_mut() {
+        context.risk_mfa = None;
+    }
+    assert_eq!(
+        decide(&Step::Mfa(remembered.clone()), &facts).next,
+        Some(Step::AfterMfa(remembered.clone()))
+    );
+    facts.risk = Verdict::Mfa { required: true };
+    assert_eq!(
+        decide(&Step::Mfa(remembered), &facts).effects,
+        [Effect::Refuse(Refusal::Risk)]
+    );
 }

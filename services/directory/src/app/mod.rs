@@ -1,6 +1,7 @@
 //! Command and query handlers: load -> decide -> append, and the reads the other
 //! services need. Transport-free; `grpc.rs` adapts it.
 
+mod auth_events;
 mod brandings;
 pub mod claims;
 mod clients;
@@ -290,28 +291,6 @@ impl Directory {
         )
         .await?;
         Ok(())
-    }
-
-    /// Appends an auth event in a stream of its own (`<pool>/authevent/<event id>`):
-    /// one write, nothing read, however many events the user has.
-    pub async fn record_auth_event(
-        &self,
-        pool_id: &str,
-        event: portcullis_proto::events::v1::UserAuthEventRecorded,
-        meta: &CommandMeta,
-    ) -> Result<String, ApiError> {
-        let event_id = uuid::Uuid::now_v7().to_string();
-        let stream = portcullis_eventlog::StreamId::new(pool_id, "authevent", &event_id)
-            .map_err(|_| ApiError::invalid_parameter(format!("Invalid identifier: {pool_id}")))?;
-        self.store
-            .append_new(
-                &stream,
-                &event_id,
-                crate::domain::Event::UserAuthEventRecorded(event),
-                meta,
-            )
-            .await?;
-        Ok(event_id)
     }
 
     /// Waits until the read model has every write acknowledged anywhere before now.

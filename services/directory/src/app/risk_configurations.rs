@@ -26,13 +26,7 @@ impl Directory {
         if client_id != risk::ALL {
             self.client(pool_id, client_id).await?;
         }
-        let mode = pool
-            .settings
-            .user_pool_add_ons
-            .as_ref()
-            .map(|a| a.advanced_security_mode.as_str())
-            .unwrap_or_default();
-        risk::require_add_on(mode)?;
+        risk::require_add_on_in(&pool.settings)?;
         Ok(client_id)
     }
 

@@ -183,6 +183,18 @@ pub fn is_cidr(range: &str) -> bool {
 
 /// Threat protection must be on (`UserPoolAddOns.AdvancedSecurityMode` `AUDIT` or
 /// `ENFORCED`) for a pool to have a risk configuration.
+/// [`require_add_on`] for a pool's settings.
+pub fn require_add_on_in(
+    settings: &portcullis_proto::events::v1::UserPoolSettings,
+) -> Result<(), ApiError> {
+    let mode = settings
+        .user_pool_add_ons
+        .as_ref()
+        .map(|a| a.advanced_security_mode.as_str())
+        .unwrap_or_default();
+    require_add_on(mode)
+}
+
 pub fn require_add_on(advanced_security_mode: &str) -> Result<(), ApiError> {
     if matches!(advanced_security_mode, "AUDIT" | "ENFORCED") {
         return Ok(());

@@ -20,8 +20,10 @@ use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+mod auth_events;
 mod config;
 mod users;
+pub use auth_events::RETENTION_MS as AUTH_EVENT_RETENTION_MS;
 pub use config::DomainEntry;
 pub use users::{UserFilter, UserPage};
 
@@ -35,7 +37,7 @@ const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_jobs");
 const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
-const VERSION: u64 = 4;
+const VERSION: u64 = 5;
 /// How long a query waits for the projection to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -104,6 +106,8 @@ impl Projection {
             txn.open_table(CLIENTS)?;
             txn.open_table(GROUPS)?;
             txn.open_table(IMPORT_JOBS)?;
+            txn.open_table(auth_events::AUTH_EVENTS)?;
+            txn.open_table(auth_events::AUTH_EVENT_IDS)?;
             Ok(())
         })?;
         let store = db.clone();
@@ -282,6 +286,47 @@ impl Projection {
         .map_err(db_error)?
     }
 
+    /// A page of the user's auth events, newest first, and the next page's token.
+    pub async fn auth_events(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        limit: usize,
+        token: Option<String>,
+        now_ms: i64,
+    ) -> Result<
+        (
+            Vec<portcullis_proto::directory::v1::AuthEvent>,
+            Option<String>,
+        ),
+        ApiError,
+    > {
+        let (db, pool_id, sub) = (self.db.clone(), pool_id.to_owned(), sub.to_owned());
+        tokio::task::spawn_blocking(move || {
+            auth_events::page(&db, &pool_id, &sub, limit, token.as_deref(), now_ms)
+        })
+        .await
+        .map_err(db_error)?
+    }
+
+    /// One of the user's auth events, with the SHA-256 (hex) of its feedback token.
+    pub async fn auth_event(
+        &self,
+        pool_id: &str,
+        sub: &str,
+        event_id: &str,
+    ) -> Result<Option<(portcullis_proto::directory::v1::AuthEvent, String)>, ApiError> {
+        let (db, pool_id, sub, event_id) = (
+            self.db.clone(),
+            pool_id.to_owned(),
+            sub.to_owned(),
+            event_id.to_owned(),
+        );
+        tokio::task::spawn_blocking(move || auth_events::get(&db, &pool_id, &sub, &event_id))
+            .await
+            .map_err(db_error)?
+    }
+
     pub async fn user_count(&self, pool_id: &str) -> Result<u64, ApiError> {
         let db = self.db.clone();
         let pool_id = pool_id.to_owned();
@@ -345,7 +390,28 @@ fn apply(txn: &WriteTransaction, records: &[StoredRecord]) -> Result<(), redb::E
                 if let (Some(payload), Some((pool_id, sub))) =
                     (&envelope.payload, user_stream(&envelope.stream))
                 {
+                    if matches!(payload, Payload::UserDeleted(_)) {
+                        auth_events::forget_user(txn, pool_id, sub)?;
+                    }
                     changed.apply(&user_rows, pool_id, sub, payload, envelope.time_ms)?;
+                    continue;
+                }
+                if let Some((pool_id, record_id)) = auth_event_stream(&envelope.stream) {
+                    match &envelope.payload {
+                        Some(Payload::UserAuthEventRecorded(recorded)) => {
+                            auth_events::record(
+                                txn,
+                                pool_id,
+                                record_id,
+                                recorded,
+                                envelope.time_ms,
+                            )?;
+                        }
+                        Some(Payload::UserAuthEventFeedbackGiven(given)) => {
+                            auth_events::feedback(txn, pool_id, given, envelope.time_ms)?;
+                        }
+                        _ => {}
+                    }
                     continue;
                 }
                 match envelope.payload {
@@ -383,6 +449,7 @@ fn apply(txn: &WriteTransaction, records: &[StoredRecord]) -> Result<(), redb::E
                         changed.write(&mut user_rows, &mut user_index, &mut counts)?;
                         pools.remove(deleted.pool_id.as_str())?;
                         counts.remove(deleted.pool_id.as_str())?;
+                        auth_events::forget_pool(txn, &deleted.pool_id)?;
                     }
                     Some(payload) => {
                         apply_client(&mut clients, &payload)?;
@@ -403,6 +470,13 @@ fn user_stream(stream: &str) -> Option<(&str, &str)> {
     let mut parts = stream.splitn(3, '/');
     let (pool, kind, id) = (parts.next()?, parts.next()?, parts.next()?);
     (kind == "user").then_some((pool, id))
+}
+
+/// `(pool, record id)` of an auth event record's stream id (`<pool>/authevent/<id>`).
+fn auth_event_stream(stream: &str) -> Option<(&str, &str)> {
+    let mut parts = stream.splitn(3, '/');
+    let (pool, kind, id) = (parts.next()?, parts.next()?, parts.next()?);
+    (kind == "authevent").then_some((pool, id))
 }
 
 type Table<'t> = redb::Table<'t, &'static str, &'static [u8]>;

@@ -18,7 +18,7 @@ mod pool_ops;
 mod pool_shapes;
 mod provider_ops;
 mod resource_server_ops;
-mod risk_ops;
+pub(crate) mod risk_ops;
 mod session_ops;
 pub(crate) mod shapes;
 pub mod ui_ops;
@@ -120,6 +120,57 @@ pub struct Call {
     pub body: Value,
     /// The caller's `User-Agent`, which triggers are told of.
     pub user_agent: String,
+    /// The address the request came from.
+    pub client: crate::client_ip::ClientIp,
+}
+
+/// `UserContextData` (public operations) and `ContextData` (admin ones), as a sign-in
+/// request gives them.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ContextDataIn {
+    ip_address: Option<String>,
+    encoded_data: Option<String>,
+    server_name: Option<String>,
+    server_path: Option<String>,
+    http_headers: Option<Vec<HttpHeaderIn>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct HttpHeaderIn {
+    #[serde(rename = "headerName")]
+    name: Option<String>,
+    #[serde(rename = "headerValue")]
+    value: Option<String>,
+}
+
+/// What a sign-in tells the pool's triggers and threat protection: the caller, the
+/// address the request came from, and the context data the app gave.
+pub(crate) fn sign_in_context(
+    call: &Call,
+    client_metadata: Option<std::collections::HashMap<String, String>>,
+    user_context: Option<ContextDataIn>,
+    server_context: Option<ContextDataIn>,
+) -> Option<portcullis_proto::authn::v1::CallerContext> {
+    let mut context = caller_context(&call.user_agent, client_metadata)?;
+    context.source_ip = call.client.text();
+    let from_server = server_context.is_some();
+    context.context_data = server_context.or(user_context).map(|data| {
+        portcullis_proto::authn::v1::RequestContextData {
+            ip_address: data.ip_address.unwrap_or_default(),
+            encoded_data: data.encoded_data.unwrap_or_default(),
+            server_name: data.server_name.unwrap_or_default(),
+            server_path: data.server_path.unwrap_or_default(),
+            http_headers: data
+                .http_headers
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
+                .collect(),
+            from_server,
+        }
+    });
+    Some(context)
 }
 
 /// What the pool's triggers are told about a call from `user_agent`.
@@ -130,6 +181,7 @@ pub(crate) fn caller_context(
     Some(portcullis_proto::authn::v1::CallerContext {
         client_metadata: client_metadata.unwrap_or_default(),
         user_agent: user_agent.to_owned(),
+        ..Default::default()
     })
 }
 
@@ -156,6 +208,7 @@ pub(crate) struct HttpRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a Bytes,
     pub request_id: &'a str,
+    pub client: crate::client_ip::ClientIp,
 }
 
 /// Checks the operation exists, verifies the signature of a signed one (admin
@@ -184,6 +237,7 @@ pub(crate) fn prepare(
         request_id: request.request_id.to_owned(),
         body: request_value(request.body)?,
         user_agent: user_agent(request.headers),
+        client: request.client,
     })
 }
 

@@ -157,6 +157,9 @@ operations! { state, call;
     // threat protection (issue 19)
     "SetRiskConfiguration" => risk_ops::set_risk_configuration(state, call),
     "DescribeRiskConfiguration" => risk_ops::describe_risk_configuration(state, call),
+    "AdminListUserAuthEvents" => risk_ops::admin_list_user_auth_events(state, call),
+    "AdminUpdateAuthEventFeedback" => risk_ops::admin_update_auth_event_feedback(state, call),
+    "UpdateAuthEventFeedback" => risk_ops::update_auth_event_feedback(state, call),
 }
 
 pub(crate) fn caller(call: &Call) -> dir::Caller {
@@ -390,15 +393,27 @@ async fn initiate_auth(state: &AppState, call: Call, admin: bool) -> Result<Valu
         auth_flow: Option<String>,
         auth_parameters: Option<HashMap<String, String>>,
         client_metadata: Option<HashMap<String, String>>,
+        user_context_data: Option<super::ContextDataIn>,
+        context_data: Option<super::ContextDataIn>,
     }
-    let req: Req = parse(call.body)?;
+    let req: Req = parse(call.body.clone())?;
     let admin_pool_id = if admin {
         required(req.user_pool_id, "userPoolId")?
     } else {
         String::new()
     };
+    let (user_context, server_context) = if admin {
+        (None, req.context_data)
+    } else {
+        (req.user_context_data, None)
+    };
     let request = authn::InitiateAuthRequest {
-        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        caller_context: super::sign_in_context(
+            &call,
+            req.client_metadata,
+            user_context,
+            server_context,
+        ),
         region: call.region.clone(),
         auth_flow: required(req.auth_flow, "authFlow")?,
         auth_parameters: req.auth_parameters.unwrap_or_default(),

@@ -251,3 +251,210 @@ pub async fn describe_risk_configuration(state: &AppState, call: Call) -> Result
         .into_inner();
     Ok(answer_out(answer))
 }
+
+/// An auth event as AdminListUserAuthEvents gives it. Only the challenge names of the
+/// model (`Password`, `Mfa`) are listed: passkey and device proofs are kept in the log.
+fn auth_event_out(event: &dir::AuthEvent) -> Value {
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let challenges: Vec<Value> = event
+        .challenges
+        .iter()
+        .filter(|c| matches!(c.name.as_str(), "Password" | "Mfa"))
+        .map(|c| {
+            json!({
+                "ChallengeName": c.name,
+                "ChallengeResponse": if c.success { "Success" } else { "Failure" },
+            })
+        })
+        .collect();
+    let risk = event.risk.as_ref().map(|r| {
+        compact(json!({
+            "RiskDecision": r.decision,
+            "RiskLevel": Some(&r.level).filter(|l| !l.is_empty()),
+            "CompromisedCredentialsDetected": r.compromised_credentials_detected,
+        }))
+    });
+    let context = event.context.as_ref().map(|c| {
+        let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+        compact(json!({
+            "IpAddress": some(&c.ip_address),
+            "DeviceName": some(&c.device_name),
+            "Timezone": some(&c.timezone),
+            "City": some(&c.city),
+            "Country": some(&c.country),
+        }))
+    });
+    let feedback = (!event.feedback_value.is_empty()).then(|| {
+        json!({
+            "FeedbackValue": event.feedback_value,
+            "Provider": event.feedback_provider,
+            "FeedbackDate": seconds(event.feedback_ms),
+        })
+    });
+    compact(json!({
+        "EventId": event.event_id,
+        "EventType": event.event_type,
+        "CreationDate": seconds(event.creation_ms),
+        "EventResponse": event.event_response,
+        "EventRisk": risk,
+        "ChallengeResponses": challenges,
+        "EventContextData": context,
+        "EventFeedback": feedback,
+    }))
+}
+
+pub async fn admin_list_user_auth_events(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        user_pool_id: Option<String>,
+        username: Option<String>,
+        max_results: Option<i64>,
+        next_token: Option<String>,
+    }
+    let req: Req = parse(call.body)?;
+    let max_results = req.max_results.unwrap_or(0);
+    if !(0..=60).contains(&max_results) {
+        let bound = if max_results < 0 {
+            "greater than or equal to 0"
+        } else {
+            "less than or equal to 60"
+        };
+        return Err(ApiError::invalid_parameter(format!(
+            "1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+        )));
+    }
+    let request = dir::ListUserAuthEventsRequest {
+        caller: None,
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        sub: String::new(),
+        max_results: u32::try_from(max_results).unwrap_or(0),
+        next_token: req.next_token.unwrap_or_default(),
+    };
+    let answer = state
+        .directory
+        .clone()
+        .list_user_auth_events(request)
+        .await?
+        .into_inner();
+    let events: Vec<Value> = answer.events.iter().map(auth_event_out).collect();
+    Ok(compact(json!({
+        "AuthEvents": events,
+        "NextToken": Some(answer.next_token).filter(|t| !t.is_empty()),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FeedbackRequest {
+    user_pool_id: Option<String>,
+    username: Option<String>,
+    event_id: Option<String>,
+    feedback_token: Option<String>,
+    feedback_value: Option<String>,
+}
+
+async fn update_feedback(
+    state: &AppState,
+    call: &Call,
+    req: FeedbackRequest,
+    feedback_token: String,
+) -> Result<Value, ApiError> {
+    let request = dir::UpdateAuthEventFeedbackRequest {
+        caller: Some(caller(call)),
+        pool_id: required(req.user_pool_id, "userPoolId")?,
+        username: required(req.username, "username")?,
+        event_id: required(req.event_id, "eventId")?,
+        feedback_value: required(req.feedback_value, "feedbackValue")?,
+        feedback_token,
+    };
+    state
+        .directory
+        .clone()
+        .update_auth_event_feedback(request)
+        .await?;
+    Ok(json!({}))
+}
+
+pub async fn admin_update_auth_event_feedback(
+    state: &AppState,
+    call: Call,
+) -> Result<Value, ApiError> {
+    let req: FeedbackRequest = parse(call.body.clone())?;
+    update_feedback(state, &call, req, String::new()).await
+}
+
+/// UpdateAuthEventFeedback: unsigned; the feedback token of the risk notification is the
+/// proof.
+pub async fn update_auth_event_feedback(state: &AppState, call: Call) -> Result<Value, ApiError> {
+    let mut req: FeedbackRequest = parse(call.body.clone())?;
+    let token = required(req.feedback_token.take(), "feedbackToken")?;
+    if token.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "1 validation error detected: Value at 'feedbackToken' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9-_=.]+",
+        ));
+    }
+    update_feedback(state, &call, req, token).await
+}
+
+/// The one-click links of a risk notification (`GET /risk/feedback?pool&username&event&
+/// token&value`): the user's feedback, answered with a short page.
+pub async fn feedback_link(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<AppState>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let get = |name: &str| query.get(name).cloned().unwrap_or_default();
+    let value = match get("value").as_str() {
+        "valid" | "Valid" => "Valid",
+        "invalid" | "Invalid" => "Invalid",
+        _ => "",
+    };
+    let request = dir::UpdateAuthEventFeedbackRequest {
+        caller: None,
+        pool_id: get("pool"),
+        username: get("username"),
+        event_id: get("event"),
+        feedback_value: value.to_owned(),
+        feedback_token: get("token"),
+    };
+    let outcome = if request.feedback_token.is_empty() {
+        Err(ApiError::invalid_parameter(
+            "The link has no feedback token.",
+        ))
+    } else {
+        state
+            .directory
+            .clone()
+            .update_auth_event_feedback(request)
+            .await
+            .map_err(ApiError::from)
+    };
+    let (status, text) = match outcome {
+        Ok(_) if value == "Valid" => (
+            axum::http::StatusCode::OK,
+            "Thank you: the sign-in is recorded as yours.",
+        ),
+        Ok(_) => (
+            axum::http::StatusCode::OK,
+            "Thank you: the sign-in is recorded as not yours. Change your password now.",
+        ),
+        Err(err) => {
+            tracing::info!(error = %err.message, "a feedback link was refused");
+            (
+                axum::http::StatusCode::BAD_REQUEST,
+                "This link is not valid (it may have been used for another event).",
+            )
+        }
+    };
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in feedback</title></head><body><p>{text}</p></body></html>"
+    );
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
+}

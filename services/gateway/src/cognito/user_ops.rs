@@ -514,15 +514,27 @@ pub(super) async fn respond_to_auth_challenge(
         session: Option<String>,
         challenge_responses: Option<HashMap<String, String>>,
         client_metadata: Option<HashMap<String, String>>,
+        user_context_data: Option<super::ContextDataIn>,
+        context_data: Option<super::ContextDataIn>,
     }
-    let req: Req = parse(call.body)?;
+    let req: Req = parse(call.body.clone())?;
     let admin_pool_id = if admin {
         required(req.user_pool_id, "userPoolId")?
     } else {
         String::new()
     };
+    let (user_context, server_context) = if admin {
+        (None, req.context_data)
+    } else {
+        (req.user_context_data, None)
+    };
     let request = authn::RespondToAuthChallengeRequest {
-        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        caller_context: super::sign_in_context(
+            &call,
+            req.client_metadata,
+            user_context,
+            server_context,
+        ),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         challenge_name: required(req.challenge_name, "challengeName")?,

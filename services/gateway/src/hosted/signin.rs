@@ -484,8 +484,22 @@ fn remember(hosted: &Hosted, response: &mut Response, pending: &Pending) {
 
 /// `POST /login`: checks the password (with the same lockout and user-existence
 /// protection as the API), then continues as `after_step` says.
+/// What a hosted sign-in tells threat protection: the browser and where it is.
+fn hosted_context(headers: &HeaderMap, client: crate::client_ip::ClientIp) -> authn::CallerContext {
+    authn::CallerContext {
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        source_ip: client.text(),
+        ..Default::default()
+    }
+}
+
 pub async fn login(
     State(state): State<Arc<AppState>>,
+    axum::Extension(client): axum::Extension<crate::client_ip::ClientIp>,
     hosted: Hosted,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -499,7 +513,7 @@ pub async fn login(
         Err(response) => return response,
     };
     let request = authn::InitiateAuthRequest {
-        caller_context: None,
+        caller_context: Some(hosted_context(&headers, client)),
         region: String::new(),
         auth_flow: "USER_PASSWORD_AUTH".into(),
         auth_parameters: HashMap::from([
@@ -744,6 +758,7 @@ pub struct ChallengeForm {
 /// `POST /mfa`: answers the pending challenge.
 pub async fn answer_challenge(
     State(state): State<Arc<AppState>>,
+    axum::Extension(client): axum::Extension<crate::client_ip::ClientIp>,
     hosted: Hosted,
     headers: HeaderMap,
     Form(form): Form<ChallengeForm>,
@@ -797,7 +812,7 @@ pub async fn answer_challenge(
         responses.insert(answer_name.to_owned(), form.code);
     }
     let request = authn::RespondToAuthChallengeRequest {
-        caller_context: None,
+        caller_context: Some(hosted_context(&headers, client)),
         region: String::new(),
         client_id: params.client_id.clone(),
         challenge_name: pending.name.clone(),
