@@ -33,9 +33,7 @@ impl Flows {
     ) {
         let event_response = response_of(outcome);
         if client.attempt.context().is_none() {
-            client
-                .attempt
-                .set_context(crate::risk::signals(client).context());
+            client.attempt.set_context(self.signals(client).context());
         }
         if client.attempt.failed() {
             let flows = self.clone();

@@ -51,6 +51,9 @@ pub struct Flows {
     pub breached: Option<Arc<portcullis_breached::Corpus>>,
     /// Base of the links in risk notifications (the gateway's public URL).
     pub public_base_url: String,
+    /// Where addresses are (city, country, coordinates), when the operator gave a
+    /// database.
+    pub geo: Option<Arc<portcullis_geo::Database>>,
 }
 
 /// The median of the last [`LatencyEstimate::SAMPLES`] durations: a first slow

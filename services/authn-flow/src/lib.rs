@@ -83,6 +83,8 @@ pub struct Deps {
     pub breached: Option<Arc<portcullis_breached::Corpus>>,
     /// The gateway's public URL, the base of the feedback links in risk notifications.
     pub public_base_url: String,
+    /// The IP geolocation database, when the operator gave one.
+    pub geo: Option<Arc<portcullis_geo::Database>>,
 }
 
 pub struct Application {
@@ -131,6 +133,7 @@ impl Application {
             triggers: deps.triggers,
             breached: deps.breached,
             public_base_url: deps.public_base_url,
+            geo: deps.geo,
         };
         Ok(Self {
             listener,

@@ -59,16 +59,24 @@ pub(crate) struct Signals {
     pub(crate) device_name: String,
     pub(crate) fingerprint: String,
     pub(crate) timezone: String,
+    /// Where the address is, from the operator's IP geolocation database.
+    pub(crate) place: Option<portcullis_geo::Place>,
 }
 
 impl Signals {
     pub(crate) fn context(&self) -> AuthEventContext {
+        let place = self.place.as_ref();
+        let location = place.and_then(|p| p.location);
         AuthEventContext {
             ip_address: self.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             device_name: self.device_name.clone(),
             timezone: self.timezone.clone(),
             device_fingerprint: self.fingerprint.clone(),
-            ..Default::default()
+            city: place.and_then(|p| p.city.clone()).unwrap_or_default(),
+            country: place.and_then(|p| p.country.clone()).unwrap_or_default(),
+            has_location: location.is_some(),
+            latitude: location.map_or(0.0, |l| l.0),
+            longitude: location.map_or(0.0, |l| l.1),
         }
     }
 }
@@ -110,6 +118,7 @@ pub(crate) fn signals(client: &ClientInfo) -> Signals {
         device_name: device_name(device.user_agent.as_deref().unwrap_or(&user_agent)),
         fingerprint,
         timezone: device.timezone.unwrap_or_default(),
+        place: None,
     }
 }
 
@@ -212,6 +221,8 @@ pub(crate) struct History {
     pub(crate) known: bool,
     pub(crate) devices: Vec<String>,
     pub(crate) networks: Vec<String>,
+    /// Where and when (ms) the newest trusted sign-in with a known place was.
+    pub(crate) last_place: Option<((f64, f64), i64)>,
 }
 
 impl History {
@@ -227,6 +238,10 @@ impl History {
                 continue;
             };
             history.known = true;
+            if history.last_place.is_none() && context.has_location {
+                history.last_place =
+                    Some(((context.latitude, context.longitude), event.creation_ms));
+            }
             history.devices.push(context.device_fingerprint.clone());
             if let Ok(ip) = context.ip_address.parse::<IpAddr>() {
                 history.networks.push(network(ip));
@@ -243,6 +258,25 @@ pub(crate) struct Inputs {
     pub(crate) signals: Signals,
     pub(crate) user_failures: u32,
     pub(crate) ip_failures: i64,
+    pub(crate) now_ms: i64,
+}
+
+/// Faster than an airliner, over a distance a city database's error does not explain.
+const IMPOSSIBLE_SPEED_KMH: f64 = 1_000.0;
+const IMPOSSIBLE_MIN_KM: f64 = 500.0;
+
+/// Whether getting from the last trusted sign-in's place to this one's in the time
+/// between them would take faster travel than a plane's.
+fn impossible_travel(inputs: &Inputs) -> bool {
+    let (Some((from, at_ms)), Some(to)) = (
+        inputs.history.last_place,
+        inputs.signals.place.as_ref().and_then(|p| p.location),
+    ) else {
+        return false;
+    };
+    let km = portcullis_geo::distance_km(from, to);
+    let hours = (inputs.now_ms - at_ms).max(0) as f64 / 3_600_000.0;
+    km > IMPOSSIBLE_MIN_KM && km > IMPOSSIBLE_SPEED_KMH * hours
 }
 
 /// The signals that fired and the level they make (none: no risk).
@@ -261,6 +295,10 @@ pub(crate) fn score(inputs: &Inputs) -> (Option<Level>, Vec<&'static str>) {
             points += 1;
             reasons.push("new-network");
         }
+    }
+    if impossible_travel(inputs) {
+        points += 3;
+        reasons.push("impossible-travel");
     }
     match inputs.user_failures {
         0..=2 => {}
@@ -440,6 +478,15 @@ fn action_name(verdict: Verdict) -> &'static str {
 }
 
 impl Flows {
+    /// [`signals`], with the address's place when the operator gave a database.
+    pub(crate) fn signals(&self, client: &ClientInfo) -> Signals {
+        let mut signals = signals(client);
+        if let (Some(geo), Some(ip)) = (&self.geo, signals.ip) {
+            signals.place = geo.lookup(ip);
+        }
+        signals
+    }
+
     /// The risk configuration that applies to `client_id` (its own, else the pool's),
     /// cached until the log records a change to the pool's configuration.
     pub(crate) async fn risk_configuration(
@@ -484,7 +531,7 @@ impl Flows {
         user: &dir::User,
         pool: &UserPoolSettings,
     ) -> Result<Verdict, ApiError> {
-        let signals = signals(client);
+        let signals = self.signals(client);
         client.attempt.named(&user.sub, &user.username);
         client.attempt.set_context(signals.context());
         let Some(mode) = mode(pool) else {
@@ -520,6 +567,7 @@ impl Flows {
             signals,
             user_failures: client.attempt.prior_failures(),
             ip_failures,
+            now_ms: self.clock.now_ms(),
         };
         let compromised = client.attempt.breached().unwrap_or(false);
         let judgement = judge(
@@ -612,14 +660,21 @@ impl Flows {
             ),
         };
         let login_time = time_text(self.clock.now_ms());
+        let place = signals.place.as_ref();
         let fill = |text: &str| {
             text.replace("{username}", &user.username)
                 .replace(
                     "{ip-address}",
                     &signals.ip.map(|i| i.to_string()).unwrap_or_default(),
                 )
-                .replace("{city}", "")
-                .replace("{country}", "")
+                .replace(
+                    "{city}",
+                    &place.and_then(|p| p.city.clone()).unwrap_or_default(),
+                )
+                .replace(
+                    "{country}",
+                    &place.and_then(|p| p.country.clone()).unwrap_or_default(),
+                )
                 .replace("{login-time}", &login_time)
                 .replace("{device-name}", &signals.device_name)
                 .replace("{one-click-link-valid}", &link("valid"))
@@ -690,6 +745,7 @@ mod tests {
             known: true,
             devices: vec!["laptop".into()],
             networks: vec![network("198.51.100.7".parse().unwrap())],
+            last_place: None,
         }
     }
 
@@ -701,6 +757,7 @@ mod tests {
                 signals: signals(ip, device),
                 user_failures: failures,
                 ip_failures,
+                now_ms: 0,
             })
             .0
         };
@@ -788,6 +845,31 @@ mod tests {
             (fine.verdict, fine.risk.decision.as_str()),
             (Verdict::Allow, "NoRisk")
         );
+    }
+
+    #[test]
+    fn a_sign_in_from_too_far_too_soon_is_impossible_travel() {
+        let paris = (48.8566, 2.3522);
+        let sydney = (-33.8688, 151.2093);
+        let hour = 3_600_000;
+        let travel = |from: (f64, f64), to: (f64, f64), hours: i64| {
+            let mut inputs = inputs("198.51.100.8", "laptop");
+            inputs.history.last_place = Some((from, 0));
+            inputs.signals.place = Some(portcullis_geo::Place {
+                location: Some(to),
+                ..Default::default()
+            });
+            inputs.now_ms = hours * hour;
+            score(&inputs)
+        };
+        assert_eq!(
+            travel(paris, sydney, 2),
+            (Some(Level::High), vec!["impossible-travel"])
+        );
+        // A day is enough to fly there.
+        assert_eq!(travel(paris, sydney, 24), (None, vec![]));
+        // Lyon is close enough to be the database's error.
+        assert_eq!(travel(paris, (45.76, 4.84), 0), (None, vec![]));
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub async fn serve(service: Service, config: Config) -> anyhow::Result<()> {
                 peer: peer.clone(),
                 triggers,
                 breached: crate::breached_passwords(&config)?,
+                geo: crate::ip_geolocation(&config)?,
                 public_base_url: config.public_base_url(),
             };
             let app = portcullis_authn_flow::Application::build(listener, deps).await?;

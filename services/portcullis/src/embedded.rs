@@ -137,6 +137,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             peer: peer.clone(),
             triggers,
             breached: crate::breached_passwords(&config)?,
+            geo: crate::ip_geolocation(&config)?,
             public_base_url: public_url.clone(),
         },
     )

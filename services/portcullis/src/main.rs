@@ -158,6 +158,23 @@ pub(crate) fn breached_passwords(
     Ok(Some(std::sync::Arc::new(corpus)))
 }
 
+/// The IP geolocation database the operator named; `None` when none is named.
+pub(crate) fn ip_geolocation(
+    config: &Config,
+) -> anyhow::Result<Option<std::sync::Arc<portcullis_geo::Database>>> {
+    let path = &config.threat_protection.ip_geolocation;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let database = portcullis_geo::Database::open(std::path::Path::new(path)).map_err(|err| {
+        anyhow::anyhow!(
+            "threat_protection.ip_geolocation (PORTCULLIS_THREAT_PROTECTION_IP_GEOLOCATION): {path}: {err}"
+        )
+    })?;
+    tracing::info!("IP geolocation database ready");
+    Ok(Some(std::sync::Arc::new(database)))
+}
+
 fn telemetry(config: &Config, service_name: &str) -> anyhow::Result<portcullis_telemetry::Guard> {
     portcullis_telemetry::init(&portcullis_telemetry::Settings {
         filter: &config.log,

@@ -172,6 +172,10 @@ impl Cluster {
             .env(
                 "PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS",
                 self.bin.path().join("pwned.txt"),
+            )
+            .env(
+                "PORTCULLIS_THREAT_PROTECTION_IP_GEOLOCATION",
+                self.bin.path().join("geo.mmdb"),
             );
         command
     }
@@ -190,6 +194,14 @@ impl Cluster {
             "139903E49C7CA772AD4D2119DCF176F983884408:12\n",
         )
         .expect("write the breached-password corpus");
+        // A city database written with MaxMind's writer (`geo_db.py`).
+        let out = run(
+            Command::new("python3")
+                .arg(e2e("geo_db.py"))
+                .arg(bin.path().join("geo.mmdb")),
+            SPINE_TIMEOUT,
+        );
+        assert!(out.status.success(), "geo_db.py failed\n{}", out.describe());
         let mut cluster = Cluster {
             state: tempfile::tempdir().expect("create the state directory"),
             gateways: Vec::new(),
@@ -459,7 +471,8 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         python(&e2e("risk_sign_in.py"))
             .arg(&cluster.gateways[1])
             .arg(cluster.state.path())
-            .env("BREACHED_PASSWORD", "Breached!Passw0rd1"),
+            .env("BREACHED_PASSWORD", "Breached!Passw0rd1")
+            .env("GEO", "1"),
         SPINE_TIMEOUT,
     );
     assert!(

@@ -1012,6 +1012,9 @@ fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
     // SHA-1 of `Breached!Passw0rd1`.
     let corpus = data.path().join("pwned.txt");
     std::fs::write(&corpus, "139903E49C7CA772AD4D2119DCF176F983884408:12\n").unwrap();
+    // A city database written with MaxMind's writer: Paris and Sydney.
+    let geo = data.path().join("geo.mmdb");
+    python(&e2e("geo_db.py"), &[geo.to_str().unwrap()]);
     let _server = start_with(
         data.path(),
         port,
@@ -1019,6 +1022,10 @@ fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
             (
                 "PORTCULLIS_THREAT_PROTECTION_BREACHED_PASSWORDS",
                 corpus.to_str().unwrap(),
+            ),
+            (
+                "PORTCULLIS_THREAT_PROTECTION_IP_GEOLOCATION",
+                geo.to_str().unwrap(),
             ),
             // The script stands in for a proxy on loopback (X-Forwarded-For).
             ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
@@ -1033,6 +1040,7 @@ fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
         &[
             ("BREACHED_PASSWORD", "Breached!Passw0rd1"),
             ("TRUSTED_PROXY", "1"),
+            ("GEO", "1"),
         ],
     );
     for step in [
@@ -1040,6 +1048,7 @@ fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
         "ok - an event marked Invalid no longer vouches for its device",
         "ok - a breached password is blocked at sign-in",
         "ok - behind a trusted proxy, the client X-Forwarded-For names is judged",
+        "ok - a sign-in from the other side of the world a minute later is impossible travel",
     ] {
         assert!(out.contains(step), "{step} missing:\n{out}");
     }

@@ -98,6 +98,10 @@ pub struct ThreatProtection {
     /// one); empty: compromised credentials are not detected. A text file is indexed
     /// into `<file>.index` at start when that index is missing or older.
     pub breached_passwords: String,
+    /// A city-level IP geolocation database in the MaxMind DB format (GeoLite2 City and
+    /// the like); empty: sign-ins have no city or country, and impossible travel is
+    /// not detected.
+    pub ip_geolocation: String,
 }
 
 /// Fetches made for identity providers (metadata, discovery, keys, token and user
@@ -188,6 +192,7 @@ const NESTED_FIELDS: &[&str] = &[
     "outbound.allow",
     "outbound.metadata_refresh_secs",
     "threat_protection.breached_passwords",
+    "threat_protection.ip_geolocation",
 ];
 
 /// Settings read from the environment as written, never parsed as numbers or booleans.
@@ -206,6 +211,7 @@ const RAW_STRING_FIELDS: &[&str] = &[
     "lambda.code_key",
     "outbound.allow",
     "threat_protection.breached_passwords",
+    "threat_protection.ip_geolocation",
 ];
 
 /// The `PORTCULLIS_*` variables that are configuration, as (path, value).

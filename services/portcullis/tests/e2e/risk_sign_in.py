@@ -5,7 +5,8 @@ skipped IP ranges, AUDIT against ENFORCED, AdminListUserAuthEvents (newest first
 feedback by administrator, by the notification's one-click link and by its token, and
 feedback changing what later sign-ins are judged against. With BREACHED_PASSWORD set (a
 password in the server's breached-password corpus), the compromised-credentials check
-at sign-in; with TRUSTED_PROXY set (the server trusts 127.0.0.1 as a proxy), the client
+at sign-in; with GEO set (the server reads the database geo_db.py writes), the city and
+country of sign-ins and impossible travel; with TRUSTED_PROXY set (the server trusts 127.0.0.1 as a proxy), the client
 address taken from X-Forwarded-For.
 
 Usage: risk_sign_in.py URL DATA_DIR
@@ -29,6 +30,7 @@ from botocore.config import Config
 from e2e_common import URL, REGION, check, expect_error, idp
 
 DATA_DIR = sys.argv[2]
+GEO = bool(os.environ.get("GEO"))
 PASSWORD = "Correct-Horse-9"
 SES = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
 SMS = {"SnsCallerArn": "arn:aws:iam::123456789012:role/sns", "ExternalId": "portcullis"}
@@ -154,6 +156,9 @@ def main():
     assert first["EventRisk"]["CompromisedCredentialsDetected"] is False, first
     assert challenges(first) == [("Password", "Success")], first
     assert first["EventContextData"]["DeviceName"] == "Firefox, Linux", first
+    if GEO:
+        assert first["EventContextData"]["City"] == "Paris", first
+        assert first["EventContextData"]["Country"] == "France", first
     check("a sign-in is recorded with its context; a known device and network are no risk")
 
     # C: a new device on a known network: low risk, no action.
@@ -276,6 +281,16 @@ def main():
     assert "AuthenticationResult" in sign_in(pool, client, user, "198.51.100.32", CHROME)
     assert risk(events(pool, user)[0]) == ("AccountTakeover", "Low")
     check("an event marked Invalid no longer vouches for its device")
+
+    if GEO:
+        # Paris a minute ago, Sydney now, on a known device: impossible travel and a
+        # new network make a high risk, blocked.
+        expect_error("NotAuthorizedException", sign_in, pool, client, user, "100.64.0.9", FIREFOX)
+        far = events(pool, user, count=13)[0]
+        assert risk(far) == ("AccountTakeover", "High"), far
+        assert far["EventContextData"]["City"] == "Sydney", far
+        assert far["EventContextData"]["Country"] == "Australia", far
+        check("a sign-in from the other side of the world a minute later is impossible travel")
 
     # AUDIT: judged and recorded, never enforced.
     admin.update_user_pool(UserPoolId=pool, UserPoolTier="PLUS", SmsConfiguration=SMS,
