@@ -35,6 +35,8 @@ struct State {
     failed: bool,
     /// When this request made its first check.
     started_ms: i64,
+    /// An event that checks nothing (a sign-up, a code asked for) is to be recorded.
+    noted: bool,
 }
 
 impl Attempt {
@@ -95,6 +97,13 @@ impl Attempt {
         });
     }
 
+    /// Marks the request as an event of its own although it checked nothing.
+    pub(crate) fn note(&self, now_ms: i64) {
+        let mut state = self.state();
+        state.noted = true;
+        state.started_ms = now_ms;
+    }
+
     pub(crate) fn named(&self, sub: &str, username: &str) {
         let mut state = self.state();
         sub.clone_into(&mut state.sub);
@@ -141,7 +150,8 @@ impl Attempt {
     ) -> Option<UserAuthEventRecorded> {
         let event_id = self.event_id();
         let state = std::mem::take(&mut *self.state());
-        if state.sub.is_empty() || (state.challenges.is_empty() && state.risk.is_none()) {
+        let empty = state.challenges.is_empty() && state.risk.is_none() && !state.noted;
+        if state.sub.is_empty() || empty {
             return None;
         }
         Some(UserAuthEventRecorded {

@@ -50,6 +50,32 @@ impl Flows {
         self.send_record(record, event_response == "Fail").await;
     }
 
+    /// Records, in the background, an event of `user` that checks no secret
+    /// (`SignUp`, `ForgotPassword`, `ResendCode`), where the pool has threat protection
+    /// on (only such pools keep a history).
+    pub(crate) fn record_user_event(
+        &self,
+        client: &ClientInfo,
+        settings: &portcullis_proto::events::v1::UserPoolSettings,
+        user: &portcullis_proto::directory::v1::User,
+        event_type: &str,
+    ) {
+        if crate::risk::mode(settings).is_none() {
+            return;
+        }
+        let attempt = &client.attempt;
+        attempt.named(&user.sub, &user.username);
+        attempt.set_context(self.signals(client).context());
+        attempt.note(self.clock.now_ms());
+        self.record_attempt(
+            &user.pool_id,
+            &client.client.client_id,
+            attempt,
+            event_type,
+            "Pass",
+        );
+    }
+
     /// Records an attempt of `event_type` that ended with `event_response`, in the
     /// background.
     pub(crate) fn record_attempt(

@@ -25,7 +25,8 @@ use crate::triggers::Caller;
 
 impl Flows {
     pub async fn sign_up(&self, req: pb::SignUpRequest) -> Result<pb::SignUpResponse, ApiError> {
-        let client = self.client_for(&req.client_id, req.hosted).await?;
+        let mut client = self.client_for(&req.client_id, req.hosted).await?;
+        client.caller = req.caller_context.clone().unwrap_or_default();
         client.check_secret_hash(
             &[&req.username],
             Some(&req.secret_hash)
@@ -104,6 +105,7 @@ impl Flows {
             ),
             None => None,
         };
+        self.record_user_event(&client, &settings_for_codes, &user, "SignUp");
         Ok(pb::SignUpResponse {
             user_confirmed: user.status == "CONFIRMED",
             user_sub: user.sub,
@@ -207,9 +209,10 @@ impl Flows {
         &self,
         req: pb::ResendConfirmationCodeRequest,
     ) -> Result<pb::ResendConfirmationCodeResponse, ApiError> {
-        let (client, user) = self
+        let (mut client, user) = self
             .client_and_user(&req.client_id, &req.username, &req.secret_hash, req.hosted)
             .await?;
+        client.caller = req.caller_context.clone().unwrap_or_default();
         let pool = self
             .pool(client.pool_id())
             .await?
@@ -252,6 +255,7 @@ impl Flows {
         let details = self
             .send_signup_code(&pool, &user, target, RESEND_CODE, &caller)
             .await?;
+        self.record_user_event(&client, &pool, &user, "ResendCode");
         Ok(pb::ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
         })
@@ -315,6 +319,7 @@ impl Flows {
                 &Caller::of(&client),
             )
             .await?;
+        self.record_user_event(&client, &pool, &user, "ForgotPassword");
         Ok(pb::ForgotPasswordResponse {
             code_delivery_details: Some(details),
         })

@@ -194,6 +194,7 @@ struct ClientUserRef {
     secret_hash: Option<String>,
     username: Option<String>,
     client_metadata: Option<HashMap<String, String>>,
+    user_context_data: Option<super::ContextDataIn>,
 }
 
 #[derive(Deserialize)]
@@ -362,10 +363,16 @@ async fn sign_up(state: &AppState, call: Call) -> Result<Value, ApiError> {
         user_attributes: Option<Vec<AttributeType>>,
         validation_data: Option<Vec<AttributeType>>,
         client_metadata: Option<HashMap<String, String>>,
+        user_context_data: Option<super::ContextDataIn>,
     }
-    let req: Req = parse(call.body)?;
+    let req: Req = parse(call.body.clone())?;
     let request = authn::SignUpRequest {
-        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        caller_context: super::sign_in_context(
+            &call,
+            req.client_metadata,
+            req.user_context_data,
+            None,
+        ),
         validation_data: shapes::attributes_in(req.validation_data, "validationData")?,
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
@@ -574,9 +581,14 @@ async fn confirm_sign_up(state: &AppState, call: Call) -> Result<Value, ApiError
 }
 
 async fn resend_confirmation_code(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    let req: ClientUserRef = parse(call.body)?;
+    let req: ClientUserRef = parse(call.body.clone())?;
     let request = authn::ResendConfirmationCodeRequest {
-        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        caller_context: super::sign_in_context(
+            &call,
+            req.client_metadata,
+            req.user_context_data,
+            None,
+        ),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),
@@ -604,9 +616,14 @@ pub(super) fn delivery_details(d: &authn::CodeDeliveryDetails) -> Value {
 }
 
 async fn forgot_password(state: &AppState, call: Call) -> Result<Value, ApiError> {
-    let req: ClientUserRef = parse(call.body)?;
+    let req: ClientUserRef = parse(call.body.clone())?;
     let request = authn::ForgotPasswordRequest {
-        caller_context: super::caller_context(&call.user_agent, req.client_metadata),
+        caller_context: super::sign_in_context(
+            &call,
+            req.client_metadata,
+            req.user_context_data,
+            None,
+        ),
         region: call.region.clone(),
         client_id: required(req.client_id, "clientId")?,
         secret_hash: req.secret_hash.unwrap_or_default(),

@@ -301,6 +301,24 @@ def main():
     assert risk(audited) == ("Block", "High") and audited["EventResponse"] == "Pass", audited
     check("AUDIT records the risk and blocks nothing")
 
+    # Events that check no secret: a sign-up, a code sent again, a reset asked for.
+    codes, codes_client = new_pool("risk-codes", AutoVerifiedAttributes=["email"])
+    sam = f"sam-{uuid.uuid4().hex[:6]}"
+    public.sign_up(ClientId=codes_client, Username=sam, Password=PASSWORD,
+                   UserAttributes=[{"Name": "email", "Value": f"{sam}@example.com"}])
+    public.resend_confirmation_code(ClientId=codes_client, Username=sam)
+    admin.admin_confirm_sign_up(UserPoolId=codes, Username=sam)
+    admin.admin_update_user_attributes(UserPoolId=codes, Username=sam, UserAttributes=[
+        {"Name": "email_verified", "Value": "true"}])
+    public.forgot_password(ClientId=codes_client, Username=sam)
+    kinds = [e["EventType"] for e in events(codes, sam, count=3)]
+    assert kinds == ["ForgotPassword", "ResendCode", "SignUp"], kinds
+    signed_up = events(codes, sam)[-1]
+    assert signed_up["EventResponse"] == "Pass", signed_up
+    assert not signed_up.get("ChallengeResponses"), signed_up
+    assert signed_up["EventContextData"]["IpAddress"] in ("127.0.0.1", "::1"), signed_up
+    check("sign-ups, codes sent again and resets asked for are events too")
+
     off = admin.create_user_pool(PoolName=f"risk-off-{uuid.uuid4().hex[:6]}")["UserPool"]["Id"]
     admin.admin_create_user(UserPoolId=off, Username="olga", MessageAction="SUPPRESS")
     expect_error("UserPoolAddOnNotEnabledException", admin.admin_list_user_auth_events,
