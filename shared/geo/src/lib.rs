@@ -144,10 +144,12 @@ impl Database {
             let bit = (bits >> (127 - i)) & 1;
             node = self.record(node, bit == 1)?;
         }
-        if node <= self.node_count {
-            return None;
-        }
-        let offset = self.data_start + (node - self.node_count - 16);
+        // Past the tree: a pointer into the data section, 16 beyond its start (a record
+        // of a malformed file may point anywhere: nothing is assumed of it).
+        let offset = node
+            .checked_sub(self.node_count)?
+            .checked_sub(16)?
+            .checked_add(self.data_start)?;
         let decoder = Decoder {
             bytes: &self.bytes,
             base: self.data_start,
@@ -383,6 +385,17 @@ mod tests {
         assert_eq!(place.country, None);
         assert_eq!(db.lookup("192.0.3.1".parse().unwrap()), None);
         assert_eq!(db.lookup("2001:db8::1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn a_record_pointing_before_the_data_section_finds_nothing() {
+        let mut bytes = database();
+        // The last node's right record: node_count + 3, inside the separator.
+        let last = 23 * 6;
+        bytes[last..last + 3].copy_from_slice(&[0, 0, 27]);
+        bytes[last + 3..last + 6].copy_from_slice(&[0, 0, 27]);
+        let db = Database::from_bytes(bytes).unwrap();
+        assert_eq!(db.lookup("192.0.2.77".parse().unwrap()), None);
     }
 
     #[test]
