@@ -381,7 +381,6 @@ pub(crate) struct Judgement {
     pub(crate) verdict: Verdict,
     pub(crate) risk: AuthEventRisk,
     pub(crate) notify: bool,
-    pub(crate) level: Option<Level>,
 }
 
 /// Judges a sign-in (pure: the inputs were read).
@@ -411,7 +410,6 @@ pub(crate) fn judge(
             verdict,
             risk,
             notify: false,
-            level: Some(Level::High),
         };
     }
     if in_any(&exceptions.skipped_ip_ranges) {
@@ -422,7 +420,6 @@ pub(crate) fn judge(
             verdict: Verdict::Allow,
             risk,
             notify: false,
-            level: None,
         };
     }
     let (level, reasons) = score(inputs);
@@ -465,7 +462,6 @@ pub(crate) fn judge(
         verdict,
         risk,
         notify,
-        level,
     }
 }
 
@@ -605,7 +601,6 @@ impl Flows {
                 }
             }
         }
-        let _ = judgement.level;
         client.attempt.assessed(risk, token_hash);
         Ok(judgement.verdict)
     }
