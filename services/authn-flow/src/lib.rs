@@ -352,6 +352,29 @@ impl Authn for AuthnService {
         ))
     }
 
+    async fn count_rate(
+        &self,
+        req: Request<pb::CountRateRequest>,
+    ) -> Result<Response<pb::CountRateResponse>, Status> {
+        let req = req.into_inner();
+        if !req.key.starts_with("waf-rate/") {
+            return Err(portcullis_errors::ApiError::invalid_parameter("Not a rate key.").into());
+        }
+        let ttl = std::time::Duration::from_secs(req.ttl_secs.clamp(1, 3_600));
+        let count = self
+            .flows
+            .sessions
+            .incr(&req.key, ttl)
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "a web ACL's rate could not be counted");
+                portcullis_errors::ApiError::unavailable()
+            })?;
+        Ok(Response::new(pb::CountRateResponse {
+            count: u64::try_from(count).unwrap_or(0),
+        }))
+    }
+
     async fn start_web_authn_registration(
         &self,
         req: Request<pb::StartWebAuthnRegistrationRequest>,

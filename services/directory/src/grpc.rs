@@ -752,6 +752,63 @@ impl DirectoryRpc for DirectoryService {
         Ok(Response::new(answer))
     }
 
+    async fn put_waf_resource(
+        &self,
+        req: Request<pb::PutWafResourceRequest>,
+    ) -> Result<Response<pb::WafResource>, Status> {
+        let mut req = req.into_inner();
+        let meta = meta(req.caller.take());
+        Ok(Response::new(self.app.put_waf_resource(&req, &meta).await?))
+    }
+
+    async fn get_waf_resource(
+        &self,
+        req: Request<pb::WafResourceRef>,
+    ) -> Result<Response<pb::WafResource>, Status> {
+        Ok(Response::new(
+            self.app.get_waf_resource(req.get_ref()).await?,
+        ))
+    }
+
+    async fn delete_waf_resource(
+        &self,
+        req: Request<pb::DeleteWafResourceRequest>,
+    ) -> Result<Response<pb::DeleteWafResourceResponse>, Status> {
+        let mut req = req.into_inner();
+        let meta = meta(req.caller.take());
+        self.app.delete_waf_resource(&req, &meta).await?;
+        Ok(Response::new(pb::DeleteWafResourceResponse {}))
+    }
+
+    async fn list_waf_resources(
+        &self,
+        req: Request<pb::ListWafResourcesRequest>,
+    ) -> Result<Response<pb::ListWafResourcesResponse>, Status> {
+        Ok(Response::new(
+            self.app.list_waf_resources(req.get_ref()).await?,
+        ))
+    }
+
+    async fn set_web_acl_association(
+        &self,
+        req: Request<pb::SetWebAclAssociationRequest>,
+    ) -> Result<Response<pb::WebAclAssociation>, Status> {
+        let mut req = req.into_inner();
+        let meta = meta(req.caller.take());
+        Ok(Response::new(
+            self.app.set_web_acl_association(&req, &meta).await?,
+        ))
+    }
+
+    async fn get_web_acl_association(
+        &self,
+        req: Request<pb::GetWebAclAssociationRequest>,
+    ) -> Result<Response<pb::WebAclAssociation>, Status> {
+        Ok(Response::new(
+            self.app.web_acl_association(&req.get_ref().pool_id).await?,
+        ))
+    }
+
     async fn update_auth_event_feedback(
         &self,
         req: Request<pb::UpdateAuthEventFeedbackRequest>,

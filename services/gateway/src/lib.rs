@@ -31,6 +31,7 @@ pub mod forwarded;
 pub mod hosted;
 pub mod identity;
 pub mod query;
+pub mod waf;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -200,6 +201,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(hosted::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            waf::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             body_limit::limit_body,
         ))
         .layer(axum::middleware::from_fn(cors))
@@ -342,6 +347,11 @@ async fn api(
         }
         cognito::TARGET_PREFIX => {
             cognito::handle(state, operation, &request)
+                .instrument(span)
+                .await
+        }
+        waf::TARGET_PREFIX => {
+            waf::handle(state, operation, &request)
                 .instrument(span)
                 .await
         }

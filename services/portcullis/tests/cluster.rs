@@ -486,6 +486,22 @@ fn the_spine_path_works_across_replicas_of_a_cluster() {
         "risk_sign_in.py failed\n{}",
         out.describe()
     );
+    // A web ACL written through one gateway guards the pool on both; the burst
+    // alternates between them, so the rate is counted across replicas.
+    let out = run(
+        python(&e2e("waf.py"))
+            .arg(&cluster.gateways[0])
+            .arg(&cluster.gateways[1]),
+        Duration::from_secs(180),
+    );
+    assert!(
+        out.status.success()
+            && out
+                .stdout
+                .contains("ok - a rate-based rule blocks a burst and lets the next window through"),
+        "waf.py failed\n{}",
+        out.describe()
+    );
 }
 
 /// While sign-ups run, one directory replica and the node leading the log's stream are

@@ -1055,6 +1055,21 @@ fn sign_ins_are_judged_for_risk_and_their_history_is_listed() {
 }
 
 #[test]
+fn a_web_acl_guards_a_pool_through_boto3() {
+    let data = tempfile::tempdir().unwrap();
+    let port = portcullis_testkit::free_port();
+    let _server = start(data.path(), port);
+    let out = python(&e2e("waf.py"), &[&format!("http://127.0.0.1:{port}")]);
+    for step in [
+        "ok - an associated web ACL blocks the IP set's callers; signed calls pass",
+        "ok - a URI-path byte match blocks the hosted page it names",
+        "ok - a rate-based rule blocks a burst and lets the next window through",
+    ] {
+        assert!(out.contains(step), "{step} missing:\n{out}");
+    }
+}
+
+#[test]
 fn users_sign_in_through_openid_connect_and_social_providers() {
     let data = tempfile::tempdir().unwrap();
     let port = portcullis_testkit::free_port();

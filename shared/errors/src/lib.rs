@@ -92,6 +92,15 @@ error_codes! {
     FeatureUnavailableInTierException => FailedPrecondition, 400;
     // Threat protection.
     UserPoolAddOnNotEnabledException => FailedPrecondition, 400;
+    // A web ACL refused the request (Cognito's answer for a WAF block).
+    ForbiddenException => PermissionDenied, 403;
+    // AWS WAF (`wafv2`).
+    WAFInvalidParameterException => InvalidArgument, 400;
+    WAFNonexistentItemException => NotFound, 400;
+    WAFOptimisticLockException => Aborted, 400;
+    WAFDuplicateItemException => AlreadyExists, 400;
+    WAFAssociatedItemException => FailedPrecondition, 400;
+    WAFInvalidOperationException => FailedPrecondition, 400;
     // Identity pools.
     ResourceConflictException => AlreadyExists, 400;
     InvalidIdentityPoolConfigurationException => FailedPrecondition, 400;

@@ -352,6 +352,8 @@ pub const POOL_CONFIGURATION_KINDS: &[&str] = &[
     "branding",
     "resourceserver",
     "riskconfiguration",
+    "waf",
+    "webaclassociation",
 ];
 
 /// Whether an app client's users may read attribute `name` through it (their own

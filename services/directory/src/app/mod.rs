@@ -19,6 +19,7 @@ mod risk_configurations;
 pub mod store;
 mod ui_customizations;
 mod users;
+mod waf;
 
 use std::sync::Arc;
 

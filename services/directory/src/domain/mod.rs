@@ -22,6 +22,7 @@ pub mod risk_configuration;
 pub mod schema;
 pub mod ui_customization;
 pub mod user;
+pub mod waf;
 
 pub use portcullis_aggregate::{Aggregate, Ctx, Event, event_type};
 pub use portcullis_errors::{ApiError, ErrorCode};
@@ -47,6 +48,8 @@ mod kinds {
             super::branding::Branding::KIND,
             super::resource_server::ResourceServer::KIND,
             super::risk_configuration::RiskConfigurationAggregate::KIND,
+            super::waf::WafResource::KIND,
+            super::waf::WebAclAssociation::KIND,
         ];
         assert_eq!(portcullis_types::POOL_CONFIGURATION_KINDS, configuration);
         assert_eq!(portcullis_types::USER_KINDS, [super::user::User::KIND]);

@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 mod auth_events;
 mod config;
 mod users;
+mod waf;
 pub use auth_events::RETENTION_MS as AUTH_EVENT_RETENTION_MS;
 pub use config::DomainEntry;
 pub use users::{UserFilter, UserPage};
+pub use waf::WafEntry;
 
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const USER_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("user_counts");
@@ -37,7 +39,7 @@ const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const IMPORT_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_jobs");
 const CURSOR_KEY: &str = "directory";
 /// The read models' layout; a file with another version is rebuilt from the log.
-const VERSION: u64 = 5;
+const VERSION: u64 = 6;
 /// How long a query waits for the projection to catch up before answering unavailable.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -108,6 +110,8 @@ impl Projection {
             txn.open_table(IMPORT_JOBS)?;
             txn.open_table(auth_events::AUTH_EVENTS)?;
             txn.open_table(auth_events::AUTH_EVENT_IDS)?;
+            txn.open_table(waf::WAF_RESOURCES)?;
+            txn.open_table(waf::WAF_ASSOCIATIONS)?;
             Ok(())
         })?;
         let store = db.clone();
@@ -327,6 +331,28 @@ impl Projection {
             .map_err(db_error)?
     }
 
+    /// A region's IP sets or web ACLs by name, after `after` (exclusive).
+    pub async fn waf_resources(
+        &self,
+        region: &str,
+        kind: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<WafEntry>, ApiError> {
+        let (db, region, kind) = (self.db.clone(), region.to_owned(), kind.to_owned());
+        tokio::task::spawn_blocking(move || waf::list(&db, &region, &kind, after.as_deref(), limit))
+            .await
+            .map_err(db_error)?
+    }
+
+    /// Whether a pool is associated with the web ACL `id`.
+    pub async fn web_acl_in_use(&self, id: &str) -> Result<bool, ApiError> {
+        let (db, id) = (self.db.clone(), id.to_owned());
+        tokio::task::spawn_blocking(move || waf::has_associations(&db, &id))
+            .await
+            .map_err(db_error)?
+    }
+
     pub async fn user_count(&self, pool_id: &str) -> Result<u64, ApiError> {
         let db = self.db.clone();
         let pool_id = pool_id.to_owned();
@@ -450,7 +476,15 @@ fn apply(txn: &WriteTransaction, records: &[StoredRecord]) -> Result<(), redb::E
                         pools.remove(deleted.pool_id.as_str())?;
                         counts.remove(deleted.pool_id.as_str())?;
                         auth_events::forget_pool(txn, &deleted.pool_id)?;
+                        let none = portcullis_proto::events::v1::WebAclAssociationSet {
+                            pool_id: deleted.pool_id.clone(),
+                            ..Default::default()
+                        };
+                        waf::associated(txn, &none)?;
                     }
+                    Some(Payload::WafResourceWritten(written)) => waf::written(txn, &written)?,
+                    Some(Payload::WafResourceDeleted(deleted)) => waf::deleted(txn, &deleted)?,
+                    Some(Payload::WebAclAssociationSet(set)) => waf::associated(txn, &set)?,
                     Some(payload) => {
                         apply_client(&mut clients, &payload)?;
                         apply_group(&mut groups, &payload, envelope.time_ms)?;
