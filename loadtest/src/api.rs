@@ -17,6 +17,7 @@ use portcullis_sigv4::sign::{Request, Signer};
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const IDENTITY_PREFIX: &str = "AWSCognitoIdentityService.";
+const WAF_PREFIX: &str = "AWSWAF_20190729.";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// Temporary credentials from the identity pool API.
@@ -145,6 +146,17 @@ impl Api {
         } else {
             HeaderMap::new()
         };
+        self.send(&target, body, headers).await
+    }
+
+    /// A call to the AWS WAF API (`wafv2`), signed with the admin credentials.
+    ///
+    /// # Errors
+    /// As [`Self::call`].
+    pub async fn waf(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        let target = format!("{WAF_PREFIX}{op}");
+        let body = serde_json::to_vec(body).map_err(|e| CallError(format!("encode: {e}")))?;
+        let headers = self.auth_headers(&target, &body)?;
         self.send(&target, body, headers).await
     }
 
@@ -288,10 +300,13 @@ impl Api {
             security_token: None,
         };
         // Each API takes signatures scoped to its own service, as AWS does.
-        let identity;
+        let other;
         let signer = if target.starts_with(IDENTITY_PREFIX) {
-            identity = self.signer.for_service("cognito-identity");
-            &identity
+            other = self.signer.for_service("cognito-identity");
+            &other
+        } else if target.starts_with(WAF_PREFIX) {
+            other = self.signer.for_service("wafv2");
+            &other
         } else {
             &self.signer
         };

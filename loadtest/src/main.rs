@@ -410,6 +410,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.scenario.needs_identity_pool() {
         target.identity = Some(setup::create_identity_target(&api, &target).await?);
     }
+    if args.scenario == run::Scenario::Blocked {
+        setup::block_with_web_acl(&api, &target).await?;
+    }
     let users = if args.scenario.needs_users() {
         setup::seed_users(&api, &target, args.users).await?
     } else {

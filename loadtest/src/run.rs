@@ -55,6 +55,9 @@ pub enum Scenario {
     /// open the sealed session token, evaluate the role's policies (each worker gets
     /// guest credentials once, unmeasured).
     DecisionPoint,
+    /// Unsigned `InitiateAuth` calls that the pool's web ACL blocks (an IP set rule on
+    /// this machine's loopback addresses): what a blocked request costs.
+    Blocked,
 }
 
 impl Scenario {
@@ -63,7 +66,11 @@ impl Scenario {
     pub fn needs_users(self) -> bool {
         !matches!(
             self,
-            Self::Signup | Self::ClientCredentials | Self::GuestCredentials | Self::DecisionPoint
+            Self::Signup
+                | Self::ClientCredentials
+                | Self::GuestCredentials
+                | Self::DecisionPoint
+                | Self::Blocked
         )
     }
 
@@ -97,6 +104,7 @@ impl Scenario {
             Self::IdentityCredentials => "identity-credentials",
             Self::GuestCredentials => "guest-credentials",
             Self::DecisionPoint => "decision-point",
+            Self::Blocked => "blocked",
         }
     }
 }
@@ -250,6 +258,7 @@ enum Op {
     IdentityCredentials,
     GuestCredentials,
     Authorize,
+    Blocked,
 }
 
 impl Op {
@@ -265,6 +274,7 @@ impl Op {
             Self::IdentityCredentials => "GetId + GetCredentialsForIdentity (user)",
             Self::GuestCredentials => "GetId + GetCredentialsForIdentity (guest)",
             Self::Authorize => "POST /authorize",
+            Self::Blocked => "InitiateAuth blocked by a web ACL",
         }
     }
 }
@@ -284,6 +294,7 @@ fn pick_op(scenario: Scenario, step: usize) -> Op {
         Scenario::IdentityCredentials => Op::IdentityCredentials,
         Scenario::GuestCredentials => Op::GuestCredentials,
         Scenario::DecisionPoint => Op::Authorize,
+        Scenario::Blocked => Op::Blocked,
     }
 }
 
@@ -315,6 +326,7 @@ async fn call(
         }
         Op::GetUser => return get_user(shared, login).await,
         Op::Authorize => return Err(CallError("no credentials".into())),
+        Op::Blocked => return blocked(shared).await,
     };
     // A 200 without tokens would be a server bug that looks like success; count it.
     match answer
@@ -323,6 +335,20 @@ async fn call(
     {
         Some(_) => Ok(()),
         None => Err(CallError("NoAuthenticationResult".into())),
+    }
+}
+
+/// An `InitiateAuth` the web ACL must refuse: `ForbiddenException` is the success.
+async fn blocked(shared: &Shared) -> Result<(), CallError> {
+    let body = json!({
+        "ClientId": shared.target.client_id,
+        "AuthFlow": "USER_PASSWORD_AUTH",
+        "AuthParameters": { "USERNAME": "nobody", "PASSWORD": PASSWORD },
+    });
+    match shared.api.call("InitiateAuth", &body).await {
+        Err(CallError(label)) if label == "ForbiddenException" => Ok(()),
+        Err(other) => Err(other),
+        Ok(_) => Err(CallError("NotBlocked".into())),
     }
 }
 

@@ -212,6 +212,53 @@ async fn create_oauth(api: &Api, pool_id: &str, name: &str) -> anyhow::Result<OA
 ///
 /// # Errors
 /// When not a single user could be created (a partial failure only warns).
+/// Associates the pool with a web ACL that blocks this machine's loopback addresses (an
+/// IP set rule), so every unsigned call to the pool is refused at the edge.
+///
+/// # Errors
+/// When a WAF or admin call fails.
+pub async fn block_with_web_acl(api: &Api, target: &Target) -> anyhow::Result<()> {
+    let name = format!(
+        "loadtest-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    );
+    let set = api
+        .waf(
+            "CreateIPSet",
+            &json!({"Name": name, "Scope": "REGIONAL", "IPAddressVersion": "IPV4",
+                    "Addresses": ["127.0.0.0/8"]}),
+        )
+        .await
+        .context("CreateIPSet")?;
+    let set_arn = string_at(&set, "/Summary/ARN").context("CreateIPSet: no ARN")?;
+    let visibility = json!({"SampledRequestsEnabled": false, "CloudWatchMetricsEnabled": false,
+                            "MetricName": "loadtest"});
+    let acl = api
+        .waf(
+            "CreateWebACL",
+            &json!({"Name": name, "Scope": "REGIONAL", "DefaultAction": {"Allow": {}},
+                    "VisibilityConfig": visibility,
+                    "Rules": [{"Name": "loopback", "Priority": 0, "Action": {"Block": {}},
+                               "Statement": {"IPSetReferenceStatement": {"ARN": set_arn}},
+                               "VisibilityConfig": visibility}]}),
+        )
+        .await
+        .context("CreateWebACL")?;
+    let acl_arn = string_at(&acl, "/Summary/ARN").context("CreateWebACL: no ARN")?;
+    let pool = api
+        .call_signed("DescribeUserPool", &json!({"UserPoolId": target.pool_id}))
+        .await
+        .context("DescribeUserPool")?;
+    let pool_arn = string_at(&pool, "/UserPool/Arn").context("DescribeUserPool: no Arn")?;
+    api.waf(
+        "AssociateWebACL",
+        &json!({"WebACLArn": acl_arn, "ResourceArn": pool_arn}),
+    )
+    .await
+    .context("AssociateWebACL")?;
+    Ok(())
+}
+
 pub async fn seed_users(api: &Api, target: &Target, count: usize) -> anyhow::Result<Vec<String>> {
     let results: Vec<_> = futures::stream::iter(0..count)
         .map(|i| seed_one(api, target, format!("seed-{i}")))
