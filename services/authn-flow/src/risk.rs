@@ -358,10 +358,19 @@ fn ranges(list: &[String]) -> Vec<Cidr> {
 
 /// The pool's threat protection mode, if it is on.
 pub(crate) fn mode(settings: &UserPoolSettings) -> Option<&str> {
-    let mode = settings
-        .user_pool_add_ons
-        .as_ref()
-        .map(|a| a.advanced_security_mode.as_str())?;
+    mode_for(settings, false)
+}
+
+/// The mode that applies to a sign-in: custom-auth sign-ins (`custom`) are assessed
+/// only under `AdvancedSecurityAdditionalFlows.CustomAuthMode`, the others under
+/// `AdvancedSecurityMode`.
+fn mode_for(settings: &UserPoolSettings, custom: bool) -> Option<&str> {
+    let add_ons = settings.user_pool_add_ons.as_ref()?;
+    let mode = if custom {
+        add_ons.custom_auth_mode.as_str()
+    } else {
+        add_ons.advanced_security_mode.as_str()
+    };
     matches!(mode, "AUDIT" | "ENFORCED").then_some(mode)
 }
 
@@ -526,11 +535,12 @@ impl Flows {
         client: &ClientInfo,
         user: &dir::User,
         pool: &UserPoolSettings,
+        custom: bool,
     ) -> Result<Verdict, ApiError> {
         let signals = self.signals(client);
         client.attempt.named(&user.sub, &user.username);
         client.attempt.set_context(signals.context());
-        let Some(mode) = mode(pool) else {
+        let Some(mode) = mode_for(pool, custom) else {
             return Ok(Verdict::Allow);
         };
         let configuration = self
@@ -865,6 +875,21 @@ mod tests {
         assert_eq!(travel(paris, sydney, 24), (None, vec![]));
         // Lyon is close enough to be the database's error.
         assert_eq!(travel(paris, (45.76, 4.84), 0), (None, vec![]));
+    }
+
+    #[test]
+    fn custom_auth_sign_ins_follow_their_own_mode() {
+        let settings = |mode: &str, custom: &str| UserPoolSettings {
+            user_pool_add_ons: Some(portcullis_proto::events::v1::UserPoolAddOns {
+                advanced_security_mode: mode.into(),
+                custom_auth_mode: custom.into(),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(mode_for(&settings("ENFORCED", ""), false), Some("ENFORCED"));
+        assert_eq!(mode_for(&settings("ENFORCED", ""), true), None);
+        assert_eq!(mode_for(&settings("OFF", "AUDIT"), true), Some("AUDIT"));
+        assert_eq!(mode_for(&UserPoolSettings::default(), false), None);
     }
 
     #[test]

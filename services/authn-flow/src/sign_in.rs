@@ -93,7 +93,8 @@ impl Flows {
                                 &fetched
                             }
                         };
-                        facts.risk = self.assess_risk(client, user, pool).await?;
+                        let custom = step == Step::Proven(FirstFactor::Custom);
+                        facts.risk = self.assess_risk(client, user, pool, custom).await?;
                     }
                     Effect::Refuse(refusal) => return Err(refused(refusal)),
                     Effect::NewPasswordChallenge => {
